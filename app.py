@@ -1,0 +1,47 @@
+"""orgauthz: a policy-as-code authorization service. ``create_app`` is the app factory."""
+
+import logging
+import os
+from pathlib import Path
+
+from flask import Flask
+
+import models
+from authz.engine import POLICY_DIR, PolicyError, PolicyHolder
+from models.base import utcnow
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app: config (defaults, then ORGAUTHZ_* environment, then ``test_config``),
+    the database, the policy (startup stops if it does not load or pass its tables), the
+    routes and the CLI commands."""
+    app = Flask(__name__, instance_relative_config=True)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(
+        DATABASE_URL=os.environ.get(
+            "DATABASE_URL", f"sqlite:///{Path(app.instance_path) / 'orgauthz.db'}"
+        ),
+        POLICY_DIR=str(POLICY_DIR),
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        CLOCK=utcnow,
+        JSON_SORT_KEYS=False,
+    )
+    app.config.from_prefixed_env("ORGAUTHZ")
+    if test_config:
+        app.config.update(test_config)
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
+
+    if not app.config.get("DATABASE_BOUND"):  # the tests bind the database themselves
+        models.init_db(app.config["DATABASE_URL"])
+    try:
+        app.extensions["orgauthz.policy"] = PolicyHolder(Path(app.config["POLICY_DIR"]))
+    except PolicyError as exc:  # a policy that does not parse stops startup, saying where
+        logging.getLogger("orgauthz").error("policy error: %s", exc)
+        raise SystemExit(f"policy error: {exc}") from exc
+
+    from authz import cli
+    from routes import register
+
+    register(app)
+    cli.register(app)
+    return app

@@ -1,0 +1,148 @@
+"""Every decision of the service goes through ``decide``: load facts, build the view, ask.
+
+The answer is always the policy's, except where there is nothing to ask about (unknown
+actor, resource, type or action, or a closed organization), which is a deny with a reason.
+Any error while deciding is a deny, logged and counted, never an allow.
+"""
+
+import logging
+import uuid
+from typing import NamedTuple, Optional
+
+from authz.engine import PolicySet, StyleEngine
+from authz.facts import ActorFacts, Facts, Node, Target
+from authz.metrics import DECISION_ERRORS, DECISIONS
+from authz.view import View, level
+
+log = logging.getLogger("orgauthz.decisions")
+
+
+class Decision(NamedTuple):
+    """The answer to one question, with what the API returns about it."""
+
+    allowed: bool
+    decision_id: str
+    policy_version: str
+    reason: str
+    explanation: Optional[dict] = None
+
+    def as_json(self, explain: bool = False) -> dict:
+        body = {
+            "allowed": self.allowed,
+            "decision_id": self.decision_id,
+            "policy_version": self.policy_version,
+        }
+        if explain:
+            body["explanation"] = self.explanation or {"reason": self.reason}
+        return body
+
+
+def build_view(engine: StyleEngine, actor_id: str, chain: tuple, actor: ActorFacts) -> View:
+    """The view of ``chain`` for the actor: the one place facts become what Polar sees."""
+    levels = []
+    for i, node in enumerate(chain):
+        roles = ((actor.role,) if actor.role else ()) if i == 0 else actor.grants.get(node.pk, ())
+        if node.type in MANAGEMENT_TYPES:
+            attrs = node.attributes  # computed by the service itself
+        else:
+            attrs = engine.visible_attributes(node.type, node.attributes)
+        levels.append(level(node.type, roles, node.owner is not None and node.owner == actor_id,
+                            attrs))
+    return tuple(levels)
+
+
+# The resources the service builds for its own endpoints: their attributes are computed by
+# the service (VOCABULARY.md, "Management actions"), not supplied by callers.
+MANAGEMENT_TYPES = frozenset(
+    {"NewOrganization", "Invitation", "RoleChange", "Membership", "Grant"}
+)
+
+
+def new_decision_id() -> str:
+    return uuid.uuid4().hex
+
+
+def decide(
+    policy: PolicySet,
+    facts: Facts,
+    actor_id: str,
+    action: str,
+    target: Optional[Target],
+    *,
+    explain: bool = False,
+) -> Decision:
+    """Ask the policy whether ``actor_id`` may do ``action`` on ``target``. Never raises."""
+    decision_id = new_decision_id()
+
+    def deny(reason: str, **extra) -> Decision:
+        expl = {"reason": reason, **extra} if explain else None
+        return Decision(False, decision_id, policy.version, reason, expl)
+
+    try:
+        if target is None:
+            return deny("unknown resource")
+        if target.org.is_closed:
+            return deny(f"organization {target.org.id} is closed")
+        try:
+            engine = policy.engine(target.org.style)
+        except KeyError:
+            return deny(f"organization style {target.org.style!r} has no policy")
+        node = target.node
+        if node.type not in engine.types:
+            return deny(f"the {engine.style} policy declares no resource type {node.type!r}")
+        if action not in engine.permissions(node.type):
+            return deny(
+                f"the {engine.style} policy declares no action {action!r} on {node.type}",
+                declared_actions=engine.permissions(node.type),
+            )
+        actor = facts.actor(actor_id, target)
+        if not actor.known:
+            return deny(f"unknown actor {actor_id!r}")
+        view = build_view(engine, actor_id, target.chain, actor)
+        allowed = engine.is_allowed(action, view)
+        DECISIONS.labels(engine.style, "allow" if allowed else "deny").inc()
+        reason = "allowed by the policy" if allowed else "no rule of the policy allows it"
+        expl = explanation(engine, action, view, target, actor, allowed) if explain else None
+        return Decision(allowed, decision_id, policy.version, reason, expl)
+    except Exception:  # a deny, never an allow; the log has the trace
+        log.exception("error while deciding %s on %s; denied", action, target and target.node)
+        DECISION_ERRORS.inc()
+        return deny("error while deciding; denied (see the service log)")
+
+
+def explanation(engine, action, view, target, actor: ActorFacts, allowed: bool) -> dict:
+    """What the actor holds, what the policy derives from it, and which role carried it."""
+    node: Node = target.node
+    held = []
+    if actor.role:
+        held.append({"type": "Organization", "id": target.org.id, "role": actor.role,
+                     "source": "membership"})
+    for n in target.chain[1:]:
+        for role in actor.grants.get(n.pk, ()):
+            held.append({"type": n.type, "id": n.id, "role": role, "source": "grant"})
+        if n.owner is not None and view[target.chain.index(n)].owned:
+            held.append({"type": n.type, "id": n.id, "role": None, "source": "owner"})
+    effective = engine.effective_roles(view)
+    granting = engine.granting_roles(action, view, effective) if allowed else []
+    if allowed and granting:
+        rule = f'"{action}" if "{granting[0]}" on {node.type}'
+        reason = (f"the actor is {granting[0]!r} on {node.type} {node.id}"
+                  f" and the {engine.style} policy gives {granting[0]!r} {action!r}")
+    elif allowed:
+        rule = f"has_permission(actor, {action!r}, {node.type}) in the {engine.style} policy"
+        reason = f"a has_permission rule for {node.type} allows it on the facts shown"
+    else:
+        rule = None
+        reason = ("the actor holds no role in this organization and no grant on the resource"
+                  if not held else
+                  f"none of the actor's roles on {node.type} ({', '.join(effective) or 'none'})"
+                  f" carries {action!r}")
+    return {
+        "style": engine.style,
+        "reason": reason,
+        "rule": rule,
+        "held": held,
+        "effective_roles": effective,
+        "resource_chain": [{"type": n.type, "id": n.id} for n in target.chain],
+        "facts_shown": [lvl._asdict() for lvl in view],
+    }

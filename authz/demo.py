@@ -1,0 +1,73 @@
+"""Demo data for ``make run``: one organization per style, a user of every role of it (named
+for the role), and a few resources and grants. Roles come from the policies."""
+
+from authz.engine import PolicySet
+from models import Grant, Membership, Organization, Resource, User, db
+
+# Resources of each demo organization: (type, id, parent id, owner role, attributes).
+DEMO_RESOURCES = {
+    "pix4d": [
+        ("Folder", "pix4d-survey", None, None, {}),
+        ("Folder", "pix4d-survey-2026", "pix4d-survey", None, {}),
+        ("Dataset", "pix4d-bridge-scan", "pix4d-survey-2026", None, {}),
+        ("Site", "pix4d-quarry", None, None, {}),
+        ("Dataset", "pix4d-quarry-march", "pix4d-quarry", None, {}),
+        ("License", "pix4d-cloud-1", None, None, {"kind": "cloud"}),
+        ("License", "pix4d-desktop-1", None, None, {"kind": "desktop"}),
+    ],
+    "up42": [
+        ("Workspace", "up42-ws-admin", None, "admin", {}),
+        ("Workspace", "up42-ws-member", None, "member", {}),
+        ("Asset", "up42-asset-1", "up42-ws-admin", "admin", {}),
+    ],
+    "respondio": [
+        ("Space", "respondio-my-workspace", None, None, {}),
+        ("Space", "respondio-support", None, None, {}),
+    ],
+}
+# Grants: (style, role of the user, resource id, role on it).
+DEMO_GRANTS = [
+    ("pix4d", "member", "pix4d-survey", "reader"),
+    ("pix4d", "member", "pix4d-desktop-1", "assignee"),
+    ("respondio", "member", "respondio-support", "member"),
+]
+
+
+def demo_user_id(style: str, role: str) -> str:
+    return f"{style}-{role}".replace("_", "-")
+
+
+def load_demo(policy: PolicySet) -> list:
+    """Create what is missing of the demo data; returns lines describing it."""
+    lines = []
+    with db.atomic():
+        for style in policy.styles:
+            engine = policy.engine(style)
+            org_id = f"org-{style}"
+            creator = demo_user_id(style, engine.setting("creator_role"))
+            org, created = Organization.get_or_create(
+                id=org_id, defaults={"name": f"Demo {style}", "style": style, "created_by": creator}
+            )
+            lines.append(f"org {org_id} ({style})" + ("" if created else ", already there"))
+            for role in engine.roles("Organization"):
+                uid = demo_user_id(style, role)
+                User.get_or_create(id=uid, defaults={
+                    "email": f"{role}@{style}.example", "email_key": f"{role}@{style}.example",
+                    "name": f"{style} {role.replace('_', ' ')}"})
+                Membership.get_or_create(user=uid, org=org_id, defaults={"role": role})
+                lines.append(f"  user {uid}: {role}")
+            rows = {}
+            for type_, rid, parent, owner_role, attrs in DEMO_RESOURCES.get(style, []):
+                parent_row = rows.get(parent)
+                row, _ = Resource.get_or_create(type=type_, rid=rid, defaults={
+                    "org": org_id, "parent": parent_row,
+                    "owner": demo_user_id(style, owner_role) if owner_role else None,
+                    "attributes": attrs, "path": parent_row.child_path if parent_row else ""})
+                rows[rid] = row
+                lines.append(f"  {type_} {rid}" + (f" in {parent}" if parent else ""))
+            for g_style, role, rid, grant_role in DEMO_GRANTS:
+                if g_style == style and rid in rows:
+                    Grant.get_or_create(user=demo_user_id(style, role), resource=rows[rid],
+                                        defaults={"org": org_id, "role": grant_role})
+                    lines.append(f"  grant {grant_role} on {rid} to {demo_user_id(style, role)}")
+    return lines

@@ -1,0 +1,256 @@
+"""The one module that owns Oso.
+
+Each vendor style is a policy file under ``policies/`` loaded, with the shared rules, into its
+own Oso instance. A ``PolicySet`` holds the engines of every style, the version (a hash of the
+files) and, per engine, a bounded memo of answers keyed on the view (see ``authz.view``). A new
+PolicySet is built whole and swapped in, so a reload never mixes two versions and the memo of
+the old version is dropped with it.
+
+What a style has (resource types, roles, permissions, relations, settings such as invitation
+lifetimes) is read from its policy, never listed in Python.
+"""
+
+import functools
+import hashlib
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from oso import Oso
+from polar import Variable
+from polar.exceptions import OsoError
+
+from authz.view import ACTOR, Actor, Level, PolarObject, View, level, to_polar
+
+log = logging.getLogger("orgauthz.engine")
+
+POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
+SHARED_PREFIX = "_"  # files like _shared.polar are loaded into every style
+MEMO_SIZE = 200_000
+
+
+class PolicyError(Exception):
+    """A policy that cannot be used: a parse or validation error, or failing test tables."""
+
+
+@dataclass
+class TypeDecl:
+    """What a ``resource`` block declares."""
+
+    name: str
+    roles: list = field(default_factory=list)
+    permissions: list = field(default_factory=list)
+    relations: dict = field(default_factory=dict)
+
+
+_COMMENT = re.compile(r'("(?:[^"\\]|\\.)*")|#[^\n]*')
+_BLOCK = re.compile(r"\bresource\s+([A-Za-z_]\w*)\s*\{")
+_STRINGS = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
+def _strip_comments(text: str) -> str:
+    return _COMMENT.sub(lambda m: m.group(1) or "", text)
+
+
+def parse_declarations(text: str) -> dict:
+    """Read the ``resource`` blocks of Polar source: their roles, permissions and relations.
+
+    Oso validates the blocks when it loads them; this only reads the names for the API
+    (``GET /v1/policies``), the matrix and the checks that need the list of types.
+    """
+    text = _strip_comments(text)
+    decls = {}
+    for match in _BLOCK.finditer(text):
+        depth, i = 1, match.end()
+        while depth and i < len(text):
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            i += 1
+        body = text[match.end() : i - 1]
+        decl = TypeDecl(match.group(1))
+        for key in ("roles", "permissions"):
+            found = re.search(rf"\b{key}\s*=\s*\[(.*?)\]", body, re.S)
+            if found:
+                setattr(decl, key, _STRINGS.findall(found.group(1)))
+        found = re.search(r"\brelations\s*=\s*\{(.*?)\}", body, re.S)
+        if found:
+            for name, target in re.findall(r"(\w+)\s*:\s*(\w+)", found.group(1)):
+                decl.relations[name] = target
+        decls[decl.name] = decl
+    return decls
+
+
+class StyleEngine:
+    """One style's policy loaded into its own Oso instance, with a memo of its answers."""
+
+    def __init__(self, style: str, files: list):
+        """Load ``files`` (absolute paths) into a new Oso. Raises PolicyError."""
+        self.style = style
+        self.files = [str(Path(f).resolve()) for f in files]
+        source = "\n".join(Path(f).read_text() for f in self.files)
+        self.types = parse_declarations(source)
+        self.oso = Oso()
+        # Polar reserves the name Actor, so the acting user is the class User in policies.
+        self.oso.register_class(Actor, name="User")
+        self.classes = {}
+        for name in self.types:
+            cls = type(name, (PolarObject,), {})
+            self.classes[name] = cls
+            self.oso.register_class(cls, name=name)
+        try:
+            self.oso.load_files(self.files)
+        except OsoError as exc:
+            raise PolicyError(f"{style}: {exc}") from exc
+        self.settings = {
+            r["bindings"]["name"]: r["bindings"]["value"]
+            for r in self.oso.query_rule("setting", Variable("name"), Variable("value"))
+        }
+        self.attributes = {}
+        for r in self.oso.query_rule("attribute", Variable("type"), Variable("name")):
+            b = r["bindings"]
+            self.attributes.setdefault(b["type"], set()).add(b["name"])
+        self.is_allowed = functools.lru_cache(maxsize=MEMO_SIZE)(self._is_allowed)
+
+    def _is_allowed(self, action: str, view: View) -> bool:
+        return self.oso.is_allowed(ACTOR, action, to_polar(view, self.classes))
+
+    def roles(self, type_: str = "Organization") -> list:
+        """The roles the policy declares on ``type_``, in declaration order."""
+        decl = self.types.get(type_)
+        return list(decl.roles) if decl else []
+
+    def permissions(self, type_: str) -> list:
+        """The actions the policy declares on ``type_``."""
+        decl = self.types.get(type_)
+        return list(decl.permissions) if decl else []
+
+    def setting(self, name: str, default=None):
+        """A value the policy states with ``setting(name, value)``, e.g. an invitation lifetime."""
+        return self.settings.get(name, default)
+
+    def visible_attributes(self, type_: str, attributes: dict) -> dict:
+        """Keep only the attributes the policy declares it reads with ``attribute(type, name)``.
+
+        The policy sees nothing else, which keeps the memo keys few: a dataset's name or
+        description never splits the cache.
+        """
+        wanted = self.attributes.get(type_, ())
+        return {k: v for k, v in (attributes or {}).items() if k in wanted}
+
+    def allowed_actions(self, view: View) -> list:
+        """Every declared action on the view's resource that the policy allows."""
+        return [a for a in self.permissions(view[-1].type) if self.is_allowed(a, view)]
+
+    def effective_roles(self, view: View) -> list:
+        """The declared roles the policy says the actor has on the view's resource."""
+        obj = to_polar(view, self.classes)
+        return [
+            r
+            for r in self.roles(view[-1].type)
+            if self.oso.query_rule_once("has_role", ACTOR, r, obj)
+        ]
+
+    def granting_roles(self, action: str, view: View, roles: list) -> list:
+        """Which of ``roles``, held alone and directly on the resource, carry ``action``."""
+        bare = tuple(lvl._replace(roles=()) for lvl in view[:-1])
+        return [
+            r
+            for r in roles
+            if self.is_allowed(action, bare + (view[-1]._replace(roles=(r,)),))
+        ]
+
+
+def policy_files(directory: Path) -> tuple:
+    """The shared files and the style files (style name -> path) of a policy folder."""
+    directory = Path(directory)
+    polar = sorted(directory.glob("*.polar"))
+    shared = [p for p in polar if p.name.startswith(SHARED_PREFIX)]
+    styles = {p.stem: p for p in polar if not p.name.startswith(SHARED_PREFIX)}
+    return shared, styles
+
+
+def policy_version(directory: Path) -> str:
+    """A short hash of every policy and test table file in the folder."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(directory).glob("*")):
+        if path.suffix in (".polar", ".yaml"):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+class PolicySet:
+    """The engines of every style of one policy folder, at one version."""
+
+    def __init__(self, directory: Path = POLICY_DIR):
+        """Load every style of ``directory``. Raises PolicyError naming file, line and column."""
+        self.directory = Path(directory).resolve()
+        shared, styles = policy_files(self.directory)
+        if not styles:
+            raise PolicyError(f"no policy files in {self.directory}")
+        self.version = policy_version(self.directory)
+        self.engines = {name: StyleEngine(name, shared + [path]) for name, path in styles.items()}
+
+    @property
+    def styles(self) -> list:
+        """The style names, sorted."""
+        return sorted(self.engines)
+
+    def engine(self, style: str) -> StyleEngine:
+        """The engine of ``style``. Raises KeyError for an unknown style."""
+        return self.engines[style]
+
+
+__all__ = ["Level", "PolicyError", "PolicySet", "StyleEngine", "level", "parse_declarations"]
+
+
+# Policy sets that loaded and passed their tables, by (folder, version): immutable, so
+# every app built in one process (the tests build many) shares them and their memo.
+_VERIFIED: dict = {}
+
+
+class PolicyHolder:
+    """The live PolicySet of a process, swapped whole on reload.
+
+    A new set must load and pass its own test tables before it replaces the running one; if
+    it does not, the running one stays and ``error`` says why (shown by /readyz and the log).
+    """
+
+    def __init__(self, directory: Path = POLICY_DIR):
+        """Load ``directory``; raises PolicyError (startup stops) if it does not load.
+
+        At startup there is no running policy to keep, and every style's tables run in
+        ``make test`` and ``policy test``; a reload (``reload``) must also pass them.
+        """
+        self.directory = Path(directory)
+        self.error = None
+        self.current = PolicySet(self.directory)
+
+    def _build(self) -> PolicySet:
+        from authz.tables import TableError, run_tables  # tables import this module
+
+        key = (str(self.directory.resolve()), policy_version(self.directory))
+        if key in _VERIFIED:  # the same files already loaded and passed in this process
+            return _VERIFIED[key]
+        candidate = PolicySet(self.directory)
+        try:
+            results = run_tables(candidate)
+        except TableError as exc:
+            raise PolicyError(str(exc)) from exc
+        failures = [f for r in results for f in r.failures]
+        if failures:
+            shown = "; ".join(str(f) for f in failures[:5])
+            raise PolicyError(f"{len(failures)} test table cells fail: {shown}")
+        _VERIFIED[key] = candidate
+        return candidate
+
+    def reload(self) -> bool:
+        """Load the folder again; swap only if it loads and passes. Returns whether it did."""
+        try:
+            self.current = self._build()
+        except PolicyError as exc:
+            self.error = str(exc)
+            log.error("policy reload refused, keeping version %s: %s", self.current.version, exc)
+            return False
+        self.error = None
+        log.info("policy version %s loaded from %s", self.current.version, self.directory)
+        return True

@@ -1,0 +1,12 @@
+"""Prometheus metrics. Under gunicorn, PROMETHEUS_MULTIPROC_DIR makes them per-process files
+that /metrics adds up (set by gunicorn.conf.py)."""
+
+from prometheus_client import Counter, Histogram
+
+REQUESTS = Counter("orgauthz_http_requests_total", "HTTP requests", ["route", "method", "status"])
+LATENCY = Histogram(
+    "orgauthz_http_request_seconds", "HTTP request latency", ["route"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+DECISIONS = Counter("orgauthz_decisions_total", "Decisions", ["style", "result"])
+DECISION_ERRORS = Counter("orgauthz_decision_errors_total", "Errors while deciding (denied)")

@@ -1,0 +1,106 @@
+"""The view of an actor and a resource that the policy is shown, and nothing more.
+
+A decision is a pure function of (style, policy version, action, view). The view is a small
+immutable value, so the engine can memoize the policy's answer on it: two users with the same
+role on the same kind of resource share one cache entry. It holds no ids on purpose; whatever
+identity matters to a rule is normalised into a fact ("the actor owns this", "this membership is
+the actor's own").
+
+This module is the one place that turns a view into the objects Polar sees.
+"""
+
+from typing import Any, NamedTuple
+
+
+class Level(NamedTuple):
+    """One resource of the chain from the organization down to the resource asked about.
+
+    type: the resource type as the policy names it (``Organization``, ``Folder``...).
+    roles: the roles the actor holds directly on it (its membership role on the organization,
+        its grants on any other resource), sorted.
+    owned: whether the actor is the resource's owner.
+    attributes: sorted ``(name, value)`` pairs of the attributes the policy reads.
+    """
+
+    type: str
+    roles: tuple = ()
+    owned: bool = False
+    attributes: tuple = ()
+
+
+# A view is a tuple of Levels, the organization first and the resource asked about last.
+View = tuple
+
+
+def freeze(value: Any) -> Any:
+    """Return a hashable copy of a JSON value (lists become tuples, dicts sorted pairs)."""
+    if isinstance(value, dict):
+        return tuple(sorted((str(k), freeze(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """Turn a frozen value back into something Polar can read (tuples become lists)."""
+    if isinstance(value, tuple):
+        return [thaw(v) for v in value]
+    return value
+
+
+def level(type_: str, roles=(), owned=False, attributes=None) -> Level:
+    """Build a Level from plain values, normalising roles and attributes."""
+    attrs = tuple(sorted((k, freeze(v)) for k, v in (attributes or {}).items()))
+    return Level(type_, tuple(sorted(set(roles))), bool(owned), attrs)
+
+
+class PolarObject:
+    """Base of the classes Polar sees for each resource type the policy declares.
+
+    Attributes every object has: ``organization`` (the root of the chain), ``parent`` (the
+    resource it sits in; the organization for a top-level resource, nil for the organization
+    itself), plus the attributes of its Level.
+    """
+
+    def __getattr__(self, name):
+        # An attribute the view does not carry reads as nil, so a rule about it simply does
+        # not hold (a deny), instead of failing the whole query.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return None
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self._level.attributes})"
+
+
+class Actor:
+    """The acting user as the policy sees it: only what it holds on the chain it is asked about."""
+
+    def roles_on(self, resource: PolarObject) -> list:
+        """The roles the actor holds directly on ``resource`` (membership or grant)."""
+        return resource._level.roles
+
+    def owns(self, resource: PolarObject) -> bool:
+        """Whether the actor is the owner of ``resource``."""
+        return resource._level.owned
+
+
+ACTOR = Actor()
+
+
+def to_polar(view: View, classes: dict) -> PolarObject:
+    """Build the linked Polar objects of ``view`` and return the last one (the resource).
+
+    Raises KeyError when a level's type is not a class of the policy.
+    """
+    root = parent = None
+    for lvl in view:
+        obj = classes[lvl.type]()
+        obj._level = lvl
+        for name, value in lvl.attributes:
+            setattr(obj, name, thaw(value))
+        root = root or obj
+        obj.organization = root
+        obj.parent = parent
+        parent = obj
+    return parent

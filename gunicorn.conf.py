@@ -1,0 +1,31 @@
+"""Gunicorn settings, read by the Procfile and `make run`.
+
+gthread workers keep connections alive (a sync worker closes each one, and a new TCP
+connection costs more than a decision). Processes give the throughput (one Oso instance
+does not go faster with more threads); threads let one slow client not hold a whole
+worker. Timeouts bound slow clients.
+"""
+
+import multiprocessing
+import os
+import tempfile
+
+bind = os.environ.get("BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", 4))
+keepalive = 30
+timeout = 30
+graceful_timeout = 30
+limit_request_line = 8190
+limit_request_fields = 100
+
+# Prometheus multiprocess mode: every worker writes its metrics to files in one folder.
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="orgauthz-metrics-")
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

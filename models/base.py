@@ -1,0 +1,53 @@
+"""The database handle, the clock and the field types every model shares."""
+
+import datetime
+import json
+
+import peewee
+from playhouse.db_url import connect
+
+# Bound to a real database by ``init_db`` (in the app factory, the CLI and the tests).
+db = peewee.DatabaseProxy()
+
+
+def utcnow() -> datetime.datetime:
+    """The current UTC time, naive (what both SQLite and PostgreSQL store here)."""
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+class JSONField(peewee.TextField):
+    """A JSON document stored as text, so the same schema runs on SQLite and PostgreSQL."""
+
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, sort_keys=True)
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+def open_database(url: str, **options) -> peewee.Database:
+    """Open the database named by ``url`` (``sqlite:///path`` or ``postgresql://...``).
+
+    SQLite gets WAL, a busy timeout and foreign keys, so several gunicorn workers can share
+    the file; PostgreSQL connections are pooled per worker. ``options`` go to the driver
+    (the tests pass a PostgreSQL ``search_path`` to get a schema of their own).
+    """
+    if url.startswith("sqlite"):
+        database = connect(
+            url,
+            pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000,
+                     "synchronous": "normal"},
+            **options,
+        )
+    else:
+        url = url.replace("postgresql://", "postgresqlext+pool://", 1).replace(
+            "postgres://", "postgresqlext+pool://", 1
+        )
+        database = connect(url, max_connections=8, stale_timeout=300, **options)
+    return database

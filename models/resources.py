@@ -1,0 +1,59 @@
+"""Resources registered by callers, and grants of a role on one of them to one user."""
+
+import peewee
+
+from models.base import BaseModel, JSONField, utcnow
+from models.orgs import Organization
+from models.users import User
+
+
+class Resource(BaseModel):
+    """A resource of an organization: a Folder, a Dataset, a Space, a License...
+
+    ``path`` holds the primary keys of its ancestors, root first, as ``/3/17/`` (empty for a
+    top-level resource), so the whole chain loads in one query and a subtree is a prefix
+    match.
+    """
+
+    org = peewee.ForeignKeyField(Organization, backref="resources", on_delete="CASCADE")
+    type = peewee.CharField(max_length=64)
+    rid = peewee.CharField(max_length=200)
+    parent = peewee.ForeignKeyField("self", null=True, backref="children", on_delete="RESTRICT")
+    owner = peewee.CharField(max_length=200, null=True)
+    attributes = JSONField(default=dict)
+    path = peewee.CharField(max_length=2000, default="", index=True)
+    created_at = peewee.DateTimeField(default=utcnow)
+    updated_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("type", "rid"), True),  # a resource is named by type and id across the service
+            (("org", "type"), False),
+        )
+
+    @property
+    def ancestor_ids(self) -> list:
+        """Primary keys of the ancestors, root first."""
+        return [int(p) for p in self.path.split("/") if p]
+
+    @property
+    def child_path(self) -> str:
+        """The ``path`` a child of this resource has."""
+        return f"{self.path or '/'}{self.id}/"
+
+
+class Grant(BaseModel):
+    """One user's role on one resource (an assigned license, folder or space)."""
+
+    user = peewee.ForeignKeyField(User, backref="grants", on_delete="CASCADE")
+    resource = peewee.ForeignKeyField(Resource, backref="grants", on_delete="CASCADE")
+    org = peewee.ForeignKeyField(Organization, backref="grants", on_delete="CASCADE")
+    role = peewee.CharField(max_length=64)
+    created_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("user", "resource"), True),  # one role per user and resource
+            (("resource",), False),
+            (("org", "user"), False),  # a member's grants go with the membership
+        )

@@ -1,0 +1,23 @@
+"""Users, as synced from the calling service's identity provider."""
+
+import peewee
+
+from models.base import BaseModel, utcnow
+
+
+class User(BaseModel):
+    """A person. The id is the subject id the caller's identity provider gave them."""
+
+    id = peewee.CharField(primary_key=True, max_length=200)
+    email = peewee.CharField(max_length=320)
+    # Lower-cased email: unique, so two users never share an address whatever its case.
+    email_key = peewee.CharField(max_length=320, unique=True)
+    name = peewee.CharField(max_length=200, default="")
+    default_org = peewee.CharField(max_length=64, null=True)
+    last_active_at = peewee.DateTimeField(null=True)
+    created_at = peewee.DateTimeField(default=utcnow)
+
+    @staticmethod
+    def email_key_of(email: str) -> str:
+        """The case-insensitive key of an email address."""
+        return email.strip().lower()

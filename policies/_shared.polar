@@ -1,0 +1,29 @@
+# Loaded into every style, before the style's own file.
+#
+# The service asks one question: allow(actor, action, resource). Every style answers it
+# through has_permission, from its resource blocks and the rules beside them.
+#
+# What the policy is shown (see authz/view.py): the acting User holds roles directly on
+# resources (`actor.roles_on(resource)`: its membership role on the Organization, its grants
+# on anything else) and may own some (`actor.owns(resource)`). Every resource has
+# `organization` (the root of its chain) and `parent` (the resource it sits in: the
+# Organization for a top-level one). A style declares the caller attributes it reads with
+# attribute(Type, name); it sees no other.
+#
+# Management resources, built by the service for its own endpoints (VOCABULARY.md):
+#   NewOrganization  create        creator_in_style_org, creator_created_in_style
+#   Invitation       invite, cancel, accept
+#                                  role, email_matches, actor_in_other_org
+#   RoleChange       change_role   from_role, to_role, is_self, last_of_role
+#   Membership       remove        role, is_self, last_of_role
+#   Grant            grant, revoke role; its parent is the resource the role is on
+# `last_of_role` is true when no other active member of the organization holds that role.
+
+actor User {}
+
+allow(actor, action, resource) if has_permission(actor, action, resource);
+
+# A style states its settings with setting(name, value) and the caller attributes it reads
+# with attribute(Type, name). These never hold; they only let a style state none.
+setting(_name, _value) if false;
+attribute(_type, _name) if false;

@@ -1,0 +1,295 @@
+# Pix4D organizations.
+# Sources: seeds/000 (older help page) and seeds/001 (current page). Where they disagree,
+# 001 wins (seeds/README.md). Quotes below are from those pages.
+#
+# Roles are a ladder, each including the one below it (001 "Includes Reader permissions",
+# "Includes Editor permissions", "Includes Manager permissions"):
+#   member < reader < editor < manager < owner
+# A member sees the organization and only what is assigned to them (a grant).
+
+# ---------------------------------------------------------------- settings
+# 001 "Invitations are valid for 15 days. After 15 days, they automatically expire."
+setting("invitation_lifetime_hours", 360);
+# The pages state no limit on invitations per request: the service-wide cap of 100 applies.
+setting("invitation_batch_limit", 100);
+setting("grant_batch_limit", 100);
+# API.md: the creator of an organization becomes its top role.
+# 001 "Organization ... Requires at least one Owner."
+setting("creator_role", "owner");
+
+# The only caller attribute this policy reads.
+attribute("License", "kind");
+
+# ---------------------------------------------------------------- organization
+resource Organization {
+  roles = ["owner", "manager", "editor", "reader", "member"];
+  permissions = [
+    "view", "view_credits", "view_members", "view_invitations", "view_audit",
+    "edit_details", "edit_legal", "edit_billing", "close",
+    "invite_members", "remove_members", "assign_roles",
+    "manage_share_links", "share_to_cloud", "manage_licenses", "redeem_license",
+    "buy_support_upgrade", "purchase_licenses", "buy_credits", "manage_auto_topup",
+    "cancel_license", "resume_license", "configure_notifications"
+  ];
+
+  # The ladder (001 "Includes ... permissions and").
+  "member" if "reader";
+  "reader" if "editor";
+  "editor" if "manager";
+  "manager" if "owner";
+
+  # 001 Member: "View Organization information."
+  "view" if "member";
+  # 001 dashboard "displays: Company and legal details, Credit balance, The user's current
+  # role". Reading chosen: every member opens the dashboard, so every member sees credits.
+  "view_credits" if "member";
+
+  # 000 "Owners and Managers can invite users to the organization and assign different roles."
+  # 001 Manager: "Invite, remove, and assign roles up to Manager." (limits: see below)
+  "invite_members" if "manager";
+  "remove_members" if "manager";
+  "assign_roles" if "manager";
+  # 001 "Invite Users (Available to Owner and Managers.)": Manage People shows users, role,
+  # email and invitation status (000), so listing members and invitations goes with it.
+  "view_members" if "manager";
+  "view_invitations" if "manager";
+  # Our addition: the audit trail of member changes, for those who manage members.
+  "view_audit" if "manager";
+
+  # 001 Manager: "Enable/disable share links." Reader and Editor: "Cannot manage share links."
+  "manage_share_links" if "manager";
+  # 001 Manager: "Use Share to Cloud in supported Pix4D software."
+  "share_to_cloud" if "manager";
+  # 001 Manager: "Full access to licenses."
+  "manage_licenses" if "manager";
+  # 001 Manager: "Redeem new licenses"
+  "redeem_license" if "manager";
+  # 001 Manager: "Buy Support & Upgrade options."
+  "buy_support_upgrade" if "manager";
+  # 001 "Owners and Managers can add any email address" (Configure Email Notifications).
+  "configure_notifications" if "manager";
+
+  # 001 Owner: "Edit billing and legal information." 000 "Only a User with an Owner role
+  # can edit the legal information". 001 "Edit Organization Settings (Owners only)".
+  "edit_details" if "owner";
+  "edit_legal" if "owner";
+  "edit_billing" if "owner";
+  # 001 Owner: "Close the Organization."
+  "close" if "owner";
+  # 001 Owner: "Purchase licenses and credits." The same page also heads its procedures
+  # "Purchase Licenses (Owners and Managers only)" and "Purchase Credits (Owners and
+  # Managers only)". Reading chosen: the role list, Owner only, the narrower of the two.
+  "purchase_licenses" if "owner";
+  "buy_credits" if "owner";
+  # 001 Owner: "Enable automatic credit top-up." 000 "Owners can modify the auto top-up
+  # settings" (000's "Editors can enable the auto top-up when processing projects" is
+  # superseded by 001).
+  "manage_auto_topup" if "owner";
+  # 001 Owner: "Cancel or resume licenses."
+  "cancel_license" if "owner";
+  "resume_license" if "owner";
+}
+
+has_role(actor: User, role: String, org: Organization) if role in actor.roles_on(org);
+
+# ---------------------------------------------------------------- cloud resources
+# 001 "Resource: A dataset, site, or folder in PIX4Dcloud." Roles apply to the whole
+# organization (001 "Roles apply globally to the Organization."); a member holds a role on
+# a resource only by a grant (001 Member: "Access assigned licenses and resources."), and a
+# grant on a Folder flows down to its sub-folders, sites' datasets and datasets.
+#
+# Resource roles: reader (001 Reader: "View all Organization resources. Temporarily annotate
+# datasets (no saving). Download annotations and PDF reports") and editor (001 Editor:
+# "Full access to datasets, sites, and folders. Upload images and outputs.").
+
+resource Folder {
+  roles = ["reader", "editor"];
+  permissions = ["view", "annotate", "save_annotations", "download_report",
+                 "create", "edit", "delete", "upload"];
+  relations = { organization: Organization, folder: Folder };
+
+  "reader" if "reader" on "organization";
+  "editor" if "editor" on "organization";
+  "reader" if "reader" on "folder";
+  "editor" if "editor" on "folder";
+  "reader" if "editor";
+
+  "view" if "reader";
+  "annotate" if "reader";
+  "download_report" if "reader";
+  "save_annotations" if "editor";
+  "create" if "editor";
+  "edit" if "editor";
+  "delete" if "editor";
+  "upload" if "editor";
+}
+
+resource Site {
+  roles = ["reader", "editor"];
+  permissions = ["view", "annotate", "save_annotations", "download_report",
+                 "create", "edit", "delete", "upload"];
+  relations = { organization: Organization, folder: Folder };
+
+  "reader" if "reader" on "organization";
+  "editor" if "editor" on "organization";
+  "reader" if "reader" on "folder";
+  "editor" if "editor" on "folder";
+  "reader" if "editor";
+
+  "view" if "reader";
+  "annotate" if "reader";
+  "download_report" if "reader";
+  "save_annotations" if "editor";
+  "create" if "editor";
+  "edit" if "editor";
+  "delete" if "editor";
+  "upload" if "editor";
+}
+
+# VOCABULARY: a Dataset sits in a Folder or a Site, or directly in the organization.
+resource Dataset {
+  roles = ["reader", "editor"];
+  permissions = ["view", "annotate", "save_annotations", "download_report",
+                 "create", "edit", "delete", "upload"];
+  relations = { organization: Organization, folder: Folder, site: Site };
+
+  "reader" if "reader" on "organization";
+  "editor" if "editor" on "organization";
+  "reader" if "reader" on "folder";
+  "editor" if "editor" on "folder";
+  "reader" if "reader" on "site";
+  "editor" if "editor" on "site";
+  "reader" if "editor";
+
+  "view" if "reader";
+  "annotate" if "reader";
+  "download_report" if "reader";
+  "save_annotations" if "editor";
+  "create" if "editor";
+  "edit" if "editor";
+  "delete" if "editor";
+  "upload" if "editor";
+}
+
+has_role(actor: User, role: String, folder: Folder) if role in actor.roles_on(folder);
+has_role(actor: User, role: String, site: Site) if role in actor.roles_on(site);
+has_role(actor: User, role: String, dataset: Dataset) if role in actor.roles_on(dataset);
+
+has_relation(org: Organization, "organization", folder: Folder) if org = folder.organization;
+has_relation(org: Organization, "organization", site: Site) if org = site.organization;
+has_relation(org: Organization, "organization", dataset: Dataset) if org = dataset.organization;
+# The parent is handed back (not compared) so Oso can walk up the tree.
+has_relation(parent: Folder, "folder", folder: Folder) if parent = folder.parent;
+has_relation(parent: Folder, "folder", site: Site) if parent = site.parent;
+has_relation(parent: Folder, "folder", dataset: Dataset) if parent = dataset.parent;
+has_relation(parent: Site, "site", dataset: Dataset) if parent = dataset.parent;
+
+# ---------------------------------------------------------------- licenses
+# A License has the attribute kind: "cloud" or "desktop" (VOCABULARY).
+resource License {
+  roles = ["assignee"];
+  permissions = ["use", "assign", "create", "edit", "delete"];
+  relations = { organization: Organization };
+
+  # 001 Manager: "Full access to licenses."
+  "assign" if "manager" on "organization";
+  "create" if "manager" on "organization";
+  "edit" if "manager" on "organization";
+  "delete" if "manager" on "organization";
+  # 001 Member: "Access assigned licenses and resources."
+  "use" if "assignee";
+}
+
+has_role(actor: User, role: String, license: License) if role in actor.roles_on(license);
+has_relation(org: Organization, "organization", license: License) if org = license.organization;
+
+# 001 Reader: "Cannot use desktop licenses." 000 Reader: "can only access cloud licenses."
+has_permission(actor: User, "use", license: License) if
+    license.kind = "cloud" and has_role(actor, "reader", license.organization);
+# 001 Editor: "Use desktop licenses." (and every license: "Full access to ... licenses")
+has_permission(actor: User, "use", license: License) if
+    has_role(actor, "editor", license.organization);
+
+# ---------------------------------------------------------------- management
+# The rank of each role, to say "up to".
+rank("member", 1);
+rank("reader", 2);
+rank("editor", 3);
+rank("manager", 4);
+rank("owner", 5);
+
+# 001 Manager: "Invite, remove, and assign roles up to Manager." Read as: whoever may
+# assign roles may hand out, take away or change any role up to their own rank (a Manager
+# up to Manager, an Owner up to Owner), never above it.
+may_handle_role(actor: User, role: String, org: Organization) if
+    has_permission(actor, "assign_roles", org) and
+    own in actor.roles_on(org) and
+    rank(own, own_rank) and rank(role, role_rank) and
+    role_rank <= own_rank;
+
+resource NewOrganization {
+  permissions = ["create"];
+}
+# A user may belong to and create several organizations (000 "A user can belong to more
+# than one organization and have a different role for each one").
+has_permission(_actor: User, "create", _new: NewOrganization);
+
+resource Invitation {
+  permissions = ["invite", "cancel", "accept"];
+}
+# 001 "Invite Users (Available to Owner and Managers.)", roles up to the inviter's own.
+has_permission(actor: User, "invite", invitation: Invitation) if
+    has_permission(actor, "invite_members", invitation.organization) and
+    may_handle_role(actor, invitation.role, invitation.organization);
+# 001 "Invitations can be removed before acceptance." By those who could have sent it.
+has_permission(actor: User, "cancel", invitation: Invitation) if
+    has_permission(actor, "invite_members", invitation.organization) and
+    may_handle_role(actor, invitation.role, invitation.organization);
+# Only the invited person (001 "Users receive an email containing an Accept invitation
+# button").
+has_permission(_actor: User, "accept", invitation: Invitation) if
+    invitation.email_matches = true;
+
+resource RoleChange {
+  permissions = ["change_role"];
+}
+# 000 "The role can be changed by a Manager or an Owner after the invitation is sent."
+# 001 "assign roles up to Manager": both the old and the new role must be within reach.
+# 001 "Requires at least one Owner": the last Owner is never demoted.
+has_permission(actor: User, "change_role", change: RoleChange) if
+    has_permission(actor, "assign_roles", change.organization) and
+    may_handle_role(actor, change.from_role, change.organization) and
+    may_handle_role(actor, change.to_role, change.organization) and
+    not (change.from_role = "owner" and change.last_of_role = true);
+
+resource Membership {
+  permissions = ["remove"];
+}
+# 001 "Remove Users: Owners and Managers only." Manager: "remove ... up to Manager".
+# 001 "Requires at least one Owner."
+has_permission(actor: User, "remove", membership: Membership) if
+    membership.is_self = false and
+    has_permission(actor, "remove_members", membership.organization) and
+    may_handle_role(actor, membership.role, membership.organization) and
+    not (membership.role = "owner" and membership.last_of_role = true);
+# 000 "A member of an organization can leave at any time." Except the last Owner
+# (001 "Requires at least one Owner").
+has_permission(_actor: User, "remove", membership: Membership) if
+    membership.is_self = true and
+    not (membership.role = "owner" and membership.last_of_role = true);
+
+resource Grant {
+  permissions = ["grant", "revoke"];
+}
+# Assigning resources and licenses to a user (001 Member: "Access assigned licenses and
+# resources"): licenses by those with full access to licenses, resources by those who
+# assign roles (Manager and up).
+has_permission(actor: User, "grant", grant: Grant) if
+    grant_manager(actor, grant.parent);
+has_permission(actor: User, "revoke", grant: Grant) if
+    grant_manager(actor, grant.parent);
+grant_manager(actor: User, license: License) if
+    has_permission(actor, "assign", license);
+grant_manager(actor: User, resource) if
+    not resource matches License and
+    has_permission(actor, "assign_roles", resource.organization);

@@ -1,0 +1,166 @@
+# UP42 accounts (an Organization here).
+# Source: seeds/002. Its permission table lost its check marks when saved as text; the
+# cells come from the vendor's page as restored in seeds/README.md ("What the UP42 page
+# lost"). Quotes below are from those two.
+#
+# Two roles: member ("A regular user.") and admin ("A user with administrative
+# permissions."). An admin can do everything a member can (every "yes" of Member is a
+# "yes" of Admin in the table).
+
+# ---------------------------------------------------------------- settings
+# 002 "The invitations are valid for 48 hours."
+setting("invitation_lifetime_hours", 48);
+# 002 "You can invite a maximum of 10 users at a time."
+setting("invitation_batch_limit", 10);
+# No resource grants in this style; the service-wide cap applies to the (empty) batch form.
+setting("grant_batch_limit", 100);
+# API.md: the creator of an account becomes its Admin.
+setting("creator_role", "admin");
+
+# ---------------------------------------------------------------- account
+resource Organization {
+  roles = ["admin", "member"];
+  permissions = [
+    "view", "view_members", "view_invitations", "view_audit",
+    "create_catalog_order", "create_tasking_order", "accept_tasking_quotation",
+    "create_processing_job", "buy_credits", "view_transactions",
+    "edit_details", "edit_legal", "edit_billing",
+    "invite_members", "change_roles", "remove_members", "close"
+  ];
+
+  "member" if "admin";
+
+  "view" if "member";
+  # 002 "To view users who have access to your account, click ... User management. You'll
+  # be able to see names, email addresses, and roles of users in your account."
+  "view_members" if "member";
+  # 002 "Admins will see two tabs: ... To see users invited to your account, go to Pending
+  # users."
+  "view_invitations" if "admin";
+  # Our addition: the audit trail of user management, for those who manage users.
+  "view_audit" if "admin";
+
+  # seeds/README.md table, "Ordering and asset management":
+  "create_catalog_order" if "member";        # Create catalog orders: Member yes, Admin yes
+  "create_tasking_order" if "member";        # Create tasking orders: Member yes, Admin yes
+  "accept_tasking_quotation" if "admin";     # Accept tasking quotations: Member no, Admin yes
+  "create_processing_job" if "member";       # Create processing jobs: Member yes, Admin yes
+  # "Finance and compliance":
+  "buy_credits" if "admin";                  # Buy credits: Member no, Admin yes
+  "view_transactions" if "admin";            # View transaction history: Member no, Admin yes
+  "edit_details" if "admin";                 # Modify organization details: Member no, Admin yes
+  "edit_legal" if "admin";                   #   (legal and billing details are such details)
+  "edit_billing" if "admin";
+  # "User management":
+  "invite_members" if "admin";               # Invite new users: Member no, Admin yes
+  "change_roles" if "admin";                 # Change user roles: Member no, Admin yes
+  "remove_members" if "admin";               # Remove a user: Member no, Admin yes
+  "close" if "admin";                        # Delete an account: Member no, Admin yes
+}
+
+has_role(actor: User, role: String, org: Organization) if role in actor.roles_on(org);
+
+# ---------------------------------------------------------------- workspaces and assets
+# 002 "The invited users will have their own workspace." A Workspace's owner is its user.
+resource Workspace {
+  roles = ["owner"];
+  permissions = ["view", "switch_to", "create", "edit", "delete"];
+  relations = { organization: Organization };
+
+  # README table: Switch workspaces: Member yes, Admin yes.
+  "view" if "member" on "organization";
+  "switch_to" if "member" on "organization";
+  # Our reading: a user manages their own workspace; an admin manages every workspace.
+  "create" if "owner";
+  "edit" if "owner";
+  "create" if "admin" on "organization";
+  "edit" if "admin" on "organization";
+  "delete" if "admin" on "organization";
+}
+
+# An Asset sits in a Workspace; its owner is its creator (VOCABULARY).
+resource Asset {
+  roles = ["owner"];
+  permissions = ["view", "download", "create", "edit", "delete"];
+  relations = { organization: Organization, workspace: Workspace };
+
+  # README table: See storage assets of other account users: Member yes, Admin yes.
+  # 002 "The removed user's workspace and assets in storage will remain accessible to
+  # existing users."
+  "view" if "member" on "organization";
+  "download" if "member" on "organization";
+  # Creating processing jobs and orders (Member yes) creates assets.
+  "create" if "member" on "organization";
+  # Our reading: an asset's creator and the account's admins may change or delete it.
+  "edit" if "owner";
+  "delete" if "owner";
+  "edit" if "admin" on "organization";
+  "delete" if "admin" on "organization";
+}
+
+# 002 "The removed user's workspace and assets in storage will remain accessible to
+# existing users." Owning counts only while the owner is a user of the account: a removed
+# user (whose workspace and assets stay, still naming them as owner) keeps no rights.
+has_role(actor: User, "owner", workspace: Workspace) if
+    actor.owns(workspace) and account_user(actor, workspace.organization);
+has_role(actor: User, "owner", asset: Asset) if
+    actor.owns(asset) and account_user(actor, asset.organization);
+account_user(actor: User, org: Organization) if
+    role in ["admin", "member"] and has_role(actor, role, org);
+has_relation(org: Organization, "organization", workspace: Workspace) if org = workspace.organization;
+has_relation(org: Organization, "organization", asset: Asset) if org = asset.organization;
+has_relation(workspace: Workspace, "workspace", asset: Asset) if workspace = asset.parent;
+
+# ---------------------------------------------------------------- management
+resource NewOrganization {
+  permissions = ["create"];
+}
+# 002 "The merging of accounts isn't supported. To be able to receive an invitation to join
+# your account, the user must first delete their current account." Read as: a user belongs
+# to one UP42 account at most, so one who already has one cannot create another.
+has_permission(_actor: User, "create", request: NewOrganization) if
+    request.creator_in_style_org = false;
+
+resource Invitation {
+  permissions = ["invite", "cancel", "accept"];
+}
+# 002 "Admins can add new users to an existing account". The page has no role picker;
+# an admin may invite either role, since an admin may change either role afterwards.
+has_permission(actor: User, "invite", invitation: Invitation) if
+    has_permission(actor, "invite_members", invitation.organization) and
+    invitation.role in ["admin", "member"];
+# 002 "Admins can cancel a pending user invitation".
+has_permission(actor: User, "cancel", invitation: Invitation) if
+    has_permission(actor, "invite_members", invitation.organization);
+# Only the invited person, and only one who has no other UP42 account (002 "The merging
+# of accounts isn't supported.").
+has_permission(_actor: User, "accept", invitation: Invitation) if
+    invitation.email_matches = true and
+    invitation.actor_in_other_org = false;
+
+resource RoleChange {
+  permissions = ["change_role"];
+}
+# 002 "If the user is a member, click Change to admin. If the user is an admin, click
+# Change to member." An account keeps at least one admin (API.md: "the last Owner/Admin
+# ... demoted" is refused): someone must be able to manage users.
+has_permission(actor: User, "change_role", change: RoleChange) if
+    has_permission(actor, "change_roles", change.organization) and
+    change.to_role in ["admin", "member"] and
+    not (change.from_role = "admin" and change.last_of_role = true);
+
+resource Membership {
+  permissions = ["remove"];
+}
+# 002 "Find the user you want to remove. To remove a user, their role must be Member."
+# Removing is an admin's action (README table: Remove a user: Member no); the page gives
+# members no way to leave by themselves, so none is allowed: an admin removes them.
+has_permission(actor: User, "remove", membership: Membership) if
+    has_permission(actor, "remove_members", membership.organization) and
+    membership.role = "member";
+
+resource Grant {
+  permissions = ["grant", "revoke"];
+}
+# UP42 has no per-resource roles: access comes from the account role alone, so no grant
+# is ever allowed (there is no has_permission rule for Grant).

@@ -1,0 +1,90 @@
+"""What every request needs: its body, its caller, its acting user, the policy and the clock."""
+
+import time
+
+from flask import current_app, g, request
+from werkzeug.exceptions import BadRequest
+
+from authz.engine import PolicySet
+from authz.facts import Facts
+from models import ApiKey, User
+from routes.errors import ApiError
+
+# Per worker: when each user's last_active_at was last written, so a busy user costs one
+# write a minute, not one per request.
+LAST_ACTIVE_EVERY = 60.0
+_last_touch: dict = {}
+
+
+def load(schema_cls, data=None):
+    """Validate the JSON body (or ``data``) with ``schema_cls``; 400 for malformed JSON,
+    422 naming the fields for invalid content."""
+    if data is None:
+        try:
+            data = request.get_json(force=True)
+        except BadRequest as exc:
+            raise ApiError(400, "the body is not valid JSON", {"_body": ["malformed JSON"]}) from exc
+        if not isinstance(data, dict):
+            raise ApiError(422, "the body must be a JSON object", {"_body": ["not an object"]})
+    return schema_cls().load(data)
+
+
+def policy() -> PolicySet:
+    """The policy set live for this request (one version for the whole request)."""
+    if "policy" not in g:
+        g.policy = current_app.extensions["orgauthz.policy"].current
+    return g.policy
+
+
+def facts() -> Facts:
+    """The per-request cache of loaded facts."""
+    if "facts" not in g:
+        g.facts = Facts()
+    return g.facts
+
+
+def now():
+    """The current time from the app's clock (the tests control it)."""
+    return current_app.config["CLOCK"]()
+
+
+def authenticate() -> None:
+    """Check ``Authorization: Bearer <key>``; 401 without a valid, unrevoked key."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise ApiError(401, "send Authorization: Bearer <api key>")
+    row = ApiKey.find_active(key.strip())
+    if row is None:
+        raise ApiError(401, "the API key is unknown or revoked")
+    g.api_key = row.name
+
+
+def acting_user(required: bool = True, must_be: str | None = None) -> str | None:
+    """The end user named by ``X-Actor-Id``.
+
+    ``must_be``: when the header is sent it must name this user (403 otherwise).
+    Raises ApiError 422 when required and missing.
+    """
+    actor = request.headers.get("X-Actor-Id", "").strip() or None
+    if must_be is not None and actor is not None and actor != must_be:
+        raise ApiError(403, f"X-Actor-Id {actor!r} may only act for itself here",
+                       {"X-Actor-Id": ["does not match the user of the request"]})
+    if actor is None and required:
+        raise ApiError(422, "management calls name the acting user in X-Actor-Id",
+                       {"X-Actor-Id": ["missing"]})
+    return actor
+
+
+def touch_last_active(user_id: str) -> None:
+    """Record that ``user_id`` was active, at most once a minute per user and worker."""
+    clock = time.monotonic()
+    if clock - _last_touch.get(user_id, -LAST_ACTIVE_EVERY) < LAST_ACTIVE_EVERY:
+        return
+    _last_touch[user_id] = clock
+    User.update(last_active_at=now()).where(User.id == user_id).execute()
+
+
+def forget_last_active() -> None:
+    """Forget the throttle (the tests move the clock)."""
+    _last_touch.clear()

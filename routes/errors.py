@@ -1,0 +1,81 @@
+"""One error envelope: RFC 9457 problem details, for every error the service answers."""
+
+import logging
+
+from flask import Flask, jsonify
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger("orgauthz.errors")
+
+PROBLEM = "application/problem+json"
+
+
+class ApiError(Exception):
+    """An error with a status and a detail a person can act on; ``errors`` names fields."""
+
+    def __init__(self, status: int, detail: str, errors: dict | None = None, title: str = ""):
+        super().__init__(detail)
+        self.status, self.detail, self.errors, self.title = status, detail, errors, title
+
+
+def flatten(messages, prefix: str = "") -> dict:
+    """Marshmallow's nested messages as {"checks.3.action": ["..."]}."""
+    out = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(value, dict):
+                out.update(flatten(value, name))
+            else:
+                out[name] = value if isinstance(value, list) else [str(value)]
+    else:
+        out[prefix or "_body"] = messages if isinstance(messages, list) else [str(messages)]
+    return out
+
+
+def problem(status: int, title: str, detail: str, errors: dict | None = None):
+    """A problem-details response."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    if errors:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.status_code = status
+    response.content_type = PROBLEM
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Turn every error into a problem document; never a stack trace in a response."""
+
+    @app.errorhandler(ApiError)
+    def api_error(exc: ApiError):
+        title = exc.title or _title(exc.status)
+        return problem(exc.status, title, exc.detail, exc.errors)
+
+    @app.errorhandler(ValidationError)
+    def validation_error(exc: ValidationError):
+        errors = flatten(exc.messages)
+        fields = ", ".join(sorted(errors))
+        return problem(422, "Unprocessable Content", f"invalid fields: {fields}", errors)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        detail = exc.description or exc.name
+        if exc.code == 413:
+            detail = f"the body is over the limit of {app.config['MAX_CONTENT_LENGTH']} bytes"
+        return problem(exc.code or 500, exc.name, detail)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        log.exception("unhandled error")
+        return problem(500, "Internal Server Error", "an unexpected error; see the service log")
+
+
+def _title(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

@@ -1,0 +1,44 @@
+"""Operational endpoints: liveness, readiness, metrics."""
+
+import os
+
+from flask import Blueprint, Response, current_app
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+
+from models import db
+from routes.errors import problem
+
+bp = Blueprint("ops", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@bp.get("/readyz")
+def readyz():
+    """The database answers and a policy is loaded: 200 with its version, else 503."""
+    holder = current_app.extensions["orgauthz.policy"]
+    body = {"policy_version": holder.current.version, "styles": holder.current.styles}
+    if holder.error:
+        body["policy_reload_error"] = holder.error
+    try:
+        db.execute_sql("SELECT 1")
+    except Exception as exc:  # any failure means not ready
+        return problem(503, "Service Unavailable", f"database unreachable: {type(exc).__name__}")
+    return {"status": "ready", **body}
+
+
+@bp.get("/metrics")
+def metrics():
+    """Prometheus metrics (summed over gunicorn workers in multiprocess mode)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
