@@ -10,7 +10,7 @@ import uuid
 from typing import NamedTuple, Optional
 
 from authz.engine import PolicySet, StyleEngine
-from authz.facts import ActorFacts, Facts, Node, Target
+from authz.facts import ActorFacts, Facts, Node, OrgRef, Target
 from authz.metrics import DECISION_ERRORS, DECISIONS
 from authz.view import View, level
 
@@ -56,6 +56,24 @@ def build_view(engine: StyleEngine, actor_id: str, chain: tuple, actor: ActorFac
 MANAGEMENT_TYPES = frozenset(
     {"NewOrganization", "Invitation", "RoleChange", "Membership", "Grant"}
 )
+
+
+def management_target(
+    org: OrgRef, type_: str, attributes: dict, under: Optional[Target] = None,
+    standalone: bool = False,
+) -> Target:
+    """The resource the service builds to ask about its own management actions.
+
+    ``type_`` is one of MANAGEMENT_TYPES; ``attributes`` are those VOCABULARY.md lists for it
+    (computed by the service, e.g. ``last_of_role``). ``under``: for a Grant, the resource the
+    role is on, so the policy sees it as the grant's parent. ``standalone``: outside any
+    organization (a NewOrganization; ``org`` is then ``OrgRef("", style)``).
+    """
+    if under is not None:
+        chain = under.chain
+    else:
+        chain = () if standalone else (Node("Organization", org.id),)
+    return Target(org, chain + (Node(type_, "", None, None, attributes),))
 
 
 def new_decision_id() -> str:

@@ -1,7 +1,7 @@
 """Peewee models. ``db`` is a proxy bound by ``init_db``; every write goes through ``db.atomic()``."""
 
 from models.audit import AuditEvent
-from models.base import JSONField, db, open_database, utcnow
+from models.base import JSONField, db, open_database, transaction, utcnow
 from models.keys import ApiKey, hash_secret
 from models.orgs import Invitation, Membership, Organization
 from models.resources import Grant, Resource
@@ -32,5 +32,5 @@ def drop_tables():
 __all__ = [
     "MODELS", "ApiKey", "AuditEvent", "Grant", "Invitation", "JSONField", "Membership",
     "Organization", "Resource", "User", "create_tables", "db", "drop_tables", "hash_secret",
-    "init_db", "open_database", "utcnow",
+    "init_db", "open_database", "transaction", "utcnow",
 ]

@@ -51,3 +51,15 @@ def open_database(url: str, **options) -> peewee.Database:
         )
         database = connect(url, max_connections=8, stale_timeout=300, **options)
     return database
+
+
+def transaction():
+    """The one way to open a write transaction.
+
+    On SQLite it takes the write lock at once (BEGIN IMMEDIATE), so two writers serialise
+    instead of failing on upgrade; on PostgreSQL it is a plain transaction, and code that
+    must see a stable set of rows locks them (``Organization.lock``).
+    """
+    if isinstance(db.obj, peewee.SqliteDatabase):
+        return db.atomic("IMMEDIATE")
+    return db.atomic()

@@ -23,6 +23,20 @@ class Organization(BaseModel):
         """Whether the organization was closed (it then allows nothing)."""
         return self.closed_at is not None
 
+    @classmethod
+    def lock(cls, org_id: str):
+        """Lock the organization's row until the transaction ends, and return it (or None).
+
+        Every change to an organization's memberships takes this lock first, so rules that
+        read several rows ("is this the last owner?") see them unchanged until commit: two
+        owners demoting each other at once are serialised, and the second is refused. On
+        SQLite the transaction's write lock (BEGIN IMMEDIATE) already serialises writers.
+        """
+        query = cls.select().where(cls.id == org_id)
+        if not isinstance(cls._meta.database.obj, peewee.SqliteDatabase):
+            query = query.for_update()
+        return query.first()
+
 
 class Membership(BaseModel):
     """A user's one role in one organization."""
@@ -31,6 +45,12 @@ class Membership(BaseModel):
     org = peewee.ForeignKeyField(Organization, backref="memberships", on_delete="CASCADE")
     role = peewee.CharField(max_length=64)
     created_at = peewee.DateTimeField(default=utcnow)
+
+    @classmethod
+    def is_last_of_role(cls, org_id: str, user_id: str, role: str) -> bool:
+        """Whether no other member of the organization holds ``role`` (call under Organization.lock)."""
+        others = cls.select().where((cls.org == org_id) & (cls.role == role) & (cls.user != user_id))
+        return not others.exists()
 
     class Meta:
         indexes = (

@@ -88,3 +88,36 @@ def touch_last_active(user_id: str) -> None:
 def forget_last_active() -> None:
     """Forget the throttle (the tests move the clock)."""
     _last_touch.clear()
+
+
+def require(actor_id: str, action: str, target, what: str = "") -> None:
+    """Ask the policy; raise 403 with the reason when it says no (404 for no target)."""
+    from authz.decisions import decide
+
+    if target is None:
+        raise ApiError(404, f"no such {what or 'resource'}")
+    decision = decide(policy(), facts(), actor_id, action, target, explain=True)
+    if not decision.allowed:
+        reason = (decision.explanation or {}).get("reason", decision.reason)
+        subject = what or f"{target.node.type} {target.node.id}".strip()
+        raise ApiError(403, f"{actor_id} may not {action} {subject}: {reason}",
+                       title="Forbidden by policy")
+
+
+def org_or_404(org_id: str):
+    """The organization as decisions see it (OrgRef), or 404."""
+    org = facts().org(org_id)
+    if org is None:
+        raise ApiError(404, f"no organization {org_id!r}")
+    return org
+
+
+def audit(org_id, action: str, target: str, before=None, after=None, actor: str | None = None):
+    """Write an audit event; call it inside the change's transaction."""
+    from models import AuditEvent
+
+    AuditEvent.create(
+        org=org_id, actor=actor or request.headers.get("X-Actor-Id"), action=action,
+        target=target, before=before, after=after, request_id=g.get("request_id"),
+        api_key=g.get("api_key"), created_at=now(),
+    )
