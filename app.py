@@ -24,6 +24,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         POLICY_DIR=str(POLICY_DIR),
         MAX_CONTENT_LENGTH=1024 * 1024,
         CLOCK=utcnow,
+        DECISION_LOG=str(Path(app.instance_path) / "decisions.log"),  # "off" to disable
+        DECISION_LOG_SAMPLE=1.0,
         JSON_SORT_KEYS=False,
     )
     app.config.from_prefixed_env("ORGAUTHZ")
@@ -34,13 +36,19 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.config.get("DATABASE_BOUND"):  # the tests bind the database themselves
         models.init_db(app.config["DATABASE_URL"])
     try:
-        app.extensions["orgauthz.policy"] = PolicyHolder(Path(app.config["POLICY_DIR"]))
+        holder = PolicyHolder(Path(app.config["POLICY_DIR"]))
+        holder.error = app.config.get("POLICY_RELOAD_ERROR")  # set by a refused reload
+        app.extensions["orgauthz.policy"] = holder
     except PolicyError as exc:  # a policy that does not parse stops startup, saying where
         logging.getLogger("orgauthz").error("policy error: %s", exc)
         raise SystemExit(f"policy error: {exc}") from exc
 
-    from authz import cli
+    from authz import cli, decisionlog
     from routes import register
+    from routes.context import decision_context
+
+    decisionlog.install(app.config["DECISION_LOG"], float(app.config["DECISION_LOG_SAMPLE"]),
+                        decision_context)
 
     register(app)
     cli.register(app)

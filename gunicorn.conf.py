@@ -29,3 +29,17 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def on_starting(server):
+    """Verify and stage the policy before any worker starts (see authz/reload.py)."""
+    from authz.reload import stage
+
+    stage(initial=True)
+
+
+def on_reload(server):
+    """HUP: stage the policy again; a bad one leaves the last good one live."""
+    from authz.reload import stage
+
+    stage(initial=False)

@@ -18,6 +18,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(keys_group)
     app.cli.add_command(policy_group)
     app.cli.add_command(demo_group)
+    app.cli.add_command(decisions_group)
 
 
 @click.group("db", help="The database.")
@@ -84,6 +85,89 @@ def policy_test(directory):
         failed += len(result.failures)
     click.echo(f"policy version {policy.version}")
     sys.exit(1 if failed else 0)
+
+
+@policy_group.command("matrix", help="The effective role x action matrix of STYLE.")
+@click.argument("style")
+@click.option("--format", "fmt", type=click.Choice(["markdown", "csv", "json"]), default="markdown")
+@click.option("--dir", "directory", default=None, help="Policy folder (default: the live one).")
+def policy_matrix(style, fmt, directory):
+    import json
+
+    from authz import matrix as effective
+
+    policy = PolicySet(directory or current_app.config["POLICY_DIR"])
+    if style not in policy.engines:
+        raise click.ClickException(f"no style {style!r}; styles: {', '.join(policy.styles)}")
+    m = effective.compute(policy.engine(style), policy.version)
+    if fmt == "json":
+        click.echo(json.dumps(m, indent=2))
+    else:
+        click.echo(effective.to_markdown(m) if fmt == "markdown" else effective.to_csv(m), nl=False)
+
+
+@policy_group.command("diff", help="What changes from the policies in OLD_DIR to NEW_DIR: "
+                      "matrix cells, and who gains or loses what in the live database.")
+@click.argument("old_dir")
+@click.argument("new_dir")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--fail-on-widen", is_flag=True, help="Exit 3 when the change widens access.")
+@click.option("--no-data", is_flag=True, help="Compare the matrices only.")
+def policy_diff(old_dir, new_dir, as_json, fail_on_widen, no_data):
+    import json
+
+    from authz.diff import diff, to_text, widens
+
+    try:
+        old, new = PolicySet(old_dir), PolicySet(new_dir)
+    except PolicyError as exc:
+        raise click.ClickException(str(exc))
+    with db.connection_context():
+        report = diff(old, new, with_data=not no_data)
+    click.echo(json.dumps(report, indent=2) if as_json else to_text(report))
+    if fail_on_widen and widens(report):
+        click.echo("the change widens access", err=True)
+        sys.exit(3)
+
+
+@click.group("decisions", help="The decision log.")
+def decisions_group():
+    pass
+
+
+@decisions_group.command("replay", help="Decide a logged decision again, on today's data and "
+                         "the given policy, and say whether the answer changes.")
+@click.argument("decision_id")
+@click.option("--policy", "directory", default=None, help="Policy folder (default: the live one).")
+@click.option("--log", "log_path", default=None, help="Decision log file (default: the app's).")
+def decisions_replay(decision_id, directory, log_path):
+    from authz import decisionlog
+    from authz.decisions import MANAGEMENT_TYPES, decide, management_target
+    from authz.facts import Facts, OrgRef
+
+    decisionlog.flush()
+    line = decisionlog.find(log_path or current_app.config["DECISION_LOG"], decision_id)
+    if line is None:
+        raise click.ClickException(f"no decision {decision_id} in the log")
+    policy = PolicySet(directory or current_app.config["POLICY_DIR"])
+    ref = line["resource"] or {}
+    with db.connection_context():
+        facts = Facts()
+        if ref.get("type") in MANAGEMENT_TYPES:
+            org = facts.org(ref.get("org") or "") or OrgRef("", ref.get("style", ""))
+            under = facts.registered(**ref["parent"]) if ref.get("parent") else None
+            target = management_target(org, ref["type"], ref.get("attributes") or {}, under,
+                                       standalone=not ref.get("org"))
+        else:
+            target = facts.target({"parent": None, **ref}) if ref else None
+        now = decide(policy, facts, line["actor"], line["action"], target, explain=True)
+    word = {True: "allow", False: "deny"}
+    click.echo(f"decision {decision_id}: {line['actor']} {line['action']} on "
+               f"{ref.get('type')} {ref.get('id')}")
+    click.echo(f"  then: {word[line['allowed']]} (policy {line['policy_version']}, {line['time']})")
+    click.echo(f"  now:  {word[now.allowed]} (policy {now.policy_version}): "
+               f"{now.explanation.get('reason')}")
+    click.echo("  CHANGED" if now.allowed != line["allowed"] else "  unchanged")
 
 
 @click.group("demo", help="Demo data.")

@@ -9,6 +9,7 @@ import logging
 import uuid
 from typing import NamedTuple, Optional
 
+from authz import decisionlog
 from authz.engine import PolicySet, StyleEngine
 from authz.facts import ActorFacts, Facts, Node, OrgRef, Target
 from authz.metrics import DECISION_ERRORS, DECISIONS
@@ -89,7 +90,24 @@ def decide(
     *,
     explain: bool = False,
 ) -> Decision:
-    """Ask the policy whether ``actor_id`` may do ``action`` on ``target``. Never raises."""
+    """Ask the policy whether ``actor_id`` may do ``action`` on ``target``. Never raises.
+
+    Every decision, the management endpoints' too, goes to the decision log.
+    """
+    decision = _decide(policy, facts, actor_id, action, target, explain=explain)
+    decisionlog.record(decision, actor_id, action, target)
+    return decision
+
+
+def _decide(
+    policy: PolicySet,
+    facts: Facts,
+    actor_id: str,
+    action: str,
+    target: Optional[Target],
+    *,
+    explain: bool = False,
+) -> Decision:
     decision_id = new_decision_id()
 
     def deny(reason: str, **extra) -> Decision:

@@ -109,6 +109,10 @@ class StyleEngine:
         for r in self.oso.query_rule("attribute", Variable("type"), Variable("name")):
             b = r["bindings"]
             self.attributes.setdefault(b["type"], set()).add(b["name"])
+        self.attribute_values = {}
+        for r in self.oso.query_rule("attribute_value", Variable("t"), Variable("n"), Variable("v")):
+            b = r["bindings"]
+            self.attribute_values.setdefault(b["t"], {}).setdefault(b["n"], []).append(b["v"])
         self.is_allowed = functools.lru_cache(maxsize=MEMO_SIZE)(self._is_allowed)
 
     def _is_allowed(self, action: str, view: View) -> bool:

@@ -27,3 +27,6 @@ allow(actor, action, resource) if has_permission(actor, action, resource);
 # with attribute(Type, name). These never hold; they only let a style state none.
 setting(_name, _value) if false;
 attribute(_type, _name) if false;
+# attribute_value(Type, name, value): the values of an attribute worth showing apart in the
+# effective role matrix (e.g. a cloud and a desktop License). Only the matrix reads it.
+attribute_value(_type, _name, _value) if false;

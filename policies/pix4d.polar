@@ -17,8 +17,10 @@ setting("grant_batch_limit", 100);
 # 001 "Organization ... Requires at least one Owner."
 setting("creator_role", "owner");
 
-# The only caller attribute this policy reads.
+# The only caller attribute this policy reads, and its values (VOCABULARY: cloud or desktop).
 attribute("License", "kind");
+attribute_value("License", "kind", "cloud");
+attribute_value("License", "kind", "desktop");
 
 # ---------------------------------------------------------------- organization
 resource Organization {

@@ -2,7 +2,7 @@
 
 import time
 
-from flask import current_app, g, request
+from flask import current_app, g, has_request_context, request
 from werkzeug.exceptions import BadRequest
 
 from authz.engine import PolicySet
@@ -46,6 +46,13 @@ def facts() -> Facts:
 def now():
     """The current time from the app's clock (the tests control it)."""
     return current_app.config["CLOCK"]()
+
+
+def decision_context() -> dict:
+    """What the decision log adds from the request: caller key and request id."""
+    if not has_request_context():
+        return {}
+    return {"api_key": g.get("api_key"), "request_id": g.get("request_id")}
 
 
 def authenticate() -> None:

@@ -78,6 +78,7 @@ def app(backend, tmp_path, pg_schema, clock):
     forget_last_active()
     application = create_app({
         "TESTING": True, "DATABASE_URL": url, "DATABASE_BOUND": True, "CLOCK": clock,
+        "DECISION_LOG": str(tmp_path / "decisions.log"),
         "POLICY_DIR": str(POLICY_DIR),
     })
     yield application
