@@ -4,6 +4,7 @@ import sys
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup
 from peewee import IntegrityError
 
 import models
@@ -21,7 +22,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(decisions_group)
 
 
-@click.group("db", help="The database.")
+@click.group("db", cls=AppGroup, help="The database.")
 def db_group():
     pass
 
@@ -32,7 +33,7 @@ def db_init():
     click.echo(f"tables ready in {current_app.config['DATABASE_URL']}")
 
 
-@click.group("keys", help="API keys of calling services.")
+@click.group("keys", cls=AppGroup, help="API keys of calling services.")
 def keys_group():
     pass
 
@@ -61,7 +62,7 @@ def keys_revoke(name):
     click.echo(f"revoked {name}")
 
 
-@click.group("policy", help="The policies under policies/.")
+@click.group("policy", cls=AppGroup, help="The policies under policies/.")
 def policy_group():
     pass
 
@@ -85,6 +86,19 @@ def policy_test(directory):
         failed += len(result.failures)
     click.echo(f"policy version {policy.version}")
     sys.exit(1 if failed else 0)
+
+
+@policy_group.command("check", help="Lint the policies: parse errors, table names the policy "
+                      "does not know, roles granted nothing, permissions granted to no role.")
+@click.option("--dir", "directory", default=None, help="Policy folder (default: the live one).")
+def policy_check(directory):
+    from authz.lint import check
+
+    problems = check(directory or current_app.config["POLICY_DIR"])
+    for problem in problems:
+        click.echo(f"  {problem}")
+    click.echo(f"{len(problems)} problems" if problems else "policies are clean")
+    sys.exit(1 if problems else 0)
 
 
 @policy_group.command("matrix", help="The effective role x action matrix of STYLE.")
@@ -130,7 +144,7 @@ def policy_diff(old_dir, new_dir, as_json, fail_on_widen, no_data):
         sys.exit(3)
 
 
-@click.group("decisions", help="The decision log.")
+@click.group("decisions", cls=AppGroup, help="The decision log.")
 def decisions_group():
     pass
 
@@ -170,7 +184,7 @@ def decisions_replay(decision_id, directory, log_path):
     click.echo("  CHANGED" if now.allowed != line["allowed"] else "  unchanged")
 
 
-@click.group("demo", help="Demo data.")
+@click.group("demo", cls=AppGroup, help="Demo data.")
 def demo_group():
     pass
 
