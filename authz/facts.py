@@ -89,11 +89,19 @@ def _attrs(text) -> dict:
 
 
 class Facts:
-    """Per-request loader and cache of targets and actor facts."""
+    """Loader and cache of targets and actor facts.
 
-    def __init__(self):
-        self._orgs = {}
-        self._actors = {}
+    Without ``maps`` it caches for one request only (management endpoints, which write and
+    must read their own writes). With the ``maps`` of ``authz.cache.CACHE.sync()`` it shares
+    them across the worker's requests until a decision fact changes.
+    """
+
+    def __init__(self, maps=None):
+        if maps is None:
+            self._orgs, self._targets, self._actors, self._grants = {}, {}, {}, {}
+        else:
+            self._orgs, self._targets = maps.orgs, maps.targets
+            self._actors, self._grants = maps.actors, maps.grants
 
     def org(self, org_id: str) -> Optional[OrgRef]:
         """The organization ``org_id`` or None."""
@@ -103,7 +111,18 @@ class Facts:
         return self._orgs[org_id]
 
     def registered(self, type_: str, rid: str) -> Optional[Target]:
-        """The chain of the registered resource (type_, rid), or None: two queries."""
+        """The chain of the registered resource (type_, rid), or None: two queries, or none
+        when cached."""
+        key = (type_, rid)
+        if key in self._targets:
+            return self._targets[key]
+        target = self._load_registered(type_, rid)
+        if len(self._targets) > 200_000:
+            self._targets.clear()
+        self._targets[key] = target
+        return target
+
+    def _load_registered(self, type_: str, rid: str) -> Optional[Target]:
         if type_ == "Organization":
             org = self.org(rid)
             return Target(org, (org_node(org),)) if org else None
@@ -156,13 +175,19 @@ class Facts:
         key = (user_id, target.org.id)
         if key not in self._actors:
             rows = _query("actor", (target.org.id, user_id))  # exists? role? one query
-            self._actors[key] = (bool(rows), rows[0][1] if rows else None, {})
-        known, role, grant_cache = self._actors[key]
-        missing = [pk for pk in pks if pk not in grant_cache]
+            if len(self._actors) > 200_000:
+                self._actors.clear()
+            self._actors[key] = (bool(rows), rows[0][1] if rows else None)
+        known, role = self._actors[key]
+        grants = self._grants
+        missing = [pk for pk in pks if (user_id, pk) not in grants]
         if known and missing:
-            for pk in missing:
-                grant_cache[pk] = ()
+            found = {}
             for pk, grant_role in _query("grants", (user_id, *missing), len(missing)):
-                grant_cache[pk] = grant_cache[pk] + (grant_role,)
-        grants = {pk: grant_cache.get(pk, ()) for pk in pks}
-        return ActorFacts(known, role, grants)
+                found[pk] = found.get(pk, ()) + (grant_role,)
+            if len(grants) > 200_000:
+                grants.clear()
+            for pk in missing:
+                grants[(user_id, pk)] = found.get(pk, ())
+        held = {pk: grants.get((user_id, pk), ()) for pk in pks}
+        return ActorFacts(known, role, held)

@@ -2,12 +2,14 @@
 
 from models.audit import AuditEvent
 from models.base import JSONField, db, open_database, transaction, utcnow
+from models.generation import Generation, install_triggers
 from models.keys import ApiKey, hash_secret
 from models.orgs import Invitation, Membership, Organization
 from models.resources import Grant, Resource
 from models.users import User
 
-MODELS = [User, Organization, Membership, Invitation, Resource, Grant, ApiKey, AuditEvent]
+MODELS = [User, Organization, Membership, Invitation, Resource, Grant, ApiKey, AuditEvent,
+          Generation]
 
 
 def init_db(url: str, **options):
@@ -21,6 +23,7 @@ def create_tables():
     """Create every table and index that does not exist yet (safe to run again)."""
     with db.connection_context():
         db.create_tables(MODELS, safe=True)
+        install_triggers(db.obj)
 
 
 def drop_tables():

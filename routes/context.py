@@ -7,7 +7,7 @@ from werkzeug.exceptions import BadRequest
 
 from authz.engine import PolicySet
 from authz.facts import Facts
-from models import ApiKey, User
+from models import ApiKey, User, hash_secret
 from routes.errors import ApiError
 
 # Per worker: when each user's last_active_at was last written, so a busy user costs one
@@ -37,9 +37,10 @@ def policy() -> PolicySet:
 
 
 def facts() -> Facts:
-    """The per-request cache of loaded facts."""
+    """The facts loader of this request: shared across requests on the decision endpoints
+    (``g.maps``, see authz/cache.py), per request elsewhere (writes must read themselves)."""
     if "facts" not in g:
-        g.facts = Facts()
+        g.facts = Facts(g.get("maps"))
     return g.facts
 
 
@@ -61,10 +62,19 @@ def authenticate() -> None:
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise ApiError(401, "send Authorization: Bearer <api key>")
-    row = ApiKey.find_active(key.strip())
-    if row is None:
+    key = key.strip()
+    maps = g.get("maps")
+    digest = hash_secret(key)
+    if maps is not None and digest in maps.keys:
+        name = maps.keys[digest]
+    else:
+        row = ApiKey.find_active(key)
+        name = row.name if row else None
+        if maps is not None:
+            maps.put(maps.keys, digest, name)
+    if name is None:
         raise ApiError(401, "the API key is unknown or revoked")
-    g.api_key = row.name
+    g.api_key = name
 
 
 def acting_user(required: bool = True, must_be: str | None = None) -> str | None:

@@ -1,0 +1,60 @@
+"""The decision endpoints cache facts across requests, and never serve them after a change."""
+
+from authz import facts as facts_module
+from models import ApiKey, Grant, Membership, User, db
+
+DATASET = {"type": "Dataset", "id": "pix4d-bridge-scan"}
+
+
+def count_queries(monkeypatch):
+    calls = []
+    real = facts_module._query
+
+    def counting(name, params, many=0):
+        calls.append(name)
+        return real(name, params, many)
+
+    monkeypatch.setattr(facts_module, "_query", counting)
+    return calls
+
+
+def test_a_repeated_decision_reads_no_facts_from_the_database(api, demo, monkeypatch):
+    calls = count_queries(monkeypatch)
+    assert api.allowed("pix4d-member", "view", DATASET) is True
+    first = len(calls)
+    assert first >= 3  # resource, ancestors, actor, grants
+    assert api.allowed("pix4d-member", "view", DATASET) is True
+    assert len(calls) == first  # served from the worker's cache
+
+
+def test_every_kind_of_change_is_seen_on_the_very_next_request(api, demo):
+    assert api.allowed("pix4d-member", "view", DATASET) is True
+    with db.connection_context():  # a grant revoked by any code path
+        Grant.delete().where(Grant.user == "pix4d-member").execute()
+    assert api.allowed("pix4d-member", "view", DATASET) is False
+
+    assert api.allowed("pix4d-editor", "upload", DATASET) is True
+    with db.connection_context():  # a role changed
+        Membership.update(role="reader").where(Membership.user == "pix4d-editor").execute()
+    assert api.allowed("pix4d-editor", "upload", DATASET) is False
+
+    assert api.allowed("someone-new", "view", {"type": "Organization", "id": "org-pix4d"}) is False
+    with db.connection_context():  # a user created and made a member
+        User.create(id="someone-new", email="n@x.io", email_key="n@x.io")
+        Membership.create(user="someone-new", org="org-pix4d", role="reader")
+    assert api.allowed("someone-new", "view", {"type": "Organization", "id": "org-pix4d"}) is True
+
+    with db.connection_context():  # the caller's key revoked
+        ApiKey.update(revoked_at=ApiKey.created_at).execute()
+    assert api.post("/v1/authorize", {"actor": {"id": "pix4d-owner"}, "action": "view",
+                    "resource": {"type": "Organization", "id": "org-pix4d"}}).status_code == 401
+
+
+def test_last_active_updates_do_not_drop_the_cache(api, demo, monkeypatch):
+    from models.generation import current
+
+    api.allowed("pix4d-reader", "view", DATASET)
+    with db.connection_context():
+        before = current(db)
+        User.update(name="Renamed").where(User.id == "pix4d-reader").execute()
+        assert current(db) == before
