@@ -38,6 +38,11 @@ class FactCache:
         self._maps = Maps(-1)
         self._lock = threading.Lock()
 
+    def clear(self) -> None:
+        """Forget everything (a new app may be bound to another database)."""
+        with self._lock:
+            self._maps = Maps(-1)
+
     def sync(self) -> Maps:
         """The maps valid now: drop everything if any decision fact changed since."""
         generation = current(db)
