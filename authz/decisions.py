@@ -7,6 +7,8 @@ Any error while deciding is a deny, logged and counted, never an allow.
 
 import logging
 import uuid
+
+import peewee
 from typing import NamedTuple, Optional
 
 from authz import decisionlog
@@ -16,6 +18,11 @@ from authz.metrics import DECISION_ERRORS, DECISIONS
 from authz.view import View, level
 
 log = logging.getLogger("orgauthz.decisions")
+
+
+class FactsUnavailable(Exception):
+    """The database could not be read while deciding: the answer is a deny, and the service
+    says it is unavailable (503) rather than pretending the policy said no."""
 
 
 class Decision(NamedTuple):
@@ -140,6 +147,10 @@ def _decide(
         reason = "allowed by the policy" if allowed else "no rule of the policy allows it"
         expl = explanation(engine, action, view, target, actor, allowed) if explain else None
         return Decision(allowed, decision_id, policy.version, reason, expl)
+    except peewee.DatabaseError as exc:
+        log.error("database error while deciding %s: %s; denied", action, exc)
+        DECISION_ERRORS.inc()
+        raise FactsUnavailable(str(exc)) from exc
     except Exception:  # a deny, never an allow; the log has the trace
         log.exception("error while deciding %s on %s; denied", action, target and target.node)
         DECISION_ERRORS.inc()

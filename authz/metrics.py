@@ -10,3 +10,6 @@ LATENCY = Histogram(
 )
 DECISIONS = Counter("orgauthz_decisions_total", "Decisions", ["style", "result"])
 DECISION_ERRORS = Counter("orgauthz_decision_errors_total", "Errors while deciding (denied)")
+DATABASE_ERRORS = Counter("orgauthz_database_errors_total", "Requests failed by the database")
+POLICY_RELOADS = Counter("orgauthz_policy_reloads_total", "Policy loads by a worker", ["outcome"])
+RATE_LIMITED = Counter("orgauthz_rate_limited_total", "Requests refused by the rate limit")

@@ -1,10 +1,15 @@
 """One error envelope: RFC 9457 problem details, for every error the service answers."""
 
+import json
 import logging
 
-from flask import Flask, jsonify
+import peewee
+from flask import Flask, jsonify, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
+
+from authz.decisions import FactsUnavailable
+from authz.metrics import DATABASE_ERRORS
 
 log = logging.getLogger("orgauthz.errors")
 
@@ -66,10 +71,40 @@ def register_error_handlers(app: Flask) -> None:
             detail = f"the body is over the limit of {app.config['MAX_CONTENT_LENGTH']} bytes"
         return problem(exc.code or 500, exc.name, detail)
 
+    @app.errorhandler(peewee.DatabaseError)
+    @app.errorhandler(FactsUnavailable)
+    def database_unavailable(exc: Exception):
+        # Fail closed: a decision endpoint answers a deny, with a 503 that says why.
+        log.error("database unavailable: %s", exc)
+        DATABASE_ERRORS.inc()
+        _reset_connection()
+        response = problem(503, "Service Unavailable",
+                           "the database is unavailable; the answer is a deny, try again")
+        if request.path.startswith("/v1/authorize"):
+            body = response.get_json()
+            body["allowed"] = False
+            response.set_data(json.dumps(body))
+        response.headers["Retry-After"] = "1"
+        return response
+
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         log.exception("unhandled error")
         return problem(500, "Internal Server Error", "an unexpected error; see the service log")
+
+
+def _reset_connection() -> None:
+    """Drop this request's connection: after a failure it may be dead, and a pool must not
+    hand it out again."""
+    from models import db
+
+    try:
+        if not db.is_closed():
+            db.close()
+        if hasattr(db.obj, "close_all"):
+            db.obj.close_all()
+    except Exception:  # it is already broken; nothing more to do
+        log.debug("closing a broken connection failed", exc_info=True)
 
 
 def _title(status: int) -> str:

@@ -1,0 +1,124 @@
+"""Failing closed: with the database gone, decisions answer 503 with a deny body (never an
+allow), /readyz fails, and the service recovers by itself when the database returns. The
+test runs a PostgreSQL server of its own (initdb + pg_ctl as the postgres user), so it can
+stop and start it without touching the shared one."""
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+import models
+from app import create_app
+from models import ApiKey, db
+
+PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), None)
+pytestmark = pytest.mark.skipif(
+    PG_BIN is None or shutil.which("runuser") is None or os.geteuid() != 0,
+    reason="needs PostgreSQL's server binaries and root to run them as postgres")
+
+
+def as_postgres(*args):
+    return subprocess.run(["runuser", "-u", "postgres", "--", *map(str, args)],
+                          capture_output=True, text=True, check=True)
+
+
+@pytest.fixture
+def own_postgres():
+    # pytest's tmp_path is private to root; the server runs as postgres, so it gets its own.
+    base = Path(tempfile.mkdtemp(prefix="orgauthz-pg-"))
+    base.chmod(0o755)
+    data = base / "pgdata"
+    data.mkdir()
+    shutil.chown(data, "postgres", "postgres")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    as_postgres(PG_BIN / "initdb", "-D", data, "-A", "trust", "-U", "postgres")
+    ctl = lambda *a: as_postgres(PG_BIN / "pg_ctl", "-D", data, "-w", "-t", "30", *a)  # noqa: E731
+    opts = f"-p {port} -k {data} -c listen_addresses=127.0.0.1"
+    ctl("-o", opts, "-l", data / "log", "start")
+    yield f"postgresql://postgres@127.0.0.1:{port}/postgres", ctl, opts, data
+    try:
+        ctl("-m", "immediate", "stop")
+    except subprocess.CalledProcessError:
+        pass
+    shutil.rmtree(base, ignore_errors=True)
+
+
+CHECK = {"actor": {"id": "pix4d-owner"}, "action": "close",
+         "resource": {"type": "Organization", "id": "org-pix4d"}}
+
+
+def test_database_down_means_503_deny_then_recovery(own_postgres, tmp_path):
+    url, ctl, opts, data = own_postgres
+    models.init_db(url)
+    models.create_tables()
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "DATABASE_BOUND": True,
+                      "DECISION_LOG": str(tmp_path / "d.log")})
+    from authz.demo import load_demo
+
+    with db.connection_context():
+        load_demo(app.extensions["orgauthz.policy"].current)
+        key = ApiKey.create_key("faults")
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {key}"}
+
+    def ask():
+        return client.post("/v1/authorize", json=CHECK, headers=headers)
+
+    assert ask().get_json()["allowed"] is True
+    assert client.get("/readyz").status_code == 200
+
+    ctl("-m", "fast", "stop")
+    for _ in range(3):
+        down = ask()
+        assert down.status_code == 503
+        assert down.content_type == "application/problem+json"
+        assert down.get_json()["allowed"] is False
+        assert down.headers["Retry-After"] == "1"
+    assert client.get("/readyz").status_code == 503
+    batch = client.post("/v1/authorize/batch", json={"checks": [CHECK] * 3}, headers=headers)
+    assert batch.status_code == 503 and batch.get_json()["allowed"] is False
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert "orgauthz_database_errors_total" in metrics
+
+    ctl("-o", opts, "-l", data / "log", "start")
+    deadline = time.time() + 20
+    while ask().status_code != 200 and time.time() < deadline:
+        time.sleep(0.2)
+    assert ask().get_json()["allowed"] is True
+    assert client.get("/readyz").status_code == 200
+    if hasattr(db.obj, "close_all"):
+        db.obj.close_all()
+
+
+def test_terminated_connections_are_replaced(own_postgres, tmp_path):
+    url, ctl, opts, data = own_postgres
+    models.init_db(url)
+    models.create_tables()
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "DATABASE_BOUND": True,
+                      "DECISION_LOG": str(tmp_path / "d.log")})
+    from authz.demo import load_demo
+
+    with db.connection_context():
+        load_demo(app.extensions["orgauthz.policy"].current)
+        key = ApiKey.create_key("faults")
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {key}"}
+    assert client.post("/v1/authorize", json=CHECK, headers=headers).status_code == 200
+    other = models.open_database(url.replace("postgresql://", "postgres://"))
+    other.connect()
+    other.execute_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE pid <> pg_backend_pid() AND datname = 'postgres'")
+    other.close()
+    statuses = [client.post("/v1/authorize", json=CHECK, headers=headers).status_code
+                for _ in range(3)]
+    assert statuses[-1] == 200 and set(statuses) <= {200, 503}
+    if hasattr(db.obj, "close_all"):
+        db.obj.close_all()
