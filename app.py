@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Flask
 
 import models
+from authz import logs
 from authz.engine import POLICY_DIR, PolicyError, PolicyHolder
 from models.base import utcnow
 
@@ -26,12 +27,15 @@ def create_app(test_config: dict | None = None) -> Flask:
         CLOCK=utcnow,
         DECISION_LOG=str(Path(app.instance_path) / "decisions.log"),  # "off" to disable
         DECISION_LOG_SAMPLE=1.0,
+        # Per API key (per worker with memory storage; a redis:// URI shares it).
+        RATE_LIMIT="300000 per minute",
+        RATE_LIMIT_STORAGE="memory://",
         JSON_SORT_KEYS=False,
     )
     app.config.from_prefixed_env("ORGAUTHZ")
     if test_config:
         app.config.update(test_config)
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
+    logs.setup(os.environ.get("LOG_LEVEL", "INFO"))
 
     if not app.config.get("DATABASE_BOUND"):  # the tests bind the database themselves
         models.init_db(app.config["DATABASE_URL"])

@@ -22,11 +22,35 @@ def load(schema_cls, data=None):
     if data is None:
         try:
             data = request.get_json(force=True)
+        except RecursionError as exc:
+            raise ApiError(400, f"the body nests deeper than {MAX_DEPTH} levels",
+                           {"_body": ["too deeply nested"]}) from exc
         except BadRequest as exc:
             raise ApiError(400, "the body is not valid JSON", {"_body": ["malformed JSON"]}) from exc
         if not isinstance(data, dict):
             raise ApiError(422, "the body must be a JSON object", {"_body": ["not an object"]})
+        if depth(data) > MAX_DEPTH:
+            raise ApiError(400, f"the body nests deeper than {MAX_DEPTH} levels",
+                           {"_body": ["too deeply nested"]})
     return schema_cls().load(data)
+
+
+MAX_DEPTH = 32
+
+
+def depth(value) -> int:
+    """How deeply a JSON value nests (iteratively: a deep value cannot overflow the stack)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > MAX_DEPTH:
+            return level
+        if isinstance(item, dict):
+            stack.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, level + 1) for v in item)
+    return deepest
 
 
 def policy() -> PolicySet:

@@ -1,0 +1,141 @@
+"""The OpenAPI 3.1 document, generated from the Marshmallow schemas and the routes, and the
+interactive docs at /docs (Swagger UI from the openapi-ui-bundles package: nothing is
+fetched from the internet).
+
+A view declares what it takes and gives with ``@doc(request=..., response=...)``; every
+route of the app appears, with its path parameters, the problem responses every operation
+can give, and bearer authentication on /v1.
+"""
+
+import re
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Blueprint, Response, current_app, send_from_directory
+from marshmallow import Schema, fields
+from openapi_ui_bundles import swagger_ui
+
+bp = Blueprint("openapi", __name__)
+
+ERRORS = {
+    "400": "Malformed JSON", "401": "No valid API key", "403": "Forbidden by the policy",
+    "404": "Unknown id", "409": "Conflicts with the current state", "410": "Gone",
+    "413": "Body over the limit", "422": "Invalid fields", "429": "Rate limited",
+    "503": "Database unavailable (a deny)",
+}
+
+
+class Problem(Schema):
+    """RFC 9457 problem details."""
+
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    allowed = fields.Boolean(metadata={"description": "false, on decision endpoints"})
+
+
+def doc(request=None, response=None, status: int = 200, query=None, content_types=None):
+    """Declare a view's request and response schemas (classes or instances) for OpenAPI."""
+
+    def mark(view):
+        view.__openapi__ = {"request": request, "response": response, "status": status,
+                            "query": query, "content_types": content_types}
+        return view
+
+    return mark
+
+
+def _path(rule: str) -> tuple:
+    params = re.findall(r"<(?:[^:<>]+:)?([^<>]+)>", rule)
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule), params
+
+
+def build_spec(app) -> dict:
+    """The whole OpenAPI document of ``app``."""
+    spec = APISpec(title="orgauthz", version="1", openapi_version="3.1.0",
+                   plugins=[MarshmallowPlugin()],
+                   info={"description": "Policy-as-code authorization: may this actor do this "
+                                        "action on this resource?"})
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    spec.components.schema("Problem", schema=Problem)
+    errors = {code: {"description": text,
+                     "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+              for code, text in ERRORS.items()}
+    paths = {}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static" or rule.rule.startswith("/docs/"):
+            continue
+        view = app.view_functions[rule.endpoint]
+        path, params = _path(rule.rule)
+        meta = getattr(view, "__openapi__", {})
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            summary = (view.__doc__ or rule.endpoint).strip().splitlines()[0]
+            op = {"summary": summary, "operationId": f"{rule.endpoint}.{method.lower()}",
+                  "tags": [rule.endpoint.split(".")[0]]}
+            parameters = [{"name": p, "in": "path", "required": True,
+                           "schema": {"type": "string", "minLength": 1}} for p in params]
+            if meta.get("query"):
+                parameters.append({"in": "query", "schema": meta["query"]})
+            if path.startswith("/v1/") and not path.startswith("/v1/invitations/accept"):
+                parameters.append({"name": "X-Actor-Id", "in": "header", "required": False,
+                                   "schema": {"type": "string"}})
+            if parameters:
+                op["parameters"] = parameters
+            if meta.get("request") is not None:
+                op["requestBody"] = {"required": True, "content": {
+                    "application/json": {"schema": meta["request"]}}}
+            ok = {"description": "OK"}
+            body_schema = meta.get("response") or {"type": "object"}
+            ok["content"] = {ct: {"schema": body_schema if ct == "application/json"
+                                  else {"type": "string"}}
+                             for ct in (meta.get("content_types") or ["application/json"])}
+            op["responses"] = {str(meta.get("status") or 200): ok, **errors}
+            if method == "DELETE" and not meta:
+                op["responses"]["204"] = {"description": "Done"}
+            if path.startswith("/v1/"):
+                op["security"] = [{"bearer": []}]
+            paths.setdefault(path, {})[method.lower()] = op
+    for path, ops in sorted(paths.items()):
+        spec.path(path=path, operations=ops)
+    return spec.to_dict()
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    """The OpenAPI 3.1 document."""
+    if "openapi" not in current_app.extensions:
+        current_app.extensions["openapi"] = build_spec(current_app)
+    return current_app.extensions["openapi"]
+
+
+DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>orgauthz API</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="/docs/static/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs/static/swagger-ui-bundle.js"></script>
+<script src="/docs/init.js"></script></body></html>"""
+
+DOCS_INIT = """window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui",
+  deepLinking: true, persistAuthorization: true});"""
+
+
+@bp.get("/docs")
+def docs():
+    """Interactive API docs (Swagger UI, served from a PyPI package)."""
+    return Response(DOCS_PAGE, content_type="text/html; charset=utf-8")
+
+
+@bp.get("/docs/init.js")
+def docs_init():
+    """Starts Swagger UI on /openapi.json (a file, so the page needs no inline script)."""
+    return Response(DOCS_INIT, content_type="text/javascript; charset=utf-8")
+
+
+@bp.get("/docs/static/<path:name>")
+def docs_static(name):
+    """Swagger UI's files, from the openapi-ui-bundles package."""
+    return send_from_directory(swagger_ui.static_path, name, max_age=3600)

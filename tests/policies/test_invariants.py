@@ -1,0 +1,78 @@
+"""Property tests of invariants every version of the policies must keep (hypothesis).
+
+- In Pix4D a higher role can do everything a lower one can, on any resource, however deep.
+- Nobody with no membership and no grant is allowed anything on an organization's resources,
+  whatever the resource's place in the tree, attributes or owner.
+"""
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from polar import Variable
+
+from authz.decisions import MANAGEMENT_TYPES
+from authz.engine import POLICY_DIR, PolicySet
+from authz.view import level
+
+POLICY = PolicySet(POLICY_DIR)
+PIX4D = POLICY.engine("pix4d")
+RANK = {r["bindings"]["role"]: r["bindings"]["rank"]
+        for r in PIX4D.oso.query_rule("rank", Variable("role"), Variable("rank"))}
+
+
+def resource_types(engine):
+    return sorted(t for t, d in engine.types.items()
+                  if t not in MANAGEMENT_TYPES and t != "Organization" and d.permissions)
+
+
+@st.composite
+def chains(draw, engine):
+    """A random chain under the organization: containers, then a resource of any type."""
+    containers = [t for t in resource_types(engine) if t != "License"]
+    depth = draw(st.integers(min_value=0, max_value=4))
+    middle = [draw(st.sampled_from(containers)) for _ in range(depth)]
+    last = draw(st.sampled_from(resource_types(engine)))
+    attrs = {}
+    for name in engine.attributes.get(last, ()):
+        values = engine.attribute_values.get(last, {}).get(name, ["x"])
+        attrs[name] = draw(st.sampled_from(values + ["other"]))
+    return middle, last, attrs
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_pix4d_higher_role_can_do_all_a_lower_one_can(data):
+    middle, last, attrs = data.draw(chains(PIX4D))
+    lower, higher = sorted(data.draw(st.lists(st.sampled_from(sorted(RANK)), min_size=2,
+                                              max_size=2, unique=True)), key=RANK.get)
+    grants = data.draw(st.lists(st.sampled_from(["reader", "editor", None]),
+                                min_size=len(middle) + 1, max_size=len(middle) + 1))
+
+    def view(role):
+        levels = [level("Organization", [role])]
+        levels += [level(t, [g] if g else []) for t, g in zip(middle, grants)]
+        levels.append(level(last, [grants[-1]] if grants[-1] and last != "License" else [],
+                            attributes=attrs))
+        return tuple(levels)
+
+    for action in PIX4D.permissions(last):
+        if PIX4D.is_allowed(action, view(lower)):
+            assert PIX4D.is_allowed(action, view(higher)), (lower, higher, action, middle, last)
+    for action in PIX4D.permissions("Organization"):
+        if PIX4D.is_allowed(action, (level("Organization", [lower]),)):
+            assert PIX4D.is_allowed(action, (level("Organization", [higher]),))
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_no_membership_and_no_grant_allows_nothing(data):
+    style = data.draw(st.sampled_from(POLICY.styles))
+    engine = POLICY.engine(style)
+    middle, last, attrs = data.draw(chains(engine))
+    owned = data.draw(st.lists(st.booleans(), min_size=len(middle) + 1, max_size=len(middle) + 1))
+    view = ((level("Organization"),)
+            + tuple(level(t, owned=o) for t, o in zip(middle, owned))
+            + (level(last, owned=owned[-1], attributes=attrs),))
+    for action in engine.permissions(last):
+        assert not engine.is_allowed(action, view), (style, action, middle, last, owned)
+    for action in engine.permissions("Organization"):
+        assert not engine.is_allowed(action, (level("Organization"),))
