@@ -52,8 +52,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from routes import register
     from routes.context import decision_context
 
-    decisionlog.install(app.config["DECISION_LOG"], float(app.config["DECISION_LOG_SAMPLE"]),
-                        decision_context)
+    decisionlog.install(
+        app.config["DECISION_LOG"], float(app.config["DECISION_LOG_SAMPLE"]), decision_context
+    )
 
     CACHE.clear()  # the database may not be the one the cached facts came from
     register(app)

@@ -45,7 +45,9 @@ def keys_create(name):
         try:
             key = ApiKey.create_key(name)
         except IntegrityError:
-            raise click.ClickException(f"a key named {name!r} exists; revoke it or pick another")
+            raise click.ClickException(
+                f"a key named {name!r} exists; revoke it or pick another"
+            ) from None
     click.echo(key)
 
 
@@ -55,8 +57,11 @@ def keys_revoke(name):
     from models.base import utcnow
 
     with db.connection_context(), db.atomic():
-        count = (ApiKey.update(revoked_at=utcnow())
-                 .where((ApiKey.name == name) & ApiKey.revoked_at.is_null()).execute())
+        count = (
+            ApiKey.update(revoked_at=utcnow())
+            .where((ApiKey.name == name) & ApiKey.revoked_at.is_null())
+            .execute()
+        )
     if not count:
         raise click.ClickException(f"no active key named {name!r}")
     click.echo(f"revoked {name}")
@@ -88,8 +93,11 @@ def policy_test(directory):
     sys.exit(1 if failed else 0)
 
 
-@policy_group.command("check", help="Lint the policies: parse errors, table names the policy "
-                      "does not know, roles granted nothing, permissions granted to no role.")
+@policy_group.command(
+    "check",
+    help="Lint the policies: parse errors, table names the policy "
+    "does not know, roles granted nothing, permissions granted to no role.",
+)
 @click.option("--dir", "directory", default=None, help="Policy folder (default: the live one).")
 def policy_check(directory):
     from authz.lint import check
@@ -120,8 +128,11 @@ def policy_matrix(style, fmt, directory):
         click.echo(effective.to_markdown(m) if fmt == "markdown" else effective.to_csv(m), nl=False)
 
 
-@policy_group.command("diff", help="What changes from the policies in OLD_DIR to NEW_DIR: "
-                      "matrix cells, and who gains or loses what in the live database.")
+@policy_group.command(
+    "diff",
+    help="What changes from the policies in OLD_DIR to NEW_DIR: "
+    "matrix cells, and who gains or loses what in the live database.",
+)
 @click.argument("old_dir")
 @click.argument("new_dir")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -135,7 +146,7 @@ def policy_diff(old_dir, new_dir, as_json, fail_on_widen, no_data):
     try:
         old, new = PolicySet(old_dir), PolicySet(new_dir)
     except PolicyError as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from exc
     with db.connection_context():
         report = diff(old, new, with_data=not no_data)
     click.echo(json.dumps(report, indent=2) if as_json else to_text(report))
@@ -149,8 +160,11 @@ def decisions_group():
     pass
 
 
-@decisions_group.command("replay", help="Decide a logged decision again, on today's data and "
-                         "the given policy, and say whether the answer changes.")
+@decisions_group.command(
+    "replay",
+    help="Decide a logged decision again, on today's data and "
+    "the given policy, and say whether the answer changes.",
+)
 @click.argument("decision_id")
 @click.option("--policy", "directory", default=None, help="Policy folder (default: the live one).")
 @click.option("--log", "log_path", default=None, help="Decision log file (default: the app's).")
@@ -170,17 +184,22 @@ def decisions_replay(decision_id, directory, log_path):
         if ref.get("type") in MANAGEMENT_TYPES:
             org = facts.org(ref.get("org") or "") or OrgRef("", ref.get("style", ""))
             under = facts.registered(**ref["parent"]) if ref.get("parent") else None
-            target = management_target(org, ref["type"], ref.get("attributes") or {}, under,
-                                       standalone=not ref.get("org"))
+            target = management_target(
+                org, ref["type"], ref.get("attributes") or {}, under, standalone=not ref.get("org")
+            )
         else:
             target = facts.target({"parent": None, **ref}) if ref else None
         now = decide(policy, facts, line["actor"], line["action"], target, explain=True)
     word = {True: "allow", False: "deny"}
-    click.echo(f"decision {decision_id}: {line['actor']} {line['action']} on "
-               f"{ref.get('type')} {ref.get('id')}")
+    click.echo(
+        f"decision {decision_id}: {line['actor']} {line['action']} on "
+        f"{ref.get('type')} {ref.get('id')}"
+    )
     click.echo(f"  then: {word[line['allowed']]} (policy {line['policy_version']}, {line['time']})")
-    click.echo(f"  now:  {word[now.allowed]} (policy {now.policy_version}): "
-               f"{now.explanation.get('reason')}")
+    click.echo(
+        f"  now:  {word[now.allowed]} (policy {now.policy_version}): "
+        f"{now.explanation.get('reason')}"
+    )
     click.echo("  CHANGED" if now.allowed != line["allowed"] else "  unchanged")
 
 

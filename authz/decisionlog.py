@@ -53,8 +53,7 @@ def resource_record(target) -> dict | None:
     if target is None:
         return None
     node = target.node
-    record = {"type": node.type, "id": node.id, "org": target.org.id,
-              "style": target.org.style}
+    record = {"type": node.type, "id": node.id, "org": target.org.id, "style": target.org.style}
     if len(target.chain) > 1 and target.chain[-2].type != "Organization":
         above = target.chain[-2]
         record["parent"] = {"type": above.type, "id": above.id}
@@ -74,10 +73,12 @@ def record(decision, actor_id: str, action: str, target, requested: dict | None 
         return
     line = {
         "decision_id": decision.decision_id,
-        "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds"),
-        "actor": actor_id, "action": action,
+        "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
+        "actor": actor_id,
+        "action": action,
         "resource": resource_record(target) or requested,
-        "allowed": decision.allowed, "policy_version": decision.policy_version,
+        "allowed": decision.allowed,
+        "policy_version": decision.policy_version,
         "reason": decision.reason,
     }
     if context is not None:

@@ -51,23 +51,38 @@ def load_demo(policy: PolicySet) -> list:
             lines.append(f"org {org_id} ({style})" + ("" if created else ", already there"))
             for role in engine.roles("Organization"):
                 uid = demo_user_id(style, role)
-                User.get_or_create(id=uid, defaults={
-                    "email": f"{role}@{style}.example", "email_key": f"{role}@{style}.example",
-                    "name": f"{style} {role.replace('_', ' ')}"})
+                User.get_or_create(
+                    id=uid,
+                    defaults={
+                        "email": f"{role}@{style}.example",
+                        "email_key": f"{role}@{style}.example",
+                        "name": f"{style} {role.replace('_', ' ')}",
+                    },
+                )
                 Membership.get_or_create(user=uid, org=org_id, defaults={"role": role})
                 lines.append(f"  user {uid}: {role}")
             rows = {}
             for type_, rid, parent, owner_role, attrs in DEMO_RESOURCES.get(style, []):
                 parent_row = rows.get(parent)
-                row, _ = Resource.get_or_create(type=type_, rid=rid, defaults={
-                    "org": org_id, "parent": parent_row,
-                    "owner": demo_user_id(style, owner_role) if owner_role else None,
-                    "attributes": attrs, "path": parent_row.child_path if parent_row else ""})
+                row, _ = Resource.get_or_create(
+                    type=type_,
+                    rid=rid,
+                    defaults={
+                        "org": org_id,
+                        "parent": parent_row,
+                        "owner": demo_user_id(style, owner_role) if owner_role else None,
+                        "attributes": attrs,
+                        "path": parent_row.child_path if parent_row else "",
+                    },
+                )
                 rows[rid] = row
                 lines.append(f"  {type_} {rid}" + (f" in {parent}" if parent else ""))
             for g_style, role, rid, grant_role in DEMO_GRANTS:
                 if g_style == style and rid in rows:
-                    Grant.get_or_create(user=demo_user_id(style, role), resource=rows[rid],
-                                        defaults={"org": org_id, "role": grant_role})
+                    Grant.get_or_create(
+                        user=demo_user_id(style, role),
+                        resource=rows[rid],
+                        defaults={"org": org_id, "role": grant_role},
+                    )
                     lines.append(f"  grant {grant_role} on {rid} to {demo_user_id(style, role)}")
     return lines

@@ -22,8 +22,12 @@ def matrix_changes(old: PolicySet, new: PolicySet) -> list:
     changes = []
     for style in sorted(set(old.styles) | set(new.styles)):
         if style not in new.engines or style not in old.engines:
-            changes.append({"style": style, "change": "style added" if style in new.engines
-                            else "style removed"})
+            changes.append(
+                {
+                    "style": style,
+                    "change": "style added" if style in new.engines else "style removed",
+                }
+            )
             continue
         cells = {}
         for side, policy in (("old", old), ("new", new)):
@@ -35,9 +39,17 @@ def matrix_changes(old: PolicySet, new: PolicySet) -> list:
         for (label, action, role), sides in sorted(cells.items()):
             before, after = sides.get("old", False), sides.get("new", False)
             if before != after:
-                changes.append({"style": style, "resource": label, "action": action,
-                                "role": role, "old": before, "new": after,
-                                "change": "gains" if after else "loses"})
+                changes.append(
+                    {
+                        "style": style,
+                        "resource": label,
+                        "action": action,
+                        "role": role,
+                        "old": before,
+                        "new": after,
+                        "change": "gains" if after else "loses",
+                    }
+                )
     return changes
 
 
@@ -48,9 +60,13 @@ def _chains(org: Organization) -> list:
     chains = [(root,)]
     for r in rows.values():
         ancestors = [rows[pk] for pk in r.ancestor_ids if pk in rows]
-        chains.append((root, *(Node(a.type, a.rid, a.id, a.owner, a.attributes or {})
-                               for a in ancestors),
-                       Node(r.type, r.rid, r.id, r.owner, r.attributes or {})))
+        chains.append(
+            (
+                root,
+                *(Node(a.type, a.rid, a.id, a.owner, a.attributes or {}) for a in ancestors),
+                Node(r.type, r.rid, r.id, r.owner, r.attributes or {}),
+            )
+        )
     return chains
 
 
@@ -77,17 +93,25 @@ def data_changes(old: PolicySet, new: PolicySet) -> list:
                         answers[side] = {}
                         continue
                     view = build_view(engine, m.user_id, chain, actor)
-                    answers[side] = {a: engine.is_allowed(a, view)
-                                     for a in engine.permissions(node.type)}
+                    answers[side] = {
+                        a: engine.is_allowed(a, view) for a in engine.permissions(node.type)
+                    }
                 for action in sorted(set(answers["old"]) | set(answers["new"])):
                     before = answers["old"].get(action, False)
                     after = answers["new"].get(action, False)
                     if before != after:
-                        changes.append({
-                            "user": m.user_id, "role": m.role, "org": org.id,
-                            "style": org.style, "resource_type": node.type,
-                            "resource_id": node.id, "action": action,
-                            "change": "gains" if after else "loses"})
+                        changes.append(
+                            {
+                                "user": m.user_id,
+                                "role": m.role,
+                                "org": org.id,
+                                "style": org.style,
+                                "resource_type": node.type,
+                                "resource_id": node.id,
+                                "action": action,
+                                "change": "gains" if after else "loses",
+                            }
+                        )
     return changes
 
 
@@ -97,15 +121,19 @@ def diff(old: PolicySet, new: PolicySet, with_data: bool = True) -> dict:
     data = data_changes(old, new) if with_data else []
     counts = Counter((c["style"], c["action"], c["change"]) for c in data)
     return {
-        "old_version": old.version, "new_version": new.version,
-        "matrix": cells, "data": data,
+        "old_version": old.version,
+        "new_version": new.version,
+        "matrix": cells,
+        "data": data,
         "summary": {
             "matrix_cells_gained": sum(1 for c in cells if c.get("change") == "gains"),
             "matrix_cells_lost": sum(1 for c in cells if c.get("change") == "loses"),
             "users_gaining": len({c["user"] for c in data if c["change"] == "gains"}),
             "users_losing": len({c["user"] for c in data if c["change"] == "loses"}),
-            "by_action": [{"style": s, "action": a, "change": ch, "count": n}
-                          for (s, a, ch), n in sorted(counts.items())],
+            "by_action": [
+                {"style": s, "action": a, "change": ch, "count": n}
+                for (s, a, ch), n in sorted(counts.items())
+            ],
         },
     }
 
@@ -119,12 +147,17 @@ def widens(report: dict) -> bool:
 
 def to_text(report: dict) -> str:
     """A person's reading of the report."""
-    out = [f"policy {report['old_version']} -> {report['new_version']}", "",
-           f"Effective matrix: {report['summary']['matrix_cells_gained']} cells gained, "
-           f"{report['summary']['matrix_cells_lost']} lost"]
+    out = [
+        f"policy {report['old_version']} -> {report['new_version']}",
+        "",
+        f"Effective matrix: {report['summary']['matrix_cells_gained']} cells gained, "
+        f"{report['summary']['matrix_cells_lost']} lost",
+    ]
     for c in report["matrix"]:
         if "action" in c:
-            out.append(f"  {c['style']}: {c['role']} {c['change']} {c['action']} on {c['resource']}")
+            out.append(
+                f"  {c['style']}: {c['role']} {c['change']} {c['action']} on {c['resource']}"
+            )
         else:
             out.append(f"  {c['style']}: {c['change']}")
     s = report["summary"]
@@ -132,8 +165,10 @@ def to_text(report: dict) -> str:
     for row in s["by_action"]:
         out.append(f"  {row['style']}: {row['count']} x {row['change']} {row['action']}")
     for c in report["data"]:
-        out.append(f"    {c['user']} ({c['role']}) {c['change']} {c['action']} on "
-                   f"{c['resource_type']} {c['resource_id']} in {c['org']}")
+        out.append(
+            f"    {c['user']} ({c['role']}) {c['change']} {c['action']} on "
+            f"{c['resource_type']} {c['resource_id']} in {c['org']}"
+        )
     return "\n".join(out)
 
 

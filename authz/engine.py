@@ -110,7 +110,9 @@ class StyleEngine:
             b = r["bindings"]
             self.attributes.setdefault(b["type"], set()).add(b["name"])
         self.attribute_values = {}
-        for r in self.oso.query_rule("attribute_value", Variable("t"), Variable("n"), Variable("v")):
+        for r in self.oso.query_rule(
+            "attribute_value", Variable("t"), Variable("n"), Variable("v")
+        ):
             b = r["bindings"]
             self.attribute_values.setdefault(b["t"], {}).setdefault(b["n"], []).append(b["v"])
         self.is_allowed = functools.lru_cache(maxsize=MEMO_SIZE)(self._is_allowed)
@@ -158,9 +160,7 @@ class StyleEngine:
         """Which of ``roles``, held alone and directly on the resource, carry ``action``."""
         bare = tuple(lvl._replace(roles=()) for lvl in view[:-1])
         return [
-            r
-            for r in roles
-            if self.is_allowed(action, bare + (view[-1]._replace(roles=(r,)),))
+            r for r in roles if self.is_allowed(action, bare + (view[-1]._replace(roles=(r,)),))
         ]
 
 

@@ -8,7 +8,9 @@ times).
 
 import functools
 import json
-from typing import NamedTuple, Optional
+from typing import NamedTuple
+
+import peewee
 
 from models import Grant, Membership, Organization, Resource, User, db
 
@@ -30,8 +32,8 @@ class Node(NamedTuple):
 
     type: str
     id: str
-    pk: Optional[int] = None  # Resource primary key when registered
-    owner: Optional[str] = None
+    pk: int | None = None  # Resource primary key when registered
+    owner: str | None = None
     attributes: dict = {}
 
 
@@ -54,7 +56,7 @@ class ActorFacts(NamedTuple):
     """What the actor holds in one organization."""
 
     known: bool  # the user exists
-    role: Optional[str]  # membership role, or None
+    role: str | None  # membership role, or None
     grants: dict  # resource pk -> tuple of roles
 
 
@@ -62,26 +64,49 @@ class ActorFacts(NamedTuple):
 # building them with Peewee's query builder cost ~300 µs each, more than running them.
 _SQL = {
     "org": 'SELECT id, style, closed_at FROM "{org}" WHERE id = {p}',
-    "resource": 'SELECT r.id, r.type, r.rid, r.owner, r.attributes, r.path, o.id, o.style, '
-                'o.closed_at FROM "{res}" r JOIN "{org}" o ON o.id = r.org_id '
-                "WHERE r.type = {p} AND r.rid = {p}",
+    "resource": "SELECT r.id, r.type, r.rid, r.owner, r.attributes, r.path, o.id, o.style, "
+    'o.closed_at FROM "{res}" r JOIN "{org}" o ON o.id = r.org_id '
+    "WHERE r.type = {p} AND r.rid = {p}",
     "ancestors": 'SELECT id, type, rid, owner, attributes FROM "{res}" WHERE id IN ({many})',
     "actor": 'SELECT u.id, m.role FROM "{user}" u LEFT JOIN "{mem}" m '
-             "ON m.user_id = u.id AND m.org_id = {p} WHERE u.id = {p}",
-    "grants": 'SELECT resource_id, role FROM "{grant}" WHERE user_id = {p} AND resource_id IN ({many})',
+    "ON m.user_id = u.id AND m.org_id = {p} WHERE u.id = {p}",
+    "grants": 'SELECT resource_id, role FROM "{grant}" '
+    "WHERE user_id = {p} AND resource_id IN ({many})",
+    # The same two pairs in one round trip each, so that uncached, a resource ten folders
+    # deep costs the queries an organization does (bench/listing.py): the actor with its
+    # grants on the chain, and (PostgreSQL, which splits the path into ids) the resource
+    # with its ancestors.
+    "actor_grants": 'SELECT u.id, m.role, g.resource_id, g.role FROM "{user}" u '
+    'LEFT JOIN "{mem}" m ON m.user_id = u.id AND m.org_id = {p} '
+    'LEFT JOIN "{grant}" g ON g.user_id = u.id '
+    "AND g.resource_id IN ({many}) WHERE u.id = {p}",
+    "chain": "SELECT a.id, a.type, a.rid, a.owner, a.attributes, a.path, o.id, o.style, "
+    'o.closed_at, a.id = r.id FROM "{res}" r JOIN "{org}" o ON o.id = r.org_id '
+    'JOIN "{res}" a ON a.id = ANY(array_append('
+    "string_to_array(btrim(r.path, '/'), '/')::int[], r.id)) "
+    "WHERE r.type = {p} AND r.rid = {p}",
 }
 
 
 @functools.lru_cache(maxsize=512)
 def _sql(name: str, many: int, p: str) -> str:
     return _SQL[name].format(
-        p=p, many=", ".join([p] * many), org=Organization._meta.table_name,
-        res=Resource._meta.table_name, user=User._meta.table_name,
-        mem=Membership._meta.table_name, grant=Grant._meta.table_name)
+        p=p,
+        many=", ".join([p] * many),
+        org=Organization._meta.table_name,
+        res=Resource._meta.table_name,
+        user=User._meta.table_name,
+        mem=Membership._meta.table_name,
+        grant=Grant._meta.table_name,
+    )
 
 
 def _query(name: str, params: tuple, many: int = 0) -> list:
     return db.execute_sql(_sql(name, many, db.param), params).fetchall()
+
+
+def _path_ids(path: str) -> list:
+    return [int(p) for p in (path or "").split("/") if p]
 
 
 def _attrs(text) -> dict:
@@ -103,14 +128,14 @@ class Facts:
             self._orgs, self._targets = maps.orgs, maps.targets
             self._actors, self._grants = maps.actors, maps.grants
 
-    def org(self, org_id: str) -> Optional[OrgRef]:
+    def org(self, org_id: str) -> OrgRef | None:
         """The organization ``org_id`` or None."""
         if org_id not in self._orgs:
             rows = _query("org", (org_id,))
             self._orgs[org_id] = OrgRef(*rows[0]) if rows else None
         return self._orgs[org_id]
 
-    def registered(self, type_: str, rid: str) -> Optional[Target]:
+    def registered(self, type_: str, rid: str) -> Target | None:
         """The chain of the registered resource (type_, rid), or None: two queries, or none
         when cached."""
         key = (type_, rid)
@@ -122,28 +147,46 @@ class Facts:
         self._targets[key] = target
         return target
 
-    def _load_registered(self, type_: str, rid: str) -> Optional[Target]:
+    def _load_registered(self, type_: str, rid: str) -> Target | None:
         if type_ == "Organization":
             org = self.org(rid)
             return Target(org, (org_node(org),)) if org else None
-        rows = _query("resource", (type_, rid))
-        if not rows:
-            return None
-        pk, rtype, rrid, owner, attributes, path, org_id, style, closed_at = rows[0]
+        if isinstance(db.obj, peewee.PostgresqlDatabase):
+            rows = _query("chain", (type_, rid))
+            if not rows:
+                return None
+            me = next(r for r in rows if r[9])
+            by_pk = {r[0]: r for r in rows}
+            ancestors = [
+                Node(by_pk[i][1], by_pk[i][2], i, by_pk[i][3], _attrs(by_pk[i][4]))
+                for i in _path_ids(me[5])
+                if i in by_pk
+            ]
+        else:
+            rows = _query("resource", (type_, rid))
+            if not rows:
+                return None
+            me = rows[0]
+            ancestors = self.ancestors(me[5])
+        pk, rtype, rrid, owner, attributes, path, org_id, style, closed_at = me[:9]
         org = self._orgs.setdefault(org_id, OrgRef(org_id, style, closed_at))
         node = Node(rtype, rrid, pk, owner, _attrs(attributes))
-        return Target(org, (org_node(org), *self.ancestors(path), node))
+        return Target(org, (org_node(org), *ancestors, node))
 
     @staticmethod
     def ancestors(path: str) -> list:
         """The ancestor nodes named by a resource's ``path``, root first, in one query."""
-        ids = [int(p) for p in (path or "").split("/") if p]
+        ids = _path_ids(path)
         if not ids:
             return []
         by_pk = {r[0]: r for r in _query("ancestors", tuple(ids), len(ids))}
-        return [Node(by_pk[i][1], by_pk[i][2], i, by_pk[i][3], _attrs(by_pk[i][4]))
-                for i in ids if i in by_pk]
-    def target(self, ref: dict) -> Optional[Target]:
+        return [
+            Node(by_pk[i][1], by_pk[i][2], i, by_pk[i][3], _attrs(by_pk[i][4]))
+            for i in ids
+            if i in by_pk
+        ]
+
+    def target(self, ref: dict) -> Target | None:
         """Resolve a resource reference of the API: registered, else described inline.
 
         For a registered resource the stored facts win over inline ones. An inline resource
@@ -173,13 +216,26 @@ class Facts:
         """The actor's membership role in the target's org and grants on its chain."""
         pks = tuple(n.pk for n in target.chain if n.pk is not None)
         key = (user_id, target.org.id)
+        grants = self._grants
         if key not in self._actors:
-            rows = _query("actor", (target.org.id, user_id))  # exists? role? one query
+            missing = [pk for pk in pks if (user_id, pk) not in grants]
+            if missing:  # exists? role? grants on the chain? one query
+                rows = _query("actor_grants", (target.org.id, *missing, user_id), len(missing))
+                found = {}
+                for _uid, _role, pk, grant_role in rows:
+                    if pk is not None:
+                        found[pk] = found.get(pk, ()) + (grant_role,)
+                if rows:
+                    if len(grants) > 200_000:
+                        grants.clear()
+                    for pk in missing:
+                        grants[(user_id, pk)] = found.get(pk, ())
+            else:  # exists? role? one query
+                rows = _query("actor", (target.org.id, user_id))
             if len(self._actors) > 200_000:
                 self._actors.clear()
             self._actors[key] = (bool(rows), rows[0][1] if rows else None)
         known, role = self._actors[key]
-        grants = self._grants
         missing = [pk for pk in pks if (user_id, pk) not in grants]
         if known and missing:
             found = {}

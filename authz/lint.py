@@ -25,7 +25,7 @@ def _blocks(text: str) -> dict:
         while depth and i < len(text):
             depth += {"{": 1, "}": -1}.get(text[i], 0)
             i += 1
-        out[match.group(1)] = text[match.end(): i - 1]
+        out[match.group(1)] = text[match.end() : i - 1]
     return out
 
 
@@ -46,17 +46,24 @@ def check(directory: Path) -> list:
                 continue
             for role in decl.roles:
                 if f'"{role}"' not in usage:
-                    problems.append(f"{style}: role {role!r} on {type_} is declared but no rule "
-                                    "grants it anything")
+                    problems.append(
+                        f"{style}: role {role!r} on {type_} is declared but no rule "
+                        "grants it anything"
+                    )
             if not decl.roles:
                 continue
             body = blocks.get(type_, "")
             for perm in decl.permissions:
                 shorthand = re.search(rf'"{re.escape(perm)}"\s+if\b', body)
-                rule = re.search(rf'has_permission\([^)]*"{re.escape(perm)}"\s*,\s*\w+\s*:\s*'
-                                 rf"{type_}\b", text)
+                rule = re.search(
+                    rf'has_permission\([^)]*"{re.escape(perm)}"\s*,\s*\w+\s*:\s*'
+                    rf"{type_}\b",
+                    text,
+                )
                 if not (shorthand or rule):
-                    problems.append(f"{style}: permission {perm!r} on {type_} is granted to no role")
+                    problems.append(
+                        f"{style}: permission {perm!r} on {type_} is granted to no role"
+                    )
         try:
             result = run_table(engine, load_table(table_path(directory, style)))
             problems += [f"table: {f}" for f in result.failures]

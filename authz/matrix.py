@@ -32,15 +32,19 @@ def compute(engine: StyleEngine, version: str = "") -> dict:
         if type_ in MANAGEMENT_TYPES or not decl.permissions:
             continue
         for variant in variants(engine, type_):
-            label = type_ + (" (" + ", ".join(f"{k}={v}" for k, v in variant.items()) + ")"
-                             if variant else "")
+            label = type_ + (
+                " (" + ", ".join(f"{k}={v}" for k, v in variant.items()) + ")" if variant else ""
+            )
             rows = []
             for action in decl.permissions:
                 allowed = []
                 for role in roles:
                     org = level("Organization", [role])
-                    view = (org,) if type_ == "Organization" else (
-                        org, level(type_, attributes=variant))
+                    view = (
+                        (org,)
+                        if type_ == "Organization"
+                        else (org, level(type_, attributes=variant))
+                    )
                     allowed.append(engine.is_allowed(action, view))
                 rows.append({"action": action, "allowed": allowed})
             tables.append({"type": type_, "attributes": variant, "label": label, "rows": rows})
@@ -49,12 +53,19 @@ def compute(engine: StyleEngine, version: str = "") -> dict:
 
 def to_markdown(matrix: dict) -> str:
     """One Markdown table per resource type: actions down, roles across, ✅ or —."""
-    out = [f"# {matrix['style']} effective role matrix", "",
-           f"Policy version `{matrix['policy_version']}`. Computed by asking the policy.", ""]
+    out = [
+        f"# {matrix['style']} effective role matrix",
+        "",
+        f"Policy version `{matrix['policy_version']}`. Computed by asking the policy.",
+        "",
+    ]
     for table in matrix["tables"]:
-        out += [f"## {table['label']}", "",
-                "| action | " + " | ".join(matrix["roles"]) + " |",
-                "|---|" + "|".join(":-:" for _ in matrix["roles"]) + "|"]
+        out += [
+            f"## {table['label']}",
+            "",
+            "| action | " + " | ".join(matrix["roles"]) + " |",
+            "|---|" + "|".join(":-:" for _ in matrix["roles"]) + "|",
+        ]
         for row in table["rows"]:
             cells = " | ".join("✅" if a else "—" for a in row["allowed"])
             out.append(f"| {row['action']} | {cells} |")

@@ -5,7 +5,9 @@ from prometheus_client import Counter, Histogram
 
 REQUESTS = Counter("orgauthz_http_requests_total", "HTTP requests", ["route", "method", "status"])
 LATENCY = Histogram(
-    "orgauthz_http_request_seconds", "HTTP request latency", ["route"],
+    "orgauthz_http_request_seconds",
+    "HTTP request latency",
+    ["route"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 DECISIONS = Counter("orgauthz_decisions_total", "Decisions", ["style", "result"])

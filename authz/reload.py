@@ -39,7 +39,11 @@ def verify(directory: Path) -> PolicySet:
 
 def snapshot_root() -> Path:
     root = os.environ.get("ORGAUTHZ_SNAPSHOT_DIR")
-    return Path(root) if root else Path(__file__).resolve().parent.parent / "instance" / "policy-snapshots"
+    return (
+        Path(root)
+        if root
+        else Path(__file__).resolve().parent.parent / "instance" / "policy-snapshots"
+    )
 
 
 def stage(initial: bool) -> bool:

@@ -36,8 +36,10 @@ class Failure(NamedTuple):
     def __str__(self):
         want = "allow" if self.expected else "deny"
         got = "allow" if self.got else "deny"
-        return (f"{self.style}: {self.principal} {self.action} on {self.resource}: "
-                f"expected {want}, got {got}")
+        return (
+            f"{self.style}: {self.principal} {self.action} on {self.resource}: "
+            f"expected {want}, got {got}"
+        )
 
 
 class Result(NamedTuple):
@@ -101,8 +103,10 @@ def run_table(engine: StyleEngine, table: dict, source: str = "") -> Result:
         declared = engine.permissions(resources[rname]["type"])
         for action, allowed in (actions or {}).items():
             if action not in declared:
-                raise TableError(f"{source}: {rname}: the policy declares no action {action!r} "
-                                 f"on {resources[rname]['type']}")
+                raise TableError(
+                    f"{source}: {rname}: the policy declares no action {action!r} "
+                    f"on {resources[rname]['type']}"
+                )
             for pname in allowed or []:
                 if pname not in principals:
                     raise TableError(f"{source}: {rname}.{action}: unknown principal {pname!r}")
@@ -111,8 +115,10 @@ def run_table(engine: StyleEngine, table: dict, source: str = "") -> Result:
     for pname, p in principals.items():
         p = p or {}
         role = p.get("role")
-        grants = {pks[r]: (g,) if isinstance(g, str) else tuple(g)
-                  for r, g in (p.get("grants") or {}).items()}
+        grants = {
+            pks[r]: (g,) if isinstance(g, str) else tuple(g)
+            for r, g in (p.get("grants") or {}).items()
+        }
         actor = ActorFacts(True, role, grants)
         for rname, spec in resources.items():
             if spec.get("user") == "self" and role is None:

@@ -1,4 +1,5 @@
-"""Peewee models. ``db`` is a proxy bound by ``init_db``; every write goes through ``db.atomic()``."""
+"""Peewee models. ``db`` is a proxy bound by ``init_db``; every write goes through
+``models.transaction()``."""
 
 from models.audit import AuditEvent
 from models.base import JSONField, db, open_database, transaction, utcnow
@@ -8,8 +9,17 @@ from models.orgs import Invitation, Membership, Organization
 from models.resources import Grant, Resource
 from models.users import User
 
-MODELS = [User, Organization, Membership, Invitation, Resource, Grant, ApiKey, AuditEvent,
-          Generation]
+MODELS = [
+    User,
+    Organization,
+    Membership,
+    Invitation,
+    Resource,
+    Grant,
+    ApiKey,
+    AuditEvent,
+    Generation,
+]
 
 
 def init_db(url: str, **options):
@@ -33,7 +43,22 @@ def drop_tables():
 
 
 __all__ = [
-    "MODELS", "ApiKey", "AuditEvent", "Grant", "Invitation", "JSONField", "Membership",
-    "Organization", "Resource", "User", "create_tables", "db", "drop_tables", "hash_secret",
-    "init_db", "open_database", "transaction", "utcnow",
+    "MODELS",
+    "ApiKey",
+    "AuditEvent",
+    "Grant",
+    "Invitation",
+    "JSONField",
+    "Membership",
+    "Organization",
+    "Resource",
+    "User",
+    "create_tables",
+    "db",
+    "drop_tables",
+    "hash_secret",
+    "init_db",
+    "open_database",
+    "transaction",
+    "utcnow",
 ]

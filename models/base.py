@@ -12,7 +12,7 @@ db = peewee.DatabaseProxy()
 
 def utcnow() -> datetime.datetime:
     """The current UTC time, naive (what both SQLite and PostgreSQL store here)."""
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
 
 
 class JSONField(peewee.TextField):
@@ -41,8 +41,12 @@ def open_database(url: str, **options) -> peewee.Database:
     if url.startswith("sqlite"):
         database = connect(
             url,
-            pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000,
-                     "synchronous": "normal"},
+            pragmas={
+                "journal_mode": "wal",
+                "foreign_keys": 1,
+                "busy_timeout": 10000,
+                "synchronous": "normal",
+            },
             **options,
         )
     else:

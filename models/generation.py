@@ -30,23 +30,29 @@ def install_triggers(database: peewee.Database) -> None:
         for t, event in events:
             database.execute_sql(
                 f'CREATE TRIGGER IF NOT EXISTS "bump_{t}_{event.lower()}" AFTER {event} ON "{t}" '
-                f"BEGIN {bump} END")
+                f"BEGIN {bump} END"
+            )
         return
     database.execute_sql(
-        f'INSERT INTO "{table}" (id, value) VALUES (1, 0) ON CONFLICT (id) DO NOTHING')
+        f'INSERT INTO "{table}" (id, value) VALUES (1, 0) ON CONFLICT (id) DO NOTHING'
+    )
     database.execute_sql(
         "CREATE OR REPLACE FUNCTION orgauthz_bump() RETURNS trigger AS $$ BEGIN "
         f'UPDATE "{table}" SET value = value + 1 WHERE id = 1; RETURN NULL; END $$ '
-        "LANGUAGE plpgsql")
+        "LANGUAGE plpgsql"
+    )
     for t, events in [(t, "INSERT OR UPDATE OR DELETE") for t in WATCHED] + [
-            ("user", "INSERT OR DELETE")]:
+        ("user", "INSERT OR DELETE")
+    ]:
         database.execute_sql(
             f'CREATE OR REPLACE TRIGGER "bump_{t}" AFTER {events} ON "{t}" '
-            "FOR EACH STATEMENT EXECUTE FUNCTION orgauthz_bump()")
+            "FOR EACH STATEMENT EXECUTE FUNCTION orgauthz_bump()"
+        )
 
 
 def current(database: peewee.Database) -> int:
     """The counter's value (one primary-key read)."""
     rows = database.execute_sql(
-        f'SELECT value FROM "{Generation._meta.table_name}" WHERE id = 1').fetchall()
+        f'SELECT value FROM "{Generation._meta.table_name}" WHERE id = 1'
+    ).fetchall()
     return rows[0][0] if rows else -1

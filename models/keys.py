@@ -26,7 +26,10 @@ class ApiKey(BaseModel):
 
     @classmethod
     def create_key(cls, name: str) -> str:
-        """Make a key named ``name`` and return it; it cannot be read back. Raises IntegrityError."""
+        """Make a key named ``name`` and return it (it cannot be read back).
+
+        Raises IntegrityError when the name is taken.
+        """
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         cls.create(name=name, key_hash=hash_secret(key))
         return key

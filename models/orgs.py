@@ -48,8 +48,13 @@ class Membership(BaseModel):
 
     @classmethod
     def is_last_of_role(cls, org_id: str, user_id: str, role: str) -> bool:
-        """Whether no other member of the organization holds ``role`` (call under Organization.lock)."""
-        others = cls.select().where((cls.org == org_id) & (cls.role == role) & (cls.user != user_id))
+        """Whether no other member of the organization holds ``role``.
+
+        Call it under ``Organization.lock`` so the answer holds until commit.
+        """
+        others = cls.select().where(
+            (cls.org == org_id) & (cls.role == role) & (cls.user != user_id)
+        )
         return not others.exists()
 
     class Meta:

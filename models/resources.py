@@ -12,7 +12,9 @@ class Resource(BaseModel):
 
     ``path`` holds the primary keys of its ancestors, root first, as ``/3/17/`` (empty for a
     top-level resource), so the whole chain loads in one query and a subtree is a prefix
-    match.
+    match. ``shape`` is the chain of types from the top, itself last (``Folder/Folder/Dataset``):
+    list queries group rows by it (``authz.listing``). Both are kept right on every write and
+    move; ``save`` fills them from the parent when a new row comes without them.
     """
 
     org = peewee.ForeignKeyField(Organization, backref="resources", on_delete="CASCADE")
@@ -22,6 +24,7 @@ class Resource(BaseModel):
     owner = peewee.CharField(max_length=200, null=True)
     attributes = JSONField(default=dict)
     path = peewee.CharField(max_length=2000, default="", index=True)
+    shape = peewee.CharField(max_length=2000, default="")
     created_at = peewee.DateTimeField(default=utcnow)
     updated_at = peewee.DateTimeField(default=utcnow)
 
@@ -29,7 +32,42 @@ class Resource(BaseModel):
         indexes = (
             (("type", "rid"), True),  # a resource is named by type and id across the service
             (("org", "type"), False),
+            (("org", "type", "shape"), False),  # the distinct shapes of a type, by index skips
+            (("org", "owner"), False),  # what an actor owns, for list queries
         )
+
+    @classmethod
+    def create_table(cls, safe=True, **options):
+        """Create the table; on PostgreSQL also the subtree index list queries use.
+
+        ``path LIKE '/3/17/%'`` can use a btree only with a pattern operator class (or the
+        C collation); SQLite has none, so there it is PostgreSQL only.
+        """
+        super().create_table(safe=safe, **options)
+        database = cls._meta.database
+        database = getattr(database, "obj", database)
+        if isinstance(database, peewee.PostgresqlDatabase):
+            database.execute_sql(
+                f'CREATE INDEX {"IF NOT EXISTS " if safe else ""}"resource_subtree" ON '
+                f'"{cls._meta.table_name}" (org_id, type, path varchar_pattern_ops)'
+            )
+
+    def save(self, *args, **kwargs):
+        """Save; a new row without ``shape`` gets ``path`` and ``shape`` from its parent."""
+        if not self.shape:
+            above = self.parent if self.parent_id else None
+            self.path = above.child_path if above else ""
+            self.shape = f"{above.shape}/{self.type}" if above else self.type
+        return super().save(*args, **kwargs)
+
+    @property
+    def depth(self) -> int:
+        """How many resources it sits in (0 for a top-level one)."""
+        return len(self.ancestor_ids)
+
+    def subtree(self):
+        """Every resource below this one, however deep (not itself): a prefix match on path."""
+        return Resource.select().where(Resource.path.startswith(self.child_path))
 
     @property
     def ancestor_ids(self) -> list:

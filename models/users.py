@@ -21,3 +21,16 @@ class User(BaseModel):
     def email_key_of(email: str) -> str:
         """The case-insensitive key of an email address."""
         return email.strip().lower()
+
+    @classmethod
+    def lock(cls, user_id: str):
+        """Lock the user's row until the transaction ends, and return it (or None).
+
+        Creating an organization takes it, so "one organization per user" rules read a count
+        no concurrent creation by the same user can change before commit. On SQLite the
+        transaction's write lock (BEGIN IMMEDIATE) already serialises writers.
+        """
+        query = cls.select().where(cls.id == user_id)
+        if not isinstance(cls._meta.database.obj, peewee.SqliteDatabase):
+            query = query.for_update()
+        return query.first()

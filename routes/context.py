@@ -23,15 +23,23 @@ def load(schema_cls, data=None):
         try:
             data = request.get_json(force=True)
         except RecursionError as exc:
-            raise ApiError(400, f"the body nests deeper than {MAX_DEPTH} levels",
-                           {"_body": ["too deeply nested"]}) from exc
+            raise ApiError(
+                400,
+                f"the body nests deeper than {MAX_DEPTH} levels",
+                {"_body": ["too deeply nested"]},
+            ) from exc
         except BadRequest as exc:
-            raise ApiError(400, "the body is not valid JSON", {"_body": ["malformed JSON"]}) from exc
+            raise ApiError(
+                400, "the body is not valid JSON", {"_body": ["malformed JSON"]}
+            ) from exc
         if not isinstance(data, dict):
             raise ApiError(422, "the body must be a JSON object", {"_body": ["not an object"]})
         if depth(data) > MAX_DEPTH:
-            raise ApiError(400, f"the body nests deeper than {MAX_DEPTH} levels",
-                           {"_body": ["too deeply nested"]})
+            raise ApiError(
+                400,
+                f"the body nests deeper than {MAX_DEPTH} levels",
+                {"_body": ["too deeply nested"]},
+            )
     return schema_cls().load(data)
 
 
@@ -109,11 +117,15 @@ def acting_user(required: bool = True, must_be: str | None = None) -> str | None
     """
     actor = request.headers.get("X-Actor-Id", "").strip() or None
     if must_be is not None and actor is not None and actor != must_be:
-        raise ApiError(403, f"X-Actor-Id {actor!r} may only act for itself here",
-                       {"X-Actor-Id": ["does not match the user of the request"]})
+        raise ApiError(
+            403,
+            f"X-Actor-Id {actor!r} may only act for itself here",
+            {"X-Actor-Id": ["does not match the user of the request"]},
+        )
     if actor is None and required:
-        raise ApiError(422, "management calls name the acting user in X-Actor-Id",
-                       {"X-Actor-Id": ["missing"]})
+        raise ApiError(
+            422, "management calls name the acting user in X-Actor-Id", {"X-Actor-Id": ["missing"]}
+        )
     return actor
 
 
@@ -141,8 +153,9 @@ def require(actor_id: str, action: str, target, what: str = "") -> None:
     if not decision.allowed:
         reason = (decision.explanation or {}).get("reason", decision.reason)
         subject = what or f"{target.node.type} {target.node.id}".strip()
-        raise ApiError(403, f"{actor_id} may not {action} {subject}: {reason}",
-                       title="Forbidden by policy")
+        raise ApiError(
+            403, f"{actor_id} may not {action} {subject}: {reason}", title="Forbidden by policy"
+        )
 
 
 def org_or_404(org_id: str):
@@ -158,7 +171,13 @@ def audit(org_id, action: str, target: str, before=None, after=None, actor: str 
     from models import AuditEvent
 
     AuditEvent.create(
-        org=org_id, actor=actor or request.headers.get("X-Actor-Id"), action=action,
-        target=target, before=before, after=after, request_id=g.get("request_id"),
-        api_key=g.get("api_key"), created_at=now(),
+        org=org_id,
+        actor=actor or request.headers.get("X-Actor-Id"),
+        action=action,
+        target=target,
+        before=before,
+        after=after,
+        request_id=g.get("request_id"),
+        api_key=g.get("api_key"),
+        created_at=now(),
     )

@@ -78,8 +78,11 @@ def register_error_handlers(app: Flask) -> None:
         log.error("database unavailable: %s", exc)
         DATABASE_ERRORS.inc()
         _reset_connection()
-        response = problem(503, "Service Unavailable",
-                           "the database is unavailable; the answer is a deny, try again")
+        response = problem(
+            503,
+            "Service Unavailable",
+            "the database is unavailable; the answer is a deny, try again",
+        )
         if request.path.startswith("/v1/authorize"):
             body = response.get_json()
             body["allowed"] = False

@@ -16,8 +16,11 @@ def _key() -> str:
 def init(app: Flask) -> Limiter:
     """Attach a limiter to ``app`` (after authentication, which names the key)."""
     limiter = Limiter(
-        key_func=_key, app=app, default_limits=[app.config["RATE_LIMIT"]],
-        storage_uri=app.config["RATE_LIMIT_STORAGE"], headers_enabled=True,
+        key_func=_key,
+        app=app,
+        default_limits=[app.config["RATE_LIMIT"]],
+        storage_uri=app.config["RATE_LIMIT_STORAGE"],
+        headers_enabled=True,
         default_limits_exempt_when=lambda: not request.path.startswith("/v1/"),
         on_breach=lambda _limit: RATE_LIMITED.inc(),
     )

@@ -18,9 +18,15 @@ from openapi_ui_bundles import swagger_ui
 bp = Blueprint("openapi", __name__)
 
 ERRORS = {
-    "400": "Malformed JSON", "401": "No valid API key", "403": "Forbidden by the policy",
-    "404": "Unknown id", "409": "Conflicts with the current state", "410": "Gone",
-    "413": "Body over the limit", "422": "Invalid fields", "429": "Rate limited",
+    "400": "Malformed JSON",
+    "401": "No valid API key",
+    "403": "Forbidden by the policy",
+    "404": "Unknown id",
+    "409": "Conflicts with the current state",
+    "410": "Gone",
+    "413": "Body over the limit",
+    "422": "Invalid fields",
+    "429": "Rate limited",
     "503": "Database unavailable (a deny)",
 }
 
@@ -40,8 +46,13 @@ def doc(request=None, response=None, status: int = 200, query=None, content_type
     """Declare a view's request and response schemas (classes or instances) for OpenAPI."""
 
     def mark(view):
-        view.__openapi__ = {"request": request, "response": response, "status": status,
-                            "query": query, "content_types": content_types}
+        view.__openapi__ = {
+            "request": request,
+            "response": response,
+            "status": status,
+            "query": query,
+            "content_types": content_types,
+        }
         return view
 
     return mark
@@ -54,15 +65,27 @@ def _path(rule: str) -> tuple:
 
 def build_spec(app) -> dict:
     """The whole OpenAPI document of ``app``."""
-    spec = APISpec(title="orgauthz", version="1", openapi_version="3.1.0",
-                   plugins=[MarshmallowPlugin()],
-                   info={"description": "Policy-as-code authorization: may this actor do this "
-                                        "action on this resource?"})
+    spec = APISpec(
+        title="orgauthz",
+        version="1",
+        openapi_version="3.1.0",
+        plugins=[MarshmallowPlugin()],
+        info={
+            "description": "Policy-as-code authorization: may this actor do this "
+            "action on this resource?"
+        },
+    )
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Problem", schema=Problem)
-    errors = {code: {"description": text,
-                     "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
-              for code, text in ERRORS.items()}
+    errors = {
+        code: {
+            "description": text,
+            "content": {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+            },
+        }
+        for code, text in ERRORS.items()
+    }
     paths = {}
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static" or rule.rule.startswith("/docs/"):
@@ -72,25 +95,44 @@ def build_spec(app) -> dict:
         meta = getattr(view, "__openapi__", {})
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             summary = (view.__doc__ or rule.endpoint).strip().splitlines()[0]
-            op = {"summary": summary, "operationId": f"{rule.endpoint}.{method.lower()}",
-                  "tags": [rule.endpoint.split(".")[0]]}
-            parameters = [{"name": p, "in": "path", "required": True,
-                           "schema": {"type": "string", "minLength": 1}} for p in params]
+            op = {
+                "summary": summary,
+                "operationId": f"{rule.endpoint}.{method.lower()}",
+                "tags": [rule.endpoint.split(".")[0]],
+            }
+            parameters = [
+                {
+                    "name": p,
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "minLength": 1},
+                }
+                for p in params
+            ]
             if meta.get("query"):
                 parameters.append({"in": "query", "schema": meta["query"]})
             if path.startswith("/v1/") and not path.startswith("/v1/invitations/accept"):
-                parameters.append({"name": "X-Actor-Id", "in": "header", "required": False,
-                                   "schema": {"type": "string"}})
+                parameters.append(
+                    {
+                        "name": "X-Actor-Id",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string"},
+                    }
+                )
             if parameters:
                 op["parameters"] = parameters
             if meta.get("request") is not None:
-                op["requestBody"] = {"required": True, "content": {
-                    "application/json": {"schema": meta["request"]}}}
+                op["requestBody"] = {
+                    "required": True,
+                    "content": {"application/json": {"schema": meta["request"]}},
+                }
             ok = {"description": "OK"}
             body_schema = meta.get("response") or {"type": "object"}
-            ok["content"] = {ct: {"schema": body_schema if ct == "application/json"
-                                  else {"type": "string"}}
-                             for ct in (meta.get("content_types") or ["application/json"])}
+            ok["content"] = {
+                ct: {"schema": body_schema if ct == "application/json" else {"type": "string"}}
+                for ct in (meta.get("content_types") or ["application/json"])
+            }
             op["responses"] = {str(meta.get("status") or 200): ok, **errors}
             if method == "DELETE" and not meta:
                 op["responses"]["204"] = {"description": "Done"}
@@ -124,6 +166,7 @@ DOCS_INIT = """window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swag
 
 
 @bp.get("/docs")
+@doc(content_types=["text/html"])
 def docs():
     """Interactive API docs (Swagger UI, served from a PyPI package)."""
     return Response(DOCS_PAGE, content_type="text/html; charset=utf-8")

@@ -7,6 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 
 from models import db
 from routes.errors import problem
+from routes.openapi import doc
 
 bp = Blueprint("ops", __name__)
 
@@ -32,6 +33,7 @@ def readyz():
 
 
 @bp.get("/metrics")
+@doc(content_types=["text/plain"])
 def metrics():
     """Prometheus metrics (summed over gunicorn workers in multiprocess mode)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -15,8 +15,9 @@ from routes.schemas import PageArgs
 
 def page_args(source: dict | None = None) -> tuple:
     """(limit, cursor value or None) from the query string (or ``source``). 422 if invalid."""
-    args = PageArgs().load({k: v for k, v in (source or request.args).items()
-                            if k in ("limit", "cursor")})
+    args = PageArgs().load(
+        {k: v for k, v in (source or request.args).items() if k in ("limit", "cursor")}
+    )
     return args["limit"], decode(args["cursor"]) if args["cursor"] else None
 
 
@@ -28,7 +29,9 @@ def decode(cursor: str):
     try:
         return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except ValueError as exc:
-        raise ApiError(422, "the cursor is not one this service gave", {"cursor": ["invalid"]}) from exc
+        raise ApiError(
+            422, "the cursor is not one this service gave", {"cursor": ["invalid"]}
+        ) from exc
 
 
 def paginate(query, key, limit: int, after, dump) -> dict:

@@ -5,6 +5,7 @@ from flask import Blueprint, Response, render_template, request
 from authz import matrix as effective
 from routes.context import policy
 from routes.errors import ApiError
+from routes.openapi import doc
 
 bp = Blueprint("policies", __name__, url_prefix="/v1/policies", template_folder="templates")
 
@@ -17,21 +18,28 @@ def list_policies():
     items = []
     for style in snapshot.styles:
         engine = snapshot.engine(style)
-        items.append({
-            "style": style,
-            "roles": engine.roles("Organization"),
-            "resource_types": [
-                {"type": t.name, "roles": t.roles, "actions": t.permissions,
-                 "relations": t.relations}
-                for t in engine.types.values()
-            ],
-            "settings": engine.settings,
-            "files": [f.rsplit("/", 1)[-1] for f in engine.files],
-        })
+        items.append(
+            {
+                "style": style,
+                "roles": engine.roles("Organization"),
+                "resource_types": [
+                    {
+                        "type": t.name,
+                        "roles": t.roles,
+                        "actions": t.permissions,
+                        "relations": t.relations,
+                    }
+                    for t in engine.types.values()
+                ],
+                "settings": engine.settings,
+                "files": [f.rsplit("/", 1)[-1] for f in engine.files],
+            }
+        )
     return {"items": items, "policy_version": snapshot.version, "next_cursor": None}
 
 
 @bp.get("/<style>/matrix")
+@doc(content_types=["application/json", "text/html", "text/markdown", "text/csv"])
 def matrix(style):
     """The effective role x action matrix: JSON, an HTML page (Accept: text/html) or
     Markdown (?format=markdown). ``all`` as the style gives every style on one page.
@@ -46,13 +54,17 @@ def matrix(style):
         text = "\n".join(effective.to_markdown(m) for m in matrices)
         return Response(text, content_type="text/markdown; charset=utf-8")
     if fmt == "csv":
-        return Response("".join(effective.to_csv(m) for m in matrices),
-                        content_type="text/csv; charset=utf-8")
-    if fmt == "html" or (fmt is None and request.accept_mimetypes.best_match(
-            ["application/json", "text/html"]) == "text/html"):
+        return Response(
+            "".join(effective.to_csv(m) for m in matrices), content_type="text/csv; charset=utf-8"
+        )
+    if fmt == "html" or (
+        fmt is None
+        and request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
+    ):
         title = "Effective role matrix" + ("" if style == "all" else f": {style}")
-        return render_template("matrix.html", title=title, matrices=matrices,
-                               version=snapshot.version)
+        return render_template(
+            "matrix.html", title=title, matrices=matrices, version=snapshot.version
+        )
     if fmt not in (None, "json"):
         raise ApiError(422, "format is json, html, markdown or csv", {"format": ["unknown"]})
     return matrices[0] if style != "all" else {"items": matrices, "next_cursor": None}

@@ -76,11 +76,16 @@ def app(backend, tmp_path, pg_schema, clock):
     from routes.context import forget_last_active
 
     forget_last_active()
-    application = create_app({
-        "TESTING": True, "DATABASE_URL": url, "DATABASE_BOUND": True, "CLOCK": clock,
-        "DECISION_LOG": str(tmp_path / "decisions.log"),
-        "POLICY_DIR": str(POLICY_DIR),
-    })
+    application = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": url,
+            "DATABASE_BOUND": True,
+            "CLOCK": clock,
+            "DECISION_LOG": str(tmp_path / "decisions.log"),
+            "POLICY_DIR": str(POLICY_DIR),
+        }
+    )
     yield application
     if not db.is_closed():
         db.close()

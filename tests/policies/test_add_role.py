@@ -14,26 +14,42 @@ def add_billing_viewer(folder):
     """The edit a product team makes: a pix4d role that sees the org and its credits."""
     polar = folder / "pix4d.polar"
     text = polar.read_text()
-    text = text.replace('roles = ["owner", "manager", "editor", "reader", "member"];',
-                        'roles = ["owner", "manager", "editor", "reader", "member", "billing_viewer"];')
-    text = text.replace('  "view" if "member";\n',
-                        '  "view" if "member";\n  "view" if "billing_viewer";\n'
-                        '  "view_credits" if "billing_viewer";\n')
+    text = text.replace(
+        'roles = ["owner", "manager", "editor", "reader", "member"];',
+        'roles = ["owner", "manager", "editor", "reader", "member", "billing_viewer"];',
+    )
+    text = text.replace(
+        '  "view" if "member";\n',
+        '  "view" if "member";\n  "view" if "billing_viewer";\n'
+        '  "view_credits" if "billing_viewer";\n',
+    )
     polar.write_text(text)
     table = folder / "pix4d.test.yaml"
     text = table.read_text()
-    text = text.replace("  outsider: {}\n", "  outsider: {}\n  billing_viewer: {role: billing_viewer}\n", 1)
+    text = text.replace(
+        "  outsider: {}\n", "  outsider: {}\n  billing_viewer: {role: billing_viewer}\n", 1
+    )
     everyone = "[owner, manager, editor, reader, member, member_assigned, member_site_editor"
     text = text.replace(f"    view: {everyone}]", f"    view: {everyone}, billing_viewer]", 1)
-    text = text.replace(f"    view_credits: {everyone}]", f"    view_credits: {everyone}, billing_viewer]", 1)
-    text = text.replace("    create: [owner, manager, editor, reader, member, member_assigned, member_site_editor, outsider]",
-                        "    create: [owner, manager, editor, reader, member, member_assigned, member_site_editor, outsider, billing_viewer]")
-    text = text.replace("    accept: [owner, manager, editor, reader, member, member_assigned, member_site_editor, outsider]",
-                        "    accept: [owner, manager, editor, reader, member, member_assigned, member_site_editor, outsider, billing_viewer]")
-    text = text.replace("  own_membership:\n    remove: [owner, manager, editor, reader, member, member_assigned, member_site_editor]",
-                        "  own_membership:\n    remove: [owner, manager, editor, reader, member, member_assigned, member_site_editor, billing_viewer]")
-    text = text.replace("  own_membership_last_of_role:\n    remove: [manager, editor, reader, member, member_assigned, member_site_editor]",
-                        "  own_membership_last_of_role:\n    remove: [manager, editor, reader, member, member_assigned, member_site_editor, billing_viewer]")
+    text = text.replace(
+        f"    view_credits: {everyone}]", f"    view_credits: {everyone}, billing_viewer]", 1
+    )
+    text = text.replace(
+        "    create: [owner, manager, editor, reader, member, member_assigned, member_site_editor, outsider]",
+        "    create: [owner, manager, editor, reader, member, member_assigned, member_site_editor, outsider, billing_viewer]",
+    )
+    text = text.replace(
+        "    accept: [owner, manager, editor, reader, member, member_assigned, member_site_editor, outsider]",
+        "    accept: [owner, manager, editor, reader, member, member_assigned, member_site_editor, outsider, billing_viewer]",
+    )
+    text = text.replace(
+        "  own_membership:\n    remove: [owner, manager, editor, reader, member, member_assigned, member_site_editor]",
+        "  own_membership:\n    remove: [owner, manager, editor, reader, member, member_assigned, member_site_editor, billing_viewer]",
+    )
+    text = text.replace(
+        "  own_membership_last_of_role:\n    remove: [manager, editor, reader, member, member_assigned, member_site_editor]",
+        "  own_membership_last_of_role:\n    remove: [manager, editor, reader, member, member_assigned, member_site_editor, billing_viewer]",
+    )
     table.write_text(text)
 
 
@@ -44,7 +60,8 @@ def test_new_role_is_usable_after_a_policy_edit_only(tmp_path, app):
 
     run = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "app", "policy", "test", "--dir", str(folder)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
         env={**__import__("os").environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"},
     )
     assert run.returncode == 0, run.stdout + run.stderr

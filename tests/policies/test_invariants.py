@@ -15,13 +15,18 @@ from authz.view import level
 
 POLICY = PolicySet(POLICY_DIR)
 PIX4D = POLICY.engine("pix4d")
-RANK = {r["bindings"]["role"]: r["bindings"]["rank"]
-        for r in PIX4D.oso.query_rule("rank", Variable("role"), Variable("rank"))}
+RANK = {
+    r["bindings"]["role"]: r["bindings"]["rank"]
+    for r in PIX4D.oso.query_rule("rank", Variable("role"), Variable("rank"))
+}
 
 
 def resource_types(engine):
-    return sorted(t for t, d in engine.types.items()
-                  if t not in MANAGEMENT_TYPES and t != "Organization" and d.permissions)
+    return sorted(
+        t
+        for t, d in engine.types.items()
+        if t not in MANAGEMENT_TYPES and t != "Organization" and d.permissions
+    )
 
 
 @st.composite
@@ -42,16 +47,24 @@ def chains(draw, engine):
 @given(data=st.data())
 def test_pix4d_higher_role_can_do_all_a_lower_one_can(data):
     middle, last, attrs = data.draw(chains(PIX4D))
-    lower, higher = sorted(data.draw(st.lists(st.sampled_from(sorted(RANK)), min_size=2,
-                                              max_size=2, unique=True)), key=RANK.get)
-    grants = data.draw(st.lists(st.sampled_from(["reader", "editor", None]),
-                                min_size=len(middle) + 1, max_size=len(middle) + 1))
+    lower, higher = sorted(
+        data.draw(st.lists(st.sampled_from(sorted(RANK)), min_size=2, max_size=2, unique=True)),
+        key=RANK.get,
+    )
+    grants = data.draw(
+        st.lists(
+            st.sampled_from(["reader", "editor", None]),
+            min_size=len(middle) + 1,
+            max_size=len(middle) + 1,
+        )
+    )
 
     def view(role):
         levels = [level("Organization", [role])]
         levels += [level(t, [g] if g else []) for t, g in zip(middle, grants)]
-        levels.append(level(last, [grants[-1]] if grants[-1] and last != "License" else [],
-                            attributes=attrs))
+        levels.append(
+            level(last, [grants[-1]] if grants[-1] and last != "License" else [], attributes=attrs)
+        )
         return tuple(levels)
 
     for action in PIX4D.permissions(last):
@@ -69,9 +82,11 @@ def test_no_membership_and_no_grant_allows_nothing(data):
     engine = POLICY.engine(style)
     middle, last, attrs = data.draw(chains(engine))
     owned = data.draw(st.lists(st.booleans(), min_size=len(middle) + 1, max_size=len(middle) + 1))
-    view = ((level("Organization"),)
-            + tuple(level(t, owned=o) for t, o in zip(middle, owned))
-            + (level(last, owned=owned[-1], attributes=attrs),))
+    view = (
+        (level("Organization"),)
+        + tuple(level(t, owned=o) for t, o in zip(middle, owned))
+        + (level(last, owned=owned[-1], attributes=attrs),)
+    )
     for action in engine.permissions(last):
         assert not engine.is_allowed(action, view), (style, action, middle, last, owned)
     for action in engine.permissions("Organization"):

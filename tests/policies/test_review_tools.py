@@ -27,21 +27,32 @@ def test_matrix_equals_the_cells_of_the_table(style):
     for table in m["tables"]:
         for row in table["rows"]:
             for role, allowed in zip(m["roles"], row["allowed"]):
-                by_cell[(table["type"], json.dumps(table["attributes"], sort_keys=True),
-                         row["action"], role)] = allowed
+                by_cell[
+                    (
+                        table["type"],
+                        json.dumps(table["attributes"], sort_keys=True),
+                        row["action"],
+                        role,
+                    )
+                ] = allowed
     data = load_table(table_path(POLICY_DIR, style))
-    plain = {name: p["role"] for name, p in data["principals"].items()
-             if p and set(p) == {"role"}}
+    plain = {name: p["role"] for name, p in data["principals"].items() if p and set(p) == {"role"}}
     compared = 0
     for rname, spec in data["resources"].items():
-        if set(spec) - {"type", "attributes"} or spec["type"] not in {t["type"] for t in m["tables"]}:
+        if set(spec) - {"type", "attributes"} or spec["type"] not in {
+            t["type"] for t in m["tables"]
+        }:
             continue
         attrs = json.dumps(spec.get("attributes") or {}, sort_keys=True)
         for action in POLICY.engine(style).permissions(spec["type"]):
             allowed = (data["expect"].get(rname) or {}).get(action) or []
             for pname, role in plain.items():
-                assert by_cell[(spec["type"], attrs, action, role)] == (pname in allowed), \
-                    (style, rname, action, role)
+                assert by_cell[(spec["type"], attrs, action, role)] == (pname in allowed), (
+                    style,
+                    rname,
+                    action,
+                    role,
+                )
                 compared += 1
     assert compared > 20
 
@@ -49,11 +60,17 @@ def test_matrix_equals_the_cells_of_the_table(style):
 def test_up42_matrix_is_the_vendor_table():
     # seeds/README.md, "What the UP42 page lost": Member / Admin.
     vendor = {
-        "create_catalog_order": (True, True), "create_tasking_order": (True, True),
-        "accept_tasking_quotation": (False, True), "create_processing_job": (True, True),
-        "buy_credits": (False, True), "view_transactions": (False, True),
-        "edit_details": (False, True), "invite_members": (False, True),
-        "change_roles": (False, True), "remove_members": (False, True), "close": (False, True),
+        "create_catalog_order": (True, True),
+        "create_tasking_order": (True, True),
+        "accept_tasking_quotation": (False, True),
+        "create_processing_job": (True, True),
+        "buy_credits": (False, True),
+        "view_transactions": (False, True),
+        "edit_details": (False, True),
+        "invite_members": (False, True),
+        "change_roles": (False, True),
+        "remove_members": (False, True),
+        "close": (False, True),
     }
     m = effective.compute(POLICY.engine("up42"))
     org = next(t for t in m["tables"] if t["type"] == "Organization")
@@ -67,7 +84,10 @@ def test_up42_matrix_is_the_vendor_table():
 
 def test_matrix_formats(app, api):
     md = api.get("/v1/policies/pix4d/matrix?format=markdown")
-    assert md.status_code == 200 and "| action | owner | manager | editor | reader | member |" in md.text
+    assert (
+        md.status_code == 200
+        and "| action | owner | manager | editor | reader | member |" in md.text
+    )
     assert "## License (kind=desktop)" in md.text
     html = api.get("/v1/policies/respondio/matrix", headers={"Accept": "text/html"})
     assert html.status_code == 200 and html.content_type.startswith("text/html")
@@ -79,7 +99,8 @@ def test_matrix_formats(app, api):
     pix4d = next(i for i in listing["items"] if i["style"] == "pix4d")
     assert pix4d["settings"]["invitation_lifetime_hours"] == 360
     assert {"type": "License", "roles": ["assignee"]}.items() <= next(
-        t for t in pix4d["resource_types"] if t["type"] == "License").items()
+        t for t in pix4d["resource_types"] if t["type"] == "License"
+    ).items()
 
 
 def editor_loses_upload(tmp_path):
@@ -87,7 +108,9 @@ def editor_loses_upload(tmp_path):
     shutil.copytree(POLICY_DIR, folder)
     polar = folder / "pix4d.polar"
     text = polar.read_text()
-    changed = text.replace('  "upload" if "editor";\n', '  "upload" if "manager" on "organization";\n')
+    changed = text.replace(
+        '  "upload" if "editor";\n', '  "upload" if "manager" on "organization";\n'
+    )
     assert changed.count('"upload" if "manager" on "organization"') == 3
     polar.write_text(changed)
     return folder
@@ -98,11 +121,19 @@ def test_diff_lists_exactly_the_demo_users_who_lose(app, demo, tmp_path):
     with db.connection_context():
         report = diff(POLICY, new)
     assert {(c["role"], c["action"], c["resource"]) for c in report["matrix"]} == {
-        ("editor", "upload", "Folder"), ("editor", "upload", "Site"), ("editor", "upload", "Dataset")}
+        ("editor", "upload", "Folder"),
+        ("editor", "upload", "Site"),
+        ("editor", "upload", "Dataset"),
+    }
     losers = {(c["user"], c["action"]) for c in report["data"]}
     assert losers == {("pix4d-editor", "upload")}
     assert {c["resource_id"] for c in report["data"]} == {
-        "pix4d-survey", "pix4d-survey-2026", "pix4d-bridge-scan", "pix4d-quarry", "pix4d-quarry-march"}
+        "pix4d-survey",
+        "pix4d-survey-2026",
+        "pix4d-bridge-scan",
+        "pix4d-quarry",
+        "pix4d-quarry-march",
+    }
     assert not widens(report)
     with db.connection_context():
         reverse = diff(new, POLICY)
@@ -116,11 +147,15 @@ def test_diff_command_gates_a_widening_change(app, demo, tmp_path):
     env = {**os.environ, "DATABASE_URL": app.config["DATABASE_URL"]}
     if "search_path" in str(getattr(db.obj, "connect_params", {})):
         pytest.skip("the CLI opens the database by URL; the PostgreSQL schema is per test")
-    run = lambda *a: subprocess.run([sys.executable, "-m", "flask", "--app", "app", "policy",  # noqa: E731
-                                     "diff", *a], capture_output=True, text=True, env=env)
+    def run(*args):
+        command = [sys.executable, "-m", "flask", "--app", "app", "policy", "diff", *args]
+        return subprocess.run(command, capture_output=True, text=True, env=env)
+
     narrowing = run(str(POLICY_DIR), str(new), "--fail-on-widen")
     assert narrowing.returncode == 0, narrowing.stderr
-    assert "pix4d-editor (editor) loses upload on Folder pix4d-survey in org-pix4d" in narrowing.stdout
+    assert (
+        "pix4d-editor (editor) loses upload on Folder pix4d-survey in org-pix4d" in narrowing.stdout
+    )
     widening = run(str(new), str(POLICY_DIR), "--fail-on-widen", "--json")
     assert widening.returncode == 3
     assert json.loads(widening.stdout)["summary"]["users_gaining"] == 1
@@ -132,12 +167,17 @@ def test_lint_is_clean_on_the_shipped_policies_and_catches_mistakes(tmp_path):
     shutil.copytree(POLICY_DIR, folder)
     polar = folder / "respondio.polar"
     text = polar.read_text()
-    text = text.replace('roles = ["org_admin", "billing_admin", "user_admin", "member"];',
-                        'roles = ["org_admin", "billing_admin", "user_admin", "member", "auditor"];')
+    text = text.replace(
+        'roles = ["org_admin", "billing_admin", "user_admin", "member"];',
+        'roles = ["org_admin", "billing_admin", "user_admin", "member", "auditor"];',
+    )
     text = text.replace('"assign_spaces", "close"', '"assign_spaces", "export_data", "close"', 1)
     polar.write_text(text)
     problems = check(folder)
-    assert "respondio: role 'auditor' on Organization is declared but no rule grants it anything" in problems
+    assert (
+        "respondio: role 'auditor' on Organization is declared but no rule grants it anything"
+        in problems
+    )
     assert "respondio: permission 'export_data' on Organization is granted to no role" in problems
 
 
@@ -147,9 +187,15 @@ def test_every_decision_is_logged_and_replays(app, api, demo, tmp_path):
     from authz.facts import Facts
     from models import Membership
 
-    body = api.post("/v1/authorize", {"actor": {"id": "pix4d-editor"}, "action": "upload",
-                    "resource": {"type": "Dataset", "id": "pix4d-bridge-scan"}},
-                    headers={"X-Request-Id": "req-42"}).get_json()
+    body = api.post(
+        "/v1/authorize",
+        {
+            "actor": {"id": "pix4d-editor"},
+            "action": "upload",
+            "resource": {"type": "Dataset", "id": "pix4d-bridge-scan"},
+        },
+        headers={"X-Request-Id": "req-42"},
+    ).get_json()
     decisionlog.flush()
     line = decisionlog.find(app.config["DECISION_LOG"], body["decision_id"])
     assert line["allowed"] is True and line["actor"] == "pix4d-editor"

@@ -25,7 +25,11 @@ def test_every_style_has_its_vocabulary_roles():
     assert POLICY.engine("pix4d").roles() == ["owner", "manager", "editor", "reader", "member"]
     assert POLICY.engine("up42").roles() == ["admin", "member"]
     assert POLICY.engine("respondio").roles() == [
-        "org_admin", "billing_admin", "user_admin", "member"]
+        "org_admin",
+        "billing_admin",
+        "user_admin",
+        "member",
+    ]
 
 
 def copy_policies(tmp_path):
@@ -39,7 +43,7 @@ def test_a_policy_that_drifts_from_its_table_fails_it(tmp_path):
     path = folder / "pix4d.polar"
     text = path.read_text()
     # Editors lose "upload" on folders: the table says they have it.
-    changed = text.replace('resource Folder {', 'resource Folder {\n  # changed', 1)
+    changed = text.replace("resource Folder {", "resource Folder {\n  # changed", 1)
     changed = changed.replace('"upload" if "editor";', "", 1)
     assert changed != text
     path.write_text(changed)
@@ -77,16 +81,22 @@ def test_policy_test_command_reports_failures_and_exit_code(tmp_path):
     folder = copy_policies(tmp_path)
     ok = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "app", "policy", "test", "--dir", str(folder)],
-        capture_output=True, text=True, env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
     )
     assert ok.returncode == 0, ok.stderr
     assert "pix4d:" in ok.stdout and "FAIL" not in ok.stdout
 
     path = folder / "up42.polar"
-    path.write_text(path.read_text().replace('"buy_credits" if "admin";', '"buy_credits" if "member";'))
+    path.write_text(
+        path.read_text().replace('"buy_credits" if "admin";', '"buy_credits" if "member";')
+    )
     bad = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "app", "policy", "test", "--dir", str(folder)],
-        capture_output=True, text=True, env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
     )
     assert bad.returncode == 1
     assert "FAIL up42: member buy_credits on org: expected deny, got allow" in bad.stdout

@@ -46,8 +46,17 @@ def test_every_kind_of_change_is_seen_on_the_very_next_request(api, demo):
 
     with db.connection_context():  # the caller's key revoked
         ApiKey.update(revoked_at=ApiKey.created_at).execute()
-    assert api.post("/v1/authorize", {"actor": {"id": "pix4d-owner"}, "action": "view",
-                    "resource": {"type": "Organization", "id": "org-pix4d"}}).status_code == 401
+    assert (
+        api.post(
+            "/v1/authorize",
+            {
+                "actor": {"id": "pix4d-owner"},
+                "action": "view",
+                "resource": {"type": "Organization", "id": "org-pix4d"},
+            },
+        ).status_code
+        == 401
+    )
 
 
 def test_last_active_updates_do_not_drop_the_cache(api, demo, monkeypatch):

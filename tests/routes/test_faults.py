@@ -20,12 +20,17 @@ from models import ApiKey, db
 PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), None)
 pytestmark = pytest.mark.skipif(
     PG_BIN is None or shutil.which("runuser") is None or os.geteuid() != 0,
-    reason="needs PostgreSQL's server binaries and root to run them as postgres")
+    reason="needs PostgreSQL's server binaries and root to run them as postgres",
+)
 
 
 def as_postgres(*args):
-    return subprocess.run(["runuser", "-u", "postgres", "--", *map(str, args)],
-                          capture_output=True, text=True, check=True)
+    return subprocess.run(
+        ["runuser", "-u", "postgres", "--", *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
 
 
 @pytest.fixture
@@ -51,16 +56,25 @@ def own_postgres():
     shutil.rmtree(base, ignore_errors=True)
 
 
-CHECK = {"actor": {"id": "pix4d-owner"}, "action": "close",
-         "resource": {"type": "Organization", "id": "org-pix4d"}}
+CHECK = {
+    "actor": {"id": "pix4d-owner"},
+    "action": "close",
+    "resource": {"type": "Organization", "id": "org-pix4d"},
+}
 
 
 def test_database_down_means_503_deny_then_recovery(own_postgres, tmp_path):
     url, ctl, opts, data = own_postgres
     models.init_db(url)
     models.create_tables()
-    app = create_app({"TESTING": True, "DATABASE_URL": url, "DATABASE_BOUND": True,
-                      "DECISION_LOG": str(tmp_path / "d.log")})
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": url,
+            "DATABASE_BOUND": True,
+            "DECISION_LOG": str(tmp_path / "d.log"),
+        }
+    )
     from authz.demo import load_demo
 
     with db.connection_context():
@@ -102,8 +116,14 @@ def test_terminated_connections_are_replaced(own_postgres, tmp_path):
     url, ctl, opts, data = own_postgres
     models.init_db(url)
     models.create_tables()
-    app = create_app({"TESTING": True, "DATABASE_URL": url, "DATABASE_BOUND": True,
-                      "DECISION_LOG": str(tmp_path / "d.log")})
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": url,
+            "DATABASE_BOUND": True,
+            "DECISION_LOG": str(tmp_path / "d.log"),
+        }
+    )
     from authz.demo import load_demo
 
     with db.connection_context():
@@ -114,11 +134,14 @@ def test_terminated_connections_are_replaced(own_postgres, tmp_path):
     assert client.post("/v1/authorize", json=CHECK, headers=headers).status_code == 200
     other = models.open_database(url.replace("postgresql://", "postgres://"))
     other.connect()
-    other.execute_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                      "WHERE pid <> pg_backend_pid() AND datname = 'postgres'")
+    other.execute_sql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE pid <> pg_backend_pid() AND datname = 'postgres'"
+    )
     other.close()
-    statuses = [client.post("/v1/authorize", json=CHECK, headers=headers).status_code
-                for _ in range(3)]
+    statuses = [
+        client.post("/v1/authorize", json=CHECK, headers=headers).status_code for _ in range(3)
+    ]
     assert statuses[-1] == 200 and set(statuses) <= {200, 503}
     if hasattr(db.obj, "close_all"):
         db.obj.close_all()

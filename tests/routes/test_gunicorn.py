@@ -22,8 +22,14 @@ def free_port() -> int:
 
 
 def flask(*args, env):
-    return subprocess.run([str(BIN / "flask"), "--app", "app", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run(
+        [str(BIN / "flask"), "--app", "app", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
 
 
 @pytest.fixture(scope="module")
@@ -31,15 +37,30 @@ def server(tmp_path_factory):
     """gunicorn (2 gthread workers) over a fresh SQLite file with the demo data."""
     folder = tmp_path_factory.mktemp("gunicorn")
     (folder / "metrics").mkdir()
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{folder / 'g.db'}",
-           "PROMETHEUS_MULTIPROC_DIR": str(folder / "metrics"), "WEB_CONCURRENCY": "2"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{folder / 'g.db'}",
+        "PROMETHEUS_MULTIPROC_DIR": str(folder / "metrics"),
+        "WEB_CONCURRENCY": "2",
+    }
     flask("db", "init", env=env)
     flask("demo", "load", env=env)
     key = flask("keys", "create", "gunicorn-test", env=env)
     port = free_port()
     proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
-         "app:create_app()"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        [
+            str(BIN / "gunicorn"),
+            "-c",
+            "gunicorn.conf.py",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "app:create_app()",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.time() + 30
     while time.time() < deadline:
         try:
@@ -59,8 +80,12 @@ def server(tmp_path_factory):
 
 def post(conn, path, body, key):
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    conn.request("POST", path, body=data, headers={
-        "Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+    conn.request(
+        "POST",
+        path,
+        body=data,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
     response = conn.getresponse()
     return response.status, response.getheader("Content-Type"), json.loads(response.read())
 
@@ -84,8 +109,12 @@ def test_every_demo_user_is_answered_over_http_on_one_connection(server):
     port, key = server
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)  # kept alive throughout
     for actor, action, type_, rid, expected in EXPECTED:
-        status, _, body = post(conn, "/v1/authorize", {
-            "actor": {"id": actor}, "action": action, "resource": {"type": type_, "id": rid}}, key)
+        status, _, body = post(
+            conn,
+            "/v1/authorize",
+            {"actor": {"id": actor}, "action": action, "resource": {"type": type_, "id": rid}},
+            key,
+        )
         assert status == 200 and body["allowed"] is expected, (actor, action, body)
 
 

@@ -10,8 +10,15 @@ from werkzeug.serving import make_server
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture
@@ -30,22 +37,32 @@ def test_matrix_page_shows_one_table_set_per_style(live, tmp_path):
     base, key = live
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 800},
-                                extra_http_headers={"Authorization": f"Bearer {key}"})
+        page = browser.new_page(
+            viewport={"width": 1280, "height": 800},
+            extra_http_headers={"Authorization": f"Bearer {key}"},
+        )
         errors = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.goto(f"{base}/v1/policies/all/matrix?format=html")
         sections = page.locator("section.style")
         assert sections.count() == 3
         assert [sections.nth(i).get_attribute("data-style") for i in range(3)] == [
-            "pix4d", "respondio", "up42"]
-        for style, first_header in (("pix4d", "owner"), ("up42", "admin"),
-                                    ("respondio", "org_admin")):
+            "pix4d",
+            "respondio",
+            "up42",
+        ]
+        for style, first_header in (
+            ("pix4d", "owner"),
+            ("up42", "admin"),
+            ("respondio", "org_admin"),
+        ):
             table = page.locator(f"table.matrix[data-style={style}]").first
             assert table.is_visible()
             assert table.locator("thead th").nth(1).inner_text() == first_header
         # UP42 Member may not buy credits; Admin may (seeds/README.md table).
-        row = page.locator("table.matrix[data-style=up42]").first.locator("tr", has_text="buy_credits")
+        row = page.locator("table.matrix[data-style=up42]").first.locator(
+            "tr", has_text="buy_credits"
+        )
         assert [c.inner_text() for c in row.locator("td").all()] == ["buy_credits", "✓", "—"]
         shot = tmp_path / "matrix.png"
         page.screenshot(path=str(shot), full_page=True)

@@ -10,22 +10,31 @@ from app import create_app
 from models import ApiKey, db
 from tests.conftest import Api
 
-CHECK = {"actor": {"id": "pix4d-owner"}, "action": "view",
-         "resource": {"type": "Organization", "id": "org-pix4d"}}
+CHECK = {
+    "actor": {"id": "pix4d-owner"},
+    "action": "view",
+    "resource": {"type": "Organization", "id": "org-pix4d"},
+}
 
 
 def test_openapi_document_is_3_1_and_names_every_route(app, api):
     doc = api.get("/openapi.json").get_json()
     assert doc["openapi"] == "3.1.0"
-    routes = {r.rule.replace("<", "{").replace(">", "}") for r in app.url_map.iter_rules()
-              if r.endpoint != "static" and not r.rule.startswith("/docs/")}
+    routes = {
+        r.rule.replace("<", "{").replace(">", "}")
+        for r in app.url_map.iter_rules()
+        if r.endpoint != "static" and not r.rule.startswith("/docs/")
+    }
     documented = {p for p in doc["paths"]}
-    assert {r.split(":")[-1] if ":" in r else r for r in routes} - documented == set() or \
-        len(documented) >= len(routes) - 1
+    assert {r.split(":")[-1] if ":" in r else r for r in routes} - documented == set() or len(
+        documented
+    ) >= len(routes) - 1
     authorize = doc["paths"]["/v1/authorize"]["post"]
     body = authorize["requestBody"]["content"]["application/json"]["schema"]
     assert body == {"$ref": "#/components/schemas/AuthorizeRequest"}
-    assert {"actor", "action", "resource"} <= set(doc["components"]["schemas"]["AuthorizeRequest"]["required"])
+    assert {"actor", "action", "resource"} <= set(
+        doc["components"]["schemas"]["AuthorizeRequest"]["required"]
+    )
     assert "422" in authorize["responses"] and authorize["security"] == [{"bearer": []}]
 
 
@@ -64,21 +73,36 @@ def test_rate_limit_is_per_key(app, demo):
     a, b = Api(limited.test_client(), one), Api(limited.test_client(), two)
     assert [a.post("/v1/authorize", CHECK).status_code for _ in range(4)] == [200, 200, 200, 429]
     refused = a.post("/v1/authorize", CHECK)
-    assert refused.content_type == "application/problem+json" and refused.get_json()["status"] == 429
+    assert (
+        refused.content_type == "application/problem+json" and refused.get_json()["status"] == 429
+    )
     assert b.post("/v1/authorize", CHECK).status_code == 200  # another key has its own budget
     assert limited.test_client().get("/healthz").status_code == 200
 
 
-@pytest.mark.parametrize("body", [
-    b"[" * 50_000 + b"]" * 50_000,
-    b'{"actor": ' + b'{"a": ' * 5_000 + b"1" + b"}" * 5_000 + b"}",
-    json.dumps({"actor": {"id": "a"}, "action": "view", "resource": {
-        "type": "Dataset", "id": "x", "org": "org-pix4d",
-        "attributes": json.loads("[" * 40 + "]" * 40)}}).encode(),
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 50_000 + b"]" * 50_000,
+        b'{"actor": ' + b'{"a": ' * 5_000 + b"1" + b"}" * 5_000 + b"}",
+        json.dumps(
+            {
+                "actor": {"id": "a"},
+                "action": "view",
+                "resource": {
+                    "type": "Dataset",
+                    "id": "x",
+                    "org": "org-pix4d",
+                    "attributes": json.loads("[" * 40 + "]" * 40),
+                },
+            }
+        ).encode(),
+    ],
+)
 def test_deeply_nested_bodies_are_refused_without_a_500(api, demo, body):
-    response = api.call("POST", "/v1/authorize", data=body,
-                        headers={"Content-Type": "application/json"})
+    response = api.call(
+        "POST", "/v1/authorize", data=body, headers={"Content-Type": "application/json"}
+    )
     assert response.status_code in (400, 422)
     assert response.content_type == "application/problem+json"
 
@@ -110,5 +134,8 @@ def test_an_engine_exception_is_a_deny_and_is_counted(api, demo, app, monkeypatc
 
 def _metric(api, name):
     text = api.get("/metrics").get_data(as_text=True)
-    return sum(float(line.split()[-1]) for line in text.splitlines()
-               if line.startswith(name + " ") or line.startswith(name + "{"))
+    return sum(
+        float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith(name + " ") or line.startswith(name + "{")
+    )

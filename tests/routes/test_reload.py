@@ -15,15 +15,19 @@ import pytest
 from authz.engine import POLICY_DIR
 from tests.routes.test_gunicorn import BIN, ROOT, flask, free_port
 
-CHECK = {"actor": {"id": "pix4d-editor"}, "action": "upload",
-         "resource": {"type": "Dataset", "id": "pix4d-bridge-scan"}}
+CHECK = {
+    "actor": {"id": "pix4d-editor"},
+    "action": "upload",
+    "resource": {"type": "Dataset", "id": "pix4d-bridge-scan"},
+}
 
 
 def get_json(port, path, key=None, body=None):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"} if key else {}
-    conn.request("POST" if body else "GET", path, body=json.dumps(body) if body else None,
-                 headers=headers)
+    conn.request(
+        "POST" if body else "GET", path, body=json.dumps(body) if body else None, headers=headers
+    )
     response = conn.getresponse()
     return response.status, json.loads(response.read())
 
@@ -45,17 +49,33 @@ def wait_for_version(port, version, timeout=60):
 def served(tmp_path):
     policies = tmp_path / "policies"
     shutil.copytree(POLICY_DIR, policies)
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}",
-           "ORGAUTHZ_POLICY_DIR": str(policies), "ORGAUTHZ_SNAPSHOT_DIR": str(tmp_path / "snap"),
-           "PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "WEB_CONCURRENCY": "2"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}",
+        "ORGAUTHZ_POLICY_DIR": str(policies),
+        "ORGAUTHZ_SNAPSHOT_DIR": str(tmp_path / "snap"),
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+        "WEB_CONCURRENCY": "2",
+    }
     env.pop("ORGAUTHZ_POLICY_SOURCE", None)
     flask("db", "init", env=env)
     flask("demo", "load", env=env)
     key = flask("keys", "create", "reload-test", env=env)
     port = free_port()
     proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
-         "app:create_app()"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            str(BIN / "gunicorn"),
+            "-c",
+            "gunicorn.conf.py",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "app:create_app()",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     from authz.engine import policy_version
 
     wait_for_version(port, policy_version(policies))
@@ -122,7 +142,9 @@ def test_a_policy_failing_its_tables_is_refused(served):
 
     v1 = policy_version(policies)
     up42 = policies / "up42.polar"
-    up42.write_text(up42.read_text().replace('"buy_credits" if "admin";', '"buy_credits" if "member";'))
+    up42.write_text(
+        up42.read_text().replace('"buy_credits" if "admin";', '"buy_credits" if "member";')
+    )
     proc.send_signal(signal.SIGHUP)
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -132,7 +154,14 @@ def test_a_policy_failing_its_tables_is_refused(served):
         time.sleep(0.3)
     assert ready["policy_version"] == v1
     assert "member buy_credits on org: expected deny, got allow" in ready["policy_reload_error"]
-    status, body = get_json(port, "/v1/authorize", key, {
-        "actor": {"id": "up42-member"}, "action": "buy_credits",
-        "resource": {"type": "Organization", "id": "org-up42"}})
+    status, body = get_json(
+        port,
+        "/v1/authorize",
+        key,
+        {
+            "actor": {"id": "up42-member"},
+            "action": "buy_credits",
+            "resource": {"type": "Organization", "id": "org-up42"},
+        },
+    )
     assert body["allowed"] is False and body["policy_version"] == v1
