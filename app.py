@@ -30,6 +30,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         # Per API key (per worker with memory storage; a redis:// URI shares it).
         RATE_LIMIT="300000 per minute",
         RATE_LIMIT_STORAGE="memory://",
+        LAST_ACTIVE_FLUSH_SECONDS=5,
         JSON_SORT_KEYS=False,
     )
     app.config.from_prefixed_env("ORGAUTHZ")

@@ -1,51 +1,78 @@
 """The decision log: one JSON line per decision, written off the request path.
 
-A request thread only serialises the record and puts it on a queue; a
-``logging.handlers.QueueListener`` thread writes the lines to the file. Sampling
+A request thread only puts a tuple of what it already holds on a queue; one writer thread
+per process formats the JSON lines and writes them to the file in batches. Sampling
 (``DECISION_LOG_SAMPLE``, 0..1) and switching it off (``DECISION_LOG=off``) are config.
 ``flask decisions replay`` reads the file back.
 """
 
+import atexit
 import datetime
 import json
-import logging
-import logging.handlers
 import queue
 import random
+import threading
 from pathlib import Path
 
-_listeners: dict = {}
-_sink = None  # (logger, sample, context provider) of this process, or None when off
+_writers: dict = {}
+_sink = None  # (writer, sample, context provider) of this process, or None when off
+
+
+class _Writer(threading.Thread):
+    """Drains the queue into one file; ``flush()`` waits until what was queued is written."""
+
+    def __init__(self, path: str):
+        super().__init__(name="decision-log", daemon=True)
+        self.queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.path = path
+
+    def run(self):
+        with open(self.path, "a", encoding="utf-8", buffering=1 << 16) as out:
+            while True:
+                batch = [self.queue.get()]
+                try:
+                    while len(batch) < 1000:
+                        batch.append(self.queue.get_nowait())
+                except queue.Empty:
+                    pass
+                for item in batch:
+                    if isinstance(item, threading.Event):
+                        out.flush()
+                        item.set()
+                    else:
+                        try:
+                            out.write(_line(*item) + "\n")
+                        except Exception:  # a record that cannot be written is dropped
+                            pass
+                if self.queue.empty():
+                    out.flush()
+
+    def flush(self, timeout: float = 5.0) -> None:
+        done = threading.Event()
+        self.queue.put(done)
+        done.wait(timeout)
 
 
 def install(path: str, sample: float = 1.0, context=None) -> None:
-    """Write decisions to ``path`` (one listener thread per file and process)."""
+    """Write decisions to ``path`` (one writer thread per file and process)."""
     global _sink
     if not path or path == "off" or sample <= 0:
         _sink = None
         return
     path = str(Path(path).resolve())
-    if path not in _listeners:
+    if path not in _writers:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        q = queue.SimpleQueue()
-        handler = logging.FileHandler(path, encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        listener = logging.handlers.QueueListener(q, handler)
-        listener.start()
-        logger = logging.getLogger(f"orgauthz.decisionlog.{len(_listeners)}")
-        logger.propagate = False
-        logger.setLevel(logging.INFO)
-        logger.addHandler(logging.handlers.QueueHandler(q))
-        _listeners[path] = (listener, handler, logger)
-    _sink = (_listeners[path][2], sample, context)
+        writer = _Writer(path)
+        writer.start()
+        _writers[path] = writer
+    _sink = (_writers[path], sample, context)
 
 
+@atexit.register
 def flush() -> None:
-    """Write out what is queued (the tests and replay read the file right after)."""
-    for listener, handler, _ in list(_listeners.values()):
-        listener.stop()
-        handler.flush()
-        listener.start()
+    """Write out what is queued (replay and the tests read the file right after)."""
+    for writer in list(_writers.values()):
+        writer.flush()
 
 
 def resource_record(target) -> dict | None:
@@ -68,12 +95,23 @@ def record(decision, actor_id: str, action: str, target, requested: dict | None 
     """Queue one line for ``decision`` (does nothing when the log is off or not sampled)."""
     if _sink is None:
         return
-    logger, sample, context = _sink
+    writer, sample, context = _sink
     if sample < 1.0 and random.random() >= sample:
         return
+    extra = context() if context is not None else None
+    writer.queue.put((decision, actor_id, action, target, requested, extra, _now()))
+
+
+def _now() -> float:
+    return datetime.datetime.now(datetime.UTC).timestamp()
+
+
+def _line(decision, actor_id, action, target, requested, extra, when) -> str:
     line = {
         "decision_id": decision.decision_id,
-        "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
+        "time": datetime.datetime.fromtimestamp(when, datetime.UTC).isoformat(
+            timespec="milliseconds"
+        ),
         "actor": actor_id,
         "action": action,
         "resource": resource_record(target) or requested,
@@ -81,9 +119,9 @@ def record(decision, actor_id: str, action: str, target, requested: dict | None 
         "policy_version": decision.policy_version,
         "reason": decision.reason,
     }
-    if context is not None:
-        line.update(context())
-    logger.info(json.dumps(line, default=str))
+    if extra:
+        line.update(extra)
+    return json.dumps(line, default=str)
 
 
 def find(path: str, decision_id: str) -> dict | None:

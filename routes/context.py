@@ -1,19 +1,15 @@
 """What every request needs: its body, its caller, its acting user, the policy and the clock."""
 
-import time
+import functools
 
 from flask import current_app, g, has_request_context, request
 from werkzeug.exceptions import BadRequest
 
 from authz.engine import PolicySet
 from authz.facts import Facts
-from models import ApiKey, User, hash_secret
+from models import ApiKey, hash_secret
+from routes.activity import ACTIVITY
 from routes.errors import ApiError
-
-# Per worker: when each user's last_active_at was last written, so a busy user costs one
-# write a minute, not one per request.
-LAST_ACTIVE_EVERY = 60.0
-_last_touch: dict = {}
 
 
 def load(schema_cls, data=None):
@@ -40,7 +36,13 @@ def load(schema_cls, data=None):
                 f"the body nests deeper than {MAX_DEPTH} levels",
                 {"_body": ["too deeply nested"]},
             )
-    return schema_cls().load(data)
+    return _schema(schema_cls).load(data)
+
+
+@functools.cache
+def _schema(schema_cls):
+    """One instance per schema class: building a Schema costs more than loading with it."""
+    return schema_cls()
 
 
 MAX_DEPTH = 32
@@ -130,17 +132,13 @@ def acting_user(required: bool = True, must_be: str | None = None) -> str | None
 
 
 def touch_last_active(user_id: str) -> None:
-    """Record that ``user_id`` was active, at most once a minute per user and worker."""
-    clock = time.monotonic()
-    if clock - _last_touch.get(user_id, -LAST_ACTIVE_EVERY) < LAST_ACTIVE_EVERY:
-        return
-    _last_touch[user_id] = clock
-    User.update(last_active_at=now()).where(User.id == user_id).execute()
+    """Record that ``user_id`` was active (written in the background: routes/activity.py)."""
+    ACTIVITY.mark(user_id, now(), float(current_app.config["LAST_ACTIVE_FLUSH_SECONDS"]))
 
 
 def forget_last_active() -> None:
-    """Forget the throttle (the tests move the clock)."""
-    _last_touch.clear()
+    """Forget the marks (the tests move the clock)."""
+    ACTIVITY.forget()
 
 
 def require(actor_id: str, action: str, target, what: str = "") -> None:
