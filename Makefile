@@ -39,6 +39,18 @@ run: demo
 test: setup
 	$(BIN)/python -m pytest -q
 
+# Benchmarks (bench/run.py): one table, written as JSON to bench/results/<size>.json.
+# `make bench` builds 1,000,000 memberships on PostgreSQL ($$BENCH_PG_URL, else
+# $$TEST_DATABASE_URL, else postgres@127.0.0.1/test, in a schema of its own) and on SQLite;
+# the HTTP runs need wrk (apt-get install -y wrk). `make bench-small` is the CI guard.
+BENCH_SIZE ?= large
+BENCH_BACKEND ?= postgres,sqlite
+bench: setup
+	$(BIN)/python bench/run.py --size $(BENCH_SIZE) --backend $(BENCH_BACKEND)
+
+bench-small: setup
+	$(BIN)/python bench/run.py --size small --backend sqlite --quick --check-baseline
+
 policy-test: setup
 	$(BIN)/flask --app app policy test
 

@@ -1,10 +1,25 @@
-"""The decision endpoints: authorize, batch, actions."""
+"""The decision endpoints: authorize, batch, actions, and the list queries resources and
+actors."""
 
-from flask import Blueprint
+from flask import Blueprint, request
 
+from authz import listing
 from authz.decisions import decide
 from routes.context import facts, load, policy, touch_last_active
-from routes.schemas import ActionsRequest, AuthorizeRequest, BatchRequest
+from routes.openapi import doc
+from routes.pagination import encode, page_args
+from routes.schemas import (
+    ActionsRequest,
+    ActionsResponse,
+    ActorPage,
+    AuthorizeRequest,
+    AuthorizeResponse,
+    BatchRequest,
+    BatchResponse,
+    ListActorsRequest,
+    ListResourcesRequest,
+    ResourcePage,
+)
 
 bp = Blueprint("decisions", __name__, url_prefix="/v1/authorize")
 
@@ -17,6 +32,7 @@ def _answer(check: dict, snapshot) -> dict:
 
 
 @bp.post("")
+@doc(request=AuthorizeRequest, response=AuthorizeResponse)
 def authorize():
     """May the actor do the action on the resource? Always 200 with allowed true or false."""
     check = load(AuthorizeRequest)
@@ -26,6 +42,7 @@ def authorize():
 
 
 @bp.post("/batch")
+@doc(request=BatchRequest, response=BatchResponse)
 def authorize_batch():
     """Up to 1000 checks, in order, all against one policy version."""
     request_body = load(BatchRequest)
@@ -37,6 +54,7 @@ def authorize_batch():
 
 
 @bp.post("/actions")
+@doc(request=ActionsRequest, response=ActionsResponse)
 def allowed_actions():
     """Every action the policy allows the actor on the resource."""
     body = load(ActionsRequest)
@@ -54,3 +72,44 @@ def allowed_actions():
                 actions.append(action)
     touch_last_active(actor)
     return {"actions": actions, "policy_version": snapshot.version}
+
+
+def _page(body: dict) -> tuple:
+    """(limit, cursor value) from the body, else the query string. 422 if invalid."""
+    source = {k: v for k, v in request.args.items() if k in ("limit", "cursor")}
+    source.update({k: body[k] for k in ("limit", "cursor") if k in body})
+    return page_args(source)
+
+
+@bp.post("/resources")
+@doc(request=ListResourcesRequest, response=ResourcePage)
+def list_resources():
+    """The registered resources of a type in an org on which the actor may do the action,
+    paginated; filtered in the database (``authz.listing``). Unknown actor, org, type or
+    action: an empty list, as /v1/authorize would deny. Raises 422 for an invalid body."""
+    body = load(ListResourcesRequest)
+    limit, after = _page(body)
+    actor = body["actor"]["id"]
+    page = listing.list_resources(
+        policy(), facts(), actor, body["action"], body["type"], body["org"], limit, after
+    )
+    touch_last_active(actor)
+    return {
+        "items": page.items,
+        "next_cursor": encode(page.next_after) if page.next_after is not None else None,
+    }
+
+
+@bp.post("/actors")
+@doc(request=ListActorsRequest, response=ActorPage)
+def list_actors():
+    """The users who may do the action on the resource, paginated (``authz.listing``).
+    Unknown resource or action: an empty list. Raises 422 for an invalid body."""
+    body = load(ListActorsRequest)
+    limit, after = _page(body)
+    target = facts().target(body["resource"])
+    page = listing.list_actors(policy(), facts(), body["action"], target, limit, after)
+    return {
+        "items": page.items,
+        "next_cursor": encode(page.next_after) if page.next_after is not None else None,
+    }

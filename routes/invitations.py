@@ -49,10 +49,16 @@ bp = Blueprint("invitations", __name__, url_prefix="/v1")
 def dump_invitation(inv: Invitation, token: str | None = None) -> dict:
     """The API form of an invitation; ``token`` only in the answer that created it."""
     body = {
-        "id": inv.id, "org_id": inv.org_id, "email": inv.email, "role": inv.role,
-        "status": inv.status_at(now()), "expires_at": iso(inv.expires_at),
-        "invited_by": inv.invited_by, "created_at": iso(inv.created_at),
-        "accepted_by": inv.accepted_by, "ended_at": iso(inv.ended_at),
+        "id": inv.id,
+        "org_id": inv.org_id,
+        "email": inv.email,
+        "role": inv.role,
+        "status": inv.status_at(now()),
+        "expires_at": iso(inv.expires_at),
+        "invited_by": inv.invited_by,
+        "created_at": iso(inv.created_at),
+        "accepted_by": inv.accepted_by,
+        "ended_at": iso(inv.ended_at),
     }
     if token is not None:
         body["token"] = token
@@ -61,8 +67,13 @@ def dump_invitation(inv: Invitation, token: str | None = None) -> dict:
 
 def _audit_view(inv: Invitation) -> dict:
     """What the audit trail keeps of an invitation (never the token or its hash)."""
-    return {"id": inv.id, "email": inv.email, "role": inv.role, "status": inv.status,
-            "expires_at": iso(inv.expires_at)}
+    return {
+        "id": inv.id,
+        "email": inv.email,
+        "role": inv.role,
+        "status": inv.status,
+        "expires_at": iso(inv.expires_at),
+    }
 
 
 @bp.post("/orgs/<org_id>/invitations")
@@ -81,10 +92,14 @@ def invite(org_id):
     items = body["invitations"]
     limit = int(setting(engine, "invitation_batch_limit"))
     if len(items) > limit:
-        raise ApiError(403, f"the {engine.style} policy allows at most {limit} invitations at "
-                       f"a time (invitation_batch_limit); this batch has {len(items)}, so none "
-                       "was sent", {"invitations": [f"at most {limit} at a time"]},
-                       title=FORBIDDEN)
+        raise ApiError(
+            403,
+            f"the {engine.style} policy allows at most {limit} invitations at "
+            f"a time (invitation_batch_limit); this batch has {len(items)}, so none "
+            "was sent",
+            {"invitations": [f"at most {limit} at a time"]},
+            title=FORBIDDEN,
+        )
     roles = engine.roles("Organization")
     errors, seen = {}, {}
     for i, item in enumerate(items):
@@ -95,8 +110,7 @@ def invite(org_id):
             errors[f"invitations.{i}.email"] = [f"the same as invitations.{seen[key]}.email"]
         seen.setdefault(key, i)
     if errors:
-        raise ApiError(422, f"invalid fields: {', '.join(errors)}; no invitation was sent",
-                       errors)
+        raise ApiError(422, f"invalid fields: {', '.join(errors)}; no invitation was sent", errors)
     lifetime = datetime.timedelta(hours=float(setting(engine, "invitation_lifetime_hours")))
     created = []
     with conflict_is_409(), transaction():
@@ -108,14 +122,29 @@ def invite(org_id):
             if reason is not None:
                 denied[f"invitations.{i}.role"] = [reason]
         if denied:
-            raise ApiError(403, f"{actor} may not send {len(denied)} of these {len(items)} "
-                           "invitations; none was sent", denied, title=FORBIDDEN)
+            raise ApiError(
+                403,
+                f"{actor} may not send {len(denied)} of these {len(items)} "
+                "invitations; none was sent",
+                denied,
+                title=FORBIDDEN,
+            )
         keys = list(seen)
-        members = {u.email_key for u in User.select(User.email_key).join(Membership).where(
-            (Membership.org == org_id) & (User.email_key.in_(keys)))}
-        pending = {inv.email_key for inv in Invitation.select(Invitation.email_key).where(
-            (Invitation.org == org_id) & (Invitation.email_key.in_(keys))
-            & (Invitation.status == "pending") & (Invitation.expires_at > now()))}
+        members = {
+            u.email_key
+            for u in User.select(User.email_key)
+            .join(Membership)
+            .where((Membership.org == org_id) & (User.email_key.in_(keys)))
+        }
+        pending = {
+            inv.email_key
+            for inv in Invitation.select(Invitation.email_key).where(
+                (Invitation.org == org_id)
+                & (Invitation.email_key.in_(keys))
+                & (Invitation.status == "pending")
+                & (Invitation.expires_at > now())
+            )
+        }
         conflicts = {}
         for i, item in enumerate(items):
             key = User.email_key_of(item["email"])
@@ -124,17 +153,29 @@ def invite(org_id):
             elif key in pending:
                 conflicts[f"invitations.{i}.email"] = ["already has a pending invitation"]
         if conflicts:
-            raise ApiError(409, f"{len(conflicts)} of these {len(items)} emails are already "
-                           "members or invited; no invitation was sent", conflicts)
+            raise ApiError(
+                409,
+                f"{len(conflicts)} of these {len(items)} emails are already "
+                "members or invited; no invitation was sent",
+                conflicts,
+            )
         for item in items:
             token = secrets.token_urlsafe(32)
             inv = Invitation.create(
-                id=f"inv-{uuid.uuid4().hex[:20]}", org=org_id, email=item["email"],
-                email_key=User.email_key_of(item["email"]), role=item["role"],
-                token_hash=hash_secret(token), status="pending", invited_by=actor,
-                created_at=now(), expires_at=now() + lifetime)
-            audit(org_id, "invitation.create", f"invitation:{inv.id}", None, _audit_view(inv),
-                  actor)
+                id=f"inv-{uuid.uuid4().hex[:20]}",
+                org=org_id,
+                email=item["email"],
+                email_key=User.email_key_of(item["email"]),
+                role=item["role"],
+                token_hash=hash_secret(token),
+                status="pending",
+                invited_by=actor,
+                created_at=now(),
+                expires_at=now() + lifetime,
+            )
+            audit(
+                org_id, "invitation.create", f"invitation:{inv.id}", None, _audit_view(inv), actor
+            )
             created.append(dump_invitation(inv, token))
     return {"items": created}, 201
 
@@ -146,8 +187,7 @@ def list_invitations(org_id):
     ``view_invitations``. Raises ApiError 404, 403, 422."""
     actor = acting()
     args = list_args(InvitationListArgs)
-    require(actor, "view_invitations", org_target(org_id),
-            what=f"view the invitations of {org_id}")
+    require(actor, "view_invitations", org_target(org_id), what=f"view the invitations of {org_id}")
     query = Invitation.select().where(Invitation.org == org_id)
     status = args["status"]
     if status == "pending":
@@ -175,16 +215,21 @@ def cancel_invitation(org_id, invitation_id):
         inv = Invitation.get_or_none((Invitation.id == invitation_id) & (Invitation.org == org_id))
         if inv is None:
             raise ApiError(404, f"no invitation {invitation_id!r} in {org_id!r}")
-        require_management(actor, "cancel", org, "Invitation", {"role": inv.role},
-                           what=f"cancel the invitation {invitation_id}")
+        require_management(
+            actor,
+            "cancel",
+            org,
+            "Invitation",
+            {"role": inv.role},
+            what=f"cancel the invitation {invitation_id}",
+        )
         status = inv.status_at(now())
         if status != "pending":
             raise ApiError(409, f"the invitation is {status}; only a pending one can be cancelled")
         before = _audit_view(inv)
         inv.status, inv.ended_at = "cancelled", now()
         inv.save()
-        audit(org_id, "invitation.cancel", f"invitation:{inv.id}", before, _audit_view(inv),
-              actor)
+        audit(org_id, "invitation.cancel", f"invitation:{inv.id}", before, _audit_view(inv), actor)
     return dump_invitation(inv)
 
 
@@ -201,7 +246,7 @@ def _usable(inv: Invitation) -> None:
 ACCEPT_FACTS = {
     "email_matches": "the invitation was sent to another email address than the user's",
     "actor_in_other_org": "the user already belongs to another {style} organization, and this "
-                          "style does not merge accounts: they must leave it first",
+    "style does not merge accounts: they must leave it first",
 }
 
 
@@ -231,36 +276,71 @@ def accept_invitation():
         if user is None:
             holder = User.get_or_none(User.email_key == email_key)
             if holder is not None:
-                raise ApiError(409, f"the email {person['email']!r} belongs to another user",
-                               {"user.email": ["taken"]})
-            user = User.create(id=user_id, email=person["email"], email_key=email_key,
-                               name=person["name"], created_at=now())
-        in_other = (Membership.select().join(Organization).where(
-            (Membership.user == user_id) & (Organization.style == org.style)
-            & (Organization.id != org.id) & Organization.closed_at.is_null()).exists())
+                raise ApiError(
+                    409,
+                    f"the email {person['email']!r} belongs to another user",
+                    {"user.email": ["taken"]},
+                )
+            user = User.create(
+                id=user_id,
+                email=person["email"],
+                email_key=email_key,
+                name=person["name"],
+                created_at=now(),
+            )
+        in_other = (
+            Membership.select()
+            .join(Organization)
+            .where(
+                (Membership.user == user_id)
+                & (Organization.style == org.style)
+                & (Organization.id != org.id)
+                & Organization.closed_at.is_null()
+            )
+            .exists()
+        )
         # The invited email must be the user's, both as sent now and as stored for them.
-        attrs = {"role": inv.role, "actor_in_other_org": in_other,
-                 "email_matches": email_key == inv.email_key == user.email_key}
+        attrs = {
+            "role": inv.role,
+            "actor_in_other_org": in_other,
+            "email_matches": email_key == inv.email_key == user.email_key,
+        }
         reason = management_denial(user_id, "accept", org, "Invitation", attrs)
         if reason is not None:
-            why = [] if would_allow(user_id, "accept", org, "Invitation", attrs) else [
-                text.format(style=org.style) for fact, text in ACCEPT_FACTS.items()
-                if would_allow(user_id, "accept", org, "Invitation",
-                               {**attrs, fact: not attrs[fact]})]
-            raise ApiError(403, f"{user_id} may not accept this invitation: "
-                           f"{'; '.join(why) or reason}", title=FORBIDDEN)
+            why = (
+                []
+                if would_allow(user_id, "accept", org, "Invitation", attrs)
+                else [
+                    text.format(style=org.style)
+                    for fact, text in ACCEPT_FACTS.items()
+                    if would_allow(
+                        user_id, "accept", org, "Invitation", {**attrs, fact: not attrs[fact]}
+                    )
+                ]
+            )
+            raise ApiError(
+                403,
+                f"{user_id} may not accept this invitation: {'; '.join(why) or reason}",
+                title=FORBIDDEN,
+            )
         if Membership.get_or_none((Membership.org == org.id) & (Membership.user == user_id)):
             raise ApiError(409, f"{user_id} is already a member of {org.id}")
-        membership = Membership.create(user=user_id, org=org.id, role=inv.role,
-                                       created_at=now())
+        membership = Membership.create(user=user_id, org=org.id, role=inv.role, created_at=now())
         before = _audit_view(inv)
         inv.status, inv.accepted_by, inv.ended_at = "accepted", user_id, now()
         inv.save()
         if user.default_org is None:
             User.update(default_org=org.id).where(User.id == user_id).execute()
-        audit(org.id, "invitation.accept", f"invitation:{inv.id}", before, _audit_view(inv),
-              user_id)
+        audit(
+            org.id, "invitation.accept", f"invitation:{inv.id}", before, _audit_view(inv), user_id
+        )
         audit(org.id, "member.add", f"user:{user_id}", None, {"role": inv.role}, user_id)
     touch_last_active(user_id)
-    return {"org_id": org.id, "user_id": user_id, "role": membership.role, "status": "active",
-            "invitation_id": inv.id, "joined_at": iso(membership.created_at)}
+    return {
+        "org_id": org.id,
+        "user_id": user_id,
+        "role": membership.role,
+        "status": "active",
+        "invitation_id": inv.id,
+        "joined_at": iso(membership.created_at),
+    }

@@ -45,8 +45,12 @@ bp = Blueprint("members", __name__, url_prefix="/v1/orgs/<org_id>/members")
 def dump_member(membership: Membership, user: User) -> dict:
     """An active member as the member list shows it."""
     return {
-        "user_id": user.id, "email": user.email, "name": user.name, "role": membership.role,
-        "status": "active", "last_active_at": iso(user.last_active_at),
+        "user_id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "role": membership.role,
+        "status": "active",
+        "last_active_at": iso(user.last_active_at),
         "joined_at": iso(membership.created_at),
     }
 
@@ -54,8 +58,13 @@ def dump_member(membership: Membership, user: User) -> dict:
 def dump_pending(invitation: Invitation) -> dict:
     """A pending invitation as the member list shows it (``status: pending``)."""
     return {
-        "user_id": None, "email": invitation.email, "name": "", "role": invitation.role,
-        "status": "pending", "last_active_at": None, "invitation_id": invitation.id,
+        "user_id": None,
+        "email": invitation.email,
+        "name": "",
+        "role": invitation.role,
+        "status": "pending",
+        "last_active_at": None,
+        "invitation_id": invitation.id,
         "expires_at": iso(invitation.expires_at),
     }
 
@@ -64,8 +73,12 @@ def _cursor(value):
     """A members cursor: ["m", user_id] (members come first) or ["i", invitation_id]."""
     if value is None:
         return None
-    if (isinstance(value, list) and len(value) == 2 and value[0] in ("m", "i")
-            and isinstance(value[1], str)):
+    if (
+        isinstance(value, list)
+        and len(value) == 2
+        and value[0] in ("m", "i")
+        and isinstance(value[1], str)
+    ):
         return value
     raise ApiError(422, "the cursor is not one this service gave", {"cursor": ["invalid"]})
 
@@ -83,8 +96,7 @@ def list_members(org_id):
     limit, role, q = args["limit"], args["role"], args["q"]
     items = []
     if after is None or after[0] == "m":
-        query = (Membership.select(Membership, User).join(User)
-                 .where(Membership.org == org_id))
+        query = Membership.select(Membership, User).join(User).where(Membership.org == org_id)
         if role:
             query = query.where(Membership.role == role)
         if q:
@@ -95,8 +107,10 @@ def list_members(org_id):
         items = [("m", m.user.id, dump_member(m, m.user)) for m in rows]
     if len(items) <= limit:
         query = Invitation.select().where(
-            (Invitation.org == org_id) & (Invitation.status == "pending")
-            & (Invitation.expires_at > now()))
+            (Invitation.org == org_id)
+            & (Invitation.status == "pending")
+            & (Invitation.expires_at > now())
+        )
         if role:
             query = query.where(Invitation.role == role)
         if q:
@@ -113,8 +127,12 @@ def list_members(org_id):
 
 def _membership(org_id: str, user_id: str) -> Membership:
     """The membership of ``user_id`` in ``org_id``. Raises ApiError 404."""
-    row = (Membership.select(Membership, User).join(User)
-           .where((Membership.org == org_id) & (Membership.user == user_id)).first())
+    row = (
+        Membership.select(Membership, User)
+        .join(User)
+        .where((Membership.org == org_id) & (Membership.user == user_id))
+        .first()
+    )
     if row is None:
         raise ApiError(404, f"{user_id!r} is not a member of {org_id!r}")
     return row
@@ -137,13 +155,29 @@ def change_role(org_id, user_id):
         if from_role == to_role:  # nothing to change; still only for those who see members
             require(actor, "view_members", org_target(org_id), what=f"view the members of {org_id}")
             return dump_member(membership, membership.user)
-        attrs = {"from_role": from_role, "to_role": to_role, "is_self": user_id == actor,
-                 "last_of_role": Membership.is_last_of_role(org_id, user_id, from_role)}
-        require_management(actor, "change_role", org, "RoleChange", attrs,
-                           what=f"change the role of {user_id} from {from_role} to {to_role}")
+        attrs = {
+            "from_role": from_role,
+            "to_role": to_role,
+            "is_self": user_id == actor,
+            "last_of_role": Membership.is_last_of_role(org_id, user_id, from_role),
+        }
+        require_management(
+            actor,
+            "change_role",
+            org,
+            "RoleChange",
+            attrs,
+            what=f"change the role of {user_id} from {from_role} to {to_role}",
+        )
         Membership.update(role=to_role).where(Membership.id == membership.id).execute()
-        audit(org_id, "member.change_role", f"user:{user_id}", {"role": from_role},
-              {"role": to_role}, actor)
+        audit(
+            org_id,
+            "member.change_role",
+            f"user:{user_id}",
+            {"role": from_role},
+            {"role": to_role},
+            actor,
+        )
         membership.role = to_role
     return dump_member(membership, membership.user)
 
@@ -157,7 +191,8 @@ def _remove(org_id: str, memberships: list) -> None:
     Grant.delete().where((Grant.org == org_id) & (Grant.user.in_(user_ids))).execute()
     Membership.delete().where(Membership.id.in_([m.id for m in memberships])).execute()
     User.update(default_org=None).where(
-        (User.id.in_(user_ids)) & (User.default_org == org_id)).execute()
+        (User.id.in_(user_ids)) & (User.default_org == org_id)
+    ).execute()
 
 
 def _remove_checked(org_id: str, user_ids: list, actor: str) -> list:
@@ -169,19 +204,31 @@ def _remove_checked(org_id: str, user_ids: list, actor: str) -> list:
     """
     Organization.lock(org_id)
     org = fresh_org(org_id)
-    rows = (Membership.select(Membership, User).join(User)
-            .where((Membership.org == org_id) & (Membership.user.in_(user_ids))))
+    rows = (
+        Membership.select(Membership, User)
+        .join(User)
+        .where((Membership.org == org_id) & (Membership.user.in_(user_ids)))
+    )
     found = {m.user.id: m for m in rows}
     missing = [u for u in user_ids if u not in found]
     if missing:
-        raise ApiError(404, f"not members of {org_id}: {', '.join(missing)}",
-                       {"user_ids": [f"not a member: {u}" for u in missing]})
+        raise ApiError(
+            404,
+            f"not members of {org_id}: {', '.join(missing)}",
+            {"user_ids": [f"not a member: {u}" for u in missing]},
+        )
     denied, reasons = {}, {}
     for i, user_id in enumerate(user_ids):
         role = found[user_id].role
-        stays = (Membership.select().where(
-            (Membership.org == org_id) & (Membership.role == role)
-            & Membership.user.not_in(user_ids)).exists())
+        stays = (
+            Membership.select()
+            .where(
+                (Membership.org == org_id)
+                & (Membership.role == role)
+                & Membership.user.not_in(user_ids)
+            )
+            .exists()
+        )
         attrs = {"role": role, "is_self": user_id == actor, "last_of_role": not stays}
         reason = management_denial(actor, "remove", org, "Membership", attrs)
         if reason is not None:
@@ -190,10 +237,16 @@ def _remove_checked(org_id: str, user_ids: list, actor: str) -> list:
     if denied:
         if len(user_ids) == 1:
             what = "leave" if user_ids[0] == actor else f"remove {user_ids[0]} from"
-            raise ApiError(403, f"{actor} may not {what} {org_id}: {reasons[user_ids[0]]}",
-                           title=FORBIDDEN)
-        raise ApiError(403, f"{actor} may not remove {len(denied)} of these {len(user_ids)} "
-                       "members; nobody was removed", denied, title=FORBIDDEN)
+            raise ApiError(
+                403, f"{actor} may not {what} {org_id}: {reasons[user_ids[0]]}", title=FORBIDDEN
+            )
+        raise ApiError(
+            403,
+            f"{actor} may not remove {len(denied)} of these {len(user_ids)} "
+            "members; nobody was removed",
+            denied,
+            title=FORBIDDEN,
+        )
     memberships = [found[u] for u in user_ids]
     _remove(org_id, memberships)
     for m in memberships:

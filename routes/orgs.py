@@ -47,6 +47,7 @@ FORBIDDEN = "Forbidden by policy"
 
 # ---------------------------------------------------------------- shared helpers
 
+
 def iso(value) -> str | None:
     """A stored (naive UTC) datetime as ISO 8601 with ``Z``, or None."""
     return value.isoformat(timespec="seconds") + "Z" if value else None
@@ -93,8 +94,11 @@ def declared_role(engine: StyleEngine, role: str, field: str = "role") -> str:
     """``role`` if the style's policy declares it on Organization. Raises ApiError 422."""
     roles = engine.roles("Organization")
     if role not in roles:
-        raise ApiError(422, f"the {engine.style} policy declares no role {role!r}",
-                       {field: [f"one of: {', '.join(roles)}"]})
+        raise ApiError(
+            422,
+            f"the {engine.style} policy declares no role {role!r}",
+            {field: [f"one of: {', '.join(roles)}"]},
+        )
     return role
 
 
@@ -109,8 +113,12 @@ def org_target(org_id: str):
 # The attribute of each management resource that names the role it is about; the policy is
 # asked about every declared role to say which ones the actor could have used instead.
 ROLE_ATTRIBUTE = {"Invitation": "role", "RoleChange": "to_role", "Membership": "role"}
-VERB = {"invite": "invite as", "cancel": "cancel invitations for", "change_role": "give",
-        "remove": "remove members with"}
+VERB = {
+    "invite": "invite as",
+    "cancel": "cancel invitations for",
+    "change_role": "give",
+    "remove": "remove members with",
+}
 
 
 def would_allow(actor: str, action: str, org: OrgRef, type_: str, attributes: dict) -> bool:
@@ -122,8 +130,9 @@ def would_allow(actor: str, action: str, org: OrgRef, type_: str, attributes: di
     return engine.is_allowed(action, build_view(engine, actor, target.chain, actor_facts))
 
 
-def management_denial(actor: str, action: str, org: OrgRef, type_: str,
-                      attributes: dict) -> str | None:
+def management_denial(
+    actor: str, action: str, org: OrgRef, type_: str, attributes: dict
+) -> str | None:
     """Ask the policy about a management resource; None if allowed, else the reason.
 
     The reason is found by asking the policy again about the same request with one fact
@@ -148,27 +157,40 @@ def management_denial(actor: str, action: str, org: OrgRef, type_: str,
     role = attributes.get("role") or attributes.get("from_role")
     who = f"{actor} ({actor_role or 'no role'} in {org.id})"
     if attributes.get("last_of_role") and what_if({**attributes, "last_of_role": False}):
-        return (f"{role!r} is held by no other member of {org.id}, and the {engine.style} "
-                f"policy keeps at least one; give another member the role {role!r} first")
-    if attributes.get("is_self") and not what_if({**attributes, "is_self": False}) \
-            and type_ == "Membership":
-        return (f"the {engine.style} policy does not let {who} remove themselves; "
-                f"another member allowed to remove members must do it")
+        return (
+            f"{role!r} is held by no other member of {org.id}, and the {engine.style} "
+            f"policy keeps at least one; give another member the role {role!r} first"
+        )
+    if (
+        attributes.get("is_self")
+        and not what_if({**attributes, "is_self": False})
+        and type_ == "Membership"
+    ):
+        return (
+            f"the {engine.style} policy does not let {who} remove themselves; "
+            f"another member allowed to remove members must do it"
+        )
     if attributes.get("is_self") and type_ == "Membership":
         return f"the {engine.style} policy does not let {who} leave"
     key = ROLE_ATTRIBUTE.get(type_)
     if key and action in VERB:
-        usable = [r for r in engine.roles("Organization")
-                  if what_if({**attributes, key: r, "last_of_role": False})]
+        usable = [
+            r
+            for r in engine.roles("Organization")
+            if what_if({**attributes, key: r, "last_of_role": False})
+        ]
         if usable:
-            return (f"the {engine.style} policy lets {who} {VERB[action]} only these roles: "
-                    f"{', '.join(usable)}")
+            return (
+                f"the {engine.style} policy lets {who} {VERB[action]} only these roles: "
+                f"{', '.join(usable)}"
+            )
         return f"the {engine.style} policy lets {who} {VERB[action]} no role"
     return f"the {engine.style} policy does not allow it: {expl.get('reason', first.reason)}"
 
 
-def require_management(actor: str, action: str, org: OrgRef, type_: str, attributes: dict,
-                       what: str) -> None:
+def require_management(
+    actor: str, action: str, org: OrgRef, type_: str, attributes: dict, what: str
+) -> None:
     """Ask the policy about a management action. Raises ApiError 403 with the reason."""
     reason = management_denial(actor, action, org, type_, attributes)
     if reason is not None:
@@ -178,9 +200,14 @@ def require_management(actor: str, action: str, org: OrgRef, type_: str, attribu
 def dump_org(org: Organization, role: str | None = None) -> dict:
     """The API form of an organization; ``role``: the acting user's role in it."""
     body = {
-        "id": org.id, "name": org.name, "style": org.style, "legal": org.legal or {},
-        "billing": org.billing or {}, "created_by": org.created_by,
-        "created_at": iso(org.created_at), "closed_at": iso(org.closed_at),
+        "id": org.id,
+        "name": org.name,
+        "style": org.style,
+        "legal": org.legal or {},
+        "billing": org.billing or {},
+        "created_by": org.created_by,
+        "created_at": iso(org.created_at),
+        "closed_at": iso(org.closed_at),
     }
     if role is not None:
         body["role"] = role
@@ -194,8 +221,9 @@ def conflict_is_409():
     try:
         yield
     except peewee.IntegrityError as exc:
-        raise ApiError(409, "a concurrent request created the same id or email; "
-                       "nothing was changed, try again") from exc
+        raise ApiError(
+            409, "a concurrent request created the same id or email; nothing was changed, try again"
+        ) from exc
 
 
 def list_args(schema_cls) -> dict:
@@ -204,6 +232,7 @@ def list_args(schema_cls) -> dict:
 
 
 # ---------------------------------------------------------------- organizations
+
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "resource"
@@ -220,8 +249,9 @@ def create_org():
     snapshot = policy()
     style = body["style"]
     if style not in snapshot.styles:
-        raise ApiError(422, f"no policy style {style!r}",
-                       {"style": [f"one of: {', '.join(snapshot.styles)}"]})
+        raise ApiError(
+            422, f"no policy style {style!r}", {"style": [f"one of: {', '.join(snapshot.styles)}"]}
+        )
     engine = snapshot.engine(style)
     creator_role = declared_role(engine, setting(engine, "creator_role"), "creator_role")
     org_id = body["id"] or f"org-{uuid.uuid4().hex[:16]}"
@@ -229,40 +259,76 @@ def create_org():
         # The user's row lock serialises this user's concurrent creations, so the facts
         # below stay true until commit.
         user = User.lock(actor)
-        in_style = (Membership.select().join(Organization)
-                    .where((Membership.user == actor) & (Organization.style == style)
-                           & Organization.closed_at.is_null()).exists())
-        created_in_style = (Organization.select()
-                            .where((Organization.created_by == actor)
-                                   & (Organization.style == style)
-                                   & Organization.closed_at.is_null()).exists())
-        target = management_target(OrgRef("", style), "NewOrganization", {
-            "creator_in_style_org": in_style, "creator_created_in_style": created_in_style,
-        }, standalone=True)
+        in_style = (
+            Membership.select()
+            .join(Organization)
+            .where(
+                (Membership.user == actor)
+                & (Organization.style == style)
+                & Organization.closed_at.is_null()
+            )
+            .exists()
+        )
+        created_in_style = (
+            Organization.select()
+            .where(
+                (Organization.created_by == actor)
+                & (Organization.style == style)
+                & Organization.closed_at.is_null()
+            )
+            .exists()
+        )
+        target = management_target(
+            OrgRef("", style),
+            "NewOrganization",
+            {
+                "creator_in_style_org": in_style,
+                "creator_created_in_style": created_in_style,
+            },
+            standalone=True,
+        )
         require(actor, "create", target, what=f"create a {style} organization")
         if Organization.get_or_none(Organization.id == org_id) is not None:
             raise ApiError(409, f"an organization {org_id!r} already exists", {"id": ["taken"]})
-        org = Organization.create(id=org_id, name=body["name"], style=style,
-                                  legal=body["legal"], billing=body["billing"],
-                                  created_by=actor, created_at=now())
+        org = Organization.create(
+            id=org_id,
+            name=body["name"],
+            style=style,
+            legal=body["legal"],
+            billing=body["billing"],
+            created_by=actor,
+            created_at=now(),
+        )
         Membership.create(user=actor, org=org_id, role=creator_role, created_at=now())
         initial = None
         initial_type = engine.setting("initial_resource_type")
         if initial_type:  # respond.io (004): a first Space with a default name
             if initial_type not in engine.types:
-                raise ApiError(500, f"the {style} policy's initial_resource_type "
-                               f"{initial_type!r} is not a resource type it declares")
+                raise ApiError(
+                    500,
+                    f"the {style} policy's initial_resource_type "
+                    f"{initial_type!r} is not a resource type it declares",
+                )
             name = setting(engine, "initial_resource_name")
-            initial = Resource.create(org=org_id, type=initial_type,
-                                      rid=f"{org_id}-{_slug(name)}", parent=None, path="",
-                                      attributes={"name": name}, created_at=now(),
-                                      updated_at=now())
+            initial = Resource.create(
+                org=org_id,
+                type=initial_type,
+                rid=f"{org_id}-{_slug(name)}",
+                parent=None,
+                path="",
+                attributes={"name": name},
+                created_at=now(),
+                updated_at=now(),
+            )
         if user.default_org is None:
             User.update(default_org=org_id).where(User.id == actor).execute()
         after = dump_org(org, creator_role)
         if initial is not None:
-            after["initial_resource"] = {"type": initial.type, "id": initial.rid,
-                                         "name": initial.attributes["name"]}
+            after["initial_resource"] = {
+                "type": initial.type,
+                "id": initial.rid,
+                "name": initial.attributes["name"],
+            }
         audit(org_id, "org.create", f"organization:{org_id}", None, after, actor)
     return after, 201
 
@@ -319,19 +385,32 @@ def close_org(org_id):
         row = Organization.get_by_id(org_id)
         row.closed_at = now()
         row.save()
-        audit(org_id, "org.close", f"organization:{org_id}", {"closed_at": None},
-              {"closed_at": iso(row.closed_at)}, actor)
+        audit(
+            org_id,
+            "org.close",
+            f"organization:{org_id}",
+            {"closed_at": None},
+            {"closed_at": iso(row.closed_at)},
+            actor,
+        )
     return dump_org(row)
 
 
 # ---------------------------------------------------------------- audit trail
 
+
 def dump_event(event: AuditEvent) -> dict:
     """The API form of an audit event."""
     return {
-        "id": event.id, "actor": event.actor, "action": event.action, "target": event.target,
-        "before": event.before, "after": event.after, "request_id": event.request_id,
-        "api_key": event.api_key, "created_at": iso(event.created_at),
+        "id": event.id,
+        "actor": event.actor,
+        "action": event.action,
+        "target": event.target,
+        "before": event.before,
+        "after": event.after,
+        "request_id": event.request_id,
+        "api_key": event.api_key,
+        "created_at": iso(event.created_at),
     }
 
 

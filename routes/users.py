@@ -20,9 +20,14 @@ bp = Blueprint("users", __name__, url_prefix="/v1/users")
 
 def dump_user(user: User) -> dict:
     """The API form of a user."""
-    return {"id": user.id, "email": user.email, "name": user.name,
-            "default_org_id": user.default_org, "last_active_at": iso(user.last_active_at),
-            "created_at": iso(user.created_at)}
+    return {
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "default_org_id": user.default_org,
+        "last_active_at": iso(user.last_active_at),
+        "created_at": iso(user.created_at),
+    }
 
 
 def _as(user_id: str) -> None:
@@ -50,21 +55,33 @@ def put_user(user_id):
     with conflict_is_409(), transaction():
         holder = User.get_or_none(User.email_key == email_key)
         if holder is not None and holder.id != user_id:
-            raise ApiError(409, f"the email {body['email']!r} belongs to another user",
-                           {"email": ["taken"]})
+            raise ApiError(
+                409, f"the email {body['email']!r} belongs to another user", {"email": ["taken"]}
+            )
         user = User.get_or_none(User.id == user_id)
         created = user is None
         before = None if created else {"email": user.email, "name": user.name}
         if created:
-            user = User.create(id=user_id, email=body["email"], email_key=email_key,
-                               name=body["name"], created_at=now())
+            user = User.create(
+                id=user_id,
+                email=body["email"],
+                email_key=email_key,
+                name=body["name"],
+                created_at=now(),
+            )
         else:
             user.email, user.email_key, user.name = body["email"], email_key, body["name"]
             user.save()
         after = {"email": user.email, "name": user.name}
         if before != after:
-            audit(None, "user.create" if created else "user.update", f"user:{user_id}",
-                  before, after, user_id)
+            audit(
+                None,
+                "user.create" if created else "user.update",
+                f"user:{user_id}",
+                before,
+                after,
+                user_id,
+            )
     return dump_user(user)
 
 
@@ -86,16 +103,29 @@ def patch_user(user_id):
     org_id = body["default_org_id"]
     with transaction():
         user = _user_or_404(user_id)
-        if org_id is not None and not Membership.select().where(
-                (Membership.user == user_id) & (Membership.org == org_id)).exists():
-            raise ApiError(422, f"{user_id} is not a member of {org_id!r}",
-                           {"default_org_id": ["must be an organization the user belongs to"]})
+        if (
+            org_id is not None
+            and not Membership.select()
+            .where((Membership.user == user_id) & (Membership.org == org_id))
+            .exists()
+        ):
+            raise ApiError(
+                422,
+                f"{user_id} is not a member of {org_id!r}",
+                {"default_org_id": ["must be an organization the user belongs to"]},
+            )
         before = user.default_org
         user.default_org = org_id
         user.save()
         if before != org_id:
-            audit(None, "user.default_org", f"user:{user_id}", {"default_org_id": before},
-                  {"default_org_id": org_id}, user_id)
+            audit(
+                None,
+                "user.default_org",
+                f"user:{user_id}",
+                {"default_org_id": before},
+                {"default_org_id": org_id},
+                user_id,
+            )
     return dump_user(user)
 
 
@@ -110,14 +140,25 @@ def user_orgs(user_id):
     after = decode(args["cursor"]) if args["cursor"] else None
     if after is not None and not isinstance(after, str):
         raise ApiError(422, "the cursor is not one this service gave", {"cursor": ["invalid"]})
-    query = (Membership.select(Membership, Organization).join(Organization)
-             .where(Membership.user == user_id))
+    query = (
+        Membership.select(Membership, Organization)
+        .join(Organization)
+        .where(Membership.user == user_id)
+    )
     if after is not None:
         query = query.where(Organization.id > after)
     rows = list(query.order_by(Organization.id).limit(args["limit"] + 1))
     more = len(rows) > args["limit"]
     rows = rows[: args["limit"]]
-    items = [{"id": m.org.id, "name": m.org.name, "style": m.org.style, "role": m.role,
-              "closed_at": iso(m.org.closed_at), "is_default": m.org.id == user.default_org}
-             for m in rows]
+    items = [
+        {
+            "id": m.org.id,
+            "name": m.org.name,
+            "style": m.org.style,
+            "role": m.role,
+            "closed_at": iso(m.org.closed_at),
+            "is_default": m.org.id == user.default_org,
+        }
+        for m in rows
+    ]
     return {"items": items, "next_cursor": encode(rows[-1].org.id) if more else None}

@@ -83,7 +83,7 @@ def app(backend, tmp_path, pg_schema, clock):
             "DATABASE_BOUND": True,
             "CLOCK": clock,
             "DECISION_LOG": str(tmp_path / "decisions.log"),
-        "LAST_ACTIVE_FLUSH_SECONDS": 0,
+            "LAST_ACTIVE_FLUSH_SECONDS": 0,
             "POLICY_DIR": str(POLICY_DIR),
         }
     )

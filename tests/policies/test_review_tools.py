@@ -147,6 +147,7 @@ def test_diff_command_gates_a_widening_change(app, demo, tmp_path):
     env = {**os.environ, "DATABASE_URL": app.config["DATABASE_URL"]}
     if "search_path" in str(getattr(db.obj, "connect_params", {})):
         pytest.skip("the CLI opens the database by URL; the PostgreSQL schema is per test")
+
     def run(*args):
         command = [sys.executable, "-m", "flask", "--app", "app", "policy", "diff", *args]
         return subprocess.run(command, capture_output=True, text=True, env=env)

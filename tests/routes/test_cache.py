@@ -22,7 +22,8 @@ def test_a_repeated_decision_reads_no_facts_from_the_database(api, demo, monkeyp
     calls = count_queries(monkeypatch)
     assert api.allowed("pix4d-member", "view", DATASET) is True
     first = len(calls)
-    assert first >= 3  # resource, ancestors, actor, grants
+    # resource, ancestors, actor, grants; on PostgreSQL two queries carry all four
+    assert first >= 2
     assert api.allowed("pix4d-member", "view", DATASET) is True
     assert len(calls) == first  # served from the worker's cache
 

@@ -57,15 +57,22 @@ def test_two_owners_at_once_never_leave_an_org_without_owner(api, app, move):
             Membership.create(user="ann", org=org_id, role="owner")
             Membership.create(user="bob", org=org_id, role="owner")
         if move == "demote":  # each demotes the other
-            calls = [("PUT", f"/v1/orgs/{org_id}/members/bob", {"role": "manager"}, "ann"),
-                     ("PUT", f"/v1/orgs/{org_id}/members/ann", {"role": "manager"}, "bob")]
+            calls = [
+                ("PUT", f"/v1/orgs/{org_id}/members/bob", {"role": "manager"}, "ann"),
+                ("PUT", f"/v1/orgs/{org_id}/members/ann", {"role": "manager"}, "bob"),
+            ]
         else:  # both leave
-            calls = [("DELETE", f"/v1/orgs/{org_id}/members/ann", None, "ann"),
-                     ("DELETE", f"/v1/orgs/{org_id}/members/bob", None, "bob")]
+            calls = [
+                ("DELETE", f"/v1/orgs/{org_id}/members/ann", None, "ann"),
+                ("DELETE", f"/v1/orgs/{org_id}/members/bob", None, "bob"),
+            ]
         results = race(app, api.key, calls)
         with db.connection_context():
-            owners = Membership.select().where(
-                (Membership.org == org_id) & (Membership.role == "owner")).count()
+            owners = (
+                Membership.select()
+                .where((Membership.org == org_id) & (Membership.role == "owner"))
+                .count()
+            )
         assert owners == 1, f"round {round_}: {owners} owners after {results}"
         outcomes.append(tuple(sorted(results)))
     ok = 200 if move == "demote" else 204
@@ -82,7 +89,8 @@ def test_a_token_accepted_twice_at_once_works_once(api, app):
     for round_ in range(20):
         uid = f"u{round_}"
         token = invite(api, "ann", org, (f"{uid}@example.com", "reader")).get_json()["items"][0][
-            "token"]
+            "token"
+        ]
         body = {"token": token, "user": {"id": uid, "email": f"{uid}@example.com", "name": uid}}
         results = race(app, api.key, [("POST", "/v1/invitations/accept", body, None)] * 2)
         assert sorted(results) == [200, 410], f"round {round_}: {results}"

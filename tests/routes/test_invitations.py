@@ -27,13 +27,16 @@ def counts():
         return Invitation.select().count(), AuditEvent.select().count(), User.select().count()
 
 
-@pytest.mark.parametrize("bad_item, status, field", [
-    ({"email": "x7@example.com", "role": "wizard"}, 422, "invitations.6.role"),
-    ({"email": "not-an-email", "role": "reader"}, 422, "invitations.6.email"),
-    ({"email": "x0@example.com", "role": "reader"}, 422, "invitations.6.email"),  # twice
-    ({"email": "ERIN@example.com", "role": "reader"}, 409, "invitations.6.email"),  # a member
-    ({"email": "x7@example.com", "role": "owner"}, 403, "invitations.6.role"),  # above Manager
-])
+@pytest.mark.parametrize(
+    "bad_item, status, field",
+    [
+        ({"email": "x7@example.com", "role": "wizard"}, 422, "invitations.6.role"),
+        ({"email": "not-an-email", "role": "reader"}, 422, "invitations.6.email"),
+        ({"email": "x0@example.com", "role": "reader"}, 422, "invitations.6.email"),  # twice
+        ({"email": "ERIN@example.com", "role": "reader"}, 409, "invitations.6.email"),  # a member
+        ({"email": "x7@example.com", "role": "owner"}, 403, "invitations.6.role"),  # above Manager
+    ],
+)
 def test_a_batch_failing_on_its_7th_item_writes_nothing(api, org, bad_item, status, field):
     before = counts()
     items = [{"email": f"x{i}@example.com", "role": "reader"} for i in range(6)]
@@ -46,14 +49,22 @@ def test_a_batch_failing_on_its_7th_item_writes_nothing(api, org, bad_item, stat
 
 def test_already_pending_is_refused_per_item(api, org):
     invite(api, "max", org, ("p@example.com", "reader"))
-    body = problem(invite(api, "max", org, ("q@example.com", "reader"),
-                          ("P@EXAMPLE.COM", "editor")), 409)
+    body = problem(
+        invite(api, "max", org, ("q@example.com", "reader"), ("P@EXAMPLE.COM", "editor")), 409
+    )
     assert body["errors"] == {"invitations.1.email": ["already has a pending invitation"]}
 
 
 def test_list_by_status_and_cancel(api, org, clock):
-    items = invite(api, "max", org, ("a@example.com", "reader"), ("b@example.com", "editor"),
-                   ("c@example.com", "member"), ("d@example.com", "member")).get_json()["items"]
+    items = invite(
+        api,
+        "max",
+        org,
+        ("a@example.com", "reader"),
+        ("b@example.com", "editor"),
+        ("c@example.com", "member"),
+        ("d@example.com", "member"),
+    ).get_json()["items"]
     a, b, c, _ = items
     assert accept(api, a["token"], "a").status_code == 200
     cancelled = api.delete(f"/v1/orgs/{org}/invitations/{b['id']}", actor="max")
@@ -67,8 +78,9 @@ def test_list_by_status_and_cancel(api, org, clock):
     assert problem(accept(api, "no-such-token", "z"), 404)
 
     def ids(status):
-        response = api.get(f"/v1/orgs/{org}/invitations", actor="max",
-                            query_string={"status": status})
+        response = api.get(
+            f"/v1/orgs/{org}/invitations", actor="max", query_string={"status": status}
+        )
         assert response.status_code == 200, response.get_json()
         return {i["email"] for i in response.get_json()["items"]}
 
@@ -118,15 +130,17 @@ def test_tokens_are_never_stored_or_logged_in_the_clear(api, org, app, caplog):
     tokens = [i["token"] for i in response.get_json()["items"]]
     assert len(set(tokens)) == 2 and all(len(t) >= 40 for t in tokens)
     accept(api, tokens[0], "t1")
-    api.delete(f"/v1/orgs/{org}/invitations/{response.get_json()['items'][1]['id']}",
-               actor="max")
+    api.delete(f"/v1/orgs/{org}/invitations/{response.get_json()['items'][1]['id']}", actor="max")
     with db.connection_context():
         for inv in Invitation.select():
             assert inv.token_hash not in tokens
         assert {hash_secret(t) for t in tokens} <= {i.token_hash for i in Invitation.select()}
         for model in models.MODELS:
-            text_fields = [f for f in model._meta.sorted_fields
-                           if isinstance(f, (peewee.CharField, peewee.TextField))]
+            text_fields = [
+                f
+                for f in model._meta.sorted_fields
+                if isinstance(f, (peewee.CharField, peewee.TextField))
+            ]
             for row in model.select(*text_fields).dicts():
                 for value in row.values():
                     for token in tokens:
@@ -150,14 +164,25 @@ def test_lifetime_and_batch_limit_come_from_the_policy(api, org, app, tmp_path, 
     folder = tmp_path / "policies"
     shutil.copytree(POLICY_DIR, folder)
     source = (folder / "pix4d.polar").read_text()
-    source = source.replace('setting("invitation_lifetime_hours", 360);',
-                            'setting("invitation_lifetime_hours", 2);')
-    source = source.replace('setting("invitation_batch_limit", 100);',
-                            'setting("invitation_batch_limit", 2);')
+    source = source.replace(
+        'setting("invitation_lifetime_hours", 360);', 'setting("invitation_lifetime_hours", 2);'
+    )
+    source = source.replace(
+        'setting("invitation_batch_limit", 100);', 'setting("invitation_batch_limit", 2);'
+    )
     (folder / "pix4d.polar").write_text(source)
     app.extensions["orgauthz.policy"] = PolicyHolder(folder)
-    body = problem(invite(api, "max", org, ("a@example.com", "reader"),
-                          ("b@example.com", "reader"), ("c@example.com", "reader")), 403)
+    body = problem(
+        invite(
+            api,
+            "max",
+            org,
+            ("a@example.com", "reader"),
+            ("b@example.com", "reader"),
+            ("c@example.com", "reader"),
+        ),
+        403,
+    )
     assert "at most 2" in body["detail"]
     items = invite(api, "max", org, ("a@example.com", "reader")).get_json()["items"]
     assert items[0]["expires_at"] == "2026-11-23T14:00:00Z"
@@ -166,8 +191,12 @@ def test_lifetime_and_batch_limit_come_from_the_policy(api, org, app, tmp_path, 
 def test_a_closed_org_takes_no_invitations(api, org):
     token = invite(api, "max", org, ("late@example.com", "reader")).get_json()["items"][0]["token"]
     assert api.delete(f"/v1/orgs/{org}", actor="olivia").status_code == 200
-    assert "closed" in problem(invite(api, "olivia", org, ("z@example.com", "reader")),
-                               403)["errors"]["invitations.0.role"][0]
+    assert (
+        "closed"
+        in problem(invite(api, "olivia", org, ("z@example.com", "reader")), 403)["errors"][
+            "invitations.0.role"
+        ][0]
+    )
     assert "closed" in problem(accept(api, token, "late"), 403)["detail"]
     with db.connection_context():
         assert not Membership.select().where(Membership.user == "late").exists()

@@ -16,8 +16,12 @@ from tests.routes.test_orgs import (
 def pix4d_org(api):
     add_user(api, "olivia", name="Olivia Owner")
     org = new_org(api, "olivia", "pix4d")["id"]
-    for uid, role in [("max", "manager"), ("erin", "editor"), ("rita", "reader"),
-                      ("mia", "member")]:
+    for uid, role in [
+        ("max", "manager"),
+        ("erin", "editor"),
+        ("rita", "reader"),
+        ("mia", "member"),
+    ]:
         join(api, "olivia", org, uid, role)
     return org
 
@@ -28,9 +32,14 @@ def test_list_filters_and_pending(api, app, clock):
     listed = members(api, "olivia", org)
     assert set(listed) == {"olivia", "max", "erin", "rita", "mia", "newbie@example.com"}
     assert listed["olivia"] == {
-        "user_id": "olivia", "email": "olivia@example.com", "name": "Olivia Owner",
-        "role": "owner", "status": "active", "last_active_at": "2026-11-23T12:00:00Z",
-        "joined_at": "2026-11-23T12:00:00Z"}
+        "user_id": "olivia",
+        "email": "olivia@example.com",
+        "name": "Olivia Owner",
+        "role": "owner",
+        "status": "active",
+        "last_active_at": "2026-11-23T12:00:00Z",
+        "joined_at": "2026-11-23T12:00:00Z",
+    }
     assert listed["newbie@example.com"]["status"] == "pending"
     assert listed["newbie@example.com"]["user_id"] is None
     assert set(members(api, "olivia", org, role="reader")) == {"rita", "newbie@example.com"}
@@ -62,11 +71,11 @@ def test_list_pages_through_members_then_pending(api, app):
 
 def test_change_role_validation_and_audit(api, app):
     org = pix4d_org(api)
-    body = problem(api.put(f"/v1/orgs/{org}/members/erin", {"role": "wizard"},
-                           actor="olivia"), 422)
+    body = problem(api.put(f"/v1/orgs/{org}/members/erin", {"role": "wizard"}, actor="olivia"), 422)
     assert "role" in body["errors"] and "owner" in body["errors"]["role"][0]
-    body = problem(api.put(f"/v1/orgs/{org}/members/erin", {"role": "reader", "x": 1},
-                           actor="olivia"), 422)
+    body = problem(
+        api.put(f"/v1/orgs/{org}/members/erin", {"role": "reader", "x": 1}, actor="olivia"), 422
+    )
     assert "x" in body["errors"]
     problem(api.put(f"/v1/orgs/{org}/members/ghost", {"role": "reader"}, actor="olivia"), 404)
     problem(api.put("/v1/orgs/org-none/members/erin", {"role": "reader"}, actor="olivia"), 404)
@@ -74,12 +83,14 @@ def test_change_role_validation_and_audit(api, app):
     ok = api.put(f"/v1/orgs/{org}/members/erin", {"role": "reader"}, actor="max")
     assert ok.status_code == 200 and ok.get_json()["role"] == "reader"
     # The same role again: nothing to do, nothing audited.
-    assert api.put(f"/v1/orgs/{org}/members/erin", {"role": "reader"},
-                   actor="max").status_code == 200
+    assert (
+        api.put(f"/v1/orgs/{org}/members/erin", {"role": "reader"}, actor="max").status_code == 200
+    )
     with db.connection_context():
         changes = list(AuditEvent.select().where(AuditEvent.action == "member.change_role"))
         assert [(e.actor, e.before, e.after) for e in changes] == [
-            ("max", {"role": "editor"}, {"role": "reader"})]
+            ("max", {"role": "editor"}, {"role": "reader"})
+        ]
     # A Manager cannot touch an Owner (roles above their own rank).
     problem(api.put(f"/v1/orgs/{org}/members/olivia", {"role": "manager"}, actor="max"), 403)
     problem(api.delete(f"/v1/orgs/{org}/members/olivia", actor="max"), 403)
@@ -88,14 +99,21 @@ def test_change_role_validation_and_audit(api, app):
 def test_remove_several_is_all_or_nothing(api, app):
     org = pix4d_org(api)
     # The Manager may remove the reader and the member, not the owner: nobody is removed.
-    body = problem(api.post(f"/v1/orgs/{org}/members/remove",
-                            {"user_ids": ["rita", "olivia", "mia"]}, actor="max"), 403)
+    body = problem(
+        api.post(
+            f"/v1/orgs/{org}/members/remove", {"user_ids": ["rita", "olivia", "mia"]}, actor="max"
+        ),
+        403,
+    )
     assert list(body["errors"]) == ["user_ids.1"]
     assert set(members(api, "olivia", org)) == {"olivia", "max", "erin", "rita", "mia"}
-    problem(api.post(f"/v1/orgs/{org}/members/remove", {"user_ids": ["rita", "ghost"]},
-                     actor="max"), 404)
-    problem(api.post(f"/v1/orgs/{org}/members/remove", {"user_ids": ["rita", "rita"]},
-                     actor="max"), 422)
+    problem(
+        api.post(f"/v1/orgs/{org}/members/remove", {"user_ids": ["rita", "ghost"]}, actor="max"),
+        404,
+    )
+    problem(
+        api.post(f"/v1/orgs/{org}/members/remove", {"user_ids": ["rita", "rita"]}, actor="max"), 422
+    )
     problem(api.post(f"/v1/orgs/{org}/members/remove", {"user_ids": []}, actor="max"), 422)
     ok = api.post(f"/v1/orgs/{org}/members/remove", {"user_ids": ["rita", "mia"]}, actor="max")
     assert ok.status_code == 200 and ok.get_json() == {"removed": ["rita", "mia"]}
@@ -106,8 +124,10 @@ def test_removing_every_owner_at_once_is_removing_the_last(api, app):
     org = pix4d_org(api)
     api.put(f"/v1/orgs/{org}/members/max", {"role": "owner"}, actor="olivia")
     # Each alone is not the last Owner, but together they are.
-    body = problem(api.post(f"/v1/orgs/{org}/members/remove", {"user_ids": ["max", "olivia"]},
-                            actor="olivia"), 403)
+    body = problem(
+        api.post(f"/v1/orgs/{org}/members/remove", {"user_ids": ["max", "olivia"]}, actor="olivia"),
+        403,
+    )
     assert set(body["errors"]) == {"user_ids.0", "user_ids.1"}
     assert api.delete(f"/v1/orgs/{org}/members/max", actor="olivia").status_code == 204
     with db.connection_context():

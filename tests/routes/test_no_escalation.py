@@ -92,9 +92,7 @@ def _run(api, style, ops):
         if style == "pix4d":
             escalated = {u: r for u, r in held.items() if u != top and r in reserved}
         else:  # respond.io: the user admin keeps its role; everyone else is a Member
-            escalated = {
-                u: r for u, r in held.items() if u not in (top, second) and r in reserved
-            }
+            escalated = {u: r for u, r in held.items() if u not in (top, second) and r in reserved}
         assert escalated == {}, (style, ops, held)
 
 

@@ -8,9 +8,12 @@ from models import AuditEvent, Membership, Organization, Resource, User, db
 
 # ---------------------------------------------------------------- helpers (imported elsewhere)
 
+
 def add_user(api, uid, email=None, name=None):
-    response = api.put(f"/v1/users/{uid}", {"email": email or f"{uid}@example.com",
-                                            "name": name or uid.replace("-", " ").title()})
+    response = api.put(
+        f"/v1/users/{uid}",
+        {"email": email or f"{uid}@example.com", "name": name or uid.replace("-", " ").title()},
+    )
     assert response.status_code == 200, response.get_json()
     return response.get_json()
 
@@ -27,9 +30,11 @@ def invite(api, actor, org_id, *pairs):
 
 
 def accept(api, token, uid, email=None, **kw):
-    return api.post("/v1/invitations/accept", {
-        "token": token, "user": {"id": uid, "email": email or f"{uid}@example.com",
-                                 "name": uid}}, **kw)
+    return api.post(
+        "/v1/invitations/accept",
+        {"token": token, "user": {"id": uid, "email": email or f"{uid}@example.com", "name": uid}},
+        **kw,
+    )
 
 
 def join(api, inviter, org_id, uid, role) -> None:
@@ -54,8 +59,10 @@ def problem(response, status):
 
 # ---------------------------------------------------------------- tests
 
-@pytest.mark.parametrize("style, role", [
-    ("pix4d", "owner"), ("up42", "admin"), ("respondio", "org_admin")])
+
+@pytest.mark.parametrize(
+    "style, role", [("pix4d", "owner"), ("up42", "admin"), ("respondio", "org_admin")]
+)
 def test_creator_gets_the_role_the_policy_names(api, app, style, role):
     add_user(api, "u-ann")
     org = new_org(api, "u-ann", style, legal={"vat": "CH-1"})
@@ -97,15 +104,17 @@ def test_create_validation(api, app):
     add_user(api, "u-ann")
     body = problem(api.post("/v1/orgs", {"name": "X", "style": "nope"}, actor="u-ann"), 422)
     assert "style" in body["errors"]
-    body = problem(api.post("/v1/orgs", {"name": "X", "style": "pix4d", "colour": 1},
-                            actor="u-ann"), 422)
+    body = problem(
+        api.post("/v1/orgs", {"name": "X", "style": "pix4d", "colour": 1}, actor="u-ann"), 422
+    )
     assert "colour" in body["errors"]
     body = problem(api.post("/v1/orgs", {"name": "X", "style": "pix4d"}), 422)
     assert "X-Actor-Id" in body["errors"]
     problem(api.post("/v1/orgs", {"name": "X", "style": "pix4d"}, actor="ghost"), 403)
     new_org(api, "u-ann", "pix4d", id="org-fixed")
-    body = problem(api.post("/v1/orgs", {"name": "X", "style": "pix4d", "id": "org-fixed"},
-                            actor="u-ann"), 409)
+    body = problem(
+        api.post("/v1/orgs", {"name": "X", "style": "pix4d", "id": "org-fixed"}, actor="u-ann"), 409
+    )
 
 
 def test_read_update_each_field_under_its_own_action(api, app):
@@ -120,8 +129,10 @@ def test_read_update_each_field_under_its_own_action(api, app):
     # billing: billing admin yes; name: no. All or nothing.
     ok = api.patch(f"/v1/orgs/{oid}", {"billing": {"iban": "CH00"}}, actor="u-bill")
     assert ok.status_code == 200 and ok.get_json()["billing"] == {"iban": "CH00"}
-    body = problem(api.patch(f"/v1/orgs/{oid}", {"billing": {"iban": "X"}, "name": "Evil"},
-                             actor="u-bill"), 403)
+    body = problem(
+        api.patch(f"/v1/orgs/{oid}", {"billing": {"iban": "X"}, "name": "Evil"}, actor="u-bill"),
+        403,
+    )
     assert "edit_details" in body["detail"]
     with db.connection_context():
         row = Organization.get_by_id(oid)
@@ -147,15 +158,20 @@ def test_audit_trail_for_those_the_policy_allows(api, app):
     oid = new_org(api, "u-own", "pix4d")["id"]
     join(api, "u-own", oid, "u-man", "manager")
     join(api, "u-own", oid, "u-ed", "editor")
-    api.put(f"/v1/orgs/{oid}/members/u-ed", {"role": "reader"}, actor="u-man",
-            headers={"X-Request-Id": "req-42"})
+    api.put(
+        f"/v1/orgs/{oid}/members/u-ed",
+        {"role": "reader"},
+        actor="u-man",
+        headers={"X-Request-Id": "req-42"},
+    )
     problem(api.get(f"/v1/orgs/{oid}/audit", actor="u-ed"), 403)
     page = api.get(f"/v1/orgs/{oid}/audit?limit=3", actor="u-man").get_json()
     events = page["items"]
     cursor = page["next_cursor"]
     while cursor:
-        page = api.get(f"/v1/orgs/{oid}/audit", actor="u-man",
-                       query_string={"limit": 3, "cursor": cursor}).get_json()
+        page = api.get(
+            f"/v1/orgs/{oid}/audit", actor="u-man", query_string={"limit": 3, "cursor": cursor}
+        ).get_json()
         events += page["items"]
         cursor = page["next_cursor"]
     actions = [e["action"] for e in events]
@@ -178,41 +194,81 @@ def test_answers_match_the_openapi_document(api, app):
         spec = document["paths"][path][method]["responses"][status]
         schema = spec["content"]["application/json"]["schema"]
         validator = jsonschema_rs.Draft202012Validator(
-            {**schema, "components": document["components"]})
+            {**schema, "components": document["components"]}
+        )
         errors = [e.message for e in validator.iter_errors(response.get_json())]
         assert errors == [], f"{method.upper()} {path} {status}: {errors}"
         return response.get_json()
 
     add_user(api, "u-own")
-    check(api.put("/v1/users/u-own", {"email": "u-own@example.com", "name": "Own"}),
-          "put", "/v1/users/{user_id}")
-    org = check(api.post("/v1/orgs", {"name": "Doc", "style": "respondio"}, actor="u-own"),
-                "post", "/v1/orgs")["id"]
+    check(
+        api.put("/v1/users/u-own", {"email": "u-own@example.com", "name": "Own"}),
+        "put",
+        "/v1/users/{user_id}",
+    )
+    org = check(
+        api.post("/v1/orgs", {"name": "Doc", "style": "respondio"}, actor="u-own"),
+        "post",
+        "/v1/orgs",
+    )["id"]
     check(api.get(f"/v1/orgs/{org}", actor="u-own"), "get", "/v1/orgs/{org_id}")
-    check(api.patch(f"/v1/orgs/{org}", {"legal": {"vat": "1"}}, actor="u-own"),
-          "patch", "/v1/orgs/{org_id}")
-    sent = check(invite(api, "u-own", org, ("a@example.com", "member"),
-                        ("b@example.com", "user_admin"), ("c@example.com", "member")),
-                 "post", "/v1/orgs/{org_id}/invitations")["items"]
-    check(accept(api, sent[0]["token"], "u-a", email="a@example.com"),
-          "post", "/v1/invitations/accept")
-    check(accept(api, sent[1]["token"], "u-b", email="b@example.com"),
-          "post", "/v1/invitations/accept")
-    check(api.delete(f"/v1/orgs/{org}/invitations/{sent[2]['id']}", actor="u-own"),
-          "delete", "/v1/orgs/{org_id}/invitations/{invitation_id}")
+    check(
+        api.patch(f"/v1/orgs/{org}", {"legal": {"vat": "1"}}, actor="u-own"),
+        "patch",
+        "/v1/orgs/{org_id}",
+    )
+    sent = check(
+        invite(
+            api,
+            "u-own",
+            org,
+            ("a@example.com", "member"),
+            ("b@example.com", "user_admin"),
+            ("c@example.com", "member"),
+        ),
+        "post",
+        "/v1/orgs/{org_id}/invitations",
+    )["items"]
+    check(
+        accept(api, sent[0]["token"], "u-a", email="a@example.com"),
+        "post",
+        "/v1/invitations/accept",
+    )
+    check(
+        accept(api, sent[1]["token"], "u-b", email="b@example.com"),
+        "post",
+        "/v1/invitations/accept",
+    )
+    check(
+        api.delete(f"/v1/orgs/{org}/invitations/{sent[2]['id']}", actor="u-own"),
+        "delete",
+        "/v1/orgs/{org_id}/invitations/{invitation_id}",
+    )
     invite(api, "u-own", org, ("d@example.com", "member"))
-    check(api.get(f"/v1/orgs/{org}/members?limit=2", actor="u-own"),
-          "get", "/v1/orgs/{org_id}/members")
+    check(
+        api.get(f"/v1/orgs/{org}/members?limit=2", actor="u-own"),
+        "get",
+        "/v1/orgs/{org_id}/members",
+    )
     check(api.get(f"/v1/orgs/{org}/members", actor="u-own"), "get", "/v1/orgs/{org_id}/members")
-    check(api.get(f"/v1/orgs/{org}/invitations", actor="u-own"),
-          "get", "/v1/orgs/{org_id}/invitations")
-    check(api.put(f"/v1/orgs/{org}/members/u-a", {"role": "billing_admin"}, actor="u-own"),
-          "put", "/v1/orgs/{org_id}/members/{user_id}")
+    check(
+        api.get(f"/v1/orgs/{org}/invitations", actor="u-own"),
+        "get",
+        "/v1/orgs/{org_id}/invitations",
+    )
+    check(
+        api.put(f"/v1/orgs/{org}/members/u-a", {"role": "billing_admin"}, actor="u-own"),
+        "put",
+        "/v1/orgs/{org_id}/members/{user_id}",
+    )
     check(api.get("/v1/users/u-a"), "get", "/v1/users/{user_id}")
     check(api.patch("/v1/users/u-a", {"default_org_id": org}), "patch", "/v1/users/{user_id}")
     check(api.get("/v1/users/u-a/orgs"), "get", "/v1/users/{user_id}/orgs")
-    check(api.post(f"/v1/orgs/{org}/members/remove", {"user_ids": ["u-a", "u-b"]},
-                   actor="u-own"), "post", "/v1/orgs/{org_id}/members/remove")
+    check(
+        api.post(f"/v1/orgs/{org}/members/remove", {"user_ids": ["u-a", "u-b"]}, actor="u-own"),
+        "post",
+        "/v1/orgs/{org_id}/members/remove",
+    )
     check(api.get(f"/v1/orgs/{org}/audit", actor="u-own"), "get", "/v1/orgs/{org_id}/audit")
     check(api.delete(f"/v1/orgs/{org}", actor="u-own"), "delete", "/v1/orgs/{org_id}")
     for response, method, path in [

@@ -24,8 +24,13 @@ def test_pix4d_people_management_story(api, app, clock):
     # The invited person accepts (the email matches whatever its case); user created.
     joined = accept(api, item["token"], "max", email="max@example.com")
     assert joined.status_code == 200
-    assert joined.get_json() == {**joined.get_json(), "org_id": org, "user_id": "max",
-                                 "role": "manager", "status": "active"}
+    assert joined.get_json() == {
+        **joined.get_json(),
+        "org_id": org,
+        "user_id": "max",
+        "role": "manager",
+        "status": "active",
+    }
     listed = members(api, "olivia", org)
     assert listed["max"]["role"] == "manager" and listed["max"]["status"] == "active"
     assert "Max@Example.com" not in listed  # no longer pending
@@ -43,10 +48,13 @@ def test_pix4d_people_management_story(api, app, clock):
     body = problem(invite(api, "max", org, ("boss@example.com", "owner")), 403)
     assert "invitations.0.role" in body["errors"]
     # Up to Manager is fine.
-    assert api.put(f"/v1/orgs/{org}/members/erin", {"role": "manager"},
-                   actor="max").get_json()["role"] == "manager"
-    assert api.put(f"/v1/orgs/{org}/members/erin", {"role": "editor"},
-                   actor="max").status_code == 200
+    assert (
+        api.put(f"/v1/orgs/{org}/members/erin", {"role": "manager"}, actor="max").get_json()["role"]
+        == "manager"
+    )
+    assert (
+        api.put(f"/v1/orgs/{org}/members/erin", {"role": "editor"}, actor="max").status_code == 200
+    )
 
     # 001 "Requires at least one Owner": the only Owner cannot leave...
     body = problem(api.delete(f"/v1/orgs/{org}/members/olivia", actor="olivia"), 403)
@@ -54,16 +62,18 @@ def test_pix4d_people_management_story(api, app, clock):
     # ... nor be demoted, by anyone.
     problem(api.put(f"/v1/orgs/{org}/members/olivia", {"role": "manager"}, actor="olivia"), 403)
     # With a second Owner, she may leave.
-    assert api.put(f"/v1/orgs/{org}/members/max", {"role": "owner"},
-                   actor="olivia").status_code == 200
+    assert (
+        api.put(f"/v1/orgs/{org}/members/max", {"role": "owner"}, actor="olivia").status_code == 200
+    )
 
     # 000 "A member of an organization can leave at any time." With their grants.
     sent = invite(api, "max", org, ("mia@example.com", "member"))
     accept(api, sent.get_json()["items"][0]["token"], "mia")
     with db.connection_context():  # a folder assigned to her (the grants API is not this test's)
         Resource.create(org=org, type="Folder", rid="f-1")
-        Grant.create(user="mia", org=org, role="reader",
-                     resource=Resource.get(Resource.rid == "f-1"))
+        Grant.create(
+            user="mia", org=org, role="reader", resource=Resource.get(Resource.rid == "f-1")
+        )
         User.update(default_org=org).where(User.id == "mia").execute()
     assert api.allowed("mia", "view", {"type": "Folder", "id": "f-1"})
     assert api.delete(f"/v1/orgs/{org}/members/mia", actor="mia").status_code == 204

@@ -20,7 +20,8 @@ def test_respondio_user_admin_story(api, app):
     assert members(api, "uma", org)["mo"]["role"] == "member"
     body = problem(invite(api, "uma", org, ("bea@example.com", "billing_admin")), 403)
     assert body["errors"]["invitations.0.role"] == [
-        f"the respondio policy lets uma (user_admin in {org}) invite as only these roles: member"]
+        f"the respondio policy lets uma (user_admin in {org}) invite as only these roles: member"
+    ]
 
     # 003 "A user cannot delete himself from the organization as it requires another
     # authorised user to do so."
@@ -38,8 +39,7 @@ def test_respondio_user_admin_story(api, app):
     assert set(members(api, "bill", org)) == {"oscar", "uma", "bill"}
     problem(invite(api, "bill", org, ("x@example.com", "member")), 403)
     # 003 "Each organization has to have at least one organization admin."
-    body = problem(api.put(f"/v1/orgs/{org}/members/oscar", {"role": "member"},
-                           actor="oscar"), 403)
+    body = problem(api.put(f"/v1/orgs/{org}/members/oscar", {"role": "member"}, actor="oscar"), 403)
     assert "keeps at least one" in body["detail"]
     # The Organization Admin removes the User Admin.
     assert api.delete(f"/v1/orgs/{org}/members/uma", actor="oscar").status_code == 204

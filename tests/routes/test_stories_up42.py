@@ -29,14 +29,16 @@ def test_up42_admin_story(api, app, clock):
     # Two of them accept; one is made an admin.
     assert accept(api, items[0]["token"], "user0").status_code == 200
     assert accept(api, items[1]["token"], "user1").status_code == 200
-    assert api.put(f"/v1/orgs/{org}/members/user1", {"role": "admin"},
-                   actor="ada").status_code == 200
+    assert (
+        api.put(f"/v1/orgs/{org}/members/user1", {"role": "admin"}, actor="ada").status_code == 200
+    )
 
     # 002 "To remove a user, their role must be Member."
     body = problem(api.delete(f"/v1/orgs/{org}/members/user1", actor="ada"), 403)
     assert "remove members with only these roles: member" in body["detail"]
-    assert api.put(f"/v1/orgs/{org}/members/user1", {"role": "member"},
-                   actor="ada").status_code == 200
+    assert (
+        api.put(f"/v1/orgs/{org}/members/user1", {"role": "member"}, actor="ada").status_code == 200
+    )
     assert api.delete(f"/v1/orgs/{org}/members/user1", actor="ada").status_code == 204
     # A member removes no one (README table: Remove a user: Member no).
     problem(api.delete(f"/v1/orgs/{org}/members/ada", actor="user0"), 403)
@@ -50,8 +52,9 @@ def test_up42_admin_story(api, app, clock):
     assert "expired" in body["detail"]
     listed = api.get(f"/v1/orgs/{org}/invitations?status=expired", actor="ada").get_json()
     assert len(listed["items"]) == 8 and {i["status"] for i in listed["items"]} == {"expired"}
-    assert api.get(f"/v1/orgs/{org}/invitations?status=pending",
-                   actor="ada").get_json()["items"] == []
+    assert (
+        api.get(f"/v1/orgs/{org}/invitations?status=pending", actor="ada").get_json()["items"] == []
+    )
     assert set(members(api, "ada", org)) == {"ada", "user0"}  # expired ones are not pending
     # Expired: the same email may be invited again.
     assert invite(api, "ada", org, ("user2@example.com", "member")).status_code == 201

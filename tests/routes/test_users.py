@@ -9,8 +9,7 @@ def test_put_creates_then_updates(api, app):
     created = api.put("/v1/users/u-1", {"email": "Ann@Example.com", "name": "Ann"})
     assert created.status_code == 200  # create or update: 200 either way
     assert created.get_json()["email"] == "Ann@Example.com"
-    updated = api.put("/v1/users/u-1", {"email": "ann@example.org", "name": "Ann B"},
-                      actor="u-1")
+    updated = api.put("/v1/users/u-1", {"email": "ann@example.org", "name": "Ann B"}, actor="u-1")
     assert updated.status_code == 200 and updated.get_json()["name"] == "Ann B"
     assert api.get("/v1/users/u-1").get_json()["email"] == "ann@example.org"
     # X-Actor-Id, when sent, must be that user.
@@ -35,8 +34,9 @@ def test_default_org_must_be_one_of_the_users(api, app):
     assert "default_org_id" in body["errors"]
     ok = api.patch("/v1/users/u-ann", {"default_org_id": second}, actor="u-ann")
     assert ok.status_code == 200 and ok.get_json()["default_org_id"] == second
-    assert api.patch("/v1/users/u-ann", {"default_org_id": None}).get_json()[
-        "default_org_id"] is None
+    assert (
+        api.patch("/v1/users/u-ann", {"default_org_id": None}).get_json()["default_org_id"] is None
+    )
     problem(api.patch("/v1/users/u-ann", {"default_org": mine}), 422)
 
 
@@ -50,7 +50,8 @@ def test_orgs_of_a_user_with_role_paginated(api, app):
     assert [(o["id"], o["role"]) for o in first["items"]] == [("org-1", "reader")]
     rest = api.get("/v1/users/u-bob/orgs", query_string={"cursor": first["next_cursor"]})
     assert [(o["id"], o["role"], o["style"]) for o in rest.get_json()["items"]] == [
-        (up, "admin", "up42")]
+        (up, "admin", "up42")
+    ]
     assert rest.get_json()["next_cursor"] is None
     assert len(api.get("/v1/users/u-ann/orgs").get_json()["items"]) == 3
 
