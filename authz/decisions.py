@@ -15,7 +15,7 @@ from authz import decisionlog
 from authz.engine import PolicySet, StyleEngine
 from authz.facts import ActorFacts, Facts, Node, OrgRef, Target
 from authz.metrics import DECISION_ERRORS, DECISIONS
-from authz.view import Level, View, level
+from authz.view import Level, View, collapse, level
 
 log = logging.getLogger("orgauthz.decisions")
 
@@ -63,7 +63,7 @@ def build_view(engine: StyleEngine, actor_id: str, chain: tuple, actor: ActorFac
         else:
             attrs = engine.visible_attributes(node.type, node.attributes)
         levels.append(level(node.type, roles, owned, attrs))
-    return tuple(levels)
+    return collapse(levels)
 
 
 # The resources the service builds for its own endpoints: their attributes are computed by
@@ -153,7 +153,9 @@ def _decide(
         allowed = engine.is_allowed(action, view)
         DECISIONS.labels(engine.style, "allow" if allowed else "deny").inc()
         reason = "allowed by the policy" if allowed else "no rule of the policy allows it"
-        expl = explanation(engine, action, view, target, actor, allowed) if explain else None
+        expl = (
+            explanation(engine, action, view, target, actor, allowed, actor_id) if explain else None
+        )
         return Decision(allowed, decision_id, policy.version, reason, expl)
     except peewee.DatabaseError as exc:
         log.error("database error while deciding %s: %s; denied", action, exc)
@@ -165,7 +167,9 @@ def _decide(
         return deny("error while deciding; denied (see the service log)")
 
 
-def explanation(engine, action, view, target, actor: ActorFacts, allowed: bool) -> dict:
+def explanation(
+    engine, action, view, target, actor: ActorFacts, allowed: bool, actor_id: str = ""
+) -> dict:
     """What the actor holds, what the policy derives from it, and which role carried it."""
     node: Node = target.node
     held = []
@@ -181,7 +185,7 @@ def explanation(engine, action, view, target, actor: ActorFacts, allowed: bool) 
     for n in target.chain[1:]:
         for role in actor.grants.get(n.pk, ()):
             held.append({"type": n.type, "id": n.id, "role": role, "source": "grant"})
-        if n.owner is not None and view[target.chain.index(n)].owned:
+        if n.owner is not None and n.owner == actor_id:
             held.append({"type": n.type, "id": n.id, "role": None, "source": "owner"})
     effective = engine.effective_roles(view)
     granting = engine.granting_roles(action, view, effective) if allowed else []

@@ -32,6 +32,27 @@ class Level(NamedTuple):
 View = tuple
 
 
+def collapse(levels: list) -> tuple:
+    """The view of a chain, with each run of identical bare levels shown as one.
+
+    A bare level has no role of the actor, is not the actor's, and carries no attribute the
+    policy reads: between the organization and the resource asked about, five such Folders
+    in a row tell the policy nothing that one does not (roles flow through each the same way;
+    a policy cannot tell how deep a level is except by walking it). Showing one keeps Polar's
+    search short (it grows about twofold per level of nesting) and lets chains of different
+    depths share memo entries. tests/policies/test_invariants.py checks that the answer on
+    the collapsed view is the answer on the full one.
+    """
+    out = []
+    last = len(levels) - 1
+    for i, lvl in enumerate(levels):
+        bare = 0 < i < last and not lvl.roles and not lvl.owned and not lvl.attributes
+        if bare and out and out[-1] == lvl:
+            continue
+        out.append(lvl)
+    return tuple(out)
+
+
 def freeze(value: Any) -> Any:
     """Return a hashable copy of a JSON value (lists become tuples, dicts sorted pairs)."""
     if isinstance(value, dict):

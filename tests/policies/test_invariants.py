@@ -91,3 +91,35 @@ def test_no_membership_and_no_grant_allows_nothing(data):
         assert not engine.is_allowed(action, view), (style, action, middle, last, owned)
     for action in engine.permissions("Organization"):
         assert not engine.is_allowed(action, (level("Organization"),))
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_a_run_of_bare_levels_answers_as_one(data):
+    """authz.view.collapse: the policy's answer on the collapsed view is its answer on the
+    full chain (asked of Polar directly, past the memo)."""
+    from authz.view import ACTOR, collapse, to_polar
+
+    style = data.draw(st.sampled_from(["pix4d", "respondio", "up42"]))
+    engine = POLICY.engine(style)
+    containers = [t for t in resource_types(engine) if t != "License"]
+    kinds = data.draw(st.lists(st.sampled_from(containers), min_size=1, max_size=3))
+    runs = data.draw(
+        st.lists(st.integers(min_value=1, max_value=3), min_size=len(kinds), max_size=len(kinds))
+    )
+    roles = engine.roles("Organization") + [None]
+    org_role = data.draw(st.sampled_from(roles))
+    middle = []
+    for kind, run in zip(kinds, runs):
+        grant = data.draw(st.sampled_from([None, *engine.roles(kind)]))
+        middle.append(level(kind, [grant] if grant else []))  # a level with facts, or bare
+        middle += [level(kind)] * run  # then a run of bare ones
+    last = data.draw(st.sampled_from(resource_types(engine)))
+    full = (level("Organization", [org_role] if org_role else []), *middle, level(last))
+    short = collapse(list(full))
+    assert len(short) <= len(full)
+    action = data.draw(st.sampled_from(engine.permissions(last)))
+    asked = [
+        engine.oso.is_allowed(ACTOR, action, to_polar(v, engine.classes)) for v in (full, short)
+    ]
+    assert asked[0] == asked[1], (style, action, full, short)
