@@ -2,6 +2,7 @@
 
 import logging
 import os
+import secrets
 from pathlib import Path
 
 from flask import Flask
@@ -32,6 +33,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         RATE_LIMIT_STORAGE="memory://",
         LAST_ACTIVE_FLUSH_SECONDS=5,
         JSON_SORT_KEYS=False,
+        # Signs the console's session cookie; ORGAUTHZ_SECRET_KEY overrides it (set it when
+        # running several workers, or sessions do not survive a restart or another worker).
+        SECRET_KEY=secrets.token_hex(32),
     )
     app.config.from_prefixed_env("ORGAUTHZ")
     if test_config:

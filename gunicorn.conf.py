@@ -32,9 +32,13 @@ def child_exit(server, worker):
 
 
 def on_starting(server):
-    """Verify and stage the policy before any worker starts (see authz/reload.py)."""
+    """Verify and stage the policy before any worker starts (see authz/reload.py), and give
+    every worker the same session key (the console's cookie must verify on any worker)."""
+    import secrets
+
     from authz.reload import stage
 
+    os.environ.setdefault("ORGAUTHZ_SECRET_KEY", secrets.token_hex(32))
     stage(initial=True)
 
 

@@ -35,12 +35,18 @@ def open_database(url: str, **options) -> peewee.Database:
     """Open the database named by ``url`` (``sqlite:///path`` or ``postgresql://...``).
 
     SQLite gets WAL, a busy timeout and foreign keys, so several gunicorn workers can share
-    the file; PostgreSQL connections are pooled per worker. ``options`` go to the driver
+    the file; connections to either are pooled per worker. ``options`` go to the driver
     (the tests pass a PostgreSQL ``search_path`` to get a schema of their own).
     """
     if url.startswith("sqlite"):
+        # Pooled, so the PRAGMAs run once per connection, not once per request. The pool lends
+        # a connection to one thread at a time, so SQLite's same-thread check can go.
+        url = url.replace("sqlite://", "sqlite+pool://", 1)
         database = connect(
             url,
+            max_connections=16,
+            stale_timeout=300,
+            check_same_thread=False,
             pragmas={
                 "journal_mode": "wal",
                 "foreign_keys": 1,

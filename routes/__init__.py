@@ -10,6 +10,7 @@ from authz.cache import CACHE
 from authz.metrics import LATENCY, REQUESTS
 from models import db
 from routes import (
+    console,
     decisions,
     invitations,
     limiter,
@@ -42,6 +43,7 @@ BLUEPRINTS = [
     invitations.bp,
     users.bp,
     resources.bp,
+    console.bp,
 ]
 
 
