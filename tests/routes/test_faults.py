@@ -56,14 +56,9 @@ def own_postgres():
     shutil.rmtree(base, ignore_errors=True)
 
 
-CHECK = {
-    "actor": {"id": "pix4d-owner"},
-    "action": "close",
-    "resource": {"type": "Organization", "id": "org-pix4d"},
-}
-
-
-def test_database_down_means_503_deny_then_recovery(own_postgres, tmp_path):
+@pytest.fixture
+def served(own_postgres, tmp_path):
+    """The app on the test's own PostgreSQL, with the demo data: a client and its headers."""
     url, ctl, opts, data = own_postgres
     models.init_db(url)
     models.create_tables()
@@ -80,8 +75,20 @@ def test_database_down_means_503_deny_then_recovery(own_postgres, tmp_path):
     with db.connection_context():
         load_demo(app.extensions["orgauthz.policy"].current)
         key = ApiKey.create_key("faults")
-    client = app.test_client()
-    headers = {"Authorization": f"Bearer {key}"}
+    yield app.test_client(), {"Authorization": f"Bearer {key}"}, url, ctl, opts, data
+    if hasattr(db.obj, "close_all"):
+        db.obj.close_all()
+
+
+CHECK = {
+    "actor": {"id": "pix4d-owner"},
+    "action": "close",
+    "resource": {"type": "Organization", "id": "org-pix4d"},
+}
+
+
+def test_database_down_means_503_deny_then_recovery(served):
+    client, headers, url, ctl, opts, data = served
 
     def ask():
         return client.post("/v1/authorize", json=CHECK, headers=headers)
@@ -108,29 +115,10 @@ def test_database_down_means_503_deny_then_recovery(own_postgres, tmp_path):
         time.sleep(0.2)
     assert ask().get_json()["allowed"] is True
     assert client.get("/readyz").status_code == 200
-    if hasattr(db.obj, "close_all"):
-        db.obj.close_all()
 
 
-def test_terminated_connections_are_replaced(own_postgres, tmp_path):
-    url, ctl, opts, data = own_postgres
-    models.init_db(url)
-    models.create_tables()
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": url,
-            "DATABASE_BOUND": True,
-            "DECISION_LOG": str(tmp_path / "d.log"),
-        }
-    )
-    from authz.demo import load_demo
-
-    with db.connection_context():
-        load_demo(app.extensions["orgauthz.policy"].current)
-        key = ApiKey.create_key("faults")
-    client = app.test_client()
-    headers = {"Authorization": f"Bearer {key}"}
+def test_terminated_connections_are_replaced(served):
+    client, headers, url, ctl, opts, data = served
     assert client.post("/v1/authorize", json=CHECK, headers=headers).status_code == 200
     other = models.open_database(url.replace("postgresql://", "postgres://"))
     other.connect()
@@ -143,5 +131,3 @@ def test_terminated_connections_are_replaced(own_postgres, tmp_path):
         client.post("/v1/authorize", json=CHECK, headers=headers).status_code for _ in range(3)
     ]
     assert statuses[-1] == 200 and set(statuses) <= {200, 503}
-    if hasattr(db.obj, "close_all"):
-        db.obj.close_all()

@@ -2,80 +2,18 @@
 
 import http.client
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def flask(*args, env):
-    return subprocess.run(
-        [str(BIN / "flask"), "--app", "app", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+from tests.serving import start_gunicorn, stop
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """gunicorn (2 gthread workers) over a fresh SQLite file with the demo data."""
-    folder = tmp_path_factory.mktemp("gunicorn")
-    (folder / "metrics").mkdir()
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{folder / 'g.db'}",
-        "PROMETHEUS_MULTIPROC_DIR": str(folder / "metrics"),
-        "WEB_CONCURRENCY": "2",
-    }
-    flask("db", "init", env=env)
-    flask("demo", "load", env=env)
-    key = flask("keys", "create", "gunicorn-test", env=env)
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            str(BIN / "gunicorn"),
-            "-c",
-            "gunicorn.conf.py",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "app:create_app()",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/readyz")
-            if conn.getresponse().status == 200:
-                break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("gunicorn did not become ready: " + proc.stdout.read().decode()[-2000:])
+    proc, port, key = start_gunicorn(tmp_path_factory.mktemp("gunicorn"))
     yield port, key
-    proc.terminate()
-    proc.wait(timeout=30)
+    stop(proc)
 
 
 def post(conn, path, body, key):

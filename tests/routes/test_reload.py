@@ -3,17 +3,15 @@ policy that does not load or fails its tables leaves the running one answering."
 
 import http.client
 import json
-import os
 import shutil
 import signal
-import subprocess
 import threading
 import time
 
 import pytest
 
 from authz.engine import POLICY_DIR
-from tests.routes.test_gunicorn import BIN, ROOT, flask, free_port
+from tests.serving import start_gunicorn, stop
 
 CHECK = {
     "actor": {"id": "pix4d-editor"},
@@ -47,41 +45,16 @@ def wait_for_version(port, version, timeout=60):
 
 @pytest.fixture
 def served(tmp_path):
-    policies = tmp_path / "policies"
-    shutil.copytree(POLICY_DIR, policies)
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}",
-        "ORGAUTHZ_POLICY_DIR": str(policies),
-        "ORGAUTHZ_SNAPSHOT_DIR": str(tmp_path / "snap"),
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
-        "WEB_CONCURRENCY": "2",
-    }
-    env.pop("ORGAUTHZ_POLICY_SOURCE", None)
-    flask("db", "init", env=env)
-    flask("demo", "load", env=env)
-    key = flask("keys", "create", "reload-test", env=env)
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            str(BIN / "gunicorn"),
-            "-c",
-            "gunicorn.conf.py",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "app:create_app()",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     from authz.engine import policy_version
 
+    policies = tmp_path / "policies"
+    shutil.copytree(POLICY_DIR, policies)
+    proc, port, key = start_gunicorn(
+        tmp_path, ORGAUTHZ_POLICY_DIR=str(policies), ORGAUTHZ_SNAPSHOT_DIR=str(tmp_path / "snap")
+    )
     wait_for_version(port, policy_version(policies))
     yield proc, port, key, policies
-    proc.terminate()
-    proc.wait(timeout=30)
+    stop(proc)
 
 
 def test_hup_reloads_under_load_and_refuses_a_bad_policy(served):
