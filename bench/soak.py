@@ -13,10 +13,7 @@ RSS grew more than 20 MB from the first sample after warm-up.
 import argparse
 import http.client
 import json
-import os
 import random
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,24 +23,10 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT))
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def flask(*args, env):
-    return subprocess.run(
-        [str(BIN / "flask"), "--app", "app", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+from tests.serving import start_gunicorn  # noqa: E402  (the same server the tests start)
+from tests.serving import stop as stop_server  # noqa: E402
 
 
 def rss_mb(pid: int) -> float:
@@ -196,40 +179,12 @@ def main():
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="orgauthz-soak-"))
-    (folder / "metrics").mkdir()
-    env = {
-        **os.environ,
-        "DATABASE_URL": args.database_url or f"sqlite:///{folder / 's.db'}",
-        "PROMETHEUS_MULTIPROC_DIR": str(folder / "metrics"),
-        "WEB_CONCURRENCY": "2",
-        "ORGAUTHZ_DECISION_LOG": str(folder / "decisions.log"),
-    }
-    flask("db", "init", env=env)
-    flask("demo", "load", env=env)
-    key = flask("keys", "create", f"soak-{int(time.time())}", env=env)
-    port = free_port()
-    master = subprocess.Popen(
-        [
-            str(BIN / "gunicorn"),
-            "-c",
-            "gunicorn.conf.py",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "app:create_app()",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(folder / "server.log", "w"),
-    )
+    extra = {"ORGAUTHZ_DECISION_LOG": str(folder / "decisions.log")}
+    if args.database_url:
+        extra["DATABASE_URL"] = args.database_url
+    master, port, key = start_gunicorn(folder, **extra)
+    database = args.database_url or "sqlite"
     try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if Client(port, key).call("GET", "/readyz")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.3)
         stats, lock, stop = (
             {"status": Counter(), "latency": {}},
             threading.Lock(),
@@ -263,8 +218,7 @@ def main():
         for t in threads:
             t.join()
     finally:
-        master.send_signal(signal.SIGTERM)
-        master.wait(timeout=60)
+        stop_server(master)
 
     total = sum(stats["status"].values())
     server_errors = sum(n for s, n in stats["status"].items() if s.startswith("5") or "error" in s)
@@ -273,7 +227,7 @@ def main():
     growth = {p: round(last[p] - warm[p], 1) for p in last if p in warm}
     print(
         f"\nSoak: {args.minutes:g} min, 2 gunicorn workers, {args.clients} client threads, "
-        f"{env['DATABASE_URL'].split(':')[0]}\n"
+        f"{database.split(':')[0]}\n"
     )
     print("| requests | per second | 5xx or transport errors | statuses |")
     print("|---:|---:|---:|---|")

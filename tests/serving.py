@@ -1,14 +1,18 @@
 """A real gunicorn for the tests that need one: the Procfile's settings on 127.0.0.1."""
 
+import contextlib
 import http.client
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
+from werkzeug.serving import make_server
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -80,3 +84,30 @@ def start_gunicorn(folder: Path, **env_extra):
 def stop(proc) -> None:
     proc.terminate()
     proc.wait(timeout=30)
+
+
+# Headless Chromium for the page tests: Debian's package (.ci/run installs it), driven by
+# Playwright, with the flags that keep it off the network.
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
+
+
+@contextlib.contextmanager
+def live_server(app):
+    """Serve ``app`` on 127.0.0.1 from a thread; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()

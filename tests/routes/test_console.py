@@ -5,35 +5,22 @@ fits a phone's width, logs no console error and loads no missing asset. Skipped 
 Chromium is not installed."""
 
 import re
-import shutil
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+from tests.serving import CHROMIUM, live_server, needs_chromium
+from tests.serving import CHROMIUM_ARGS as ARGS
+
 pytestmark = [
-    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed"),
+    needs_chromium,
     pytest.mark.parametrize("backend", ["sqlite"], indirect=True),
-]
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
 ]
 
 
 @pytest.fixture
 def live(app, api, demo):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", api.key
-    server.shutdown()
+    with live_server(app) as base:
+        yield base, api.key
 
 
 class Browser:

@@ -2,32 +2,18 @@
 and a screenshot the test looks at. Skipped only where Chromium is not installed (.ci/run
 installs it)."""
 
-import shutil
-import threading
-
 import pytest
-from werkzeug.serving import make_server
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.serving import CHROMIUM, live_server, needs_chromium
+from tests.serving import CHROMIUM_ARGS as ARGS
+
+pytestmark = needs_chromium
 
 
 @pytest.fixture
 def live(app, api):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", api.key
-    server.shutdown()
+    with live_server(app) as base:
+        yield base, api.key
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
