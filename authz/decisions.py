@@ -130,25 +130,14 @@ def _decide(
         return Decision(False, decision_id, policy.version, reason, expl)
 
     try:
-        if target is None:
-            return deny("unknown resource")
-        if target.org.is_closed:
-            return deny(f"organization {target.org.id} is closed")
-        try:
-            engine = policy.engine(target.org.style)
-        except KeyError:
-            return deny(f"organization style {target.org.style!r} has no policy")
-        node = target.node
-        if node.type not in engine.types:
-            return deny(f"the {engine.style} policy declares no resource type {node.type!r}")
-        if action not in engine.permissions(node.type):
-            return deny(
-                f"the {engine.style} policy declares no action {action!r} on {node.type}",
-                declared_actions=engine.permissions(node.type),
+        engine, problem, actor = _prepare(policy, facts, actor_id, target)
+        if problem is None and action not in engine.permissions(target.node.type):
+            problem = (
+                f"the {engine.style} policy declares no action {action!r} on {target.node.type}",
+                {"declared_actions": engine.permissions(target.node.type)},
             )
-        actor = facts.actor(actor_id, target)
-        if not actor.known:
-            return deny(f"unknown actor {actor_id!r}")
+        if problem is not None:
+            return deny(problem[0], **problem[1])
         view = build_view(engine, actor_id, target.chain, actor)
         allowed = engine.is_allowed(action, view)
         DECISIONS.labels(engine.style, "allow" if allowed else "deny").inc()
@@ -165,6 +154,58 @@ def _decide(
         log.exception("error while deciding %s on %s; denied", action, target and target.node)
         DECISION_ERRORS.inc()
         return deny("error while deciding; denied (see the service log)")
+
+
+def _prepare(policy: PolicySet, facts: Facts, actor_id: str, target: Target | None):
+    """What every decision on ``target`` checks first: (engine, problem, actor facts).
+
+    ``problem`` is None, or (reason, extra explanation) when there is nothing to ask the
+    policy about: unknown resource, type or actor, a closed organization, a style with no
+    policy. Raises peewee.DatabaseError when the facts cannot be read.
+    """
+    if target is None:
+        return None, ("unknown resource", {}), None
+    if target.org.is_closed:
+        return None, (f"organization {target.org.id} is closed", {}), None
+    engine = policy.engines.get(target.org.style)
+    if engine is None:
+        return None, (f"organization style {target.org.style!r} has no policy", {}), None
+    if target.node.type not in engine.types:
+        reason = f"the {engine.style} policy declares no resource type {target.node.type!r}"
+        return engine, (reason, {}), None
+    actor = facts.actor(actor_id, target)
+    if not actor.known:
+        return engine, (f"unknown actor {actor_id!r}", {}), actor
+    return engine, None, actor
+
+
+def allowed_actions(policy: PolicySet, facts: Facts, actor_id: str, target: Target | None) -> list:
+    """Every declared action the policy allows ``actor_id`` on ``target``, with the view built
+    once. Each action asked is a decision, logged and counted like one. Raises only
+    FactsUnavailable (the database could not be read)."""
+    try:
+        engine, problem, actor = _prepare(policy, facts, actor_id, target)
+        if problem is not None:
+            return []
+        view = build_view(engine, actor_id, target.chain, actor)
+        allowed = []
+        for action in engine.permissions(target.node.type):
+            ok = engine.is_allowed(action, view)
+            DECISIONS.labels(engine.style, "allow" if ok else "deny").inc()
+            reason = "allowed by the policy" if ok else "no rule of the policy allows it"
+            decisionlog.record(
+                Decision(ok, new_decision_id(), policy.version, reason), actor_id, action, target
+            )
+            if ok:
+                allowed.append(action)
+        return allowed
+    except peewee.DatabaseError as exc:
+        DECISION_ERRORS.inc()
+        raise FactsUnavailable(str(exc)) from exc
+    except Exception:  # a deny of every action, never an allow
+        log.exception("error while listing actions on %s; none allowed", target and target.node)
+        DECISION_ERRORS.inc()
+        return []
 
 
 def explanation(

@@ -72,7 +72,6 @@ def load_demo(policy: PolicySet) -> list:
                         "parent": parent_row,
                         "owner": demo_user_id(style, owner_role) if owner_role else None,
                         "attributes": attrs,
-                        "path": parent_row.child_path if parent_row else "",
                     },
                 )
                 rows[rid] = row

@@ -52,12 +52,17 @@ class Resource(BaseModel):
                 f'"{cls._meta.table_name}" (org_id, type, path varchar_pattern_ops)'
             )
 
+    def place_under(self, parent) -> None:
+        """Set ``parent`` and the ``path`` and ``shape`` that follow from it (the one place
+        that derives them)."""
+        self.parent = parent
+        self.path = parent.child_path if parent else ""
+        self.shape = f"{parent.shape}/{self.type}" if parent else self.type
+
     def save(self, *args, **kwargs):
         """Save; a new row without ``shape`` gets ``path`` and ``shape`` from its parent."""
         if not self.shape:
-            above = self.parent if self.parent_id else None
-            self.path = above.child_path if above else ""
-            self.shape = f"{above.shape}/{self.type}" if above else self.type
+            self.place_under(self.parent if self.parent_id else None)
         return super().save(*args, **kwargs)
 
     @property

@@ -4,7 +4,7 @@ actors."""
 from flask import Blueprint, request
 
 from authz import listing
-from authz.decisions import decide
+from authz.decisions import allowed_actions, decide
 from routes.context import facts, load, policy, touch_last_active
 from routes.openapi import doc
 from routes.pagination import encode, page_args
@@ -55,21 +55,13 @@ def authorize_batch():
 
 @bp.post("/actions")
 @doc(request=ActionsRequest, response=ActionsResponse)
-def allowed_actions():
+def list_allowed_actions():
     """Every action the policy allows the actor on the resource."""
     body = load(ActionsRequest)
     snapshot = policy()
     target = facts().target(body["resource"])
     actor = body["actor"]["id"]
-    actions = []
-    if target is not None:
-        try:
-            engine = snapshot.engine(target.org.style)
-        except KeyError:
-            engine = None
-        for action in engine.permissions(target.node.type) if engine else []:
-            if decide(snapshot, facts(), actor, action, target).allowed:
-                actions.append(action)
+    actions = allowed_actions(snapshot, facts(), actor, target)
     touch_last_active(actor)
     return {"actions": actions, "policy_version": snapshot.version}
 

@@ -191,8 +191,6 @@ def put_resource(org_id: str, type_: str, rid: str):
                     parent=parent,
                     owner=owner,
                     attributes=attributes,
-                    path=parent.child_path if parent else "",
-                    shape=f"{parent.shape}/{type_}" if parent else type_,
                     created_at=now(),
                     updated_at=now(),
                 )
@@ -235,9 +233,7 @@ def _move(row: Resource, parent: Resource | None) -> None:
                 {"parent": ["would make a cycle"]},
             )
     old_child, old_shape = row.child_path, row.shape
-    row.parent = parent
-    row.path = parent.child_path if parent else ""
-    row.shape = f"{parent.shape}/{row.type}" if parent else row.type
+    row.place_under(parent)
     table = Resource._meta.table_name
     p = db.param
     db.execute_sql(

@@ -43,6 +43,17 @@ def wait_for_version(port, version, timeout=60):
     raise AssertionError(f"version {version} not live")
 
 
+def wait_for_reload_error(port, timeout=60):
+    """/readyz once it reports a refused reload."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status, ready = get_json(port, "/readyz")
+        if "policy_reload_error" in ready:
+            return ready
+        time.sleep(0.3)
+    raise AssertionError("no refused reload reported")
+
+
 @pytest.fixture
 def served(tmp_path):
     from authz.engine import policy_version
@@ -88,12 +99,7 @@ def test_hup_reloads_under_load_and_refuses_a_bad_policy(served):
     # A policy that does not parse: refused, v2 keeps answering, /readyz says why.
     pix4d.write_text(pix4d.read_text() + "\nthis is not polar\n")
     proc.send_signal(signal.SIGHUP)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        status, ready = get_json(port, "/readyz")
-        if "policy_reload_error" in ready:
-            break
-        time.sleep(0.3)
+    ready = wait_for_reload_error(port)
     assert ready["policy_version"] == v2
     assert "pix4d.polar" in ready["policy_reload_error"] and "line" in ready["policy_reload_error"]
     time.sleep(1)
@@ -119,12 +125,7 @@ def test_a_policy_failing_its_tables_is_refused(served):
         up42.read_text().replace('"buy_credits" if "admin";', '"buy_credits" if "member";')
     )
     proc.send_signal(signal.SIGHUP)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        status, ready = get_json(port, "/readyz")
-        if "policy_reload_error" in ready:
-            break
-        time.sleep(0.3)
+    ready = wait_for_reload_error(port)
     assert ready["policy_version"] == v1
     assert "member buy_credits on org: expected deny, got allow" in ready["policy_reload_error"]
     status, body = get_json(
