@@ -8,9 +8,9 @@ from pathlib import Path
 from flask import Flask
 
 import models
-from authz import logs
 from authz.engine import POLICY_DIR, PolicyError, PolicyHolder
 from models.base import utcnow
+from ops import logs
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -52,9 +52,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         logging.getLogger("orgauthz").error("policy error: %s", exc)
         raise SystemExit(f"policy error: {exc}") from exc
 
-    from authz import cli, decisionlog
-    from authz.cache import CACHE
-    from routes import register
+    from access.cache import CACHE
+    from ops import decisionlog
+    from routes import cli, register
     from routes.context import decision_context
 
     decisionlog.install(

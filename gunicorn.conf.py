@@ -36,7 +36,7 @@ def on_starting(server):
     every worker the same session key (the console's cookie must verify on any worker)."""
     import secrets
 
-    from authz.reload import stage
+    from ops.reload import stage
 
     os.environ.setdefault("ORGAUTHZ_SECRET_KEY", secrets.token_hex(32))
     stage(initial=True)
@@ -44,6 +44,6 @@ def on_starting(server):
 
 def on_reload(server):
     """HUP: stage the policy again; a bad one leaves the last good one live."""
-    from authz.reload import stage
+    from ops.reload import stage
 
     stage(initial=False)

@@ -2,19 +2,38 @@
 
 (a) The effective matrix of each style, old against new: every cell that flips, and roles,
     types or actions that appear or disappear.
-(b) The live data: every member of every open organization, on the organization and on every
-    registered resource of it, for every action either version declares: who gains and who
-    loses which permission where. Each (action, view) is decided once per version (the
-    memo), so the cost grows with the number of distinct views, not with users x resources.
+(b) The live data, as it is handed in (``World``s: the domain core loads them, see
+    access/review.py): every member of every open organization, on the organization and
+    on every registered resource of it, for every action either version declares: who
+    gains and who loses which permission where. Each (action, view) is decided once per
+    version (the memo), so the cost grows with the number of distinct views, not with
+    users x resources.
+
+This module is pure: it reads no database and no files beyond the policies it is given.
 """
 
 from collections import Counter
+from typing import NamedTuple
 
 from authz import matrix as effective
-from authz.decisions import build_view
 from authz.engine import PolicySet
-from authz.facts import ActorFacts, Node
-from models import Grant, Membership, Organization, Resource
+from authz.view import ActorFacts, OrgRef, build_view
+
+
+class Member(NamedTuple):
+    """A member of an organization and what they hold."""
+
+    user_id: str
+    role: str
+    grants: dict  # resource pk -> tuple of roles
+
+
+class World(NamedTuple):
+    """One open organization as the diff sees it: its members and every chain in it."""
+
+    org: OrgRef
+    members: list  # of Member
+    chains: list  # of tuples of Node, the organization's own chain first
 
 
 def matrix_changes(old: PolicySet, new: PolicySet) -> list:
@@ -53,39 +72,18 @@ def matrix_changes(old: PolicySet, new: PolicySet) -> list:
     return changes
 
 
-def _chains(org: Organization) -> list:
-    """The organization and every registered resource of it, as chains of Nodes."""
-    rows = {r.id: r for r in Resource.select().where(Resource.org == org.id)}
-    root = Node("Organization", org.id)
-    chains = [(root,)]
-    for r in rows.values():
-        ancestors = [rows[pk] for pk in r.ancestor_ids if pk in rows]
-        chains.append(
-            (
-                root,
-                *(Node(a.type, a.rid, a.id, a.owner, a.attributes or {}) for a in ancestors),
-                Node(r.type, r.rid, r.id, r.owner, r.attributes or {}),
-            )
-        )
-    return chains
-
-
-def data_changes(old: PolicySet, new: PolicySet) -> list:
-    """Each (user, org, resource, action) whose answer differs between the two versions."""
+def data_changes(old: PolicySet, new: PolicySet, worlds) -> list:
+    """Each (user, org, resource, action) of ``worlds`` whose answer differs between the two
+    versions."""
     changes = []
-    for org in Organization.select().where(Organization.closed_at.is_null()):
+    for world in worlds:
+        org = world.org
         if org.style not in old.engines and org.style not in new.engines:
             continue
         engines = {side: p.engines.get(org.style) for side, p in (("old", old), ("new", new))}
-        grants = {}
-        for g in Grant.select().where(Grant.org == org.id):
-            held = grants.setdefault(g.user_id, {})
-            held[g.resource_id] = held.get(g.resource_id, ()) + (g.role,)
-        members = list(Membership.select().where(Membership.org == org.id))
-        chains = _chains(org)
-        for m in members:
-            actor = ActorFacts(True, m.role, grants.get(m.user_id, {}))
-            for chain in chains:
+        for m in world.members:
+            actor = ActorFacts(True, m.role, m.grants)
+            for chain in world.chains:
                 node = chain[-1]
                 answers = {}
                 for side, engine in engines.items():
@@ -115,10 +113,11 @@ def data_changes(old: PolicySet, new: PolicySet) -> list:
     return changes
 
 
-def diff(old: PolicySet, new: PolicySet, with_data: bool = True) -> dict:
-    """The whole report: matrix changes, data changes and their counts."""
+def diff(old: PolicySet, new: PolicySet, worlds=None) -> dict:
+    """The whole report: matrix changes, data changes over ``worlds`` (None: the matrices
+    only) and their counts."""
     cells = matrix_changes(old, new)
-    data = data_changes(old, new) if with_data else []
+    data = data_changes(old, new, worlds) if worlds is not None else []
     counts = Counter((c["style"], c["action"], c["change"]) for c in data)
     return {
         "old_version": old.version,
@@ -172,4 +171,4 @@ def to_text(report: dict) -> str:
     return "\n".join(out)
 
 
-__all__ = ["diff", "to_text", "widens"]
+__all__ = ["Member", "World", "diff", "to_text", "widens"]

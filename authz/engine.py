@@ -115,6 +115,10 @@ class StyleEngine:
         ):
             b = r["bindings"]
             self.attribute_values.setdefault(b["t"], {}).setdefault(b["n"], []).append(b["v"])
+        # Whether any rule can see ownership: only ``actor.owns(...)`` shows it. When none
+        # can, views leave ownership out (fewer memo keys; long chains collapse) and list
+        # queries need not split rows on it.
+        self.reads_ownership = bool(re.search(r"\.owns\s*\(", _strip_comments(source)))
         self.is_allowed = functools.lru_cache(maxsize=MEMO_SIZE)(self._is_allowed)
 
     def _is_allowed(self, action: str, view: View) -> bool:

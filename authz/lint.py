@@ -11,9 +11,9 @@ facts) are checked only for the first two.
 import re
 from pathlib import Path
 
-from authz.decisions import MANAGEMENT_TYPES
 from authz.engine import _BLOCK, PolicyError, PolicySet, _strip_comments
 from authz.tables import TableError, load_table, run_table, table_path
+from authz.view import MANAGEMENT_TYPES
 
 _ROLES_LIST = re.compile(r"\broles\s*=\s*\[[^\]]*\]", re.S)
 

@@ -12,9 +12,8 @@ import csv
 import io
 import itertools
 
-from authz.decisions import MANAGEMENT_TYPES
 from authz.engine import StyleEngine
-from authz.view import level
+from authz.view import MANAGEMENT_TYPES, level
 
 
 def variants(engine: StyleEngine, type_: str) -> list:

@@ -16,9 +16,8 @@ from typing import NamedTuple
 
 import yaml
 
-from authz.decisions import build_view
 from authz.engine import PolicySet, StyleEngine
-from authz.facts import ActorFacts, Node
+from authz.view import ActorFacts, Node, build_view
 
 
 class TableError(Exception):

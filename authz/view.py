@@ -125,3 +125,106 @@ def to_polar(view: View, classes: dict) -> PolarObject:
         obj.parent = parent
         parent = obj
     return parent
+
+
+# ---------------------------------------------------------------- targets
+# What a decision is asked about, before it becomes a view: the chain of a resource from its
+# organization down, with ids. The domain core (access/targets.py) loads targets from the
+# database; the test tables build them from YAML; both turn them into views with
+# ``build_view`` below, the one place facts become what Polar sees.
+
+
+class OrgRef(NamedTuple):
+    """What a decision needs of an organization."""
+
+    id: str
+    style: str
+    closed_at: object = None
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed_at is not None
+
+
+class Node(NamedTuple):
+    """One resource of a chain, as stored (or as described inline by the caller)."""
+
+    type: str
+    id: str
+    pk: int | None = None  # the stored row's primary key, when registered
+    owner: str | None = None
+    attributes: dict = {}
+
+
+class Target(NamedTuple):
+    """A resolved resource: its organization and its chain, the organization first."""
+
+    org: OrgRef
+    chain: tuple  # of Node
+
+    @property
+    def node(self) -> Node:
+        return self.chain[-1]
+
+
+class ActorFacts(NamedTuple):
+    """What the actor holds in one organization."""
+
+    known: bool  # the user exists
+    role: str | None  # membership role, or None
+    grants: dict  # resource pk -> tuple of roles
+
+
+def org_node(org: OrgRef) -> Node:
+    """The organization as the first level of a chain."""
+    return Node("Organization", org.id)
+
+
+# The resources the service builds for its own endpoints: their attributes are computed by
+# the service (the vocabulary's "Management actions"), not supplied by callers.
+MANAGEMENT_TYPES = frozenset({"NewOrganization", "Invitation", "RoleChange", "Membership", "Grant"})
+
+
+def management_target(
+    org: OrgRef,
+    type_: str,
+    attributes: dict,
+    under: Target | None = None,
+    standalone: bool = False,
+) -> Target:
+    """The resource the service builds to ask about its own management actions.
+
+    ``type_`` is one of MANAGEMENT_TYPES; ``attributes`` are those the policy files list for
+    it (computed by the service, e.g. ``last_of_role``). ``under``: for a Grant, the resource
+    the role is on, so the policy sees it as the grant's parent. ``standalone``: outside any
+    organization (a NewOrganization; ``org`` is then ``OrgRef("", style)``).
+    """
+    if under is not None:
+        chain = under.chain
+    else:
+        chain = () if standalone else (org_node(org),)
+    return Target(org, chain + (Node(type_, "", None, None, attributes),))
+
+
+def build_view(engine, actor_id: str | None, chain: tuple, actor: ActorFacts) -> View:
+    """The view of ``chain`` for the actor: the one place facts become what Polar sees.
+
+    ``engine`` (a StyleEngine) filters caller attributes down to those its policy reads.
+    """
+    # The same Levels as ``level()`` builds, without its sorting and copying where there is
+    # nothing to sort (no attributes, at most one role): the common case of every level,
+    # and most of the cost of a decision once facts and answers are cached.
+    levels = []
+    grants = actor.grants
+    for i, node in enumerate(chain):
+        roles = ((actor.role,) if actor.role else ()) if i == 0 else grants.get(node.pk, ())
+        owned = node.owner is not None and node.owner == actor_id and engine.reads_ownership
+        if not node.attributes and len(roles) <= 1:
+            levels.append(Level(node.type, tuple(roles), owned, ()))
+            continue
+        if node.type in MANAGEMENT_TYPES:
+            attrs = node.attributes  # computed by the service itself
+        else:
+            attrs = engine.visible_attributes(node.type, node.attributes)
+        levels.append(level(node.type, roles, owned, attrs))
+    return collapse(levels)

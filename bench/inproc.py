@@ -1,6 +1,6 @@
 """In-process decisions per second: the project's ``decide`` and the other engines, same cases.
 
-Project variants, all through ``authz.decisions.decide`` with the engine memo as a worker has
+Project variants, all through ``access.decisions.decide`` with the engine memo as a worker has
 it (the policy answered once per view, then memoized):
     shared facts   Facts(maps) on the maps of CACHE.sync(), synced once: the steady state
     + sync         Facts(CACHE.sync()) per decision: what one /v1/authorize request adds
@@ -13,11 +13,11 @@ import resource as _resource
 import statistics
 import time
 
-from authz import decisionlog
-from authz.cache import CACHE
-from authz.decisions import decide
-from authz.facts import Facts
+from access.cache import CACHE
+from access.decisions import decide
+from access.targets import Facts
 from bench import engines
+from ops import decisionlog
 
 # (name, actor, action, type, rid, expected)
 CASES = [

@@ -8,7 +8,7 @@ Dataset ids are shuffled, so the visible ones are spread over the whole id order
 
 Then times, median of ``--runs``:
 * the first page (50) of ``/v1/authorize/resources`` for bench-member (view Dataset):
-  in-process (``authz.listing``), memo warm and cold, and through the Flask app;
+  in-process (``access.listing``), memo warm and cold, and through the Flask app;
 * the whole list (all pages), to check it is exactly the 1,000;
 * ``decide`` on the organization and on a dataset ten folders deep, memo warm.
 
@@ -33,10 +33,10 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(HERE.parent))
 
 import models  # noqa: E402
-from authz import listing  # noqa: E402
-from authz.decisions import decide  # noqa: E402
+from access import listing  # noqa: E402
+from access.decisions import decide  # noqa: E402
+from access.targets import Facts  # noqa: E402
 from authz.engine import POLICY_DIR, PolicySet  # noqa: E402
-from authz.facts import Facts  # noqa: E402
 from models import ApiKey, Grant, Membership, Organization, Resource, User, db  # noqa: E402
 
 ORG = "bench"
@@ -268,7 +268,7 @@ def main():
         deep_node = Facts().registered("Dataset", ids["deep_dataset"])
         assert len(deep_node.chain) == DEPTH + 2, [n.type for n in deep_node.chain]
 
-        from authz.cache import CACHE
+        from access.cache import CACHE
 
         def decision(type_, rid, cached):
             def run():

@@ -13,7 +13,7 @@ class Resource(BaseModel):
     ``path`` holds the primary keys of its ancestors, root first, as ``/3/17/`` (empty for a
     top-level resource), so the whole chain loads in one query and a subtree is a prefix
     match. ``shape`` is the chain of types from the top, itself last (``Folder/Folder/Dataset``):
-    list queries group rows by it (``authz.listing``). Both are kept right on every write and
+    list queries group rows by it (``access.listing``). Both are kept right on every write and
     move; ``save`` fills them from the parent when a new row comes without them.
     """
 

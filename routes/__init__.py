@@ -6,9 +6,9 @@ import uuid
 
 from flask import Flask, g, request
 
-from authz.cache import CACHE
-from authz.metrics import LATENCY, REQUESTS
+from access.cache import CACHE
 from models import db
+from ops.metrics import LATENCY, REQUESTS
 from routes import (
     console,
     decisions,

@@ -35,11 +35,13 @@ from flask import (
 )
 from werkzeug.test import Client
 
+from access.decisions import decide
+from access.review import live_worlds
+from access.targets import Facts
 from authz import matrix as effective
-from authz.decisions import MANAGEMENT_TYPES, decide
 from authz.diff import diff as policy_diff
 from authz.engine import PolicyError, PolicySet
-from authz.facts import Facts
+from authz.view import MANAGEMENT_TYPES
 from models import ApiKey, Membership, Organization, Resource
 from routes.context import facts, policy
 from routes.openapi import doc
@@ -240,7 +242,7 @@ def policies():
     if "diff" in request.args:
         try:
             old, new = _policy_set(old_dir), _policy_set(new_dir)
-            report = policy_diff(old, new)
+            report = policy_diff(old, new, live_worlds())
         except (PolicyError, OSError) as exc:
             diff_error = str(exc)
     return render_template(

@@ -5,10 +5,10 @@ import functools
 from flask import current_app, g, has_request_context, request
 from werkzeug.exceptions import BadRequest
 
+from access.targets import Facts
 from authz.engine import PolicySet
-from authz.facts import Facts
 from models import ApiKey, hash_secret
-from routes.activity import ACTIVITY
+from ops.activity import ACTIVITY
 from routes.errors import ApiError
 
 
@@ -143,7 +143,7 @@ def forget_last_active() -> None:
 
 def require(actor_id: str, action: str, target, what: str = "") -> None:
     """Ask the policy; raise 403 with the reason when it says no (404 for no target)."""
-    from authz.decisions import decide
+    from access.decisions import decide
 
     if target is None:
         raise ApiError(404, f"no such {what or 'resource'}")

@@ -3,8 +3,8 @@ actors."""
 
 from flask import Blueprint, request
 
-from authz import listing
-from authz.decisions import allowed_actions, decide
+from access import listing
+from access.decisions import allowed_actions, decide
 from routes.context import facts, load, policy, touch_last_active
 from routes.openapi import doc
 from routes.pagination import encode, page_args
@@ -77,7 +77,7 @@ def _page(body: dict) -> tuple:
 @doc(request=ListResourcesRequest, response=ResourcePage)
 def list_resources():
     """The registered resources of a type in an org on which the actor may do the action,
-    paginated; filtered in the database (``authz.listing``). Unknown actor, org, type or
+    paginated; filtered in the database (``access.listing``). Unknown actor, org, type or
     action: an empty list, as /v1/authorize would deny. Raises 422 for an invalid body."""
     body = load(ListResourcesRequest)
     limit, after = _page(body)
@@ -95,7 +95,7 @@ def list_resources():
 @bp.post("/actors")
 @doc(request=ListActorsRequest, response=ActorPage)
 def list_actors():
-    """The users who may do the action on the resource, paginated (``authz.listing``).
+    """The users who may do the action on the resource, paginated (``access.listing``).
     Unknown resource or action: an empty list. Raises 422 for an invalid body."""
     body = load(ListActorsRequest)
     limit, after = _page(body)

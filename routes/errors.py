@@ -8,8 +8,8 @@ from flask import Flask, jsonify, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from authz.decisions import FactsUnavailable
-from authz.metrics import DATABASE_ERRORS
+from access.decisions import FactsUnavailable
+from ops.metrics import DATABASE_ERRORS
 
 log = logging.getLogger("orgauthz.errors")
 

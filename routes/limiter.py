@@ -6,7 +6,7 @@ from flask import Flask, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from authz.metrics import RATE_LIMITED
+from ops.metrics import RATE_LIMITED
 
 
 def _key() -> str:

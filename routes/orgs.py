@@ -14,9 +14,10 @@ import uuid
 import peewee
 from flask import Blueprint, g, request
 
-from authz.decisions import build_view, decide, management_target
+from access.decisions import decide
+from access.targets import Facts
 from authz.engine import StyleEngine
-from authz.facts import Facts, OrgRef
+from authz.view import OrgRef, build_view, management_target
 from models import AuditEvent, Membership, Organization, Resource, User, transaction
 from routes.context import (
     acting_user,

@@ -139,7 +139,7 @@ def api(app):
 @pytest.fixture
 def demo(app):
     """The demo data of ``make run``."""
-    from authz.demo import load_demo
+    from access.demo import load_demo
 
     with db.connection_context():
         load_demo(app.extensions["orgauthz.policy"].current)

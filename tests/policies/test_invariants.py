@@ -9,9 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polar import Variable
 
-from authz.decisions import MANAGEMENT_TYPES
 from authz.engine import POLICY_DIR, PolicySet
-from authz.view import level
+from authz.view import MANAGEMENT_TYPES, level
 
 POLICY = PolicySet(POLICY_DIR)
 PIX4D = POLICY.engine("pix4d")

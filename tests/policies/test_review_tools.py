@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from access.review import live_worlds
 from authz import matrix as effective
 from authz.diff import diff, widens
 from authz.engine import POLICY_DIR, PolicySet
@@ -119,7 +120,7 @@ def editor_loses_upload(tmp_path):
 def test_diff_lists_exactly_the_demo_users_who_lose(app, demo, tmp_path):
     new = PolicySet(editor_loses_upload(tmp_path))
     with db.connection_context():
-        report = diff(POLICY, new)
+        report = diff(POLICY, new, live_worlds())
     assert {(c["role"], c["action"], c["resource"]) for c in report["matrix"]} == {
         ("editor", "upload", "Folder"),
         ("editor", "upload", "Site"),
@@ -136,7 +137,7 @@ def test_diff_lists_exactly_the_demo_users_who_lose(app, demo, tmp_path):
     }
     assert not widens(report)
     with db.connection_context():
-        reverse = diff(new, POLICY)
+        reverse = diff(new, POLICY, live_worlds())
     assert widens(reverse) and reverse["summary"]["users_gaining"] == 1
 
 
@@ -183,10 +184,10 @@ def test_lint_is_clean_on_the_shipped_policies_and_catches_mistakes(tmp_path):
 
 
 def test_every_decision_is_logged_and_replays(app, api, demo, tmp_path):
-    from authz import decisionlog
-    from authz.decisions import decide
-    from authz.facts import Facts
+    from access.decisions import decide
+    from access.targets import Facts
     from models import Membership
+    from ops import decisionlog
 
     body = api.post(
         "/v1/authorize",

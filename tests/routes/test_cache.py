@@ -1,6 +1,6 @@
 """The decision endpoints cache facts across requests, and never serve them after a change."""
 
-from authz import facts as facts_module
+from access import targets as facts_module
 from models import ApiKey, Grant, Membership, User, db
 
 DATASET = {"type": "Dataset", "id": "pix4d-bridge-scan"}

@@ -70,7 +70,7 @@ def served(own_postgres, tmp_path):
             "DECISION_LOG": str(tmp_path / "d.log"),
         }
     )
-    from authz.demo import load_demo
+    from access.demo import load_demo
 
     with db.connection_context():
         load_demo(app.extensions["orgauthz.policy"].current)

@@ -11,8 +11,8 @@ import pytest
 from werkzeug.serving import make_server
 
 import models
+from access.demo import load_demo
 from app import create_app
-from authz.demo import load_demo
 from models import ApiKey, db
 
 CHECKS = [

@@ -147,7 +147,7 @@ def test_tokens_are_never_stored_or_logged_in_the_clear(api, org, app, caplog):
                         assert token not in str(value), f"{model.__name__} holds a token"
     logged = "\n".join(r.getMessage() for r in caplog.records)
     logged += caplog.text
-    from authz import decisionlog
+    from ops import decisionlog
 
     decisionlog.flush()
     path = app.config.get("DECISION_LOG")

@@ -15,8 +15,8 @@ import os
 import random
 
 import models
-from authz.decisions import decide
-from authz.facts import Facts
+from access.decisions import decide
+from access.targets import Facts
 from models import ApiKey, Grant, Membership, Organization, Resource, User, db
 from tests.routes.test_listing import actors as list_actors
 from tests.routes.test_listing import resources as list_resources

@@ -57,7 +57,7 @@ def test_one_json_log_line_per_request_with_the_request_id(api, demo, caplog):
     line = lines[0]
     assert line["request_id"] == "trace-123" and line["api_key"] == "tests"
     assert line["route"] == "/v1/authorize" and line["status"] == 200 and line["duration_ms"] >= 0
-    from authz.logs import JsonFormatter
+    from ops.logs import JsonFormatter
 
     formatted = json.loads(JsonFormatter().format(caplog.records[-1]))
     assert formatted["request_id"] == "trace-123" and formatted["logger"] == "orgauthz.access"

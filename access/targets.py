@@ -8,57 +8,11 @@ times).
 
 import functools
 import json
-from typing import NamedTuple
 
 import peewee
 
+from authz.view import ActorFacts, Node, OrgRef, Target, org_node
 from models import Grant, Membership, Organization, Resource, User, db
-
-
-class OrgRef(NamedTuple):
-    """What a decision needs of an organization."""
-
-    id: str
-    style: str
-    closed_at: object = None
-
-    @property
-    def is_closed(self) -> bool:
-        return self.closed_at is not None
-
-
-class Node(NamedTuple):
-    """One resource of a chain, as stored (or as described inline by the caller)."""
-
-    type: str
-    id: str
-    pk: int | None = None  # Resource primary key when registered
-    owner: str | None = None
-    attributes: dict = {}
-
-
-class Target(NamedTuple):
-    """A resolved resource: its organization and its chain, the organization first."""
-
-    org: OrgRef
-    chain: tuple  # of Node
-
-    @property
-    def node(self) -> Node:
-        return self.chain[-1]
-
-
-def org_node(org) -> Node:
-    return Node("Organization", org.id)
-
-
-class ActorFacts(NamedTuple):
-    """What the actor holds in one organization."""
-
-    known: bool  # the user exists
-    role: str | None  # membership role, or None
-    grants: dict  # resource pk -> tuple of roles
-
 
 # The decision path runs these on every uncached request. They are plain SQL, prepared once:
 # building them with Peewee's query builder cost ~300 µs each, more than running them.
@@ -117,7 +71,7 @@ class Facts:
     """Loader and cache of targets and actor facts.
 
     Without ``maps`` it caches for one request only (management endpoints, which write and
-    must read their own writes). With the ``maps`` of ``authz.cache.CACHE.sync()`` it shares
+    must read their own writes). With the ``maps`` of ``access.cache.CACHE.sync()`` it shares
     them across the worker's requests until a decision fact changes.
     """
 

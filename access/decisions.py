@@ -11,11 +11,11 @@ from typing import NamedTuple
 
 import peewee
 
-from authz import decisionlog
-from authz.engine import PolicySet, StyleEngine
-from authz.facts import ActorFacts, Facts, Node, OrgRef, Target
-from authz.metrics import DECISION_ERRORS, DECISIONS
-from authz.view import Level, View, collapse, level
+from access.targets import Facts
+from authz.engine import PolicySet
+from authz.view import ActorFacts, Node, Target, build_view
+from ops import decisionlog
+from ops.metrics import DECISION_ERRORS, DECISIONS
 
 log = logging.getLogger("orgauthz.decisions")
 
@@ -43,53 +43,6 @@ class Decision(NamedTuple):
         if explain:
             body["explanation"] = self.explanation or {"reason": self.reason}
         return body
-
-
-def build_view(engine: StyleEngine, actor_id: str, chain: tuple, actor: ActorFacts) -> View:
-    """The view of ``chain`` for the actor: the one place facts become what Polar sees."""
-    # The same Levels as ``level()`` builds, without its sorting and copying where there is
-    # nothing to sort (no attributes, at most one role): the common case of every level,
-    # and most of the cost of a decision once facts and answers are cached.
-    levels = []
-    grants = actor.grants
-    for i, node in enumerate(chain):
-        roles = ((actor.role,) if actor.role else ()) if i == 0 else grants.get(node.pk, ())
-        owned = node.owner is not None and node.owner == actor_id
-        if not node.attributes and len(roles) <= 1:
-            levels.append(Level(node.type, tuple(roles), owned, ()))
-            continue
-        if node.type in MANAGEMENT_TYPES:
-            attrs = node.attributes  # computed by the service itself
-        else:
-            attrs = engine.visible_attributes(node.type, node.attributes)
-        levels.append(level(node.type, roles, owned, attrs))
-    return collapse(levels)
-
-
-# The resources the service builds for its own endpoints: their attributes are computed by
-# the service (VOCABULARY.md, "Management actions"), not supplied by callers.
-MANAGEMENT_TYPES = frozenset({"NewOrganization", "Invitation", "RoleChange", "Membership", "Grant"})
-
-
-def management_target(
-    org: OrgRef,
-    type_: str,
-    attributes: dict,
-    under: Target | None = None,
-    standalone: bool = False,
-) -> Target:
-    """The resource the service builds to ask about its own management actions.
-
-    ``type_`` is one of MANAGEMENT_TYPES; ``attributes`` are those VOCABULARY.md lists for it
-    (computed by the service, e.g. ``last_of_role``). ``under``: for a Grant, the resource the
-    role is on, so the policy sees it as the grant's parent. ``standalone``: outside any
-    organization (a NewOrganization; ``org`` is then ``OrgRef("", style)``).
-    """
-    if under is not None:
-        chain = under.chain
-    else:
-        chain = () if standalone else (Node("Organization", org.id),)
-    return Target(org, chain + (Node(type_, "", None, None, attributes),))
 
 
 def new_decision_id() -> str:

@@ -1,7 +1,7 @@
 """List queries: "which resources may this actor do this on" and "who may do this on it".
 
 Both are answered in the database, never by checking rows one by one in Python, and both
-agree with ``authz.decisions.decide`` on every row, because they ask the same engine the
+agree with ``access.decisions.decide`` on every row, because they ask the same engine the
 same question on the same view (``build_view``), once per *group* of rows that share a view.
 
 A decision is a pure function of the view: per level of the chain from the organization
@@ -43,13 +43,11 @@ one query selects the users of the allowed groups, in id order with a keyset cur
 """
 
 import json
-import re
-from pathlib import Path
 from typing import NamedTuple
 
-from authz.decisions import MANAGEMENT_TYPES, build_view
-from authz.engine import PolicySet, StyleEngine, _strip_comments, policy_version
-from authz.facts import ActorFacts, Facts, Node, OrgRef, Target, org_node
+from access.targets import Facts
+from authz.engine import PolicySet, StyleEngine
+from authz.view import MANAGEMENT_TYPES, ActorFacts, Node, OrgRef, Target, build_view, org_node
 from models import Grant, Membership, Resource, User, db
 
 
@@ -157,24 +155,6 @@ def _attribute_variants(engine: StyleEngine, org_id: str, type_: str) -> list:
     return list(variants.values())
 
 
-def reads_ownership(policy: PolicySet, engine: StyleEngine) -> bool:
-    """Whether the policy can see ownership at all: only ``actor.owns(...)`` shows it (the
-    level behind an object is private). When it cannot, whether the actor owns a row never
-    changes an answer, so list queries need not split on it."""
-    flag = getattr(engine, "_listing_reads_ownership", None)
-    if flag is None:
-        # Read the files only while they are still the ones the engine loaded (the version
-        # hashes them); otherwise assume it does, which is never wrong, only slower.
-        if policy_version(policy.directory) != policy.version:
-            return True
-        text = _strip_comments("\n".join(Path(f).read_text() for f in engine.files))
-        flag = bool(re.search(r"\bowns\b|_level", text))
-        if policy_version(policy.directory) != policy.version:
-            return True
-        engine._listing_reads_ownership = flag  # a reloaded policy is a new engine
-    return flag
-
-
 def _chain(org: OrgRef, shape: str, specials_by_depth: dict, last: Node) -> tuple:
     """The chain a row of ``shape`` has: special resources where they sit, bare levels
     (type only) elsewhere, ``last`` for the row itself."""
@@ -224,7 +204,7 @@ def list_resources(
         grants.setdefault(s.pk, []).append(row[0])
         specials[s.pk] = s
     has_child = 'EXISTS (SELECT 1 FROM "{res}" c WHERE c.parent_id = r.id)'
-    if reads_ownership(policy, engine):
+    if engine.reads_ownership:
         for row in _run(
             f'SELECT {_ROW} FROM "{{res}}" r WHERE r.org_id = {{p}}'
             f" AND r.owner = {{p}} AND {has_child}",
@@ -245,7 +225,7 @@ def list_resources(
         return engine.is_allowed(action, build_view(engine, actor_id, chain, held))
 
     shapes = _shapes(org_id, type_)
-    owned_values = (False, True) if reads_ownership(policy, engine) else (None,)
+    owned_values = (False, True) if engine.reads_ownership else (None,)
     variants = _attribute_variants(engine, org_id, type_)
 
     # Rows the actor holds a grant on: few; each decided alone, with its exact chain.

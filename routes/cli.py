@@ -141,6 +141,7 @@ def policy_matrix(style, fmt, directory):
 def policy_diff(old_dir, new_dir, as_json, fail_on_widen, no_data):
     import json
 
+    from access.review import live_worlds
     from authz.diff import diff, to_text, widens
 
     try:
@@ -148,7 +149,7 @@ def policy_diff(old_dir, new_dir, as_json, fail_on_widen, no_data):
     except PolicyError as exc:
         raise click.ClickException(str(exc)) from exc
     with db.connection_context():
-        report = diff(old, new, with_data=not no_data)
+        report = diff(old, new, None if no_data else live_worlds())
     click.echo(json.dumps(report, indent=2) if as_json else to_text(report))
     if fail_on_widen and widens(report):
         click.echo("the change widens access", err=True)
@@ -169,9 +170,10 @@ def decisions_group():
 @click.option("--policy", "directory", default=None, help="Policy folder (default: the live one).")
 @click.option("--log", "log_path", default=None, help="Decision log file (default: the app's).")
 def decisions_replay(decision_id, directory, log_path):
-    from authz import decisionlog
-    from authz.decisions import MANAGEMENT_TYPES, decide, management_target
-    from authz.facts import Facts, OrgRef
+    from access.decisions import decide
+    from access.targets import Facts
+    from authz.view import MANAGEMENT_TYPES, OrgRef, management_target
+    from ops import decisionlog
 
     decisionlog.flush()
     line = decisionlog.find(log_path or current_app.config["DECISION_LOG"], decision_id)
@@ -210,7 +212,7 @@ def demo_group():
 
 @demo_group.command("load", help="Create demo organizations (one per style) and users.")
 def demo_load():
-    from authz.demo import load_demo
+    from access.demo import load_demo
 
     with db.connection_context():
         for line in load_demo(current_app.extensions["orgauthz.policy"].current):
