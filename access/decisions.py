@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 import peewee
 
+from access.errors import FactsUnavailable
 from access.targets import Facts
 from authz.engine import PolicySet
 from authz.view import ActorFacts, Node, Target, build_view
@@ -18,11 +19,6 @@ from ops import decisionlog
 from ops.metrics import DECISION_ERRORS, DECISIONS
 
 log = logging.getLogger("orgauthz.decisions")
-
-
-class FactsUnavailable(Exception):
-    """The database could not be read while deciding: the answer is a deny, and the service
-    says it is unavailable (503) rather than pretending the policy said no."""
 
 
 class Decision(NamedTuple):

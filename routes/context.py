@@ -5,11 +5,11 @@ import functools
 from flask import current_app, g, has_request_context, request
 from werkzeug.exceptions import BadRequest
 
+from access.errors import ApiError
 from access.targets import Facts
 from authz.engine import PolicySet
 from models import ApiKey, hash_secret
 from ops.activity import ACTIVITY
-from routes.errors import ApiError
 
 
 def load(schema_cls, data=None):

@@ -8,20 +8,12 @@ from flask import Flask, jsonify, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from access.decisions import FactsUnavailable
+from access.errors import ApiError, FactsUnavailable
 from ops.metrics import DATABASE_ERRORS
 
 log = logging.getLogger("orgauthz.errors")
 
 PROBLEM = "application/problem+json"
-
-
-class ApiError(Exception):
-    """An error with a status and a detail a person can act on; ``errors`` names fields."""
-
-    def __init__(self, status: int, detail: str, errors: dict | None = None, title: str = ""):
-        super().__init__(detail)
-        self.status, self.detail, self.errors, self.title = status, detail, errors, title
 
 
 def flatten(messages, prefix: str = "") -> dict:

@@ -14,9 +14,9 @@ import uuid
 
 from flask import Blueprint
 
+from access.errors import ApiError
 from models import Invitation, Membership, Organization, User, hash_secret, transaction
 from routes.context import acting_user, audit, load, now, require, touch_last_active
-from routes.errors import ApiError
 from routes.openapi import doc
 from routes.orgs import (
     FORBIDDEN,

@@ -13,9 +13,9 @@ first wins; the second, now a Manager demoting the last Owner, is refused.
 
 from flask import Blueprint
 
+from access.errors import ApiError
 from models import Grant, Invitation, Membership, Organization, User, transaction
 from routes.context import audit, load, now, require
-from routes.errors import ApiError
 from routes.openapi import doc
 from routes.orgs import (
     FORBIDDEN,

@@ -15,6 +15,7 @@ import peewee
 from flask import Blueprint, g, request
 
 from access.decisions import decide
+from access.errors import ApiError
 from access.targets import Facts
 from authz.engine import StyleEngine
 from authz.view import OrgRef, build_view, management_target
@@ -30,7 +31,6 @@ from routes.context import (
     require,
     touch_last_active,
 )
-from routes.errors import ApiError
 from routes.openapi import doc
 from routes.pagination import decode, paginate
 from routes.schemas import (

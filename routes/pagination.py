@@ -9,7 +9,7 @@ import json
 
 from flask import request
 
-from routes.errors import ApiError
+from access.errors import ApiError
 from routes.schemas import PageArgs
 
 

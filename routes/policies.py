@@ -2,9 +2,9 @@
 
 from flask import Blueprint, Response, render_template, request
 
+from access.errors import ApiError
 from authz import matrix as effective
 from routes.context import policy
-from routes.errors import ApiError
 from routes.openapi import doc
 
 bp = Blueprint("policies", __name__, url_prefix="/v1/policies", template_folder="templates")

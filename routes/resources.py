@@ -9,10 +9,10 @@ so a move cannot race another move into a cycle), audit, dump.
 import peewee
 from flask import Blueprint, request
 
+from access.errors import ApiError
 from authz.view import MANAGEMENT_TYPES, Node, OrgRef, Target, management_target, org_node
 from models import Grant, Membership, Organization, Resource, User, db, transaction
 from routes.context import acting_user, audit, facts, load, now, org_or_404, policy, require
-from routes.errors import ApiError
 from routes.openapi import doc
 from routes.schemas import (
     GrantBatchRequest,

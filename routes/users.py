@@ -7,9 +7,9 @@ that user (403 otherwise).
 
 from flask import Blueprint
 
+from access.errors import ApiError
 from models import Membership, Organization, User, transaction
 from routes.context import acting_user, audit, load, now, touch_last_active
-from routes.errors import ApiError
 from routes.openapi import doc
 from routes.orgs import conflict_is_409, iso, list_args
 from routes.pagination import decode, encode
