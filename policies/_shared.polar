@@ -10,7 +10,7 @@
 # Organization for a top-level one). A style declares the caller attributes it reads with
 # attribute(Type, name); it sees no other.
 #
-# Management resources, built by the service for its own endpoints (VOCABULARY.md):
+# Management resources, built by the service for its own endpoints (docs/VOCABULARY.md):
 #   NewOrganization  create        creator_in_style_org, creator_created_in_style
 #   Invitation       invite, cancel, accept
 #                                  role, email_matches, actor_in_other_org

@@ -1,23 +1,26 @@
 # Pix4D organizations.
-# Sources: seeds/000 (older help page) and seeds/001 (current page). Where they disagree,
-# 001 wins (seeds/README.md). Quotes below are from those pages.
+# Sources, cited by key beside each rule:
+#   [P1] Pix4D help, "Organization management" (current page)
+#   [P0] Pix4D help, "Organization Support" (older version of the same page)
+# Where they disagree, [P1] wins. Quotes below are from those pages.
 #
-# Roles are a ladder, each including the one below it (001 "Includes Reader permissions",
+# Roles are a ladder, each including the one below it ([P1] "Includes Reader permissions",
 # "Includes Editor permissions", "Includes Manager permissions"):
 #   member < reader < editor < manager < owner
 # A member sees the organization and only what is assigned to them (a grant).
 
 # ---------------------------------------------------------------- settings
-# 001 "Invitations are valid for 15 days. After 15 days, they automatically expire."
+# [P1] "Invitations are valid for 15 days. After 15 days, they automatically expire."
 setting("invitation_lifetime_hours", 360);
 # The pages state no limit on invitations per request: the service-wide cap of 100 applies.
 setting("invitation_batch_limit", 100);
 setting("grant_batch_limit", 100);
-# API.md: the creator of an organization becomes its top role.
-# 001 "Organization ... Requires at least one Owner."
+# docs/API.md: the creator of an organization becomes its top role.
+# [P1] "Organization ... Requires at least one Owner."
 setting("creator_role", "owner");
 
-# The only caller attribute this policy reads, and its values (VOCABULARY: cloud or desktop).
+# The only caller attribute this policy reads, and its values (docs/VOCABULARY.md: cloud or
+# desktop).
 attribute("License", "kind");
 attribute_value("License", "kind", "cloud");
 attribute_value("License", "kind", "desktop");
@@ -34,60 +37,60 @@ resource Organization {
     "cancel_license", "resume_license", "configure_notifications"
   ];
 
-  # The ladder (001 "Includes ... permissions and").
+  # The ladder ([P1] "Includes ... permissions and").
   "member" if "reader";
   "reader" if "editor";
   "editor" if "manager";
   "manager" if "owner";
 
-  # 001 Member: "View Organization information."
+  # [P1] Member: "View Organization information."
   "view" if "member";
-  # 001 dashboard "displays: Company and legal details, Credit balance, The user's current
+  # [P1] dashboard "displays: Company and legal details, Credit balance, The user's current
   # role". Reading chosen: every member opens the dashboard, so every member sees credits.
   "view_credits" if "member";
 
-  # 000 "Owners and Managers can invite users to the organization and assign different roles."
-  # 001 Manager: "Invite, remove, and assign roles up to Manager." (limits: see below)
+  # [P0] "Owners and Managers can invite users to the organization and assign different roles."
+  # [P1] Manager: "Invite, remove, and assign roles up to Manager." (limits: see below)
   "invite_members" if "manager";
   "remove_members" if "manager";
   "assign_roles" if "manager";
-  # 001 "Invite Users (Available to Owner and Managers.)": Manage People shows users, role,
-  # email and invitation status (000), so listing members and invitations goes with it.
+  # [P1] "Invite Users (Available to Owner and Managers.)": Manage People shows users, role,
+  # email and invitation status ([P0]), so listing members and invitations goes with it.
   "view_members" if "manager";
   "view_invitations" if "manager";
   # Our addition: the audit trail of member changes, for those who manage members.
   "view_audit" if "manager";
 
-  # 001 Manager: "Enable/disable share links." Reader and Editor: "Cannot manage share links."
+  # [P1] Manager: "Enable/disable share links." Reader and Editor: "Cannot manage share links."
   "manage_share_links" if "manager";
-  # 001 Manager: "Use Share to Cloud in supported Pix4D software."
+  # [P1] Manager: "Use Share to Cloud in supported Pix4D software."
   "share_to_cloud" if "manager";
-  # 001 Manager: "Full access to licenses."
+  # [P1] Manager: "Full access to licenses."
   "manage_licenses" if "manager";
-  # 001 Manager: "Redeem new licenses"
+  # [P1] Manager: "Redeem new licenses"
   "redeem_license" if "manager";
-  # 001 Manager: "Buy Support & Upgrade options."
+  # [P1] Manager: "Buy Support & Upgrade options."
   "buy_support_upgrade" if "manager";
-  # 001 "Owners and Managers can add any email address" (Configure Email Notifications).
+  # [P1] "Owners and Managers can add any email address" (Configure Email Notifications).
   "configure_notifications" if "manager";
 
-  # 001 Owner: "Edit billing and legal information." 000 "Only a User with an Owner role
-  # can edit the legal information". 001 "Edit Organization Settings (Owners only)".
+  # [P1] Owner: "Edit billing and legal information." [P0] "Only a User with an Owner role
+  # can edit the legal information". [P1] "Edit Organization Settings (Owners only)".
   "edit_details" if "owner";
   "edit_legal" if "owner";
   "edit_billing" if "owner";
-  # 001 Owner: "Close the Organization."
+  # [P1] Owner: "Close the Organization."
   "close" if "owner";
-  # 001 Owner: "Purchase licenses and credits." The same page also heads its procedures
+  # [P1] Owner: "Purchase licenses and credits." The same page also heads its procedures
   # "Purchase Licenses (Owners and Managers only)" and "Purchase Credits (Owners and
   # Managers only)". Reading chosen: the role list, Owner only, the narrower of the two.
   "purchase_licenses" if "owner";
   "buy_credits" if "owner";
-  # 001 Owner: "Enable automatic credit top-up." 000 "Owners can modify the auto top-up
-  # settings" (000's "Editors can enable the auto top-up when processing projects" is
-  # superseded by 001).
+  # [P1] Owner: "Enable automatic credit top-up." [P0] "Owners can modify the auto top-up
+  # settings" ([P0]'s "Editors can enable the auto top-up when processing projects" is
+  # superseded by [P1]).
   "manage_auto_topup" if "owner";
-  # 001 Owner: "Cancel or resume licenses."
+  # [P1] Owner: "Cancel or resume licenses."
   "cancel_license" if "owner";
   "resume_license" if "owner";
 }
@@ -95,13 +98,13 @@ resource Organization {
 has_role(actor: User, role: String, org: Organization) if role in actor.roles_on(org);
 
 # ---------------------------------------------------------------- cloud resources
-# 001 "Resource: A dataset, site, or folder in PIX4Dcloud." Roles apply to the whole
-# organization (001 "Roles apply globally to the Organization."); a member holds a role on
-# a resource only by a grant (001 Member: "Access assigned licenses and resources."), and a
+# [P1] "Resource: A dataset, site, or folder in PIX4Dcloud." Roles apply to the whole
+# organization ([P1] "Roles apply globally to the Organization."); a member holds a role on
+# a resource only by a grant ([P1] Member: "Access assigned licenses and resources."), and a
 # grant on a Folder flows down to its sub-folders, sites' datasets and datasets.
 #
-# Resource roles: reader (001 Reader: "View all Organization resources. Temporarily annotate
-# datasets (no saving). Download annotations and PDF reports") and editor (001 Editor:
+# Resource roles: reader ([P1] Reader: "View all Organization resources. Temporarily annotate
+# datasets (no saving). Download annotations and PDF reports") and editor ([P1] Editor:
 # "Full access to datasets, sites, and folders. Upload images and outputs.").
 
 resource Folder {
@@ -148,7 +151,7 @@ resource Site {
   "upload" if "editor";
 }
 
-# VOCABULARY: a Dataset sits in a Folder or a Site, or directly in the organization.
+# docs/VOCABULARY.md: a Dataset sits in a Folder or a Site, or directly in the organization.
 resource Dataset {
   roles = ["reader", "editor"];
   permissions = ["view", "annotate", "save_annotations", "download_report",
@@ -187,28 +190,28 @@ has_relation(parent: Folder, "folder", dataset: Dataset) if parent = dataset.par
 has_relation(parent: Site, "site", dataset: Dataset) if parent = dataset.parent;
 
 # ---------------------------------------------------------------- licenses
-# A License has the attribute kind: "cloud" or "desktop" (VOCABULARY).
+# A License has the attribute kind: "cloud" or "desktop" (docs/VOCABULARY.md).
 resource License {
   roles = ["assignee"];
   permissions = ["use", "assign", "create", "edit", "delete"];
   relations = { organization: Organization };
 
-  # 001 Manager: "Full access to licenses."
+  # [P1] Manager: "Full access to licenses."
   "assign" if "manager" on "organization";
   "create" if "manager" on "organization";
   "edit" if "manager" on "organization";
   "delete" if "manager" on "organization";
-  # 001 Member: "Access assigned licenses and resources."
+  # [P1] Member: "Access assigned licenses and resources."
   "use" if "assignee";
 }
 
 has_role(actor: User, role: String, license: License) if role in actor.roles_on(license);
 has_relation(org: Organization, "organization", license: License) if org = license.organization;
 
-# 001 Reader: "Cannot use desktop licenses." 000 Reader: "can only access cloud licenses."
+# [P1] Reader: "Cannot use desktop licenses." [P0] Reader: "can only access cloud licenses."
 has_permission(actor: User, "use", license: License) if
     license.kind = "cloud" and has_role(actor, "reader", license.organization);
-# 001 Editor: "Use desktop licenses." (and every license: "Full access to ... licenses")
+# [P1] Editor: "Use desktop licenses." (and every license: "Full access to ... licenses")
 has_permission(actor: User, "use", license: License) if
     has_role(actor, "editor", license.organization);
 
@@ -220,7 +223,7 @@ rank("editor", 3);
 rank("manager", 4);
 rank("owner", 5);
 
-# 001 Manager: "Invite, remove, and assign roles up to Manager." Read as: whoever may
+# [P1] Manager: "Invite, remove, and assign roles up to Manager." Read as: whoever may
 # assign roles may hand out, take away or change any role up to their own rank (a Manager
 # up to Manager, an Owner up to Owner), never above it.
 may_handle_role(actor: User, role: String, org: Organization) if
@@ -232,22 +235,22 @@ may_handle_role(actor: User, role: String, org: Organization) if
 resource NewOrganization {
   permissions = ["create"];
 }
-# A user may belong to and create several organizations (000 "A user can belong to more
+# A user may belong to and create several organizations ([P0] "A user can belong to more
 # than one organization and have a different role for each one").
 has_permission(_actor: User, "create", _new: NewOrganization);
 
 resource Invitation {
   permissions = ["invite", "cancel", "accept"];
 }
-# 001 "Invite Users (Available to Owner and Managers.)", roles up to the inviter's own.
+# [P1] "Invite Users (Available to Owner and Managers.)", roles up to the inviter's own.
 has_permission(actor: User, "invite", invitation: Invitation) if
     has_permission(actor, "invite_members", invitation.organization) and
     may_handle_role(actor, invitation.role, invitation.organization);
-# 001 "Invitations can be removed before acceptance." By those who could have sent it.
+# [P1] "Invitations can be removed before acceptance." By those who could have sent it.
 has_permission(actor: User, "cancel", invitation: Invitation) if
     has_permission(actor, "invite_members", invitation.organization) and
     may_handle_role(actor, invitation.role, invitation.organization);
-# Only the invited person (001 "Users receive an email containing an Accept invitation
+# Only the invited person ([P1] "Users receive an email containing an Accept invitation
 # button").
 has_permission(_actor: User, "accept", invitation: Invitation) if
     invitation.email_matches = true;
@@ -255,9 +258,9 @@ has_permission(_actor: User, "accept", invitation: Invitation) if
 resource RoleChange {
   permissions = ["change_role"];
 }
-# 000 "The role can be changed by a Manager or an Owner after the invitation is sent."
-# 001 "assign roles up to Manager": both the old and the new role must be within reach.
-# 001 "Requires at least one Owner": the last Owner is never demoted.
+# [P0] "The role can be changed by a Manager or an Owner after the invitation is sent."
+# [P1] "assign roles up to Manager": both the old and the new role must be within reach.
+# [P1] "Requires at least one Owner": the last Owner is never demoted.
 has_permission(actor: User, "change_role", change: RoleChange) if
     has_permission(actor, "assign_roles", change.organization) and
     may_handle_role(actor, change.from_role, change.organization) and
@@ -267,15 +270,15 @@ has_permission(actor: User, "change_role", change: RoleChange) if
 resource Membership {
   permissions = ["remove"];
 }
-# 001 "Remove Users: Owners and Managers only." Manager: "remove ... up to Manager".
-# 001 "Requires at least one Owner."
+# [P1] "Remove Users: Owners and Managers only." Manager: "remove ... up to Manager".
+# [P1] "Requires at least one Owner."
 has_permission(actor: User, "remove", membership: Membership) if
     membership.is_self = false and
     has_permission(actor, "remove_members", membership.organization) and
     may_handle_role(actor, membership.role, membership.organization) and
     not (membership.role = "owner" and membership.last_of_role = true);
-# 000 "A member of an organization can leave at any time." Except the last Owner
-# (001 "Requires at least one Owner").
+# [P0] "A member of an organization can leave at any time." Except the last Owner
+# ([P1] "Requires at least one Owner").
 has_permission(_actor: User, "remove", membership: Membership) if
     membership.is_self = true and
     not (membership.role = "owner" and membership.last_of_role = true);
@@ -283,7 +286,7 @@ has_permission(_actor: User, "remove", membership: Membership) if
 resource Grant {
   permissions = ["grant", "revoke"];
 }
-# Assigning resources and licenses to a user (001 Member: "Access assigned licenses and
+# Assigning resources and licenses to a user ([P1] Member: "Access assigned licenses and
 # resources"): licenses by those with full access to licenses, resources by those who
 # assign roles (Manager and up).
 has_permission(actor: User, "grant", grant: Grant) if

@@ -1,6 +1,8 @@
 # respond.io organizations.
-# Sources: seeds/003 (Organization Users) and seeds/004 (Organization Overview). Quotes
-# below are from those pages.
+# Sources, cited by key beside each rule:
+#   [R1] respond.io help, "Organization Users"
+#   [R2] respond.io help, "Organization Overview"
+# Quotes below are from those pages.
 #
 # Four roles that are NOT a ladder: org_admin (Organization Admin), billing_admin,
 # user_admin and member. No role includes another; each permission names the roles that
@@ -12,12 +14,12 @@
 setting("invitation_lifetime_hours", 168);
 # The pages invite one email at a time; no cap is stated: the service-wide cap of 100.
 setting("invitation_batch_limit", 100);
-# 003 "You can only assign a user to 10 spaces at this point."
+# [R1] "You can only assign a user to 10 spaces at this point."
 setting("grant_batch_limit", 10);
-# API.md: the creator becomes Organization Admin. 004 "Upon the first sign-in, the platform
-# will prompt the you to create an Organization."
+# docs/API.md: the creator becomes Organization Admin. [R2] "Upon the first sign-in, the
+# platform will prompt the you to create an Organization."
 setting("creator_role", "org_admin");
-# 004 "Once the details are submitted and the Organization is created, a new Workspace is
+# [R2] "Once the details are submitted and the Organization is created, a new Workspace is
 # automatically created with a default name provided by the platform."
 setting("initial_resource_type", "Space");
 setting("initial_resource_name", "My Workspace");
@@ -33,19 +35,19 @@ resource Organization {
     "view_spaces", "manage_spaces", "assign_spaces", "close"
   ];
 
-  # 004 "Organization settings can only be accessed by Organization Admins, Billing Admins
+  # [R2] "Organization settings can only be accessed by Organization Admins, Billing Admins
   # and User Admins. Organization members cannot access organization settings".
-  # 003 Billing Admin and User Admin: "View the organization's information".
+  # [R1] Billing Admin and User Admin: "View the organization's information".
   "view" if "org_admin";
   "view" if "billing_admin";
   "view" if "user_admin";
 
-  # 003 Organization Admin: "Manage the organization's information". Billing Admin and
+  # [R1] Organization Admin: "Manage the organization's information". Billing Admin and
   # User Admin only view it.
   "edit_details" if "org_admin";
   "edit_legal" if "org_admin";
 
-  # 003 Billing Admin: "Manage the organization's billing information", User Admin:
+  # [R1] Billing Admin: "Manage the organization's billing information", User Admin:
   # "View the organization's billing information".
   "view_billing" if "org_admin";
   "view_billing" if "billing_admin";
@@ -55,16 +57,16 @@ resource Organization {
   "edit_billing" if "org_admin";
   "edit_billing" if "billing_admin";
 
-  # 003 "Manage the organization's subscription": Organization Admin ✅, Billing Admin ✅,
-  # User Admin ✖. 003 Billing Admin "can ... make changes to the subscription".
+  # [R1] "Manage the organization's subscription": Organization Admin ✅, Billing Admin ✅,
+  # User Admin ✖. [R1] Billing Admin "can ... make changes to the subscription".
   "manage_subscription" if "org_admin";
   "manage_subscription" if "billing_admin";
   "cancel_subscription" if "org_admin";
   "cancel_subscription" if "billing_admin";
 
-  # 003 Organization Admin "Manage all organization users"; Billing Admin "View all
+  # [R1] Organization Admin "Manage all organization users"; Billing Admin "View all
   # organization users"; User Admin "Manage all organization users with the following
-  # limitations". 003 "This setting is accessible by Organization Admin, Billing Admin and
+  # limitations". [R1] "This setting is accessible by Organization Admin, Billing Admin and
   # User Admin!"
   "view_users" if "org_admin";
   "view_users" if "billing_admin";
@@ -72,7 +74,7 @@ resource Organization {
   "view_members" if "org_admin";
   "view_members" if "billing_admin";
   "view_members" if "user_admin";
-  # 003 "These following features are only available to Organization Admin and User Admin!"
+  # [R1] "These following features are only available to Organization Admin and User Admin!"
   # (adding, editing, deleting users). "Billing Admins can only view users and make no
   # changes."
   "invite_members" if "org_admin";
@@ -86,18 +88,18 @@ resource Organization {
   # Our addition: the audit trail, for the role that manages everything.
   "view_audit" if "org_admin";
 
-  # 003 "Manage all spaces": Organization Admin ✅, User Admin ✅; Billing Admin "View all
+  # [R1] "Manage all spaces": Organization Admin ✅, User Admin ✅; Billing Admin "View all
   # spaces".
   "view_spaces" if "org_admin";
   "view_spaces" if "billing_admin";
   "view_spaces" if "user_admin";
   "manage_spaces" if "org_admin";
   "manage_spaces" if "user_admin";
-  # 003 User Admin: "Edit Assigned Spaces of all users".
+  # [R1] User Admin: "Edit Assigned Spaces of all users".
   "assign_spaces" if "org_admin";
   "assign_spaces" if "user_admin";
 
-  # 003 "Delete organization": Organization Admin ✅, Billing Admin ✖, User Admin ✖.
+  # [R1] "Delete organization": Organization Admin ✅, Billing Admin ✖, User Admin ✖.
   "close" if "org_admin";
 }
 
@@ -110,14 +112,14 @@ resource Space {
   permissions = ["view", "use", "create", "edit", "delete", "assign_users"];
   relations = { organization: Organization };
 
-  # 003 Member: "allowed to access spaces within an organization when given permission to
+  # [R1] Member: "allowed to access spaces within an organization when given permission to
   # do so"; "the organization member's access is only limited to the spaces they are
   # granted access to."
   "view" if "member";
   "use" if "member";
-  # 003 "Organization admins have access to all spaces".
+  # [R1] "Organization admins have access to all spaces".
   "member" if "org_admin" on "organization";
-  # 003 Organization Admin "Manage all spaces"; User Admin "Manage all spaces" (managing
+  # [R1] Organization Admin "Manage all spaces"; User Admin "Manage all spaces" (managing
   # is not access: a User Admin uses a space only when assigned to it).
   "view" if "user_admin" on "organization";
   "create" if "org_admin" on "organization";
@@ -128,7 +130,7 @@ resource Space {
   "delete" if "user_admin" on "organization";
   "assign_users" if "org_admin" on "organization";
   "assign_users" if "user_admin" on "organization";
-  # 003 Billing Admin: "View all spaces".
+  # [R1] Billing Admin: "View all spaces".
   "view" if "billing_admin" on "organization";
 }
 
@@ -139,8 +141,8 @@ has_relation(org: Organization, "organization", space: Space) if org = space.org
 resource NewOrganization {
   permissions = ["create"];
 }
-# 004 "A User can only create one Organization. If you require more than one
-# Organization, contact us". Belonging to others by invitation is fine (004 "Users can
+# [R2] "A User can only create one Organization. If you require more than one
+# Organization, contact us". Belonging to others by invitation is fine ([R2] "Users can
 # belong to multiple Organizations by invitation").
 has_permission(_actor: User, "create", request: NewOrganization) if
     request.creator_created_in_style = false;
@@ -148,11 +150,11 @@ has_permission(_actor: User, "create", request: NewOrganization) if
 resource Invitation {
   permissions = ["invite", "cancel", "accept"];
 }
-# 003 "Select appropriate organization access for this new user." (Organization Admin)
+# [R1] "Select appropriate organization access for this new user." (Organization Admin)
 has_permission(actor: User, "invite", invitation: Invitation) if
     has_role(actor, "org_admin", invitation.organization) and
     invitation.role in ["org_admin", "billing_admin", "user_admin", "member"];
-# 003 "User Admins can only add users with Member access to prevent the misuse of
+# [R1] "User Admins can only add users with Member access to prevent the misuse of
 # unauthorised action."
 has_permission(actor: User, "invite", invitation: Invitation) if
     has_role(actor, "user_admin", invitation.organization) and
@@ -160,7 +162,7 @@ has_permission(actor: User, "invite", invitation: Invitation) if
 # Cancelling a pending invitation: whoever could have sent it.
 has_permission(actor: User, "cancel", invitation: Invitation) if
     has_permission(actor, "invite", invitation);
-# Only the invited person (003 "The new user will have to click on a link embedded in the
+# Only the invited person ([R1] "The new user will have to click on a link embedded in the
 # invitation email").
 has_permission(_actor: User, "accept", invitation: Invitation) if
     invitation.email_matches = true;
@@ -168,9 +170,9 @@ has_permission(_actor: User, "accept", invitation: Invitation) if
 resource RoleChange {
   permissions = ["change_role"];
 }
-# 003 "User Admins cannot promote or demote an organization member"; "Billing Admins can
+# [R1] "User Admins cannot promote or demote an organization member"; "Billing Admins can
 # only view users and make no changes." So only an Organization Admin changes roles.
-# 003 "Each organization has to have at least one organization admin."
+# [R1] "Each organization has to have at least one organization admin."
 has_permission(actor: User, "change_role", change: RoleChange) if
     has_role(actor, "org_admin", change.organization) and
     change.to_role in ["org_admin", "billing_admin", "user_admin", "member"] and
@@ -179,15 +181,15 @@ has_permission(actor: User, "change_role", change: RoleChange) if
 resource Membership {
   permissions = ["remove"];
 }
-# 003 "A user cannot delete himself from the organization as it requires another
+# [R1] "A user cannot delete himself from the organization as it requires another
 # authorised user to do so." So is_self is never allowed, by any rule here.
-# 003 Organization Admin: "Manage all organization users". "Each organization has to
+# [R1] Organization Admin: "Manage all organization users". "Each organization has to
 # have at least one organization admin."
 has_permission(actor: User, "remove", membership: Membership) if
     membership.is_self = false and
     has_role(actor, "org_admin", membership.organization) and
     not (membership.role = "org_admin" and membership.last_of_role = true);
-# 003 "User Admins can only delete users with Member access".
+# [R1] "User Admins can only delete users with Member access".
 has_permission(actor: User, "remove", membership: Membership) if
     membership.is_self = false and
     has_role(actor, "user_admin", membership.organization) and
@@ -196,7 +198,7 @@ has_permission(actor: User, "remove", membership: Membership) if
 resource Grant {
   permissions = ["grant", "revoke"];
 }
-# 003 User Admin: "Edit Assigned Spaces of all users"; "Assign this User to Space(s)".
+# [R1] User Admin: "Edit Assigned Spaces of all users"; "Assign this User to Space(s)".
 has_permission(actor: User, "grant", grant: Grant) if
     space_assigner(actor, grant.parent) and grant.role = "member";
 has_permission(actor: User, "revoke", grant: Grant) if

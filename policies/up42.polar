@@ -1,20 +1,39 @@
 # UP42 accounts (an Organization here).
-# Source: seeds/002. Its permission table lost its check marks when saved as text; the
-# cells come from the vendor's page as restored in seeds/README.md ("What the UP42 page
-# lost"). Quotes below are from those two.
+# Source, cited by key beside each rule:
+#   [U] UP42 documentation, "User management" (docs.up42.com, getting-started/account/users)
+# Quotes below are from that page. Its permission table (Member / Admin) shows each cell as
+# a check mark; "[U] table" cells are quoted as "<permission>: Member yes|no, Admin yes|no":
+#
+#   permission                                  Member  Admin
+#   Ordering and asset management
+#     Create catalog orders                     yes     yes
+#     Create tasking orders                     yes     yes
+#     Accept tasking quotations                 no      yes
+#     Create processing jobs                    yes     yes
+#     See storage assets of other account users yes     yes
+#     Switch workspaces                         yes     yes
+#   Finance and compliance
+#     Buy credits                               no      yes
+#     View transaction history                  no      yes
+#     Modify organization details               no      yes
+#   User management
+#     Invite new users                          no      yes
+#     Change user roles                         no      yes
+#     Remove a user                             no      yes
+#     Delete an account                         no      yes
 #
 # Two roles: member ("A regular user.") and admin ("A user with administrative
 # permissions."). An admin can do everything a member can (every "yes" of Member is a
 # "yes" of Admin in the table).
 
 # ---------------------------------------------------------------- settings
-# 002 "The invitations are valid for 48 hours."
+# [U] "The invitations are valid for 48 hours."
 setting("invitation_lifetime_hours", 48);
-# 002 "You can invite a maximum of 10 users at a time."
+# [U] "You can invite a maximum of 10 users at a time."
 setting("invitation_batch_limit", 10);
 # No resource grants in this style; the service-wide cap applies to the (empty) batch form.
 setting("grant_batch_limit", 100);
-# API.md: the creator of an account becomes its Admin.
+# docs/API.md: the creator of an account becomes its Admin.
 setting("creator_role", "admin");
 
 # ---------------------------------------------------------------- account
@@ -31,16 +50,16 @@ resource Organization {
   "member" if "admin";
 
   "view" if "member";
-  # 002 "To view users who have access to your account, click ... User management. You'll
+  # [U] "To view users who have access to your account, click ... User management. You'll
   # be able to see names, email addresses, and roles of users in your account."
   "view_members" if "member";
-  # 002 "Admins will see two tabs: ... To see users invited to your account, go to Pending
+  # [U] "Admins will see two tabs: ... To see users invited to your account, go to Pending
   # users."
   "view_invitations" if "admin";
   # Our addition: the audit trail of user management, for those who manage users.
   "view_audit" if "admin";
 
-  # seeds/README.md table, "Ordering and asset management":
+  # [U] table, "Ordering and asset management":
   "create_catalog_order" if "member";        # Create catalog orders: Member yes, Admin yes
   "create_tasking_order" if "member";        # Create tasking orders: Member yes, Admin yes
   "accept_tasking_quotation" if "admin";     # Accept tasking quotations: Member no, Admin yes
@@ -61,13 +80,13 @@ resource Organization {
 has_role(actor: User, role: String, org: Organization) if role in actor.roles_on(org);
 
 # ---------------------------------------------------------------- workspaces and assets
-# 002 "The invited users will have their own workspace." A Workspace's owner is its user.
+# [U] "The invited users will have their own workspace." A Workspace's owner is its user.
 resource Workspace {
   roles = ["owner"];
   permissions = ["view", "switch_to", "create", "edit", "delete"];
   relations = { organization: Organization };
 
-  # README table: Switch workspaces: Member yes, Admin yes.
+  # [U] table: Switch workspaces: Member yes, Admin yes.
   "view" if "member" on "organization";
   "switch_to" if "member" on "organization";
   # Our reading: a user manages their own workspace; an admin manages every workspace.
@@ -78,14 +97,14 @@ resource Workspace {
   "delete" if "admin" on "organization";
 }
 
-# An Asset sits in a Workspace; its owner is its creator (VOCABULARY).
+# An Asset sits in a Workspace; its owner is its creator (docs/VOCABULARY.md).
 resource Asset {
   roles = ["owner"];
   permissions = ["view", "download", "create", "edit", "delete"];
   relations = { organization: Organization, workspace: Workspace };
 
-  # README table: See storage assets of other account users: Member yes, Admin yes.
-  # 002 "The removed user's workspace and assets in storage will remain accessible to
+  # [U] table: See storage assets of other account users: Member yes, Admin yes.
+  # [U] "The removed user's workspace and assets in storage will remain accessible to
   # existing users."
   "view" if "member" on "organization";
   "download" if "member" on "organization";
@@ -98,7 +117,7 @@ resource Asset {
   "delete" if "admin" on "organization";
 }
 
-# 002 "The removed user's workspace and assets in storage will remain accessible to
+# [U] "The removed user's workspace and assets in storage will remain accessible to
 # existing users." Owning counts only while the owner is a user of the account: a removed
 # user (whose workspace and assets stay, still naming them as owner) keeps no rights.
 has_role(actor: User, "owner", workspace: Workspace) if
@@ -115,7 +134,7 @@ has_relation(workspace: Workspace, "workspace", asset: Asset) if workspace = ass
 resource NewOrganization {
   permissions = ["create"];
 }
-# 002 "The merging of accounts isn't supported. To be able to receive an invitation to join
+# [U] "The merging of accounts isn't supported. To be able to receive an invitation to join
 # your account, the user must first delete their current account." Read as: a user belongs
 # to one UP42 account at most, so one who already has one cannot create another.
 has_permission(_actor: User, "create", request: NewOrganization) if
@@ -124,15 +143,15 @@ has_permission(_actor: User, "create", request: NewOrganization) if
 resource Invitation {
   permissions = ["invite", "cancel", "accept"];
 }
-# 002 "Admins can add new users to an existing account". The page has no role picker;
+# [U] "Admins can add new users to an existing account". The page has no role picker;
 # an admin may invite either role, since an admin may change either role afterwards.
 has_permission(actor: User, "invite", invitation: Invitation) if
     has_permission(actor, "invite_members", invitation.organization) and
     invitation.role in ["admin", "member"];
-# 002 "Admins can cancel a pending user invitation".
+# [U] "Admins can cancel a pending user invitation".
 has_permission(actor: User, "cancel", invitation: Invitation) if
     has_permission(actor, "invite_members", invitation.organization);
-# Only the invited person, and only one who has no other UP42 account (002 "The merging
+# Only the invited person, and only one who has no other UP42 account ([U] "The merging
 # of accounts isn't supported.").
 has_permission(_actor: User, "accept", invitation: Invitation) if
     invitation.email_matches = true and
@@ -141,8 +160,8 @@ has_permission(_actor: User, "accept", invitation: Invitation) if
 resource RoleChange {
   permissions = ["change_role"];
 }
-# 002 "If the user is a member, click Change to admin. If the user is an admin, click
-# Change to member." An account keeps at least one admin (API.md: "the last Owner/Admin
+# [U] "If the user is a member, click Change to admin. If the user is an admin, click
+# Change to member." An account keeps at least one admin (docs/API.md: "the last Owner/Admin
 # ... demoted" is refused): someone must be able to manage users.
 has_permission(actor: User, "change_role", change: RoleChange) if
     has_permission(actor, "change_roles", change.organization) and
@@ -152,8 +171,8 @@ has_permission(actor: User, "change_role", change: RoleChange) if
 resource Membership {
   permissions = ["remove"];
 }
-# 002 "Find the user you want to remove. To remove a user, their role must be Member."
-# Removing is an admin's action (README table: Remove a user: Member no); the page gives
+# [U] "Find the user you want to remove. To remove a user, their role must be Member."
+# Removing is an admin's action ([U] table: Remove a user: Member no); the page gives
 # members no way to leave by themselves, so none is allowed: an admin removes them.
 has_permission(actor: User, "remove", membership: Membership) if
     has_permission(actor, "remove_members", membership.organization) and
