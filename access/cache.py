@@ -12,8 +12,6 @@ import threading
 from models import db
 from models.generation import current
 
-MAX_ENTRIES = 200_000  # per map; past it the map starts over (memory stays bounded)
-
 
 class Maps:
     """The cached facts of one generation."""
@@ -23,12 +21,6 @@ class Maps:
     def __init__(self, generation: int):
         self.generation = generation
         self.orgs, self.targets, self.actors, self.grants, self.keys = {}, {}, {}, {}, {}
-
-    @staticmethod
-    def put(mapping: dict, key, value) -> None:
-        if len(mapping) >= MAX_ENTRIES:
-            mapping.clear()
-        mapping[key] = value
 
 
 class FactCache:

@@ -12,7 +12,7 @@ from typing import NamedTuple
 import peewee
 
 from access.errors import FactsUnavailable
-from access.targets import Facts
+from access.targets import TargetBuilder
 from authz.engine import PolicySet
 from authz.view import ActorFacts, Node, Target, build_view
 from ops import decisionlog
@@ -47,7 +47,7 @@ def new_decision_id() -> str:
 
 def decide(
     policy: PolicySet,
-    facts: Facts,
+    facts: TargetBuilder,
     actor_id: str,
     action: str,
     target: Target | None,
@@ -65,7 +65,7 @@ def decide(
 
 def _decide(
     policy: PolicySet,
-    facts: Facts,
+    facts: TargetBuilder,
     actor_id: str,
     action: str,
     target: Target | None,
@@ -105,7 +105,7 @@ def _decide(
         return deny("error while deciding; denied (see the service log)")
 
 
-def _prepare(policy: PolicySet, facts: Facts, actor_id: str, target: Target | None):
+def _prepare(policy: PolicySet, facts: TargetBuilder, actor_id: str, target: Target | None):
     """What every decision on ``target`` checks first: (engine, problem, actor facts).
 
     ``problem`` is None, or (reason, extra explanation) when there is nothing to ask the
@@ -128,7 +128,9 @@ def _prepare(policy: PolicySet, facts: Facts, actor_id: str, target: Target | No
     return engine, None, actor
 
 
-def allowed_actions(policy: PolicySet, facts: Facts, actor_id: str, target: Target | None) -> list:
+def allowed_actions(
+    policy: PolicySet, facts: TargetBuilder, actor_id: str, target: Target | None
+) -> list:
     """Every declared action the policy allows ``actor_id`` on ``target``, with the view built
     once. Each action asked is a decision, logged and counted like one. Raises only
     FactsUnavailable (the database could not be read)."""

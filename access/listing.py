@@ -45,9 +45,9 @@ one query selects the users of the allowed groups, in id order with a keyset cur
 import json
 from typing import NamedTuple
 
-from access.targets import Facts
+from access.targets import TargetBuilder
 from authz.engine import PolicySet, StyleEngine
-from authz.view import MANAGEMENT_TYPES, ActorFacts, Node, OrgRef, Target, build_view, org_node
+from authz.view import MANAGEMENT_TYPES, ActorFacts, Node, OrgRef, Target, build_view
 from models import Grant, Membership, Resource, User, db
 
 
@@ -108,6 +108,10 @@ class _Special(NamedTuple):
     def child_path(self) -> str:
         return f"{self.path or '/'}{self.pk}/"
 
+    @property
+    def node(self) -> Node:
+        return Node(self.type, self.rid, self.pk, self.owner, self.attributes)
+
 
 _ROW = "r.id, r.type, r.rid, r.owner, r.attributes, r.path, r.shape"
 
@@ -155,21 +159,9 @@ def _attribute_variants(engine: StyleEngine, org_id: str, type_: str) -> list:
     return list(variants.values())
 
 
-def _chain(org: OrgRef, shape: str, specials_by_depth: dict, last: Node) -> tuple:
-    """The chain a row of ``shape`` has: special resources where they sit, bare levels
-    (type only) elsewhere, ``last`` for the row itself."""
-    parts = shape.split("/")
-    chain = [org_node(org)]
-    for depth, type_ in enumerate(parts[:-1]):
-        s = specials_by_depth.get(depth)
-        chain.append(Node(s.type, s.rid, s.pk, s.owner, s.attributes) if s else Node(type_, ""))
-    chain.append(last)
-    return tuple(chain)
-
-
 def list_resources(
     policy: PolicySet,
-    facts: Facts,
+    facts: TargetBuilder,
     actor_id: str,
     action: str,
     type_: str,
@@ -232,8 +224,10 @@ def list_resources(
     granted = [s for s in specials.values() if s.pk in grants and s.type == type_]
     allowed_ids = []
     for s in granted:
-        above = {specials[a].shape.count("/"): specials[a] for a in s.ancestors if a in specials}
-        if allowed(_chain(org, s.shape, above, Node(s.type, s.rid, s.pk, s.owner, s.attributes))):
+        above = {
+            specials[a].shape.count("/"): specials[a].node for a in s.ancestors if a in specials
+        }
+        if allowed(TargetBuilder.shaped(org, s.shape, above, s.node)):
             allowed_ids.append(s.pk)
 
     # Every other row: by context (deepest special ancestor, or none) x shape x own level.
@@ -244,7 +238,7 @@ def list_resources(
             candidates = shapes
         else:
             above = {
-                specials[a].shape.count("/"): specials[a]
+                specials[a].shape.count("/"): specials[a].node
                 for a in [*ctx.ancestors, ctx.pk]
                 if a in specials
             }
@@ -256,7 +250,7 @@ def list_resources(
             for visible, texts in variants:
                 for owned in owned_values:
                     last = Node(type_, "", None, actor_id if owned else None, visible or {})
-                    if allowed(_chain(org, shape, above, last)):
+                    if allowed(TargetBuilder.shaped(org, shape, above, last)):
                         key = tuple(texts) if texts is not None else None
                         combos.setdefault((shape, key), set()).add(owned)
         if not combos:
@@ -344,7 +338,7 @@ def _group_condition(prefix: str, excluded: list, combos: dict, actor_id: str) -
 
 def list_actors(
     policy: PolicySet,
-    facts: Facts,
+    facts: TargetBuilder,
     action: str,
     target: Target | None,
     limit: int,

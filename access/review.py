@@ -1,6 +1,7 @@
 """What the review tools need from the database: the live data a policy diff compares
 (authz/diff.py is pure and is handed it here)."""
 
+from access.targets import node_of
 from authz.diff import Member, World
 from authz.view import Node, OrgRef
 from models import Grant, Membership, Organization, Resource
@@ -23,10 +24,6 @@ def live_worlds():
         chains = [(root,)]
         for r in rows.values():
             chains.append(
-                (root, *(_node(rows[pk]) for pk in r.ancestor_ids if pk in rows), _node(r))
+                (root, *(node_of(rows[pk]) for pk in r.ancestor_ids if pk in rows), node_of(r))
             )
         yield World(OrgRef(org.id, org.style, org.closed_at), members, chains)
-
-
-def _node(row: Resource) -> Node:
-    return Node(row.type, row.rid, row.id, row.owner, row.attributes or {})

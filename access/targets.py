@@ -1,44 +1,52 @@
-"""Load from the database what a decision needs, in a fixed small number of indexed queries.
+"""The one builder of what a decision is asked about: ``TargetBuilder``.
 
-A ``Target`` is the chain of a resource: its organization, its ancestors, itself. The actor's
-facts on it are its membership role in the organization and its grants on the chain. The
-``Facts`` object caches both for one request (a batch asks about the same actor and org many
-times).
+A ``Target`` (authz/view.py) is the chain of a resource: its organization, its ancestors,
+itself. Every decision the service makes, on a registered resource, on one described inline
+by the caller, on the service's own management resources (an Invitation, a RoleChange...),
+on a list query's group of rows or on the live data a policy diff compares, gets its target
+from this class, and the actor's facts on it (membership role, grants on the chain) from
+``actor``. ``authz.view.build_view`` then turns both into the view the policy is shown.
+
+One SQL loader serves both databases: a resource's chain is one recursive query (a primary
+key probe per level), the actor with its role and grants on the chain another, an
+organization a third. They are plain SQL, prepared once: building them with Peewee's query
+builder cost ~300 µs each, more than running them.
+
+Without ``maps`` a builder caches for its own lifetime only (a unit of work makes a fresh
+one after taking its locks, so it decides on what is committed now). With the ``maps`` of
+``access.cache.CACHE.sync()`` it shares them across the worker's decision requests until a
+decision fact changes.
 """
 
 import functools
 import json
 
-import peewee
-
-from authz.view import ActorFacts, Node, OrgRef, Target, org_node
+from authz.view import ActorFacts, Node, OrgRef, Target, management_target, org_node
 from models import Grant, Membership, Organization, Resource, User, db
 
-# The decision path runs these on every uncached request. They are plain SQL, prepared once:
-# building them with Peewee's query builder cost ~300 µs each, more than running them.
+MAX_DEPTH = 1000  # a chain longer than this is refused when written (access/resources.py)
+MAX_ENTRIES = 200_000  # per map; past it the map starts over (memory stays bounded)
+
 _SQL = {
     "org": 'SELECT id, style, closed_at FROM "{org}" WHERE id = {p}',
-    "resource": "SELECT r.id, r.type, r.rid, r.owner, r.attributes, r.path, o.id, o.style, "
-    'o.closed_at FROM "{res}" r JOIN "{org}" o ON o.id = r.org_id '
-    "WHERE r.type = {p} AND r.rid = {p}",
-    "ancestors": 'SELECT id, type, rid, owner, attributes FROM "{res}" WHERE id IN ({many})',
+    # The resource and its ancestors, deepest first, with its organization: one round trip.
+    "chain": "WITH RECURSIVE c(id, type, rid, owner, attributes, parent_id, org_id, depth) AS ("
+    ' SELECT id, type, rid, owner, attributes, parent_id, org_id, 0 FROM "{res}"'
+    " WHERE type = {p} AND rid = {p}"
+    " UNION ALL"
+    " SELECT a.id, a.type, a.rid, a.owner, a.attributes, a.parent_id, a.org_id, c.depth + 1"
+    f' FROM "{{res}}" a JOIN c ON a.id = c.parent_id WHERE c.depth < {MAX_DEPTH})'
+    " SELECT c.id, c.type, c.rid, c.owner, c.attributes, o.id, o.style, o.closed_at"
+    ' FROM c JOIN "{org}" o ON o.id = c.org_id ORDER BY c.depth DESC',
+    # Whether the user exists, its role in the org and its grants on the chain: one round trip.
     "actor": 'SELECT u.id, m.role FROM "{user}" u LEFT JOIN "{mem}" m '
     "ON m.user_id = u.id AND m.org_id = {p} WHERE u.id = {p}",
-    "grants": 'SELECT resource_id, role FROM "{grant}" '
-    "WHERE user_id = {p} AND resource_id IN ({many})",
-    # The same two pairs in one round trip each, so that uncached, a resource ten folders
-    # deep costs the queries an organization does (bench/listing.py): the actor with its
-    # grants on the chain, and (PostgreSQL, which splits the path into ids) the resource
-    # with its ancestors.
     "actor_grants": 'SELECT u.id, m.role, g.resource_id, g.role FROM "{user}" u '
     'LEFT JOIN "{mem}" m ON m.user_id = u.id AND m.org_id = {p} '
     'LEFT JOIN "{grant}" g ON g.user_id = u.id '
     "AND g.resource_id IN ({many}) WHERE u.id = {p}",
-    "chain": "SELECT a.id, a.type, a.rid, a.owner, a.attributes, a.path, o.id, o.style, "
-    'o.closed_at, a.id = r.id FROM "{res}" r JOIN "{org}" o ON o.id = r.org_id '
-    'JOIN "{res}" a ON a.id = ANY(array_append('
-    "string_to_array(btrim(r.path, '/'), '/')::int[], r.id)) "
-    "WHERE r.type = {p} AND r.rid = {p}",
+    "grants": 'SELECT resource_id, role FROM "{grant}" '
+    "WHERE user_id = {p} AND resource_id IN ({many})",
 }
 
 
@@ -59,86 +67,69 @@ def _query(name: str, params: tuple, many: int = 0) -> list:
     return db.execute_sql(_sql(name, many, db.param), params).fetchall()
 
 
-def _path_ids(path: str) -> list:
-    return [int(p) for p in (path or "").split("/") if p]
+def _attrs(value) -> dict:
+    if isinstance(value, dict):
+        return value
+    return json.loads(value) if value else {}
 
 
-def _attrs(text) -> dict:
-    return json.loads(text) if text else {}
+def node_of(row) -> Node:
+    """A stored Resource row as a level of a chain."""
+    return Node(row.type, row.rid, row.id, row.owner, _attrs(row.attributes))
 
 
-class Facts:
-    """Loader and cache of targets and actor facts.
+def put_bounded(mapping: dict, key, value) -> None:
+    """Store ``key``; a map at MAX_ENTRIES starts over (memory stays bounded)."""
+    if len(mapping) >= MAX_ENTRIES:
+        mapping.clear()
+    mapping[key] = value
 
-    Without ``maps`` it caches for one request only (management endpoints, which write and
-    must read their own writes). With the ``maps`` of ``access.cache.CACHE.sync()`` it shares
-    them across the worker's requests until a decision fact changes.
-    """
+
+class _Maps:
+    """Per-builder maps, when no shared ones are given."""
+
+    __slots__ = ("orgs", "targets", "actors", "grants")
+
+    def __init__(self):
+        self.orgs, self.targets, self.actors, self.grants = {}, {}, {}, {}
+
+
+class TargetBuilder:
+    """Targets and actor facts, loaded from the database (see the module docstring)."""
 
     def __init__(self, maps=None):
-        if maps is None:
-            self._orgs, self._targets, self._actors, self._grants = {}, {}, {}, {}
-        else:
-            self._orgs, self._targets = maps.orgs, maps.targets
-            self._actors, self._grants = maps.actors, maps.grants
+        maps = maps if maps is not None else _Maps()
+        self._orgs, self._targets = maps.orgs, maps.targets
+        self._actors, self._grants = maps.actors, maps.grants
 
+    # ------------------------------------------------------------ organizations, resources
     def org(self, org_id: str) -> OrgRef | None:
         """The organization ``org_id`` or None."""
         if org_id not in self._orgs:
             rows = _query("org", (org_id,))
-            self._orgs[org_id] = OrgRef(*rows[0]) if rows else None
+            put_bounded(self._orgs, org_id, OrgRef(*rows[0]) if rows else None)
         return self._orgs[org_id]
 
     def registered(self, type_: str, rid: str) -> Target | None:
-        """The chain of the registered resource (type_, rid), or None: two queries, or none
+        """The chain of the registered resource (type_, rid), or None: one query, or none
         when cached."""
         key = (type_, rid)
-        if key in self._targets:
-            return self._targets[key]
-        target = self._load_registered(type_, rid)
-        if len(self._targets) > 200_000:
-            self._targets.clear()
-        self._targets[key] = target
-        return target
+        if key not in self._targets:
+            put_bounded(self._targets, key, self._load_registered(type_, rid))
+        return self._targets[key]
 
     def _load_registered(self, type_: str, rid: str) -> Target | None:
         if type_ == "Organization":
             org = self.org(rid)
             return Target(org, (org_node(org),)) if org else None
-        if isinstance(db.obj, peewee.PostgresqlDatabase):
-            rows = _query("chain", (type_, rid))
-            if not rows:
-                return None
-            me = next(r for r in rows if r[9])
-            by_pk = {r[0]: r for r in rows}
-            ancestors = [
-                Node(by_pk[i][1], by_pk[i][2], i, by_pk[i][3], _attrs(by_pk[i][4]))
-                for i in _path_ids(me[5])
-                if i in by_pk
-            ]
-        else:
-            rows = _query("resource", (type_, rid))
-            if not rows:
-                return None
-            me = rows[0]
-            ancestors = self.ancestors(me[5])
-        pk, rtype, rrid, owner, attributes, path, org_id, style, closed_at = me[:9]
-        org = self._orgs.setdefault(org_id, OrgRef(org_id, style, closed_at))
-        node = Node(rtype, rrid, pk, owner, _attrs(attributes))
-        return Target(org, (org_node(org), *ancestors, node))
-
-    @staticmethod
-    def ancestors(path: str) -> list:
-        """The ancestor nodes named by a resource's ``path``, root first, in one query."""
-        ids = _path_ids(path)
-        if not ids:
-            return []
-        by_pk = {r[0]: r for r in _query("ancestors", tuple(ids), len(ids))}
-        return [
-            Node(by_pk[i][1], by_pk[i][2], i, by_pk[i][3], _attrs(by_pk[i][4]))
-            for i in ids
-            if i in by_pk
-        ]
+        rows = _query("chain", (type_, rid))
+        if not rows:
+            return None
+        org_id, style, closed_at = rows[-1][5:8]
+        org = OrgRef(org_id, style, closed_at)
+        put_bounded(self._orgs, org_id, org)
+        chain = tuple(Node(r[1], r[2], r[0], r[3], _attrs(r[4])) for r in rows)
+        return Target(org, (org_node(org), *chain))
 
     def target(self, ref: dict) -> Target | None:
         """Resolve a resource reference of the API: registered, else described inline.
@@ -153,8 +144,8 @@ class Facts:
         org = self.org(ref.get("org") or "")
         if org is None:
             return None
-        chain = (org_node(org),)
         parent = ref.get("parent")
+        chain: tuple = (org_node(org),)
         if parent:
             above = self.registered(parent["type"], parent["id"])
             if above is not None:
@@ -166,6 +157,38 @@ class Facts:
         node = Node(ref["type"], ref["id"], None, ref.get("owner"), ref.get("attributes") or {})
         return Target(org, chain + (node,))
 
+    def under(self, org: OrgRef, parent, node: Node) -> Target:
+        """``node`` as it would sit under the stored row ``parent`` (None: at the top of the
+        org): what a resource is decided on before it is written or moved."""
+        chain = self.registered(parent.type, parent.rid).chain if parent else (org_node(org),)
+        return Target(org, chain + (node,))
+
+    @staticmethod
+    def management(
+        org: OrgRef, type_: str, attributes: dict, under: Target | None = None
+    ) -> Target:
+        """A management resource of the service (an Invitation, a RoleChange...) in ``org``;
+        ``under``: the resource a Grant is on."""
+        return management_target(org, type_, attributes, under=under)
+
+    @staticmethod
+    def new_organization(style: str, attributes: dict) -> Target:
+        """The NewOrganization a user asks to create, outside any organization."""
+        return management_target(OrgRef("", style), "NewOrganization", attributes, standalone=True)
+
+    @staticmethod
+    def shaped(org: OrgRef, shape: str, stored_at: dict, last: Node) -> tuple:
+        """The chain of a row of ``shape`` (``Folder/Folder/Dataset``) for a list query:
+        the stored rows of ``stored_at`` (depth -> Node) where they sit, bare levels (type
+        only) elsewhere, ``last`` for the row itself."""
+        parts = shape.split("/")
+        chain = [org_node(org)]
+        for depth, type_ in enumerate(parts[:-1]):
+            chain.append(stored_at.get(depth) or Node(type_, ""))
+        chain.append(last)
+        return tuple(chain)
+
+    # ------------------------------------------------------------ the actor
     def actor(self, user_id: str, target: Target) -> ActorFacts:
         """The actor's membership role in the target's org and grants on its chain."""
         pks = tuple(n.pk for n in target.chain if n.pk is not None)
@@ -175,29 +198,23 @@ class Facts:
             missing = [pk for pk in pks if (user_id, pk) not in grants]
             if missing:  # exists? role? grants on the chain? one query
                 rows = _query("actor_grants", (target.org.id, *missing, user_id), len(missing))
-                found = {}
+                found: dict = {}
                 for _uid, _role, pk, grant_role in rows:
                     if pk is not None:
                         found[pk] = found.get(pk, ()) + (grant_role,)
                 if rows:
-                    if len(grants) > 200_000:
-                        grants.clear()
                     for pk in missing:
-                        grants[(user_id, pk)] = found.get(pk, ())
+                        put_bounded(grants, (user_id, pk), found.get(pk, ()))
             else:  # exists? role? one query
                 rows = _query("actor", (target.org.id, user_id))
-            if len(self._actors) > 200_000:
-                self._actors.clear()
-            self._actors[key] = (bool(rows), rows[0][1] if rows else None)
+            put_bounded(self._actors, key, (bool(rows), rows[0][1] if rows else None))
         known, role = self._actors[key]
         missing = [pk for pk in pks if (user_id, pk) not in grants]
         if known and missing:
             found = {}
             for pk, grant_role in _query("grants", (user_id, *missing), len(missing)):
                 found[pk] = found.get(pk, ()) + (grant_role,)
-            if len(grants) > 200_000:
-                grants.clear()
             for pk in missing:
-                grants[(user_id, pk)] = found.get(pk, ())
+                put_bounded(grants, (user_id, pk), found.get(pk, ()))
         held = {pk: grants.get((user_id, pk), ()) for pk in pks}
         return ActorFacts(known, role, held)

@@ -2,10 +2,10 @@
 
 Project variants, all through ``access.decisions.decide`` with the engine memo as a worker has
 it (the policy answered once per view, then memoized):
-    shared facts   Facts(maps) on the maps of CACHE.sync(), synced once: the steady state
-    + sync         Facts(CACHE.sync()) per decision: what one /v1/authorize request adds
+    shared facts   TargetBuilder(maps) on the maps of CACHE.sync(), synced once: the steady state
+    + sync         TargetBuilder(CACHE.sync()) per decision: what one /v1/authorize request adds
                    (one primary-key read of the change counter)
-    cold facts     Facts() per decision: every fact loaded from the database (2-4 queries)
+    cold facts     TargetBuilder() per decision: every fact loaded from the database (2-4 queries)
 """
 
 import os
@@ -15,7 +15,7 @@ import time
 
 from access.cache import CACHE
 from access.decisions import decide
-from access.targets import Facts
+from access.targets import TargetBuilder
 from bench import engines
 from ops import decisionlog
 
@@ -55,15 +55,15 @@ def project_fns(policy, case):
     maps = CACHE.sync()
 
     def shared():
-        f = Facts(maps)
+        f = TargetBuilder(maps)
         return decide(policy, f, actor, action, f.registered(type_, rid)).allowed
 
     def synced():
-        f = Facts(CACHE.sync())
+        f = TargetBuilder(CACHE.sync())
         return decide(policy, f, actor, action, f.registered(type_, rid)).allowed
 
     def cold():
-        f = Facts()
+        f = TargetBuilder()
         return decide(policy, f, actor, action, f.registered(type_, rid)).allowed
 
     return {
@@ -103,7 +103,7 @@ def agreement(policy, alt) -> list:
     bad = []
     maps = CACHE.sync()
     for u, a, t, r in grid:
-        f = Facts(maps)
+        f = TargetBuilder(maps)
         want = decide(policy, f, u, a, f.registered(t, r)).allowed
         for e in alt:
             if u == "nobody" and isinstance(e, engines.RawOso):
@@ -179,7 +179,7 @@ def rss_growth(policy, sample: list, n: int, log_path: str) -> dict:
     try:
 
         def one(check):
-            f = Facts(CACHE.sync() if one.count % 100 == 0 else one.maps)
+            f = TargetBuilder(CACHE.sync() if one.count % 100 == 0 else one.maps)
             one.count += 1
             actor, action, type_, rid = check
             return decide(policy, f, actor, action, f.registered(type_, rid))

@@ -35,7 +35,7 @@ sys.path.insert(0, str(HERE.parent))
 import models  # noqa: E402
 from access import listing  # noqa: E402
 from access.decisions import decide  # noqa: E402
-from access.targets import Facts  # noqa: E402
+from access.targets import TargetBuilder  # noqa: E402
 from authz.engine import POLICY_DIR, PolicySet  # noqa: E402
 from models import ApiKey, Grant, Membership, Organization, Resource, User, db  # noqa: E402
 
@@ -228,7 +228,7 @@ def main():
 
         def first_page():
             return listing.list_resources(
-                policy, Facts(), "bench-member", "view", "Dataset", ORG, 50, None
+                policy, TargetBuilder(), "bench-member", "view", "Dataset", ORG, 50, None
             )
 
         def first_page_cold():
@@ -252,7 +252,7 @@ def main():
         start = time.perf_counter()
         while True:
             page = listing.list_resources(
-                policy, Facts(), "bench-member", "view", "Dataset", ORG, 500, after
+                policy, TargetBuilder(), "bench-member", "view", "Dataset", ORG, 500, after
             )
             seen += [i["id"] for i in page.items]
             after = page.next_after
@@ -265,14 +265,14 @@ def main():
             )
         )
         assert len(seen) == VISIBLE and len(set(seen)) == VISIBLE, len(seen)
-        deep_node = Facts().registered("Dataset", ids["deep_dataset"])
+        deep_node = TargetBuilder().registered("Dataset", ids["deep_dataset"])
         assert len(deep_node.chain) == DEPTH + 2, [n.type for n in deep_node.chain]
 
         from access.cache import CACHE
 
         def decision(type_, rid, cached):
             def run():
-                facts = Facts(CACHE.sync()) if cached else Facts()
+                facts = TargetBuilder(CACHE.sync()) if cached else TargetBuilder()
                 assert decide(
                     policy, facts, "bench-member", "view", facts.registered(type_, rid)
                 ).allowed

@@ -171,7 +171,7 @@ def decisions_group():
 @click.option("--log", "log_path", default=None, help="Decision log file (default: the app's).")
 def decisions_replay(decision_id, directory, log_path):
     from access.decisions import decide
-    from access.targets import Facts
+    from access.targets import TargetBuilder
     from authz.view import MANAGEMENT_TYPES, OrgRef, management_target
     from ops import decisionlog
 
@@ -182,7 +182,7 @@ def decisions_replay(decision_id, directory, log_path):
     policy = PolicySet(directory or current_app.config["POLICY_DIR"])
     ref = line["resource"] or {}
     with db.connection_context():
-        facts = Facts()
+        facts = TargetBuilder()
         if ref.get("type") in MANAGEMENT_TYPES:
             org = facts.org(ref.get("org") or "") or OrgRef("", ref.get("style", ""))
             under = facts.registered(**ref["parent"]) if ref.get("parent") else None

@@ -37,7 +37,7 @@ from werkzeug.test import Client
 
 from access.decisions import decide
 from access.review import live_worlds
-from access.targets import Facts
+from access.targets import TargetBuilder
 from authz import matrix as effective
 from authz.diff import diff as policy_diff
 from authz.engine import PolicyError, PolicySet
@@ -389,7 +389,7 @@ def _org_page(org_id: str, result: dict | None = None):
     actor = session.get("actor")
     if not actor:
         return redirect(url_for("console.home", need_actor=1))
-    g.facts = Facts()  # read after any change this request made
+    g.facts = TargetBuilder()  # read after any change this request made
     ref = facts().org(org_id)
     if ref is None:
         return render_template(

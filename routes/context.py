@@ -6,7 +6,7 @@ from flask import current_app, g, has_request_context, request
 from werkzeug.exceptions import BadRequest
 
 from access.errors import ApiError
-from access.targets import Facts
+from access.targets import TargetBuilder, put_bounded
 from authz.engine import PolicySet
 from models import ApiKey, hash_secret
 from ops.activity import ACTIVITY
@@ -70,11 +70,11 @@ def policy() -> PolicySet:
     return g.policy
 
 
-def facts() -> Facts:
+def facts() -> TargetBuilder:
     """The facts loader of this request: shared across requests on the decision endpoints
     (``g.maps``, see authz/cache.py), per request elsewhere (writes must read themselves)."""
     if "facts" not in g:
-        g.facts = Facts(g.get("maps"))
+        g.facts = TargetBuilder(g.get("maps"))
     return g.facts
 
 
@@ -105,7 +105,7 @@ def authenticate() -> None:
         row = ApiKey.find_active(key)
         name = row.name if row else None
         if maps is not None:
-            maps.put(maps.keys, digest, name)
+            put_bounded(maps.keys, digest, name)
     if name is None:
         raise ApiError(401, "the API key is unknown or revoked")
     g.api_key = name

@@ -16,7 +16,7 @@ from flask import Blueprint, g, request
 
 from access.decisions import decide
 from access.errors import ApiError
-from access.targets import Facts
+from access.targets import TargetBuilder
 from authz.engine import StyleEngine
 from authz.view import OrgRef, build_view, management_target
 from models import AuditEvent, Membership, Organization, Resource, User, transaction
@@ -71,7 +71,7 @@ def fresh_org(org_id: str) -> OrgRef:
     request (a role, ``closed_at``) may have changed while we waited for the lock. Raises
     ApiError 404.
     """
-    g.facts = Facts()
+    g.facts = TargetBuilder()
     return org_or_404(org_id)
 
 

@@ -185,7 +185,7 @@ def test_lint_is_clean_on_the_shipped_policies_and_catches_mistakes(tmp_path):
 
 def test_every_decision_is_logged_and_replays(app, api, demo, tmp_path):
     from access.decisions import decide
-    from access.targets import Facts
+    from access.targets import TargetBuilder
     from models import Membership
     from ops import decisionlog
 
@@ -213,4 +213,4 @@ def test_every_decision_is_logged_and_replays(app, api, demo, tmp_path):
     assert "then: allow" in result.output and "now:  deny" in result.output
     assert "CHANGED" in result.output
     assert decide  # the replay goes through the same decide()
-    assert Facts
+    assert TargetBuilder

@@ -16,7 +16,7 @@ import random
 
 import models
 from access.decisions import decide
-from access.targets import Facts
+from access.targets import TargetBuilder
 from models import ApiKey, Grant, Membership, Organization, Resource, User, db
 from tests.routes.test_listing import actors as list_actors
 from tests.routes.test_listing import resources as list_resources
@@ -130,7 +130,7 @@ def truth_resources(app, world, actor, action, type_) -> list:
                 (Resource.org == world["org"]) & (Resource.type == type_)
             )
         )
-        facts = Facts()
+        facts = TargetBuilder()
         return [
             rid
             for rid in rids
@@ -142,7 +142,7 @@ def truth_actors(app, action, ref) -> list:
     policy = app.extensions["orgauthz.policy"].current
     with db.connection_context():
         everyone = sorted(u.id for u in User.select())
-        facts = Facts()
+        facts = TargetBuilder()
         target = facts.target(ref)
         return [u for u in everyone if decide(policy, facts, u, action, target).allowed]
 
