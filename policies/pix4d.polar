@@ -7,7 +7,8 @@
 # Roles are a ladder, each including the one below it ([P1] "Includes Reader permissions",
 # "Includes Editor permissions", "Includes Manager permissions"):
 #   member < reader < editor < manager < owner
-# A member sees the organization and only what is assigned to them (a grant).
+# A member sees the organization and only what is assigned to them (a grant). One exception
+# to the ladder: an assigned desktop License (see "licenses" below).
 
 # ---------------------------------------------------------------- settings
 # [P1] "Invitations are valid for 15 days. After 15 days, they automatically expire."
@@ -201,8 +202,7 @@ resource License {
   "create" if "manager" on "organization";
   "edit" if "manager" on "organization";
   "delete" if "manager" on "organization";
-  # [P1] Member: "Access assigned licenses and resources."
-  "use" if "assignee";
+  # "use": by the has_permission rules below (it depends on the kind and the org role).
 }
 
 has_role(actor: User, role: String, license: License) if role in actor.roles_on(license);
@@ -211,6 +211,17 @@ has_relation(org: Organization, "organization", license: License) if org = licen
 # [P1] Reader: "Cannot use desktop licenses." [P0] Reader: "can only access cloud licenses."
 has_permission(actor: User, "use", license: License) if
     license.kind = "cloud" and has_role(actor, "reader", license.organization);
+# [P1] Member: "Access assigned licenses and resources." against [P1] Reader: "Cannot use
+# desktop licenses." The page lists the Reader without "Includes Member permissions" (the
+# Editor, Manager and Owner each say "Includes ... permissions"), so it gives a Reader no
+# assigned licenses. Reading chosen: an assignment (the role "assignee" on the License) lets
+# a Member use that license, cloud or desktop; a Reader is refused a desktop license even
+# when assigned it (and uses cloud licenses by the rule above); Editors and up use every
+# license by the rule below. This is the one place where the ladder is not monotone: a
+# Member may use an assigned desktop license that a Reader may not.
+has_permission(actor: User, "use", license: License) if
+    has_role(actor, "assignee", license) and
+    not has_role(actor, "reader", license.organization);
 # [P1] Editor: "Use desktop licenses." (and every license: "Full access to ... licenses")
 has_permission(actor: User, "use", license: License) if
     has_role(actor, "editor", license.organization);
