@@ -59,7 +59,7 @@ def test_matrix_equals_the_cells_of_the_table(style):
 
 
 def test_up42_matrix_is_the_vendor_table():
-    # seeds/README.md, "What the UP42 page lost": Member / Admin.
+    # UP42 "User management" permission table: Member / Admin.
     vendor = {
         "create_catalog_order": (True, True),
         "create_tasking_order": (True, True),

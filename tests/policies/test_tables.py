@@ -21,7 +21,7 @@ def test_table_of_style_passes(style):
 
 
 def test_every_style_has_its_vocabulary_roles():
-    # VOCABULARY.md fixes these names; a style may add, never rename or drop.
+    # docs/VOCABULARY.md fixes these names; a style may add, never rename or drop.
     assert POLICY.engine("pix4d").roles() == ["owner", "manager", "editor", "reader", "member"]
     assert POLICY.engine("up42").roles() == ["admin", "member"]
     assert POLICY.engine("respondio").roles() == [

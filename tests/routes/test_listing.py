@@ -48,7 +48,7 @@ def add_asset(api, rid, owner, workspace="up42-ws-member"):
 
 
 def test_up42_member_sees_other_users_assets(api, demo):
-    # seed 002: "See storage assets of other account users: Member yes"
+    # UP42 "User management" table: "See storage assets of other account users: Member yes"
     add_asset(api, "up42-asset-2", "up42-member")
     assert resources(api, "up42-member", "view", "Asset", "org-up42") == [
         "up42-asset-1",

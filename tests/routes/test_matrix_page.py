@@ -45,7 +45,7 @@ def test_matrix_page_shows_one_table_set_per_style(live, tmp_path):
             table = page.locator(f"table.matrix[data-style={style}]").first
             assert table.is_visible()
             assert table.locator("thead th").nth(1).inner_text() == first_header
-        # UP42 Member may not buy credits; Admin may (seeds/README.md table).
+        # UP42 Member may not buy credits; Admin may (UP42 "User management" table).
         row = page.locator("table.matrix[data-style=up42]").first.locator(
             "tr", has_text="buy_credits"
         )

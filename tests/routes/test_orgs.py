@@ -124,7 +124,7 @@ def test_read_update_each_field_under_its_own_action(api, app):
     join(api, "u-own", oid, "u-bill", "billing_admin")
     join(api, "u-own", oid, "u-mem", "member")
     assert api.get(f"/v1/orgs/{oid}", actor="u-bill").get_json()["role"] == "billing_admin"
-    problem(api.get(f"/v1/orgs/{oid}", actor="u-mem"), 403)  # 004: members see no settings
+    problem(api.get(f"/v1/orgs/{oid}", actor="u-mem"), 403)  # "Organization Overview": no settings
     problem(api.get("/v1/orgs/org-nope", actor="u-own"), 404)
     # billing: billing admin yes; name: no. All or nothing.
     ok = api.patch(f"/v1/orgs/{oid}", {"billing": {"iban": "CH00"}}, actor="u-bill")

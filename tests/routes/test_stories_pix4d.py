@@ -1,4 +1,4 @@
-"""The Pix4D pages' own procedures (seeds 000, 001), walked over HTTP as one story.
+"""The procedures of Pix4D's help pages "Organization management" (current) and "Organization Support" (older), walked over HTTP as one story.
 
 An Owner invites a Manager; the Manager, after accepting, invites an Editor; the Manager
 cannot give Owner; the Owner cannot leave while the only Owner; a Member leaves.
@@ -12,12 +12,12 @@ def test_pix4d_people_management_story(api, app, clock):
     add_user(api, "olivia")
     org = new_org(api, "olivia", "pix4d", name="Survey Co")["id"]
 
-    # 001 "Invite Users (Available to Owner and Managers.)"
+    # Pix4D "Organization management": "Invite Users (Available to Owner and Managers.)"
     sent = invite(api, "olivia", org, ("Max@Example.com", "manager"))
     assert sent.status_code == 201
     item = sent.get_json()["items"][0]
     assert item["status"] == "pending" and item["role"] == "manager" and item["token"]
-    # 001 "Invitations are valid for 15 days": the lifetime is the policy's setting.
+    # Pix4D "Organization management": "Invitations are valid for 15 days": the lifetime is the policy's setting.
     assert item["expires_at"] == "2026-12-08T12:00:00Z"
     assert members(api, "olivia", org)["Max@Example.com"]["status"] == "pending"
 
@@ -42,7 +42,7 @@ def test_pix4d_people_management_story(api, app, clock):
     assert sent.status_code == 201
     assert accept(api, sent.get_json()["items"][0]["token"], "erin").status_code == 200
 
-    # 001 Manager: "assign roles up to Manager": not Owner, neither by invitation nor change.
+    # Pix4D "Organization management", Manager: "assign roles up to Manager": not Owner, neither by invitation nor change.
     body = problem(api.put(f"/v1/orgs/{org}/members/erin", {"role": "owner"}, actor="max"), 403)
     assert "owner" in body["detail"] and "manager, editor, reader, member" in body["detail"]
     body = problem(invite(api, "max", org, ("boss@example.com", "owner")), 403)
@@ -56,7 +56,7 @@ def test_pix4d_people_management_story(api, app, clock):
         api.put(f"/v1/orgs/{org}/members/erin", {"role": "editor"}, actor="max").status_code == 200
     )
 
-    # 001 "Requires at least one Owner": the only Owner cannot leave...
+    # Pix4D "Organization management": "Requires at least one Owner": the only Owner cannot leave...
     body = problem(api.delete(f"/v1/orgs/{org}/members/olivia", actor="olivia"), 403)
     assert "keeps at least one" in body["detail"]
     # ... nor be demoted, by anyone.
@@ -66,7 +66,7 @@ def test_pix4d_people_management_story(api, app, clock):
         api.put(f"/v1/orgs/{org}/members/max", {"role": "owner"}, actor="olivia").status_code == 200
     )
 
-    # 000 "A member of an organization can leave at any time." With their grants.
+    # Pix4D "Organization Support" (older page): "A member of an organization can leave at any time." With their grants.
     sent = invite(api, "max", org, ("mia@example.com", "member"))
     accept(api, sent.get_json()["items"][0]["token"], "mia")
     with db.connection_context():  # a folder assigned to her (the grants API is not this test's)

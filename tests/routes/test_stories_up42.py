@@ -1,4 +1,4 @@
-"""The UP42 page's procedures (seed 002), walked over HTTP.
+"""The procedures of UP42's documentation page "User management", walked over HTTP.
 
 An Admin invites 10 users at a time (11 is refused whole, naming the limit); cannot remove
 another Admin until that Admin is demoted; an invitation is dead after 48 hours; no account
@@ -13,7 +13,7 @@ def test_up42_admin_story(api, app, clock):
     add_user(api, "ada")
     org = new_org(api, "ada", "up42", name="Orbit")["id"]
 
-    # 002 "You can invite a maximum of 10 users at a time."
+    # UP42 "User management": "You can invite a maximum of 10 users at a time."
     eleven = [(f"user{i}@example.com", "member") for i in range(11)]
     body = problem(invite(api, "ada", org, *eleven), 403)
     assert "at most 10" in body["detail"] and "invitation_batch_limit" in body["detail"]
@@ -23,7 +23,7 @@ def test_up42_admin_story(api, app, clock):
     assert sent.status_code == 201
     items = sent.get_json()["items"]
     assert [i["email"] for i in items] == [e for e, _ in eleven[:10]]
-    # 002 "The invitations are valid for 48 hours."
+    # UP42 "User management": "The invitations are valid for 48 hours."
     assert {i["expires_at"] for i in items} == {"2026-11-25T12:00:00Z"}
 
     # Two of them accept; one is made an admin.
@@ -33,14 +33,14 @@ def test_up42_admin_story(api, app, clock):
         api.put(f"/v1/orgs/{org}/members/user1", {"role": "admin"}, actor="ada").status_code == 200
     )
 
-    # 002 "To remove a user, their role must be Member."
+    # UP42 "User management": "To remove a user, their role must be Member."
     body = problem(api.delete(f"/v1/orgs/{org}/members/user1", actor="ada"), 403)
     assert "remove members with only these roles: member" in body["detail"]
     assert (
         api.put(f"/v1/orgs/{org}/members/user1", {"role": "member"}, actor="ada").status_code == 200
     )
     assert api.delete(f"/v1/orgs/{org}/members/user1", actor="ada").status_code == 204
-    # A member removes no one (README table: Remove a user: Member no).
+    # A member removes no one (UP42 "User management" table: Remove a user: Member no).
     problem(api.delete(f"/v1/orgs/{org}/members/ada", actor="user0"), 403)
     # The last admin is never demoted.
     body = problem(api.put(f"/v1/orgs/{org}/members/ada", {"role": "member"}, actor="ada"), 403)
