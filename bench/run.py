@@ -9,7 +9,7 @@ For each backend: build the data set (bench/data.py) in a fresh PostgreSQL schem
 file, time the in-process decisions of every engine on the same cases (bench/inproc.py,
 bench/engines.py), check they all agree, measure the decision log's cost and the RSS over
 a million decisions, then HTTP through gunicorn and wrk (bench/httpload.py); drop the data.
-Writes bench/results/<size>.json. Targets (issue 6) are checked on the large PostgreSQL run.
+Writes bench/results/<size>.json. The TARGETS are checked on the large PostgreSQL run.
 """
 
 import argparse
@@ -32,7 +32,7 @@ from models import db  # noqa: E402
 
 BASELINE = HERE / "baseline.json"
 PROJECT = "project: decide, shared facts"
-TARGETS = {  # issue 6, on the large data set on PostgreSQL, this 2-core machine
+TARGETS = {  # the performance targets, on the large data set on PostgreSQL, a 2-core machine
     "http_single_rps": 3000,
     "http_single_p99_ms": 5.0,
     "http_batch100_p99_ms": 5.0,
@@ -378,7 +378,7 @@ def main(argv=None) -> int:
     report = print_report(results, log)
     met = targets(results)
     if met:
-        log("\nTargets (issue 6, large data on PostgreSQL):\n")
+        log("\nTargets (large data on PostgreSQL):\n")
         log(
             table(
                 ["target", "goal", "measured", "met"],

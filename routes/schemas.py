@@ -78,7 +78,7 @@ class PageArgs(Schema):
     cursor = fields.String(load_default=None)
 
 
-# ---------------------------------------------------------------- management (issue 3)
+# ---------------------------------------------------------------- management
 ORG_ID = validate.Length(min=1, max=64)
 EMAIL = validate.Length(max=320)
 
@@ -299,7 +299,7 @@ class AuditPage(Schema):
     next_cursor = _opt_str()
 
 
-# ---------------------------------------------------------------- resources and grants (issue 4)
+# ---------------------------------------------------------------- resources and grants
 class ResourcePut(Schema):
     """``PUT /v1/orgs/{org_id}/resources/{type}/{id}``. On an update, a field left out keeps
     its value; ``null`` clears it (``"parent": null`` moves the resource to the top)."""
