@@ -2,10 +2,12 @@
 
 import json
 import logging
+import sqlite3
 
 import peewee
 from flask import Flask, jsonify, request
 from marshmallow import ValidationError
+from playhouse.pool import MaxConnectionsExceeded
 from werkzeug.exceptions import HTTPException
 
 from access.errors import ApiError, FactsUnavailable
@@ -14,6 +16,23 @@ from ops.metrics import DATABASE_ERRORS
 log = logging.getLogger("orgauthz.errors")
 
 PROBLEM = "application/problem+json"
+
+
+def _driver_errors() -> tuple:
+    """Every exception that means "the database failed", whoever raised it: Peewee's own
+    (DatabaseError and InterfaceError, which is not a DatabaseError), the drivers' when
+    they escape Peewee's wrapping, and an exhausted connection pool."""
+    errors = [peewee.PeeweeException, sqlite3.Error, MaxConnectionsExceeded]
+    try:
+        import psycopg2
+
+        errors.append(psycopg2.Error)
+    except ImportError:  # SQLite only
+        pass
+    return tuple(errors)
+
+
+DATABASE_FAILURES = _driver_errors()
 
 
 def flatten(messages, prefix: str = "") -> dict:
@@ -63,8 +82,6 @@ def register_error_handlers(app: Flask) -> None:
             detail = f"the body is over the limit of {app.config['MAX_CONTENT_LENGTH']} bytes"
         return problem(exc.code or 500, exc.name, detail)
 
-    @app.errorhandler(peewee.DatabaseError)
-    @app.errorhandler(FactsUnavailable)
     def database_unavailable(exc: Exception):
         # Fail closed: a decision endpoint answers a deny, with a 503 that says why.
         log.error("database unavailable: %s", exc)
@@ -82,6 +99,9 @@ def register_error_handlers(app: Flask) -> None:
         response.headers["Retry-After"] = "1"
         return response
 
+    for error in (*DATABASE_FAILURES, FactsUnavailable):
+        app.register_error_handler(error, database_unavailable)
+
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         log.exception("unhandled error")
@@ -89,15 +109,22 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def _reset_connection() -> None:
-    """Drop this request's connection: after a failure it may be dead, and a pool must not
-    hand it out again."""
+    """Drop this request's connection, and only it: after a failure it may be dead, so it is
+    closed rather than returned, and the pool opens a fresh one for the next request.
+
+    Never ``close_all``: the other connections belong to requests other threads are
+    serving; closing them mid-query fails those requests (and crashes SQLite).
+    """
     from models import db
 
+    database = db.obj
     try:
-        if not db.is_closed():
-            db.close()
-        if hasattr(db.obj, "close_all"):
-            db.obj.close_all()
+        if database is None or database.is_closed():
+            return
+        if hasattr(database, "manual_close"):
+            database.manual_close()  # close the raw connection; the pool forgets it
+        else:
+            database.close()
     except Exception:  # it is already broken; nothing more to do
         log.debug("closing a broken connection failed", exc_info=True)
 
