@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import peewee
 
-from access.errors import FactsUnavailable
+from access.errors import FORBIDDEN, ApiError, FactsUnavailable
 from access.targets import TargetBuilder
 from authz.engine import PolicySet
 from authz.view import ActorFacts, Node, Target, build_view
@@ -207,3 +207,27 @@ def explanation(
         "resource_chain": [{"type": n.type, "id": n.id} for n in target.chain],
         "facts_shown": [lvl._asdict() for lvl in view],
     }
+
+
+def require(
+    policy: PolicySet,
+    targets: TargetBuilder,
+    actor_id: str,
+    action: str,
+    target: Target | None,
+    what: str = "",
+) -> None:
+    """Ask the policy; raise ApiError 403 with the reason when it says no (404 for no target).
+    ``what`` is the refused act as a verb phrase ("close org-1"); by default the action and
+    the resource.
+
+    Reads call it with their own builder; writes call ``UnitOfWork.require``, which calls it
+    with the facts read under the unit's locks.
+    """
+    if target is None:
+        raise ApiError(404, "no such resource")
+    decision = decide(policy, targets, actor_id, action, target, explain=True)
+    if not decision.allowed:
+        reason = (decision.explanation or {}).get("reason", decision.reason)
+        what = what or f"{action} {target.node.type} {target.node.id}".strip()
+        raise ApiError(403, f"{actor_id} may not {what}: {reason}", title=FORBIDDEN)

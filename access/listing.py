@@ -51,14 +51,10 @@ from authz.view import MANAGEMENT_TYPES, ActorFacts, Node, OrgRef, Target, build
 from models import Grant, Membership, Resource, User, db
 
 
-class Page(NamedTuple):
-    """One page of a list query: rows, and the sort key of the last one when more follow."""
-
-    items: list
-    next_after: str | None
-
-
-EMPTY = Page([], None)
+def _page(items: list, more: bool) -> dict:
+    """One page of a list query: ``{"items", "next"}``, ``next`` the sort key of the last
+    row when more follow (the same form as every page of the domain core)."""
+    return {"items": items, "next": items[-1]["id"] if more and items else None}
 
 
 def _tables() -> dict:
@@ -168,21 +164,21 @@ def list_resources(
     org_id: str,
     limit: int,
     after: str | None,
-) -> Page:
+) -> dict:
     """The registered resources of ``type_`` in ``org_id`` on which ``actor_id`` may do
     ``action``, in ``rid`` order after ``after``, at most ``limit``. Never raises for an
     unknown actor, org, type or action: the page is empty, as ``decide`` would deny."""
     org = facts.org(org_id)
     engine = _engine(policy, org, type_, action)
     if engine is None or type_ in MANAGEMENT_TYPES or type_ == "Organization":
-        return EMPTY
+        return _page([], False)
     actor_rows = _run(
         'SELECT u.id, m.role FROM "{user}" u LEFT JOIN "{mem}" m'
         " ON m.user_id = u.id AND m.org_id = {p} WHERE u.id = {p}",
         [org_id, actor_id],
     )
     if not actor_rows:
-        return EMPTY
+        return _page([], False)
     role = actor_rows[0][1]
 
     # The special resources: granted, owned with children, read attributes with children.
@@ -284,7 +280,7 @@ def list_resources(
     if rest:
         branches.insert(0, ("(" + " OR ".join(rest) + ")", rest_params, "r.rid"))
     if not branches:
-        return EMPTY
+        return _page([], False)
     sqls, all_params = [], []
     for condition, params, order in branches:
         sql = 'SELECT r.rid FROM "{res}" r WHERE r.org_id = {p} AND r.type = {p}'
@@ -302,7 +298,7 @@ def list_resources(
         all_params.append(limit + 1)
     rows = _run(sql, all_params)
     items = [{"type": type_, "id": rid, "org": org_id} for (rid,) in rows[:limit]]
-    return Page(items, items[-1]["id"] if len(rows) > limit else None)
+    return _page(items, len(rows) > limit)
 
 
 def _group_condition(prefix: str, excluded: list, combos: dict, actor_id: str) -> tuple:
@@ -343,14 +339,14 @@ def list_actors(
     target: Target | None,
     limit: int,
     after: str | None,
-) -> Page:
+) -> dict:
     """The users who may do ``action`` on ``target``, in id order after ``after``, at most
     ``limit``. Never raises for an unknown resource or action: the page is empty."""
     if target is None:
-        return EMPTY
+        return _page([], False)
     engine = _engine(policy, target.org, target.node.type, action)
     if engine is None:
-        return EMPTY
+        return _page([], False)
     chain = target.chain
     pks = [n.pk for n in chain if n.pk is not None]
     owners = sorted({n.owner for n in chain if n.owner is not None})
@@ -425,4 +421,4 @@ def list_actors(
         rows = [r[0] for r in _run(sql, params)]
     merged = sorted(set(rows) | set(chosen))[: limit + 1]
     items = [{"id": uid} for uid in merged[:limit]]
-    return Page(items, items[-1]["id"] if len(merged) > limit else None)
+    return _page(items, len(merged) > limit)

@@ -254,8 +254,8 @@ def main():
             page = listing.list_resources(
                 policy, TargetBuilder(), "bench-member", "view", "Dataset", ORG, 500, after
             )
-            seen += [i["id"] for i in page.items]
-            after = page.next_after
+            seen += [i["id"] for i in page["items"]]
+            after = page["next"]
             if after is None:
                 break
         results.append(

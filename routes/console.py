@@ -35,6 +35,7 @@ from flask import (
 )
 from werkzeug.test import Client
 
+from access import refusals
 from access.decisions import decide
 from access.review import live_worlds
 from access.targets import TargetBuilder
@@ -43,9 +44,8 @@ from authz.diff import diff as policy_diff
 from authz.engine import PolicyError, PolicySet
 from authz.view import MANAGEMENT_TYPES
 from models import ApiKey, Membership, Organization, Resource
-from routes.context import facts, policy
+from routes.context import policy
 from routes.openapi import doc
-from routes.orgs import management_denial
 
 bp = Blueprint(
     "console",
@@ -283,7 +283,8 @@ def playground():
     )
     org_id = request.args.get("org") or (orgs[0].id if orgs else "")
     actor = request.args.get("actor", "").strip() or session.get("actor") or ""
-    org = facts().org(org_id) if org_id else None
+    facts = TargetBuilder()
+    org = facts.org(org_id) if org_id else None
     types, resources, rows, error = [], [], [], None
     type_ = request.args.get("type") or "Organization"
     rid = request.args.get("id", "").strip()
@@ -302,11 +303,11 @@ def playground():
             .limit(500)
         ]
         if actor and rid:
-            target = facts().target({"type": type_, "id": rid, "org": org_id})
+            target = facts.target({"type": type_, "id": rid, "org": org_id})
             if target is not None and target.org.id != org_id:
                 error = f"{type_} {rid} is registered in {target.org.id}, not {org_id}"
             for action in engine.permissions(type_):
-                decision = decide(live, facts(), actor, action, target, explain=True)
+                decision = decide(live, facts, actor, action, target, explain=True)
                 rows.append({"action": action, "decision": decision})
     elif org_id:
         error = f"no organization {org_id!r}"
@@ -389,8 +390,12 @@ def _org_page(org_id: str, result: dict | None = None):
     actor = session.get("actor")
     if not actor:
         return redirect(url_for("console.home", need_actor=1))
-    g.facts = TargetBuilder()  # read after any change this request made
-    ref = facts().org(org_id)
+    facts = TargetBuilder()  # read after any change this request made
+    ref = facts.org(org_id)
+
+    def management_denial(*args):
+        return refusals.management_denial(policy(), facts, *args)
+
     if ref is None:
         return render_template(
             "console/org.html", title=org_id, org_id=org_id, missing=True, result=result

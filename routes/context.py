@@ -5,6 +5,7 @@ import functools
 from flask import current_app, g, has_request_context, request
 from werkzeug.exceptions import BadRequest
 
+from access.context import Context
 from access.errors import ApiError
 from access.targets import TargetBuilder, put_bounded
 from authz.engine import PolicySet
@@ -70,12 +71,25 @@ def policy() -> PolicySet:
     return g.policy
 
 
-def facts() -> TargetBuilder:
-    """The facts loader of this request: shared across requests on the decision endpoints
-    (``g.maps``, see authz/cache.py), per request elsewhere (writes must read themselves)."""
-    if "facts" not in g:
-        g.facts = TargetBuilder(g.get("maps"))
-    return g.facts
+def targets() -> TargetBuilder:
+    """The decision endpoints' TargetBuilder, on the facts shared across the worker's
+    requests (``g.maps``, see access/cache.py). Management calls need none: the core reads
+    fresh facts itself (under its locks, for a write)."""
+    if "targets" not in g:
+        g.targets = TargetBuilder(g.get("maps"))
+    return g.targets
+
+
+def ctx(actor: str | None = None) -> Context:
+    """The domain core's context of this request: policy version, clock, acting user,
+    request id and API key (for the audit trail)."""
+    return Context(
+        policy=policy(),
+        clock=current_app.config["CLOCK"],
+        actor=actor,
+        request_id=g.get("request_id"),
+        api_key=g.get("api_key"),
+    )
 
 
 def now():
@@ -132,7 +146,7 @@ def acting_user(required: bool = True, must_be: str | None = None) -> str | None
 
 
 def touch_last_active(user_id: str) -> None:
-    """Record that ``user_id`` was active (written in the background: routes/activity.py)."""
+    """Record that ``user_id`` was active (written in the background: ops/activity.py)."""
     ACTIVITY.mark(user_id, now(), float(current_app.config["LAST_ACTIVE_FLUSH_SECONDS"]))
 
 
@@ -141,41 +155,16 @@ def forget_last_active() -> None:
     ACTIVITY.forget()
 
 
-def require(actor_id: str, action: str, target, what: str = "") -> None:
-    """Ask the policy; raise 403 with the reason when it says no (404 for no target)."""
-    from access.decisions import decide
+def acting() -> str:
+    """The acting user of a management call (``X-Actor-Id``), marked active.
 
-    if target is None:
-        raise ApiError(404, f"no such {what or 'resource'}")
-    decision = decide(policy(), facts(), actor_id, action, target, explain=True)
-    if not decision.allowed:
-        reason = (decision.explanation or {}).get("reason", decision.reason)
-        subject = what or f"{target.node.type} {target.node.id}".strip()
-        raise ApiError(
-            403, f"{actor_id} may not {action} {subject}: {reason}", title="Forbidden by policy"
-        )
+    Raises ApiError 422 when the header is missing.
+    """
+    actor = acting_user()
+    touch_last_active(actor)
+    return actor
 
 
-def org_or_404(org_id: str):
-    """The organization as decisions see it (OrgRef), or 404."""
-    org = facts().org(org_id)
-    if org is None:
-        raise ApiError(404, f"no organization {org_id!r}")
-    return org
-
-
-def audit(org_id, action: str, target: str, before=None, after=None, actor: str | None = None):
-    """Write an audit event; call it inside the change's transaction."""
-    from models import AuditEvent
-
-    AuditEvent.create(
-        org=org_id,
-        actor=actor or request.headers.get("X-Actor-Id"),
-        action=action,
-        target=target,
-        before=before,
-        after=after,
-        request_id=g.get("request_id"),
-        api_key=g.get("api_key"),
-        created_at=now(),
-    )
+def list_args(schema_cls) -> dict:
+    """The query string loaded with ``schema_cls`` (unknown parameters: 422)."""
+    return _schema(schema_cls).load(request.args.to_dict())

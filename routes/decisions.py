@@ -5,9 +5,9 @@ from flask import Blueprint, request
 
 from access import listing
 from access.decisions import allowed_actions, decide
-from routes.context import facts, load, policy, touch_last_active
+from routes.context import load, policy, targets, touch_last_active
 from routes.openapi import doc
-from routes.pagination import encode, page_args
+from routes.pagination import listed, page_args
 from routes.schemas import (
     ActionsRequest,
     ActionsResponse,
@@ -25,9 +25,9 @@ bp = Blueprint("decisions", __name__, url_prefix="/v1/authorize")
 
 
 def _answer(check: dict, snapshot) -> dict:
-    target = facts().target(check["resource"])
+    target = targets().target(check["resource"])
     actor = check["actor"]["id"]
-    decision = decide(snapshot, facts(), actor, check["action"], target, explain=check["explain"])
+    decision = decide(snapshot, targets(), actor, check["action"], target, explain=check["explain"])
     return decision.as_json(check["explain"])
 
 
@@ -59,9 +59,9 @@ def list_allowed_actions():
     """Every action the policy allows the actor on the resource."""
     body = load(ActionsRequest)
     snapshot = policy()
-    target = facts().target(body["resource"])
+    target = targets().target(body["resource"])
     actor = body["actor"]["id"]
-    actions = allowed_actions(snapshot, facts(), actor, target)
+    actions = allowed_actions(snapshot, targets(), actor, target)
     touch_last_active(actor)
     return {"actions": actions, "policy_version": snapshot.version}
 
@@ -70,7 +70,7 @@ def _page(body: dict) -> tuple:
     """(limit, cursor value) from the body, else the query string. 422 if invalid."""
     source = {k: v for k, v in request.args.items() if k in ("limit", "cursor")}
     source.update({k: body[k] for k in ("limit", "cursor") if k in body})
-    return page_args(source)
+    return page_args("str", source)
 
 
 @bp.post("/resources")
@@ -83,13 +83,10 @@ def list_resources():
     limit, after = _page(body)
     actor = body["actor"]["id"]
     page = listing.list_resources(
-        policy(), facts(), actor, body["action"], body["type"], body["org"], limit, after
+        policy(), targets(), actor, body["action"], body["type"], body["org"], limit, after
     )
     touch_last_active(actor)
-    return {
-        "items": page.items,
-        "next_cursor": encode(page.next_after) if page.next_after is not None else None,
-    }
+    return listed(page)
 
 
 @bp.post("/actors")
@@ -99,9 +96,6 @@ def list_actors():
     Unknown resource or action: an empty list. Raises 422 for an invalid body."""
     body = load(ListActorsRequest)
     limit, after = _page(body)
-    target = facts().target(body["resource"])
-    page = listing.list_actors(policy(), facts(), body["action"], target, limit, after)
-    return {
-        "items": page.items,
-        "next_cursor": encode(page.next_after) if page.next_after is not None else None,
-    }
+    target = targets().target(body["resource"])
+    page = listing.list_actors(policy(), targets(), body["action"], target, limit, after)
+    return listed(page)

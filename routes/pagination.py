@@ -10,36 +10,60 @@ import json
 from flask import request
 
 from access.errors import ApiError
-from routes.schemas import PageArgs
+from routes.schemas import PageArgs, storable
 
 
-def page_args(source: dict | None = None) -> tuple:
-    """(limit, cursor value or None) from the query string (or ``source``). 422 if invalid."""
+def page_args(kind: str, source: dict | None = None) -> tuple:
+    """(limit, cursor value or None) from the query string (or ``source``); the cursor must
+    decode to ``kind`` (see ``decode``). 422 if invalid."""
     args = PageArgs().load(
         {k: v for k, v in (source or request.args).items() if k in ("limit", "cursor")}
     )
-    return args["limit"], decode(args["cursor"]) if args["cursor"] else None
+    return args["limit"], decode(args["cursor"], kind)
 
 
 def encode(value) -> str:
+    """The opaque cursor of a sort key."""
     return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
 
 
-def decode(cursor: str):
+_MAX_INT = 2**63 - 1
+
+
+def _is_str(value) -> bool:
+    """A string sort key (an id): bounded, and one the database can compare (no NUL, no
+    lone surrogate)."""
+    return isinstance(value, str) and len(value) <= 400 and storable(value)
+
+
+# The shapes a cursor may decode to, by the kind of list (its sort key).
+KINDS = {
+    "str": _is_str,
+    "int": lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= _MAX_INT,
+    "pair": lambda v: isinstance(v, list) and len(v) == 2 and v[0] in ("m", "i") and _is_str(v[1]),
+}
+
+
+def decode(cursor: str | None, kind: str):
+    """The sort key a cursor of this service carries, or None for no cursor. The one check
+    of every cursor: it must decode to the ``kind`` of the list it is sent to. Raises
+    ApiError 422 naming ``cursor`` otherwise."""
+    if cursor is None or cursor == "":
+        return None
     try:
-        return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except ValueError as exc:
-        raise ApiError(
-            422, "the cursor is not one this service gave", {"cursor": ["invalid"]}
-        ) from exc
+        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, UnicodeError, RecursionError):  # RecursionError: "[[[[..." nested deep
+        value = _INVALID
+    if value is _INVALID or not KINDS[kind](value):
+        raise ApiError(422, "the cursor is not one this service gave", {"cursor": ["invalid"]})
+    return value
 
 
-def paginate(query, key, limit: int, after, dump) -> dict:
-    """One page of ``query`` ordered by ``key`` (a field), after the cursor value ``after``."""
-    if after is not None:
-        query = query.where(key > after)
-    rows = list(query.order_by(key).limit(limit + 1))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode(getattr(rows[-1], key.name)) if more and rows else None
-    return {"items": [dump(r) for r in rows], "next_cursor": next_cursor}
+_INVALID = object()
+
+
+def listed(page: dict) -> dict:
+    """A page of the domain core (``{"items", "next"}``) as the API lists it, with the
+    next sort key as an opaque cursor."""
+    after = page["next"]
+    return {"items": page["items"], "next_cursor": None if after is None else encode(after)}

@@ -1,0 +1,315 @@
+"""Invitations: invite a batch, list by status, cancel, accept.
+
+A token is ``secrets.token_urlsafe(32)``, returned once when the invitation is made; only its
+SHA-256 (``models.hash_secret``) is stored, and it is never logged. It works once, until the
+lifetime the style's policy states (``setting("invitation_lifetime_hours", ...)``), and only
+for the invited email (case-insensitive). A batch is all or nothing: every item is checked
+(its role, the policy's ``invite``, no member or pending invitation with that email) before
+anything is written; a batch with any refused item writes nothing and names each one.
+"""
+
+import datetime
+import secrets
+import uuid
+
+from access.context import Context
+from access.decisions import require
+from access.errors import FORBIDDEN, ApiError
+from access.orgs import conflict_is_409, engine_for, iso, org_ref, org_target, page, setting
+from access.refusals import would_allow
+from access.targets import TargetBuilder
+from access.uow import UnitOfWork
+from models import Invitation, Membership, Organization, User, hash_secret
+
+
+def as_dict(inv: Invitation, now, token: str | None = None) -> dict:
+    """The API form of an invitation; ``token`` only in the answer that created it."""
+    body = {
+        "id": inv.id,
+        "org_id": inv.org_id,
+        "email": inv.email,
+        "role": inv.role,
+        "status": inv.status_at(now),
+        "expires_at": iso(inv.expires_at),
+        "invited_by": inv.invited_by,
+        "created_at": iso(inv.created_at),
+        "accepted_by": inv.accepted_by,
+        "ended_at": iso(inv.ended_at),
+    }
+    if token is not None:
+        body["token"] = token
+    return body
+
+
+def _audit_view(inv: Invitation) -> dict:
+    """What the audit trail keeps of an invitation (never the token or its hash)."""
+    return {
+        "id": inv.id,
+        "email": inv.email,
+        "role": inv.role,
+        "status": inv.status,
+        "expires_at": iso(inv.expires_at),
+    }
+
+
+def invite(ctx: Context, actor: str, org_id: str, items: list) -> list:
+    """Invite a batch ``[{"email", "role"}, ...]``, all or nothing. Returns the invitations
+    in the order sent, each with its token (shown once). Raises ApiError 422 (undeclared
+    role or an email twice, per item), 403 (over the policy's batch limit; or items the
+    policy's ``invite`` refuses, per item), 409 (already a member or invited, per item), 404.
+    """
+    engine = engine_for(ctx, org_ref(TargetBuilder(), org_id))
+    limit = int(setting(engine, "invitation_batch_limit"))
+    if len(items) > limit:
+        raise ApiError(
+            403,
+            f"the {engine.style} policy allows at most {limit} invitations at "
+            f"a time (invitation_batch_limit); this batch has {len(items)}, so none "
+            "was sent",
+            {"invitations": [f"at most {limit} at a time"]},
+            title=FORBIDDEN,
+        )
+    roles = engine.roles("Organization")
+    errors, seen = {}, {}
+    for i, item in enumerate(items):
+        if item["role"] not in roles:
+            errors[f"invitations.{i}.role"] = [f"one of: {', '.join(roles)}"]
+        key = User.email_key_of(item["email"])
+        if key in seen:
+            errors[f"invitations.{i}.email"] = [f"the same as invitations.{seen[key]}.email"]
+        seen.setdefault(key, i)
+    if errors:
+        raise ApiError(422, f"invalid fields: {', '.join(errors)}; no invitation was sent", errors)
+    lifetime = datetime.timedelta(hours=float(setting(engine, "invitation_lifetime_hours")))
+    created = []
+    with conflict_is_409(), UnitOfWork(ctx, org_id) as uow:
+        uow.org()
+        now = ctx.now()
+        denied = {}
+        for i, item in enumerate(items):
+            reason = uow.denial(actor, "invite", "Invitation", {"role": item["role"]})
+            if reason is not None:
+                denied[f"invitations.{i}.role"] = [reason]
+        if denied:
+            raise ApiError(
+                403,
+                f"{actor} may not send {len(denied)} of these {len(items)} "
+                "invitations; none was sent",
+                denied,
+                title=FORBIDDEN,
+            )
+        keys = list(seen)
+        members = {
+            u.email_key
+            for u in User.select(User.email_key)
+            .join(Membership)
+            .where((Membership.org == org_id) & (User.email_key.in_(keys)))
+        }
+        pending = {
+            inv.email_key
+            for inv in Invitation.select(Invitation.email_key).where(
+                (Invitation.org == org_id)
+                & (Invitation.email_key.in_(keys))
+                & (Invitation.status == "pending")
+                & (Invitation.expires_at > now)
+            )
+        }
+        conflicts = {}
+        for i, item in enumerate(items):
+            key = User.email_key_of(item["email"])
+            if key in members:
+                conflicts[f"invitations.{i}.email"] = ["already a member of the organization"]
+            elif key in pending:
+                conflicts[f"invitations.{i}.email"] = ["already has a pending invitation"]
+        if conflicts:
+            raise ApiError(
+                409,
+                f"{len(conflicts)} of these {len(items)} emails are already "
+                "members or invited; no invitation was sent",
+                conflicts,
+            )
+        for item in items:
+            token = secrets.token_urlsafe(32)
+            inv = Invitation.create(
+                id=f"inv-{uuid.uuid4().hex[:20]}",
+                org=org_id,
+                email=item["email"],
+                email_key=User.email_key_of(item["email"]),
+                role=item["role"],
+                token_hash=hash_secret(token),
+                status="pending",
+                invited_by=actor,
+                created_at=now,
+                expires_at=now + lifetime,
+            )
+            uow.audit(
+                org_id, "invitation.create", f"invitation:{inv.id}", None, _audit_view(inv), actor
+            )
+            created.append(as_dict(inv, now, token))
+    return created
+
+
+def list_page(
+    ctx: Context, actor: str, org_id: str, status: str | None, limit: int, after: str | None
+) -> dict:
+    """Invitations by id, by status (pending, accepted, expired, cancelled), after the id
+    ``after``; action ``view_invitations``. Returns ``{"items", "next"}``. Raises ApiError
+    404, 403."""
+    targets = TargetBuilder()
+    require(
+        ctx.policy,
+        targets,
+        actor,
+        "view_invitations",
+        org_target(targets, org_id),
+        what=f"view the invitations of {org_id}",
+    )
+    now = ctx.now()
+    query = Invitation.select().where(Invitation.org == org_id)
+    if status == "pending":
+        query = query.where((Invitation.status == "pending") & (Invitation.expires_at > now))
+    elif status == "expired":  # stored as pending; expired is pending past its time
+        query = query.where((Invitation.status == "pending") & (Invitation.expires_at <= now))
+    elif status:
+        query = query.where(Invitation.status == status)
+    return page(query, Invitation.id, limit, after, lambda inv: as_dict(inv, now))
+
+
+def cancel(ctx: Context, actor: str, org_id: str, invitation_id: str) -> dict:
+    """Cancel a pending invitation (``cancel`` on the Invitation); its token stops working.
+    Raises ApiError 404, 403, 409 (not pending any more)."""
+    with UnitOfWork(ctx, org_id) as uow:
+        uow.org()
+        inv = Invitation.get_or_none((Invitation.id == invitation_id) & (Invitation.org == org_id))
+        if inv is None:
+            raise ApiError(404, f"no invitation {invitation_id!r} in {org_id!r}")
+        uow.require_management(
+            actor,
+            "cancel",
+            "Invitation",
+            {"role": inv.role},
+            what=f"cancel the invitation {invitation_id}",
+        )
+        now = ctx.now()
+        status = inv.status_at(now)
+        if status != "pending":
+            raise ApiError(409, f"the invitation is {status}; only a pending one can be cancelled")
+        before = _audit_view(inv)
+        inv.status, inv.ended_at = "cancelled", now
+        inv.save()
+        uow.audit(
+            org_id, "invitation.cancel", f"invitation:{inv.id}", before, _audit_view(inv), actor
+        )
+    return as_dict(inv, now)
+
+
+def _usable(inv: Invitation, now) -> None:
+    """Raises ApiError 410 unless the invitation is pending and not expired."""
+    status = inv.status_at(now)
+    if status != "pending":
+        word = {"accepted": "was already used"}.get(status, f"is {status}")
+        raise ApiError(410, f"the invitation {word}; ask for a new one")
+
+
+# Facts of an accepted invitation and what to tell a person when the policy's answer
+# changes with them (the policy decides; this only names the fact that made the difference).
+ACCEPT_FACTS = {
+    "email_matches": "the invitation was sent to another email address than the user's",
+    "actor_in_other_org": "the user already belongs to another {style} organization, and this "
+    "style does not merge accounts: they must leave it first",
+}
+
+
+def accept(ctx: Context, token: str, person: dict) -> dict:
+    """Accept an invitation as ``person`` ({"id", "email", "name"}, created if new).
+    Returns the membership. Raises ApiError 404 (unknown token), 410 (expired, cancelled or
+    used), 403 (the policy's ``accept`` refuses, e.g. another email, or a style with one
+    organization per user), 409 (already a member; the email belongs to another user)."""
+    user_id = person["id"]
+    inv = Invitation.get_or_none(Invitation.token_hash == hash_secret(token))
+    if inv is None:
+        raise ApiError(404, "no invitation has this token")
+    _usable(inv, ctx.now())
+    # The user's row lock too: "one organization per user" rules span organizations, and
+    # every unit that could add this user anywhere (accepting, creating) takes it.
+    with conflict_is_409(), UnitOfWork(ctx, inv.org_id, lock_users=[user_id]) as uow:
+        inv = Invitation.get_by_id(inv.id)  # read again under the lock: a token works once
+        now = ctx.now()
+        _usable(inv, now)
+        org = uow.org()
+        user = User.get_or_none(User.id == user_id)
+        email_key = User.email_key_of(person["email"])
+        if user is None:
+            holder = User.get_or_none(User.email_key == email_key)
+            if holder is not None:
+                raise ApiError(
+                    409,
+                    f"the email {person['email']!r} belongs to another user",
+                    {"user.email": ["taken"]},
+                )
+            user = User.create(
+                id=user_id,
+                email=person["email"],
+                email_key=email_key,
+                name=person["name"],
+                created_at=now,
+            )
+        in_other = (
+            Membership.select()
+            .join(Organization)
+            .where(
+                (Membership.user == user_id)
+                & (Organization.style == org.style)
+                & (Organization.id != org.id)
+                & Organization.closed_at.is_null()
+            )
+            .exists()
+        )
+        # The invited email must be the user's, both as sent now and as stored for them.
+        attrs = {
+            "role": inv.role,
+            "actor_in_other_org": in_other,
+            "email_matches": email_key == inv.email_key == user.email_key,
+        }
+        reason = uow.denial(user_id, "accept", "Invitation", attrs)
+        if reason is not None:
+
+            def what_if(changed: dict) -> bool:
+                return would_allow(
+                    ctx.policy, uow.targets, user_id, "accept", org, "Invitation", changed
+                )
+
+            why = (
+                []
+                if what_if(attrs)
+                else [
+                    text.format(style=org.style)
+                    for fact, text in ACCEPT_FACTS.items()
+                    if what_if({**attrs, fact: not attrs[fact]})
+                ]
+            )
+            raise ApiError(
+                403,
+                f"{user_id} may not accept this invitation: {'; '.join(why) or reason}",
+                title=FORBIDDEN,
+            )
+        if Membership.get_or_none((Membership.org == org.id) & (Membership.user == user_id)):
+            raise ApiError(409, f"{user_id} is already a member of {org.id}")
+        membership = Membership.create(user=user_id, org=org.id, role=inv.role, created_at=now)
+        before = _audit_view(inv)
+        inv.status, inv.accepted_by, inv.ended_at = "accepted", user_id, now
+        inv.save()
+        if user.default_org is None:
+            User.update(default_org=org.id).where(User.id == user_id).execute()
+        uow.audit(
+            org.id, "invitation.accept", f"invitation:{inv.id}", before, _audit_view(inv), user_id
+        )
+        uow.audit(org.id, "member.add", f"user:{user_id}", None, {"role": inv.role}, user_id)
+    return {
+        "org_id": org.id,
+        "user_id": user_id,
+        "role": membership.role,
+        "status": "active",
+        "invitation_id": inv.id,
+        "joined_at": iso(membership.created_at),
+    }

@@ -1,0 +1,226 @@
+"""Members of an organization: list (with pending invitations), change a role, remove one
+or several, leave.
+
+Every change is one unit of work (access/uow.py) that locks the organization's row first and
+only then reads the memberships, computes ``last_of_role`` and asks the policy. That is what
+makes the last-owner rule hold under concurrency: on PostgreSQL the row lock (SELECT ... FOR
+UPDATE) makes a second change to the same organization wait until the first commits, and
+the second then reads the committed roles (READ COMMITTED) and is decided on them; on SQLite
+the transaction's BEGIN IMMEDIATE serialises writers the same way. Two Owners demoting each
+other at once: the first wins; the second, now a Manager demoting the last Owner, is refused.
+"""
+
+from access.context import Context
+from access.decisions import require
+from access.errors import FORBIDDEN, ApiError
+from access.orgs import declared_role, engine_for, iso, org_target
+from access.targets import TargetBuilder
+from access.uow import UnitOfWork
+from models import Grant, Invitation, Membership, User
+
+
+def as_dict(membership: Membership, user: User) -> dict:
+    """An active member as the member list shows it."""
+    return {
+        "user_id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "role": membership.role,
+        "status": "active",
+        "last_active_at": iso(user.last_active_at),
+        "joined_at": iso(membership.created_at),
+    }
+
+
+def pending_dict(invitation: Invitation) -> dict:
+    """A pending invitation as the member list shows it (``status: pending``)."""
+    return {
+        "user_id": None,
+        "email": invitation.email,
+        "name": "",
+        "role": invitation.role,
+        "status": "pending",
+        "last_active_at": None,
+        "invitation_id": invitation.id,
+        "expires_at": iso(invitation.expires_at),
+    }
+
+
+def list_page(
+    ctx: Context,
+    actor: str,
+    org_id: str,
+    limit: int,
+    after: list | None,
+    role: str | None = None,
+    q: str | None = None,
+) -> dict:
+    """Active members by user id, then pending invitations, filtered by role and by ``q``
+    (name or email), after the key ``after`` (``["m", user_id]`` or ``["i", invitation
+    id]``); action ``view_members``. Returns ``{"items", "next"}``. Raises ApiError 404, 403."""
+    targets = TargetBuilder()
+    require(
+        ctx.policy,
+        targets,
+        actor,
+        "view_members",
+        org_target(targets, org_id),
+        what=f"view the members of {org_id}",
+    )
+    items = []
+    if after is None or after[0] == "m":
+        query = Membership.select(Membership, User).join(User).where(Membership.org == org_id)
+        if role:
+            query = query.where(Membership.role == role)
+        if q:
+            query = query.where(User.name.contains(q) | User.email.contains(q))
+        if after:
+            query = query.where(User.id > after[1])
+        rows = query.order_by(User.id).limit(limit + 1)
+        items = [("m", m.user.id, as_dict(m, m.user)) for m in rows]
+    if len(items) <= limit:
+        query = Invitation.select().where(
+            (Invitation.org == org_id)
+            & (Invitation.status == "pending")
+            & (Invitation.expires_at > ctx.now())
+        )
+        if role:
+            query = query.where(Invitation.role == role)
+        if q:
+            query = query.where(Invitation.email.contains(q))
+        if after and after[0] == "i":
+            query = query.where(Invitation.id > after[1])
+        rows = query.order_by(Invitation.id).limit(limit + 1 - len(items))
+        items += [("i", inv.id, pending_dict(inv)) for inv in rows]
+    more = len(items) > limit
+    items = items[:limit]
+    return {
+        "items": [item for _, _, item in items],
+        "next": [items[-1][0], items[-1][1]] if more else None,
+    }
+
+
+def _membership(org_id: str, user_id: str) -> Membership:
+    """The membership of ``user_id`` in ``org_id``. Raises ApiError 404."""
+    row = (
+        Membership.select(Membership, User)
+        .join(User)
+        .where((Membership.org == org_id) & (Membership.user == user_id))
+        .first()
+    )
+    if row is None:
+        raise ApiError(404, f"{user_id!r} is not a member of {org_id!r}")
+    return row
+
+
+def change_role(ctx: Context, actor: str, org_id: str, user_id: str, role: str) -> dict:
+    """Give a member another role (``change_role`` on a RoleChange). Returns the member.
+    Raises ApiError 422 (undeclared role), 404, 403 (the policy's reason)."""
+    with UnitOfWork(ctx, org_id) as uow:
+        org = uow.org()
+        to_role = declared_role(engine_for(ctx, org), role)
+        membership = _membership(org_id, user_id)
+        from_role = membership.role
+        if from_role == to_role:  # nothing to change; still only for those who see members
+            uow.require(
+                actor,
+                "view_members",
+                org_target(uow.targets, org_id),
+                what=f"view the members of {org_id}",
+            )
+            return as_dict(membership, membership.user)
+        attrs = {
+            "from_role": from_role,
+            "to_role": to_role,
+            "is_self": user_id == actor,
+            "last_of_role": Membership.is_last_of_role(org_id, user_id, from_role),
+        }
+        uow.require_management(
+            actor,
+            "change_role",
+            "RoleChange",
+            attrs,
+            what=f"change the role of {user_id} from {from_role} to {to_role}",
+        )
+        Membership.update(role=to_role).where(Membership.id == membership.id).execute()
+        uow.audit(
+            org_id,
+            "member.change_role",
+            f"user:{user_id}",
+            {"role": from_role},
+            {"role": to_role},
+            actor,
+        )
+        membership.role = to_role
+    return as_dict(membership, membership.user)
+
+
+def remove(ctx: Context, actor: str, org_id: str, user_ids: list) -> list:
+    """Remove members (or leave, for the acting user's own id), all or nothing: ``remove``
+    on each Membership. ``last_of_role`` counts only members who stay: removing both Owners
+    at once is removing the last one. Returns the removed user ids. Raises ApiError 404 (a
+    user who is not a member), 403 (any refusal; then nothing is removed)."""
+    with UnitOfWork(ctx, org_id) as uow:
+        uow.org()
+        rows = (
+            Membership.select(Membership, User)
+            .join(User)
+            .where((Membership.org == org_id) & (Membership.user.in_(user_ids)))
+        )
+        found = {m.user.id: m for m in rows}
+        missing = [u for u in user_ids if u not in found]
+        if missing:
+            raise ApiError(
+                404,
+                f"not members of {org_id}: {', '.join(missing)}",
+                {"user_ids": [f"not a member: {u}" for u in missing]},
+            )
+        denied, reasons = {}, {}
+        for i, user_id in enumerate(user_ids):
+            role = found[user_id].role
+            stays = (
+                Membership.select()
+                .where(
+                    (Membership.org == org_id)
+                    & (Membership.role == role)
+                    & Membership.user.not_in(user_ids)
+                )
+                .exists()
+            )
+            attrs = {"role": role, "is_self": user_id == actor, "last_of_role": not stays}
+            reason = uow.denial(actor, "remove", "Membership", attrs)
+            if reason is not None:
+                denied[f"user_ids.{i}"] = [f"{user_id} ({role}): {reason}"]
+                reasons[user_id] = reason
+        if denied:
+            if len(user_ids) == 1:
+                what = "leave" if user_ids[0] == actor else f"remove {user_ids[0]} from"
+                raise ApiError(
+                    403, f"{actor} may not {what} {org_id}: {reasons[user_ids[0]]}", title=FORBIDDEN
+                )
+            raise ApiError(
+                403,
+                f"{actor} may not remove {len(denied)} of these {len(user_ids)} "
+                "members; nobody was removed",
+                denied,
+                title=FORBIDDEN,
+            )
+        memberships = [found[u] for u in user_ids]
+        drop_memberships(org_id, memberships)
+        for m in memberships:
+            action = "member.leave" if m.user.id == actor else "member.remove"
+            uow.audit(org_id, action, f"user:{m.user.id}", {"role": m.role}, None, actor)
+    return [m.user.id for m in memberships]
+
+
+def drop_memberships(org_id: str, memberships: list) -> None:
+    """Delete the memberships, the members' grants in the org and their default_org there.
+
+    Runs inside the caller's unit of work, after the policy allowed it.
+    """
+    user_ids = [m.user_id for m in memberships]
+    Grant.delete().where((Grant.org == org_id) & (Grant.user.in_(user_ids))).execute()
+    Membership.delete().where(Membership.id.in_([m.id for m in memberships])).execute()
+    User.update(default_org=None).where(
+        (User.id.in_(user_ids)) & (User.default_org == org_id)
+    ).execute()

@@ -1,0 +1,293 @@
+"""Organizations: create, read, update (name, legal, billing), close, and their audit trail.
+
+Every write is one unit of work (access/uow.py): lock, read fresh facts, ask the policy,
+write, audit.
+"""
+
+import contextlib
+import re
+import secrets
+import uuid
+
+import peewee
+
+from access.context import Context
+from access.decisions import require
+from access.errors import ApiError
+from access.targets import TargetBuilder
+from access.uow import UnitOfWork
+from authz.engine import StyleEngine
+from authz.view import OrgRef
+from models import AuditEvent, Membership, Organization, Resource, User
+
+
+def iso(value) -> str | None:
+    """A stored (naive UTC) datetime as ISO 8601 with ``Z``, or None."""
+    return value.isoformat(timespec="seconds") + "Z" if value else None
+
+
+def engine_for(ctx: Context, org: OrgRef) -> StyleEngine:
+    """The policy engine of the organization's style. Raises ApiError 409 if none is loaded."""
+    try:
+        return ctx.policy.engine(org.style)
+    except KeyError as exc:
+        raise ApiError(409, f"no policy is loaded for the style {org.style!r}") from exc
+
+
+def setting(engine: StyleEngine, name: str):
+    """A setting the style's policy must state. Raises ApiError 500 when it states none."""
+    value = engine.setting(name)
+    if value is None:
+        raise ApiError(500, f"the {engine.style} policy states no setting({name!r}, ...)")
+    return value
+
+
+def declared_role(engine: StyleEngine, role: str, field: str = "role") -> str:
+    """``role`` if the style's policy declares it on Organization. Raises ApiError 422."""
+    roles = engine.roles("Organization")
+    if role not in roles:
+        raise ApiError(
+            422,
+            f"the {engine.style} policy declares no role {role!r}",
+            {field: [f"one of: {', '.join(roles)}"]},
+        )
+    return role
+
+
+def org_ref(targets: TargetBuilder, org_id: str) -> OrgRef:
+    """The organization as decisions see it. Raises ApiError 404."""
+    org = targets.org(org_id)
+    if org is None:
+        raise ApiError(404, f"no organization {org_id!r}")
+    return org
+
+
+def org_target(targets: TargetBuilder, org_id: str):
+    """The Organization as a decision target. Raises ApiError 404."""
+    target = targets.registered("Organization", org_id)
+    if target is None:
+        raise ApiError(404, f"no organization {org_id!r}")
+    return target
+
+
+@contextlib.contextmanager
+def conflict_is_409():
+    """Turn a unique-index violation (a concurrent request wrote the same id or email between
+    our check and our insert; the transaction is rolled back) into ApiError 409."""
+    try:
+        yield
+    except peewee.IntegrityError as exc:
+        raise ApiError(
+            409, "a concurrent request created the same id or email; nothing was changed, try again"
+        ) from exc
+
+
+def as_dict(org: Organization, role: str | None = None) -> dict:
+    """The API form of an organization; ``role``: the acting user's role in it."""
+    body = {
+        "id": org.id,
+        "name": org.name,
+        "style": org.style,
+        "legal": org.legal or {},
+        "billing": org.billing or {},
+        "created_by": org.created_by,
+        "created_at": iso(org.created_at),
+        "closed_at": iso(org.closed_at),
+    }
+    if role is not None:
+        body["role"] = role
+    return body
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "resource"
+
+
+def create(ctx: Context, actor: str, body: dict) -> dict:
+    """Create an organization; the acting user gets the role the policy's ``creator_role``
+    names. Returns the org. Raises ApiError 422 (unknown style), 403 (the policy's ``create``
+    on NewOrganization refuses, e.g. one organization per user), 409 (id taken)."""
+    style = body["style"]
+    if style not in ctx.policy.styles:
+        raise ApiError(
+            422,
+            f"no policy style {style!r}",
+            {"style": [f"one of: {', '.join(ctx.policy.styles)}"]},
+        )
+    engine = ctx.policy.engine(style)
+    creator_role = declared_role(engine, setting(engine, "creator_role"), "creator_role")
+    org_id = body["id"] or f"org-{uuid.uuid4().hex[:16]}"
+    # The creator's row lock serialises every unit that could make them a member anywhere,
+    # so "one organization per user" reads a count that holds until commit.
+    with conflict_is_409(), UnitOfWork(ctx, lock_users=[actor]) as uow:
+        in_style = (
+            Membership.select()
+            .join(Organization)
+            .where(
+                (Membership.user == actor)
+                & (Organization.style == style)
+                & Organization.closed_at.is_null()
+            )
+            .exists()
+        )
+        created_in_style = (
+            Organization.select()
+            .where(
+                (Organization.created_by == actor)
+                & (Organization.style == style)
+                & Organization.closed_at.is_null()
+            )
+            .exists()
+        )
+        target = uow.targets.new_organization(
+            style,
+            {"creator_in_style_org": in_style, "creator_created_in_style": created_in_style},
+        )
+        uow.require(actor, "create", target, what=f"create a {style} organization")
+        if Organization.get_or_none(Organization.id == org_id) is not None:
+            raise ApiError(409, f"an organization {org_id!r} already exists", {"id": ["taken"]})
+        now = ctx.now()
+        org = Organization.create(
+            id=org_id,
+            name=body["name"],
+            style=style,
+            legal=body["legal"],
+            billing=body["billing"],
+            created_by=actor,
+            created_at=now,
+        )
+        Membership.create(user=actor, org=org_id, role=creator_role, created_at=now)
+        initial = _initial_resource(engine, org_id, now)
+        user = User.get_or_none(User.id == actor)
+        if user is not None and user.default_org is None:
+            User.update(default_org=org_id).where(User.id == actor).execute()
+        after = as_dict(org, creator_role)
+        if initial is not None:
+            after["initial_resource"] = {
+                "type": initial.type,
+                "id": initial.rid,
+                "name": initial.attributes["name"],
+            }
+        uow.audit(org_id, "org.create", f"organization:{org_id}", None, after, actor)
+    return after
+
+
+def _initial_resource(engine: StyleEngine, org_id: str, now):
+    """The first resource a style creates with an organization (respond.io's first Space),
+    or None. Its id is ``<org id>-<name>``, unless another organization registered that id
+    first: then a random suffix, so nobody can block another organization's creation."""
+    initial_type = engine.setting("initial_resource_type")
+    if not initial_type:
+        return None
+    if initial_type not in engine.types:
+        raise ApiError(
+            500,
+            f"the {engine.style} policy's initial_resource_type "
+            f"{initial_type!r} is not a resource type it declares",
+        )
+    name = setting(engine, "initial_resource_name")
+    rid = f"{org_id}-{_slug(name)}"[:200]
+    if Resource.select().where((Resource.type == initial_type) & (Resource.rid == rid)).exists():
+        rid = f"{rid[:190]}-{secrets.token_hex(4)}"
+    return Resource.create(
+        org=org_id,
+        type=initial_type,
+        rid=rid,
+        parent=None,
+        path="",
+        attributes={"name": name},
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def get(ctx: Context, actor: str, org_id: str) -> dict:
+    """The organization, for those the policy allows ``view``. Raises ApiError 404, 403."""
+    targets = TargetBuilder()
+    target = org_target(targets, org_id)
+    require(ctx.policy, targets, actor, "view", target, what=f"view {org_id}")
+    return as_dict(Organization.get_by_id(org_id), targets.actor(actor, target).role)
+
+
+# Each field of an organization is guarded by its own action (docs/API.md).
+FIELD_ACTIONS = {"name": "edit_details", "legal": "edit_legal", "billing": "edit_billing"}
+
+
+def update(ctx: Context, actor: str, org_id: str, changes: dict) -> dict:
+    """Change name, legal and/or billing details, each asked as its own action; all or
+    nothing. Raises ApiError 404, 403."""
+    with UnitOfWork(ctx, org_id) as uow:
+        uow.org()
+        target = org_target(uow.targets, org_id)
+        for field in sorted(changes):
+            uow.require(actor, FIELD_ACTIONS[field], target, what=f"change the {field} of {org_id}")
+        row = uow.org_row
+        before = {f: getattr(row, f) for f in changes}
+        for field, value in changes.items():
+            setattr(row, field, value)
+        row.save()
+        uow.audit(org_id, "org.update", f"organization:{org_id}", before, dict(changes), actor)
+        role = uow.targets.actor(actor, target).role
+    return as_dict(row, role)
+
+
+def close(ctx: Context, actor: str, org_id: str) -> dict:
+    """Close the organization (action ``close``): it then allows nothing. Raises ApiError
+    404, 403 (also when it is already closed)."""
+    with UnitOfWork(ctx, org_id) as uow:
+        uow.org()
+        uow.require(actor, "close", org_target(uow.targets, org_id), what=f"close {org_id}")
+        row = uow.org_row
+        row.closed_at = ctx.now()
+        row.save()
+        uow.audit(
+            org_id,
+            "org.close",
+            f"organization:{org_id}",
+            {"closed_at": None},
+            {"closed_at": iso(row.closed_at)},
+            actor,
+        )
+    return as_dict(row)
+
+
+def audit_dict(event: AuditEvent) -> dict:
+    """The API form of an audit event."""
+    return {
+        "id": event.id,
+        "actor": event.actor,
+        "action": event.action,
+        "target": event.target,
+        "before": event.before,
+        "after": event.after,
+        "request_id": event.request_id,
+        "api_key": event.api_key,
+        "created_at": iso(event.created_at),
+    }
+
+
+def audit_page(ctx: Context, actor: str, org_id: str, limit: int, after: int | None) -> dict:
+    """The organization's audit trail, oldest first, after the event id ``after``; action
+    ``view_audit``. Raises ApiError 404, 403."""
+    targets = TargetBuilder()
+    require(
+        ctx.policy,
+        targets,
+        actor,
+        "view_audit",
+        org_target(targets, org_id),
+        what=f"view the audit trail of {org_id}",
+    )
+    query = AuditEvent.select().where(AuditEvent.org == org_id)
+    return page(query, AuditEvent.id, limit, after, audit_dict)
+
+
+def page(query, key, limit: int, after, dump) -> dict:
+    """One page of ``query`` ordered by ``key`` (a field), after the value ``after``:
+    ``{"items", "next"}``, ``next`` the key of the last row when more follow."""
+    if after is not None:
+        query = query.where(key > after)
+    rows = list(query.order_by(key).limit(limit + 1))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"items": [dump(r) for r in rows], "next": getattr(rows[-1], key.name) if more else None}

@@ -1,0 +1,389 @@
+"""Resources registered by callers (folders, datasets, spaces, licenses...) and grants of a
+role on one of them to one user.
+
+Every write is one unit of work (access/uow.py): the organization's row is locked first, so
+the facts the policy is shown are those committed when the lock was granted (a Manager
+demoted while their grant waited is refused as a Reader), and a move cannot race another
+move into a cycle.
+"""
+
+from access.context import Context
+from access.decisions import require
+from access.errors import ApiError
+from access.orgs import engine_for, iso, org_ref
+from access.targets import MAX_DEPTH, TargetBuilder
+from access.uow import UnitOfWork
+from authz.engine import StyleEngine
+from authz.view import MANAGEMENT_TYPES, Node, OrgRef
+from models import Grant, Membership, Resource, User, db
+
+
+def callers_types(engine: StyleEngine) -> list:
+    """The resource types of a style that callers register (not the organization, not the
+    service's own management types)."""
+    return sorted(t for t in engine.types if t not in MANAGEMENT_TYPES and t != "Organization")
+
+
+def check_type(engine: StyleEngine, type_: str, field: str = "type") -> None:
+    """Raises ApiError 422 naming ``field`` unless the policy declares ``type_`` as a
+    resource callers register."""
+    if type_ not in callers_types(engine):
+        raise ApiError(
+            422,
+            f"the {engine.style} policy declares no resource type {type_!r}",
+            {field: [f"not a resource type of this organization: one of {callers_types(engine)}"]},
+        )
+
+
+def check_role(engine: StyleEngine, type_: str, role: str, field: str = "role") -> None:
+    """Raises ApiError 422 naming ``field`` unless the policy declares ``role`` on ``type_``."""
+    if role not in engine.roles(type_):
+        raise ApiError(
+            422,
+            f"the {engine.style} policy declares no role {role!r} on {type_}",
+            {field: [f"one of {engine.roles(type_)}"]},
+        )
+
+
+def _row(type_: str, rid: str) -> Resource | None:
+    return Resource.get_or_none((Resource.type == type_) & (Resource.rid == rid))
+
+
+def resource_or_404(org_id: str, type_: str, rid: str) -> Resource:
+    """The registered resource of the org. Raises ApiError 404."""
+    row = _row(type_, rid)
+    if row is None or row.org_id != org_id:
+        raise ApiError(404, f"no {type_} {rid!r} in organization {org_id!r}")
+    return row
+
+
+def _parent(engine: StyleEngine, org: OrgRef, type_: str, ref) -> Resource | None:
+    """The parent named by ``ref`` ({type, id} or None). Raises ApiError 422 naming
+    ``parent`` when it is not registered in this org or the policy relates no such parent,
+    or when the chain would grow past MAX_DEPTH."""
+    if ref is None:
+        return None
+    row = _row(ref["type"], ref["id"])
+    if row is None or row.org_id != org.id:
+        raise ApiError(
+            422,
+            f"no {ref['type']} {ref['id']!r} in organization {org.id!r}",
+            {"parent": ["not a registered resource of this organization"]},
+        )
+    allowed = {t for t in engine.types[type_].relations.values() if t != "Organization"}
+    if row.type not in allowed:
+        raise ApiError(
+            422,
+            f"in the {engine.style} policy a {type_} does not sit in a {row.type}",
+            {"parent": [f"must be one of {sorted(allowed) or 'none (top level only)'}"]},
+        )
+    if row.depth + 1 >= MAX_DEPTH:
+        raise ApiError(
+            422,
+            f"resources nest at most {MAX_DEPTH} deep",
+            {"parent": [f"already {row.depth + 1} deep"]},
+        )
+    return row
+
+
+def as_dict(row: Resource, parent: Resource | None = None) -> dict:
+    """The API form of a resource."""
+    if parent is None and row.parent_id:
+        parent = Resource.get_by_id(row.parent_id)
+    return {
+        "type": row.type,
+        "id": row.rid,
+        "org": row.org_id,
+        "parent": {"type": parent.type, "id": parent.rid} if parent else None,
+        "owner": row.owner,
+        "attributes": row.attributes,
+        "created_at": iso(row.created_at),
+        "updated_at": iso(row.updated_at),
+    }
+
+
+def grant_dict(grant: Grant, resource: Resource) -> dict:
+    """The API form of a grant."""
+    return {
+        "user_id": grant.user_id,
+        "type": resource.type,
+        "id": resource.rid,
+        "org": resource.org_id,
+        "role": grant.role,
+        "created_at": iso(grant.created_at),
+    }
+
+
+def _state(row: Resource) -> dict:
+    return {
+        "parent": row.parent_id,
+        "owner": row.owner,
+        "attributes": row.attributes,
+        "path": row.path,
+    }
+
+
+# ---------------------------------------------------------------- resources
+def put(ctx: Context, actor: str, org_id: str, type_: str, rid: str, body: dict) -> tuple:
+    """Register or update a resource; a new parent moves its whole subtree. Returns (the
+    resource, created?). Raises ApiError 404 (org), 409 (type and id taken in another org,
+    or a move into its own subtree), 422 (type not declared, parent unknown or not allowed),
+    403 (the policy: ``create``; ``edit``, and ``create`` under a new parent)."""
+    with UnitOfWork(ctx, org_id) as uow:
+        org = uow.org()
+        engine = engine_for(ctx, org)
+        check_type(engine, type_)
+        existing = _row(type_, rid)
+        if existing is not None and existing.org_id != org_id:
+            raise ApiError(
+                409,
+                f"{type_} {rid!r} is registered in another organization; a type and"
+                " id name one resource across the service",
+                {"id": ["taken"]},
+            )
+        if "parent" in body:
+            parent = _parent(engine, org, type_, body["parent"])
+        elif existing is not None and existing.parent_id:
+            parent = Resource.get_by_id(existing.parent_id)
+        else:
+            parent = None
+        owner = body.get("owner", existing.owner if existing else None)
+        attributes = body.get("attributes", existing.attributes if existing else {})
+        moving = existing is not None and (parent.id if parent else None) != existing.parent_id
+        as_written = uow.targets.under(org, parent, Node(type_, rid, None, owner, attributes))
+        if existing is None:
+            uow.require(actor, "create", as_written)
+        else:
+            uow.require(actor, "edit", uow.targets.registered(type_, rid))
+            if moving:
+                uow.require(actor, "create", as_written)
+        now = ctx.now()
+        if existing is None:
+            row = Resource(
+                org=org_id,
+                type=type_,
+                rid=rid,
+                owner=owner,
+                attributes=attributes,
+                created_at=now,
+                updated_at=now,
+            )
+            row.place_under(parent)
+            row.save(force_insert=True)
+            uow.audit(org_id, "resource.create", f"{type_}/{rid}", None, _state(row), actor)
+            return as_dict(row, parent), True
+        row = existing
+        before = _state(row)
+        if moving:
+            _move(row, parent)
+        row.owner, row.attributes, row.updated_at = owner, attributes, now
+        row.save()
+        uow.audit(
+            org_id,
+            "resource.move" if moving else "resource.update",
+            f"{type_}/{rid}",
+            before,
+            _state(row),
+            actor,
+        )
+    return as_dict(row, parent), False
+
+
+def _move(row: Resource, parent: Resource | None) -> None:
+    """Put ``row`` under ``parent`` and rewrite path and shape of its whole subtree, in the
+    caller's unit of work. Raises ApiError 409 for a move into its own subtree."""
+    if parent is not None and (parent.id == row.id or row.id in parent.ancestor_ids):
+        raise ApiError(
+            409,
+            f"{row.type} {row.rid!r} cannot move into its own subtree",
+            {"parent": ["would make a cycle"]},
+        )
+    old_child, old_shape = row.child_path, row.shape
+    row.place_under(parent)
+    table = Resource._meta.table_name
+    p = db.param
+    db.execute_sql(
+        f'UPDATE "{table}" SET path = {p} || substr(path, {p}), shape = {p} || substr(shape, {p})'
+        f" WHERE org_id = {p} AND path LIKE {p}",
+        (
+            row.child_path,
+            len(old_child) + 1,
+            row.shape,
+            len(old_shape) + 1,
+            row.org_id,
+            old_child + "%",
+        ),
+    )
+
+
+def get(ctx: Context, actor: str, org_id: str, type_: str, rid: str) -> dict:
+    """A registered resource. Raises ApiError 404, 403 (the policy: ``view``)."""
+    targets = TargetBuilder()
+    org_ref(targets, org_id)
+    row = resource_or_404(org_id, type_, rid)
+    require(ctx.policy, targets, actor, "view", targets.registered(type_, rid))
+    return as_dict(row)
+
+
+def delete(ctx: Context, actor: str, org_id: str, type_: str, rid: str, recursive: bool) -> None:
+    """Remove a resource and its grants; with ``recursive`` its whole subtree too.
+
+    Raises ApiError 404, 409 (it has children and recursive is not set), 403 (the policy:
+    ``delete`` on the resource).
+    """
+    with UnitOfWork(ctx, org_id) as uow:
+        uow.org()
+        row = resource_or_404(org_id, type_, rid)
+        uow.require(actor, "delete", uow.targets.registered(type_, rid))
+        below = list(row.subtree().select(Resource.id, Resource.path).tuples())
+        if below and not recursive:
+            raise ApiError(
+                409,
+                f"{type_} {rid!r} has {len(below)} resources below it; move them"
+                " or delete with ?recursive=true",
+                {"recursive": ["not set"]},
+            )
+        ids = [row.id] + [pk for pk, _ in below]
+        for i in range(0, len(ids), 500):
+            Grant.delete().where(Grant.resource.in_(ids[i : i + 500])).execute()
+        # Deepest first: a parent is never deleted before what sits in it.
+        by_depth: dict = {}
+        for pk, path in below:
+            by_depth.setdefault(path.count("/"), []).append(pk)
+        for depth in sorted(by_depth, reverse=True):
+            level = by_depth[depth]
+            for i in range(0, len(level), 500):
+                Resource.delete().where(Resource.id.in_(level[i : i + 500])).execute()
+        Resource.delete().where(Resource.id == row.id).execute()
+        uow.audit(
+            org_id,
+            "resource.delete",
+            f"{type_}/{rid}",
+            _state(row),
+            {"deleted_below": len(below)},
+            actor,
+        )
+
+
+# ---------------------------------------------------------------- grants
+def _member_or_error(org_id: str, user_id: str) -> None:
+    """Raises ApiError 404 for an unknown user, 422 naming user_id for a non-member."""
+    if User.get_or_none(User.id == user_id) is None:
+        raise ApiError(404, f"no user {user_id!r}")
+    if (
+        not Membership.select()
+        .where((Membership.org == org_id) & (Membership.user == user_id))
+        .exists()
+    ):
+        raise ApiError(
+            422,
+            f"{user_id!r} is not a member of organization {org_id!r}",
+            {"user_id": ["not a member of the organization"]},
+        )
+
+
+def _grant(uow: UnitOfWork, actor: str, org: OrgRef, row: Resource, user_id: str, role: str):
+    """Ask the policy for ``grant`` of ``role`` on ``row`` (and ``revoke`` of a different
+    role the user holds there), then write it. Returns (grant, created?). Raises 403."""
+    on = uow.targets.registered(row.type, row.rid)
+    what = f"on {row.type} {row.rid} to {user_id}"
+    existing = Grant.get_or_none((Grant.user == user_id) & (Grant.resource == row.id))
+    if existing is not None and existing.role != role:
+        target = uow.targets.management(org, "Grant", {"role": existing.role}, under=on)
+        uow.require(actor, "revoke", target, what=f"revoke {existing.role} {what}")
+    target = uow.targets.management(org, "Grant", {"role": role}, under=on)
+    uow.require(actor, "grant", target, what=f"grant {role} {what}")
+    audit_target = f"{row.type}/{row.rid}/grants/{user_id}"
+    if existing is None:
+        grant = Grant.create(
+            user=user_id, resource=row.id, org=org.id, role=role, created_at=uow.ctx.now()
+        )
+        uow.audit(org.id, "grant.create", audit_target, None, {"role": role}, actor)
+        return grant, True
+    if existing.role != role:
+        before = {"role": existing.role}
+        existing.role = role
+        existing.save()
+        uow.audit(org.id, "grant.update", audit_target, before, {"role": role}, actor)
+    return existing, False
+
+
+def put_grant(
+    ctx: Context, actor: str, org_id: str, type_: str, rid: str, user_id: str, role: str
+) -> tuple:
+    """Give a member a role on a resource. Returns (the grant, created?). Raises ApiError
+    404 (org, resource, user), 422 (role not declared on the type, user not a member), 403
+    (the policy: ``grant`` on a Grant, ``revoke`` of a role it replaces)."""
+    with UnitOfWork(ctx, org_id) as uow:
+        org = uow.org()
+        row = resource_or_404(org_id, type_, rid)
+        check_role(engine_for(ctx, org), type_, role)
+        _member_or_error(org_id, user_id)
+        grant, created = _grant(uow, actor, org, row, user_id, role)
+    return grant_dict(grant, row), created
+
+
+def delete_grant(ctx: Context, actor: str, org_id: str, type_: str, rid: str, user_id: str) -> None:
+    """Take a grant back. Raises ApiError 404 (org, resource, no such grant), 403 (the
+    policy: ``revoke`` on the Grant)."""
+    with UnitOfWork(ctx, org_id) as uow:
+        org = uow.org()
+        row = resource_or_404(org_id, type_, rid)
+        grant = Grant.get_or_none((Grant.user == user_id) & (Grant.resource == row.id))
+        if grant is None:
+            raise ApiError(404, f"{user_id!r} holds no grant on {type_} {rid!r}")
+        on = uow.targets.registered(type_, rid)
+        uow.require(
+            actor,
+            "revoke",
+            uow.targets.management(org, "Grant", {"role": grant.role}, under=on),
+            what=f"revoke {grant.role} on {type_} {rid} from {user_id}",
+        )
+        Grant.delete().where(Grant.id == grant.id).execute()
+        uow.audit(
+            org_id,
+            "grant.delete",
+            f"{type_}/{rid}/grants/{user_id}",
+            {"role": grant.role},
+            None,
+            actor,
+        )
+
+
+def grant_batch(ctx: Context, actor: str, org_id: str, user_id: str, items: list) -> list:
+    """Give a member roles on several resources at once, all or nothing.
+
+    Raises ApiError 404 (org, user), 403 (more than the policy's ``grant_batch_limit``, as
+    for invitations; or the policy refuses any one of them), 422 (a type, resource or role
+    the policy or org does not have, naming ``grants.<i>.<field>``; user not a member).
+    """
+    with UnitOfWork(ctx, org_id) as uow:
+        org = uow.org()
+        engine = engine_for(ctx, org)
+        limit = int(engine.setting("grant_batch_limit", 100))
+        if len(items) > limit:
+            raise ApiError(
+                403,
+                f"at most {limit} grants at a time in a {engine.style} organization;"
+                f" {len(items)} sent",
+                {"grants": [f"at most {limit}"]},
+            )
+        errors, rows = {}, []
+        for i, item in enumerate(items):
+            if item["type"] not in callers_types(engine):
+                errors[f"grants.{i}.type"] = ["not a resource type of this organization"]
+                continue
+            row = _row(item["type"], item["id"])
+            if row is None or row.org_id != org_id:
+                errors[f"grants.{i}.id"] = ["not a registered resource of this organization"]
+                continue
+            if item["role"] not in engine.roles(item["type"]):
+                errors[f"grants.{i}.role"] = [f"one of {engine.roles(item['type'])}"]
+                continue
+            rows.append((row, item["role"]))
+        if errors:
+            raise ApiError(422, f"invalid fields: {', '.join(sorted(errors))}", errors)
+        _member_or_error(org_id, user_id)
+        return [
+            grant_dict(_grant(uow, actor, org, row, user_id, role)[0], row) for row, role in rows
+        ]

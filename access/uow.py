@@ -1,0 +1,122 @@
+"""Every write is one unit of work: lock, then decide, then write, then audit, in one
+transaction.
+
+    with UnitOfWork(ctx, org_id, lock_users=[user_id]) as uow:
+        org = uow.org()                                  # 404 when it does not exist
+        uow.require(actor, "change_role", target, ...)   # fresh facts, under the locks
+        ...write the models...
+        uow.audit(org.id, "member.change_role", ...)
+
+Entering opens the transaction (``models.transaction``), locks the organization's row and
+then the rows of ``lock_users`` (sorted, so two units never wait on each other in opposite
+orders), and only then makes a fresh ``TargetBuilder``: every fact the policy is shown was
+read after the locks, so a role lowered or a grant revoked while this unit waited is the
+role the policy sees. A rule that spans organizations (UP42's one account per user,
+respond.io's one organization per user) names the user in ``lock_users``: their row lock
+serialises every unit that could add them to an organization.
+
+``require`` and ``denial`` are the only way a write asks the policy; they raise
+``RuntimeError`` outside an entered unit (tests/routes/test_unit_of_work.py also checks that
+every write route decides only inside one).
+"""
+
+import threading
+
+from access import refusals
+from access.context import Context
+from access.decisions import require
+from access.errors import FORBIDDEN, ApiError
+from access.targets import TargetBuilder
+from authz.view import OrgRef, Target
+from models import AuditEvent, Organization, User, transaction
+
+_local = threading.local()
+
+
+def current() -> "UnitOfWork | None":
+    """The unit of work this thread is in, or None."""
+    return getattr(_local, "uow", None)
+
+
+class UnitOfWork:
+    """One transaction with its locks taken first (see the module docstring)."""
+
+    def __init__(self, ctx: Context, org_id: str | None = None, lock_users=()):
+        self.ctx = ctx
+        self.org_id = org_id
+        self.lock_users = sorted({u for u in lock_users if u})
+        self.targets: TargetBuilder | None = None
+        self.org_row = None
+        self._tx = None
+
+    def __enter__(self) -> "UnitOfWork":
+        if current() is not None:
+            raise RuntimeError("a unit of work is already open in this thread")
+        self._tx = transaction()
+        self._tx.__enter__()
+        try:
+            if self.org_id is not None:
+                self.org_row = Organization.lock(self.org_id)
+            for user_id in self.lock_users:
+                User.lock(user_id)
+        except BaseException:
+            self._tx.__exit__(None, None, None)
+            raise
+        self.targets = TargetBuilder()  # fresh: read after the locks
+        _local.uow = self
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        _local.uow = None
+        self.targets = None
+        return bool(self._tx.__exit__(*exc))
+
+    # ------------------------------------------------------------ reads under the lock
+    def _open(self) -> TargetBuilder:
+        if self.targets is None or current() is not self:
+            raise RuntimeError("the policy is asked about a write only inside its unit of work")
+        return self.targets
+
+    def org(self) -> OrgRef:
+        """The locked organization as decisions see it. Raises ApiError 404."""
+        org = self._open().org(self.org_id) if self.org_id else None
+        if org is None:
+            raise ApiError(404, f"no organization {self.org_id!r}")
+        return org
+
+    # ------------------------------------------------------------ asking the policy
+    def require(self, actor: str, action: str, target: Target | None, what: str = "") -> None:
+        """Ask the policy on facts read under the locks. Raises ApiError 403 with the reason
+        (404 when there is no target)."""
+        require(self.ctx.policy, self._open(), actor, action, target, what)
+
+    def denial(self, actor: str, action: str, type_: str, attributes: dict) -> str | None:
+        """Ask the policy about a management resource of the locked org: None when allowed,
+        else the reason (``access.refusals.management_denial``)."""
+        return refusals.management_denial(
+            self.ctx.policy, self._open(), actor, action, self.org(), type_, attributes
+        )
+
+    def require_management(
+        self, actor: str, action: str, type_: str, attributes: dict, what: str
+    ) -> None:
+        """``denial``, raising ApiError 403 with the reason when refused."""
+        reason = self.denial(actor, action, type_, attributes)
+        if reason is not None:
+            raise ApiError(403, f"{actor} may not {what}: {reason}", title=FORBIDDEN)
+
+    # ------------------------------------------------------------ the record of the change
+    def audit(self, org_id, action: str, target: str, before=None, after=None, actor=None) -> None:
+        """Write an audit event in this unit's transaction."""
+        self._open()
+        AuditEvent.create(
+            org=org_id,
+            actor=actor or self.ctx.actor,
+            action=action,
+            target=target,
+            before=before,
+            after=after,
+            request_id=self.ctx.request_id,
+            api_key=self.ctx.api_key,
+            created_at=self.ctx.now(),
+        )
