@@ -10,16 +10,19 @@ What a style has (resource types, roles, permissions, relations, settings such a
 lifetimes) is read from its policy, never listed in Python.
 """
 
-import functools
 import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import threading
+from collections import OrderedDict
+
 from oso import Oso
 from polar import Variable
 from polar.exceptions import OsoError
+from polar.query import Query
 
 from authz.view import ACTOR, Actor, Level, PolarObject, View, level, to_polar
 
@@ -27,7 +30,71 @@ log = logging.getLogger("orgauthz.engine")
 
 POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
 SHARED_PREFIX = "_"  # files like _shared.polar are loaded into every style
-MEMO_SIZE = 200_000
+MEMO_BYTES = 64 * 1024 * 1024  # per style engine: the memo of answers, bounded in bytes
+
+
+# A policy may read only the view it is shown: the attributes of the PolarObjects of a chain
+# and the Actor's methods. Oso's host looks attributes up with getattr on whatever a rule
+# names, so without this a rule could walk from any object to its class, a module, a
+# function's globals and the builtins (``r.__class__.__mro__`` ...). Every external
+# attribute lookup passes here; anything else is an application error (a deny).
+_host_lookup = Query.handle_external_call
+
+
+def _view_only_lookup(self, data):
+    name = data["attribute"]
+    instance = self.host.to_python(data["instance"])
+    if name.startswith("_") or not isinstance(instance, (PolarObject, Actor)):
+        self.ffi_query.application_error(
+            f"a policy may read only the view: no {name!r} on {type(instance).__name__}"
+        )
+        self.ffi_query.call_result(data["call_id"], None)
+        return
+    _host_lookup(self, data)
+
+
+Query.handle_external_call = _view_only_lookup
+
+
+class Memo:
+    """The answers of one engine, keyed on (action, view), least recently used first out,
+    bounded in bytes (by the size of each key's text), whatever the views callers send."""
+
+    def __init__(self, compute, max_bytes: int = MEMO_BYTES):
+        self._compute = compute
+        self._entries: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self.max_bytes = max_bytes
+        self.bytes = 0
+
+    def __call__(self, action: str, view: View) -> bool:
+        key = (action, view)
+        try:
+            with self._lock:
+                answer = self._entries[key][0]
+                self._entries.move_to_end(key)
+            return answer
+        except KeyError:
+            pass
+        answer = self._compute(action, view)
+        size = len(repr(key)) + 200  # the key's text, and the entry's own overhead
+        with self._lock:
+            if key not in self._entries:
+                self._entries[key] = (answer, size)
+                self.bytes += size
+                while self.bytes > self.max_bytes and self._entries:
+                    _, (_, dropped) = self._entries.popitem(last=False)
+                    self.bytes -= dropped
+        return answer
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        """Forget every answer (the benchmarks measure cold decisions)."""
+        with self._lock:
+            self._entries.clear()
+            self.bytes = 0
 
 
 class PolicyError(Exception):
@@ -47,10 +114,25 @@ class TypeDecl:
 _COMMENT = re.compile(r'("(?:[^"\\]|\\.)*")|#[^\n]*')
 _BLOCK = re.compile(r"\bresource\s+([A-Za-z_]\w*)\s*\{")
 _STRINGS = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_INLINE_QUERY = re.compile(r"\?=")
 
 
-def _strip_comments(text: str) -> str:
+def strip_comments(text: str) -> str:
+    """Polar source without its comments (strings kept)."""
     return _COMMENT.sub(lambda m: m.group(1) or "", text)
+
+
+def resource_blocks(text: str) -> dict:
+    """The body of each ``resource`` block of comment-free Polar source, by type name: the
+    one brace walker of the project (declarations here, the lint in authz/lint.py)."""
+    out = {}
+    for match in _BLOCK.finditer(text):
+        depth, i = 1, match.end()
+        while depth and i < len(text):
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            i += 1
+        out[match.group(1)] = text[match.end() : i - 1]
+    return out
 
 
 def parse_declarations(text: str) -> dict:
@@ -59,25 +141,26 @@ def parse_declarations(text: str) -> dict:
     Oso validates the blocks when it loads them; this only reads the names for the API
     (``GET /v1/policies``), the matrix and the checks that need the list of types.
     """
-    text = _strip_comments(text)
     decls = {}
-    for match in _BLOCK.finditer(text):
-        depth, i = 1, match.end()
-        while depth and i < len(text):
-            depth += {"{": 1, "}": -1}.get(text[i], 0)
-            i += 1
-        body = text[match.end() : i - 1]
-        decl = TypeDecl(match.group(1))
+    for name, body in resource_blocks(strip_comments(text)).items():
+        decl = TypeDecl(name)
         for key in ("roles", "permissions"):
             found = re.search(rf"\b{key}\s*=\s*\[(.*?)\]", body, re.S)
             if found:
                 setattr(decl, key, _STRINGS.findall(found.group(1)))
         found = re.search(r"\brelations\s*=\s*\{(.*?)\}", body, re.S)
         if found:
-            for name, target in re.findall(r"(\w+)\s*:\s*(\w+)", found.group(1)):
-                decl.relations[name] = target
-        decls[decl.name] = decl
+            for rel, target in re.findall(r"(\w+)\s*:\s*(\w+)", found.group(1)):
+                decl.relations[rel] = target
+        decls[name] = decl
     return decls
+
+
+def inline_queries(text: str) -> list:
+    """The line numbers of inline queries (``?= ...``) in Polar source. They run when the
+    file loads, so the service refuses any policy that has one."""
+    code = _STRINGS.sub('""', strip_comments(text))
+    return [code.count("\n", 0, m.start()) + 1 for m in _INLINE_QUERY.finditer(code)]
 
 
 class StyleEngine:
@@ -87,6 +170,13 @@ class StyleEngine:
         """Load ``files`` (absolute paths) into a new Oso. Raises PolicyError."""
         self.style = style
         self.files = [str(Path(f).resolve()) for f in files]
+        for path in self.files:
+            lines = inline_queries(Path(path).read_text())
+            if lines:
+                raise PolicyError(
+                    f"{style}: {path} has an inline query (?=) at line {lines[0]}: policies "
+                    "may not run queries when they load"
+                )
         source = "\n".join(Path(f).read_text() for f in self.files)
         self.types = parse_declarations(source)
         self.oso = Oso()
@@ -118,8 +208,8 @@ class StyleEngine:
         # Whether any rule can see ownership: only ``actor.owns(...)`` shows it. When none
         # can, views leave ownership out (fewer memo keys; long chains collapse) and list
         # queries need not split rows on it.
-        self.reads_ownership = bool(re.search(r"\.owns\s*\(", _strip_comments(source)))
-        self.is_allowed = functools.lru_cache(maxsize=MEMO_SIZE)(self._is_allowed)
+        self.reads_ownership = bool(re.search(r"\.owns\s*\(", strip_comments(source)))
+        self.is_allowed = Memo(self._is_allowed)
 
     def _is_allowed(self, action: str, view: View) -> bool:
         return self.oso.is_allowed(ACTOR, action, to_polar(view, self.classes))

@@ -11,22 +11,11 @@ facts) are checked only for the first two.
 import re
 from pathlib import Path
 
-from authz.engine import _BLOCK, PolicyError, PolicySet, _strip_comments
+from authz.engine import PolicyError, PolicySet, resource_blocks, strip_comments
 from authz.tables import TableError, load_table, run_table, table_path
 from authz.view import MANAGEMENT_TYPES
 
 _ROLES_LIST = re.compile(r"\broles\s*=\s*\[[^\]]*\]", re.S)
-
-
-def _blocks(text: str) -> dict:
-    out = {}
-    for match in _BLOCK.finditer(text):
-        depth, i = 1, match.end()
-        while depth and i < len(text):
-            depth += {"{": 1, "}": -1}.get(text[i], 0)
-            i += 1
-        out[match.group(1)] = text[match.end() : i - 1]
-    return out
 
 
 def check(directory: Path) -> list:
@@ -38,8 +27,8 @@ def check(directory: Path) -> list:
     problems = []
     for style in policy.styles:
         engine = policy.engine(style)
-        text = _strip_comments("\n".join(Path(f).read_text() for f in engine.files))
-        blocks = _blocks(text)
+        text = strip_comments("\n".join(Path(f).read_text() for f in engine.files))
+        blocks = resource_blocks(text)
         usage = _ROLES_LIST.sub("", text)
         for type_, decl in engine.types.items():
             if type_ in MANAGEMENT_TYPES:

@@ -222,9 +222,7 @@ def build_view(engine, actor_id: str | None, chain: tuple, actor: ActorFacts) ->
         if not node.attributes and len(roles) <= 1:
             levels.append(Level(node.type, tuple(roles), owned, ()))
             continue
-        if node.type in MANAGEMENT_TYPES:
-            attrs = node.attributes  # computed by the service itself
-        else:
-            attrs = engine.visible_attributes(node.type, node.attributes)
-        levels.append(level(node.type, roles, owned, attrs))
+        levels.append(
+            level(node.type, roles, owned, engine.visible_attributes(node.type, node.attributes))
+        )
     return collapse(levels)

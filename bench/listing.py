@@ -232,7 +232,7 @@ def main():
             )
 
         def first_page_cold():
-            engine.is_allowed.cache_clear()
+            engine.is_allowed.clear()
             return first_page()
 
         first_page()

@@ -18,6 +18,21 @@
 #   Membership       remove        role, is_self, last_of_role
 #   Grant            grant, revoke role; its parent is the resource the role is on
 # `last_of_role` is true when no other active member of the organization holds that role.
+# These are the only attributes a management resource shows the policy, whoever builds it
+# (the service, or a caller describing one inline to /v1/authorize):
+attribute("NewOrganization", "creator_in_style_org");
+attribute("NewOrganization", "creator_created_in_style");
+attribute("Invitation", "role");
+attribute("Invitation", "email_matches");
+attribute("Invitation", "actor_in_other_org");
+attribute("RoleChange", "from_role");
+attribute("RoleChange", "to_role");
+attribute("RoleChange", "is_self");
+attribute("RoleChange", "last_of_role");
+attribute("Membership", "role");
+attribute("Membership", "is_self");
+attribute("Membership", "last_of_role");
+attribute("Grant", "role");
 
 actor User {}
 
