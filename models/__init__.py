@@ -3,7 +3,7 @@
 
 from models.audit import AuditEvent
 from models.base import JSONField, db, open_database, transaction, utcnow
-from models.generation import Generation, install_triggers
+from models.generation import Generation
 from models.keys import ApiKey, hash_secret
 from models.orgs import Invitation, Membership, Organization
 from models.resources import Grant, Resource
@@ -29,17 +29,21 @@ def init_db(url: str, **options):
     return database
 
 
-def create_tables():
-    """Create every table and index that does not exist yet (safe to run again)."""
-    with db.connection_context():
-        db.create_tables(MODELS, safe=True)
-        install_triggers(db.obj)
+def create_tables() -> list:
+    """Bring the database to the newest schema: apply the pending migrations
+    (models/migrations, ``flask db upgrade``). Returns the names applied."""
+    from models.migrate import upgrade
+
+    return upgrade(db.obj)
 
 
 def drop_tables():
-    """Drop every table (the tests use it on PostgreSQL)."""
+    """Drop every table and the record of migrations (the tests use it on PostgreSQL)."""
+    from models.migrate import TABLE
+
     with db.connection_context():
         db.drop_tables(MODELS, safe=True, cascade=True)
+        db.execute_sql(f'DROP TABLE IF EXISTS "{TABLE}"')
 
 
 __all__ = [

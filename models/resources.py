@@ -36,22 +36,6 @@ class Resource(BaseModel):
             (("org", "owner"), False),  # what an actor owns, for list queries
         )
 
-    @classmethod
-    def create_table(cls, safe=True, **options):
-        """Create the table; on PostgreSQL also the subtree index list queries use.
-
-        ``path LIKE '/3/17/%'`` can use a btree only with a pattern operator class (or the
-        C collation); SQLite has none, so there it is PostgreSQL only.
-        """
-        super().create_table(safe=safe, **options)
-        database = cls._meta.database
-        database = getattr(database, "obj", database)
-        if isinstance(database, peewee.PostgresqlDatabase):
-            database.execute_sql(
-                f'CREATE INDEX {"IF NOT EXISTS " if safe else ""}"resource_subtree" ON '
-                f'"{cls._meta.table_name}" (org_id, type, path varchar_pattern_ops)'
-            )
-
     def place_under(self, parent) -> None:
         """Set ``parent`` and the ``path`` and ``shape`` that follow from it (the one place
         that derives them)."""

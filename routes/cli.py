@@ -27,10 +27,17 @@ def db_group():
     pass
 
 
-@db_group.command("init", help="Create the tables that do not exist yet.")
+@db_group.command("upgrade", help="Apply the pending migrations (creates the tables at first).")
+def db_upgrade():
+    done = models.create_tables()
+    url = current_app.config["DATABASE_URL"]
+    click.echo(f"applied {', '.join(done)}" if done else "nothing to apply")
+    click.echo(f"schema up to date in {url}")
+
+
+@db_group.command("init", help="The same as upgrade (the name `make run` used first).")
 def db_init():
-    models.create_tables()
-    click.echo(f"tables ready in {current_app.config['DATABASE_URL']}")
+    db_upgrade.callback()
 
 
 @click.group("keys", cls=AppGroup, help="API keys of calling services.")

@@ -5,7 +5,7 @@ import os
 from flask import Blueprint, Response, current_app
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
-from models import db
+from models.migrate import pending
 from routes.errors import problem
 from routes.openapi import doc
 
@@ -26,9 +26,15 @@ def readyz():
     if holder.error:
         body["policy_reload_error"] = holder.error
     try:
-        db.execute_sql("SELECT 1")
+        waiting = pending()  # reads the database: also the check that it answers
     except Exception as exc:  # any failure means not ready
         return problem(503, "Service Unavailable", f"database unreachable: {type(exc).__name__}")
+    if waiting:
+        return problem(
+            503,
+            "Service Unavailable",
+            f"the database needs migrations {', '.join(waiting)}: run `flask db upgrade`",
+        )
     return {"status": "ready", **body}
 
 

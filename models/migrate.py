@@ -1,0 +1,81 @@
+"""Apply the numbered migrations of ``models/migrations`` (``flask db upgrade``).
+
+``schema_migration`` records each applied one. ``upgrade`` applies the pending ones in
+order, each in its own transaction with its record; on PostgreSQL an advisory lock makes two
+processes upgrading at once take turns. ``pending`` is what /readyz reports.
+"""
+
+import datetime
+import importlib
+import pkgutil
+import re
+
+import peewee
+
+from models import migrations
+from models.base import db
+
+TABLE = "schema_migration"
+_NAME = re.compile(r"^m(\d{4})_(\w+)$")
+_LOCK_KEY = 74_113_001  # the advisory lock of "orgauthz migrations"
+
+
+def available() -> list:
+    """(number, name, module) of every migration, in order."""
+    found = []
+    for info in pkgutil.iter_modules(migrations.__path__):
+        match = _NAME.match(info.name)
+        if match:
+            module = importlib.import_module(f"{migrations.__name__}.{info.name}")
+            found.append((int(match.group(1)), match.group(2), module))
+    found.sort(key=lambda m: m[0])
+    numbers = [n for n, _, _ in found]
+    if numbers != list(range(1, len(numbers) + 1)):
+        raise RuntimeError(f"migrations must be numbered 1, 2, 3... without gaps: {numbers}")
+    return found
+
+
+def _ensure_table(database: peewee.Database) -> None:
+    database.execute_sql(
+        f'CREATE TABLE IF NOT EXISTS "{TABLE}" (version INTEGER PRIMARY KEY, '
+        "name VARCHAR(200) NOT NULL, applied_at TIMESTAMP NOT NULL)"
+    )
+
+
+def applied(database: peewee.Database | None = None) -> set:
+    """The numbers of the migrations applied to the database (none before the first)."""
+    database = database or db.obj
+    if TABLE not in database.get_tables():
+        return set()
+    return {row[0] for row in database.execute_sql(f'SELECT version FROM "{TABLE}"').fetchall()}
+
+
+def pending(database: peewee.Database | None = None) -> list:
+    """The names (``0002_name``) of the migrations not yet applied, in order."""
+    done = applied(database)
+    return [f"{n:04d}_{name}" for n, name, _ in available() if n not in done]
+
+
+def upgrade(database: peewee.Database | None = None) -> list:
+    """Apply every pending migration, in order; returns the names applied."""
+    database = database or db.obj
+    done = []
+    with database.connection_context():
+        _ensure_table(database)
+        for number, name, module in available():
+            with database.atomic():
+                if isinstance(database, peewee.PostgresqlDatabase):
+                    database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+                already = database.execute_sql(
+                    f'SELECT 1 FROM "{TABLE}" WHERE version = {database.param}', (number,)
+                ).fetchall()
+                if already:
+                    continue
+                module.up(database)
+                database.execute_sql(
+                    f'INSERT INTO "{TABLE}" (version, name, applied_at) VALUES '
+                    f"({database.param}, {database.param}, {database.param})",
+                    (number, name, datetime.datetime.now(datetime.UTC).replace(tzinfo=None)),
+                )
+            done.append(f"{number:04d}_{name}")
+    return done
