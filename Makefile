@@ -1,21 +1,38 @@
-# The two front-door commands: `make run` and `make test`. Everything they need is
-# installed into .venv from requirements.txt.
+# The two front-door commands: `make run` and `make test`. Each builds .venv from the locks
+# (every package pinned, transitive ones included, with hashes; `make lock` remakes them):
+#   requirements.txt        the service's runtime only: `make run`, the Dockerfile
+#   requirements-dev.txt    the suite and its tools (pytest, playwright, hypothesis,
+#                           schemathesis, httpx, mypy, ruff, pip-tools): `make test`
+#   requirements-bench.txt  the engines bench/ compares with (casbin, cedarpy): `make test`
+#                           (CI runs `make bench-small` after it) and `make bench`
+# plus the client package from clients/python (a local folder cannot be hash-pinned: it is
+# installed after the locks, without its dependencies, which the dev lock pins).
 PYTHON ?= $(shell for p in python3.12 python3.11; do $$p -c 'import sys' >/dev/null 2>&1 && echo $$p && break; done)
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+LOCKS := requirements.txt requirements-dev.txt requirements-bench.txt
 
-.PHONY: run test setup db demo key bench bench-small policy-test clean
+.PHONY: run test setup setup-dev db demo key bench bench-small policy-test typecheck lint lock clean
 
-$(BIN)/ready: requirements.txt
+$(BIN)/python:
 	@test -n "$(PYTHON)" || (echo "Python 3.11 or 3.12 is required (oso 0.27.3 has no wheel for 3.13)"; exit 1)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt
+
+# Runtime only: what the service imports and gunicorn; no test tool.
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements.txt
 	touch $@
 
-setup: $(BIN)/ready
+# Runtime + dev + bench, then the client (editable: the tests see its source as it is).
+$(VENV)/.dev: $(LOCKS) clients/python/pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes $(addprefix -r ,$(LOCKS))
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e ./clients/python
+	touch $(VENV)/.runtime $@
+
+setup: $(VENV)/.runtime
+setup-dev: $(VENV)/.dev
 
 db: setup
 	$(BIN)/flask --app app db init
@@ -36,8 +53,32 @@ run: demo
 	echo; \
 	exec $(BIN)/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) "app:create_app()"
 
-test: setup
+test: setup-dev
 	$(BIN)/python -m pytest -q
+
+typecheck: setup-dev
+	$(BIN)/mypy
+
+lint: setup-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# Remake the locks from the .in files with pip-tools, on Python 3.11, the oldest the service
+# supports (a lock made on 3.12 can pin releases that need 3.12). Keeps the current pins
+# where they still fit; `make lock LOCK_ARGS=--upgrade` moves everything to the newest.
+LOCK_PYTHON ?= python3.11
+LOCK_ARGS ?=
+lock:
+	@set -e; tools=$${TMPDIR:-/tmp}/orgauthz-pip-tools; \
+	$(LOCK_PYTHON) -m venv $$tools; \
+	$$tools/bin/pip install --quiet pip-tools==7.6.2; \
+	for f in requirements requirements-dev requirements-bench; do \
+	  CUSTOM_COMPILE_COMMAND="make lock" $$tools/bin/pip-compile --quiet --generate-hashes \
+	    --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links $(LOCK_ARGS) \
+	    --output-file $$f.txt $$f.in; \
+	done; \
+	rm -rf $$tools
 
 # Benchmarks (bench/run.py): one table, written as JSON to bench/results/<size>.json.
 # `make bench` builds 1,000,000 memberships on PostgreSQL ($$BENCH_PG_URL, else
@@ -45,14 +86,14 @@ test: setup
 # the HTTP runs need wrk (apt-get install -y wrk). `make bench-small` is the CI guard.
 BENCH_SIZE ?= large
 BENCH_BACKEND ?= postgres,sqlite
-bench: setup
+bench: setup-dev
 	$(BIN)/python bench/run.py --size $(BENCH_SIZE) --backend $(BENCH_BACKEND)
 
-bench-small: setup
+bench-small: setup-dev
 	$(BIN)/python bench/run.py --size small --backend sqlite --quick --check-baseline
 
 policy-test: setup
 	$(BIN)/flask --app app policy test
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache
