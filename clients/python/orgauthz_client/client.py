@@ -16,7 +16,7 @@ import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterator
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import httpx
 
@@ -43,7 +43,7 @@ def _sync(op: OpFn[P, T]) -> Callable[Concatenate[Client, P], T]:
             while True:
                 call = gen.send(self._send(call))
         except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+            return cast(T, done.value)
 
     functools.update_wrapper(method, op)
     return method
@@ -229,7 +229,7 @@ def _async(op: OpFn[P, T]) -> Callable[Concatenate[AsyncClient, P], Coroutine[An
             while True:
                 call = gen.send(await self._send(call))
         except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+            return cast(T, done.value)
 
     functools.update_wrapper(method, op)
     return method
