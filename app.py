@@ -1,46 +1,31 @@
 """orgauthz: a policy-as-code authorization service. ``create_app`` is the app factory."""
 
 import logging
-import os
-import secrets
 from pathlib import Path
 
 from flask import Flask
 
 import models
-from authz.engine import POLICY_DIR, PolicyError, PolicyHolder
+from authz.engine import PolicyError, PolicyHolder
 from models.base import utcnow
-from ops import logs
+from ops import config, logs
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    """Build the app: config (defaults, then ORGAUTHZ_* environment, then ``test_config``),
+    """Build the app: config (ops/config.py: defaults, then the environment; then
+    ``test_config``),
     the database, the policy (startup stops if it does not load or pass its tables), the
     routes and the CLI commands."""
     app = Flask(__name__, instance_relative_config=True)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    app.config.from_mapping(
-        DATABASE_URL=os.environ.get(
-            "DATABASE_URL", f"sqlite:///{Path(app.instance_path) / 'orgauthz.db'}"
-        ),
-        POLICY_DIR=str(POLICY_DIR),
-        MAX_CONTENT_LENGTH=1024 * 1024,
-        CLOCK=utcnow,
-        DECISION_LOG=str(Path(app.instance_path) / "decisions.log"),  # "off" to disable
-        DECISION_LOG_SAMPLE=1.0,
-        # Per API key (per worker with memory storage; a redis:// URI shares it).
-        RATE_LIMIT="300000 per minute",
-        RATE_LIMIT_STORAGE="memory://",
-        LAST_ACTIVE_FLUSH_SECONDS=5,
-        JSON_SORT_KEYS=False,
-        # Signs the console's session cookie; ORGAUTHZ_SECRET_KEY overrides it (set it when
-        # running several workers, or sessions do not survive a restart or another worker).
-        SECRET_KEY=secrets.token_hex(32),
-    )
-    app.config.from_prefixed_env("ORGAUTHZ")
+    try:
+        settings = config.load(app.instance_path)
+    except config.ConfigError as exc:
+        raise SystemExit(f"configuration error: {exc}") from exc
+    app.config.from_mapping(settings, CLOCK=utcnow, JSON_SORT_KEYS=False)
     if test_config:
         app.config.update(test_config)
-    logs.setup(os.environ.get("LOG_LEVEL", "INFO"))
+    logs.setup(app.config["LOG_LEVEL"])
 
     if not app.config.get("DATABASE_BOUND"):  # the tests bind the database themselves
         models.init_db(app.config["DATABASE_URL"])

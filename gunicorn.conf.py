@@ -6,14 +6,17 @@ does not go faster with more threads); threads let one slow client not hold a wh
 worker. Timeouts bound slow clients.
 """
 
-import multiprocessing
 import os
 import tempfile
+from pathlib import Path
 
-bind = os.environ.get("BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
+from ops import config
+
+_settings = config.load(Path(__file__).resolve().parent / "instance")
+bind = _settings["BIND"]
+workers = _settings["WEB_CONCURRENCY"]
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", 4))
+threads = _settings["GUNICORN_THREADS"]
 keepalive = 30
 timeout = 30
 graceful_timeout = 30

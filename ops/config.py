@@ -1,0 +1,81 @@
+"""The service's configuration, read once at start: defaults, then the environment.
+
+Every setting below can be set as ``ORGAUTHZ_<NAME>`` in the environment; the few that
+platforms set by their own names are read bare too (``DATABASE_URL``, ``LOG_LEVEL``,
+``BIND``, ``WEB_CONCURRENCY``, ``GUNICORN_THREADS``). ``create_app`` reads it into
+``app.config`` (the tests then override keys with ``test_config``); gunicorn.conf.py reads
+its three settings from it. Nothing else in the service reads the environment, except
+prometheus_client, which reads ``PROMETHEUS_MULTIPROC_DIR`` itself (gunicorn.conf.py sets it
+before any worker starts). A value that does not parse stops startup naming the variable.
+"""
+
+import multiprocessing
+import os
+import secrets
+from pathlib import Path
+
+from authz.engine import POLICY_DIR
+
+
+class ConfigError(Exception):
+    """A setting in the environment that does not parse."""
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"not a boolean: {text!r}")
+
+
+# name: (type, default, also read without the ORGAUTHZ_ prefix). Defaults that depend on the
+# instance folder are filled in by ``load``.
+SETTINGS = {
+    "DATABASE_URL": (str, None, True),  # default: sqlite file in the instance folder
+    "POLICY_DIR": (str, str(POLICY_DIR), False),
+    "SNAPSHOT_DIR": (str, None, False),  # default: instance/policy-snapshots
+    "MAX_CONTENT_LENGTH": (int, 1024 * 1024, False),
+    "DECISION_LOG": (str, None, False),  # default: instance/decisions.log; "off" disables
+    "DECISION_LOG_SAMPLE": (float, 1.0, False),
+    "DECISION_LOG_MAX_BYTES": (int, 100 * 1000 * 1000, False),
+    "DECISION_LOG_BACKUPS": (int, 5, False),
+    # Per API key (per worker with memory storage; a redis:// URI shares it).
+    "RATE_LIMIT": (str, "300000 per minute", False),
+    "RATE_LIMIT_STORAGE": (str, "memory://", False),
+    "LAST_ACTIVE_FLUSH_SECONDS": (float, 5.0, False),
+    # Signs the console's cookie. Unset: gunicorn's master makes one for all its workers.
+    "SECRET_KEY": (str, None, False),
+    "CONSOLE_COOKIE_SECURE": (_bool, None, False),
+    "LOG_LEVEL": (str, "INFO", True),
+    "BIND": (str, "127.0.0.1:8000", True),
+    "WEB_CONCURRENCY": (int, multiprocessing.cpu_count(), True),
+    "GUNICORN_THREADS": (int, 4, True),
+}
+PREFIX = "ORGAUTHZ_"
+
+
+def load(instance_path: str | Path, environ=None) -> dict:
+    """Every setting: its default, or the environment's value parsed to its type.
+
+    Raises ConfigError naming the variable whose value does not parse.
+    """
+    environ = os.environ if environ is None else environ
+    instance = Path(instance_path)
+    config = {}
+    for name, (kind, default, bare) in SETTINGS.items():
+        for variable in (PREFIX + name, name) if bare else (PREFIX + name,):
+            if environ.get(variable, "") != "":
+                try:
+                    config[name] = kind(environ[variable])
+                except ValueError as exc:
+                    raise ConfigError(f"{variable}: {exc}") from exc
+                break
+        else:
+            config[name] = default
+    config["DATABASE_URL"] = config["DATABASE_URL"] or f"sqlite:///{instance / 'orgauthz.db'}"
+    config["DECISION_LOG"] = config["DECISION_LOG"] or str(instance / "decisions.log")
+    config["SNAPSHOT_DIR"] = config["SNAPSHOT_DIR"] or str(instance / "policy-snapshots")
+    config["SECRET_KEY"] = config["SECRET_KEY"] or secrets.token_hex(32)
+    return config
