@@ -2,7 +2,6 @@
 
 import logging
 import time
-import uuid
 
 from flask import Flask, g, request
 
@@ -20,6 +19,7 @@ from routes import (
     orgs,
     policies,
     resources,
+    schemas,
     users,
 )
 from routes.context import authenticate
@@ -56,7 +56,7 @@ def register(app: Flask) -> None:
     @app.before_request
     def open_request():
         g.started = time.perf_counter()
-        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+        g.request_id = schemas.request_id(request.headers.get("X-Request-Id"))
         # No connect here: Peewee connects on the first query, so /healthz and /metrics work
         # with the database down. teardown closes (returns to the pool) what was opened.
         if request.path.startswith("/v1/authorize"):

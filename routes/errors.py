@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from access.errors import ApiError, FactsUnavailable
 from ops.metrics import DATABASE_ERRORS
+from routes.schemas import UNSTORABLE, storable
 
 log = logging.getLogger("orgauthz.errors")
 
@@ -61,8 +62,42 @@ def problem(status: int, title: str, detail: str, errors: dict | None = None):
     return response
 
 
+# What no schema loads: path parameters (the longest value each may have is the column it is
+# looked up or stored in; a parameter not listed has no limit) and X-Actor-Id (a user id).
+PATH_LIMITS = {"org_id": 64, "invitation_id": 64, "type_": 64, "user_id": 200, "rid": 200}
+ACTOR_ID_MAX = 200
+
+
+def check_unloaded_input() -> None:
+    """Refuse a path parameter or an ``X-Actor-Id`` no database could store or that is
+    longer than its column. Raises ApiError 422 naming the parameter or the header."""
+    errors = {}
+    for name, value in (request.view_args or {}).items():
+        if not isinstance(value, str):
+            continue
+        limit = PATH_LIMITS.get(name)
+        if not storable(value):
+            errors[name] = [UNSTORABLE]
+        elif limit is not None and len(value) > limit:
+            errors[name] = [f"longer than {limit} characters"]
+    actor = request.headers.get("X-Actor-Id", "").strip()
+    if actor and not storable(actor):
+        errors["X-Actor-Id"] = [UNSTORABLE]
+    elif len(actor) > ACTOR_ID_MAX:
+        errors["X-Actor-Id"] = [f"longer than {ACTOR_ID_MAX} characters"]
+    if errors:
+        raise ApiError(422, f"invalid fields: {', '.join(sorted(errors))}", errors)
+
+
 def register_error_handlers(app: Flask) -> None:
-    """Turn every error into a problem document; never a stack trace in a response."""
+    """Turn every error into a problem document; never a stack trace in a response.
+
+    Also checks what no schema loads (``check_unloaded_input``) before every view of the
+    blueprints registered so far: as a blueprint hook it runs after the app's own
+    (authentication, rate limit), so a bad parameter is a 422 only for an accepted caller.
+    """
+    for name in app.blueprints:
+        app.before_request_funcs.setdefault(name, []).append(check_unloaded_input)
 
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError):

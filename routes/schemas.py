@@ -1,34 +1,113 @@
-"""Marshmallow schemas: the only way a request body gets in."""
+"""Marshmallow schemas: the only way a request body gets in.
+
+Every string a request schema takes is a ``Text`` (or ``EmailText``), every free-form
+object a ``JSONObject``: none may hold a NUL character (PostgreSQL refuses it in text) or a
+lone surrogate (no database can encode it), so such input is a 422 naming the field, never
+a database error. Every length limit fits the column the value is stored in
+(tests/routes/test_limits.py reads both).
+"""
+
+import re
+import uuid
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+# NUL, and the UTF-16 surrogate range: a str holds one only when it came unpaired
+# (JSON's "\ud800"); a paired one was already decoded to its code point.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+UNSTORABLE = "must not contain NUL (U+0000) or an unpaired surrogate (U+D800-U+DFFF)"
+
+
+def storable(text: str) -> bool:
+    """Whether every database can store ``text``."""
+    return _UNSTORABLE.search(text) is None
+
+
+class Text(fields.String):
+    """A string any database can store: no NUL, no lone surrogate (422 naming the field)."""
+
+    default_error_messages = {"unstorable": UNSTORABLE}
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not storable(text):
+            raise self.make_error("unstorable")
+        return text
+
+
+class EmailText(Text, fields.Email):
+    """An email address that is also ``Text``."""
+
+
+class JSONObject(fields.Dict):
+    """A JSON object stored or shown as given (attributes, legal, billing): string keys, and
+    no key or string anywhere inside holds NUL or a lone surrogate."""
+
+    default_error_messages = {"unstorable": f"no key or string in it {UNSTORABLE}"}
+
+    def __init__(self, **kwargs):
+        super().__init__(keys=fields.String(), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        obj = super()._deserialize(value, attr, data, **kwargs)
+        stack = [obj]
+        while stack:  # iteratively: load() already refused bodies nested past MAX_DEPTH
+            item = stack.pop()
+            if isinstance(item, str):
+                if not storable(item):
+                    raise self.make_error("unstorable")
+            elif isinstance(item, dict):
+                stack.extend(item.keys())
+                stack.extend(item.values())
+            elif isinstance(item, list):
+                stack.extend(item)
+        return obj
+
+
+# Each limit is the length of the column the value lands in (models/): ids of users and
+# resources 200, organization ids and resource types 64, roles 64, emails 320.
 ID = validate.Length(min=1, max=200)
-NAME = validate.Length(min=1, max=100)
+NAME = validate.Length(min=1, max=100)  # actions: never stored
+ROLE = validate.Length(min=1, max=64)
+TYPE = validate.Length(min=1, max=64)
+ORG_ID = validate.Length(min=1, max=64)
+EMAIL = validate.Length(max=320)
+
+# X-Request-Id: kept when it fits audit_event.request_id and is visible ASCII, else replaced.
+REQUEST_ID_MAX = 100
+_REQUEST_ID = re.compile(f"[\x21-\x7e]{{1,{REQUEST_ID_MAX}}}")
+
+
+def request_id(header: str | None) -> str:
+    """The request id: the caller's ``X-Request-Id`` when it is 1 to 100 visible ASCII
+    characters, else a generated one (never an error: the id is for correlating logs)."""
+    header = (header or "").strip()
+    return header if _REQUEST_ID.fullmatch(header) else uuid.uuid4().hex
 
 
 class Ref(Schema):
     """A resource named by type and id."""
 
-    type = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    id = fields.String(required=True, validate=ID)
+    type = Text(required=True, validate=TYPE)
+    id = Text(required=True, validate=ID)
 
 
 class ResourceRef(Ref):
     """A registered resource, or one described inline (org, parent, owner, attributes)."""
 
-    org = fields.String(load_default=None, allow_none=True, validate=ID)
+    org = Text(load_default=None, allow_none=True, validate=ORG_ID)
     parent = fields.Nested(Ref, load_default=None, allow_none=True)
-    owner = fields.String(load_default=None, allow_none=True, validate=ID)
-    attributes = fields.Dict(keys=fields.String(), load_default=dict)
+    owner = Text(load_default=None, allow_none=True, validate=ID)
+    attributes = JSONObject(load_default=dict)
 
 
 class ActorRef(Schema):
-    id = fields.String(required=True, validate=ID)
+    id = Text(required=True, validate=ID)
 
 
 class AuthorizeRequest(Schema):
     actor = fields.Nested(ActorRef, required=True)
-    action = fields.String(required=True, validate=NAME)
+    action = Text(required=True, validate=NAME)
     resource = fields.Nested(ResourceRef, required=True)
     explain = fields.Boolean(load_default=False)
 
@@ -75,7 +154,7 @@ class PageArgs(Schema):
     """``?limit=&cursor=`` of every list."""
 
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    cursor = fields.String(load_default=None)
+    cursor = Text(load_default=None)
 
 
 # ---------------------------------------------------------------- management
@@ -86,7 +165,7 @@ EMAIL = validate.Length(max=320)
 class NewOrganizationRequest(Schema):
     """``POST /v1/orgs``."""
 
-    id = fields.String(
+    id = Text(
         load_default=None,
         validate=[
             ORG_ID,
@@ -95,18 +174,18 @@ class NewOrganizationRequest(Schema):
             ),
         ],
     )
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    style = fields.String(required=True, validate=validate.Length(min=1, max=32))
-    legal = fields.Dict(keys=fields.String(), load_default=dict)
-    billing = fields.Dict(keys=fields.String(), load_default=dict)
+    name = Text(required=True, validate=validate.Length(min=1, max=200))
+    style = Text(required=True, validate=validate.Length(min=1, max=32))
+    legal = JSONObject(load_default=dict)
+    billing = JSONObject(load_default=dict)
 
 
 class OrganizationPatch(Schema):
     """``PATCH /v1/orgs/{org_id}``: any of name, legal, billing (each its own action)."""
 
-    name = fields.String(validate=validate.Length(min=1, max=200))
-    legal = fields.Dict(keys=fields.String())
-    billing = fields.Dict(keys=fields.String())
+    name = Text(validate=validate.Length(min=1, max=200))
+    legal = JSONObject()
+    billing = JSONObject()
 
     @validates_schema
     def not_empty(self, data, **kwargs):
@@ -117,14 +196,14 @@ class OrganizationPatch(Schema):
 class RoleRequest(Schema):
     """``PUT /v1/orgs/{org_id}/members/{user_id}``."""
 
-    role = fields.String(required=True, validate=NAME)
+    role = Text(required=True, validate=ROLE)
 
 
 class RemoveMembersRequest(Schema):
     """``POST /v1/orgs/{org_id}/members/remove``."""
 
     user_ids = fields.List(
-        fields.String(validate=ID), required=True, validate=validate.Length(min=1, max=500)
+        Text(validate=ID), required=True, validate=validate.Length(min=1, max=500)
     )
 
     @validates_schema
@@ -137,13 +216,13 @@ class RemoveMembersRequest(Schema):
 class MemberListArgs(PageArgs):
     """``GET /v1/orgs/{org_id}/members?role=&q=&limit=&cursor=``."""
 
-    role = fields.String(load_default=None, validate=NAME)
-    q = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+    role = Text(load_default=None, validate=ROLE)
+    q = Text(load_default=None, validate=validate.Length(min=1, max=200))
 
 
 class InvitationItem(Schema):
-    email = fields.Email(required=True, validate=EMAIL)
-    role = fields.String(required=True, validate=NAME)
+    email = EmailText(required=True, validate=EMAIL)
+    role = Text(required=True, validate=ROLE)
 
 
 class InvitationBatchRequest(Schema):
@@ -158,31 +237,31 @@ INVITATION_STATUSES = ("pending", "accepted", "expired", "cancelled")
 
 
 class InvitationListArgs(PageArgs):
-    status = fields.String(load_default=None, validate=validate.OneOf(INVITATION_STATUSES))
+    status = Text(load_default=None, validate=validate.OneOf(INVITATION_STATUSES))
 
 
 class UserRequest(Schema):
     """``PUT /v1/users/{user_id}``, and the user of an accepted invitation (with ``id``)."""
 
-    email = fields.Email(required=True, validate=EMAIL)
-    name = fields.String(load_default="", validate=validate.Length(max=200))
+    email = EmailText(required=True, validate=EMAIL)
+    name = Text(load_default="", validate=validate.Length(max=200))
 
 
 class AcceptingUser(UserRequest):
-    id = fields.String(required=True, validate=ID)
+    id = Text(required=True, validate=ID)
 
 
 class AcceptInvitationRequest(Schema):
     """``POST /v1/invitations/accept``."""
 
-    token = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    token = Text(required=True, validate=validate.Length(min=1, max=200))
     user = fields.Nested(AcceptingUser, required=True)
 
 
 class UserPatch(Schema):
     """``PATCH /v1/users/{user_id}``."""
 
-    default_org_id = fields.String(required=True, allow_none=True, validate=ORG_ID)
+    default_org_id = Text(required=True, allow_none=True, validate=ORG_ID)
 
 
 class PlainPageArgs(PageArgs):
@@ -305,18 +384,18 @@ class ResourcePut(Schema):
     its value; ``null`` clears it (``"parent": null`` moves the resource to the top)."""
 
     parent = fields.Nested(Ref, allow_none=True)
-    owner = fields.String(allow_none=True, validate=ID)
-    attributes = fields.Dict(keys=fields.String())
+    owner = Text(allow_none=True, validate=ID)
+    attributes = JSONObject()
 
 
 class GrantPut(Schema):
     """``PUT .../resources/{type}/{id}/grants/{user_id}``."""
 
-    role = fields.String(required=True, validate=NAME)
+    role = Text(required=True, validate=ROLE)
 
 
 class GrantItem(Ref):
-    role = fields.String(required=True, validate=NAME)
+    role = Text(required=True, validate=ROLE)
 
 
 class GrantBatchRequest(Schema):
@@ -337,20 +416,20 @@ class ListResourcesRequest(Schema):
     """``POST /v1/authorize/resources``; ``limit`` and ``cursor`` here or in the query."""
 
     actor = fields.Nested(ActorRef, required=True)
-    action = fields.String(required=True, validate=NAME)
-    type = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    org = fields.String(required=True, validate=ID)
+    action = Text(required=True, validate=NAME)
+    type = Text(required=True, validate=TYPE)
+    org = Text(required=True, validate=ORG_ID)
     limit = fields.Integer(validate=validate.Range(min=1, max=500))
-    cursor = fields.String()
+    cursor = Text()
 
 
 class ListActorsRequest(Schema):
     """``POST /v1/authorize/actors``; ``limit`` and ``cursor`` here or in the query."""
 
-    action = fields.String(required=True, validate=NAME)
+    action = Text(required=True, validate=NAME)
     resource = fields.Nested(ResourceRef, required=True)
     limit = fields.Integer(validate=validate.Range(min=1, max=500))
-    cursor = fields.String()
+    cursor = Text()
 
 
 class ResourceOut(Schema):
@@ -404,6 +483,11 @@ class RecursiveArgs(Schema):
 
 
 __all__ = [
+    "EmailText",
+    "JSONObject",
+    "Text",
+    "request_id",
+    "storable",
     "ActorPage",
     "GrantBatchResponse",
     "GrantOut",
