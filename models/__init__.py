@@ -4,6 +4,7 @@
 from models.audit import AuditEvent
 from models.base import JSONField, db, open_database, transaction, utcnow
 from models.generation import Generation
+from models.idempotency import IdempotentRequest
 from models.keys import ApiKey, hash_secret
 from models.orgs import Invitation, Membership, Organization
 from models.resources import Grant, Resource
@@ -19,6 +20,7 @@ MODELS = [
     ApiKey,
     AuditEvent,
     Generation,
+    IdempotentRequest,
 ]
 
 
@@ -51,6 +53,7 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "Grant",
+    "IdempotentRequest",
     "Invitation",
     "JSONField",
     "Membership",

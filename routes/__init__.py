@@ -11,6 +11,7 @@ from ops.metrics import LATENCY, REQUESTS
 from routes import (
     console,
     decisions,
+    idempotency,
     invitations,
     limiter,
     members,
@@ -92,3 +93,4 @@ def register(app: Flask) -> None:
             db.close()
 
     limiter.init(app)  # after open_request: the limit is per API key, known once authenticated
+    idempotency.init(app)  # after authentication too: keys are kept per API key

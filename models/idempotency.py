@@ -1,0 +1,20 @@
+"""Answers kept for ``Idempotency-Key`` retries (routes/idempotency.py)."""
+
+import peewee
+
+from models.base import BaseModel, utcnow
+
+
+class IdempotentRequest(BaseModel):
+    """The first answer to a management write sent with an ``Idempotency-Key``.
+
+    ``key_hash``: SHA-256 of the caller's API key name and the Idempotency-Key, never the key
+    itself; ``sealed``: the answer encrypted with a key derived from the Idempotency-Key, so
+    the one-time tokens an answer may carry cannot be read from the database.
+    """
+
+    key_hash = peewee.CharField(max_length=64, unique=True)
+    request_hash = peewee.CharField(max_length=64)
+    status = peewee.IntegerField()
+    sealed = peewee.TextField()
+    created_at = peewee.DateTimeField(default=utcnow, index=True)

@@ -1,0 +1,151 @@
+"""``Idempotency-Key`` on management writes: a retry with the same key and the same request
+answers the first answer again (status, body and its one-time tokens included); the same
+key with another request is a 422.
+
+A write sent with a key runs inside one outer transaction that also holds the key's row:
+
+1. before the view: insert the key's row (unique per API key and Idempotency-Key). A second
+   request with the same key waits on that insert until the first commits (PostgreSQL's
+   unique index; SQLite's single writer), then finds the row and replays its answer;
+2. the view runs as usual (its unit of work becomes a savepoint of the outer transaction);
+3. after it: the answer is stored in the row, encrypted, and the whole commits at once. So a
+   client that lost the answer of a committed write always gets it back, and a write whose
+   answer was not stored was not committed either. A 5xx answer is not kept: it rolls back.
+
+The row keeps only SHA-256 hashes of the key and the request, and the answer encrypted
+(Fernet) with a key derived from the Idempotency-Key, which the database never holds: the
+tokens of an invitation answer cannot be read from it. Rows older than ``TTL`` are purged.
+"""
+
+import base64
+import datetime
+import hashlib
+import json
+import re
+
+import peewee
+from cryptography.fernet import Fernet, InvalidToken
+from flask import Flask, Response, current_app, g, request
+
+from access.errors import ApiError
+from models import IdempotentRequest, transaction
+
+HEADER = "Idempotency-Key"
+TTL = datetime.timedelta(hours=24)
+WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+KEPT_HEADERS = ("Content-Type", "Location", "Retry-After", "X-Consistency-Token")
+_VALID = re.compile(r"^[\x20-\x7e]{1,255}$")
+
+
+def _applies() -> bool:
+    path = request.path
+    return (
+        request.method in WRITES
+        and path.startswith("/v1/")
+        and not path.startswith("/v1/authorize")
+    )
+
+
+def _digest(*parts: str | bytes) -> bytes:
+    sha = hashlib.sha256()
+    for part in parts:
+        sha.update(part.encode() if isinstance(part, str) else part)
+        sha.update(b"\0")
+    return sha.digest()
+
+
+def _fernet(api_key: str, key: str) -> Fernet:
+    return Fernet(base64.urlsafe_b64encode(_digest("orgauthz idempotency seal", api_key, key)))
+
+
+def _now() -> datetime.datetime:
+    return current_app.config["CLOCK"]()
+
+
+def _begin() -> Response | None:
+    key = request.headers.get(HEADER)
+    if key is None or not _applies():
+        return None
+    if not _VALID.match(key):
+        raise ApiError(
+            422,
+            f"{HEADER} must be 1 to 255 printable ASCII characters",
+            {HEADER: ["1 to 255 printable ASCII characters"]},
+        )
+    api_key = g.api_key
+    lookup = _digest("lookup", api_key, key).hex()
+    fingerprint = _digest(
+        request.method,
+        request.full_path,
+        request.headers.get("X-Actor-Id", ""),
+        request.get_data(cache=True),
+    ).hex()
+    outer = transaction()
+    outer.__enter__()
+    try:
+        IdempotentRequest.delete().where(IdempotentRequest.created_at < _now() - TTL).execute()
+        IdempotentRequest.insert(
+            key_hash=lookup, request_hash=fingerprint, status=0, sealed="", created_at=_now()
+        ).execute()
+    except peewee.IntegrityError:
+        outer.__exit__(peewee.IntegrityError, None, None)  # roll back: the key is taken
+        return _replay(api_key, key, lookup, fingerprint)
+    except BaseException as exc:
+        outer.__exit__(type(exc), exc, None)
+        raise
+    g.idempotency = {"outer": outer, "lookup": lookup, "stored": False, "seal": (api_key, key)}
+    return None
+
+
+def _replay(api_key: str, key: str, lookup: str, fingerprint: str) -> Response:
+    row = IdempotentRequest.get_or_none(IdempotentRequest.key_hash == lookup)
+    if row is None or not row.sealed:  # rolled back meanwhile: ask again
+        raise ApiError(409, f"a request with this {HEADER} did not finish; send it again")
+    if row.request_hash != fingerprint:
+        raise ApiError(
+            422,
+            f"this {HEADER} was used with another request; use a new key for a new request",
+            {HEADER: ["used with another request"]},
+        )
+    try:
+        kept = json.loads(_fernet(api_key, key).decrypt(row.sealed.encode()))
+    except InvalidToken as exc:  # cannot happen with the same key; never a 500
+        raise ApiError(409, f"the answer kept for this {HEADER} cannot be read") from exc
+    response = Response(kept["body"], status=kept["status"], headers=kept["headers"])
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _store(response: Response) -> Response:
+    state = g.get("idempotency")
+    if state is None or response.status_code >= 500:
+        return response
+    kept = {
+        "status": response.status_code,
+        "headers": {h: response.headers[h] for h in KEPT_HEADERS if h in response.headers},
+        "body": response.get_data(as_text=True),
+    }
+    sealed = _fernet(*state["seal"]).encrypt(json.dumps(kept).encode()).decode()
+    IdempotentRequest.update(status=response.status_code, sealed=sealed).where(
+        IdempotentRequest.key_hash == state["lookup"]
+    ).execute()
+    state["stored"] = True
+    return response
+
+
+def _finish(exc) -> None:
+    state = g.pop("idempotency", None)
+    if state is None:
+        return
+    if exc is None and state["stored"]:
+        state["outer"].__exit__(None, None, None)  # commit the write and its answer
+    else:
+        error = exc or RuntimeError("the answer was not kept")
+        state["outer"].__exit__(type(error), error, None)  # roll both back
+
+
+def init(app: Flask) -> None:
+    """Install the hooks (after authentication, which names the API key)."""
+    app.before_request(_begin)
+    app.after_request(_store)
+    app.teardown_request(_finish)
