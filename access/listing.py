@@ -49,6 +49,7 @@ from access.targets import TargetBuilder
 from authz.engine import PolicySet, StyleEngine
 from authz.view import MANAGEMENT_TYPES, ActorFacts, Node, OrgRef, Target, build_view
 from models import Grant, Membership, Resource, User, db
+from models.resources import child_path, path_ids
 
 
 def _page(items: list, more: bool) -> dict:
@@ -98,11 +99,11 @@ class _Special(NamedTuple):
 
     @property
     def ancestors(self) -> list:
-        return [int(p) for p in self.path.split("/") if p]
+        return path_ids(self.path)
 
     @property
     def child_path(self) -> str:
-        return f"{self.path or '/'}{self.pk}/"
+        return child_path(self.path, self.pk)
 
     @property
     def node(self) -> Node:

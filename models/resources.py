@@ -61,12 +61,22 @@ class Resource(BaseModel):
     @property
     def ancestor_ids(self) -> list:
         """Primary keys of the ancestors, root first."""
-        return [int(p) for p in self.path.split("/") if p]
+        return path_ids(self.path)
 
     @property
     def child_path(self) -> str:
         """The ``path`` a child of this resource has."""
-        return f"{self.path or '/'}{self.id}/"
+        return child_path(self.path, self.id)
+
+
+def path_ids(path: str) -> list:
+    """The primary keys a ``path`` names, root first."""
+    return [int(p) for p in (path or "").split("/") if p]
+
+
+def child_path(path: str, pk: int) -> str:
+    """The ``path`` of a child of the resource at ``path`` with primary key ``pk``."""
+    return f"{path or '/'}{pk}/"
 
 
 class Grant(BaseModel):

@@ -20,6 +20,7 @@ import pytest
 from access import decisions, refusals, uow
 from models import Grant, Invitation, Membership, Organization, Resource, db
 from tests.conftest import PG_URL, Api
+from tests.routes.test_concurrency import race
 from tests.routes.test_orgs import accept, add_user, invite, new_org
 
 PIX = "/v1/orgs/org-pix4d"
@@ -244,24 +245,6 @@ def test_a_write_waiting_for_the_lock_is_decided_on_what_committed(
 
 
 # ---------------------------------------------------------------- rules across organizations
-
-
-def race(app, key, calls):
-    """Run each (method, path, json, actor) at once, one thread and client each."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(i, method, path, body, actor):
-        client = Api(app.test_client(), key)
-        barrier.wait()
-        results[i] = client.call(method, path, json=body, actor=actor).status_code
-
-    threads = [threading.Thread(target=run, args=(i, *call)) for i, call in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
 
 
 def _invited_twice(api, n, style, orgs):
