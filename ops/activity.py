@@ -2,69 +2,208 @@
 
 A decision or management call by a user marks them active (at most once a minute per user
 and worker); the marks are written by a background thread every
-``LAST_ACTIVE_FLUSH_SECONDS`` as one UPDATE per batch, or at once when that is 0 (the tests).
+``LAST_ACTIVE_FLUSH_SECONDS``, or at once when that is 0 (the tests).
+
+Writing never deadlocks and never holds up a request:
+
+- ids are written in sorted order, in batches of ``BATCH``, each batch its own short
+  transaction (no transaction spans batches), so the writer holds at most one batch of rows,
+  briefly, and two writers (two workers) take rows in the same order;
+- on PostgreSQL a batch first locks its rows with ``FOR NO KEY UPDATE SKIP LOCKED`` (the
+  lock an UPDATE of ``last_active_at`` takes anyway, so inserts that reference the user do
+  not wait for it): a row that a
+  request (a bulk removal, a role change) or another worker holds is skipped, never waited
+  for, and written at the next flush; ``lock_timeout`` bounds any other wait (a table lock);
+- a row is only moved forward (``last_active_at < new``), so two workers' marks cannot
+  move it back;
+- a failure is logged once (and once when writing works again) and never reaches a request,
+  also when the tests flush on the request thread.
+
+The marks are bounded whatever the traffic: ``_marked`` (who was marked in the last minute)
+is an LRU capped at ``MAX_MARKS`` entries and about ``MAX_MARK_BYTES``, whose entries also
+expire after a minute; the pending writes are capped at ``MAX_MARKS`` (further marks are
+dropped until the next flush); ids that no user can have (over 200 characters, NUL, lone
+surrogates) are never kept.
 """
 
 import logging
+import sys
 import threading
 import time
+from collections import OrderedDict
+
+import peewee
 
 from models import User, db
 
 log = logging.getLogger("orgauthz.activity")
 EVERY = 60.0  # seconds between two marks of the same user by one worker
+BATCH = 500  # rows per UPDATE (and per transaction)
+MAX_MARKS = 50_000  # entries in the LRU of marks, and pending writes
+MAX_MARK_BYTES = 16 * 1024 * 1024  # approximate bytes of the LRU
+ENTRY_OVERHEAD = 120  # bytes per LRU entry beyond its id string (node, float, dict slot)
+MAX_ID = 200  # User.id's column
+LOCK_TIMEOUT_MS = 1000  # PostgreSQL: the most a batch waits for a lock (rows are skipped)
+_clock = time.monotonic  # the tests move it
+
+
+def _storable(user_id) -> bool:
+    """Whether ``user_id`` could be a user's id (else it is never marked or written)."""
+    if not isinstance(user_id, str) or not user_id or len(user_id) > MAX_ID or "\x00" in user_id:
+        return False
+    try:
+        user_id.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return True
 
 
 class Activity:
-    def __init__(self):
+    def __init__(self, max_marks: int = MAX_MARKS, max_bytes: int = MAX_MARK_BYTES):
+        self.max_marks, self.max_bytes = max_marks, max_bytes
         self._lock = threading.Lock()
-        self._pending: dict = {}
-        self._marked: dict = {}
+        self._pending: dict = {}  # user id -> time to write
+        self._marked: OrderedDict = OrderedDict()  # user id -> monotonic time of the mark
+        self._marked_bytes = 0
+        self._flushing = threading.Lock()  # one flush at a time per process
         self._thread = None
+        self._stop = threading.Event()
+        self.failing = False  # the last flush failed (logged once when it starts)
+        self.dropped = 0  # marks not kept because the pending writes were full
 
     def mark(self, user_id: str, when, flush_seconds: float) -> None:
-        """Remember that ``user_id`` was active at ``when``; write now or soon."""
-        clock = time.monotonic()
-        if clock - self._marked.get(user_id, -EVERY) < EVERY:
+        """Remember that ``user_id`` was active at ``when``; write now or soon. Never raises."""
+        clock = _clock()
+        last = self._marked.get(user_id)
+        if last is not None and clock - last < EVERY:
             return
-        self._marked[user_id] = clock
+        if not _storable(user_id):
+            return
         with self._lock:
+            if user_id not in self._pending and len(self._pending) >= self.max_marks:
+                self.dropped += 1  # written at its next mark after the next flush
+                return
             self._pending[user_id] = when
+            self._remember(user_id, clock)
         if flush_seconds <= 0:
             self.flush()
         elif self._thread is None:
-            self._thread = threading.Thread(
-                target=self._loop, args=(flush_seconds,), name="last-active", daemon=True
-            )
-            self._thread.start()
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._loop, args=(flush_seconds,), name="last-active", daemon=True
+                    )
+                    self._thread.start()
+
+    def _remember(self, user_id: str, clock: float) -> None:
+        """Under ``_lock``: record the mark, newest last; drop expired and excess entries."""
+        marked = self._marked
+        if user_id in marked:
+            marked.move_to_end(user_id)
+        else:
+            self._marked_bytes += sys.getsizeof(user_id) + ENTRY_OVERHEAD
+        marked[user_id] = clock
+        while marked:
+            oldest, at = next(iter(marked.items()))
+            if (
+                clock - at < EVERY
+                and len(marked) <= self.max_marks
+                and self._marked_bytes <= self.max_bytes
+            ):
+                break
+            del marked[oldest]
+            self._marked_bytes -= sys.getsizeof(oldest) + ENTRY_OVERHEAD
 
     def flush(self) -> None:
-        """Write every pending mark: one UPDATE per distinct time, in one transaction."""
-        with self._lock:
-            pending, self._pending = self._pending, {}
-        if not pending:
+        """Write every pending mark (sorted, a short transaction per batch). Never raises:
+        a batch that fails or rows another transaction holds stay pending for the next flush."""
+        with self._flushing:
+            with self._lock:
+                pending, self._pending = self._pending, {}
+            if not pending:
+                return
+            ids = sorted(pending)
+            retry: list = []
+            error = None
+            for i in range(0, len(ids), BATCH):
+                batch = ids[i : i + BATCH]
+                try:
+                    retry += self._write(batch, pending)
+                except Exception as exc:  # best effort: try again at the next flush
+                    error = exc
+                    retry += batch
+            self._requeue(retry, pending)
+            if error is not None and not self.failing:
+                self.failing = True
+                log.warning("writing last_active_at failed: %s", _describe(error))
+            elif error is None and self.failing:
+                self.failing = False
+                log.warning("writing last_active_at works again")
+
+    def _write(self, batch: list, pending: dict) -> list:
+        """One batch in its own transaction; returns the ids to try again (rows held by
+        another transaction)."""
+        postgres = not isinstance(db.obj, peewee.SqliteDatabase)
+        busy: list = []
+        with db.connection_context():
+            with db.atomic("IMMEDIATE") if not postgres else db.atomic():
+                ids = batch
+                if postgres:
+                    db.execute_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'")
+                    locked = (
+                        User.select(User.id)
+                        .where(User.id.in_(batch))
+                        .order_by(User.id)
+                        .for_update("FOR NO KEY UPDATE", skip_locked=True)
+                    )
+                    ids = [row.id for row in locked]
+                    if len(ids) < len(batch):  # existing rows someone else holds
+                        got = set(ids)
+                        rest = [u for u in batch if u not in got]
+                        busy = [row.id for row in User.select(User.id).where(User.id.in_(rest))]
+                if ids:
+                    field = User.last_active_at
+                    at = peewee.Case(User.id, [(u, field.db_value(pending[u])) for u in ids])
+                    (
+                        User.update(last_active_at=at)
+                        .where(User.id.in_(ids) & (field.is_null() | (field < at)))
+                        .execute()
+                    )
+        return busy
+
+    def _requeue(self, ids: list, pending: dict) -> None:
+        """Put back what was not written, unless a newer mark came meanwhile."""
+        if not ids:
             return
-        by_time: dict = {}
-        for user_id, when in pending.items():
-            by_time.setdefault(when, []).append(user_id)
-        with db.connection_context(), db.atomic():
-            for when, ids in by_time.items():
-                for i in range(0, len(ids), 500):
-                    User.update(last_active_at=when).where(User.id.in_(ids[i : i + 500])).execute()
+        with self._lock:
+            for user_id in ids:
+                if user_id in self._pending:
+                    continue
+                if len(self._pending) >= self.max_marks:
+                    self.dropped += 1
+                    continue
+                self._pending[user_id] = pending[user_id]
 
     def _loop(self, every: float) -> None:
-        while True:
-            time.sleep(every)
-            try:
-                self.flush()
-            except Exception:  # the marks are best effort; the next flush tries again
-                log.warning("writing last_active_at failed", exc_info=True)
+        while not self._stop.wait(every):
+            self.flush()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the background writer (the tests; a worker just exits)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
 
     def forget(self) -> None:
         """Forget marks and pending writes (the tests move the clock)."""
         with self._lock:
             self._pending.clear()
-        self._marked.clear()
+            self._marked.clear()
+            self._marked_bytes = 0
+
+
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
 
 
 ACTIVITY = Activity()
