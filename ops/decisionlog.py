@@ -1,78 +1,300 @@
 """The decision log: one JSON line per decision, written off the request path.
 
 A request thread only puts a tuple of what it already holds on a queue; one writer thread
-per process formats the JSON lines and writes them to the file in batches. Sampling
-(``DECISION_LOG_SAMPLE``, 0..1) and switching it off (``DECISION_LOG=off``) are config.
-``flask decisions replay`` reads the file back.
+per process formats the JSON lines (compact) and appends them to the file in batches.
+Sampling (``DECISION_LOG_SAMPLE``, 0..1) and switching it off (``DECISION_LOG=off``) are
+config. ``flask decisions replay`` reads the file back, rotated files included.
+
+It is bounded and it survives a failing disk:
+
+- the queue holds at most ``MAX_QUEUE`` records (20,000, about 18 MB); when it is full a
+  record is dropped and counted (``orgauthz_decision_log_dropped_total``), so a log that
+  cannot keep up or cannot write costs bounded memory and never slows a decision;
+- a write error (disk full, read-only folder, a removed folder) does not stop the writer: it
+  logs one JSON error line when failing starts, keeps the unwritten batch, stops draining the
+  queue (which then fills and drops), retries every ``RETRY_SECONDS`` (reopening the file)
+  and, once writing works again, writes the kept batch and the queue and logs that it
+  recovered. ``health()`` says whether it is failing (``/readyz`` shows it);
+- the file is rotated by size: past ``DECISION_LOG_MAX_BYTES`` (default 100 MB)
+  ``decisions.log`` becomes ``decisions.log.1`` (``.1`` becomes ``.2``, ...), keeping
+  ``DECISION_LOG_BACKUPS`` (default 5) old files; 0 bytes turns rotation off. Several
+  gunicorn workers append to one file (``O_APPEND``, one ``write`` per batch): the rotation
+  is done under an ``flock`` of ``decisions.log.lock`` by whichever worker sees the file full
+  first, and the others notice the new file (another inode) and reopen it.
 """
 
 import atexit
+import contextlib
 import datetime
+import fcntl
 import json
+import logging
+import os
 import queue
 import random
+import re
 import threading
 from pathlib import Path
+
+from ops.metrics import DECISION_LOG_DROPPED, DECISION_LOG_WRITE_ERRORS
+
+log = logging.getLogger("orgauthz.decisionlog")
+
+MAX_QUEUE = 20_000  # about 0.9 kB each queued: some 18 MB per worker at most
+MAX_BYTES = 100 * 1000 * 1000
+BACKUPS = 5
+BATCH = 1000
+RETRY_SECONDS = (0.2, 5.0)  # first retry after a write error, and the longest wait
 
 _writers: dict = {}
 _sink = None  # (writer, sample, context provider) of this process, or None when off
 
 
+def _configured(name: str):
+    """A setting of ops/config.py (its default or ``ORGAUTHZ_<NAME>``), for a caller that
+    did not pass it."""
+    from ops import config
+
+    return config.load(".")[name]
+
+
 class _Writer(threading.Thread):
     """Drains the queue into one file; ``flush()`` waits until what was queued is written."""
 
-    def __init__(self, path: str):
+    def __init__(
+        self,
+        path: str,
+        max_queue: int = MAX_QUEUE,
+        max_bytes: int = MAX_BYTES,
+        backups: int = BACKUPS,
+    ):
         super().__init__(name="decision-log", daemon=True)
         self.queue: queue.SimpleQueue = queue.SimpleQueue()
         self.path = path
+        self.max_queue, self.max_bytes, self.backups = max_queue, max_bytes, backups
+        self.error: str | None = None  # why writing fails, while it does
+        self.dropped = 0  # records dropped since the process started
+        self._fd: int | None = None
+        self._carry = b""  # formatted, not yet written (one batch at most)
+        self._closing = threading.Event()
 
-    def run(self):
-        with open(self.path, "a", encoding="utf-8", buffering=1 << 16) as out:
-            while True:
-                batch = [self.queue.get()]
-                try:
-                    while len(batch) < 1000:
-                        batch.append(self.queue.get_nowait())
-                except queue.Empty:
-                    pass
-                for item in batch:
-                    if isinstance(item, threading.Event):
-                        out.flush()
-                        item.set()
-                    else:
-                        try:
-                            out.write(_line(*item) + "\n")
-                        except Exception:  # a record that cannot be written is dropped
-                            pass
-                if self.queue.empty():
-                    out.flush()
+    # -- the request side -------------------------------------------------------------
+    def put(self, item) -> None:
+        """Queue ``item`` unless the queue is full (then drop and count it). Never blocks."""
+        if self.queue.qsize() >= self.max_queue:
+            self.dropped += 1
+            DECISION_LOG_DROPPED.inc()
+            return
+        self.queue.put(item)
 
     def flush(self, timeout: float = 5.0) -> None:
+        """Wait (at most ``timeout``) until what was queued before is written."""
         done = threading.Event()
-        self.queue.put(done)
+        self.queue.put(done)  # never dropped: a flush is not a record
         done.wait(timeout)
 
+    def close(self, timeout: float = 5.0) -> None:
+        """Write what is queued (unless failing), then stop the thread."""
+        self._closing.set()
+        self.queue.put(None)
+        self.join(timeout)
 
-def install(path: str, sample: float = 1.0, context=None) -> None:
-    """Write decisions to ``path`` (one writer thread per file and process)."""
+    # -- the writer thread --------------------------------------------------------------
+    def run(self):
+        while True:
+            batch = [self.queue.get()]
+            try:
+                while len(batch) < BATCH:
+                    batch.append(self.queue.get_nowait())
+            except queue.Empty:
+                pass
+            lines, events, stop = [], [], False
+            for item in batch:
+                if item is None:
+                    stop = True
+                elif isinstance(item, threading.Event):
+                    events.append(item)
+                else:
+                    try:
+                        lines.append(_line(*item))
+                    except Exception:  # a record that cannot be formatted is dropped
+                        self.dropped += 1
+                        DECISION_LOG_DROPPED.inc()
+            if lines:
+                self._carry += ("\n".join(lines) + "\n").encode("utf-8", "backslashreplace")
+            self._write_until_done()
+            for event in events:
+                event.set()
+            if stop:
+                self._close_file()
+                return
+
+    def _write_until_done(self) -> None:
+        """Write ``_carry``; on an error, say so once and retry (reopening the file) until it
+        works or the writer is closed. The queue is not drained meanwhile: it fills, then
+        drops."""
+        wait = RETRY_SECONDS[0]
+        while self._carry:
+            try:
+                self._write_carry()
+            except OSError as exc:
+                self._close_file()
+                self._failing(exc)
+                if self._closing.wait(wait):
+                    return
+                wait = min(wait * 2, RETRY_SECONDS[1])
+            else:
+                if self.error is not None:
+                    log.warning(
+                        {
+                            "message": "decision log writes again",
+                            "event": "decision_log_recovered",
+                            "path": self.path,
+                            "dropped_total": self.dropped,
+                        }
+                    )
+                    self.error = None
+
+    def _failing(self, exc: OSError) -> None:
+        DECISION_LOG_WRITE_ERRORS.inc()
+        if self.error is None:
+            self.error = f"cannot write {self.path}: {exc.strerror or exc} (errno {exc.errno})"
+            log.error(
+                {
+                    "message": "decision log failing; decisions still answer, records queue "
+                    "(then drop) until it writes again",
+                    "event": "decision_log_failing",
+                    "path": self.path,
+                    "error": self.error,
+                }
+            )
+
+    def _open(self) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            size = os.fstat(fd).st_size
+            if size:  # a line cut short (a crash, a full disk) is ended before ours
+                with open(self.path, "rb") as f:
+                    f.seek(size - 1)
+                    if f.read(1) != b"\n" and not self._carry.startswith(b"\n"):
+                        self._carry = b"\n" + self._carry
+        except OSError:
+            os.close(fd)
+            raise
+        self._fd = fd
+
+    def _close_file(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+
+    def _same_file(self) -> bool:
+        """Whether the path still names the file we hold open (another worker may have
+        rotated it, or someone removed it)."""
+        try:
+            here, there = os.fstat(self._fd), os.stat(self.path)
+        except OSError:
+            return False
+        return (here.st_ino, here.st_dev) == (there.st_ino, there.st_dev)
+
+    def _write_carry(self) -> None:
+        if self._fd is not None and not self._same_file():
+            self._close_file()
+        if self._fd is None:
+            self._open()
+        if self.max_bytes > 0:
+            size = os.fstat(self._fd).st_size
+            if size and size + len(self._carry) > self.max_bytes:
+                self._rotate()
+        view, done = memoryview(self._carry), 0
+        try:
+            while done < len(view):
+                done += os.write(self._fd, view[done:])
+        finally:
+            self._carry = self._carry[done:]
+
+    def _rotate(self) -> None:
+        """Shift ``path`` to ``path.1`` (and so on), under a lock all workers share."""
+        lock = os.open(self.path + ".lock", os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if self._same_file():  # nobody rotated it meanwhile
+                size = os.fstat(self._fd).st_size
+                if size and size + len(self._carry) > self.max_bytes:
+                    if self.backups > 0:
+                        for i in range(self.backups - 1, 0, -1):
+                            with contextlib.suppress(FileNotFoundError):
+                                os.replace(f"{self.path}.{i}", f"{self.path}.{i + 1}")
+                        os.replace(self.path, f"{self.path}.1")
+                    else:
+                        os.unlink(self.path)
+            self._close_file()
+            self._open()
+        finally:
+            os.close(lock)  # releases the flock
+
+
+def install(
+    path: str,
+    sample: float = 1.0,
+    context=None,
+    *,
+    max_queue: int | None = None,
+    max_bytes: int | None = None,
+    backups: int | None = None,
+) -> None:
+    """Write decisions to ``path`` (one writer thread per file and process). Unless given,
+    the queue holds ``MAX_QUEUE`` records and the size and number of files are the settings
+    ``DECISION_LOG_MAX_BYTES`` and ``DECISION_LOG_BACKUPS`` (ops/config.py)."""
     global _sink
     if not path or path == "off" or sample <= 0:
         _sink = None
         return
-    path = str(Path(path).resolve())
-    if path not in _writers:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        writer = _Writer(path)
+    path = os.path.abspath(path)  # not resolve(): the file may be a symlink
+    writer = _writers.get(path)
+    if writer is None or not writer.is_alive():  # none yet, or lost (a fork)
+        with contextlib.suppress(OSError):  # a folder that cannot be made is a write error
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if max_bytes is None:
+            max_bytes = _configured("DECISION_LOG_MAX_BYTES")
+        if backups is None:
+            backups = _configured("DECISION_LOG_BACKUPS")
+        writer = _Writer(path, MAX_QUEUE if max_queue is None else max_queue, max_bytes, backups)
         writer.start()
         _writers[path] = writer
-    _sink = (_writers[path], sample, context)
+    _sink = (writer, sample, context)
+
+
+def close(path: str) -> None:
+    """Stop the writer of ``path`` (after writing what is queued, unless it is failing)."""
+    global _sink
+    writer = _writers.pop(os.path.abspath(path), None)
+    if writer is None:
+        return
+    if _sink is not None and _sink[0] is writer:
+        _sink = None
+    writer.close()
+
+
+def health() -> str | None:
+    """None while the decision log writes (or is off); else why it does not, for /readyz."""
+    if _sink is None:
+        return None
+    writer = _sink[0]
+    if not writer.is_alive():
+        return f"the decision-log writer of {writer.path} stopped"
+    if writer.error is not None:
+        return f"{writer.error}; {writer.dropped} records dropped so far"
+    return None
 
 
 @atexit.register
 def flush() -> None:
     """Write out what is queued (replay and the tests read the file right after)."""
     for writer in list(_writers.values()):
-        writer.flush()
+        if writer.is_alive():
+            writer.flush()
 
 
 def resource_record(target) -> dict | None:
@@ -99,7 +321,7 @@ def record(decision, actor_id: str, action: str, target, requested: dict | None 
     if sample < 1.0 and random.random() >= sample:
         return
     extra = context() if context is not None else None
-    writer.queue.put((decision, actor_id, action, target, requested, extra, _now()))
+    writer.put((decision, actor_id, action, target, requested, extra, _now()))
 
 
 def _now() -> float:
@@ -121,18 +343,34 @@ def _line(decision, actor_id, action, target, requested, extra, when) -> str:
     }
     if extra:
         line.update(extra)
-    return json.dumps(line, default=str)
+    return json.dumps(line, default=str, separators=(",", ":"))
+
+
+def files(path: str) -> list:
+    """The log at ``path`` and its rotated files, newest first."""
+    base = Path(path)
+    rotated = []
+    with contextlib.suppress(OSError):
+        for other in base.parent.iterdir():
+            match = re.fullmatch(re.escape(base.name) + r"\.(\d+)", other.name)
+            if match:
+                rotated.append((int(match.group(1)), other))
+    return [base] + [p for _, p in sorted(rotated)]
 
 
 def find(path: str, decision_id: str) -> dict | None:
-    """The logged line of ``decision_id`` in the file at ``path``, or None."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            for text in f:
-                if decision_id in text:
-                    line = json.loads(text)
-                    if line.get("decision_id") == decision_id:
-                        return line
-    except FileNotFoundError:
-        return None
+    """The logged line of ``decision_id`` in the file at ``path`` or its rotated files."""
+    for name in files(path):
+        try:
+            with open(name, encoding="utf-8", errors="replace") as f:
+                for text in f:
+                    if decision_id in text:
+                        try:
+                            line = json.loads(text)
+                        except ValueError:  # a line cut short
+                            continue
+                        if isinstance(line, dict) and line.get("decision_id") == decision_id:
+                            return line
+        except FileNotFoundError:
+            continue
     return None

@@ -15,3 +15,10 @@ DECISION_ERRORS = Counter("orgauthz_decision_errors_total", "Errors while decidi
 DATABASE_ERRORS = Counter("orgauthz_database_errors_total", "Requests failed by the database")
 POLICY_RELOADS = Counter("orgauthz_policy_reloads_total", "Policy loads by a worker", ["outcome"])
 RATE_LIMITED = Counter("orgauthz_rate_limited_total", "Requests refused by the rate limit")
+DECISION_LOG_DROPPED = Counter(
+    "orgauthz_decision_log_dropped_total",
+    "Decision-log records dropped (the queue was full: the log failing or behind)",
+)
+DECISION_LOG_WRITE_ERRORS = Counter(
+    "orgauthz_decision_log_write_errors_total", "Failed writes of the decision log (retried)"
+)

@@ -20,11 +20,20 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """The database answers and a policy is loaded: 200 with its version, else 503."""
+    """The database answers and a policy is loaded: 200 with its version, else 503.
+
+    A failing decision log is reported (``decision_log_error``) but stays 200: decisions
+    still answer, and taking every worker out of rotation for a full disk would turn a
+    logging problem into an outage; the error line and the dropped-records metric alert."""
+    from ops import decisionlog
+
     holder = current_app.extensions["orgauthz.policy"]
     body = {"policy_version": holder.current.version, "styles": holder.current.styles}
     if holder.error:
         body["policy_reload_error"] = holder.error
+    decision_log_error = decisionlog.health()
+    if decision_log_error:
+        body["decision_log_error"] = decision_log_error
     try:
         waiting = pending()  # reads the database: also the check that it answers
     except Exception as exc:  # any failure means not ready
