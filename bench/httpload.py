@@ -4,7 +4,9 @@ package) from a separate process, for a fixed time per run.
 Runs, in one server's life: /healthz (the server's own floor), POST /v1/authorize with a mix
 of single checks, POST /v1/authorize/batch with 100 checks per request; then the server is
 restarted with ORGAUTHZ_DECISION_LOG=off and the two decision runs are repeated. The RSS of
-each worker is read before and after the decision runs.
+each worker is read before and after the decision runs. The load is wrk's; the few calls
+this script makes itself (readiness, the cases checked before timing) go through the
+orgauthz client.
 """
 
 import json
@@ -16,8 +18,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
+
+from orgauthz_client import Client, OrgauthzError
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA = Path(__file__).resolve().parent / "wrk.lua"
@@ -86,28 +89,25 @@ class Server:
         )
         self.base = f"http://127.0.0.1:{self.port}"
         deadline = time.time() + 60
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("gunicorn exited: " + open(self.log.name).read()[-2000:])
-            try:
-                urllib.request.urlopen(self.base + "/healthz", timeout=1).read()
-                if len(worker_pids(self.proc.pid)) >= 1:
-                    break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            raise RuntimeError("gunicorn did not answer /healthz in 60 s")
+        with Client(self.base, "", timeout=1, retries=0) as probe:
+            while time.time() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError("gunicorn exited: " + open(self.log.name).read()[-2000:])
+                try:
+                    probe.health()
+                    if len(worker_pids(self.proc.pid)) >= 1:
+                        break
+                except OrgauthzError:
+                    time.sleep(0.2)
+            else:
+                raise RuntimeError("gunicorn did not answer /healthz in 60 s")
 
     def workers(self) -> list:
         return worker_pids(self.proc.pid)
 
-    def post(self, path: str, body: dict, key: str) -> dict:
-        req = urllib.request.Request(
-            self.base + path,
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
-        )
-        return json.loads(urllib.request.urlopen(req, timeout=10).read())
+    def client(self, key: str) -> Client:
+        """The orgauthz client on this server (one kept-alive connection)."""
+        return Client(self.base, key, timeout=10)
 
     def stop(self):
         if self.proc.poll() is None:
@@ -190,18 +190,11 @@ def run(
             server = Server(url, schema, dlog)
             try:
                 # the cases must answer as in-process before anything is timed
-                for c in cases:
-                    got = server.post(
-                        "/v1/authorize",
-                        {
-                            "actor": {"id": c[1]},
-                            "action": c[2],
-                            "resource": {"type": c[3], "id": c[4]},
-                        },
-                        key,
-                    )
-                    if got["allowed"] != c[5]:
-                        raise RuntimeError(f"HTTP answered {got} for case {c[0]}")
+                with server.client(key) as api:
+                    for c in cases:
+                        got = api.authorize(c[1], c[2], (c[3], c[4]))
+                        if got.allowed != c[5]:
+                            raise RuntimeError(f"HTTP answered {got} for case {c[0]}")
                 # warm both workers' facts and memo over the whole working set
                 wrk(server.base + "/v1/authorize/batch", batch, max(2, seconds / 2), key)
                 wrk(server.base + "/v1/authorize", single, max(2, seconds / 2), key)

@@ -2,7 +2,9 @@
 
 Decisions (single, batch of 20, actions), management reads (members, invitations, audit)
 and writes (invite then cancel, change a role there and back, register and delete a
-resource) from several client threads with kept-alive connections, all on 127.0.0.1.
+resource) from several client threads, each with its own orgauthz client (one kept-alive
+connection; its retries on, as a calling service would run it), all on 127.0.0.1. Every
+status the server answers is counted as it comes off the wire (a retried 503 counts too).
 Every 15 s it samples each worker's RSS. It prints the status counts, latency percentiles
 and RSS over time, writes bench/results/soak.json, and exits 1 on any 5xx or a worker whose
 RSS grew more than 20 MB from the first sample after warm-up.
@@ -11,7 +13,6 @@ RSS grew more than 20 MB from the first sample after warm-up.
 """
 
 import argparse
-import http.client
 import json
 import random
 import subprocess
@@ -24,6 +25,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+from orgauthz_client import ApiError, Client  # noqa: E402
 
 from tests.serving import start_gunicorn  # noqa: E402  (the same server the tests start)
 from tests.serving import stop as stop_server  # noqa: E402
@@ -41,128 +45,90 @@ def workers_of(master: int) -> list:
     return [int(p) for p in out.split()]
 
 
-class Client:
-    def __init__(self, port, key):
-        self.port, self.key = port, key
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+class CountingTransport(httpx.HTTPTransport):
+    """httpx's transport, counting the status of every response it receives."""
 
-    def call(self, method, path, body=None, actor=None):
-        headers = {"Authorization": f"Bearer {self.key}", "Content-Type": "application/json"}
-        if actor:
-            headers["X-Actor-Id"] = actor
-        data = json.dumps(body) if body is not None else None
-        for attempt in (1, 2):
-            try:
-                self.conn.request(method, path, body=data, headers=headers)
-                response = self.conn.getresponse()
-                payload = response.read()
-                return response.status, payload
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                # the server closed an idle kept-alive connection: reconnect and resend once
-                self.conn.close()
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-                if attempt == 2:
-                    raise
+    def __init__(self, statuses: Counter, lock: threading.Lock):
+        super().__init__()
+        self.statuses, self.lock = statuses, lock
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        with self.lock:
+            self.statuses[str(response.status_code)] += 1
+        return response
+
+
+def client_for(port: int, key: str, stats: dict, lock: threading.Lock) -> Client:
+    transport = CountingTransport(stats["status"], lock)
+    return Client(f"http://127.0.0.1:{port}", key, timeout=30, transport=transport)
 
 
 CHECKS = [
-    ("pix4d-member", "view", {"type": "Dataset", "id": "pix4d-bridge-scan"}),
-    ("pix4d-editor", "upload", {"type": "Dataset", "id": "pix4d-bridge-scan"}),
-    ("pix4d-reader", "use", {"type": "License", "id": "pix4d-desktop-1"}),
-    ("up42-member", "view", {"type": "Asset", "id": "up42-asset-1"}),
-    ("up42-admin", "buy_credits", {"type": "Organization", "id": "org-up42"}),
-    ("respondio-member", "use", {"type": "Space", "id": "respondio-support"}),
-    ("respondio-user-admin", "manage_billing", {"type": "Organization", "id": "org-respondio"}),
-    ("ghost", "view", {"type": "Organization", "id": "org-pix4d"}),
+    ("pix4d-member", "view", ("Dataset", "pix4d-bridge-scan")),
+    ("pix4d-editor", "upload", ("Dataset", "pix4d-bridge-scan")),
+    ("pix4d-reader", "use", ("License", "pix4d-desktop-1")),
+    ("up42-member", "view", ("Asset", "up42-asset-1")),
+    ("up42-admin", "buy_credits", ("Organization", "org-up42")),
+    ("respondio-member", "use", ("Space", "respondio-support")),
+    ("respondio-user-admin", "manage_billing", ("Organization", "org-respondio")),
+    ("ghost", "view", ("Organization", "org-pix4d")),
 ]
 
 
-def traffic(client, rnd, stop, stats, lock, n):
-    """One client thread's loop of mixed calls."""
+def traffic(client: Client, rnd, stop, stats, lock, n):
+    """One client thread's loop of mixed calls. The statuses are counted by the client's
+    transport; a refusal (4xx) is an answer like any other here."""
+    owner = client.as_actor("pix4d-owner")
+    manager = client.as_actor("pix4d-manager")
+    editor = client.as_actor("pix4d-editor")
     while not stop.is_set():
         kind = rnd.random()
         started = time.perf_counter()
         try:
             if kind < 0.55:
-                actor, action, resource = rnd.choice(CHECKS)
-                status, _ = client.call(
-                    "POST",
-                    "/v1/authorize",
-                    {"actor": {"id": actor}, "action": action, "resource": resource},
-                )
                 name = "authorize"
+                actor, action, resource = rnd.choice(CHECKS)
+                client.authorize(actor, action, resource)
             elif kind < 0.65:
-                checks = [
-                    {"actor": {"id": a}, "action": ac, "resource": r}
-                    for a, ac, r in (rnd.choice(CHECKS) for _ in range(20))
-                ]
-                status, _ = client.call("POST", "/v1/authorize/batch", {"checks": checks})
                 name = "batch of 20"
+                client.authorize_batch([rnd.choice(CHECKS) for _ in range(20)])
             elif kind < 0.70:
-                actor, _, resource = rnd.choice(CHECKS)
-                status, _ = client.call(
-                    "POST", "/v1/authorize/actions", {"actor": {"id": actor}, "resource": resource}
-                )
                 name = "actions"
+                actor, _, resource = rnd.choice(CHECKS)
+                client.allowed_actions(actor, resource)
             elif kind < 0.80:
-                path = rnd.choice(
+                name = "management read"
+                read = rnd.choice(
                     [
-                        "/v1/orgs/org-pix4d/members",
-                        "/v1/orgs/org-pix4d/invitations",
-                        "/v1/orgs/org-pix4d/audit?limit=20",
+                        lambda: next(iter(owner.list_members("org-pix4d")), None),
+                        lambda: next(iter(owner.list_invitations("org-pix4d")), None),
+                        lambda: next(iter(owner.audit("org-pix4d", page_size=20)), None),
                     ]
                 )
-                status, _ = client.call("GET", path, actor="pix4d-owner")
-                name = "management read"
+                read()
             elif kind < 0.88:
-                email = f"soak-{n}-{rnd.randrange(10**9)}@example.com"
-                status, body = client.call(
-                    "POST",
-                    "/v1/orgs/org-pix4d/invitations",
-                    {"invitations": [{"email": email, "role": "reader"}]},
-                    actor="pix4d-manager",
-                )
-                if status == 201:
-                    inv = json.loads(body)["items"][0]["id"]
-                    status, _ = client.call(
-                        "DELETE", f"/v1/orgs/org-pix4d/invitations/{inv}", actor="pix4d-manager"
-                    )
                 name = "invite + cancel"
+                email = f"soak-{n}-{rnd.randrange(10**9)}@example.com"
+                [invitation] = manager.invite("org-pix4d", [(email, "reader")])
+                manager.cancel_invitation("org-pix4d", invitation.id)
             elif kind < 0.94:
-                role = rnd.choice(["reader", "editor"])
-                status, _ = client.call(
-                    "PUT",
-                    "/v1/orgs/org-pix4d/members/pix4d-reader",
-                    {"role": role},
-                    actor="pix4d-owner",
-                )
-                client.call(
-                    "PUT",
-                    "/v1/orgs/org-pix4d/members/pix4d-reader",
-                    {"role": "reader"},
-                    actor="pix4d-owner",
-                )
                 name = "change role"
+                owner.change_role("org-pix4d", "pix4d-reader", rnd.choice(["reader", "editor"]))
+                owner.change_role("org-pix4d", "pix4d-reader", "reader")
             else:
-                rid = f"soak-{n}-{rnd.randrange(10**9)}"
-                status, _ = client.call(
-                    "PUT",
-                    f"/v1/orgs/org-pix4d/resources/Dataset/{rid}",
-                    {"parent": {"type": "Folder", "id": "pix4d-survey"}},
-                    actor="pix4d-editor",
-                )
-                if status in (200, 201):
-                    status, _ = client.call(
-                        "DELETE",
-                        f"/v1/orgs/org-pix4d/resources/Dataset/{rid}",
-                        actor="pix4d-editor",
-                    )
                 name = "register + delete"
+                rid = f"soak-{n}-{rnd.randrange(10**9)}"
+                editor.put_resource("org-pix4d", "Dataset", rid, parent=("Folder", "pix4d-survey"))
+                editor.delete_resource("org-pix4d", "Dataset", rid)
+        except ApiError:
+            pass  # its status is counted; a 5xx fails the soak at the end
         except Exception as exc:  # a transport failure counts as an error
-            status, name = f"error {type(exc).__name__}", "transport"
+            name = "transport"
+            with lock:
+                stats["status"][f"error {type(exc).__name__}"] += 1
         elapsed = (time.perf_counter() - started) * 1000
         with lock:
-            stats["status"][str(status)] += 1
             stats["latency"].setdefault(name, []).append(elapsed)
 
 
@@ -190,11 +156,10 @@ def main():
             threading.Lock(),
             threading.Event(),
         )
+        clients = [client_for(port, key, stats, lock) for _ in range(args.clients)]
         threads = [
-            threading.Thread(
-                target=traffic, args=(Client(port, key), random.Random(i), stop, stats, lock, i)
-            )
-            for i in range(args.clients)
+            threading.Thread(target=traffic, args=(c, random.Random(i), stop, stats, lock, i))
+            for i, c in enumerate(clients)
         ]
         for t in threads:
             t.start()
@@ -217,6 +182,8 @@ def main():
         stop.set()
         for t in threads:
             t.join()
+        for c in clients:
+            c.close()
     finally:
         stop_server(master)
 

@@ -204,6 +204,7 @@ CALLS = {
     "events_page": lambda c: c.events_page(after="x"),
     "policies": lambda c: c.policies(),
     "matrix": lambda c: c.matrix("pix4d"),
+    "health": lambda c: c.health(),
     "ready": lambda c: c.ready(),
 }
 
@@ -263,6 +264,7 @@ def _path_template(path: str) -> str:
         "policies",
         "matrix",
         "audit",
+        "healthz",
         "readyz",
         "",
     }

@@ -811,6 +811,12 @@ def matrix(c: Core, style: str) -> Op[dict[str, Any]]:
     return dict(reply.body)
 
 
+def health(c: Core) -> Op[dict[str, Any]]:
+    """``GET /healthz``: the process is up (it needs no database)."""
+    reply = yield Call("GET", "/healthz", retries=0)
+    return dict(reply.body)
+
+
 def ready(c: Core) -> Op[dict[str, Any]]:
     """``GET /readyz``: raises :class:`Unavailable` when the service is not ready."""
     reply = yield Call("GET", "/readyz", retries=0)

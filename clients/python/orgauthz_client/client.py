@@ -215,6 +215,7 @@ class Client(Core):
     events_page = _sync(_ops.events_page)
     policies = _sync(_ops.policies)
     matrix = _sync(_ops.matrix)
+    health = _sync(_ops.health)
     ready = _sync(_ops.ready)
 
 
@@ -397,6 +398,7 @@ class AsyncClient(Core):
     events_page = _async(_ops.events_page)
     policies = _async(_ops.policies)
     matrix = _async(_ops.matrix)
+    health = _async(_ops.health)
     ready = _async(_ops.ready)
 
 
