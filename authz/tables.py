@@ -32,7 +32,7 @@ class Failure(NamedTuple):
     expected: bool
     got: bool
 
-    def __str__(self):
+    def __str__(self) -> str:
         want = "allow" if self.expected else "deny"
         got = "allow" if self.got else "deny"
         return (
@@ -65,9 +65,11 @@ def load_table(path: Path) -> dict:
     return data
 
 
-def _chain(name: str, resources: dict, principal: str, role, pks: dict) -> tuple:
+def _chain(
+    name: str, resources: dict, principal: str, role: str | None, pks: dict
+) -> tuple[Node, ...]:
     spec = resources[name]
-    chain = ()
+    chain: tuple[Node, ...] = ()
     if spec.get("parent"):
         chain = _chain(spec["parent"], resources, principal, role, pks)
     elif spec["type"] != "Organization" and not spec.get("standalone"):

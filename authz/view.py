@@ -9,7 +9,11 @@ the actor's own").
 This module is the one place that turns a view into the objects Polar sees.
 """
 
-from typing import Any, NamedTuple
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from authz.engine import StyleEngine
 
 
 class Level(NamedTuple):
@@ -23,16 +27,16 @@ class Level(NamedTuple):
     """
 
     type: str
-    roles: tuple = ()
+    roles: tuple[str, ...] = ()
     owned: bool = False
-    attributes: tuple = ()
+    attributes: tuple[tuple[str, Any], ...] = ()
 
 
 # A view is a tuple of Levels, the organization first and the resource asked about last.
 View = tuple
 
 
-def collapse(levels: list) -> tuple:
+def collapse(levels: list[Level]) -> View:
     """The view of a chain, with each run of identical bare levels shown as one.
 
     A bare level has no role of the actor, is not the actor's, and carries no attribute the
@@ -43,7 +47,7 @@ def collapse(levels: list) -> tuple:
     depths share memo entries. tests/policies/test_invariants.py checks that the answer on
     the collapsed view is the answer on the full one.
     """
-    out = []
+    out: list[Level] = []
     last = len(levels) - 1
     for i, lvl in enumerate(levels):
         bare = 0 < i < last and not lvl.roles and not lvl.owned and not lvl.attributes
@@ -69,7 +73,12 @@ def thaw(value: Any) -> Any:
     return value
 
 
-def level(type_: str, roles=(), owned=False, attributes=None) -> Level:
+def level(
+    type_: str,
+    roles: Iterable[str] = (),
+    owned: bool = False,
+    attributes: dict[str, Any] | None = None,
+) -> Level:
     """Build a Level from plain values, normalising roles and attributes."""
     attrs = tuple(sorted((k, freeze(v)) for k, v in (attributes or {}).items()))
     return Level(type_, tuple(sorted(set(roles))), bool(owned), attrs)
@@ -83,21 +92,25 @@ class PolarObject:
     itself), plus the attributes of its Level.
     """
 
-    def __getattr__(self, name):
+    _level: Level
+    organization: "PolarObject | None"
+    parent: "PolarObject | None"
+
+    def __getattr__(self, name: str) -> Any:
         # An attribute the view does not carry reads as nil, so a rule about it simply does
         # not hold (a deny), instead of failing the whole query.
         if name.startswith("_"):
             raise AttributeError(name)
         return None
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}({self._level.attributes})"
 
 
 class Actor:
     """The acting user as the policy sees it: only what it holds on the chain it is asked about."""
 
-    def roles_on(self, resource: PolarObject) -> list:
+    def roles_on(self, resource: PolarObject) -> tuple[str, ...]:
         """The roles the actor holds directly on ``resource`` (membership or grant)."""
         return resource._level.roles
 
@@ -109,12 +122,13 @@ class Actor:
 ACTOR = Actor()
 
 
-def to_polar(view: View, classes: dict) -> PolarObject:
+def to_polar(view: View, classes: dict[str, type[PolarObject]]) -> PolarObject | None:
     """Build the linked Polar objects of ``view`` and return the last one (the resource).
 
-    Raises KeyError when a level's type is not a class of the policy.
+    Raises KeyError when a level's type is not a class of the policy; None for an empty view.
     """
-    root = parent = None
+    root: PolarObject | None = None
+    parent: PolarObject | None = None
     for lvl in view:
         obj = classes[lvl.type]()
         obj._level = lvl
@@ -206,7 +220,9 @@ def management_target(
     return Target(org, chain + (Node(type_, "", None, None, attributes),))
 
 
-def build_view(engine, actor_id: str | None, chain: tuple, actor: ActorFacts) -> View:
+def build_view(
+    engine: "StyleEngine", actor_id: str | None, chain: tuple[Node, ...], actor: ActorFacts
+) -> View:
     """The view of ``chain`` for the actor: the one place facts become what Polar sees.
 
     ``engine`` (a StyleEngine) filters caller attributes down to those its policy reads.
@@ -214,7 +230,7 @@ def build_view(engine, actor_id: str | None, chain: tuple, actor: ActorFacts) ->
     # The same Levels as ``level()`` builds, without its sorting and copying where there is
     # nothing to sort (no attributes, at most one role): the common case of every level,
     # and most of the cost of a decision once facts and answers are cached.
-    levels = []
+    levels: list[Level] = []
     grants = actor.grants
     for i, node in enumerate(chain):
         roles = ((actor.role,) if actor.role else ()) if i == 0 else grants.get(node.pk, ())
