@@ -2,26 +2,40 @@
 
 gthread workers keep connections alive (a sync worker closes each one, and a new TCP
 connection costs more than a decision). Processes give the throughput (one Oso instance
-does not go faster with more threads); threads let one slow client not hold a whole
-worker. Timeouts bound slow clients.
+does not go faster with more threads).
+
+Slow clients: deploy it behind a buffering reverse proxy (deploy/nginx.conf), as gunicorn's
+own documentation asks. gthread gives a connection a thread once its first bytes arrive, and
+that thread then blocks until the request line, the headers and the body are in: no setting
+here bounds that read (``timeout`` watches the worker's main loop, which keeps running while
+its threads wait), so 8 to 16 clients sending slowly hold every thread
+(tests/ops/test_slow_clients.py measures it). What gunicorn can bound is bounded below: a
+worker that stops answering (``timeout``), idle kept-alive connections (``keepalive``, longer
+than nginx's upstream keepalive_timeout so nginx never reuses a connection gunicorn is
+closing), a shutdown (``graceful_timeout``), connections per worker (``worker_connections``)
+and the size of a request line and its headers (``limit_request_*``; nginx refuses larger
+ones first).
 """
 
 import os
 import tempfile
 from pathlib import Path
 
-from ops import config
+from ops import config as _config  # not "config": gunicorn reads that name as its -c setting
 
-_settings = config.load(Path(__file__).resolve().parent / "instance")
+_settings = _config.load(Path(__file__).resolve().parent / "instance")
 bind = _settings["BIND"]
 workers = _settings["WEB_CONCURRENCY"]
 worker_class = "gthread"
 threads = _settings["GUNICORN_THREADS"]
-keepalive = 30
-timeout = 30
-graceful_timeout = 30
-limit_request_line = 8190
-limit_request_fields = 100
+keepalive = 30  # seconds an idle kept-alive connection waits (in the poller, not a thread)
+timeout = 30  # a worker silent this long is killed and replaced
+graceful_timeout = 30  # a stopping worker's requests get this long to finish
+worker_connections = 1000  # open connections per worker (gthread), the rest wait in backlog
+backlog = 2048
+limit_request_line = 8190  # bytes of the request line (gunicorn's maximum)
+limit_request_fields = 100  # headers per request
+limit_request_field_size = 8190  # bytes of one header
 
 # Prometheus multiprocess mode: every worker writes its metrics to files in one folder.
 if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
