@@ -86,6 +86,60 @@ def stop(proc) -> None:
     proc.wait(timeout=30)
 
 
+# nginx in front of gunicorn, as deploy/nginx.conf configures it (Debian's package; .ci/run
+# installs it): its own prefix (pid, logs, temporary files) in the test's folder, on
+# 127.0.0.1, in the foreground so the test owns the process.
+NGINX = shutil.which("nginx") or next(
+    (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None
+)
+needs_nginx = pytest.mark.skipif(NGINX is None, reason="Debian's nginx is not installed")
+NGINX_CONF = ROOT / "deploy" / "nginx.conf"
+
+
+def start_nginx(folder: Path, upstream_port: int):
+    """nginx with deploy/nginx.conf, only its listen address (127.0.0.1, a free port) and
+    its upstream (gunicorn on ``upstream_port``) changed; returns (process, port) once it
+    answers /healthz through to gunicorn."""
+    prefix = folder / "nginx"
+    (prefix / "logs").mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    text = NGINX_CONF.read_text()
+    for old, new in [
+        ("listen 8080;", f"listen 127.0.0.1:{port};"),
+        ("server 127.0.0.1:8000;", f"server 127.0.0.1:{upstream_port};"),
+    ]:
+        assert text.count(old) == 1, f"deploy/nginx.conf no longer has {old!r}"
+        text = text.replace(old, new)
+    conf = prefix / "nginx.conf"
+    conf.write_text(text)
+    log = open(prefix / "nginx.out", "w")
+    proc = subprocess.Popen(
+        [NGINX, "-p", f"{prefix}/", "-c", str(conf), "-g", "daemon off;"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.time() + 20
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return proc, port
+        except OSError:
+            pass
+        time.sleep(0.1)
+    if proc.poll() is None:
+        stop(proc)
+    errors = (
+        (prefix / "logs" / "error.log").read_text()
+        if (prefix / "logs" / "error.log").exists()
+        else ""
+    )
+    pytest.fail(
+        "nginx did not start: " + (prefix / "nginx.out").read_text()[-2000:] + errors[-2000:]
+    )
+
+
 # Headless Chromium for the page tests: Debian's package (.ci/run installs it), driven by
 # Playwright, with the flags that keep it off the network.
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
