@@ -34,8 +34,9 @@ $(VENV)/.dev: $(LOCKS) clients/python/pyproject.toml | $(BIN)/python
 setup: $(VENV)/.runtime
 setup-dev: $(VENV)/.dev
 
+# The migrations (the Dockerfile and a Procfile's release phase run the same command).
 db: setup
-	$(BIN)/flask --app app db init
+	$(BIN)/flask --app app db upgrade
 
 demo: db
 	$(BIN)/flask --app app demo load
