@@ -293,7 +293,7 @@ def health() -> str | None:
 def flush() -> None:
     """Write out what is queued (replay and the tests read the file right after)."""
     for writer in list(_writers.values()):
-        if writer.is_alive():
+        if writer.is_alive() and writer.error is None:  # a failing one would only time out
             writer.flush()
 
 
