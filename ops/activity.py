@@ -186,7 +186,10 @@ class Activity:
 
     def _loop(self, every: float) -> None:
         while not self._stop.wait(every):
-            self.flush()
+            try:
+                self.flush()
+            except Exception:  # flush catches its own; whatever else, the thread goes on
+                log.exception("last_active_at writer")
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the background writer (the tests; a worker just exits)."""
