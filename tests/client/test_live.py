@@ -77,7 +77,7 @@ def test_members_invitations_and_their_refusals(client):
 
     with pytest.raises(Forbidden) as refused:  # a manager may not invite an owner
         client.invite("org-pix4d", [(f"{unique('x')}@example.com", "owner")], actor="pix4d-manager")
-    assert "invite as only these roles" in refused.value.errors["invitations.0.role"][0]
+    assert "owner" in refused.value.errors["invitations.0.role"][0].lower()  # the reason
     with pytest.raises(Conflict):  # already invited
         owner.invite("org-pix4d", [(email, "reader")])
     with pytest.raises(Invalid) as invalid:
