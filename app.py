@@ -43,7 +43,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     from routes.context import decision_context
 
     decisionlog.install(
-        app.config["DECISION_LOG"], float(app.config["DECISION_LOG_SAMPLE"]), decision_context
+        app.config["DECISION_LOG"],
+        float(app.config["DECISION_LOG_SAMPLE"]),
+        decision_context,
+        max_bytes=int(app.config["DECISION_LOG_MAX_BYTES"]),
+        backups=int(app.config["DECISION_LOG_BACKUPS"]),
     )
 
     CACHE.clear()  # the database may not be the one the cached facts came from

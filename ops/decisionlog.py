@@ -50,14 +50,6 @@ _writers: dict = {}
 _sink = None  # (writer, sample, context provider) of this process, or None when off
 
 
-def _configured(name: str):
-    """A setting of ops/config.py (its default or ``ORGAUTHZ_<NAME>``), for a caller that
-    did not pass it."""
-    from ops import config
-
-    return config.load(".")[name]
-
-
 class _Writer(threading.Thread):
     """Drains the queue into one file; ``flush()`` waits until what was queued is written."""
 
@@ -241,12 +233,12 @@ def install(
     context=None,
     *,
     max_queue: int | None = None,
-    max_bytes: int | None = None,
-    backups: int | None = None,
+    max_bytes: int = MAX_BYTES,
+    backups: int = BACKUPS,
 ) -> None:
-    """Write decisions to ``path`` (one writer thread per file and process). Unless given,
-    the queue holds ``MAX_QUEUE`` records and the size and number of files are the settings
-    ``DECISION_LOG_MAX_BYTES`` and ``DECISION_LOG_BACKUPS`` (ops/config.py)."""
+    """Write decisions to ``path`` (one writer thread per file and process): a queue of at
+    most ``max_queue`` records (default ``MAX_QUEUE``), files rotated at ``max_bytes``, ``backups`` of them kept
+    (create_app passes the settings DECISION_LOG_MAX_BYTES and DECISION_LOG_BACKUPS)."""
     global _sink
     if not path or path == "off" or sample <= 0:
         _sink = None
@@ -256,10 +248,6 @@ def install(
     if writer is None or not writer.is_alive():  # none yet, or lost (a fork)
         with contextlib.suppress(OSError):  # a folder that cannot be made is a write error
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        if max_bytes is None:
-            max_bytes = _configured("DECISION_LOG_MAX_BYTES")
-        if backups is None:
-            backups = _configured("DECISION_LOG_BACKUPS")
         writer = _Writer(path, MAX_QUEUE if max_queue is None else max_queue, max_bytes, backups)
         writer.start()
         _writers[path] = writer

@@ -149,10 +149,8 @@ def test_a_failing_log_is_bounded_reported_and_resumes(
 
 
 def test_the_log_rotates_by_size_and_replay_reads_rotated_files(tmp_path, monkeypatch):
-    monkeypatch.setenv("ORGAUTHZ_DECISION_LOG_MAX_BYTES", "20000")
-    monkeypatch.setenv("ORGAUTHZ_DECISION_LOG_BACKUPS", "2")
     path = tmp_path / "decisions.log"
-    decisionlog.install(str(path), 1.0, None)
+    decisionlog.install(str(path), 1.0, None, max_bytes=20_000, backups=2)
     try:
         written = []
         for _ in range(40):  # about 100 kB in batches of 10 lines
