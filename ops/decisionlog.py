@@ -237,8 +237,9 @@ def install(
     backups: int = BACKUPS,
 ) -> None:
     """Write decisions to ``path`` (one writer thread per file and process): a queue of at
-    most ``max_queue`` records (default ``MAX_QUEUE``), files rotated at ``max_bytes``, ``backups`` of them kept
-    (create_app passes the settings DECISION_LOG_MAX_BYTES and DECISION_LOG_BACKUPS)."""
+    most ``max_queue`` records (default ``MAX_QUEUE``), files rotated at ``max_bytes``,
+    ``backups`` of them kept (create_app passes the settings DECISION_LOG_MAX_BYTES and
+    DECISION_LOG_BACKUPS)."""
     global _sink
     if not path or path == "off" or sample <= 0:
         _sink = None
