@@ -97,6 +97,7 @@ def _check_json(
 ) -> dict[str, Any]:
     if isinstance(check, Check):
         body = check.to_json()
+        body["explain"] = check.explain or explain
     elif isinstance(check, tuple):
         actor, action, resource = check
         body = {"actor": _actor(actor), "action": action, "resource": resource_json(resource)}
