@@ -2,6 +2,7 @@
 ``models.transaction()``."""
 
 from models.audit import AuditEvent
+from models.console import ConsoleSession
 from models.base import JSONField, db, open_database, transaction, utcnow
 from models.generation import Generation
 from models.idempotency import IdempotentRequest
@@ -21,6 +22,7 @@ MODELS = [
     AuditEvent,
     Generation,
     IdempotentRequest,
+    ConsoleSession,
 ]
 
 
@@ -52,6 +54,7 @@ __all__ = [
     "MODELS",
     "ApiKey",
     "AuditEvent",
+    "ConsoleSession",
     "Grant",
     "IdempotentRequest",
     "Invitation",
