@@ -9,6 +9,7 @@ import models
 from authz.engine import PolicyError, PolicyHolder
 from models.base import utcnow
 from ops import config, logs
+from ops import reload as staging
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -29,9 +30,12 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     if not app.config.get("DATABASE_BOUND"):  # the tests bind the database themselves
         models.init_db(app.config["DATABASE_URL"])
+    staged = staging.STAGED  # set by the gunicorn master this worker was forked from
+    if staged.live is not None:
+        app.config["POLICY_DIR"] = str(staged.live)
     try:
         holder = PolicyHolder(Path(app.config["POLICY_DIR"]))
-        holder.error = app.config.get("POLICY_RELOAD_ERROR")  # set by a refused reload
+        holder.error = staged.error  # why the master refused the last reload, if it did
         app.extensions["orgauthz.policy"] = holder
     except PolicyError as exc:  # a policy that does not parse stops startup, saying where
         logging.getLogger("orgauthz").error("policy error: %s", exc)

@@ -23,7 +23,8 @@ from pathlib import Path
 
 from ops import config as _config  # not "config": gunicorn reads that name as its -c setting
 
-_settings = _config.load(Path(__file__).resolve().parent / "instance")
+_INSTANCE = Path(__file__).resolve().parent / "instance"
+_settings = _config.load(_INSTANCE)
 bind = _settings["BIND"]
 workers = _settings["WEB_CONCURRENCY"]
 worker_class = "gthread"
@@ -48,19 +49,21 @@ def child_exit(server, worker):
     multiprocess.mark_process_dead(worker.pid)
 
 
-def on_starting(server):
-    """Verify and stage the policy before any worker starts (see authz/reload.py), and give
-    every worker the same session key (the console's cookie must verify on any worker)."""
-    import secrets
-
+def _stage(initial: bool) -> None:
+    """Verify and stage the policy (ops/reload.py); the settings are read again, so a HUP
+    sees a changed ORGAUTHZ_POLICY_DIR."""
     from ops.reload import stage
 
-    os.environ.setdefault("ORGAUTHZ_SECRET_KEY", secrets.token_hex(32))
-    stage(initial=True)
+    settings = _config.load(_INSTANCE)
+    stage(initial, Path(settings["POLICY_DIR"]), Path(settings["SNAPSHOT_DIR"]))
+
+
+def on_starting(server):
+    """Verify and stage the policy before any worker starts: workers are forked after it,
+    and load the snapshot it staged."""
+    _stage(initial=True)
 
 
 def on_reload(server):
     """HUP: stage the policy again; a bad one leaves the last good one live."""
-    from ops.reload import stage
-
-    stage(initial=False)
+    _stage(initial=False)

@@ -11,7 +11,6 @@ before any worker starts). A value that does not parse stops startup naming the 
 
 import multiprocessing
 import os
-import secrets
 from pathlib import Path
 
 from authz.engine import POLICY_DIR
@@ -45,8 +44,6 @@ SETTINGS = {
     "RATE_LIMIT": (str, "300000 per minute", False),
     "RATE_LIMIT_STORAGE": (str, "memory://", False),
     "LAST_ACTIVE_FLUSH_SECONDS": (float, 5.0, False),
-    # Signs the console's cookie. Unset: gunicorn's master makes one for all its workers.
-    "SECRET_KEY": (str, None, False),
     "CONSOLE_COOKIE_SECURE": (_bool, None, False),
     "LOG_LEVEL": (str, "INFO", True),
     "BIND": (str, "127.0.0.1:8000", True),
@@ -77,5 +74,4 @@ def load(instance_path: str | Path, environ=None) -> dict:
     config["DATABASE_URL"] = config["DATABASE_URL"] or f"sqlite:///{instance / 'orgauthz.db'}"
     config["DECISION_LOG"] = config["DECISION_LOG"] or str(instance / "decisions.log")
     config["SNAPSHOT_DIR"] = config["SNAPSHOT_DIR"] or str(instance / "policy-snapshots")
-    config["SECRET_KEY"] = config["SECRET_KEY"] or secrets.token_hex(32)
     return config

@@ -1,12 +1,13 @@
 """Safe policy reload under gunicorn.
 
-The gunicorn master stages the policy folder on start and on every HUP: it loads it, runs
-its test tables, and only if both succeed copies the files into an immutable snapshot
-(``<snapshots>/<version>/``) and points ``ORGAUTHZ_POLICY_DIR`` at it. Workers, forked after
-that, load the snapshot. HUP then replaces the workers gracefully (in-flight requests
-finish), so no request is dropped. A folder that fails to load or to pass its tables is not
-staged: the new workers load the last good snapshot, and ``ORGAUTHZ_POLICY_RELOAD_ERROR``
-tells /readyz and the log why.
+The gunicorn master stages the policy folder (the setting POLICY_DIR) on start and on every
+HUP: it loads it, runs its test tables, and only if both succeed copies the files into an
+immutable snapshot (``<SNAPSHOT_DIR>/<version>/``) and records it in ``STAGED``. Workers are
+forked after that and inherit ``STAGED``: create_app loads the snapshot it names. HUP then
+replaces the workers gracefully (in-flight requests finish), so no request is dropped. A
+folder that fails to load or to pass its tables is not staged: the new workers load the
+last good snapshot, and ``STAGED.error`` tells /readyz and the log why. Nothing passes
+through the environment.
 
 A refused folder that still loads (its tables fail) is kept too, as ``<snapshots>/refused/``
 with ``refused.json`` (its version and when it was refused): the last one only, replaced
@@ -17,18 +18,15 @@ a version to compare the live one with; nothing else reads it.
 import datetime
 import json
 import logging
-import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
-from authz.engine import POLICY_DIR, PolicyError, PolicySet, policy_version
+from authz.engine import PolicyError, PolicySet, policy_version
 from authz.tables import TableError, run_tables
 
 log = logging.getLogger("orgauthz.reload")
 
-SOURCE = "ORGAUTHZ_POLICY_SOURCE"
-LIVE = "ORGAUTHZ_POLICY_DIR"
-ERROR = "ORGAUTHZ_POLICY_RELOAD_ERROR"
 REFUSED = "refused"  # the folder under the snapshot root keeping the last refused candidate
 REFUSED_RECORD = "refused.json"
 
@@ -45,22 +43,25 @@ def check_tables(policy: PolicySet) -> PolicySet:
     return policy
 
 
-def snapshot_root() -> Path:
-    root = os.environ.get("ORGAUTHZ_SNAPSHOT_DIR")
-    return (
-        Path(root)
-        if root
-        else Path(__file__).resolve().parent.parent / "instance" / "policy-snapshots"
-    )
+@dataclass
+class Staged:
+    """What the gunicorn master staged last: the live snapshot and why a reload was refused.
+    Set in the master; every worker, forked after, reads its own copy."""
+
+    live: Path | None = None
+    error: str | None = None
 
 
-def stage(initial: bool) -> bool:
-    """Verify the source folder and make it the live snapshot. Returns whether it did.
+STAGED = Staged()
+
+
+def stage(initial: bool, source: Path, root: Path) -> bool:
+    """Verify ``source`` and make it the live snapshot under ``root``. Returns whether it did.
 
     ``initial``: at master start there is nothing to fall back on, so a failure raises
     PolicyError (gunicorn does not start). On reload a failure keeps the live snapshot.
     """
-    source = Path(os.environ.setdefault(SOURCE, os.environ.get(LIVE, str(POLICY_DIR))))
+    source, root = Path(source), Path(root)
     loaded = None
     try:
         version = policy_version(source)
@@ -70,17 +71,16 @@ def stage(initial: bool) -> bool:
         message = f"policy in {source} not loaded: {exc}"
         if initial:
             raise PolicyError(message) from exc
-        os.environ[ERROR] = message
-        log.error("%s; keeping %s", message, os.environ.get(LIVE))
+        STAGED.error = message
+        log.error("%s; keeping %s", message, STAGED.live)
         if loaded is not None:  # it loads, its tables fail: kept for review
-            keep_refused(source, version)
+            keep_refused(source, version, root)
         return False
-    target = snapshot_root() / version
+    target = root / version
     if not target.exists():
         partial = _copy_policy(source, target.with_name(version + ".partial"))
         partial.rename(target)
-    os.environ[LIVE] = str(target)
-    os.environ.pop(ERROR, None)
+    STAGED.live, STAGED.error = target, None
     log.info("policy version %s staged from %s", version, source)
     return True
 
@@ -95,11 +95,10 @@ def _copy_policy(source: Path, folder: Path) -> Path:
     return folder
 
 
-def keep_refused(source: Path, version: str) -> None:
+def keep_refused(source: Path, version: str, root: Path) -> None:
     """Copy a refused candidate that loads to ``<snapshots>/refused/`` (replacing the one
     before), with ``refused.json``. A failure to keep it is logged, never raised: the
     reload's answer does not depend on it."""
-    root = snapshot_root()
     target, old = root / REFUSED, root / (REFUSED + ".old")
     try:
         partial = _copy_policy(source, root / (REFUSED + ".partial"))

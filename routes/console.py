@@ -21,7 +21,7 @@
   from the session id that only the browser holds, and is shown by the next view of that
   page, then forgotten. Reloading the page does not send the change again.
 - **Policy diff**: the live policy against versions the server itself keeps (the
-  snapshots of previous live versions under ``ops.reload.snapshot_root()``, and the last
+  snapshots of previous live versions under the SNAPSHOT_DIR setting, and the last
   candidate a reload refused), chosen by id from a directory listing. No request names a
   folder or sends Polar; a GET writes nothing and never touches the live policy.
 """
@@ -420,7 +420,7 @@ def kept_versions(live: PolicySet) -> list:
     of each previous live version (a folder named by its version under the snapshot root)
     and the last refused candidate (``refused/``, with its record). Only a directory
     listing: nothing is loaded, no name comes from a request."""
-    root = staging.snapshot_root()
+    root = Path(current_app.config["SNAPSHOT_DIR"])
     found = []
     try:
         entries = list(os.scandir(root))

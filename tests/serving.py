@@ -47,7 +47,6 @@ def start_gunicorn(folder: Path, **env_extra):
         "WEB_CONCURRENCY": "2",
         **env_extra,
     }
-    env.pop("ORGAUTHZ_POLICY_SOURCE", None)
     flask("db", "init", env=env)
     flask("demo", "load", env=env)
     key = flask("keys", "create", "gunicorn-test", env=env)

@@ -34,7 +34,7 @@ def in_a_browser(test):
 @pytest.fixture
 def live(app, api, demo, tmp_path, monkeypatch):
     """The app served over HTTP, with a snapshot root of its own (empty)."""
-    monkeypatch.setenv("ORGAUTHZ_SNAPSHOT_DIR", str(tmp_path / "snapshots"))
+    app.config["SNAPSHOT_DIR"] = str(tmp_path / "snapshots")
     with live_server(app) as base:
         yield base, api.key
 

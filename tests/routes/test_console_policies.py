@@ -54,12 +54,12 @@ def watch():
 
 
 @pytest.fixture
-def snapshots(tmp_path, monkeypatch):
-    """A snapshot root of this test's own, and the reload's environment restored after."""
+def snapshots(app, tmp_path, monkeypatch):
+    """A snapshot root of this test's own (the app's SNAPSHOT_DIR setting), and a record of
+    what was staged that ends with the test."""
     root = tmp_path / "snapshots"
-    monkeypatch.setenv("ORGAUTHZ_SNAPSHOT_DIR", str(root))
-    for name in (staging.SOURCE, staging.LIVE, staging.ERROR):
-        monkeypatch.delenv(name, raising=False)
+    app.config["SNAPSHOT_DIR"] = str(root)
+    monkeypatch.setattr(staging, "STAGED", staging.Staged())
     return root
 
 
@@ -86,9 +86,8 @@ def candidate(tmp_path, name="candidate", up42_member_buys=False, comment=None, 
     return folder
 
 
-def stage(source: Path, monkeypatch) -> bool:
-    monkeypatch.setenv(staging.SOURCE, str(source))
-    return staging.stage(initial=False)
+def stage(source: Path, root: Path) -> bool:
+    return staging.stage(False, source, root)
 
 
 def options(page: bytes) -> list:
@@ -155,7 +154,7 @@ def test_diff_against_a_previous_live_version(reviewer, tmp_path, snapshots, mon
     wider = candidate(tmp_path, "wider", up42_member_buys=True)
     previous = policy_version(wider)
     shutil.copytree(wider, snapshots / previous)
-    assert stage(POLICY_DIR, monkeypatch)
+    assert stage(POLICY_DIR, snapshots)
     live = reviewer.application.extensions["orgauthz.policy"].current
     assert (snapshots / live.version).is_dir()
 
@@ -183,8 +182,8 @@ def test_diff_against_a_previous_live_version(reviewer, tmp_path, snapshots, mon
 def test_diff_against_the_last_refused_candidate(reviewer, tmp_path, snapshots, monkeypatch):
     # A candidate that loads but fails its tables is refused, and kept.
     wider = candidate(tmp_path, "wider", up42_member_buys=True)
-    assert not stage(wider, monkeypatch)
-    assert "test table cells fail" in os.environ[staging.ERROR]
+    assert not stage(wider, snapshots)
+    assert "test table cells fail" in staging.STAGED.error
     kept = snapshots / staging.REFUSED
     assert policy_version(kept) == policy_version(wider)
     page = reviewer.get("/console/policies")
@@ -198,11 +197,11 @@ def test_diff_against_the_last_refused_candidate(reviewer, tmp_path, snapshots, 
     assert row in report
     # The next refusal replaces it; a folder that does not load is not kept.
     other = candidate(tmp_path, "other", up42_member_buys=True, comment="# another one")
-    assert not stage(other, monkeypatch)
+    assert not stage(other, snapshots)
     assert policy_version(kept) == policy_version(other)
     assert not (snapshots / "refused.partial").exists() and not (snapshots / "refused.old").exists()
     broken = candidate(tmp_path, "broken", extra="this is not polar")
-    assert not stage(broken, monkeypatch)
+    assert not stage(broken, snapshots)
     assert policy_version(kept) == policy_version(other)
 
 
