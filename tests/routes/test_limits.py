@@ -203,6 +203,22 @@ def test_every_audit_target_fits_its_column():
     assert not too_long, f"audit_event.target holds {AuditEvent.target.max_length}: {too_long}"
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="resource.shape and resource.path are varchar(2000); a chain MAX_DEPTH (1000) deep "
+    "needs 65,000 and 11,000 (a Folder chain 286 deep answers 503 on PostgreSQL)",
+)
+def test_the_deepest_chain_fits_path_and_shape():
+    """``shape`` is the chain's types joined by "/", ``path`` its primary keys as /3/17/: a
+    chain as deep as access/ lets a write nest (``MAX_DEPTH``) must fit both columns."""
+    from access.targets import MAX_DEPTH
+
+    type_ = _max(schemas.Ref, "type")
+    longest_pk = len(str(2**31 - 1))  # resource.id is a 32-bit serial on PostgreSQL
+    assert MAX_DEPTH * (type_ + 1) <= Resource.shape.max_length
+    assert MAX_DEPTH * (longest_pk + 1) <= Resource.path.max_length
+
+
 # ---------------------------------------------------------------- regressions
 
 
