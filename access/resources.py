@@ -7,6 +7,8 @@ demoted while their grant waited is refused as a Reader), and a move cannot race
 move into a cycle.
 """
 
+import peewee
+
 from access.context import Context
 from access.decisions import require
 from access.errors import ApiError
@@ -77,13 +79,19 @@ def _parent(engine: StyleEngine, org: OrgRef, type_: str, ref) -> Resource | Non
             f"in the {engine.style} policy a {type_} does not sit in a {row.type}",
             {"parent": [f"must be one of {sorted(allowed) or 'none (top level only)'}"]},
         )
-    if row.depth + 1 >= MAX_DEPTH:
+    if row.depth + 1 >= MAX_DEPTH or not _fits(row.child_path, f"{row.shape}/{type_}"):
         raise ApiError(
             422,
-            f"resources nest at most {MAX_DEPTH} deep",
-            {"parent": [f"already {row.depth + 1} deep"]},
+            f"resources nest at most {MAX_DEPTH} deep, and as deep as the chain's ids and "
+            f"types fit {Resource.path.max_length} characters",
+            {"parent": [f"too deep: already {row.depth + 1} deep"]},
         )
     return row
+
+
+def _fits(path: str, shape: str) -> bool:
+    """Whether a row's ``path`` and ``shape`` fit their columns."""
+    return len(path) <= Resource.path.max_length and len(shape) <= Resource.shape.max_length
 
 
 def as_dict(row: Resource, parent: Resource | None = None) -> dict:
@@ -199,7 +207,26 @@ def _move(row: Resource, parent: Resource | None) -> None:
             {"parent": ["would make a cycle"]},
         )
     old_child, old_shape = row.child_path, row.shape
+    longest = (
+        Resource.select(
+            peewee.fn.MAX(peewee.fn.LENGTH(Resource.path)),
+            peewee.fn.MAX(peewee.fn.LENGTH(Resource.shape)),
+        )
+        .where((Resource.org == row.org_id) & Resource.path.startswith(old_child))
+        .tuples()
+        .first()
+    )
     row.place_under(parent)
+    grow_path, grow_shape = len(row.child_path) - len(old_child), len(row.shape) - len(old_shape)
+    deepest_path = max(longest[0] or 0, len(old_child)) + grow_path
+    deepest_shape = max(longest[1] or 0, len(old_shape)) + grow_shape
+    if not _fits("x" * deepest_path, "x" * deepest_shape):
+        raise ApiError(
+            422,
+            f"{row.type} {row.rid!r} cannot move there: its subtree would nest deeper than "
+            f"the chain's ids and types fit {Resource.path.max_length} characters",
+            {"parent": ["too deep"]},
+        )
     table = Resource._meta.table_name
     p = db.param
     db.execute_sql(

@@ -11,7 +11,7 @@ class AuditEvent(BaseModel):
     org = peewee.CharField(max_length=64, null=True)
     actor = peewee.CharField(max_length=200, null=True)
     action = peewee.CharField(max_length=64)
-    target = peewee.CharField(max_length=400, null=True)
+    target = peewee.CharField(max_length=512, null=True)  # {type}/{rid}/grants/{user}: 473
     before = JSONField(null=True)
     after = JSONField(null=True)
     request_id = peewee.CharField(max_length=100, null=True)

@@ -194,29 +194,37 @@ def audit_targets() -> dict:
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="audit_event.target is varchar(400); a grant's target needs 473 (migration pending)",
-)
 def test_every_audit_target_fits_its_column():
     too_long = {k: n for k, n in audit_targets().items() if n > AuditEvent.target.max_length}
     assert not too_long, f"audit_event.target holds {AuditEvent.target.max_length}: {too_long}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="resource.shape and resource.path are varchar(2000); a chain MAX_DEPTH (1000) deep "
-    "needs 65,000 and 11,000 (a Folder chain 286 deep answers 503 on PostgreSQL)",
-)
-def test_the_deepest_chain_fits_path_and_shape():
-    """``shape`` is the chain's types joined by "/", ``path`` its primary keys as /3/17/: a
-    chain as deep as access/ lets a write nest (``MAX_DEPTH``) must fit both columns."""
-    from access.targets import MAX_DEPTH
-
-    type_ = _max(schemas.Ref, "type")
-    longest_pk = len(str(2**31 - 1))  # resource.id is a 32-bit serial on PostgreSQL
-    assert MAX_DEPTH * (type_ + 1) <= Resource.shape.max_length
-    assert MAX_DEPTH * (longest_pk + 1) <= Resource.path.max_length
+def test_a_chain_deeper_than_its_columns_is_refused_naming_the_parent(api, demo):
+    """``shape`` (the chain's types) and ``path`` (its primary keys) are varchar(2000): a
+    chain nests as deep as both fit, and the write past that is a 422 naming ``parent``,
+    never a database error; so is a move that would push a subtree past it."""
+    base = "/v1/orgs/org-pix4d/resources/Folder"
+    parent, depth = None, 0
+    while True:
+        body = {"parent": {"type": "Folder", "id": parent}} if parent else {}
+        response = api.put(f"{base}/deep-{depth}", body, actor="pix4d-owner")
+        if response.status_code != 201:
+            break
+        parent, depth = f"deep-{depth}", depth + 1
+        assert depth < 400, "no limit was reached"
+    assert response.status_code == 422, response.get_json()
+    assert "parent" in response.get_json()["errors"]
+    assert depth >= 200  # the depth the service promises (README)
+    assert api.put(f"{base}/other", {}, actor="pix4d-owner").status_code == 201
+    below = api.put(
+        f"{base}/other-child", {"parent": {"type": "Folder", "id": "other"}}, actor="pix4d-owner"
+    )
+    assert below.status_code == 201
+    moved = api.put(
+        f"{base}/other", {"parent": {"type": "Folder", "id": parent}}, actor="pix4d-owner"
+    )
+    assert moved.status_code == 422, moved.get_json()
+    assert api.allowed("pix4d-reader", "view", {"type": "Folder", "id": parent})
 
 
 # ---------------------------------------------------------------- regressions
@@ -252,15 +260,9 @@ def test_request_id_is_kept_or_replaced_never_an_error(api, demo, sent, kept):
     assert event.action == "resource.create" and event.request_id == answered
 
 
-def test_a_grant_with_the_longest_ids_is_written(api, demo, backend, request):
-    """Two 200-character ids (the documented limit): 201, and its audit event written."""
-    if (
-        backend == "postgres"
-        and AuditEvent.target.max_length < audit_targets()["{type}/{rid}/grants/{user_id}"]
-    ):
-        request.applymarker(
-            pytest.mark.xfail(strict=True, reason="audit_event.target needs widening to 473")
-        )
+def test_a_grant_with_the_longest_ids_is_written(api, demo):
+    """Two 200-character ids (the documented limit): 201, and its audit event written (the
+    audit target was varchar(400): 503 on PostgreSQL)."""
     uid, rid = "u" * 200, "f" * 200
     invited = invite(api, "pix4d-owner", "org-pix4d", ("long@example.com", "member"))
     assert invited.status_code == 201, invited.get_json()
