@@ -3,57 +3,24 @@ allow), /readyz fails, and the service recovers by itself when the database retu
 test runs a PostgreSQL server of its own (initdb + pg_ctl as the postgres user), so it can
 stop and start it without touching the shared one."""
 
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
 import models
 from app import create_app
 from models import ApiKey, db
+from tests.pgcluster import Cluster, needs_pg_server
 
-PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), None)
-pytestmark = pytest.mark.skipif(
-    PG_BIN is None or shutil.which("runuser") is None or os.geteuid() != 0,
-    reason="needs PostgreSQL's server binaries and root to run them as postgres",
-)
-
-
-def as_postgres(*args):
-    return subprocess.run(
-        ["runuser", "-u", "postgres", "--", *map(str, args)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+pytestmark = needs_pg_server
 
 
 @pytest.fixture
 def own_postgres():
-    # pytest's tmp_path is private to root; the server runs as postgres, so it gets its own.
-    base = Path(tempfile.mkdtemp(prefix="orgauthz-pg-"))
-    base.chmod(0o755)
-    data = base / "pgdata"
-    data.mkdir()
-    shutil.chown(data, "postgres", "postgres")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    as_postgres(PG_BIN / "initdb", "-D", data, "-A", "trust", "-U", "postgres")
-    ctl = lambda *a: as_postgres(PG_BIN / "pg_ctl", "-D", data, "-w", "-t", "30", *a)  # noqa: E731
-    opts = f"-p {port} -k {data} -c listen_addresses=127.0.0.1"
-    ctl("-o", opts, "-l", data / "log", "start")
-    yield f"postgresql://postgres@127.0.0.1:{port}/postgres", ctl, opts, data
-    try:
-        ctl("-m", "immediate", "stop")
-    except subprocess.CalledProcessError:
-        pass
-    shutil.rmtree(base, ignore_errors=True)
+    cluster = Cluster()
+    server = cluster.primary()
+    yield server.url, server.ctl, server.opts, server.data
+    cluster.close()
 
 
 @pytest.fixture
