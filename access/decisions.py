@@ -228,6 +228,8 @@ def require(
         raise ApiError(404, "no such resource")
     decision = decide(policy, targets, actor_id, action, target, explain=True)
     if not decision.allowed:
-        reason = (decision.explanation or {}).get("reason", decision.reason)
+        from access.refusals import why  # refusals asks decide(): imported here, not above
+
+        reason = why(policy, targets, actor_id, action, target, decision)
         what = what or f"{action} {target.node.type} {target.node.id}".strip()
         raise ApiError(403, f"{actor_id} may not {what}: {reason}", title=FORBIDDEN)

@@ -13,11 +13,10 @@ lifetimes) is read from its policy, never listed in Python.
 import hashlib
 import logging
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
-
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from oso import Oso
 from polar import Variable
@@ -209,7 +208,31 @@ class StyleEngine:
         # can, views leave ownership out (fewer memo keys; long chains collapse) and list
         # queries need not split rows on it.
         self.reads_ownership = bool(re.search(r"\.owns\s*\(", strip_comments(source)))
+        # rank(role, n): each organization role's place in the order the management rules
+        # read ("up to their own rank"); declared once, beside the rules that read it.
+        self.role_ranks = {}
+        for b in self._declared("rank", 2):
+            if isinstance(b[0], str) and isinstance(b[1], (int, float)):
+                self.role_ranks.setdefault(b[0], b[1])
+        # role_label(role, label): how a role is named in sentences (default: "Org Admin").
+        self.role_labels = {}
+        for b in self._declared("role_label", 2):
+            self.role_labels.setdefault(str(b[0]), str(b[1]))
         self.is_allowed = Memo(self._is_allowed)
+
+    def _declared(self, name: str, arity: int) -> list:
+        """The facts ``name(a, b, ...)`` the policy states, as tuples; [] when it defines no
+        rule of that name (a folder written before the declaration existed)."""
+        names = [Variable(f"v{i}") for i in range(arity)]
+        try:
+            return [
+                tuple(r["bindings"][f"v{i}"] for i in range(arity))
+                for r in self.oso.query_rule(name, *names)
+            ]
+        except OsoError as exc:
+            if "undefined rule" in str(exc):
+                return []
+            raise PolicyError(f"{self.style}: {exc}") from exc
 
     def _is_allowed(self, action: str, view: View) -> bool:
         return self.oso.is_allowed(ACTOR, action, to_polar(view, self.classes))
@@ -223,6 +246,40 @@ class StyleEngine:
         """The actions the policy declares on ``type_``."""
         decl = self.types.get(type_)
         return list(decl.permissions) if decl else []
+
+    @property
+    def role_order(self) -> list:
+        """The organization roles in the order the management rules read (``rank``), highest
+        first (ties in declaration order). A declared role missing here has no rank: no
+        rule that reads the order can hand it out (``policy check`` names it)."""
+        declared = self.roles("Organization")
+        ranked = [r for r in declared if r in self.role_ranks]
+        return sorted(ranked, key=lambda r: -self.role_ranks[r])
+
+    def unranked_roles(self) -> list:
+        """Declared organization roles with no ``rank``."""
+        return [r for r in self.roles("Organization") if r not in self.role_ranks]
+
+    def role_label(self, role: str) -> str:
+        """A role as sentences name it: ``role_label(role, label)``, else "Org Admin"."""
+        return self.role_labels.get(role) or role.replace("_", " ").title()
+
+    def reasons(self, action: str, view: View) -> list:
+        """The texts of the policy's ``reason(actor, action, resource, text)`` rules that hold
+        on the view, in the order the policy lists them: why the action is refused. Not a
+        decision (not memoized, not logged); an error is no reason."""
+        try:
+            obj = to_polar(view, self.classes)
+            texts = []
+            for r in self.oso.query_rule("reason", ACTOR, action, obj, Variable("text")):
+                text = r["bindings"]["text"]
+                if isinstance(text, str) and text not in texts:
+                    texts.append(text)
+            return texts
+        except Exception as exc:  # noqa: BLE001 -- a reason is an aid; the deny stands
+            if "undefined rule" not in str(exc):
+                log.exception("error asking the %s policy why %s was refused", self.style, action)
+            return []
 
     def setting(self, name: str, default=None):
         """A value the policy states with ``setting(name, value)``, e.g. an invitation lifetime."""

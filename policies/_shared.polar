@@ -45,3 +45,18 @@ attribute(_type, _name) if false;
 # attribute_value(Type, name, value): the values of an attribute worth showing apart in the
 # effective role matrix (e.g. a cloud and a desktop License). Only the matrix reads it.
 attribute_value(_type, _name, _value) if false;
+
+# rank(role, n): each Organization role's place in the order the management rules read
+# (who may hand out, take away or change which role). Every role of a style's Organization
+# block needs one, beside the rules that read it: `policy check` fails on a role without,
+# since no management rule could ever give it. Equal ranks are fine.
+rank(_role, _n) if false;
+# role_label(role, label): how a role is named in sentences ("Organization Admin");
+# without one, "org_admin" reads "Org Admin".
+role_label(_role, _label) if false;
+# reason(actor, action, resource, text): why the policy refuses, one rule per limit of the
+# rules that allow, in the words of the page it cites. A refusal shows the first that holds,
+# as "<style>: <text>". In the text, {role}, {from_role}, {to_role} (the request's roles),
+# {actor_role} (the actor's role in the organization) and {type} (the resource a Grant is
+# on) are filled in by the service; {a role} puts "a" or "an" before it.
+reason(_actor, _action, _resource, _text) if false;

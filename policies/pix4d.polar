@@ -227,7 +227,8 @@ has_permission(actor: User, "use", license: License) if
     has_role(actor, "editor", license.organization);
 
 # ---------------------------------------------------------------- management
-# The rank of each role, to say "up to".
+# The rank of each role, to say "up to" (see rank in _shared.polar): a new role of the
+# Organization block needs its line here, or no one may invite as it or give it.
 rank("member", 1);
 rank("reader", 2);
 rank("editor", 3);
@@ -309,3 +310,79 @@ grant_manager(actor: User, license: License) if
 grant_manager(actor: User, resource) if
     not resource matches License and
     has_permission(actor, "assign_roles", resource.organization);
+
+# ---------------------------------------------------------------- why a refusal
+# reason(actor, action, resource, text) (see _shared.polar): one per limit of the rules
+# above; a refusal shows the first that holds.
+reason(actor: User, "use", license: License,
+       "a Reader may not use desktop licenses, even one assigned to them") if
+    license.kind = "desktop" and
+    has_role(actor, "reader", license.organization) and
+    not has_role(actor, "editor", license.organization);
+reason(actor: User, "use", license: License,
+       "{a actor_role} may use only the licenses assigned to them") if
+    not has_role(actor, "reader", license.organization) and
+    not has_role(actor, "assignee", license);
+
+# [P1] "Invite Users (Available to Owner and Managers.)"
+reason(actor: User, "invite", invitation: Invitation,
+       "{a actor_role} may not invite people; Owners and Managers do") if
+    not has_permission(actor, "invite_members", invitation.organization);
+# [P1] Manager: "Invite, remove, and assign roles up to Manager."
+reason(actor: User, "invite", invitation: Invitation,
+       "{a actor_role} may invite people only up to {actor_role}, and this invitation is for {a role}") if
+    has_permission(actor, "invite_members", invitation.organization) and
+    not may_handle_role(actor, invitation.role, invitation.organization);
+reason(actor: User, "cancel", invitation: Invitation,
+       "{a actor_role} may not cancel invitations; Owners and Managers do") if
+    not has_permission(actor, "invite_members", invitation.organization);
+reason(actor: User, "cancel", invitation: Invitation,
+       "{a actor_role} may cancel invitations only up to {actor_role}, and this one is for {a role}") if
+    has_permission(actor, "invite_members", invitation.organization) and
+    not may_handle_role(actor, invitation.role, invitation.organization);
+reason(_actor: User, "accept", invitation: Invitation,
+       "this invitation was sent to another email address") if
+    not invitation.email_matches = true;
+
+# [P0] "The role can be changed by a Manager or an Owner"
+reason(actor: User, "change_role", change: RoleChange,
+       "{a actor_role} may not change roles; Owners and Managers do") if
+    not has_permission(actor, "assign_roles", change.organization);
+# [P1] "assign roles up to Manager": the member's role now, then the role given.
+reason(actor: User, "change_role", change: RoleChange,
+       "{a actor_role} may change roles only up to {actor_role}, and this member is {a from_role}") if
+    has_permission(actor, "assign_roles", change.organization) and
+    not may_handle_role(actor, change.from_role, change.organization);
+reason(actor: User, "change_role", change: RoleChange,
+       "{a actor_role} may change roles only up to {actor_role}, not to {to_role}") if
+    has_permission(actor, "assign_roles", change.organization) and
+    not may_handle_role(actor, change.to_role, change.organization);
+# [P1] "Requires at least one Owner."
+reason(_actor: User, "change_role", change: RoleChange,
+       "an organization keeps at least one Owner, and this member is the last one; make another member Owner first") if
+    change.from_role = "owner" and change.last_of_role = true;
+
+# [P1] "Remove Users: Owners and Managers only."
+reason(actor: User, "remove", membership: Membership,
+       "{a actor_role} may not remove members; Owners and Managers do") if
+    membership.is_self = false and
+    not has_permission(actor, "remove_members", membership.organization);
+# [P1] Manager: "Invite, remove, and assign roles up to Manager."
+reason(actor: User, "remove", membership: Membership,
+       "{a actor_role} may remove members only up to {actor_role}, and this member is {a role}") if
+    membership.is_self = false and
+    has_permission(actor, "remove_members", membership.organization) and
+    not may_handle_role(actor, membership.role, membership.organization);
+
+# [P1] "Requires at least one Owner." (leaving included)
+reason(_actor: User, "remove", membership: Membership,
+       "an organization keeps at least one Owner, and this member is the last one; make another member Owner first") if
+    membership.role = "owner" and membership.last_of_role = true;
+
+# Assigning resources and licenses: Managers and Owners.
+reason(actor: User, "grant", grant: Grant,
+       "{a actor_role} may not give members roles on a {type}; Owners and Managers do") if
+    not grant_manager(actor, grant.parent);
+reason(actor: User, "revoke", grant: Grant,
+       "{a actor_role} may not take back roles on a {type}; Owners and Managers do") if
+    not grant_manager(actor, grant.parent);

@@ -138,6 +138,19 @@ has_role(actor: User, role: String, space: Space) if role in actor.roles_on(spac
 has_relation(org: Organization, "organization", space: Space) if org = space.organization;
 
 # ---------------------------------------------------------------- management
+# The roles an Organization Admin may give (see rank in _shared.polar). They are not a
+# ladder: every role has rank 1, none above another. A new role of the Organization block
+# needs its line here.
+rank("org_admin", 1);
+rank("billing_admin", 1);
+rank("user_admin", 1);
+rank("member", 1);
+# How the pages name the roles ([R1]).
+role_label("org_admin", "Organization Admin");
+role_label("billing_admin", "Billing Admin");
+role_label("user_admin", "User Admin");
+role_label("member", "Member");
+
 resource NewOrganization {
   permissions = ["create"];
 }
@@ -153,7 +166,7 @@ resource Invitation {
 # [R1] "Select appropriate organization access for this new user." (Organization Admin)
 has_permission(actor: User, "invite", invitation: Invitation) if
     has_role(actor, "org_admin", invitation.organization) and
-    invitation.role in ["org_admin", "billing_admin", "user_admin", "member"];
+    rank(invitation.role, _);
 # [R1] "User Admins can only add users with Member access to prevent the misuse of
 # unauthorised action."
 has_permission(actor: User, "invite", invitation: Invitation) if
@@ -175,7 +188,7 @@ resource RoleChange {
 # [R1] "Each organization has to have at least one organization admin."
 has_permission(actor: User, "change_role", change: RoleChange) if
     has_role(actor, "org_admin", change.organization) and
-    change.to_role in ["org_admin", "billing_admin", "user_admin", "member"] and
+    rank(change.to_role, _) and
     not (change.from_role = "org_admin" and change.last_of_role = true);
 
 resource Membership {
@@ -205,3 +218,72 @@ has_permission(actor: User, "revoke", grant: Grant) if
     space_assigner(actor, grant.parent);
 space_assigner(actor: User, space: Space) if
     has_permission(actor, "assign_users", space);
+
+# ---------------------------------------------------------------- why a refusal
+# reason(actor, action, resource, text) (see _shared.polar): one per limit of the rules
+# above; a refusal shows the first that holds.
+# [R2] "A User can only create one Organization. If you require more than one
+# Organization, contact us"
+reason(_actor: User, "create", request: NewOrganization,
+       "a user may create one respond.io organization only, and this user already created one (more need respond.io's support)") if
+    request.creator_created_in_style = true;
+
+# [R1] adding users: "only available to Organization Admin and User Admin"
+reason(actor: User, "invite", invitation: Invitation,
+       "{a actor_role} may not invite users; Organization Admins and User Admins do") if
+    not has_role(actor, "org_admin", invitation.organization) and
+    not has_role(actor, "user_admin", invitation.organization);
+# [R1] "User Admins can only add users with Member access"
+reason(actor: User, "invite", invitation: Invitation,
+       "a User Admin may invite only Members, and this invitation is for {a role}") if
+    has_role(actor, "user_admin", invitation.organization) and
+    not has_role(actor, "org_admin", invitation.organization) and
+    not invitation.role = "member";
+reason(actor: User, "cancel", invitation: Invitation,
+       "{a actor_role} may not cancel invitations; Organization Admins and User Admins do") if
+    not has_role(actor, "org_admin", invitation.organization) and
+    not has_role(actor, "user_admin", invitation.organization);
+reason(actor: User, "cancel", invitation: Invitation,
+       "a User Admin may cancel only invitations for Members, and this one is for {a role}") if
+    has_role(actor, "user_admin", invitation.organization) and
+    not has_role(actor, "org_admin", invitation.organization) and
+    not invitation.role = "member";
+reason(_actor: User, "accept", invitation: Invitation,
+       "this invitation was sent to another email address") if
+    not invitation.email_matches = true;
+
+# [R1] "User Admins cannot promote or demote an organization member"
+reason(actor: User, "change_role", change: RoleChange,
+       "{a actor_role} may not change roles; only Organization Admins do") if
+    not has_role(actor, "org_admin", change.organization);
+# [R1] "Each organization has to have at least one organization admin."
+reason(_actor: User, "change_role", change: RoleChange,
+       "an organization keeps at least one Organization Admin, and this member is the last one; make another member Organization Admin first") if
+    change.from_role = "org_admin" and change.last_of_role = true;
+
+# [R1] "A user cannot delete himself from the organization as it requires another
+# authorised user to do so."
+reason(_actor: User, "remove", membership: Membership,
+       "a user cannot remove themselves: another authorised user must do it") if
+    membership.is_self = true;
+reason(actor: User, "remove", membership: Membership,
+       "{a actor_role} may not remove users; Organization Admins and User Admins do") if
+    not has_role(actor, "org_admin", membership.organization) and
+    not has_role(actor, "user_admin", membership.organization);
+# [R1] "User Admins can only delete users with Member access"
+reason(actor: User, "remove", membership: Membership,
+       "a User Admin may remove only Members, and this member is {a role}") if
+    has_role(actor, "user_admin", membership.organization) and
+    not has_role(actor, "org_admin", membership.organization) and
+    not membership.role = "member";
+reason(_actor: User, "remove", membership: Membership,
+       "an organization keeps at least one Organization Admin, and this member is the last one; make another member Organization Admin first") if
+    membership.role = "org_admin" and membership.last_of_role = true;
+
+# [R1] User Admin: "Edit Assigned Spaces of all users".
+reason(actor: User, "grant", grant: Grant,
+       "{a actor_role} may not assign users to spaces; Organization Admins and User Admins do") if
+    not space_assigner(actor, grant.parent);
+reason(actor: User, "revoke", grant: Grant,
+       "{a actor_role} may not take users off spaces; Organization Admins and User Admins do") if
+    not space_assigner(actor, grant.parent);

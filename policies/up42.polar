@@ -128,9 +128,13 @@ account_user(actor: User, org: Organization) if
     role in ["admin", "member"] and has_role(actor, role, org);
 has_relation(org: Organization, "organization", workspace: Workspace) if org = workspace.organization;
 has_relation(org: Organization, "organization", asset: Asset) if org = asset.organization;
-has_relation(workspace: Workspace, "workspace", asset: Asset) if workspace = asset.parent;
 
 # ---------------------------------------------------------------- management
+# The roles the management rules may hand out (see rank in _shared.polar): an admin ranks
+# above a member. A new role of the Organization block needs its line here.
+rank("admin", 2);
+rank("member", 1);
+
 resource NewOrganization {
   permissions = ["create"];
 }
@@ -147,7 +151,7 @@ resource Invitation {
 # an admin may invite either role, since an admin may change either role afterwards.
 has_permission(actor: User, "invite", invitation: Invitation) if
     has_permission(actor, "invite_members", invitation.organization) and
-    invitation.role in ["admin", "member"];
+    rank(invitation.role, _);
 # [U] "Admins can cancel a pending user invitation".
 has_permission(actor: User, "cancel", invitation: Invitation) if
     has_permission(actor, "invite_members", invitation.organization);
@@ -165,7 +169,7 @@ resource RoleChange {
 # ... demoted" is refused): someone must be able to manage users.
 has_permission(actor: User, "change_role", change: RoleChange) if
     has_permission(actor, "change_roles", change.organization) and
-    change.to_role in ["admin", "member"] and
+    rank(change.to_role, _) and
     not (change.from_role = "admin" and change.last_of_role = true);
 
 resource Membership {
@@ -183,3 +187,61 @@ resource Grant {
 }
 # UP42 has no per-resource roles: access comes from the account role alone, so no grant
 # is ever allowed (there is no has_permission rule for Grant).
+
+# ---------------------------------------------------------------- why a refusal
+# reason(actor, action, resource, text) (see _shared.polar): one per limit of the rules
+# above; a refusal shows the first that holds.
+# [U] "The merging of accounts isn't supported."
+reason(_actor: User, "create", request: NewOrganization,
+       "a user belongs to one UP42 account at most (merging accounts isn't supported), and this user already belongs to one") if
+    request.creator_in_style_org = true;
+
+# [U] table: Invite new users: Member no, Admin yes.
+reason(actor: User, "invite", invitation: Invitation,
+       "{a actor_role} may not invite users; Admins do") if
+    not has_permission(actor, "invite_members", invitation.organization);
+reason(_actor: User, "invite", invitation: Invitation,
+       "UP42 has no role {role}: a user is an Admin or a Member") if
+    not rank(invitation.role, _);
+reason(actor: User, "cancel", invitation: Invitation,
+       "{a actor_role} may not cancel invitations; Admins do") if
+    not has_permission(actor, "invite_members", invitation.organization);
+reason(_actor: User, "accept", invitation: Invitation,
+       "this invitation was sent to another email address") if
+    not invitation.email_matches = true;
+# [U] "To be able to receive an invitation to join your account, the user must first
+# delete their current account."
+reason(_actor: User, "accept", invitation: Invitation,
+       "this user already belongs to another UP42 account, and accounts cannot be merged: they must first delete that account") if
+    invitation.actor_in_other_org = true;
+
+# [U] table: Change user roles: Member no, Admin yes.
+reason(actor: User, "change_role", change: RoleChange,
+       "{a actor_role} may not change roles; Admins do") if
+    not has_permission(actor, "change_roles", change.organization);
+reason(_actor: User, "change_role", change: RoleChange,
+       "UP42 has no role {to_role}: a user is an Admin or a Member") if
+    not rank(change.to_role, _);
+reason(_actor: User, "change_role", change: RoleChange,
+       "an account keeps at least one Admin, and this member is the last one; make another user Admin first") if
+    change.from_role = "admin" and change.last_of_role = true;
+
+# [U] table: Remove a user: Member no, Admin yes. "To remove a user, their role must be
+# Member."
+reason(actor: User, "remove", membership: Membership,
+       "{a actor_role} may not remove users, themselves included; an Admin removes them") if
+    membership.is_self = true and
+    not has_permission(actor, "remove_members", membership.organization);
+reason(actor: User, "remove", membership: Membership,
+       "{a actor_role} may not remove users; Admins do") if
+    membership.is_self = false and
+    not has_permission(actor, "remove_members", membership.organization);
+reason(actor: User, "remove", membership: Membership,
+       "to remove a user, their role must be Member, and this user is {a role}: admins must first be demoted to Member") if
+    has_permission(actor, "remove_members", membership.organization) and
+    not membership.role = "member";
+
+reason(_actor: User, "grant", _grant: Grant,
+       "UP42 has no roles on resources: access comes from the account role alone");
+reason(_actor: User, "revoke", _grant: Grant,
+       "UP42 has no roles on resources: access comes from the account role alone");
