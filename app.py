@@ -57,4 +57,21 @@ def create_app(test_config: dict | None = None) -> Flask:
     CACHE.clear()  # the database may not be the one the cached facts came from
     register(app)
     cli.register(app)
+    _outbox(app)
     return app
+
+
+def _outbox(app: Flask) -> None:
+    """Mail, webhooks and derived secrets from the config; the outbox worker thread where
+    the app serves (gunicorn, ``make run``), not in ``flask`` commands nor tests."""
+    import click
+
+    from access import worker
+    from access.context import Context
+
+    worker.configure(app.config, app.instance_path)
+    if worker.wanted(app.config) and click.get_current_context(silent=True) is None:
+        policy = app.extensions["orgauthz.policy"]
+        app.extensions["orgauthz.worker"] = worker.start(
+            lambda: Context(policy.current, app.config["CLOCK"]), app.config
+        )

@@ -1,20 +1,25 @@
-"""Invitations: invite a batch, list by status, cancel, accept.
+"""Invitations: invite a batch, list by status, read one, cancel, resend, accept, expire.
 
-A token is ``secrets.token_urlsafe(32)``, returned once when the invitation is made; only its
-SHA-256 (``models.hash_secret``) is stored, and it is never logged. It works once, until the
-lifetime the style's policy states (``setting("invitation_lifetime_hours", ...)``), and only
-for the invited email (case-insensitive). A batch is all or nothing: every item is checked
-(its role, the policy's ``invite``, no member or pending invitation with that email) before
-anything is written; a batch with any refused item writes nothing and names each one.
+A token is returned once when the invitation is made (and once more when it is resent);
+only its SHA-256 (``models.hash_secret``) is stored, and it is never logged. While it is
+mailed, the token is derived from the deployment's key and a nonce kept with the queued mail
+until it is sent (access/mail.py, access/derived.py); the mail is queued in the same unit
+of work as the invitation. A token works once, until the lifetime the style's policy states
+(``setting("invitation_lifetime_hours", ...)``), and only for the invited email
+(case-insensitive). A batch is all or nothing: every item is checked (its role, the policy's
+``invite``, no member or pending invitation with that email) before anything is written; a
+batch with any refused item writes nothing and names each one. The expiry job
+(``expire_due``) marks invitations past their time ``expired`` once, with its event.
 """
 
 import datetime
-import secrets
 import uuid
 
+from access import mail
 from access.context import Context
 from access.decisions import require
 from access.errors import FORBIDDEN, ApiError
+from access.events import target_invitation, target_user
 from access.orgs import conflict_is_409, engine_for, iso, org_ref, org_target, page, setting
 from access.refusals import would_allow
 from access.targets import TargetBuilder
@@ -48,6 +53,20 @@ def _audit_view(inv: Invitation) -> dict:
         "email": inv.email,
         "role": inv.role,
         "status": inv.status,
+        "expires_at": iso(inv.expires_at),
+    }
+
+
+def _mail_data(org: Organization, inv: Invitation, inviter: User | None) -> dict:
+    """What the invitation mail shows (never the token: access/mail.py derives it)."""
+    return {
+        "style": org.style,
+        "org_id": org.id,
+        "org_name": org.name,
+        "inviter_id": inv.invited_by,
+        "inviter_name": (inviter.name or inviter.id) if inviter else (inv.invited_by or org.name),
+        "email": inv.email,
+        "role": inv.role,
         "expires_at": iso(inv.expires_at),
     }
 
@@ -128,10 +147,12 @@ def invite(ctx: Context, actor: str, org_id: str, items: list) -> list:
                 "members or invited; no invitation was sent",
                 conflicts,
             )
+        inviter = User.get_or_none(User.id == actor)
         for item in items:
-            token = secrets.token_urlsafe(32)
+            inv_id = f"inv-{uuid.uuid4().hex[:20]}"
+            token, nonce = mail.new_token(inv_id)
             inv = Invitation.create(
-                id=f"inv-{uuid.uuid4().hex[:20]}",
+                id=inv_id,
                 org=org_id,
                 email=item["email"],
                 email_key=User.email_key_of(item["email"]),
@@ -142,8 +163,14 @@ def invite(ctx: Context, actor: str, org_id: str, items: list) -> list:
                 created_at=now,
                 expires_at=now + lifetime,
             )
+            mail.queue_invitation(inv, nonce, _mail_data(uow.org_row, inv, inviter), now)
             uow.audit(
-                org_id, "invitation.create", f"invitation:{inv.id}", None, _audit_view(inv), actor
+                org_id,
+                "invitation.create",
+                target_invitation(inv.id),
+                None,
+                _audit_view(inv),
+                actor,
             )
             created.append(as_dict(inv, now, token))
     return created
@@ -168,8 +195,11 @@ def list_page(
     query = Invitation.select().where(Invitation.org == org_id)
     if status == "pending":
         query = query.where((Invitation.status == "pending") & (Invitation.expires_at > now))
-    elif status == "expired":  # stored as pending; expired is pending past its time
-        query = query.where((Invitation.status == "pending") & (Invitation.expires_at <= now))
+    elif status == "expired":  # pending past its time, or marked by the expiry job
+        query = query.where(
+            (Invitation.status == "expired")
+            | ((Invitation.status == "pending") & (Invitation.expires_at <= now))
+        )
     elif status:
         query = query.where(Invitation.status == status)
     return page(query, Invitation.id, limit, after, lambda inv: as_dict(inv, now))
@@ -197,8 +227,9 @@ def cancel(ctx: Context, actor: str, org_id: str, invitation_id: str) -> dict:
         before = _audit_view(inv)
         inv.status, inv.ended_at = "cancelled", now
         inv.save()
+        mail.drop_pending(inv.id, "the invitation was cancelled")
         uow.audit(
-            org_id, "invitation.cancel", f"invitation:{inv.id}", before, _audit_view(inv), actor
+            org_id, "invitation.cancel", target_invitation(inv.id), before, _audit_view(inv), actor
         )
     return as_dict(inv, now)
 
@@ -301,10 +332,16 @@ def accept(ctx: Context, token: str, person: dict) -> dict:
         inv.save()
         if user.default_org is None:
             User.update(default_org=org.id).where(User.id == user_id).execute()
+        mail.drop_pending(inv.id, "the invitation was accepted")
         uow.audit(
-            org.id, "invitation.accept", f"invitation:{inv.id}", before, _audit_view(inv), user_id
+            org.id,
+            "invitation.accept",
+            target_invitation(inv.id),
+            before,
+            _audit_view(inv),
+            user_id,
         )
-        uow.audit(org.id, "member.add", f"user:{user_id}", None, {"role": inv.role}, user_id)
+        uow.audit(org.id, "member.add", target_user(user_id), None, {"role": inv.role}, user_id)
     return {
         "org_id": org.id,
         "user_id": user_id,
@@ -313,3 +350,116 @@ def accept(ctx: Context, token: str, person: dict) -> dict:
         "invitation_id": inv.id,
         "joined_at": iso(membership.created_at),
     }
+
+
+def get(ctx: Context, actor: str, org_id: str, invitation_id: str) -> dict:
+    """One invitation of the org; action ``view_invitations``. Raises ApiError 404, 403."""
+    targets = TargetBuilder()
+    require(
+        ctx.policy,
+        targets,
+        actor,
+        "view_invitations",
+        org_target(targets, org_id),
+        what=f"view the invitations of {org_id}",
+    )
+    inv = Invitation.get_or_none((Invitation.id == invitation_id) & (Invitation.org == org_id))
+    if inv is None:
+        raise ApiError(404, f"no invitation {invitation_id!r} in {org_id!r}")
+    return as_dict(inv, ctx.now())
+
+
+def resend(ctx: Context, actor: str, org_id: str, invitation_id: str) -> dict:
+    """Send a pending or expired invitation again: a new token (the old one stops working),
+    its lifetime starting again, a new mail, audited. The policy's ``invite`` on the
+    Invitation decides, as for inviting with its role. Returns the invitation with its new
+    token (shown once). Raises ApiError 404, 403, 409 (accepted or cancelled; the email is
+    invited again or already a member)."""
+    with conflict_is_409(), UnitOfWork(ctx, org_id) as uow:
+        org = uow.org()
+        inv = Invitation.get_or_none((Invitation.id == invitation_id) & (Invitation.org == org_id))
+        if inv is None:
+            raise ApiError(404, f"no invitation {invitation_id!r} in {org_id!r}")
+        uow.require_management(
+            actor,
+            "invite",
+            "Invitation",
+            {"role": inv.role},
+            what=f"resend the invitation {invitation_id}",
+        )
+        now = ctx.now()
+        status = inv.status_at(now)
+        if status not in ("pending", "expired"):
+            raise ApiError(
+                409, f"the invitation is {status}; only a pending or expired one can be resent"
+            )
+        other = Invitation.select().where(
+            (Invitation.org == org_id)
+            & (Invitation.email_key == inv.email_key)
+            & (Invitation.id != inv.id)
+            & (Invitation.status == "pending")
+            & (Invitation.expires_at > now)
+        )
+        member = (
+            User.select()
+            .join(Membership)
+            .where((Membership.org == org_id) & (User.email_key == inv.email_key))
+        )
+        if other.exists() or member.exists():
+            raise ApiError(
+                409,
+                f"{inv.email} is already a member of {org_id} or has a newer invitation",
+                {"email": ["already a member or invited"]},
+            )
+        engine = engine_for(ctx, org)
+        lifetime = datetime.timedelta(hours=float(setting(engine, "invitation_lifetime_hours")))
+        before = _audit_view(inv)
+        token, nonce = mail.new_token(inv.id)
+        inv.token_hash = hash_secret(token)
+        inv.status, inv.ended_at, inv.expires_at = "pending", None, now + lifetime
+        inv.save()
+        inviter = User.get_or_none(User.id == actor)
+        mail.queue_invitation(inv, nonce, _mail_data(uow.org_row, inv, inviter), now)
+        uow.audit(
+            org_id, "invitation.resend", target_invitation(inv.id), before, _audit_view(inv), actor
+        )
+    return as_dict(inv, now, token)
+
+
+def expire_due(ctx: Context, limit: int = 500) -> int:
+    """Mark the pending invitations past their time ``expired``, each once, with its audit
+    entry and event (actor: none, the service), one unit of work per organization. Returns
+    how many were marked. Any scheduler can run it (``flask invitations expire``); the
+    worker thread of ``make run`` runs it every minute."""
+    now = ctx.now()
+    due = (
+        Invitation.select(Invitation.org)
+        .where((Invitation.status == "pending") & (Invitation.expires_at <= now))
+        .distinct()
+        .limit(limit)
+    )
+    marked = 0
+    for org_id in sorted({row.org_id for row in due}):
+        with UnitOfWork(ctx, org_id) as uow:
+            if uow.org_row is None:
+                continue
+            rows = list(
+                Invitation.select()
+                .where(
+                    (Invitation.org == org_id)
+                    & (Invitation.status == "pending")
+                    & (Invitation.expires_at <= now)
+                )
+                .order_by(Invitation.id)
+                .limit(limit)
+            )
+            for inv in rows:
+                before = _audit_view(inv)
+                inv.status, inv.ended_at = "expired", now
+                inv.save()
+                mail.drop_pending(inv.id, "the invitation expired")
+                uow.audit(
+                    org_id, "invitation.expire", target_invitation(inv.id), before, _audit_view(inv)
+                )
+                marked += 1
+    return marked

@@ -13,10 +13,11 @@ other at once: the first wins; the second, now a Manager demoting the last Owner
 from access.context import Context
 from access.decisions import require
 from access.errors import FORBIDDEN, ApiError
+from access.events import target_user
 from access.orgs import declared_role, engine_for, iso, org_target
 from access.targets import TargetBuilder
 from access.uow import UnitOfWork
-from models import Grant, Invitation, Membership, User
+from models import Grant, Invitation, Membership, Resource, User
 
 
 def as_dict(membership: Membership, user: User) -> dict:
@@ -146,7 +147,7 @@ def change_role(ctx: Context, actor: str, org_id: str, user_id: str, role: str) 
         uow.audit(
             org_id,
             "member.change_role",
-            f"user:{user_id}",
+            target_user(user_id),
             {"role": from_role},
             {"role": to_role},
             actor,
@@ -206,21 +207,60 @@ def remove(ctx: Context, actor: str, org_id: str, user_ids: list) -> list:
                 title=FORBIDDEN,
             )
         memberships = [found[u] for u in user_ids]
-        drop_memberships(org_id, memberships)
+        dropped = drop_memberships(org_id, memberships)
         for m in memberships:
             action = "member.leave" if m.user.id == actor else "member.remove"
-            uow.audit(org_id, action, f"user:{m.user.id}", {"role": m.role}, None, actor)
+            before = {"role": m.role, "grants": dropped.get(m.user.id, [])}
+            uow.audit(org_id, action, target_user(m.user.id), before, None, actor)
     return [m.user.id for m in memberships]
 
 
-def drop_memberships(org_id: str, memberships: list) -> None:
+def grants_in(org_id: str, user_ids: list) -> dict:
+    """The grants of these users in the org: ``{user id: [{"type", "id", "role"}]}``, by
+    resource type and id."""
+    rows = (
+        Grant.select(Grant.user, Grant.role, Resource.type, Resource.rid)
+        .join(Resource)
+        .where((Grant.org == org_id) & (Grant.user.in_(user_ids)))
+        .order_by(Resource.type, Resource.rid)
+    )
+    found: dict = {}
+    for g in rows:
+        found.setdefault(g.user_id, []).append(
+            {"type": g.resource.type, "id": g.resource.rid, "role": g.role}
+        )
+    return found
+
+
+def drop_memberships(org_id: str, memberships: list) -> dict:
     """Delete the memberships, the members' grants in the org and their default_org there.
+    Returns the grants dropped (``grants_in``), for the audit entry.
 
     Runs inside the caller's unit of work, after the policy allowed it.
     """
     user_ids = [m.user_id for m in memberships]
+    dropped = grants_in(org_id, user_ids)
     Grant.delete().where((Grant.org == org_id) & (Grant.user.in_(user_ids))).execute()
     Membership.delete().where(Membership.id.in_([m.id for m in memberships])).execute()
     User.update(default_org=None).where(
         (User.id.in_(user_ids)) & (User.default_org == org_id)
     ).execute()
+    return dropped
+
+
+def get(ctx: Context, actor: str, org_id: str, user_id: str) -> dict:
+    """One member with role, last activity and grants in the org; action ``view_members``.
+    Raises ApiError 404 (org, not a member), 403 (with the policy's reason)."""
+    targets = TargetBuilder()
+    require(
+        ctx.policy,
+        targets,
+        actor,
+        "view_members",
+        org_target(targets, org_id),
+        what=f"view the members of {org_id}",
+    )
+    membership = _membership(org_id, user_id)
+    body = as_dict(membership, membership.user)
+    body["grants"] = grants_in(org_id, [user_id]).get(user_id, [])
+    return body

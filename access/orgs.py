@@ -12,8 +12,9 @@ import uuid
 import peewee
 
 from access.context import Context
-from access.decisions import require
+from access.decisions import decide, require
 from access.errors import ApiError
+from access.events import summary, target_org
 from access.targets import TargetBuilder
 from access.uow import UnitOfWork
 from authz.engine import StyleEngine
@@ -168,7 +169,7 @@ def create(ctx: Context, actor: str, body: dict) -> dict:
                 "id": initial.rid,
                 "name": initial.attributes["name"],
             }
-        uow.audit(org_id, "org.create", f"organization:{org_id}", None, after, actor)
+        uow.audit(org_id, "org.create", target_org(org_id), None, after, actor)
     return after
 
 
@@ -209,6 +210,29 @@ def get(ctx: Context, actor: str, org_id: str) -> dict:
     return as_dict(Organization.get_by_id(org_id), targets.actor(actor, target).role)
 
 
+def list_mine(ctx: Context, actor: str, limit: int, after: str | None) -> dict:
+    """The organizations the acting user belongs to and the policy lets them ``view`` (a
+    closed one allows nothing), by id, after the id ``after``, each with the user's role:
+    ``{"items", "next"}``. A page may hold fewer than ``limit`` when some were refused."""
+    targets = TargetBuilder()
+    query = (
+        Membership.select(Membership, Organization)
+        .join(Organization)
+        .where(Membership.user == actor)
+    )
+    if after is not None:
+        query = query.where(Organization.id > after)
+    rows = list(query.order_by(Organization.id).limit(limit + 1))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = []
+    for m in rows:
+        target = targets.registered("Organization", m.org.id)
+        if target is not None and decide(ctx.policy, targets, actor, "view", target).allowed:
+            items.append(as_dict(m.org, m.role))
+    return {"items": items, "next": rows[-1].org.id if more else None}
+
+
 # Each field of an organization is guarded by its own action (docs/API.md).
 FIELD_ACTIONS = {"name": "edit_details", "legal": "edit_legal", "billing": "edit_billing"}
 
@@ -226,7 +250,7 @@ def update(ctx: Context, actor: str, org_id: str, changes: dict) -> dict:
         for field, value in changes.items():
             setattr(row, field, value)
         row.save()
-        uow.audit(org_id, "org.update", f"organization:{org_id}", before, dict(changes), actor)
+        uow.audit(org_id, "org.update", target_org(org_id), before, dict(changes), actor)
         role = uow.targets.actor(actor, target).role
     return as_dict(row, role)
 
@@ -243,7 +267,7 @@ def close(ctx: Context, actor: str, org_id: str) -> dict:
         uow.audit(
             org_id,
             "org.close",
-            f"organization:{org_id}",
+            target_org(org_id),
             {"closed_at": None},
             {"closed_at": iso(row.closed_at)},
             actor,
@@ -252,12 +276,15 @@ def close(ctx: Context, actor: str, org_id: str) -> dict:
 
 
 def audit_dict(event: AuditEvent) -> dict:
-    """The API form of an audit event."""
+    """The API form of an audit event: who, the action, the target (one format, see
+    access/events.py), the change, and ``summary``, the same in words."""
     return {
         "id": event.id,
+        "org": event.org,
         "actor": event.actor,
         "action": event.action,
         "target": event.target,
+        "summary": summary(event.action, event.actor, event.target, event.before, event.after),
         "before": event.before,
         "after": event.after,
         "request_id": event.request_id,
@@ -266,9 +293,21 @@ def audit_dict(event: AuditEvent) -> dict:
     }
 
 
-def audit_page(ctx: Context, actor: str, org_id: str, limit: int, after: int | None) -> dict:
-    """The organization's audit trail, oldest first, after the event id ``after``; action
-    ``view_audit``. Raises ApiError 404, 403."""
+def audit_page(
+    ctx: Context,
+    actor: str,
+    org_id: str,
+    limit: int,
+    after: int | None,
+    *,
+    order: str = "asc",
+    filters: dict | None = None,
+) -> dict:
+    """The organization's audit trail after the event id ``after`` (oldest first, or newest
+    first with ``order="desc"``), filtered by ``filters``: ``actor`` and ``action`` (exact),
+    ``subject`` (a target: its own entries, and for a user or a resource the grants on them
+    too), ``since`` and ``until`` (datetimes, inclusive); action ``view_audit``. Raises
+    ApiError 404, 403."""
     targets = TargetBuilder()
     require(
         ctx.policy,
@@ -278,7 +317,34 @@ def audit_page(ctx: Context, actor: str, org_id: str, limit: int, after: int | N
         org_target(targets, org_id),
         what=f"view the audit trail of {org_id}",
     )
+    filters = filters or {}
     query = AuditEvent.select().where(AuditEvent.org == org_id)
+    if filters.get("actor"):
+        query = query.where(AuditEvent.actor == filters["actor"])
+    if filters.get("action"):
+        query = query.where(AuditEvent.action == filters["action"])
+    if filters.get("since"):
+        query = query.where(AuditEvent.created_at >= filters["since"])
+    if filters.get("until"):
+        query = query.where(AuditEvent.created_at <= filters["until"])
+    subject = filters.get("subject")
+    if subject:
+        kind, _, rest = subject.partition(":")
+        clause = AuditEvent.target == subject
+        if kind == "user":  # grants to the user
+            clause |= AuditEvent.target.startswith("grant:") & (
+                AuditEvent.target.endswith("/" + rest)
+            )
+        elif kind == "resource":  # grants on the resource
+            clause |= AuditEvent.target.startswith("grant:" + rest + "/")
+        query = query.where(clause)
+    if order == "desc":
+        if after is not None:
+            query = query.where(AuditEvent.id < after)
+        rows = list(query.order_by(AuditEvent.id.desc()).limit(limit + 1))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return {"items": [audit_dict(r) for r in rows], "next": rows[-1].id if more else None}
     return page(query, AuditEvent.id, limit, after, audit_dict)
 
 

@@ -10,8 +10,9 @@ move into a cycle.
 import peewee
 
 from access.context import Context
-from access.decisions import require
+from access.decisions import decide, require
 from access.errors import ApiError
+from access.events import target_grant, target_resource
 from access.orgs import engine_for, iso, org_ref
 from access.targets import MAX_DEPTH, TargetBuilder
 from access.uow import UnitOfWork
@@ -122,12 +123,15 @@ def grant_dict(grant: Grant, resource: Resource) -> dict:
     }
 
 
-def _state(row: Resource) -> dict:
+def _state(row: Resource, parent: Resource | None = None) -> dict:
+    """What the audit trail keeps of a resource: its parent by type and id (never the
+    internal row ids), owner and attributes."""
+    if parent is None and row.parent_id:
+        parent = Resource.get_by_id(row.parent_id)
     return {
-        "parent": row.parent_id,
+        "parent": {"type": parent.type, "id": parent.rid} if parent else None,
         "owner": row.owner,
         "attributes": row.attributes,
-        "path": row.path,
     }
 
 
@@ -178,7 +182,14 @@ def put(ctx: Context, actor: str, org_id: str, type_: str, rid: str, body: dict)
             )
             row.place_under(parent)
             row.save(force_insert=True)
-            uow.audit(org_id, "resource.create", f"{type_}/{rid}", None, _state(row), actor)
+            uow.audit(
+                org_id,
+                "resource.create",
+                target_resource(type_, rid),
+                None,
+                _state(row, parent),
+                actor,
+            )
             return as_dict(row, parent), True
         row = existing
         before = _state(row)
@@ -189,9 +200,9 @@ def put(ctx: Context, actor: str, org_id: str, type_: str, rid: str, body: dict)
         uow.audit(
             org_id,
             "resource.move" if moving else "resource.update",
-            f"{type_}/{rid}",
+            target_resource(type_, rid),
             before,
-            _state(row),
+            _state(row, parent),
             actor,
         )
     return as_dict(row, parent), False
@@ -270,6 +281,7 @@ def delete(ctx: Context, actor: str, org_id: str, type_: str, rid: str, recursiv
                 " or delete with ?recursive=true",
                 {"recursive": ["not set"]},
             )
+        before = _state(row)
         ids = [row.id] + [pk for pk, _ in below]
         for i in range(0, len(ids), 500):
             Grant.delete().where(Grant.resource.in_(ids[i : i + 500])).execute()
@@ -285,8 +297,8 @@ def delete(ctx: Context, actor: str, org_id: str, type_: str, rid: str, recursiv
         uow.audit(
             org_id,
             "resource.delete",
-            f"{type_}/{rid}",
-            _state(row),
+            target_resource(type_, rid),
+            before,
             {"deleted_below": len(below)},
             actor,
         )
@@ -320,7 +332,7 @@ def _grant(uow: UnitOfWork, actor: str, org: OrgRef, row: Resource, user_id: str
         uow.require(actor, "revoke", target, what=f"revoke {existing.role} {what}")
     target = uow.targets.management(org, "Grant", {"role": role}, under=on)
     uow.require(actor, "grant", target, what=f"grant {role} {what}")
-    audit_target = f"{row.type}/{row.rid}/grants/{user_id}"
+    audit_target = target_grant(row.type, row.rid, user_id)
     if existing is None:
         grant = Grant.create(
             user=user_id, resource=row.id, org=org.id, role=role, created_at=uow.ctx.now()
@@ -370,7 +382,7 @@ def delete_grant(ctx: Context, actor: str, org_id: str, type_: str, rid: str, us
         uow.audit(
             org_id,
             "grant.delete",
-            f"{type_}/{rid}/grants/{user_id}",
+            target_grant(type_, rid, user_id),
             {"role": grant.role},
             None,
             actor,
@@ -414,3 +426,131 @@ def grant_batch(ctx: Context, actor: str, org_id: str, user_id: str, items: list
         return [
             grant_dict(_grant(uow, actor, org, row, user_id, role)[0], row) for row, role in rows
         ]
+
+
+# ---------------------------------------------------------------- reads for an admin screen
+SCAN_LIMIT = 2000  # rows looked at for one page of children (the rest: the next page)
+
+
+def _grants_by_resource(pks: list) -> dict:
+    """{resource pk: [{"user_id", "role", "created_at"}]} by user id."""
+    found: dict = {}
+    for i in range(0, len(pks), 500):
+        rows = (
+            Grant.select()
+            .where(Grant.resource.in_(pks[i : i + 500]))
+            .order_by(Grant.resource, Grant.user)
+        )
+        for g in rows:
+            found.setdefault(g.resource_id, []).append(
+                {"user_id": g.user_id, "role": g.role, "created_at": iso(g.created_at)}
+            )
+    return found
+
+
+def list_children(
+    ctx: Context,
+    actor: str,
+    org_id: str,
+    parent: dict | None,
+    type_: str | None,
+    limit: int,
+    after: int | None,
+) -> dict:
+    """The resources directly under ``parent`` ({type, id}; None: the org's top level),
+    optionally of one type, that the policy lets the actor ``view``, each with its grants
+    when the actor may ``view_members`` of the org (else ``grants`` is null). Needs ``view``
+    on the parent (the Organization for the top level). Returns ``{"items", "next"}``; a
+    page holds fewer than ``limit`` items when some rows were not viewable. Raises ApiError
+    404, 403."""
+    targets = TargetBuilder()
+    org = org_ref(targets, org_id)
+    if parent is None:
+        parent_row = None
+        require(ctx.policy, targets, actor, "view", org_target_of(targets, org_id))
+    else:
+        parent_row = resource_or_404(org_id, parent["type"], parent["id"])
+        require(
+            ctx.policy, targets, actor, "view", targets.registered(parent_row.type, parent_row.rid)
+        )
+    show_grants = decide(
+        ctx.policy, targets, actor, "view_members", org_target_of(targets, org_id)
+    ).allowed
+    query = Resource.select().where(Resource.org == org_id)
+    query = query.where(
+        Resource.parent == parent_row.id if parent_row else Resource.parent.is_null()
+    )
+    if type_:
+        query = query.where(Resource.type == type_)
+    rows, scanned, last, more = [], 0, after, False
+    batch_size = min(limit + 1, 500)
+    while True:
+        batch = list(
+            (query.where(Resource.id > last) if last is not None else query)
+            .order_by(Resource.id)
+            .limit(batch_size)
+        )
+        for row in batch:
+            if len(rows) == limit:
+                more = True  # a row follows the page
+                break
+            scanned += 1
+            last = row.id
+            node = Node(row.type, row.rid, row.id, row.owner, row.attributes)
+            if decide(
+                ctx.policy, targets, actor, "view", targets.under(org, parent_row, node)
+            ).allowed:
+                rows.append(row)
+        else:
+            if len(batch) < batch_size:
+                break  # no more rows
+            if scanned >= SCAN_LIMIT:
+                more = True  # looked at enough for one request: the next page goes on
+                break
+            continue
+        break
+    grants = _grants_by_resource([r.id for r in rows]) if show_grants else {}
+    items = []
+    for row in rows:
+        body = as_dict(row, parent_row)
+        body["grants"] = grants.get(row.id, []) if show_grants else None
+        items.append(body)
+    return {"items": items, "next": last if more else None}
+
+
+def org_target_of(targets: TargetBuilder, org_id: str):
+    target = targets.registered("Organization", org_id)
+    if target is None:
+        raise ApiError(404, f"no organization {org_id!r}")
+    return target
+
+
+def grants_of(
+    ctx: Context, actor: str, org_id: str, type_: str, rid: str, limit: int, after: str | None
+) -> dict:
+    """The grants on one resource, by user id: for those the policy lets ``view`` it and
+    ``view_members`` of the org (a grant names a member). Raises ApiError 404, 403."""
+    targets = TargetBuilder()
+    org_ref(targets, org_id)
+    row = resource_or_404(org_id, type_, rid)
+    require(ctx.policy, targets, actor, "view", targets.registered(type_, rid))
+    require(
+        ctx.policy,
+        targets,
+        actor,
+        "view_members",
+        org_target_of(targets, org_id),
+        what=f"view who holds grants in {org_id}",
+    )
+    query = Grant.select().where(Grant.resource == row.id)
+    if after is not None:
+        query = query.where(Grant.user > after)
+    found = list(query.order_by(Grant.user).limit(limit + 1))
+    more = len(found) > limit
+    found = found[:limit]
+    return {
+        "items": [
+            {"user_id": g.user_id, "role": g.role, "created_at": iso(g.created_at)} for g in found
+        ],
+        "next": found[-1].user_id if more else None,
+    }

@@ -22,7 +22,7 @@ every write route decides only inside one).
 
 import threading
 
-from access import refusals
+from access import events, refusals
 from access.context import Context
 from access.decisions import require
 from access.errors import FORBIDDEN, ApiError
@@ -107,9 +107,10 @@ class UnitOfWork:
 
     # ------------------------------------------------------------ the record of the change
     def audit(self, org_id, action: str, target: str, before=None, after=None, actor=None) -> None:
-        """Write an audit event in this unit's transaction."""
+        """Write an audit event in this unit's transaction, and the event it makes
+        (access/events.py: every audited change is an event, so none can be forgotten)."""
         self._open()
-        AuditEvent.create(
+        row = AuditEvent.create(
             org=org_id,
             actor=actor or self.ctx.actor,
             action=action,
@@ -120,3 +121,4 @@ class UnitOfWork:
             api_key=self.ctx.api_key,
             created_at=self.ctx.now(),
         )
+        events.record(row)

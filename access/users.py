@@ -1,11 +1,28 @@
 """Users as the calling service syncs them from its identity provider, their default
-organization and the organizations they belong to."""
+organization and the organizations they belong to, and erasing one (privacy requests)."""
 
+import json
+
+from peewee import OP, Expression, Value, fn
+
+from access import derived
 from access.context import Context
 from access.errors import ApiError
+from access.events import subject_of, target_invitation, target_user
+from access.members import drop_memberships
 from access.orgs import conflict_is_409, iso
 from access.uow import UnitOfWork
-from models import Membership, Organization, User
+from models import (
+    AuditEvent,
+    ConsoleSession,
+    Event,
+    Invitation,
+    Membership,
+    Organization,
+    OutboxMail,
+    Resource,
+    User,
+)
 
 
 def as_dict(user: User) -> dict:
@@ -53,7 +70,7 @@ def put(ctx: Context, user_id: str, email: str, name: str) -> dict:
             uow.audit(
                 None,
                 "user.create" if created else "user.update",
-                f"user:{user_id}",
+                target_user(user_id),
                 before,
                 after,
                 user_id,
@@ -84,7 +101,7 @@ def set_default_org(ctx: Context, user_id: str, org_id: str | None) -> dict:
             uow.audit(
                 None,
                 "user.default_org",
-                f"user:{user_id}",
+                target_user(user_id),
                 {"default_org_id": before},
                 {"default_org_id": org_id},
                 user_id,
@@ -118,3 +135,223 @@ def orgs_page(user_id: str, limit: int, after: str | None) -> dict:
         for m in rows
     ]
     return {"items": items, "next": rows[-1].org.id if more else None}
+
+
+# ---------------------------------------------------------------- erasure
+class _Retry(Exception):
+    """The user joined another organization while the erasure waited for its locks."""
+
+
+def erase(ctx: Context, user_id: str) -> dict:
+    """Erase a user: their memberships and grants (as a removal drops them, each audited
+    with the grants it drops), their pending invitations, their profile, and every other
+    mention of them, except that the audit trail and the events keep their entries with the
+    user replaced by a stable pseudonym (``access.derived.pseudonym``).
+
+    Refused (409, naming the orgs) when the user holds the last top role (the policy's
+    ``creator_role``) of an open organization: it must not be left without one. Locks every
+    organization concerned (sorted) and then the user, as every unit of work locks an
+    organization before a user. Returns ``{"user_id": pseudonym, ...}``. Raises ApiError 404.
+    """
+    for _ in range(5):
+        try:
+            return _erase(ctx, user_id)
+        except _Retry:
+            continue
+    raise ApiError(409, f"{user_id} kept joining organizations during the erasure; try again")
+
+
+def _orgs_of(user: User) -> list:
+    member_of = {
+        m.org_id for m in Membership.select(Membership.org).where(Membership.user == user.id)
+    }
+    invited_to = {
+        i.org_id
+        for i in Invitation.select(Invitation.org).where(
+            (Invitation.email_key == user.email_key) & (Invitation.status == "pending")
+        )
+    }
+    return sorted(member_of | invited_to)
+
+
+def _erase(ctx: Context, user_id: str) -> dict:
+    org_ids = _orgs_of(user_or_404(user_id))
+    with UnitOfWork(ctx) as uow:
+        for org_id in org_ids:
+            Organization.lock(org_id)
+        user = User.lock(user_id)
+        if user is None:
+            raise ApiError(404, f"no user {user_id!r}")
+        if not set(_orgs_of(user)) <= set(org_ids):
+            raise _Retry
+        memberships = list(
+            Membership.select(Membership, Organization)
+            .join(Organization)
+            .where(Membership.user == user_id)
+            .order_by(Organization.id)
+        )
+        last = []
+        for m in memberships:
+            if m.org.closed_at is not None or m.org.style not in ctx.policy.styles:
+                continue
+            top = ctx.policy.engine(m.org.style).setting("creator_role")
+            if m.role == top and Membership.is_last_of_role(m.org.id, user_id, top):
+                last.append(m.org.id)
+        if last:
+            raise ApiError(
+                409,
+                f"{user_id} is the last holder of the top role of {', '.join(last)}; give "
+                "that role to someone else there (or close the organization) first",
+                {"user_id": [f"last top role of {o}" for o in last]},
+            )
+        pseudonym = derived.pseudonym(user_id)
+        names = _Names(user, pseudonym)
+        # 1. What a removal drops, organization by organization, audited under the pseudonym.
+        for m in memberships:
+            dropped = drop_memberships(m.org.id, [m])
+            before = {"role": m.role, "grants": dropped.get(user_id, [])}
+            uow.audit(
+                m.org.id,
+                "member.remove",
+                target_user(pseudonym),
+                before,
+                {"reason": "erased"},
+                None,
+            )
+        # 2. Pending invitations to them: removed, with their queued mails.
+        pending = list(
+            Invitation.select().where(
+                (Invitation.email_key == user.email_key) & (Invitation.status == "pending")
+            )
+        )
+        for inv in pending:
+            view = {"id": inv.id, "email": names.email, "role": inv.role, "status": "pending"}
+            OutboxMail.delete().where(OutboxMail.invitation_id == inv.id).execute()
+            inv.delete_instance()
+            uow.audit(
+                inv.org_id,
+                "invitation.cancel",
+                target_invitation(inv.id),
+                view,
+                {**view, "status": "cancelled", "reason": "erased"},
+                None,
+            )
+        # 3. Every other mention: invitations' history, mails, ownerships, creators.
+        Invitation.update(email=names.email, email_key=names.email).where(
+            Invitation.email_key == user.email_key
+        ).execute()
+        Invitation.update(accepted_by=pseudonym).where(Invitation.accepted_by == user_id).execute()
+        Invitation.update(invited_by=pseudonym).where(Invitation.invited_by == user_id).execute()
+        OutboxMail.delete().where(fn.LOWER(OutboxMail.recipient) == user.email_key).execute()
+        for queued in OutboxMail.select().where(_mentions(OutboxMail.data, user_id)):
+            if queued.data.get("inviter_id") == user_id:  # "<pseudonym> invited you"
+                queued.data = {**queued.data, "inviter_id": pseudonym, "inviter_name": pseudonym}
+                queued.save()
+        unowned = Resource.update(owner=None).where(Resource.owner == user_id).execute()
+        Organization.update(created_by=pseudonym).where(
+            Organization.created_by == user_id
+        ).execute()
+        ConsoleSession.update(actor=None).where(ConsoleSession.actor == user_id).execute()
+        User.update(default_org=None).where(User.id == user_id).execute()
+        user.delete_instance()
+        # 4. The audit trail and the events keep their entries, naming the pseudonym.
+        audited = _pseudonymise(AuditEvent, names, "target")
+        evented = _pseudonymise(Event, names, "subject")
+        after = {
+            "orgs_left": [m.org.id for m in memberships],
+            "invitations_removed": len(pending),
+            "resources_unowned": unowned,
+        }
+        uow.audit(None, "user.erase", target_user(pseudonym), None, after, None)
+    return {
+        "user_id": pseudonym,
+        **after,
+        "audit_entries_pseudonymised": audited,
+        "events_pseudonymised": evented,
+    }
+
+
+def _mentions(field, text: str):
+    """Rows whose JSON column ``field`` holds ``text`` somewhere, case-insensitively (a
+    superset: the rows are then changed value by value). The pattern is given as a plain
+    value: the field's own conversion would JSON-encode it."""
+    needle = json.dumps(text)[1:-1]  # as stored: non-ASCII escaped
+    return Expression(field, OP.ILIKE, Value(f"%{needle}%", converter=False))
+
+
+class _Names:
+    """The erased user's identifiers and their replacements."""
+
+    def __init__(self, user: User, pseudonym: str):
+        self.user_id, self.pseudonym = user.id, pseudonym
+        self.email = f"{pseudonym}@erased.invalid"
+        self.emails = {user.email.lower(), user.email_key}
+        self.name = user.name
+        self.needles = [user.id, user.email, user.email_key]
+
+    def replace(self, value, personal: bool = False):
+        """``value`` with every string naming the user replaced; ``personal``: inside a
+        record of the user's own profile, where ``name`` is theirs too."""
+        if isinstance(value, dict):
+            mine = {"name": self.pseudonym, "email": self.email} if personal else {}
+            return {
+                k: mine[k] if k in mine and value[k] else self.replace(v, personal)
+                for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [self.replace(v, personal) for v in value]
+        if isinstance(value, str):
+            if value == self.user_id:
+                return self.pseudonym
+            if value.lower() in self.emails:
+                return self.email
+        return value
+
+
+def _pseudonymise(model, names: _Names, target_field: str) -> int:
+    """Replace the user in every row of ``model`` (the audit trail or the events) that
+    names them: as actor, in the target or subject, or anywhere in before and after."""
+    clause = model.actor == names.user_id
+    for needle in names.needles:
+        clause |= _mentions(model.before, needle) | _mentions(model.after, needle)
+        if target_field == "subject":
+            clause |= _mentions(model.subject, needle)
+    if target_field == "target":
+        clause |= model.target.contains(names.user_id)
+    count = 0
+    pk = model._meta.primary_key
+    # Read every row first: updating a table while a cursor walks it skips rows on SQLite.
+    for row in list(model.select().where(clause).order_by(pk)):
+        subject = row.target if target_field == "target" else row.subject
+        own = _names_user(subject, names.user_id)
+        changes = {
+            "before": names.replace(row.before, own),
+            "after": names.replace(row.after, own),
+            "actor": names.pseudonym if row.actor == names.user_id else row.actor,
+        }
+        if target_field == "target":
+            changes["target"] = _retarget(row.target, names)
+        else:
+            changes["subject"] = names.replace(row.subject)
+        model.update(**changes).where(pk == getattr(row, pk.name)).execute()
+        count += 1
+    return count
+
+
+def _names_user(subject, user_id: str) -> bool:
+    """Whether a target or subject is the user themselves (their profile's records)."""
+    if isinstance(subject, str):
+        subject = subject_of(subject)
+    return bool(subject) and subject.get("kind") == "user" and subject.get("id") == user_id
+
+
+def _retarget(target: str | None, names: _Names) -> str | None:
+    """The target with the user replaced, compared as text (not parsed: an id may hold a
+    ``/``)."""
+    if not target:
+        return target
+    if target == f"user:{names.user_id}":
+        return target_user(names.pseudonym)
+    if target.startswith("grant:") and target.endswith("/" + names.user_id):
+        return target[: -len(names.user_id)] + names.pseudonym
+    return target

@@ -2,12 +2,13 @@
 ``models.transaction()``."""
 
 from models.audit import AuditEvent
-from models.console import ConsoleSession
 from models.base import JSONField, db, open_database, transaction, utcnow
+from models.console import ConsoleSession
 from models.generation import Generation
 from models.idempotency import IdempotentRequest
 from models.keys import ApiKey, hash_secret
 from models.orgs import Invitation, Membership, Organization
+from models.outbox import OUTBOX_MODELS, Delivery, Event, EventCounter, OutboxMail, Webhook
 from models.resources import Grant, Resource
 from models.users import User
 
@@ -23,6 +24,7 @@ MODELS = [
     Generation,
     IdempotentRequest,
     ConsoleSession,
+    *OUTBOX_MODELS,
 ]
 
 
@@ -55,6 +57,11 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "ConsoleSession",
+    "Delivery",
+    "Event",
+    "EventCounter",
+    "OutboxMail",
+    "Webhook",
     "Grant",
     "IdempotentRequest",
     "Invitation",

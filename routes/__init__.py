@@ -11,6 +11,7 @@ from ops.metrics import LATENCY, REQUESTS
 from routes import (
     console,
     decisions,
+    events,
     idempotency,
     invitations,
     limiter,
@@ -22,6 +23,7 @@ from routes import (
     resources,
     schemas,
     users,
+    webhooks,
 )
 from routes.context import authenticate
 from routes.errors import register_error_handlers
@@ -44,6 +46,8 @@ BLUEPRINTS = [
     invitations.bp,
     users.bp,
     resources.bp,
+    events.bp,
+    webhooks.bp,
     console.bp,
 ]
 

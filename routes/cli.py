@@ -20,6 +20,9 @@ def register(app: Flask) -> None:
     app.cli.add_command(policy_group)
     app.cli.add_command(demo_group)
     app.cli.add_command(decisions_group)
+    app.cli.add_command(outbox_group)
+    app.cli.add_command(invitations_group)
+    app.cli.add_command(webhooks_group)
 
 
 @click.group("db", cls=AppGroup, help="The database.")
@@ -224,3 +227,94 @@ def demo_load():
     with db.connection_context():
         for line in load_demo(current_app.extensions["orgauthz.policy"].current):
             click.echo(line)
+
+
+# ---------------------------------------------------------------- the outbox (access/worker.py)
+def _worker_context():
+    from access.context import Context
+
+    return Context(current_app.extensions["orgauthz.policy"].current, current_app.config["CLOCK"])
+
+
+@click.group("outbox", cls=AppGroup, help="Invitation mails and webhook deliveries.")
+def outbox_group():
+    pass
+
+
+@outbox_group.command(
+    "send",
+    help="One pass: send the due mails, dispatch and deliver webhook events, mark expired "
+    "invitations; then exit.",
+)
+def outbox_send():
+    from access.worker import Worker
+
+    done = Worker(_worker_context).step()
+    click.echo(
+        f"expired {done['expired']} invitations; mail {done['mail']}; "
+        f"{done['dispatched']} deliveries made; webhooks {done['webhooks']}"
+    )
+
+
+@outbox_group.command(
+    "work",
+    help="Run the worker in the foreground until interrupted (when the web processes run "
+    "with OUTBOX_WORKER=false).",
+)
+@click.option("--seconds", type=float, default=None, help="Stop after this long.")
+def outbox_work(seconds):
+    import time
+
+    from access import worker
+
+    runner = worker.start(_worker_context, current_app.config)
+    try:
+        deadline = None if seconds is None else time.monotonic() + seconds
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runner.stop()
+
+
+@click.group("invitations", cls=AppGroup, help="Invitations.")
+def invitations_group():
+    pass
+
+
+@invitations_group.command(
+    "expire",
+    help="Mark the pending invitations past their time as expired, each once, with its "
+    "audit entry and event (any scheduler can run it; make run's worker does every minute).",
+)
+def invitations_expire():
+    from access.invitations import expire_due
+
+    with db.connection_context():
+        count = expire_due(_worker_context())
+    click.echo(f"expired {count} invitations")
+
+
+@click.group("webhooks", cls=AppGroup, help="Webhook endpoints and deliveries.")
+def webhooks_group():
+    pass
+
+
+@webhooks_group.command(
+    "replay",
+    help="Send deliveries again (ids as in GET /v1/webhooks/{id}/deliveries, e.g. dlv_12), "
+    "before the endpoint's later ones; the worker sends them at its next pass.",
+)
+@click.argument("delivery_ids", nargs=-1, required=True)
+def webhooks_replay(delivery_ids):
+    from access import webhooks
+    from access.errors import ApiError
+
+    with db.connection_context():
+        for delivery_id in delivery_ids:
+            try:
+                row = webhooks.replay(delivery_id, current_app.config["CLOCK"]())
+            except ApiError as exc:
+                raise click.ClickException(exc.detail) from exc
+            click.echo(f"{row['id']}: {row['event_type']} {row['event_id']} queued again")

@@ -47,6 +47,24 @@ def list_invitations(org_id):
     return listed(page)
 
 
+@bp.get("/orgs/<org_id>/invitations/<invitation_id>")
+@doc(response=InvitationOut)
+def get_invitation(org_id, invitation_id):
+    """One invitation (never its token); action ``view_invitations``. 404, 403."""
+    actor = acting()
+    return invitations.get(ctx(actor), actor, org_id, invitation_id)
+
+
+@bp.post("/orgs/<org_id>/invitations/<invitation_id>/resend")
+@doc(response=InvitationOut)
+def resend_invitation(org_id, invitation_id):
+    """Send a pending or expired invitation again: a new token (in this answer, once, and in
+    the mail), the old one dead, the lifetime restarted; decided as inviting with its role.
+    404, 403, 409 (accepted or cancelled; the email is a member or invited again)."""
+    actor = acting()
+    return invitations.resend(ctx(actor), actor, org_id, invitation_id)
+
+
 @bp.delete("/orgs/<org_id>/invitations/<invitation_id>")
 @doc(response=InvitationOut)
 def cancel_invitation(org_id, invitation_id):

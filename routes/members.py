@@ -8,6 +8,7 @@ from routes.context import acting, ctx, list_args, load
 from routes.openapi import doc
 from routes.pagination import decode, listed
 from routes.schemas import (
+    MemberDetailOut,
     MemberListArgs,
     MemberOut,
     MemberPage,
@@ -32,6 +33,15 @@ def list_members(org_id):
         ctx(actor), actor, org_id, args["limit"], after, role=args["role"], q=args["q"]
     )
     return listed(page)
+
+
+@bp.get("/<user_id>")
+@doc(response=MemberDetailOut)
+def get_member(org_id, user_id):
+    """One member: role, last activity, joined, and their grants in the org; action
+    ``view_members``. 404 (org, not a member), 403 (the policy's reason)."""
+    actor = acting()
+    return members.get(ctx(actor), actor, org_id, user_id)
 
 
 @bp.put("/<user_id>")

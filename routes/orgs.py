@@ -3,14 +3,18 @@
 from flask import Blueprint
 
 from access import orgs
+from access.errors import ApiError
+from access.events import parse_subject_filter
 from routes.context import acting, ctx, list_args, load
 from routes.openapi import doc
 from routes.pagination import decode, listed
 from routes.schemas import (
+    AuditListArgs,
     AuditPage,
     NewOrganizationRequest,
     OrganizationOut,
     OrganizationPatch,
+    OrgPage,
     PlainPageArgs,
 )
 
@@ -26,6 +30,17 @@ def create_org():
     body = load(NewOrganizationRequest)
     actor = acting()
     return orgs.create(ctx(actor), actor, body), 201
+
+
+@bp.get("")
+@doc(query=PlainPageArgs, response=OrgPage)
+def list_orgs():
+    """The acting user's organizations that the policy lets them ``view``, each with their
+    role, by id, paginated (a page may hold fewer than ``limit``). 422."""
+    actor = acting()
+    args = list_args(PlainPageArgs)
+    after = decode(args["cursor"], "str")
+    return listed(orgs.list_mine(ctx(actor), actor, args["limit"], after))
 
 
 @bp.get("/<org_id>")
@@ -56,11 +71,24 @@ def close_org(org_id):
 
 
 @bp.get("/<org_id>/audit")
-@doc(query=PlainPageArgs, response=AuditPage)
+@doc(query=AuditListArgs, response=AuditPage)
 def list_audit(org_id):
-    """The organization's audit trail, oldest first, paginated; action ``view_audit``.
-    404, 403, 422."""
+    """The organization's audit trail, oldest first (``?order=desc``: newest first),
+    filtered by ``actor``, ``action``, ``subject`` (a target), ``since`` and ``until``,
+    paginated; each entry has a ``summary`` in words. Action ``view_audit``. 404, 403, 422."""
     actor = acting()
-    args = list_args(PlainPageArgs)
+    args = list_args(AuditListArgs)
     after = decode(args["cursor"], "int")
-    return listed(orgs.audit_page(ctx(actor), actor, org_id, args["limit"], after))
+    filters = {k: args[k] for k in ("actor", "action", "since", "until")}
+    if args["subject"] is not None:
+        filters["subject"] = parse_subject_filter(args["subject"])
+        if filters["subject"] is None:
+            raise ApiError(
+                422,
+                "subject: a target such as user:<id> or resource:<Type>/<id>",
+                {"subject": ["not a target"]},
+            )
+    page = orgs.audit_page(
+        ctx(actor), actor, org_id, args["limit"], after, order=args["order"], filters=filters
+    )
+    return listed(page)

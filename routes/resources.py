@@ -5,16 +5,21 @@ from flask import Blueprint, request
 
 from access import resources
 from access.errors import ApiError
-from routes.context import acting_user, ctx, load
+from routes.context import acting_user, ctx, list_args, load
 from routes.openapi import doc
+from routes.pagination import decode, listed
 from routes.schemas import (
     GrantBatchRequest,
     GrantBatchResponse,
     GrantOut,
     GrantPut,
+    PlainPageArgs,
     RecursiveArgs,
+    ResourceGrantPage,
+    ResourceListArgs,
     ResourceOut,
     ResourcePut,
+    ResourceTreePage,
 )
 
 bp = Blueprint("resources", __name__, url_prefix="/v1/orgs")
@@ -26,6 +31,35 @@ def _check_ids(type_: str, rid: str) -> None:
         raise ApiError(
             422, "type or id too long", {"type" if len(type_) > 64 else "id": ["too long"]}
         )
+
+
+@bp.get("/<org_id>/resources")
+@doc(query=ResourceListArgs, response=ResourceTreePage)
+def list_resources(org_id: str):
+    """The resources directly under ``?parent_type=&parent_id=`` (neither: the org's top
+    level), optionally ``?type=``, that the acting user may ``view``, each with its grants
+    (null unless they may ``view_members``), paginated (a page may hold fewer than
+    ``limit``). Needs ``view`` on the parent. 404, 403, 422."""
+    actor = acting_user()
+    args = list_args(ResourceListArgs)
+    after = decode(args["cursor"], "int")
+    parent = {"type": args["parent_type"], "id": args["parent_id"]} if args["parent_type"] else None
+    page = resources.list_children(
+        ctx(actor), actor, org_id, parent, args["type"], args["limit"], after
+    )
+    return listed(page)
+
+
+@bp.get("/<org_id>/resources/<type_>/<rid>/grants")
+@doc(query=PlainPageArgs, response=ResourceGrantPage)
+def list_grants(org_id: str, type_: str, rid: str):
+    """Who holds which role on one resource, by user id, paginated: for those who may
+    ``view`` it and ``view_members`` of the org. 404, 403, 422."""
+    actor = acting_user()
+    _check_ids(type_, rid)
+    args = list_args(PlainPageArgs)
+    after = decode(args["cursor"], "str")
+    return listed(resources.grants_of(ctx(actor), actor, org_id, type_, rid, args["limit"], after))
 
 
 @bp.put("/<org_id>/resources/<type_>/<rid>")

@@ -7,10 +7,13 @@ a database error. Every length limit fits the column the value is stored in
 (tests/routes/test_limits.py reads both).
 """
 
+import datetime
 import re
 import uuid
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from access.events import EVENT_TYPES
 
 # NUL, and the UTF-16 surrogate range: a str holds one only when it came unpaired
 # (JSON's "\ud800"); a paired one was already decoded to its code point.
@@ -371,6 +374,8 @@ class AuditEventOut(Schema):
     request_id = _opt_str()
     api_key = _opt_str()
     created_at = _opt_str()
+    org = fields.String(allow_none=True)
+    summary = fields.String(metadata={"description": "the entry in words: who did what to whom"})
 
 
 class AuditPage(Schema):
@@ -480,6 +485,183 @@ class RecursiveArgs(Schema):
     """``DELETE .../resources/{type}/{id}?recursive=true``."""
 
     recursive = fields.Boolean(load_default=False)
+
+
+# ---------------------------------------------------------------- 1.1: reads
+class MemberDetailOut(MemberOut):
+    grants = fields.List(fields.Dict(), required=True)
+
+
+class AuditListArgs(PageArgs):
+    """``GET /v1/orgs/{org_id}/audit?actor=&action=&subject=&since=&until=&order=``."""
+
+    actor = Text(load_default=None, validate=ID)
+    action = Text(load_default=None, validate=validate.Length(min=1, max=64))
+    subject = Text(
+        load_default=None,
+        validate=validate.Length(min=3, max=400),
+        metadata={
+            "description": "a target: organization:<id>, user:<id>, invitation:<id>, "
+            "resource:<Type>/<id>, grant:<Type>/<id>/<user id>"
+        },
+    )
+    since = fields.NaiveDateTime(load_default=None, timezone=datetime.UTC)
+    until = fields.NaiveDateTime(load_default=None, timezone=datetime.UTC)
+    order = Text(load_default="asc", validate=validate.OneOf(["asc", "desc"]))
+
+
+class ResourceListArgs(PageArgs):
+    """``GET /v1/orgs/{org_id}/resources?parent_type=&parent_id=&type=``: the children of
+    a parent (both given), or the org's top level (neither)."""
+
+    parent_type = Text(load_default=None, validate=TYPE)
+    parent_id = Text(load_default=None, validate=ID)
+    type = Text(load_default=None, validate=TYPE)
+
+    @validates_schema
+    def both_or_neither(self, data, **kwargs):
+        if (data.get("parent_type") is None) != (data.get("parent_id") is None):
+            raise ValidationError("send parent_type and parent_id together", "parent_id")
+
+
+class ResourceGrantOut(Schema):
+    user_id = fields.String(required=True)
+    role = fields.String(required=True)
+    created_at = _opt_str()
+
+
+class ResourceWithGrantsOut(ResourceOut):
+    grants = fields.List(
+        fields.Nested(ResourceGrantOut),
+        allow_none=True,
+        metadata={"description": "null when the acting user may not view the members"},
+    )
+
+
+class ResourceTreePage(Schema):
+    items = fields.List(fields.Nested(ResourceWithGrantsOut), required=True)
+    next_cursor = _opt_str()
+
+
+class ResourceGrantPage(Schema):
+    items = fields.List(fields.Nested(ResourceGrantOut), required=True)
+    next_cursor = _opt_str()
+
+
+class OrgPage(Schema):
+    items = fields.List(fields.Nested(OrganizationOut), required=True)
+    next_cursor = _opt_str()
+
+
+class ErasedOut(Schema):
+    user_id = fields.String(required=True, metadata={"description": "the pseudonym"})
+    orgs_left = fields.List(fields.String(), required=True)
+    invitations_removed = fields.Integer(required=True)
+    resources_unowned = fields.Integer(required=True)
+    audit_entries_pseudonymised = fields.Integer(required=True)
+    events_pseudonymised = fields.Integer(required=True)
+
+
+# ---------------------------------------------------------------- 1.1: events and webhooks
+EVENT_TYPES_TEXT = ", ".join(EVENT_TYPES)
+_EVENT_TYPE = re.compile(r"^[a-z_]+\.[a-z_]+$")
+
+
+def _event_types(text: str) -> list:
+    types = [t.strip() for t in text.split(",") if t.strip()]
+    if not types or len(types) > 50 or not all(_EVENT_TYPE.match(t) for t in types):
+        raise ValidationError(f"a comma-separated list of event types: {EVENT_TYPES_TEXT}")
+    return types
+
+
+class EventListArgs(Schema):
+    """``GET /v1/events?after=&org=&types=&limit=``."""
+
+    after = Text(load_default=None, metadata={"description": "the next_cursor of a page"})
+    org = Text(load_default=None, validate=ORG_ID)
+    types = Text(
+        load_default=None,
+        validate=validate.Length(min=1, max=2000),
+        metadata={"description": f"comma-separated: {EVENT_TYPES_TEXT}"},
+    )
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+    @validates_schema
+    def types_listed(self, data, **kwargs):
+        if data.get("types") is not None:
+            try:
+                _event_types(data["types"])
+            except ValidationError as exc:
+                raise ValidationError(exc.messages, "types") from exc
+
+
+class EventOut(Schema):
+    id = fields.String(required=True, metadata={"description": "evt_<position>, in commit order"})
+    type = fields.String(required=True, metadata={"description": EVENT_TYPES_TEXT})
+    time = fields.String(required=True)
+    org = _opt_str()
+    actor = _opt_str()
+    subject = fields.Dict(required=True, allow_none=True)
+    before = fields.Raw(required=True, allow_none=True)
+    after = fields.Raw(required=True, allow_none=True)
+
+
+class EventPage(Schema):
+    items = fields.List(fields.Nested(EventOut), required=True)
+    next_cursor = fields.String(
+        required=True, metadata={"description": "never null: poll again after it"}
+    )
+
+
+class WebhookRequest(Schema):
+    """``POST /v1/webhooks``."""
+
+    url = Text(required=True, validate=validate.Length(min=8, max=2000))
+    types = fields.List(
+        Text(validate=validate.Length(min=3, max=64)),
+        load_default=list,
+        validate=validate.Length(max=50),
+        metadata={"description": f"event types (empty: all): {EVENT_TYPES_TEXT}"},
+    )
+
+
+class WebhookOut(Schema):
+    id = fields.String(required=True)
+    url = fields.String(required=True)
+    types = fields.List(fields.String(), required=True)
+    created_at = _opt_str()
+
+
+class WebhookCreated(WebhookOut):
+    secret = fields.String(required=True, metadata={"description": "shown once"})
+
+
+class WebhookPage(Schema):
+    items = fields.List(fields.Nested(WebhookOut), required=True)
+    next_cursor = _opt_str()
+
+
+class DeliveryListArgs(PageArgs):
+    status = Text(load_default=None, validate=validate.OneOf(["pending", "delivered", "failed"]))
+
+
+class DeliveryOut(Schema):
+    id = fields.String(required=True)
+    event_id = fields.String(required=True)
+    event_type = fields.String(required=True)
+    status = fields.String(required=True)
+    attempts = fields.Integer(required=True)
+    next_attempt_at = _opt_str()
+    last_status = fields.Integer(allow_none=True)
+    last_error = _opt_str()
+    created_at = _opt_str()
+    delivered_at = _opt_str()
+    log = fields.List(fields.Dict(), required=True)
+
+
+class DeliveryPage(Schema):
+    items = fields.List(fields.Nested(DeliveryOut), required=True)
+    next_cursor = _opt_str()
 
 
 __all__ = [

@@ -10,7 +10,7 @@ from access import users
 from routes.context import acting_user, ctx, list_args, load, touch_last_active
 from routes.openapi import doc
 from routes.pagination import decode, listed
-from routes.schemas import PlainPageArgs, UserOrgPage, UserOut, UserPatch, UserRequest
+from routes.schemas import ErasedOut, PlainPageArgs, UserOrgPage, UserOut, UserPatch, UserRequest
 
 bp = Blueprint("users", __name__, url_prefix="/v1/users")
 
@@ -58,3 +58,14 @@ def user_orgs(user_id):
     _as(user_id)
     args = list_args(PlainPageArgs)
     return listed(users.orgs_page(user_id, args["limit"], decode(args["cursor"], "str")))
+
+
+@bp.delete("/<user_id>")
+@doc(response=ErasedOut)
+def erase_user(user_id):
+    """Erase the user (a privacy request): memberships, grants, pending invitations and the
+    profile go; the audit trail and the events keep their entries under a pseudonym (in the
+    answer). 404, 403 (X-Actor-Id of another user), 409 (naming the orgs where the user is
+    the last holder of the top role)."""
+    acting_user(required=False, must_be=user_id)  # not marked active: they are going
+    return users.erase(ctx(None), user_id)

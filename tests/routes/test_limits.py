@@ -14,7 +14,17 @@ import pytest
 from marshmallow import Schema, fields, validate
 
 import routes.errors
-from models import AuditEvent, Grant, Invitation, Membership, Organization, Resource, User, db
+from models import (
+    AuditEvent,
+    Grant,
+    Invitation,
+    Membership,
+    Organization,
+    Resource,
+    User,
+    Webhook,
+    db,
+)
 from routes import schemas
 from tests.routes.test_orgs import accept, invite
 
@@ -60,6 +70,20 @@ COLUMNS = {
     (schemas.ListResourcesRequest, "cursor"): NOT_STORED,
     (schemas.ListActorsRequest, "action"): NOT_STORED,
     (schemas.ListActorsRequest, "cursor"): NOT_STORED,
+    # 1.1: filters of the new reads, events and webhooks
+    (schemas.AuditListArgs, "actor"): NOT_STORED,
+    (schemas.AuditListArgs, "action"): NOT_STORED,
+    (schemas.AuditListArgs, "subject"): NOT_STORED,
+    (schemas.AuditListArgs, "order"): NOT_STORED,
+    (schemas.ResourceListArgs, "parent_type"): NOT_STORED,
+    (schemas.ResourceListArgs, "parent_id"): NOT_STORED,
+    (schemas.ResourceListArgs, "type"): NOT_STORED,
+    (schemas.EventListArgs, "after"): NOT_STORED,  # a cursor
+    (schemas.EventListArgs, "org"): NOT_STORED,
+    (schemas.EventListArgs, "types"): NOT_STORED,
+    (schemas.DeliveryListArgs, "status"): NOT_STORED,
+    (schemas.WebhookRequest, "url"): Webhook.url,
+    (schemas.WebhookRequest, "types"): NOT_STORED,  # JSON text, each one a known type
 }
 
 STRINGS = (fields.String, fields.Dict)
@@ -189,8 +213,8 @@ def audit_targets() -> dict:
         "user:{user_id}": len("user:") + user,
         "organization:{org_id}": len("organization:") + routes.errors.PATH_LIMITS["org_id"],
         "invitation:{id}": len("invitation:") + Invitation.id.max_length,
-        "{type}/{rid}": type_ + 1 + rid,
-        "{type}/{rid}/grants/{user_id}": type_ + 1 + rid + len("/grants/") + user,
+        "resource:{type}/{rid}": len("resource:") + type_ + 1 + rid,
+        "grant:{type}/{rid}/{user_id}": len("grant:") + type_ + 1 + rid + 1 + user,
     }
 
 
@@ -274,4 +298,4 @@ def test_a_grant_with_the_longest_ids_is_written(api, demo):
     assert response.status_code == 201, response.get_json()
     with db.connection_context():
         event = AuditEvent.select().order_by(AuditEvent.id.desc()).first()
-    assert event.action == "grant.create" and event.target == f"Folder/{rid}/grants/{uid}"
+    assert event.action == "grant.create" and event.target == f"grant:Folder/{rid}/{uid}"

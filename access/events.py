@@ -1,0 +1,318 @@
+"""Events: every change the audit trail records is also an event, in the same transaction.
+
+``UnitOfWork.audit`` calls ``record`` with the audit row it wrote, so no write path can
+forget one: the event's type comes from the audit action (``TYPES``), its subject from the
+audit target, its before and after from the audit's.
+
+Targets have one format, ``<kind>:<id>``: ``organization:org-1``, ``user:u-1``,
+``invitation:inv-1``, ``resource:<Type>/<id>`` and ``grant:<Type>/<id>/<user id>``. Ids are
+written as they are (the longest grant target, 472 characters, fits the column), so a
+``/`` inside a resource or user id makes a grant target ambiguous to read back; the event's
+subject never is: the ``target_*`` helpers hand ``record`` the structure itself.
+
+Ordering: each event takes the next ``position`` from ``EventCounter`` with an UPDATE, whose
+row lock is held until the transaction ends. A transaction that took position *n* commits
+(or rolls back, giving *n* back) before any other can take *n + 1*, so positions are gapless
+and in commit order, and ``page`` reads only up to the counter it saw committed: a reader
+following positions never skips an event that commits later. The lock is taken after the
+change's own writes (the audit comes last), like the change counter's triggers.
+"""
+
+import datetime
+import logging
+
+from peewee import fn
+
+from models import AuditEvent, Event, EventCounter, db
+
+log = logging.getLogger("orgauthz.events")
+
+# audit action -> event type (dotted lowercase, past tense).
+TYPES = {
+    "org.create": "org.created",
+    "org.update": "org.updated",
+    "org.close": "org.closed",
+    "member.add": "member.added",
+    "member.change_role": "member.role_changed",
+    "member.remove": "member.removed",
+    "member.leave": "member.left",
+    "invitation.create": "invitation.created",
+    "invitation.resend": "invitation.resent",
+    "invitation.accept": "invitation.accepted",
+    "invitation.cancel": "invitation.cancelled",
+    "invitation.expire": "invitation.expired",
+    "resource.create": "resource.created",
+    "resource.update": "resource.updated",
+    "resource.move": "resource.moved",
+    "resource.delete": "resource.deleted",
+    "grant.create": "grant.given",
+    "grant.update": "grant.changed",
+    "grant.delete": "grant.revoked",
+    "user.create": "user.created",
+    "user.update": "user.updated",
+    "user.default_org": "user.default_org_changed",
+    "user.erase": "user.erased",
+}
+EVENT_TYPES = sorted(set(TYPES.values()))
+
+
+def event_type(action: str) -> str:
+    """The event type of an audit action (an unmapped action is its own type, logged)."""
+    found = TYPES.get(action)
+    if found is None:
+        log.warning("audit action %r has no event type; using it as is", action)
+        return action
+    return found
+
+
+# ---------------------------------------------------------------- targets
+class Target(str):
+    """An audit target (the string stored) that carries its structured subject."""
+
+    subject: dict
+
+    def __new__(cls, text: str, subject: dict) -> "Target":
+        made = super().__new__(cls, text)
+        made.subject = subject
+        return made
+
+
+def target_org(org_id: str) -> Target:
+    return Target(f"organization:{org_id}", {"kind": "organization", "id": org_id})
+
+
+def target_user(user_id: str) -> Target:
+    return Target(f"user:{user_id}", {"kind": "user", "id": user_id})
+
+
+def target_invitation(invitation_id: str) -> Target:
+    return Target(f"invitation:{invitation_id}", {"kind": "invitation", "id": invitation_id})
+
+
+def target_resource(type_: str, rid: str) -> Target:
+    return Target(f"resource:{type_}/{rid}", {"kind": "resource", "type": type_, "id": rid})
+
+
+def target_grant(type_: str, rid: str, user_id: str) -> Target:
+    return Target(
+        f"grant:{type_}/{rid}/{user_id}",
+        {"kind": "grant", "resource": {"type": type_, "id": rid}, "user": user_id},
+    )
+
+
+KINDS = ("organization", "user", "invitation", "resource", "grant")
+
+
+def subject_of(target: str | None) -> dict | None:
+    """The structured subject of a target: ``{"kind", "id"}``; a resource ``{"kind",
+    "type", "id"}``; a grant ``{"kind", "resource": {"type", "id"}, "user"}`` (read back
+    from the text: a ``/`` in a grant's user id is taken as part of the resource id).
+    Targets written before the one format (``Folder/f-1``, ``Folder/f-1/grants/u-1``) read
+    too."""
+    if not target:
+        return None
+    if isinstance(target, Target):
+        return target.subject
+    kind, sep, rest = target.partition(":")
+    if sep and kind in ("organization", "user", "invitation"):
+        return {"kind": kind, "id": rest}
+    type_, slash, tail = rest.partition("/")
+    if sep and kind == "resource" and slash:
+        return {"kind": "resource", "type": type_, "id": tail}
+    if sep and kind == "grant" and "/" in tail:
+        rid, _, user = tail.rpartition("/")
+        return {"kind": "grant", "resource": {"type": type_, "id": rid}, "user": user}
+    if "/grants/" in target:  # the formats before this one
+        resource, _, user = target.rpartition("/grants/")
+        type_, _, rid = resource.partition("/")
+        return {"kind": "grant", "resource": {"type": type_, "id": rid}, "user": user}
+    if "/" in target and not sep:
+        type_, _, rid = target.partition("/")
+        return {"kind": "resource", "type": type_, "id": rid}
+    return {"kind": "other", "id": target}
+
+
+def parse_subject_filter(text: str) -> str | None:
+    """A ``?subject=`` filter (a target) in the one format, or None when it is not one."""
+    kind, sep, rest = text.partition(":")
+    if not sep or kind not in KINDS or not rest:
+        return None
+    if kind in ("resource", "grant") and "/" not in rest:
+        return None
+    return text
+
+
+# ---------------------------------------------------------------- writing
+def _next_position() -> int:
+    table = EventCounter._meta.table_name
+    bump = f'UPDATE "{table}" SET value = value + 1 WHERE id = 1 RETURNING value'
+    rows = db.execute_sql(bump).fetchall()
+    if not rows:  # its row was deleted (a table emptied by hand): start after the last event
+        top = Event.select(fn.MAX(Event.position)).scalar() or 0
+        EventCounter.insert(id=1, value=top).on_conflict_ignore().execute()
+        rows = db.execute_sql(bump).fetchall()
+    return int(rows[0][0])
+
+
+def record(row: AuditEvent) -> Event:
+    """Write the event of the audit row ``row``, in the caller's transaction."""
+    return Event.create(
+        position=_next_position(),
+        type=event_type(row.action),
+        time=row.created_at,
+        org=row.org,
+        actor=row.actor,
+        subject=subject_of(row.target),  # the Target's own structure when it is one
+        before=row.before,
+        after=row.after,
+        request_id=row.request_id,
+    )
+
+
+# ---------------------------------------------------------------- reading
+def head() -> int:
+    """The position of the last committed event."""
+    table = EventCounter._meta.table_name
+    rows = db.execute_sql(f'SELECT value FROM "{table}" WHERE id = 1').fetchall()
+    return int(rows[0][0]) if rows else int(Event.select(fn.MAX(Event.position)).scalar() or 0)
+
+
+def event_id(position: int) -> str:
+    """The public id of an event: ``evt_`` and its position, zero-padded so ids sort."""
+    return f"evt_{position:012d}"
+
+
+def iso(value: datetime.datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") + "Z" if value else None
+
+
+def as_dict(event: Event) -> dict:
+    """The API (and webhook) form of an event."""
+    return {
+        "id": event_id(event.position),
+        "type": event.type,
+        "time": iso(event.time),
+        "org": event.org,
+        "actor": event.actor,
+        "subject": event.subject,
+        "before": event.before,
+        "after": event.after,
+    }
+
+
+def page(after: int | None, org: str | None, types: list | None, limit: int) -> dict:
+    """Events after the position ``after``, in commit order, at most ``limit``, optionally
+    of one org and of some types: ``{"items", "next"}``. ``next`` is never None: it is the
+    position to ask after next time (the last event returned, or when fewer than ``limit``
+    matched, the newest committed position looked at), so a follower polls with it."""
+    after = after or 0
+    top = head()  # read first: every event up to it is committed, and none above it shows
+    query = Event.select().where((Event.position > after) & (Event.position <= top))
+    if org:
+        query = query.where(Event.org == org)
+    if types:
+        query = query.where(Event.type.in_(types))
+    rows = list(query.order_by(Event.position).limit(limit + 1))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    nxt = rows[-1].position if more else max(top, after)
+    return {"items": [as_dict(r) for r in rows], "next": nxt}
+
+
+# ---------------------------------------------------------------- words
+def role_label(role) -> str:
+    """A role id as a person reads it: ``org_admin`` -> ``Org Admin``."""
+    return str(role).replace("_", " ").title() if role else "no role"
+
+
+def _who(user_id) -> str:
+    return user_id or "the service"
+
+
+def _res(ref) -> str:
+    if not ref:
+        return "the top level"
+    return f"{ref.get('type')} {ref.get('id')}"
+
+
+def summary(action: str, actor, target, before, after) -> str:
+    """One sentence a person can read: who did what to whom."""
+    who = _who(actor)
+    subject = subject_of(target) or {}
+    b, a = before or {}, after or {}
+    sid = subject.get("id")
+    if action == "member.change_role":
+        return (
+            f"{who} changed {sid}'s role from {role_label(b.get('role'))} "
+            f"to {role_label(a.get('role'))}"
+        )
+    if action in ("member.remove", "member.leave"):
+        if action == "member.leave":
+            text = f"{who} left the organization (was {role_label(b.get('role'))})"
+        else:
+            text = f"{who} removed {sid} (was {role_label(b.get('role'))})"
+        if a.get("reason") == "erased":
+            text += " when the user was erased"
+        grants = b.get("grants") or []
+        if grants:
+            dropped = ", ".join(f"{role_label(g['role'])} on {_res(g)}" for g in grants)
+            text += f"; grants dropped: {dropped}"
+        return text
+    if action == "member.add":
+        if actor == sid:
+            return f"{who} joined as {role_label(a.get('role'))}"
+        return f"{who} added {sid} as {role_label(a.get('role'))}"
+    if action.startswith("invitation."):
+        email = a.get("email") or b.get("email") or sid
+        role = role_label(a.get("role") or b.get("role"))
+        verbs = {
+            "invitation.create": f"{who} invited {email} as {role}, until {a.get('expires_at')}",
+            "invitation.resend": f"{who} resent the invitation of {email} ({role}) with a new "
+            f"token, until {a.get('expires_at')}",
+            "invitation.accept": f"{who} accepted the invitation sent to {email} ({role})",
+            "invitation.cancel": f"{who} cancelled the invitation of {email} ({role})",
+            "invitation.expire": f"the invitation of {email} ({role}) expired",
+        }
+        return verbs.get(action, f"{who} did {action} on the invitation of {email}")
+    if action.startswith("grant."):
+        user = subject.get("user")
+        res = _res(subject.get("resource"))
+        if action == "grant.create":
+            return f"{who} gave {user} the {role_label(a.get('role'))} role on {res}"
+        if action == "grant.update":
+            return (
+                f"{who} changed {user}'s role on {res} from {role_label(b.get('role'))} "
+                f"to {role_label(a.get('role'))}"
+            )
+        if action == "grant.delete":
+            return f"{who} revoked {user}'s {role_label(b.get('role'))} role on {res}"
+    if action.startswith("resource."):
+        res = _res(subject)
+        if action == "resource.create":
+            where = f" in {_res(a.get('parent'))}" if a.get("parent") else " at the top level"
+            return f"{who} created {res}{where}"
+        if action == "resource.move":
+            return f"{who} moved {res} from {_res(b.get('parent'))} to {_res(a.get('parent'))}"
+        if action == "resource.update":
+            return f"{who} updated {res}"
+        if action == "resource.delete":
+            below = a.get("deleted_below") or 0
+            return f"{who} deleted {res}" + (f" and {below} resources below it" if below else "")
+    if action == "org.create":
+        return f"{who} created the organization {a.get('name') or sid}"
+    if action == "org.update":
+        changed = ", ".join(
+            f"the {field} from {b.get(field)!r} to {a.get(field)!r}" for field in sorted(a)
+        )
+        return f"{who} changed {changed}"
+    if action == "org.close":
+        return f"{who} closed the organization"
+    if action == "user.create":
+        return f"{who} was registered with the email {a.get('email')}"
+    if action == "user.update":
+        return f"{who} changed their email or name"
+    if action == "user.default_org":
+        return f"{who} set their default organization to {a.get('default_org_id') or 'none'}"
+    if action == "user.erase":
+        return f"{sid} was erased; their memberships, grants and invitations were removed"
+    return f"{who} did {action} on {target}"

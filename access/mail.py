@@ -1,0 +1,346 @@
+"""Invitation mail: queued in the outbox in the invitation's transaction, sent afterwards.
+
+``queue_invitation`` writes an ``OutboxMail`` row in the caller's unit of work: the
+recipient, what the template shows (organization, inviter, role, expiry) and a nonce, never
+the token. The token is derived from the deployment's key and the nonce (access/derived.py),
+so the row is useless without the key, and the nonce is dropped when the mail is sent or
+dropped: afterwards no column, with or without the key, yields the token.
+
+``send_due`` is the sender (the worker thread of access/worker.py, or ``flask outbox
+send``). It claims due rows with a lease (``SELECT ... FOR UPDATE SKIP LOCKED`` on
+PostgreSQL; SQLite's write lock serialises claims), renders each mail, hands it to the
+transport, and marks it sent. A sender that dies after the commit of the invitation and
+before the mail is handed over leaves the row pending or leased; once the lease runs out
+another sender takes it, and the mail goes out once. The narrow window left, between the
+SMTP server's acceptance and the commit of "sent", can send a mail twice; it carries the
+same Message-ID both times, so the receiving side can tell. Failures are retried with
+exponential backoff up to ``MAIL_MAX_ATTEMPTS`` (a crash counts as an attempt), then the
+row is ``failed``.
+
+Before sending, the invitation is read again: a mail whose invitation was cancelled,
+accepted, expired or resent (a new token) is dropped, not sent.
+
+Transports (``MAIL_URL``): ``file:///folder`` writes one ``.eml`` per mail (the default,
+``instance/mail``, for ``make run``); ``smtp://user:password@host:port`` (plain, then
+STARTTLS when the server offers it), ``smtps://...`` (TLS from the start); ``off`` sends
+nothing and queues nothing (the caller mails the token from the answer itself).
+"""
+
+import datetime
+import email.utils
+import logging
+import os
+import smtplib
+import ssl
+import urllib.parse
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+
+import jinja2
+import peewee
+
+from access import derived
+from access.events import role_label
+from models import Invitation, OutboxMail, db, hash_secret, transaction
+
+log = logging.getLogger("orgauthz.mail")
+TEMPLATES = Path(__file__).resolve().parent / "templates" / "mail"
+
+
+@dataclass
+class Settings:
+    url: str = "off"
+    sender: str = "orgauthz <no-reply@localhost>"
+    accept_url: str = "http://localhost:8000/invitations/accept?token={token}"
+    max_attempts: int = 8
+    retry_base_seconds: float = 30.0
+    retry_max_seconds: float = 3600.0
+    lease_seconds: float = 300.0
+    timeout_seconds: float = 30.0
+
+
+SETTINGS = Settings()
+
+
+def configure(config, instance_path: str) -> Settings:
+    """Read the mail settings from the app's config (defaults for what it lacks)."""
+    global SETTINGS
+    SETTINGS = Settings(
+        url=str(config.get("MAIL_URL") or f"file://{Path(instance_path) / 'mail'}"),
+        sender=str(config.get("MAIL_FROM") or Settings.sender),
+        accept_url=str(config.get("INVITATION_ACCEPT_URL") or Settings.accept_url),
+        max_attempts=int(config.get("MAIL_MAX_ATTEMPTS") or Settings.max_attempts),
+        retry_base_seconds=float(
+            config.get("MAIL_RETRY_BASE_SECONDS") or Settings.retry_base_seconds
+        ),
+        retry_max_seconds=float(config.get("RETRY_MAX_SECONDS") or Settings.retry_max_seconds),
+        lease_seconds=float(config.get("OUTBOX_LEASE_SECONDS") or Settings.lease_seconds),
+        timeout_seconds=float(config.get("MAIL_TIMEOUT_SECONDS") or Settings.timeout_seconds),
+    )
+    transport(SETTINGS.url)  # a URL that does not parse stops startup
+    return SETTINGS
+
+
+def mailing() -> bool:
+    """Whether invitations are mailed (``MAIL_URL`` is not ``off``)."""
+    return SETTINGS.url != "off"
+
+
+# ---------------------------------------------------------------- queueing (in a unit of work)
+def new_token(invitation_id: str) -> tuple:
+    """(token, nonce) for an invitation: derived from a fresh nonce when mailing, else a
+    random token and no nonce."""
+    if not mailing():
+        import secrets
+
+        return secrets.token_urlsafe(32), None
+    nonce = derived.nonce()
+    return derived.invitation_token(invitation_id, nonce), nonce
+
+
+def queue_invitation(inv: Invitation, nonce: str | None, data: dict, now) -> None:
+    """Queue the mail of ``inv`` in the caller's transaction (nothing when not mailing).
+    Earlier mails of the same invitation still waiting are dropped: their token is dead."""
+    drop_pending(inv.id, "superseded by a newer mail")
+    if nonce is None:
+        return
+    OutboxMail.create(
+        invitation_id=inv.id,
+        recipient=inv.email,
+        template="invitation",
+        style=data["style"],
+        data=data,
+        nonce=nonce,
+        status="pending",
+        next_attempt_at=now,
+        created_at=now,
+    )
+
+
+def drop_pending(invitation_id: str, reason: str) -> None:
+    """Drop the mails of an invitation that are still waiting (their nonce with them)."""
+    OutboxMail.update(status="dropped", nonce=None, lease_until=None, last_error=reason).where(
+        (OutboxMail.invitation_id == invitation_id) & (OutboxMail.status == "pending")
+    ).execute()
+
+
+# ---------------------------------------------------------------- rendering
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+    autoescape=jinja2.select_autoescape(["html"]),
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+)
+
+
+def in_words(delta: datetime.timedelta) -> str:
+    """A duration as a person says it: ``15 days``, ``48 hours``, ``20 minutes``."""
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds >= 3 * 86400:
+        n, unit = round(seconds / 86400), "day"
+    elif seconds >= 2 * 3600:
+        n, unit = round(seconds / 3600), "hour"
+    else:
+        n, unit = max(1, round(seconds / 60)), "minute"
+    return f"{n} {unit}{'' if n == 1 else 's'}"
+
+
+def accept_link(token: str) -> str:
+    """The accept link of ``INVITATION_ACCEPT_URL``: its ``{token}`` replaced, or the token
+    added as the ``token`` query parameter."""
+    base = SETTINGS.accept_url
+    quoted = urllib.parse.quote(token, safe="")
+    if "{token}" in base:
+        return base.replace("{token}", quoted)
+    return f"{base}{'&' if '?' in base else '?'}token={quoted}"
+
+
+def _template(style: str, name: str) -> jinja2.Template:
+    try:
+        return _env.get_template(f"{style}/{name}")
+    except jinja2.TemplateNotFound:
+        return _env.get_template(f"default/{name}")
+
+
+def render(mail: OutboxMail, token: str, now) -> EmailMessage:
+    """The message of ``mail`` with ``token`` in its accept link: text and HTML parts."""
+    data = dict(mail.data)
+    expires_at = datetime.datetime.fromisoformat(data["expires_at"].rstrip("Z"))
+    values = {
+        **data,
+        "role_label": role_label(data["role"]),
+        "accept_url": accept_link(token),
+        "expires_in": in_words(expires_at - now),
+        "expires_on": expires_at.strftime("%-d %B %Y, %H:%M UTC"),
+    }
+    message = EmailMessage()
+    message["Subject"] = _template(mail.style, "subject.txt").render(values).strip()
+    message["From"] = SETTINGS.sender
+    message["To"] = mail.recipient
+    message["Date"] = email.utils.format_datetime(now.replace(tzinfo=datetime.UTC))
+    domain = email.utils.parseaddr(SETTINGS.sender)[1].rpartition("@")[2] or "localhost"
+    message["Message-ID"] = f"<invitation-{mail.id}.{mail.invitation_id}@{domain}>"
+    message.set_content(_template(mail.style, "invitation.txt").render(values))
+    message.add_alternative(_template(mail.style, "invitation.html").render(values), subtype="html")
+    return message
+
+
+# ---------------------------------------------------------------- transports
+class FileTransport:
+    """Writes each mail as ``<folder>/<mail id>-<invitation id>.eml`` (the same name when
+    sent again, so a retry replaces it)."""
+
+    def __init__(self, folder: str):
+        self.folder = Path(folder)
+
+    def send(self, mail: OutboxMail, message: EmailMessage) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{mail.id:08d}-{mail.invitation_id}.eml"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(bytes(message))
+        os.replace(tmp, path)
+
+
+class SmtpTransport:
+    """``smtp://[user:password@]host[:port]`` (STARTTLS when offered) or ``smtps://``."""
+
+    def __init__(self, url: str, timeout: float):
+        parts = urllib.parse.urlsplit(url)
+        self.tls = parts.scheme == "smtps"
+        self.host = parts.hostname or "localhost"
+        self.port = parts.port or (465 if self.tls else 25)
+        self.user = urllib.parse.unquote(parts.username) if parts.username else None
+        self.password = urllib.parse.unquote(parts.password) if parts.password else None
+        self.timeout = timeout
+
+    def send(self, mail: OutboxMail, message: EmailMessage) -> None:
+        context = ssl.create_default_context()
+        if self.tls:
+            client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+        else:
+            client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        with client:
+            if not self.tls:
+                client.ehlo()
+                if client.has_extn("starttls"):
+                    client.starttls(context=context)
+                    client.ehlo()
+            if self.user:
+                client.login(self.user, self.password or "")
+            client.send_message(message)
+
+
+def transport(url: str):
+    """The transport named by ``url``. Raises ValueError for a scheme it does not know."""
+    scheme = urllib.parse.urlsplit(url).scheme
+    if url == "off":
+        return None
+    if scheme == "file":
+        return FileTransport(urllib.parse.unquote(urllib.parse.urlsplit(url).path))
+    if scheme in ("smtp", "smtps"):
+        return SmtpTransport(url, SETTINGS.timeout_seconds)
+    raise ValueError(f"MAIL_URL: not file://, smtp://, smtps:// or off: {url!r}")
+
+
+# ---------------------------------------------------------------- sending
+def backoff(attempts: int, base: float, most: float) -> datetime.timedelta:
+    """The wait before the next try after ``attempts`` tries: base, 2 base, 4 base..."""
+    return datetime.timedelta(seconds=min(most, base * 2 ** max(0, attempts - 1)))
+
+
+def _due(model, now):
+    return (
+        (model.status == "pending")
+        & (model.next_attempt_at <= now)
+        & (model.lease_until.is_null() | (model.lease_until < now))
+    )
+
+
+def claim(owner: str, now, limit: int = 20) -> list:
+    """Lease up to ``limit`` due mails to ``owner`` (one attempt each); returns their ids."""
+    if not OutboxMail.select(OutboxMail.id).where(_due(OutboxMail, now)).limit(1).exists():
+        return []  # nothing to do: no write transaction
+    with transaction():
+        query = (
+            OutboxMail.select(OutboxMail.id)
+            .where(_due(OutboxMail, now))
+            .order_by(OutboxMail.id)
+            .limit(limit)
+        )
+        if not isinstance(db.obj, peewee.SqliteDatabase):
+            query = query.for_update(skip_locked=True)
+        ids = [row.id for row in query]
+        if ids:
+            lease = now + datetime.timedelta(seconds=SETTINGS.lease_seconds)
+            OutboxMail.update(
+                lease_until=lease, lease_owner=owner, attempts=OutboxMail.attempts + 1
+            ).where(OutboxMail.id.in_(ids)).execute()
+    return ids
+
+
+def _finish(mail_id: int, owner: str, **fields) -> None:
+    with transaction():
+        OutboxMail.update(lease_until=None, **fields).where(
+            (OutboxMail.id == mail_id) & (OutboxMail.lease_owner == owner)
+        ).execute()
+
+
+def _why_not(mail: OutboxMail, token: str, now) -> str | None:
+    """Why the mail must not go out any more, or None."""
+    inv = Invitation.get_or_none(Invitation.id == mail.invitation_id)
+    if inv is None:
+        return "the invitation no longer exists"
+    status = inv.status_at(now)
+    if status != "pending":
+        return f"the invitation is {status}"
+    if inv.token_hash != hash_secret(token):
+        return "the invitation has a newer token (resent), or TOKEN_KEY changed"
+    return None
+
+
+def send_due(owner: str, now, sender=None, limit: int = 20) -> dict:
+    """Send the due mails once: claim, check, render, hand over, record. Returns counts
+    ``{"sent", "dropped", "retry", "failed"}``. Never raises for one mail's failure."""
+    counts = {"sent": 0, "dropped": 0, "retry": 0, "failed": 0}
+    if not mailing():
+        return counts
+    sender = sender or transport(SETTINGS.url)
+    for mail_id in claim(owner, now, limit):
+        mail = OutboxMail.get_or_none(OutboxMail.id == mail_id)
+        if mail is None or mail.lease_owner != owner or mail.nonce is None:
+            continue
+        token = derived.invitation_token(mail.invitation_id, mail.nonce)
+        reason = _why_not(mail, token, now)
+        if reason is not None:
+            _finish(mail_id, owner, status="dropped", nonce=None, last_error=reason)
+            counts["dropped"] += 1
+            continue
+        try:
+            message = render(mail, token, now)
+            sender.send(mail, message)
+        except Exception as exc:  # noqa: BLE001 - any failure of one mail is retried
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            if mail.attempts >= SETTINGS.max_attempts:
+                _finish(mail_id, owner, status="failed", nonce=None, last_error=error)
+                counts["failed"] += 1
+                log.error("mail %s failed for good: %s", mail_id, error)
+            else:
+                wait = backoff(
+                    mail.attempts, SETTINGS.retry_base_seconds, SETTINGS.retry_max_seconds
+                )
+                _finish(mail_id, owner, next_attempt_at=now + wait, last_error=error)
+                counts["retry"] += 1
+                log.warning("mail %s: %s; retry in %s", mail_id, error, wait)
+            continue
+        _finish(
+            mail_id,
+            owner,
+            status="sent",
+            nonce=None,
+            sent_at=now,
+            message_id=message["Message-ID"],
+            last_error=None,
+        )
+        counts["sent"] += 1
+    return counts

@@ -1,0 +1,426 @@
+"""Webhooks: endpoints an API key registers to get events pushed, signed, retried.
+
+Registering answers the endpoint's signing secret once; it is derived from the deployment's
+key and a nonce (access/derived.py), so no column holds it. A new endpoint gets the events
+committed after it was registered.
+
+The worker (access/worker.py) does two steps:
+
+- ``dispatch`` turns the events after each endpoint's ``cursor`` into ``Delivery`` rows (only
+  events up to the committed head, in position order; see access/events.py), and moves the
+  cursor: nothing is skipped, and a unique (endpoint, event) index makes a second worker's
+  dispatch harmless.
+- ``deliver_due`` sends each endpoint its deliveries **in event order**, one endpoint held by
+  one worker at a time (a lease on the endpoint): the oldest undelivered one goes first, and
+  until it gets a 2xx (or runs out of tries and is ``failed``) the later ones wait. A failure
+  is retried after 10 s, 20 s, 40 s... (``WEBHOOK_RETRY_BASE_SECONDS``, at most
+  ``RETRY_MAX_SECONDS``), up to ``WEBHOOK_MAX_ATTEMPTS`` tries. ``replay`` (``flask webhooks
+  replay``) sends a delivery again.
+
+A delivery is ``POST <url>`` of one event as JSON with ``X-Orgauthz-Event-Id``,
+``X-Orgauthz-Event-Type``, ``X-Orgauthz-Delivery-Id``, ``X-Orgauthz-Timestamp`` (Unix
+seconds) and ``X-Orgauthz-Signature: v1=<hex HMAC-SHA256 of "<timestamp>.<body>" keyed with
+the secret>``; redirects are not followed. A receiver checks the signature and that the
+timestamp is recent (five minutes), and deduplicates on the event id.
+
+URLs must be http(s). Unless ``WEBHOOK_ALLOW_PRIVATE`` is set, an address that resolves to a
+loopback, private, link-local or reserved network is refused, when registering and again
+before every delivery (so a name re-pointed later cannot reach inside either).
+"""
+
+import datetime
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import socket
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from dataclasses import dataclass
+
+from access import derived, events
+from access.errors import ApiError
+from access.mail import backoff
+from models import Delivery, Event, Webhook, transaction
+
+log = logging.getLogger("orgauthz.webhooks")
+LOG_KEPT = 10  # attempts kept in each delivery's log
+
+
+@dataclass
+class Settings:
+    allow_private: bool = False
+    max_attempts: int = 8
+    retry_base_seconds: float = 10.0
+    retry_max_seconds: float = 3600.0
+    timeout_seconds: float = 10.0
+    lease_seconds: float = 300.0
+
+
+SETTINGS = Settings()
+
+
+def configure(config) -> Settings:
+    global SETTINGS
+    allow = config.get("WEBHOOK_ALLOW_PRIVATE")
+    if isinstance(allow, str):
+        allow = allow.strip().lower() in ("1", "true", "yes", "on")
+    SETTINGS = Settings(
+        allow_private=bool(allow),
+        max_attempts=int(config.get("WEBHOOK_MAX_ATTEMPTS") or Settings.max_attempts),
+        retry_base_seconds=float(
+            config.get("WEBHOOK_RETRY_BASE_SECONDS") or Settings.retry_base_seconds
+        ),
+        retry_max_seconds=float(config.get("RETRY_MAX_SECONDS") or Settings.retry_max_seconds),
+        timeout_seconds=float(config.get("WEBHOOK_TIMEOUT_SECONDS") or Settings.timeout_seconds),
+        lease_seconds=float(config.get("OUTBOX_LEASE_SECONDS") or Settings.lease_seconds),
+    )
+    return SETTINGS
+
+
+# ---------------------------------------------------------------- URLs
+def _refused_address(host: str, port: int) -> str | None:
+    """Why ``host`` must not be called (a private address, or it does not resolve)."""
+    try:
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except OSError as exc:
+        return f"does not resolve: {exc}"
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if (
+            address.is_private
+            or address.is_loopback
+            or address.is_link_local
+            or address.is_reserved
+            or address.is_multicast
+            or address.is_unspecified
+        ):
+            return f"resolves to {address}, a private or reserved address"
+    return None
+
+
+def check_url(url: str) -> None:
+    """Raises ApiError 422 naming ``url`` unless it is one a delivery may go to."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ApiError(422, "the url must be http:// or https:// with a host", {"url": ["invalid"]})
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise ApiError(422, f"the url's port: {exc}", {"url": ["invalid port"]}) from exc
+    if not SETTINGS.allow_private:
+        reason = _refused_address(parts.hostname, port)
+        if reason:
+            raise ApiError(
+                422,
+                f"the url's host {reason} (set WEBHOOK_ALLOW_PRIVATE for local receivers)",
+                {"url": [reason]},
+            )
+
+
+# ---------------------------------------------------------------- the API
+def _iso(value) -> str | None:
+    return events.iso(value)
+
+
+def as_dict(hook: Webhook) -> dict:
+    return {
+        "id": hook.id,
+        "url": hook.url,
+        "types": hook.types or [],
+        "created_at": _iso(hook.created_at),
+    }
+
+
+def delivery_id(row: Delivery) -> str:
+    return f"dlv_{row.id}"
+
+
+def delivery_dict(row: Delivery) -> dict:
+    return {
+        "id": delivery_id(row),
+        "event_id": events.event_id(row.event),
+        "event_type": row.event_type,
+        "status": row.status,
+        "attempts": row.attempts,
+        "next_attempt_at": _iso(row.next_attempt_at) if row.status == "pending" else None,
+        "last_status": row.last_status,
+        "last_error": row.last_error,
+        "created_at": _iso(row.created_at),
+        "delivered_at": _iso(row.delivered_at),
+        "log": row.log or [],
+    }
+
+
+def create(api_key: str, url: str, types: list, now) -> dict:
+    """Register an endpoint for ``api_key``; answers it with its ``secret`` (only now).
+    Raises ApiError 422 (url, types)."""
+    unknown = [t for t in types if t not in events.EVENT_TYPES]
+    if unknown:
+        raise ApiError(
+            422,
+            f"no event types {', '.join(unknown)}",
+            {"types": [f"one of: {', '.join(events.EVENT_TYPES)}"]},
+        )
+    check_url(url)
+    nonce = derived.nonce()
+    hook_id = f"wh_{uuid.uuid4().hex[:20]}"
+    with transaction():
+        hook = Webhook.create(
+            id=hook_id,
+            api_key=api_key,
+            url=url,
+            types=sorted(set(types)),
+            nonce=nonce,
+            cursor=events.head(),
+            created_at=now,
+        )
+    log.info("webhook %s registered by %s", hook_id, api_key)
+    return {**as_dict(hook), "secret": derived.webhook_secret(hook_id, nonce)}
+
+
+def _own(api_key: str, hook_id: str) -> Webhook:
+    hook = Webhook.get_or_none(
+        (Webhook.id == hook_id) & (Webhook.api_key == api_key) & Webhook.deleted_at.is_null()
+    )
+    if hook is None:
+        raise ApiError(404, f"no webhook {hook_id!r} for this API key")
+    return hook
+
+
+def list_page(api_key: str, limit: int, after: str | None) -> dict:
+    """The endpoints of ``api_key``, by id."""
+    query = Webhook.select().where((Webhook.api_key == api_key) & Webhook.deleted_at.is_null())
+    if after is not None:
+        query = query.where(Webhook.id > after)
+    rows = list(query.order_by(Webhook.id).limit(limit + 1))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"items": [as_dict(r) for r in rows], "next": rows[-1].id if more else None}
+
+
+def delete(api_key: str, hook_id: str, now) -> None:
+    """Stop an endpoint: nothing more is sent to it. Raises ApiError 404."""
+    with transaction():
+        hook = _own(api_key, hook_id)
+        Webhook.update(deleted_at=now).where(Webhook.id == hook.id).execute()
+
+
+def deliveries_page(
+    api_key: str, hook_id: str, limit: int, after: int | None, status: str | None
+) -> dict:
+    """An endpoint's delivery log, newest first, after the delivery ``after``."""
+    hook = _own(api_key, hook_id)
+    query = Delivery.select().where(Delivery.webhook == hook.id)
+    if status:
+        query = query.where(Delivery.status == status)
+    if after is not None:
+        query = query.where(Delivery.id < after)
+    rows = list(query.order_by(Delivery.id.desc()).limit(limit + 1))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"items": [delivery_dict(r) for r in rows], "next": rows[-1].id if more else None}
+
+
+# ---------------------------------------------------------------- the worker's steps
+def dispatch(now, batch: int = 500) -> int:
+    """Turn the events after each live endpoint's cursor into deliveries. Returns how many
+    deliveries were made."""
+    top = events.head()
+    made = 0
+    hooks = list(Webhook.select().where(Webhook.deleted_at.is_null() & (Webhook.cursor < top)))
+    for hook in hooks:
+        with transaction():
+            rows = list(
+                Event.select(Event.position, Event.type)
+                .where((Event.position > hook.cursor) & (Event.position <= top))
+                .order_by(Event.position)
+                .limit(batch)
+            )
+            if not rows:
+                continue
+            wanted = set(hook.types or [])
+            new = [
+                {
+                    "webhook": hook.id,
+                    "event": r.position,
+                    "event_type": r.type,
+                    "status": "pending",
+                    "next_attempt_at": now,
+                    "created_at": now,
+                    "log": [],
+                }
+                for r in rows
+                if not wanted or r.type in wanted
+            ]
+            if new:
+                Delivery.insert_many(new).on_conflict_ignore().execute()
+                made += len(new)
+            last = rows[-1].position if len(rows) == batch else top
+            Webhook.update(cursor=last).where(
+                (Webhook.id == hook.id) & (Webhook.cursor < last)
+            ).execute()
+    return made
+
+
+def _lease(hook_id: str, owner: str, now) -> bool:
+    """Hold the endpoint for ``owner`` (one worker sends to it at a time)."""
+    until = now + datetime.timedelta(seconds=SETTINGS.lease_seconds)
+    with transaction():
+        return bool(
+            Webhook.update(lease_until=until, lease_owner=owner)
+            .where(
+                (Webhook.id == hook_id)
+                & (Webhook.lease_until.is_null() | (Webhook.lease_until < now))
+            )
+            .execute()
+        )
+
+
+def _release(hook_id: str, owner: str) -> None:
+    with transaction():
+        Webhook.update(lease_until=None, lease_owner=None).where(
+            (Webhook.id == hook_id) & (Webhook.lease_owner == owner)
+        ).execute()
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """``v1=<hex HMAC-SHA256 of "<timestamp>.<body>">``."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "v1=" + mac.hexdigest()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirect)
+
+
+def post(url: str, body: bytes, headers: dict, timeout: float) -> int:
+    """POST and return the status (an HTTP error status too). Raises OSError on a failed
+    connection."""
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with _opener.open(request, timeout=timeout) as response:
+            response.read(65536)
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def _attempt(hook: Webhook, row: Delivery, now, poster) -> tuple:
+    """Send one delivery: (status or None, error or None)."""
+    event = Event.get_or_none(Event.position == row.event)
+    if event is None:
+        return None, "the event no longer exists"
+    parts = urllib.parse.urlsplit(hook.url)
+    if not SETTINGS.allow_private:
+        reason = _refused_address(parts.hostname or "", parts.port or 443)
+        if reason:
+            return None, f"refused: the host {reason}"
+    body = json.dumps(events.as_dict(event), sort_keys=True, separators=(",", ":")).encode()
+    timestamp = str(int(now.replace(tzinfo=datetime.UTC).timestamp()))
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "orgauthz-webhooks/1",
+        "X-Orgauthz-Event-Id": events.event_id(event.position),
+        "X-Orgauthz-Event-Type": event.type,
+        "X-Orgauthz-Delivery-Id": delivery_id(row),
+        "X-Orgauthz-Timestamp": timestamp,
+        "X-Orgauthz-Signature": sign(derived.webhook_secret(hook.id, hook.nonce), timestamp, body),
+    }
+    try:
+        return poster(hook.url, body, headers, SETTINGS.timeout_seconds), None
+    except (OSError, ValueError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"[:500]
+
+
+def _record(row: Delivery, now, status, error, millis: int) -> bool:
+    """Write an attempt's outcome. Returns whether it was delivered."""
+    ok = status is not None and 200 <= status < 300
+    attempts = row.attempts + 1
+    entry = {"at": _iso(now), "status": status, "error": error, "ms": millis}
+    fields = {
+        "attempts": attempts,
+        "last_status": status,
+        "last_error": error if not ok else None,
+        "log": ((row.log or []) + [entry])[-LOG_KEPT:],
+    }
+    if ok:
+        fields.update(status="delivered", delivered_at=now)
+    elif attempts >= SETTINGS.max_attempts:
+        fields.update(status="failed")
+    else:
+        fields.update(
+            next_attempt_at=now
+            + backoff(attempts, SETTINGS.retry_base_seconds, SETTINGS.retry_max_seconds)
+        )
+    with transaction():
+        Delivery.update(**fields).where(Delivery.id == row.id).execute()
+    return ok
+
+
+def deliver_due(owner: str, now, poster=None, per_endpoint: int = 50) -> dict:
+    """Send each endpoint its due deliveries in event order (see the module docstring).
+    Returns counts ``{"delivered", "retry", "failed"}``."""
+    poster = poster or post
+    counts = {"delivered": 0, "retry": 0, "failed": 0}
+    due = (
+        Delivery.select(Delivery.webhook)
+        .join(Webhook)
+        .where(
+            (Delivery.status == "pending")
+            & (Delivery.next_attempt_at <= now)
+            & Webhook.deleted_at.is_null()
+        )
+        .distinct()
+    )
+    for hook_id in sorted({row.webhook_id for row in due}):
+        if not _lease(hook_id, owner, now):
+            continue
+        try:
+            hook = Webhook.get_by_id(hook_id)
+            for _ in range(per_endpoint):
+                head = (
+                    Delivery.select()
+                    .where((Delivery.webhook == hook_id) & (Delivery.status == "pending"))
+                    .order_by(Delivery.event, Delivery.id)
+                    .first()
+                )
+                if head is None or head.next_attempt_at > now:
+                    break  # the oldest waits for its retry, and the later ones behind it
+                started = time.monotonic()
+                status, error = _attempt(hook, head, now, poster)
+                millis = int((time.monotonic() - started) * 1000)
+                if _record(head, now, status, error, millis):
+                    counts["delivered"] += 1
+                    continue
+                if head.attempts + 1 >= SETTINGS.max_attempts:
+                    counts["failed"] += 1
+                    log.error("webhook %s: delivery %s failed for good", hook_id, head.id)
+                    continue  # given up: the next one may go
+                counts["retry"] += 1
+                break
+        finally:
+            _release(hook_id, owner)
+    return counts
+
+
+def replay(delivery: str, now) -> dict:
+    """Send a delivery again (``dlv_12`` or ``12``): pending, due now, tries counted anew.
+    It goes before the endpoint's later deliveries. Raises ApiError 404."""
+    text = delivery.removeprefix("dlv_")
+    row = Delivery.get_or_none(Delivery.id == int(text)) if text.isdigit() else None
+    if row is None:
+        raise ApiError(404, f"no delivery {delivery!r}")
+    with transaction():
+        Delivery.update(status="pending", attempts=0, next_attempt_at=now, delivered_at=None).where(
+            Delivery.id == row.id
+        ).execute()
+    return delivery_dict(Delivery.get_by_id(row.id))

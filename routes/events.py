@@ -1,0 +1,28 @@
+"""Events: ``GET /v1/events``. HTTP only: parse, call access/events.py, dump.
+
+Events belong to the service, not to one end user: any valid API key reads them, and no
+``X-Actor-Id`` is needed.
+"""
+
+from flask import Blueprint
+
+from access import events
+from routes.context import list_args
+from routes.openapi import doc
+from routes.pagination import decode, encode
+from routes.schemas import EventListArgs, EventPage, _event_types
+
+bp = Blueprint("events", __name__, url_prefix="/v1/events")
+
+
+@bp.get("")
+@doc(query=EventListArgs, response=EventPage)
+def list_events():
+    """Every committed change in commit order, after ``?after=`` (a ``next_cursor``),
+    optionally of one ``org`` and some ``types`` (comma-separated), at most ``limit``.
+    ``next_cursor`` is never null: poll again with it for what commits next. 422."""
+    args = list_args(EventListArgs)
+    after = decode(args["after"], "int")
+    types = _event_types(args["types"]) if args["types"] else None
+    page = events.page(after, args["org"], types, args["limit"])
+    return {"items": page["items"], "next_cursor": encode(page["next"])}

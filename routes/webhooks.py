@@ -1,0 +1,59 @@
+"""Webhooks: ``/v1/webhooks``. HTTP only: parse, call access/webhooks.py, dump.
+
+Endpoints belong to the API key that registered them (another key sees a 404); no
+``X-Actor-Id`` is needed.
+"""
+
+from flask import Blueprint, g
+
+from access import webhooks
+from routes.context import list_args, load, now
+from routes.openapi import doc
+from routes.pagination import decode, listed
+from routes.schemas import (
+    DeliveryListArgs,
+    DeliveryPage,
+    PlainPageArgs,
+    WebhookCreated,
+    WebhookPage,
+    WebhookRequest,
+)
+
+bp = Blueprint("webhooks", __name__, url_prefix="/v1/webhooks")
+
+
+@bp.post("")
+@doc(request=WebhookRequest, response=WebhookCreated, status=201)
+def create_webhook():
+    """Register an endpoint for the events of ``types`` (empty: all) committed from now on.
+    201 with its signing ``secret``, shown only now. 422 (url, types)."""
+    body = load(WebhookRequest)
+    return webhooks.create(g.api_key, body["url"], body["types"], now()), 201
+
+
+@bp.get("")
+@doc(query=PlainPageArgs, response=WebhookPage)
+def list_webhooks():
+    """This API key's endpoints, by id, paginated (never their secrets). 422."""
+    args = list_args(PlainPageArgs)
+    return listed(webhooks.list_page(g.api_key, args["limit"], decode(args["cursor"], "str")))
+
+
+@bp.delete("/<webhook_id>")
+@doc(status=204)
+def delete_webhook(webhook_id):
+    """Stop an endpoint: nothing more is sent to it (its delivery log goes too). 204. 404."""
+    webhooks.delete(g.api_key, webhook_id, now())
+    return "", 204
+
+
+@bp.get("/<webhook_id>/deliveries")
+@doc(query=DeliveryListArgs, response=DeliveryPage)
+def list_deliveries(webhook_id):
+    """An endpoint's deliveries, newest first, ``?status=pending|delivered|failed``, each
+    with its last attempts. 404, 422."""
+    args = list_args(DeliveryListArgs)
+    page = webhooks.deliveries_page(
+        g.api_key, webhook_id, args["limit"], decode(args["cursor"], "int"), args["status"]
+    )
+    return listed(page)
