@@ -1,13 +1,16 @@
 """What a policy change does, before it ships.
 
-(a) The effective matrix of each style, old against new: every cell that flips, and roles,
-    types or actions that appear or disappear.
+(a) The effective matrices of each style, old against new: every cell that flips, of the
+    resource matrix and of the management matrix (who may invite as, change from -> to,
+    remove, cancel, grant which role; authz.matrix.management), and roles, types or actions
+    that appear or disappear.
 (b) The live data, as it is handed in (``World``s: the domain core loads them, see
     access/review.py): every member of every open organization, on the organization and
     on every registered resource of it, for every action either version declares: who
-    gains and who loses which permission where. Each (action, view) is decided once per
-    version (the memo), so the cost grows with the number of distinct views, not with
-    users x resources.
+    gains and who loses which permission where; and each changed management cell a member
+    could meet there (a member of that role to act on, a resource of that type). Each
+    (action, view) is decided once per version (the memo), so the cost grows with the
+    number of distinct views, not with users x resources.
 
 This module is pure: it reads no database and no files beyond the policies it is given.
 """
@@ -61,6 +64,7 @@ def matrix_changes(old: PolicySet, new: PolicySet) -> list:
                 changes.append(
                     {
                         "style": style,
+                        "kind": "resource",
                         "resource": label,
                         "action": action,
                         "role": role,
@@ -69,17 +73,101 @@ def matrix_changes(old: PolicySet, new: PolicySet) -> list:
                         "change": "gains" if after else "loses",
                     }
                 )
+        changes += management_changes(old.engine(style), new.engine(style))
     return changes
+
+
+def management_changes(old_engine, new_engine) -> list:
+    """The cells of the management matrices (authz.matrix.management) that differ: who may
+    invite as, change from -> to, remove, cancel, grant what, in the old and new policy."""
+    cells: dict = {}
+    for side, engine in (("old", old_engine), ("new", new_engine)):
+        for key, allowed, (table, row) in effective.management_cells(effective.management(engine)):
+            entry = cells.setdefault(key, {"table": table, "row": row})
+            entry[side] = allowed
+    changes = []
+    for (table_id, case, role), entry in cells.items():
+        before, after = entry.get("old", False), entry.get("new", False)
+        if before != after:
+            table, row = entry["table"], entry["row"]
+            changes.append(
+                {
+                    "style": new_engine.style,
+                    "kind": "management",
+                    "resource": table["type"],
+                    "action": table["action"],
+                    "table": table_id,
+                    "case": case,
+                    "label": f"{table['label']}: {row['label']}",
+                    "role": role,
+                    "old": before,
+                    "new": after,
+                    "change": "gains" if after else "loses",
+                }
+            )
+    return changes
+
+
+def plural(n: int, word: str, many: str = "") -> str:
+    """ "1 cell", "2 cells"."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
+def _applies(cell: dict, actor: Member, world: World, held: Counter) -> bool:
+    """Whether a management cell that changed is a question ``actor`` can meet in ``world``:
+    a member to act on with that role (the last of it or not), a resource of that type."""
+    table, case = cell["table"], cell["case"]
+    if table in ("invite", "cancel"):
+        return True
+    if table in ("change_own_role", "change_own_role_last", "leave"):
+        last = held[actor.role] == 1
+        if table == "leave":
+            return last == case.endswith("-last")
+        return last == table.endswith("_last")
+    role = case.split("->")[0] if table.startswith("change_role") else case
+    if table in ("change_role", "change_role_last", "remove", "remove_last"):
+        others = held[role] - (1 if actor.role == role else 0)
+        if others < 1:
+            return False
+        return (held[role] == 1) == table.endswith("_last")
+    if table in ("grant", "revoke"):
+        on = case.rsplit(":", 1)[0]
+        type_ = on.split(" (")[0]
+        return any(chain[-1].type == type_ for chain in world.chains)
+    return False
 
 
 def data_changes(old: PolicySet, new: PolicySet, worlds) -> list:
     """Each (user, org, resource, action) of ``worlds`` whose answer differs between the two
-    versions."""
+    versions, and each management question a member could meet there (a member of that
+    role to change or remove, a resource to grant on) whose answer differs."""
     changes = []
+    management: dict = {}  # style -> the management cells that differ
     for world in worlds:
         org = world.org
         if org.style not in old.engines and org.style not in new.engines:
             continue
+        if org.style in old.engines and org.style in new.engines:
+            if org.style not in management:
+                management[org.style] = management_changes(
+                    old.engine(org.style), new.engine(org.style)
+                )
+            held = Counter(m.role for m in world.members)
+            for m in world.members:
+                for cell in management[org.style]:
+                    if cell["role"] == m.role and _applies(cell, m, world, held):
+                        changes.append(
+                            {
+                                "user": m.user_id,
+                                "role": m.role,
+                                "org": org.id,
+                                "style": org.style,
+                                "resource_type": cell["resource"],
+                                "resource_id": cell["label"],
+                                "action": cell["action"],
+                                "change": cell["change"],
+                            }
+                        )
         engines = {side: p.engines.get(org.style) for side, p in (("old", old), ("new", new))}
         for m in world.members:
             actor = ActorFacts(True, m.role, m.grants)
@@ -127,6 +215,12 @@ def diff(old: PolicySet, new: PolicySet, worlds=None) -> dict:
         "summary": {
             "matrix_cells_gained": sum(1 for c in cells if c.get("change") == "gains"),
             "matrix_cells_lost": sum(1 for c in cells if c.get("change") == "loses"),
+            "management_cells_gained": sum(
+                1 for c in cells if c.get("kind") == "management" and c["change"] == "gains"
+            ),
+            "management_cells_lost": sum(
+                1 for c in cells if c.get("kind") == "management" and c["change"] == "loses"
+            ),
             "users_gaining": len({c["user"] for c in data if c["change"] == "gains"}),
             "users_losing": len({c["user"] for c in data if c["change"] == "loses"}),
             "by_action": [
@@ -146,21 +240,29 @@ def widens(report: dict) -> bool:
 
 def to_text(report: dict) -> str:
     """A person's reading of the report."""
+    s = report["summary"]
     out = [
         f"policy {report['old_version']} -> {report['new_version']}",
         "",
-        f"Effective matrix: {report['summary']['matrix_cells_gained']} cells gained, "
-        f"{report['summary']['matrix_cells_lost']} lost",
+        f"Effective matrix: {plural(s['matrix_cells_gained'], 'cell')} gained, "
+        f"{s['matrix_cells_lost']} lost (management actions: "
+        f"{s.get('management_cells_gained', 0)} gained, {s.get('management_cells_lost', 0)} lost)",
     ]
-    for c in report["matrix"]:
-        if "action" in c:
+    # Gains first: they are what a reviewer must look at.
+    for c in sorted(report["matrix"], key=lambda c: c.get("change") != "gains"):
+        if c.get("kind") == "management":
+            out.append(f"  {c['style']}: {c['role']} {c['change']} {c['action']}: {c['label']}")
+        elif "action" in c:
             out.append(
                 f"  {c['style']}: {c['role']} {c['change']} {c['action']} on {c['resource']}"
             )
         else:
             out.append(f"  {c['style']}: {c['change']}")
-    s = report["summary"]
-    out += ["", f"Live data: {s['users_gaining']} users gain, {s['users_losing']} users lose"]
+    out += [
+        "",
+        f"Live data: {plural(s['users_gaining'], 'user')} gain, "
+        f"{plural(s['users_losing'], 'user')} lose",
+    ]
     for row in s["by_action"]:
         out.append(f"  {row['style']}: {row['count']} x {row['change']} {row['action']}")
     for c in report["data"]:
@@ -171,4 +273,4 @@ def to_text(report: dict) -> str:
     return "\n".join(out)
 
 
-__all__ = ["Member", "World", "diff", "to_text", "widens"]
+__all__ = ["Member", "World", "diff", "management_changes", "to_text", "widens"]

@@ -1,19 +1,37 @@
-"""The effective role matrix of a style: every organization role against every (resource
-type, action), each cell computed by asking the policy, never read from the test tables.
+"""The effective role matrices of a style, each cell computed by asking the policy, never
+read from the test tables.
 
-A cell is "may a user whose only fact is this organization role do this action on a
-resource of this type sitting directly in the organization". Types whose attributes the
-policy shows apart (``attribute_value``) get one table per value, e.g. cloud and desktop
-licenses. The service's own management types are left out: their answers depend on the
-request (which role is granted, is it the last owner), not on a role alone.
+``compute``: every organization role against every (resource type, action). A cell is "may
+a user whose only fact is this organization role do this action on a resource of this type
+sitting directly in the organization". Types whose attributes the policy shows apart
+(``attribute_value``) get one table per value, e.g. cloud and desktop licenses.
+
+``management``: the service's own management actions, whose answers depend on the request
+as well as the role: every actor role against every target role for invite-as, cancel,
+change-role from -> to, remove and grant/revoke a role on each resource type, with the
+self cases (one's own role, leaving) and the last-of-role cases. The management targets
+are built as the service builds them (``management_target``, ``build_view``).
+
+``for_console(policy)``: both, for every style of a PolicySet (the console's policies page).
 """
 
 import csv
 import io
 import itertools
+from typing import NamedTuple
 
 from authz.engine import StyleEngine
-from authz.view import MANAGEMENT_TYPES, level
+from authz.view import (
+    MANAGEMENT_TYPES,
+    ActorFacts,
+    Node,
+    OrgRef,
+    Target,
+    build_view,
+    level,
+    management_target,
+    org_node,
+)
 
 
 def variants(engine: StyleEngine, type_: str) -> list:
@@ -81,3 +99,211 @@ def to_csv(matrix: dict) -> str:
         for row in table["rows"]:
             writer.writerow([table["label"], row["action"], *(int(a) for a in row["allowed"])])
     return buffer.getvalue()
+
+
+# ---------------------------------------------------------------- management actions
+# Each table: (id, type, action, heading). Its rows are the cases below; each cell asks the
+# policy with the actor holding only that organization role. ``None`` marks a cell with no
+# meaning (one's own role changed to the role one has).
+MANAGEMENT_TABLES = (
+    ("invite", "Invitation", "invite", "Invite as"),
+    ("cancel", "Invitation", "cancel", "Cancel an invitation as"),
+    ("change_role", "RoleChange", "change_role", "Change another member's role"),
+    (
+        "change_role_last",
+        "RoleChange",
+        "change_role",
+        "Change the role of the last member who holds it",
+    ),
+    ("change_own_role", "RoleChange", "change_role", "Change one's own role"),
+    (
+        "change_own_role_last",
+        "RoleChange",
+        "change_role",
+        "Change one's own role as the last who holds it",
+    ),
+    ("remove", "Membership", "remove", "Remove another member"),
+    ("remove_last", "Membership", "remove", "Remove the last member who holds a role"),
+    ("leave", "Membership", "remove", "Leave"),
+    ("grant", "Grant", "grant", "Grant"),
+    ("revoke", "Grant", "revoke", "Revoke"),
+)
+ACTOR_ID = "matrix-actor"  # the actor of every cell; any member id other than the target's
+
+
+def _rows(engine: StyleEngine, table_id: str) -> list:
+    """The cases of one table: (key, label, attributes or a function of the actor's role,
+    the resource a Grant is on)."""
+    roles = engine.roles("Organization")
+    pairs = [(a, b) for a in roles for b in roles if a != b]
+    if table_id in ("invite", "cancel"):
+        return [(r, r, {"role": r}, None) for r in roles]
+    if table_id in ("change_role", "change_role_last"):
+        last = table_id.endswith("_last")
+        return [
+            (
+                f"{a}->{b}",
+                f"{a} -> {b}",
+                {"from_role": a, "to_role": b, "is_self": False, "last_of_role": last},
+                None,
+            )
+            for a, b in pairs
+        ]
+    if table_id in ("change_own_role", "change_own_role_last"):
+        last = table_id.endswith("_last")
+        return [
+            (
+                f"self->{b}",
+                f"own role -> {b}",
+                lambda own, b=b, last=last: (
+                    None
+                    if own == b
+                    else {"from_role": own, "to_role": b, "is_self": True, "last_of_role": last}
+                ),
+                None,
+            )
+            for b in roles
+        ]
+    if table_id in ("remove", "remove_last"):
+        last = table_id == "remove_last"
+        return [(r, r, {"role": r, "is_self": False, "last_of_role": last}, None) for r in roles]
+    if table_id == "leave":
+        return [
+            (
+                f"leave{'-last' if last else ''}",
+                "leave, the last who holds one's role" if last else "leave",
+                lambda own, last=last: {"role": own, "is_self": True, "last_of_role": last},
+                None,
+            )
+            for last in (False, True)
+        ]
+    rows = []  # grant, revoke: every role of every type that has roles, on each variant
+    for type_, decl in engine.types.items():
+        if type_ in MANAGEMENT_TYPES or type_ == "Organization" or not decl.roles:
+            continue
+        for variant in variants(engine, type_):
+            on = type_ + (
+                " (" + ", ".join(f"{k}={v}" for k, v in variant.items()) + ")" if variant else ""
+            )
+            for r in decl.roles:
+                rows.append((f"{on}:{r}", f"{r} on {on}", {"role": r}, (type_, variant)))
+    return rows
+
+
+class Question(NamedTuple):
+    """One cell of the management matrix, before it is asked: the view is that of an actor
+    holding only ``role``; None where the case means nothing for that role."""
+
+    table: tuple  # (id, type, action, heading) of MANAGEMENT_TABLES
+    case: str
+    label: str
+    role: str
+    view: tuple | None
+
+
+def management_questions(engine: StyleEngine):
+    """Every cell of the management matrix of ``engine``, table by table, row by row, role
+    by role, with the view the policy is asked on (built as the service builds it)."""
+    org = OrgRef("org", engine.style)
+    for spec in MANAGEMENT_TABLES:
+        _table_id, type_, action, _heading = spec
+        if type_ not in engine.types or action not in engine.permissions(type_):
+            continue
+        for key, label, attrs, on in _rows(engine, spec[0]):
+            under = None
+            if on is not None:
+                node = Node(on[0], "resource", None, None, on[1])
+                under = Target(org, (org_node(org), node))
+            for role in engine.roles("Organization"):
+                facts = attrs(role) if callable(attrs) else attrs
+                view = None
+                if facts is not None:
+                    target = management_target(org, type_, facts, under=under)
+                    actor = ActorFacts(True, role, {})
+                    view = build_view(engine, ACTOR_ID, target.chain, actor)
+                yield Question(spec, key, label, role, view)
+
+
+def management(engine: StyleEngine, version: str = "") -> dict:
+    """The management matrix as JSON-ready data: actor roles across, one table per kind of
+    management action, each row a case (the target's role, from -> to, ...). A cell is
+    true, false, or null where the case means nothing for that actor role."""
+    tables: dict = {}
+    for q in management_questions(engine):
+        table_id, type_, action, heading = q.table
+        table = tables.setdefault(
+            table_id,
+            {"id": table_id, "type": type_, "action": action, "label": heading, "rows": []},
+        )
+        if not table["rows"] or table["rows"][-1]["case"] != q.case:
+            table["rows"].append({"case": q.case, "label": q.label, "allowed": []})
+        answer = None if q.view is None else engine.is_allowed(action, q.view)
+        table["rows"][-1]["allowed"].append(answer)
+    return {
+        "style": engine.style,
+        "policy_version": version,
+        "roles": engine.roles("Organization"),
+        "tables": [t for t in tables.values() if t["rows"]],
+    }
+
+
+def management_cells(m: dict):
+    """Each cell of a management matrix: ((table id, case, actor role), allowed, labels)."""
+    for table in m["tables"]:
+        for row in table["rows"]:
+            for role, allowed in zip(m["roles"], row["allowed"]):
+                if allowed is not None:
+                    yield (table["id"], row["case"], role), allowed, (table, row)
+
+
+def _mark(allowed) -> str:
+    return "✅" if allowed else ("·" if allowed is None else "—")
+
+
+def management_markdown(m: dict) -> str:
+    """One Markdown table per management action: cases down, actor roles across."""
+    out = [
+        f"# {m['style']} management matrix",
+        "",
+        f"Policy version `{m['policy_version']}`. Computed by asking the policy: the actor "
+        "holds only the role of its column; · marks a case with no meaning for that role.",
+        "",
+    ]
+    for table in m["tables"]:
+        out += [
+            f"## {table['label']} (`{table['action']}` on {table['type']})",
+            "",
+            "| case | " + " | ".join(m["roles"]) + " |",
+            "|---|" + "|".join(":-:" for _ in m["roles"]) + "|",
+        ]
+        for row in table["rows"]:
+            out.append(f"| {row['label']} | " + " | ".join(map(_mark, row["allowed"])) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def management_csv(m: dict) -> str:
+    """One line per (management table, case), a column per actor role: 1, 0 or empty."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for table in m["tables"]:
+        for row in table["rows"]:
+            cells = ["" if a is None else int(a) for a in row["allowed"]]
+            writer.writerow([f"{table['id']}", row["label"], *cells])
+    return buffer.getvalue()
+
+
+def for_console(policy, styles=None) -> list:
+    """For the console's policies page: each style of ``policy`` (a PolicySet), its
+    resource matrix and its management matrix, ``[{"style", "resources", "management"}]``."""
+    out = []
+    for style in styles or policy.styles:
+        engine = policy.engine(style)
+        out.append(
+            {
+                "style": style,
+                "resources": compute(engine, policy.version),
+                "management": management(engine, policy.version),
+            }
+        )
+    return out

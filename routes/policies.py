@@ -12,8 +12,8 @@ bp = Blueprint("policies", __name__, url_prefix="/v1/policies", template_folder=
 
 @bp.get("")
 def list_policies():
-    """Each style with its roles, resource types (with their roles and actions) and settings,
-    read from the policy files."""
+    """Each style with its roles (and their order for the management rules), resource types
+    (with their roles and actions) and settings, read from the policy files."""
     snapshot = policy()
     items = []
     for style in snapshot.styles:
@@ -22,6 +22,8 @@ def list_policies():
             {
                 "style": style,
                 "roles": engine.roles("Organization"),
+                # The order the management rules read (rank), highest first.
+                "role_order": engine.role_order,
                 "resource_types": [
                     {
                         "type": t.name,
@@ -41,21 +43,37 @@ def list_policies():
 @bp.get("/<style>/matrix")
 @doc(content_types=["application/json", "text/html", "text/markdown", "text/csv"])
 def matrix(style):
-    """The effective role x action matrix: JSON, an HTML page (Accept: text/html) or
-    Markdown (?format=markdown). ``all`` as the style gives every style on one page.
-    Raises 404 for an unknown style."""
+    """The effective matrices of a style, computed by asking the policy: roles x actions on
+    each resource type (``tables``), and the management actions (``management``: actor role
+    x target role for invite-as, cancel, change-role from -> to, remove, leave and grant or
+    revoke a role on each type, with the self and last-of-role cases). JSON, an HTML page
+    (Accept: text/html), Markdown (?format=markdown) or CSV (?format=csv). ``all`` as the
+    style gives every style. Raises 404 for an unknown style."""
     snapshot = policy()
     styles = snapshot.styles if style == "all" else [style]
     if any(s not in snapshot.engines for s in styles):
         raise ApiError(404, f"no style {style!r}; styles: {', '.join(snapshot.styles)}")
-    matrices = [effective.compute(snapshot.engine(s), snapshot.version) for s in styles]
     fmt = request.args.get("format")
+    if fmt not in (None, "json", "html", "markdown", "csv"):
+        raise ApiError(422, "format is json, html, markdown or csv", {"format": ["unknown"]})
+    matrices = []
+    for s in styles:
+        engine = snapshot.engine(s)
+        m = effective.compute(engine, snapshot.version)
+        m["management"] = effective.management(engine, snapshot.version)
+        matrices.append(m)
     if fmt == "markdown":
-        text = "\n".join(effective.to_markdown(m) for m in matrices)
+        text = "\n".join(
+            effective.to_markdown(m) + "\n" + effective.management_markdown(m["management"])
+            for m in matrices
+        )
         return Response(text, content_type="text/markdown; charset=utf-8")
     if fmt == "csv":
         return Response(
-            "".join(effective.to_csv(m) for m in matrices), content_type="text/csv; charset=utf-8"
+            "".join(
+                effective.to_csv(m) + effective.management_csv(m["management"]) for m in matrices
+            ),
+            content_type="text/csv; charset=utf-8",
         )
     if fmt == "html" or (
         fmt is None
@@ -65,6 +83,4 @@ def matrix(style):
         return render_template(
             "matrix.html", title=title, matrices=matrices, version=snapshot.version
         )
-    if fmt not in (None, "json"):
-        raise ApiError(422, "format is json, html, markdown or csv", {"format": ["unknown"]})
     return matrices[0] if style != "all" else {"items": matrices, "next_cursor": None}
