@@ -85,10 +85,22 @@ def _chain(
     return chain + (Node(spec["type"], name, pks[name], owner, attrs),)
 
 
-def run_table(engine: StyleEngine, table: dict, source: str = "") -> Result:
-    """Decide every cell of ``table`` with ``engine``. Raises TableError for a bad table."""
+class Cell(NamedTuple):
+    """One question of a table: may ``principal`` do ``action`` on ``resource``?"""
+
+    principal: str
+    resource: str
+    type: str
+    action: str
+    chain: tuple  # of Node, as build_view takes it
+    actor: ActorFacts
+    expected: bool
+    listed: bool  # the table names this action for this resource (even as [])
+
+
+def check_table(engine: StyleEngine, table: dict, source: str = "") -> None:
+    """Raises TableError when ``table`` names what ``engine`` does not declare."""
     principals, resources, expect = table["principals"], table["resources"], table["expect"]
-    pks = {name: i + 1 for i, name in enumerate(resources)}
     for name, spec in resources.items():
         if not isinstance(spec, dict) or spec.get("type") not in engine.types:
             raise TableError(f"{source}: resource {name!r} has no type the policy declares")
@@ -112,7 +124,13 @@ def run_table(engine: StyleEngine, table: dict, source: str = "") -> Result:
                 if pname not in principals:
                     raise TableError(f"{source}: {rname}.{action}: unknown principal {pname!r}")
 
-    failures, cells = [], 0
+
+def cells(engine: StyleEngine, table: dict, source: str = ""):
+    """Every cell of ``table``: each principal, each resource, each action the policy
+    declares on its type. Raises TableError for a bad table."""
+    check_table(engine, table, source)
+    principals, resources, expect = table["principals"], table["resources"], table["expect"]
+    pks = {name: i + 1 for i, name in enumerate(resources)}
     for pname, p in principals.items():
         p = p or {}
         role = p.get("role")
@@ -125,15 +143,30 @@ def run_table(engine: StyleEngine, table: dict, source: str = "") -> Result:
             if spec.get("user") == "self" and role is None:
                 continue  # "the principal's own membership" means nothing without one
             chain = _chain(rname, resources, pname, role, pks)
-            view = build_view(engine, pname, chain, actor)
             listed = expect.get(rname) or {}
             for action in engine.permissions(spec["type"]):
                 expected = pname in (listed.get(action) or [])
-                got = engine.is_allowed(action, view)
-                cells += 1
-                if got != expected:
-                    failures.append(Failure(engine.style, pname, rname, action, expected, got))
-    return Result(engine.style, cells, failures)
+                yield Cell(
+                    pname, rname, spec["type"], action, chain, actor, expected, action in listed
+                )
+
+
+def run_table(engine: StyleEngine, table: dict, source: str = "") -> Result:
+    """Decide every cell of ``table`` with ``engine``. Raises TableError for a bad table."""
+    failures, count, views = [], 0, {}
+    for cell in cells(engine, table, source):
+        key = (cell.principal, cell.resource)
+        if key not in views:
+            views[key] = build_view(engine, cell.principal, cell.chain, cell.actor)
+        got = engine.is_allowed(cell.action, views[key])
+        count += 1
+        if got != cell.expected:
+            failures.append(
+                Failure(
+                    engine.style, cell.principal, cell.resource, cell.action, cell.expected, got
+                )
+            )
+    return Result(engine.style, count, failures)
 
 
 def run_tables(policy: PolicySet) -> list:
