@@ -82,9 +82,14 @@ def policy_group():
     pass
 
 
-@policy_group.command("test", help="Run every style's test table; exit 1 on any failure.")
+@policy_group.command(
+    "test",
+    help="Run every style's test table; exit 1 on any failure. --coverage also prints, per "
+    "style, which rules and (role, action) cells the tables exercise.",
+)
 @click.option("--dir", "directory", default=None, help="Policy folder (default: the live one).")
-def policy_test(directory):
+@click.option("--coverage", "with_coverage", is_flag=True, help="Print what the tables exercise.")
+def policy_test(directory, with_coverage):
     directory = directory or current_app.config["POLICY_DIR"]
     try:
         policy = PolicySet(directory)
@@ -99,14 +104,23 @@ def policy_test(directory):
         for failure in result.failures:
             click.echo(f"  FAIL {failure}")
         failed += len(result.failures)
+    if with_coverage:
+        from authz.lint import coverage_text
+
+        try:
+            click.echo(coverage_text(directory, policy))
+        except (PolicyError, TableError) as exc:
+            click.echo(f"coverage error: {exc}", err=True)
+            sys.exit(2)
     click.echo(f"policy version {policy.version}")
     sys.exit(1 if failed else 0)
 
 
 @policy_group.command(
     "check",
-    help="Lint the policies: parse errors, table names the policy "
-    "does not know, roles granted nothing, permissions granted to no role.",
+    help="Lint the policies: parse errors, table names the policy does not know, roles "
+    "granted nothing, permissions granted to no role, roles with no rank, roles, permissions "
+    "and rules the tables do not exercise, refusals no reason rule explains.",
 )
 @click.option("--dir", "directory", default=None, help="Policy folder (default: the live one).")
 def policy_check(directory):
@@ -115,7 +129,10 @@ def policy_check(directory):
     problems = check(directory or current_app.config["POLICY_DIR"])
     for problem in problems:
         click.echo(f"  {problem}")
-    click.echo(f"{len(problems)} problems" if problems else "policies are clean")
+    if problems:
+        click.echo(f"{len(problems)} problem{'' if len(problems) == 1 else 's'}")
+    else:
+        click.echo("policies are clean")
     sys.exit(1 if problems else 0)
 
 
@@ -173,46 +190,76 @@ def decisions_group():
 
 @decisions_group.command(
     "replay",
-    help="Decide a logged decision again, on today's data and "
-    "the given policy, and say whether the answer changes.",
+    help="Decide logged decisions again on today's data. With DECISION_ID: that decision, "
+    "then and now under --policy (exit 3 when the answer changed). With --since: every "
+    "distinct decision of the window, under --policy against the live policy (--baseline): "
+    "those that change, allows gained first; exit 3 when any allow is gained.",
 )
-@click.argument("decision_id")
+@click.argument("decision_id", required=False)
+@click.option("--since", default=None, help="A window of the log: 90s, 30m, 24h, 7d, 2w.")
 @click.option("--policy", "directory", default=None, help="Policy folder (default: the live one).")
+@click.option(
+    "--baseline", default=None, help="With --since: the policy compared with (default: live)."
+)
 @click.option("--log", "log_path", default=None, help="Decision log file (default: the app's).")
-def decisions_replay(decision_id, directory, log_path):
-    from access.decisions import decide
-    from access.targets import TargetBuilder
-    from authz.view import MANAGEMENT_TYPES, OrgRef, management_target
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def decisions_replay(decision_id, since, directory, baseline, log_path, as_json):
+    import json
+
+    from access import review
     from ops import decisionlog
 
+    if bool(decision_id) == bool(since):
+        raise click.UsageError("give either a DECISION_ID or --since DURATION")
+    log_path = log_path or current_app.config["DECISION_LOG"]
+    live_dir = current_app.config["POLICY_DIR"]
+    try:
+        policy = PolicySet(directory or live_dir)
+        base = PolicySet(baseline or live_dir) if since else None
+    except PolicyError as exc:
+        raise click.ClickException(str(exc)) from exc
     decisionlog.flush()
-    line = decisionlog.find(log_path or current_app.config["DECISION_LOG"], decision_id)
+    if since:
+        try:
+            window = review.parse_duration(since)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--since") from exc
+        with db.connection_context():
+            report = review.replay_window(base, policy, log_path, window)
+        click.echo(json.dumps(report, indent=2) if as_json else review.to_text(report))
+        if report["gained"]:
+            click.echo(f"the policy gains {report['gained']} allow(s) on logged traffic", err=True)
+            sys.exit(3)
+        return
+    line = decisionlog.find(log_path, decision_id)
     if line is None:
         raise click.ClickException(f"no decision {decision_id} in the log")
-    policy = PolicySet(directory or current_app.config["POLICY_DIR"])
     ref = line["resource"] or {}
     with db.connection_context():
-        facts = TargetBuilder()
-        if ref.get("type") in MANAGEMENT_TYPES:
-            org = facts.org(ref.get("org") or "") or OrgRef("", ref.get("style", ""))
-            under = facts.registered(**ref["parent"]) if ref.get("parent") else None
-            target = management_target(
-                org, ref["type"], ref.get("attributes") or {}, under, standalone=not ref.get("org")
+        now = review.replay_one(policy, line)
+    changed = now.allowed != line["allowed"]
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"line": line, "now": now.as_json(explain=True), "changed": changed}, indent=2
             )
-        else:
-            target = facts.target({"parent": None, **ref}) if ref else None
-        now = decide(policy, facts, line["actor"], line["action"], target, explain=True)
-    word = {True: "allow", False: "deny"}
-    click.echo(
-        f"decision {decision_id}: {line['actor']} {line['action']} on "
-        f"{ref.get('type')} {ref.get('id')}"
-    )
-    click.echo(f"  then: {word[line['allowed']]} (policy {line['policy_version']}, {line['time']})")
-    click.echo(
-        f"  now:  {word[now.allowed]} (policy {now.policy_version}): "
-        f"{now.explanation.get('reason')}"
-    )
-    click.echo("  CHANGED" if now.allowed != line["allowed"] else "  unchanged")
+        )
+    else:
+        word = {True: "allow", False: "deny"}
+        click.echo(
+            f"decision {decision_id}: {line['actor']} {line['action']} on "
+            f"{ref.get('type')} {ref.get('id')}"
+        )
+        click.echo(
+            f"  then: {word[line['allowed']]} (policy {line['policy_version']}, {line['time']})"
+        )
+        click.echo(
+            f"  now:  {word[now.allowed]} (policy {now.policy_version}): "
+            f"{(now.explanation or {}).get('reason', now.reason)}"
+        )
+        click.echo("  CHANGED" if changed else "  unchanged")
+    if changed:
+        sys.exit(3)
 
 
 @click.group("demo", cls=AppGroup, help="Demo data.")

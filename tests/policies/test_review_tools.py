@@ -92,13 +92,15 @@ def test_matrix_formats(app, api):
     assert "## License (kind=desktop)" in md.text
     html = api.get("/v1/policies/respondio/matrix", headers={"Accept": "text/html"})
     assert html.status_code == 200 and html.content_type.startswith("text/html")
-    assert html.text.count("<table") == 2  # Organization and Space
+    assert html.text.count('<table class="matrix"') == 2  # Organization and Space
+    assert '<table class="management" data-style="respondio" data-table="invite">' in html.text
     body = api.get("/v1/policies/up42/matrix").get_json()
     assert body["roles"] == ["admin", "member"]
     assert api.get("/v1/policies/nope/matrix").status_code == 404
     listing = api.get("/v1/policies").get_json()
     pix4d = next(i for i in listing["items"] if i["style"] == "pix4d")
     assert pix4d["settings"]["invitation_lifetime_hours"] == 360
+    assert pix4d["role_order"] == ["owner", "manager", "editor", "reader", "member"]
     assert {"type": "License", "roles": ["assignee"]}.items() <= next(
         t for t in pix4d["resource_types"] if t["type"] == "License"
     ).items()
@@ -181,6 +183,38 @@ def test_lint_is_clean_on_the_shipped_policies_and_catches_mistakes(tmp_path):
         in problems
     )
     assert "respondio: permission 'export_data' on Organization is granted to no role" in problems
+    # The role has no rank, no principal of the table holds it, no principal may export.
+    assert any(
+        p.startswith("respondio: role 'auditor' has no place in the role order") for p in problems
+    )
+    assert any(
+        p.startswith("respondio: role 'auditor' on Organization is exercised by no principal")
+        for p in problems
+    )
+    assert any(
+        p.startswith("respondio: permission 'export_data' on Organization is allowed to no")
+        for p in problems
+    )
+
+
+def test_lint_names_a_rule_no_cell_exercises(tmp_path):
+    """A rule the tables would not notice losing: an Organization Admin may view a Space
+    (which it already may, as a member of every space)."""
+    folder = tmp_path / "p"
+    shutil.copytree(POLICY_DIR, folder)
+    polar = folder / "respondio.polar"
+    anchor = '  "use" if "member";\n'
+    text = polar.read_text()
+    assert text.count(anchor) == 1
+    text = text.replace(anchor, anchor + '  "view" if "org_admin" on "organization";\n')
+    polar.write_text(text)
+    line = text[: text.index('"view" if "org_admin" on')].count("\n") + 1
+    problems = check(folder)
+    assert [p for p in problems if "exercises the rule" in p] == [
+        f"respondio: no cell of respondio.test.yaml exercises the rule respondio.polar:{line} "
+        '(in resource Space): "view" if "org_admin" on "organization";: '
+        "removing it changes no answer"
+    ], problems
 
 
 def test_every_decision_is_logged_and_replays(app, api, demo, tmp_path):
@@ -212,5 +246,28 @@ def test_every_decision_is_logged_and_replays(app, api, demo, tmp_path):
     result = runner.invoke(args=["decisions", "replay", body["decision_id"]])
     assert "then: allow" in result.output and "now:  deny" in result.output
     assert "CHANGED" in result.output
+    assert result.exit_code == 3  # a gate: a changed answer fails it
     assert decide  # the replay goes through the same decide()
     assert TargetBuilder
+
+
+def test_lint_names_a_refusal_no_reason_explains(tmp_path):
+    """Without its reason rule, a refusal would read as no sentence of the policy's."""
+    from authz.lint import unexplained_refusals
+
+    folder = tmp_path / "p"
+    shutil.copytree(POLICY_DIR, folder)
+    polar = folder / "up42.polar"
+    text = polar.read_text()
+    rule = (
+        'reason(actor: User, "invite", invitation: Invitation,\n'
+        '       "{a actor_role} may not invite users; Admins do") if\n'
+        '    not has_permission(actor, "invite_members", invitation.organization);\n'
+    )
+    assert text.count(rule) == 1
+    polar.write_text(text.replace(rule, ""))
+    assert unexplained_refusals(PolicySet(folder).engine("up42")) == [
+        "Invite as: admin (as member)",
+        "Invite as: member (as member)",
+    ]
+    assert unexplained_refusals(POLICY.engine("up42")) == []
