@@ -15,8 +15,10 @@ import logging
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from oso import Oso
 from polar import Variable
@@ -40,7 +42,7 @@ MEMO_BYTES = 64 * 1024 * 1024  # per style engine: the memo of answers, bounded 
 _host_lookup = Query.handle_external_call
 
 
-def _view_only_lookup(self, data):
+def _view_only_lookup(self: Query, data: dict[str, Any]) -> None:
     name = data["attribute"]
     instance = self.host.to_python(data["instance"])
     if name.startswith("_") or not isinstance(instance, (PolarObject, Actor)):
@@ -52,14 +54,14 @@ def _view_only_lookup(self, data):
     _host_lookup(self, data)
 
 
-Query.handle_external_call = _view_only_lookup
+Query.handle_external_call = _view_only_lookup  # type: ignore[method-assign]
 
 
 class Memo:
     """The answers of one engine, keyed on (action, view), least recently used first out,
     bounded in bytes (by the size of each key's text), whatever the views callers send."""
 
-    def __init__(self, compute, max_bytes: int = MEMO_BYTES):
+    def __init__(self, compute: Callable[[str, View], bool], max_bytes: int = MEMO_BYTES):
         self._compute = compute
         self._entries: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
@@ -187,18 +189,18 @@ class StyleEngine:
             self.classes[name] = cls
             self.oso.register_class(cls, name=name)
         try:
-            self.oso.load_files(self.files)
+            self.oso.load_files(self.files)  # type: ignore[arg-type]  # list is invariant
         except OsoError as exc:
             raise PolicyError(f"{style}: {exc}") from exc
         self.settings = {
             r["bindings"]["name"]: r["bindings"]["value"]
             for r in self.oso.query_rule("setting", Variable("name"), Variable("value"))
         }
-        self.attributes = {}
+        self.attributes: dict[str, set[str]] = {}
         for r in self.oso.query_rule("attribute", Variable("type"), Variable("name")):
             b = r["bindings"]
             self.attributes.setdefault(b["type"], set()).add(b["name"])
-        self.attribute_values = {}
+        self.attribute_values: dict[str, dict[str, list[Any]]] = {}
         for r in self.oso.query_rule(
             "attribute_value", Variable("t"), Variable("n"), Variable("v")
         ):
@@ -210,12 +212,12 @@ class StyleEngine:
         self.reads_ownership = bool(re.search(r"\.owns\s*\(", strip_comments(source)))
         # rank(role, n): each organization role's place in the order the management rules
         # read ("up to their own rank"); declared once, beside the rules that read it.
-        self.role_ranks = {}
+        self.role_ranks: dict[str, int | float] = {}
         for b in self._declared("rank", 2):
             if isinstance(b[0], str) and isinstance(b[1], (int, float)):
                 self.role_ranks.setdefault(b[0], b[1])
         # role_label(role, label): how a role is named in sentences (default: "Org Admin").
-        self.role_labels = {}
+        self.role_labels: dict[str, str] = {}
         for b in self._declared("role_label", 2):
             self.role_labels.setdefault(str(b[0]), str(b[1]))
         self.is_allowed = Memo(self._is_allowed)
@@ -281,7 +283,7 @@ class StyleEngine:
                 log.exception("error asking the %s policy why %s was refused", self.style, action)
             return []
 
-    def setting(self, name: str, default=None):
+    def setting(self, name: str, default: Any = None) -> Any:
         """A value the policy states with ``setting(name, value)``, e.g. an invitation lifetime."""
         return self.settings.get(name, default)
 
@@ -377,7 +379,7 @@ class PolicyHolder:
         ``make test`` and ``policy test``; a reload (``reload``) must also pass them.
         """
         self.directory = Path(directory)
-        self.error = None
+        self.error: str | None = None
         self.current = PolicySet(self.directory)
 
     def _build(self) -> PolicySet:
