@@ -54,7 +54,9 @@ run: demo
 	echo; \
 	exec $(BIN)/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) "app:create_app()"
 
+# mypy over the packages listed in pyproject.toml ([tool.mypy] files), then the suite.
 test: setup-dev
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 typecheck: setup-dev

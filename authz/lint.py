@@ -32,6 +32,7 @@ import io
 import re
 import tempfile
 from collections import defaultdict
+from collections.abc import Set
 from pathlib import Path
 from typing import NamedTuple
 
@@ -43,7 +44,7 @@ from authz.engine import (
     resource_blocks,
     strip_comments,
 )
-from authz.tables import TableError, cells, load_table, run_table, table_path
+from authz.tables import Cell, TableError, cells, load_table, run_table, table_path
 from authz.view import MANAGEMENT_TYPES, build_view
 
 _ROLES_LIST = re.compile(r"\broles\s*=\s*\[[^\]]*\]", re.S)
@@ -66,7 +67,7 @@ class Statement(NamedTuple):
     block: str | None  # the resource block it sits in, for a shorthand rule
     text: str
 
-    def __str__(self):
+    def __str__(self) -> str:
         first = " ".join(self.text.split())
         first = first if len(first) <= 100 else first[:97] + "..."
         where = f" (in resource {self.block})" if self.block else ""
@@ -140,7 +141,7 @@ class Coverage(NamedTuple):
     listed_actions: dict  # type -> set of actions the table names (even as [])
 
 
-def _score(st: Statement, cell, callers: set, allowed: bool) -> int:
+def _score(st: Statement, cell: Cell, callers: Set[str], allowed: bool) -> int:
     """How likely taking ``st`` out changes ``cell``: it is about the cell's type (or is
     called by a rule about it), it names the cell's action or one of its facts, and the cell
     is allowed (taking a rule out mostly takes an allow away)."""
@@ -161,7 +162,7 @@ def _score(st: Statement, cell, callers: set, allowed: bool) -> int:
     return score + (1 if allowed else 0)
 
 
-def _callers(st: Statement, all_statements: list, types) -> set:
+def _callers(st: Statement, all_statements: list, types: dict) -> set:
     """The types of the rules that call the rule ``st`` defines (one level up)."""
     head = _HEAD.match(st.text)
     if st.block or not head:
@@ -176,7 +177,7 @@ def _callers(st: Statement, all_statements: list, types) -> set:
     return found
 
 
-def _about(st: Statement, types) -> set:
+def _about(st: Statement, types: dict) -> set:
     """The resource types a rule can apply to: its block's, or those its head specializes
     on (``license: License``). Empty: any (a fact, or an unspecialized rule). A rule about
     a type applies only to objects of it, which a view has only when its chain holds one."""
@@ -193,8 +194,8 @@ def _exercised(
     code: str,
     table_cells: list,
     base: list,
-    types,
-    callers: set = frozenset(),
+    types: dict,
+    callers: Set[str] = frozenset(),
 ) -> bool:
     """Whether removing ``st`` from its file changes an answer of ``table_cells``."""
     about = _about(st, types)

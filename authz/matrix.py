@@ -18,9 +18,10 @@ are built as the service builds them (``management_target``, ``build_view``).
 import csv
 import io
 import itertools
-from typing import NamedTuple
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple
 
-from authz.engine import StyleEngine
+from authz.engine import PolicySet, StyleEngine
 from authz.view import (
     MANAGEMENT_TYPES,
     ActorFacts,
@@ -201,7 +202,7 @@ class Question(NamedTuple):
     view: tuple | None
 
 
-def management_questions(engine: StyleEngine):
+def management_questions(engine: StyleEngine) -> Iterator[Question]:
     """Every cell of the management matrix of ``engine``, table by table, row by row, role
     by role, with the view the policy is asked on (built as the service builds it)."""
     org = OrgRef("org", engine.style)
@@ -247,7 +248,7 @@ def management(engine: StyleEngine, version: str = "") -> dict:
     }
 
 
-def management_cells(m: dict):
+def management_cells(m: dict) -> Iterator[tuple[tuple[str, str, str], bool, tuple[Any, Any]]]:
     """Each cell of a management matrix: ((table id, case, actor role), allowed, labels)."""
     for table in m["tables"]:
         for row in table["rows"]:
@@ -256,7 +257,7 @@ def management_cells(m: dict):
                     yield (table["id"], row["case"], role), allowed, (table, row)
 
 
-def _mark(allowed) -> str:
+def _mark(allowed: bool | None) -> str:
     return "✅" if allowed else ("·" if allowed is None else "—")
 
 
@@ -293,7 +294,7 @@ def management_csv(m: dict) -> str:
     return buffer.getvalue()
 
 
-def for_console(policy, styles=None) -> list:
+def for_console(policy: PolicySet, styles: Iterable[str] | None = None) -> list:
     """For the console's policies page: each style of ``policy`` (a PolicySet), its
     resource matrix and its management matrix, ``[{"style", "resources", "management"}]``."""
     out = []

@@ -11,6 +11,7 @@ The cells are decided through the same ``build_view`` and engine as live request
 facts come from the table instead of the database.
 """
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -125,7 +126,7 @@ def check_table(engine: StyleEngine, table: dict, source: str = "") -> None:
                     raise TableError(f"{source}: {rname}.{action}: unknown principal {pname!r}")
 
 
-def cells(engine: StyleEngine, table: dict, source: str = ""):
+def cells(engine: StyleEngine, table: dict, source: str = "") -> Iterator["Cell"]:
     """Every cell of ``table``: each principal, each resource, each action the policy
     declares on its type. Raises TableError for a bad table."""
     check_table(engine, table, source)
