@@ -45,6 +45,23 @@ SETTINGS = {
     "RATE_LIMIT_STORAGE": (str, "memory://", False),
     "LAST_ACTIVE_FLUSH_SECONDS": (float, 5.0, False),
     "CONSOLE_COOKIE_SECURE": (_bool, None, False),
+    # Invitation mail, events and webhooks (access/mail.py, access/webhooks.py, access/worker.py)
+    "TOKEN_KEY": (str, None, False),  # default: made once in instance/token.key
+    "MAIL_URL": (str, None, False),  # default: file://<instance>/mail; smtp://, smtps://, off
+    "MAIL_FROM": (str, "orgauthz <no-reply@localhost>", False),
+    "INVITATION_ACCEPT_URL": (str, "http://localhost:8000/invitations/accept?token={token}", False),
+    "MAIL_MAX_ATTEMPTS": (int, 8, False),
+    "MAIL_RETRY_BASE_SECONDS": (float, 30.0, False),
+    "MAIL_TIMEOUT_SECONDS": (float, 30.0, False),
+    "WEBHOOK_ALLOW_PRIVATE": (_bool, False, False),
+    "WEBHOOK_MAX_ATTEMPTS": (int, 8, False),
+    "WEBHOOK_RETRY_BASE_SECONDS": (float, 10.0, False),
+    "WEBHOOK_TIMEOUT_SECONDS": (float, 10.0, False),
+    "RETRY_MAX_SECONDS": (float, 3600.0, False),
+    "OUTBOX_WORKER": (_bool, True, False),
+    "OUTBOX_POLL_SECONDS": (float, 2.0, False),
+    "OUTBOX_LEASE_SECONDS": (float, 300.0, False),
+    "EXPIRE_EVERY_SECONDS": (float, 60.0, False),
     "LOG_LEVEL": (str, "INFO", True),
     "BIND": (str, "127.0.0.1:8000", True),
     "WEB_CONCURRENCY": (int, multiprocessing.cpu_count(), True),
