@@ -62,15 +62,22 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def _outbox(app: Flask) -> None:
-    """Mail, webhooks and derived secrets from the config; the outbox worker thread where
-    the app serves (gunicorn, ``make run``), not in ``flask`` commands nor tests."""
-    import click
+    """Mail, webhooks and derived secrets from the config (the worker thread that sends them
+    is started by the server: ``start_outbox_worker``)."""
+    from access import worker
 
+    worker.configure(app.config, app.instance_path)
+
+
+def start_outbox_worker(app: Flask) -> None:
+    """Start the thread that sends invitation mails and webhook deliveries and expires
+    invitations, unless OUTBOX_WORKER is off (a separate ``flask outbox work`` runs). Called
+    by gunicorn in each worker process (gunicorn.conf.py ``post_worker_init``); never by the
+    app factory, so tests and ``flask`` commands run none."""
     from access import worker
     from access.context import Context
 
-    worker.configure(app.config, app.instance_path)
-    if worker.wanted(app.config) and click.get_current_context(silent=True) is None:
+    if worker.wanted(app.config):
         policy = app.extensions["orgauthz.policy"]
         app.extensions["orgauthz.worker"] = worker.start(
             lambda: Context(policy.current, app.config["CLOCK"]), app.config

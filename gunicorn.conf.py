@@ -64,6 +64,13 @@ def on_starting(server):
     _stage(initial=True)
 
 
+def post_worker_init(worker):
+    """In each worker, once the app is loaded: the outbox thread (mail, webhooks, expiry)."""
+    from app import start_outbox_worker
+
+    start_outbox_worker(worker.wsgi)
+
+
 def on_reload(server):
     """HUP: stage the policy again; a bad one leaves the last good one live."""
     _stage(initial=False)

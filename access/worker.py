@@ -107,11 +107,11 @@ def configure(config, instance_path: str) -> None:
 
 def wanted(config) -> bool:
     """Whether a serving process should run the worker thread: ``OUTBOX_WORKER`` (default
-    on; off when a separate ``flask outbox work`` runs) and not under test."""
+    on; off when a separate ``flask outbox work`` runs)."""
     value = config.get("OUTBOX_WORKER", True)
     if isinstance(value, str):
         value = value.strip().lower() not in ("0", "false", "no", "off")
-    return bool(value) and not config.get("TESTING")
+    return bool(value)
 
 
 def start(ctx_factory, config) -> Worker:
