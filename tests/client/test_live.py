@@ -177,3 +177,34 @@ def test_one_connection_is_kept_alive_for_many_calls(live):
         for _ in range(5):
             c.authorize("pix4d-member", "view", ("Dataset", "pix4d-bridge-scan"))
         assert len(c._http._transport._pool.connections) == 0
+
+
+def test_the_contract_1_1_reads_events_and_erasure(client):
+    founder = unique("founder")
+    client.put_user(founder, f"{founder}@example.com", "Founder")
+    me = client.as_actor(founder)
+    org = me.create_org("Beta", "pix4d")
+    assert org.id in {o.id for o in me.list_orgs()}
+    folder = me.put_resource(org.id, "Folder", unique("f"))
+    member = unique("m")
+    [inv] = me.invite(org.id, [(f"{member}@example.com", "member")])
+    assert me.get_invitation(org.id, inv.id).status == "pending"
+    resent = me.resend_invitation(org.id, inv.id)
+    assert resent.token and resent.token != inv.token
+    client.accept_invitation(resent.token, member, f"{member}@example.com")
+    me.grant(org.id, "Folder", folder.id, member, "reader")
+    detail = me.get_member(org.id, member)
+    assert detail.role == "member" and detail.grants
+    assert [g.user_id for g in me.list_grants(org.id, "Folder", folder.id)] == [member]
+    assert folder.id in {r.id for r in me.org_resources(org.id)}
+
+    events = list(client.events(org=org.id))
+    assert events and all(e.org == org.id for e in events)
+    assert [e.id for e in events] == sorted(e.id for e in events) or len(events) == 1
+    page = client.events_page(org=org.id, page_size=1)
+    assert len(page.items) == 1 and page.next_cursor
+
+    erased = client.delete_user(member)
+    assert org.id in erased.orgs_left
+    with pytest.raises(NotFound):
+        client.get_user(member)

@@ -247,3 +247,33 @@ def test_both_clients_have_the_same_methods():
         return {n for n in vars(cls) if not n.startswith("_")} - {"close", "aclose"}
 
     assert public(Client) == public(AsyncClient)
+
+
+def test_the_events_iterator_ends_at_the_first_empty_page():
+    # the service's events cursor is never null: poll again with it for what commits next
+    pages = {None: ([1, 2], "c1"), "c1": ([3], "c2"), "c2": ([], "c2")}
+    seen = []
+
+    def handler(request):
+        after = request.url.params.get("after")
+        seen.append(after)
+        ids, nxt = pages[after]
+        items = [
+            {
+                "id": i,
+                "type": "t",
+                "time": "",
+                "org": "o",
+                "actor": None,
+                "subject": None,
+                "before": None,
+                "after": None,
+            }
+            for i in ids
+        ]
+        return httpx.Response(200, json={"items": items, "next_cursor": nxt})
+
+    with client(httpx.MockTransport(handler)) as c:
+        assert [e.id for e in c.events()] == [1, 2, 3]
+        assert c.events_page(after="c2").next_cursor == "c2"
+    assert seen == [None, "c1", "c2", "c2"]

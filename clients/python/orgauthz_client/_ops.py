@@ -23,16 +23,20 @@ from .types import (
     BatchResult,
     Check,
     Decision,
+    Erasure,
     Event,
     Grant,
     Invitation,
     ListedResource,
     Member,
+    MemberDetail,
     Organization,
     Page,
     Ref,
     Resource,
+    ResourceGrant,
     ResourceRef,
+    ResourceWithGrants,
     User,
     UserOrg,
 )
@@ -64,6 +68,7 @@ class Paged(Generic[T]):
     item: Callable[[dict[str, Any]], T]
     param: str = "cursor"
     in_body: bool = False
+    stream: bool = False  # the cursor never ends (events): stop at the first empty page
 
     def next(self, cursor: str) -> Call:
         if self.in_body:
@@ -73,6 +78,12 @@ class Paged(Generic[T]):
     def page(self, reply: Reply) -> Page[T]:
         body = reply.body or {}
         return Page([self.item(i) for i in body.get("items") or []], body.get("next_cursor"))
+
+    def after(self, page: Page[T]) -> Call | None:
+        """The call for the page after ``page``; None when it was the last."""
+        if not page.next_cursor or (self.stream and not page.items):
+            return None
+        return self.next(page.next_cursor)
 
 
 def _seg(value: str) -> str:
@@ -332,12 +343,12 @@ def list_members(
     )
 
 
-def get_member(c: Core, org_id: str, user_id: str, *, actor: str | None = None) -> Op[Member]:
-    """One member (contract 1.1)."""
+def get_member(c: Core, org_id: str, user_id: str, *, actor: str | None = None) -> Op[MemberDetail]:
+    """One member, with the grants it holds in the org (contract 1.1)."""
     reply = yield Call(
         "GET", f"/v1/orgs/{_seg(org_id)}/members/{_seg(user_id)}", actor=c._actor(actor)
     )
-    return Member.from_json(reply.body)
+    return MemberDetail.from_json(reply.body)
 
 
 def change_role(
@@ -571,16 +582,17 @@ def user_orgs(
 
 def delete_user(
     c: Core, user_id: str, *, actor: str | None = None, idempotency_key: str | None = None
-) -> Op[None]:
-    """Erase the user (contract 1.1)."""
-    yield Call(
+) -> Op[Erasure]:
+    """Erase the user: memberships, grants, pending invitations, profile; the audit trail
+    keeps a pseudonym (contract 1.1). 409 where the user is an org's last top role."""
+    reply = yield Call(
         "DELETE",
         f"/v1/users/{_seg(user_id)}",
         actor=actor,
         write=True,
         idempotency_key=idempotency_key,
     )
-    return None
+    return Erasure.from_json(reply.body)
 
 
 # ---------------------------------------------------------------- resources and grants
@@ -659,7 +671,7 @@ def org_resources(
     type: str | None = None,
     actor: str | None = None,
     page_size: int | None = None,
-) -> Paged[Resource]:
+) -> Paged[ResourceWithGrants]:
     """The children of ``parent`` (or the org's top level), every page (contract 1.1)."""
     params = {
         "parent_type": parent[0] if parent else None,
@@ -669,7 +681,7 @@ def org_resources(
     }
     return Paged(
         Call("GET", f"/v1/orgs/{_seg(org_id)}/resources", params=params, actor=c._actor(actor)),
-        Resource.from_json,
+        ResourceWithGrants.from_json,
     )
 
 
@@ -750,7 +762,7 @@ def list_grants(
     *,
     actor: str | None = None,
     page_size: int | None = None,
-) -> Paged[Grant]:
+) -> Paged[ResourceGrant]:
     """The grants on one resource (contract 1.1)."""
     return Paged(
         Call(
@@ -759,7 +771,7 @@ def list_grants(
             params={"limit": page_size},
             actor=c._actor(actor),
         ),
-        Grant.from_json,
+        ResourceGrant.from_json,
     )
 
 
@@ -774,16 +786,19 @@ def events(
     types: Iterable[str] | None = None,
     page_size: int | None = None,
 ) -> Paged[Event]:
-    """Every committed change after the cursor ``after``, in commit order, to the last one
-    committed (contract 1.1: ``GET /v1/events``). To follow the stream, keep the last
-    page's ``next_cursor`` with :meth:`events_page`."""
+    """Every committed change after the cursor ``after``, in commit order, up to the last
+    one committed (contract 1.1: ``GET /v1/events``; the iterator ends at the first empty
+    page, as the service's cursor never does). To follow the stream, poll
+    :meth:`events_page` with the last ``next_cursor``."""
     params = {
         "after": after,
         "org": org,
         "types": ",".join(types) if types else None,
         "limit": page_size,
     }
-    return Paged(Call("GET", "/v1/events", params=params), Event.from_json, param="after")
+    return Paged(
+        Call("GET", "/v1/events", params=params), Event.from_json, param="after", stream=True
+    )
 
 
 def events_page(

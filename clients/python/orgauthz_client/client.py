@@ -70,7 +70,7 @@ def _sync_pages(op: PagedFn[P, T]) -> Callable[Concatenate[Client, P], Iterator[
         while call is not None:
             page = paged.page(self._send(call))
             yield from page.items
-            call = paged.next(page.next_cursor) if page.next_cursor else None
+            call = paged.after(page)
 
     functools.update_wrapper(method, op)
     return method
@@ -260,7 +260,7 @@ def _async_pages(op: PagedFn[P, T]) -> Callable[Concatenate[AsyncClient, P], Asy
             page = paged.page(await self._send(call))
             for item in page.items:
                 yield item
-            call = paged.next(page.next_cursor) if page.next_cursor else None
+            call = paged.after(page)
 
     functools.update_wrapper(method, op)
     return method

@@ -273,6 +273,25 @@ class Member(_Model):
 
 
 @dataclass
+class MemberDetail(_Model):
+    """One member with the grants it holds in the org (``GET .../members/{user_id}``)."""
+
+    __openapi__ = ("get", "/v1/orgs/{}/members/{}", "")
+
+    user_id: str | None
+    email: str
+    name: str
+    role: str
+    status: str
+    last_active_at: str | None
+    grants: list[dict[str, Any]]
+    joined_at: str | None = None
+    invitation_id: str | None = None
+    expires_at: str | None = None
+    extra: dict[str, Any] = _extra()
+
+
+@dataclass
 class Invitation(_Model):
     """An invitation; ``token`` only in the answer that created it."""
 
@@ -348,6 +367,8 @@ class AuditEvent(_Model):
     request_id: str | None
     api_key: str | None
     created_at: str | None
+    org: str | None = None
+    summary: str | None = None  # the entry in words: who did what to whom
     extra: dict[str, Any] = _extra()
 
 
@@ -380,6 +401,52 @@ class Grant(_Model):
     org: str | None = None
     role: str | None = None
     created_at: str | None = None
+    extra: dict[str, Any] = _extra()
+
+
+@dataclass
+class ResourceWithGrants(_Model):
+    """One resource of ``GET /v1/orgs/{id}/resources`` (a level of the tree), with its
+    grants."""
+
+    __openapi__ = ("get", "/v1/orgs/{}/resources", "items[]")
+
+    type: str | None = None
+    id: str | None = None
+    org: str | None = None
+    parent: Ref | None = None
+    owner: str | None = None
+    attributes: dict[str, Any] | None = None
+    grants: list[dict[str, Any]] | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    extra: dict[str, Any] = _extra()
+
+
+@dataclass
+class ResourceGrant(_Model):
+    """One grant of ``GET .../resources/{type}/{id}/grants``."""
+
+    __openapi__ = ("get", "/v1/orgs/{}/resources/{}/{}/grants", "items[]")
+
+    user_id: str
+    role: str
+    created_at: str | None
+    extra: dict[str, Any] = _extra()
+
+
+@dataclass
+class Erasure(_Model):
+    """What ``DELETE /v1/users/{id}`` did; ``user_id`` is the pseudonym left in the trail."""
+
+    __openapi__ = ("delete", "/v1/users/{}", "")
+
+    user_id: str
+    orgs_left: list[str]
+    invitations_removed: int
+    resources_unowned: int
+    audit_entries_pseudonymised: int
+    events_pseudonymised: int
     extra: dict[str, Any] = _extra()
 
 
@@ -419,6 +486,7 @@ MODELS: tuple[type[_Model], ...] = (
     Actor,
     Organization,
     Member,
+    MemberDetail,
     Invitation,
     Acceptance,
     User,
@@ -426,6 +494,9 @@ MODELS: tuple[type[_Model], ...] = (
     AuditEvent,
     Resource,
     Grant,
+    ResourceWithGrants,
+    ResourceGrant,
+    Erasure,
     Event,
 )
 """Every class that mirrors a schema of the service's OpenAPI document."""
