@@ -28,7 +28,8 @@ from authz.view import MANAGEMENT_TYPES, Node, OrgRef, Target, management_target
 from models import Grant, Membership, Organization, Resource
 from ops import decisionlog
 
-REPLAY_BYTES = 64 * 1024 * 1024  # distinct decisions kept while replaying, by their key's size
+REPLAY_BYTES = 64 * 1024 * 1024  # distinct decisions kept while replaying (estimated size)
+ENTRY_BYTES = 1000  # a kept decision's dict, list and strings, beyond its key's text
 TAIL_BLOCK = 64 * 1024
 
 
@@ -210,7 +211,8 @@ def replay(
     policies; the report lists those whose answer differs, allows gained first.
 
     ``lines``: logged decisions, any order. Distinct questions are kept up to ``max_bytes``
-    (their keys' size); lines of further new questions are counted as ``skipped``.
+    (an estimate of what each costs in memory); lines of further new questions are counted
+    as ``skipped`` and not replayed.
     """
     seen: dict = {}
     used = total = skipped = 0
@@ -219,10 +221,11 @@ def replay(
         key = _key(line)
         entry = seen.get(key)
         if entry is None:
-            if used + len(key) > max_bytes:
+            size = 4 * len(key) + ENTRY_BYTES  # the key, the line's copy of it, overheads
+            if used + size > max_bytes:
                 skipped += 1
                 continue
-            used += len(key) + 100
+            used += size
             seen[key] = [line, 1]
         else:
             entry[1] += 1

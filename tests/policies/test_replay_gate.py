@@ -167,6 +167,11 @@ def test_would_change_counts_the_last_decisions_for_the_console(app, demo, tmp_p
     assert report["lines"] == len(lines)  # all of them: the log and its rotated file
     assert report["lines_changed"] == 4 and report["lines_gained"] == 4  # the demo's editor
     assert few["lines"] == 3
+    # Memory is bounded: past the budget, lines of further questions are counted, not kept.
+    with db.connection_context():
+        bounded = review.replay(POLICY, candidate, lines, max_bytes=2 * review.ENTRY_BYTES + 2000)
+    assert bounded["distinct"] < 3 and bounded["skipped"] > 0
+    assert bounded["lines"] == len(lines)
 
 
 def test_a_replay_is_not_logged(app, api, demo, tmp_path):
