@@ -208,3 +208,15 @@ def test_the_contract_1_1_reads_events_and_erasure(client):
     assert org.id in erased.orgs_left
     with pytest.raises(NotFound):
         client.get_user(member)
+
+
+def test_a_write_sent_again_with_its_key_gets_the_first_answer(client):
+    owner = client.as_actor("pix4d-owner")
+    key = uuid.uuid4().hex
+    email = f"{unique('kay')}@example.com"
+    [first] = owner.invite("org-pix4d", [(email, "reader")], idempotency_key=key)
+    [again] = owner.invite("org-pix4d", [(email, "reader")], idempotency_key=key)
+    assert (again.id, again.token) == (first.id, first.token)
+    with pytest.raises(Conflict):  # a new key is a new invitation: already invited
+        owner.invite("org-pix4d", [(email, "reader")])
+    owner.cancel_invitation("org-pix4d", first.id)
