@@ -6,8 +6,7 @@
 #   # on a platform with a Procfile, its release phase: `flask --app app db upgrade`)
 #   docker run --rm -e DATABASE_URL=postgresql://user@db:5432/orgauthz orgauthz \
 #     flask --app app db upgrade
-#   docker run -d -p 8000:8000 -e DATABASE_URL=postgresql://user@db:5432/orgauthz \
-#     -e ORGAUTHZ_SECRET_KEY=... orgauthz
+#   docker run -d -p 8000:8000 -e DATABASE_URL=postgresql://user@db:5432/orgauthz orgauthz
 #   docker run --rm -e DATABASE_URL=... orgauthz flask --app app keys create NAME
 #
 # No Docker engine builds this in CI: tests/client/test_production_install.py runs the build
