@@ -44,7 +44,9 @@ SETTINGS = {
     "RATE_LIMIT": (str, "300000 per minute", False),
     "RATE_LIMIT_STORAGE": (str, "memory://", False),
     "LAST_ACTIVE_FLUSH_SECONDS": (float, 5.0, False),
-    "CONSOLE_COOKIE_SECURE": (_bool, None, False),
+    "CONSOLE_COOKIE_SECURE": (_bool, None, False),  # default: Secure unless TESTING
+    "CONSOLE_SESSION_HOURS": (float, 12.0, False),  # a console session's longest life
+    "CONSOLE_IDLE_MINUTES": (float, 120.0, False),  # it ends after this long without a page
     # Invitation mail, events and webhooks (access/mail.py, access/webhooks.py, access/worker.py)
     "TOKEN_KEY": (str, None, False),  # default: made once in instance/token.key
     "MAIL_URL": (str, None, False),  # default: file://<instance>/mail; smtp://, smtps://, off
