@@ -8,6 +8,7 @@ a database error. Every length limit fits the column the value is stored in
 """
 
 import datetime
+import json
 import re
 import uuid
 
@@ -46,13 +47,25 @@ class JSONObject(fields.Dict):
     """A JSON object stored or shown as given (attributes, legal, billing): string keys, and
     no key or string anywhere inside holds NUL or a lone surrogate."""
 
-    default_error_messages = {"unstorable": f"no key or string in it {UNSTORABLE}"}
+    default_error_messages = {
+        "unstorable": f"no key or string in it {UNSTORABLE}",
+        "too_large": "at most {max_bytes} bytes as JSON",
+    }
+    # An object is kept with its resource and may be shown to the policy: bounded, so that
+    # what callers send cannot grow a worker's caches (a decision's view keeps only the
+    # attributes its policy reads; the fact cache keeps stored resources whole).
+    MAX_BYTES = 4096
 
     def __init__(self, **kwargs):
         super().__init__(keys=fields.String(), **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         obj = super()._deserialize(value, attr, data, **kwargs)
+        if (
+            len(json.dumps(obj, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+            > self.MAX_BYTES
+        ):
+            raise self.make_error("too_large", max_bytes=self.MAX_BYTES)
         stack = [obj]
         while stack:  # iteratively: load() already refused bodies nested past MAX_DEPTH
             item = stack.pop()
