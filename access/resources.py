@@ -325,13 +325,13 @@ def _grant(uow: UnitOfWork, actor: str, org: OrgRef, row: Resource, user_id: str
     """Ask the policy for ``grant`` of ``role`` on ``row`` (and ``revoke`` of a different
     role the user holds there), then write it. Returns (grant, created?). Raises 403."""
     on = uow.targets.registered(row.type, row.rid)
-    what = f"on {row.type} {row.rid} to {user_id}"
+    what = f"on {row.type} {row.rid}"
     existing = Grant.get_or_none((Grant.user == user_id) & (Grant.resource == row.id))
     if existing is not None and existing.role != role:
         target = uow.targets.management(org, "Grant", {"role": existing.role}, under=on)
-        uow.require(actor, "revoke", target, what=f"revoke {existing.role} {what}")
+        uow.require(actor, "revoke", target, what=f"revoke {existing.role} {what} from {user_id}")
     target = uow.targets.management(org, "Grant", {"role": role}, under=on)
-    uow.require(actor, "grant", target, what=f"grant {role} {what}")
+    uow.require(actor, "grant", target, what=f"grant {role} {what} to {user_id}")
     audit_target = target_grant(row.type, row.rid, user_id)
     if existing is None:
         grant = Grant.create(
