@@ -26,6 +26,10 @@ class JSONField(peewee.TextField):
 
 
 class BaseModel(peewee.Model):
+    # What Peewee adds to every model at run time, declared for the type checker: the
+    # automatic primary key (models with their own declare it as a field instead).
+    id: int
+
     class Meta:
         database = db
         legacy_table_names = False

@@ -24,6 +24,7 @@ class ConsoleSession(BaseModel):
 
     id_hash = peewee.CharField(max_length=64, unique=True)
     key = peewee.ForeignKeyField(ApiKey, backref="console_sessions", on_delete="CASCADE")
+    key_id: int  # the foreign key's column, declared for the type checker
     actor = peewee.CharField(max_length=200, null=True)
     csrf = peewee.CharField(max_length=64)
     flash = peewee.TextField(null=True)

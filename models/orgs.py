@@ -43,6 +43,8 @@ class Membership(BaseModel):
 
     user = peewee.ForeignKeyField(User, backref="memberships", on_delete="CASCADE")
     org = peewee.ForeignKeyField(Organization, backref="memberships", on_delete="CASCADE")
+    user_id: str  # the foreign keys' columns, declared for the type checker
+    org_id: str
     role = peewee.CharField(max_length=64)
     created_at = peewee.DateTimeField(default=utcnow)
 
@@ -69,6 +71,7 @@ class Invitation(BaseModel):
 
     id = peewee.CharField(primary_key=True, max_length=64)
     org = peewee.ForeignKeyField(Organization, backref="invitations", on_delete="CASCADE")
+    org_id: str
     email = peewee.CharField(max_length=320)
     email_key = peewee.CharField(max_length=320)
     role = peewee.CharField(max_length=64)

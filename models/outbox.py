@@ -90,6 +90,7 @@ class Delivery(BaseModel):
     """One event to one endpoint: pending until a 2xx (delivered) or out of tries (failed)."""
 
     webhook = peewee.ForeignKeyField(Webhook, backref="deliveries", on_delete="CASCADE")
+    webhook_id: int  # the foreign key's column, declared for the type checker
     event = peewee.BigIntegerField()
     event_type = peewee.CharField(max_length=64)
     status = peewee.CharField(max_length=16, default="pending")  # pending|delivered|failed

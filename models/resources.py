@@ -21,6 +21,8 @@ class Resource(BaseModel):
     type = peewee.CharField(max_length=64)
     rid = peewee.CharField(max_length=200)
     parent = peewee.ForeignKeyField("self", null=True, backref="children", on_delete="RESTRICT")
+    org_id: str  # the foreign keys' columns, declared for the type checker
+    parent_id: int | None
     owner = peewee.CharField(max_length=200, null=True)
     attributes = JSONField(default=dict)
     path = peewee.CharField(max_length=2000, default="", index=True)
@@ -85,6 +87,9 @@ class Grant(BaseModel):
     user = peewee.ForeignKeyField(User, backref="grants", on_delete="CASCADE")
     resource = peewee.ForeignKeyField(Resource, backref="grants", on_delete="CASCADE")
     org = peewee.ForeignKeyField(Organization, backref="grants", on_delete="CASCADE")
+    user_id: str  # the foreign keys' columns, declared for the type checker
+    resource_id: int
+    org_id: str
     role = peewee.CharField(max_length=64)
     created_at = peewee.DateTimeField(default=utcnow)
 
