@@ -30,7 +30,7 @@ attribute_value("License", "kind", "desktop");
 resource Organization {
   roles = ["owner", "manager", "editor", "reader", "member"];
   permissions = [
-    "view", "view_credits", "view_members", "view_invitations", "view_audit",
+    "view", "view_credits", "view_members", "view_invitations", "view_audit", "view_closed_audit",
     "edit_details", "edit_legal", "edit_billing", "close",
     "invite_members", "remove_members", "assign_roles",
     "manage_share_links", "share_to_cloud", "manage_licenses", "redeem_license",
@@ -61,6 +61,9 @@ resource Organization {
   "view_invitations" if "manager";
   # Our addition: the audit trail of member changes, for those who manage members.
   "view_audit" if "manager";
+  # Our addition: a closed organization allows nothing else, but its audit trail stays
+  # readable to those who read it before (asked on the facts as they stood when it closed).
+  "view_closed_audit" if "manager";
 
   # [P1] Manager: "Enable/disable share links." Reader and Editor: "Cannot manage share links."
   "manage_share_links" if "manager";

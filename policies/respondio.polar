@@ -30,7 +30,7 @@ resource Organization {
   permissions = [
     "view", "edit_details", "edit_legal", "edit_billing",
     "view_billing", "manage_billing", "manage_subscription", "cancel_subscription",
-    "view_users", "view_members", "view_invitations", "view_audit",
+    "view_users", "view_members", "view_invitations", "view_audit", "view_closed_audit",
     "invite_members", "edit_members", "remove_members",
     "view_spaces", "manage_spaces", "assign_spaces", "close"
   ];
@@ -87,6 +87,9 @@ resource Organization {
   "remove_members" if "user_admin";
   # Our addition: the audit trail, for the role that manages everything.
   "view_audit" if "org_admin";
+  # Our addition: a closed organization allows nothing else, but its audit trail stays
+  # readable to those who read it before (asked on the facts as they stood when it closed).
+  "view_closed_audit" if "org_admin";
 
   # [R1] "Manage all spaces": Organization Admin ✅, User Admin ✅; Billing Admin "View all
   # spaces".

@@ -40,7 +40,7 @@ setting("creator_role", "admin");
 resource Organization {
   roles = ["admin", "member"];
   permissions = [
-    "view", "view_members", "view_invitations", "view_audit",
+    "view", "view_members", "view_invitations", "view_audit", "view_closed_audit",
     "create_catalog_order", "create_tasking_order", "accept_tasking_quotation",
     "create_processing_job", "buy_credits", "view_transactions",
     "edit_details", "edit_legal", "edit_billing",
@@ -58,6 +58,9 @@ resource Organization {
   "view_invitations" if "admin";
   # Our addition: the audit trail of user management, for those who manage users.
   "view_audit" if "admin";
+  # Our addition: a closed organization allows nothing else, but its audit trail stays
+  # readable to those who read it before (asked on the facts as they stood when it closed).
+  "view_closed_audit" if "admin";
 
   # [U] table, "Ordering and asset management":
   "create_catalog_order" if "member";        # Create catalog orders: Member yes, Admin yes
