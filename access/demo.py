@@ -5,7 +5,7 @@ from authz.engine import PolicySet
 from models import Grant, Membership, Organization, Resource, User, db
 
 # Resources of each demo organization: (type, id, parent id, owner role, attributes).
-DEMO_RESOURCES = {
+DEMO_RESOURCES: dict[str, list[tuple[str, str, str | None, str | None, dict]]] = {
     "pix4d": [
         ("Folder", "pix4d-survey", None, None, {}),
         ("Folder", "pix4d-survey-2026", "pix4d-survey", None, {}),
@@ -61,7 +61,7 @@ def load_demo(policy: PolicySet) -> list:
                 )
                 Membership.get_or_create(user=uid, org=org_id, defaults={"role": role})
                 lines.append(f"  user {uid}: {role}")
-            rows = {}
+            rows: dict[str | None, Resource] = {}
             for type_, rid, parent, owner_role, attrs in DEMO_RESOURCES.get(style, []):
                 parent_row = rows.get(parent)
                 row, _ = Resource.get_or_create(

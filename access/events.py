@@ -220,22 +220,24 @@ def page(after: int | None, org: str | None, types: list | None, limit: int) -> 
 
 
 # ---------------------------------------------------------------- words
-def role_label(role) -> str:
+def role_label(role: str | None) -> str:
     """A role id as a person reads it: ``org_admin`` -> ``Org Admin``."""
     return str(role).replace("_", " ").title() if role else "no role"
 
 
-def _who(user_id) -> str:
+def _who(user_id: str | None) -> str:
     return user_id or "the service"
 
 
-def _res(ref) -> str:
+def _res(ref: dict | None) -> str:
     if not ref:
         return "the top level"
     return f"{ref.get('type')} {ref.get('id')}"
 
 
-def summary(action: str, actor, target, before, after) -> str:
+def summary(
+    action: str, actor: str | None, target: str | None, before: dict | None, after: dict | None
+) -> str:
     """One sentence a person can read: who did what to whom."""
     who = _who(actor)
     subject = subject_of(target) or {}

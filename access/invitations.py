@@ -27,7 +27,7 @@ from access.uow import UnitOfWork
 from models import Invitation, Membership, Organization, User, hash_secret
 
 
-def as_dict(inv: Invitation, now, token: str | None = None) -> dict:
+def as_dict(inv: Invitation, now: datetime.datetime, token: str | None = None) -> dict:
     """The API form of an invitation; ``token`` only in the answer that created it."""
     body = {
         "id": inv.id,
@@ -89,6 +89,7 @@ def invite(ctx: Context, actor: str, org_id: str, items: list) -> list:
             title=FORBIDDEN,
         )
     roles = engine.roles("Organization")
+    seen: dict[str, int]  # email key -> the first item with it
     errors, seen = {}, {}
     for i, item in enumerate(items):
         if item["role"] not in roles:
@@ -148,6 +149,7 @@ def invite(ctx: Context, actor: str, org_id: str, items: list) -> list:
                 conflicts,
             )
         inviter = User.get_or_none(User.id == actor)
+        assert uow.org_row is not None  # locked on entering; uow.org() found it
         for item in items:
             inv_id = f"inv-{uuid.uuid4().hex[:20]}"
             token, nonce = mail.new_token(inv_id)
@@ -231,10 +233,11 @@ def cancel(ctx: Context, actor: str, org_id: str, invitation_id: str) -> dict:
         uow.audit(
             org_id, "invitation.cancel", target_invitation(inv.id), before, _audit_view(inv), actor
         )
+    assert inv is not None  # found in the block, which swallows no exception
     return as_dict(inv, now)
 
 
-def _usable(inv: Invitation, now) -> None:
+def _usable(inv: Invitation, now: datetime.datetime) -> None:
     """Raises ApiError 410 unless the invitation is pending and not expired."""
     status = inv.status_at(now)
     if status != "pending":
@@ -306,6 +309,7 @@ def accept(ctx: Context, token: str, person: dict) -> dict:
         if reason is not None:
 
             def what_if(changed: dict) -> bool:
+                assert uow.targets is not None  # asked inside the unit of work
                 return would_allow(
                     ctx.policy, uow.targets, user_id, "accept", org, "Invitation", changed
                 )
@@ -419,10 +423,12 @@ def resend(ctx: Context, actor: str, org_id: str, invitation_id: str) -> dict:
         inv.status, inv.ended_at, inv.expires_at = "pending", None, now + lifetime
         inv.save()
         inviter = User.get_or_none(User.id == actor)
+        assert uow.org_row is not None  # locked on entering; uow.org() found it
         mail.queue_invitation(inv, nonce, _mail_data(uow.org_row, inv, inviter), now)
         uow.audit(
             org_id, "invitation.resend", target_invitation(inv.id), before, _audit_view(inv), actor
         )
+    assert inv is not None  # found in the block, which swallows no exception
     return as_dict(inv, now, token)
 
 

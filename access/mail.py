@@ -33,9 +33,11 @@ import os
 import smtplib
 import ssl
 import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any, cast
 
 import jinja2
 import peewee
@@ -63,7 +65,7 @@ class Settings:
 SETTINGS = Settings()
 
 
-def configure(config, instance_path: str) -> Settings:
+def configure(config: Mapping[str, Any], instance_path: str) -> Settings:
     """Read the mail settings from the app's config (defaults for what it lacks)."""
     global SETTINGS
     SETTINGS = Settings(
@@ -99,7 +101,9 @@ def new_token(invitation_id: str) -> tuple:
     return derived.invitation_token(invitation_id, nonce), nonce
 
 
-def queue_invitation(inv: Invitation, nonce: str | None, data: dict, now) -> None:
+def queue_invitation(
+    inv: Invitation, nonce: str | None, data: dict, now: datetime.datetime
+) -> None:
     """Queue the mail of ``inv`` in the caller's transaction (nothing when not mailing).
     Earlier mails of the same invitation still waiting are dropped: their token is dead."""
     drop_pending(inv.id, "superseded by a newer mail")
@@ -163,7 +167,7 @@ def _template(style: str, name: str) -> jinja2.Template:
         return _env.get_template(f"default/{name}")
 
 
-def render(mail: OutboxMail, token: str, now) -> EmailMessage:
+def render(mail: OutboxMail, token: str, now: datetime.datetime) -> EmailMessage:
     """The message of ``mail`` with ``token`` in its accept link: text and HTML parts."""
     data = dict(mail.data)
     expires_at = datetime.datetime.fromisoformat(data["expires_at"].rstrip("Z"))
@@ -191,7 +195,7 @@ class FileTransport:
     """Writes each mail as ``<folder>/<mail id>-<invitation id>.eml`` (the same name when
     sent again, so a retry replaces it)."""
 
-    def __init__(self, folder: str):
+    def __init__(self, folder: str) -> None:
         self.folder = Path(folder)
 
     def send(self, mail: OutboxMail, message: EmailMessage) -> None:
@@ -205,7 +209,7 @@ class FileTransport:
 class SmtpTransport:
     """``smtp://[user:password@]host[:port]`` (STARTTLS when offered) or ``smtps://``."""
 
-    def __init__(self, url: str, timeout: float):
+    def __init__(self, url: str, timeout: float) -> None:
         parts = urllib.parse.urlsplit(url)
         self.tls = parts.scheme == "smtps"
         self.host = parts.hostname or "localhost"
@@ -216,6 +220,7 @@ class SmtpTransport:
 
     def send(self, mail: OutboxMail, message: EmailMessage) -> None:
         context = ssl.create_default_context()
+        client: smtplib.SMTP
         if self.tls:
             client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
         else:
@@ -231,7 +236,10 @@ class SmtpTransport:
             client.send_message(message)
 
 
-def transport(url: str):
+Transport = FileTransport | SmtpTransport
+
+
+def transport(url: str) -> Transport | None:
     """The transport named by ``url``. Raises ValueError for a scheme it does not know."""
     scheme = urllib.parse.urlsplit(url).scheme
     if url == "off":
@@ -249,7 +257,7 @@ def backoff(attempts: int, base: float, most: float) -> datetime.timedelta:
     return datetime.timedelta(seconds=min(most, base * 2 ** max(0, attempts - 1)))
 
 
-def _due(model, now):
+def _due(model: type[OutboxMail], now: datetime.datetime) -> peewee.Expression:
     return (
         (model.status == "pending")
         & (model.next_attempt_at <= now)
@@ -257,7 +265,7 @@ def _due(model, now):
     )
 
 
-def claim(owner: str, now, limit: int = 20) -> list:
+def claim(owner: str, now: datetime.datetime, limit: int = 20) -> list:
     """Lease up to ``limit`` due mails to ``owner`` (one attempt each); returns their ids."""
     if not OutboxMail.select(OutboxMail.id).where(_due(OutboxMail, now)).limit(1).exists():
         return []  # nothing to do: no write transaction
@@ -279,14 +287,14 @@ def claim(owner: str, now, limit: int = 20) -> list:
     return ids
 
 
-def _finish(mail_id: int, owner: str, **fields) -> None:
+def _finish(mail_id: int, owner: str, **fields: Any) -> None:
     with transaction():
         OutboxMail.update(lease_until=None, **fields).where(
             (OutboxMail.id == mail_id) & (OutboxMail.lease_owner == owner)
         ).execute()
 
 
-def _why_not(mail: OutboxMail, token: str, now) -> str | None:
+def _why_not(mail: OutboxMail, token: str, now: datetime.datetime) -> str | None:
     """Why the mail must not go out any more, or None."""
     inv = Invitation.get_or_none(Invitation.id == mail.invitation_id)
     if inv is None:
@@ -299,18 +307,22 @@ def _why_not(mail: OutboxMail, token: str, now) -> str | None:
     return None
 
 
-def send_due(owner: str, now, sender=None, limit: int = 20) -> dict:
+def send_due(
+    owner: str, now: datetime.datetime, sender: Transport | None = None, limit: int = 20
+) -> dict:
     """Send the due mails once: claim, check, render, hand over, record. Returns counts
     ``{"sent", "dropped", "retry", "failed"}``. Never raises for one mail's failure."""
     counts = {"sent": 0, "dropped": 0, "retry": 0, "failed": 0}
     if not mailing():
         return counts
     sender = sender or transport(SETTINGS.url)
+    assert sender is not None  # mailing: MAIL_URL is not off, so transport() made one
     for mail_id in claim(owner, now, limit):
         mail = OutboxMail.get_or_none(OutboxMail.id == mail_id)
         if mail is None or mail.lease_owner != owner or mail.nonce is None:
             continue
-        token = derived.invitation_token(mail.invitation_id, mail.nonce)
+        # Every queued mail names its invitation (queue_invitation sets it).
+        token = derived.invitation_token(cast(str, mail.invitation_id), mail.nonce)
         reason = _why_not(mail, token, now)
         if reason is not None:
             _finish(mail_id, owner, status="dropped", nonce=None, last_error=reason)

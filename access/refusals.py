@@ -10,11 +10,12 @@ the action on that type, and the roles the actor holds there. No role name is in
 """
 
 import re
+from typing import cast
 
-from access.decisions import decide
+from access.decisions import Decision, decide
 from access.targets import TargetBuilder
 from authz.engine import PolicySet, StyleEngine
-from authz.view import ActorFacts, OrgRef, Target, build_view
+from authz.view import ActorFacts, OrgRef, Target, View, build_view
 
 # {role}, {a role}, {an actor_role}: a request fact, with "a"/"an" before it when asked.
 _PLACEHOLDER = re.compile(r"\{(?:(a|an) )?(\w+)\}")
@@ -41,7 +42,7 @@ def and_list(items: list, word: str = "and") -> str:
 def fill(engine: StyleEngine, text: str, facts: dict) -> str:
     """The reason ``text`` with its placeholders filled from ``facts`` (roles by label)."""
 
-    def one(match) -> str:
+    def one(match: re.Match[str]) -> str:
         art, name = match.group(1), match.group(2)
         value = facts.get(name)
         if name in ROLE_FACTS:
@@ -60,14 +61,18 @@ def request_facts(target: Target, actor: ActorFacts) -> dict:
     """What a reason's placeholders may show: the request's roles, the actor's role in the
     organization, and the type of the resource a Grant is on."""
     node = target.node
-    facts = {k: v for k, v in (node.attributes or {}).items() if isinstance(v, str)}
+    facts: dict[str, str | None] = {
+        k: v for k, v in (node.attributes or {}).items() if isinstance(v, str)
+    }
     facts["actor_role"] = actor.role
     if len(target.chain) > 1:
         facts["type"] = target.chain[-2].type
     return facts
 
 
-def policy_reason(engine: StyleEngine, action: str, view, target: Target, actor: ActorFacts):
+def policy_reason(
+    engine: StyleEngine, action: str, view: View, target: Target, actor: ActorFacts
+) -> str | None:
     """The first ``reason`` rule of the policy that holds, filled in; None when none does."""
     texts = engine.reasons(action, view)
     if not texts:
@@ -75,7 +80,9 @@ def policy_reason(engine: StyleEngine, action: str, view, target: Target, actor:
     return fill(engine, texts[0], request_facts(target, actor))
 
 
-def role_sentence(engine: StyleEngine, action: str, view, target: Target, actor: ActorFacts):
+def role_sentence(
+    engine: StyleEngine, action: str, view: View, target: Target, actor: ActorFacts
+) -> str | None:
     """For an action the policy gives by role: which roles carry it on the type, and which
     the actor holds there. None when no role carries it alone (a rule on request facts)."""
     type_ = target.node.type
@@ -89,7 +96,9 @@ def role_sentence(engine: StyleEngine, action: str, view, target: Target, actor:
     labels = and_list([engine.role_label(r) for r in carriers], "or")
     if type_ == "Organization":
         where = "this organization"
-        holds = f"this user is {article(engine.role_label(actor.role))}"
+        # A member: a user without an organization role returned above, unless the policy
+        # itself gave them roles here (then role_label fails and ``why`` falls back).
+        holds = f"this user is {article(engine.role_label(cast(str, actor.role)))}"
     else:
         where = f"this {type_}"
         roles = and_list([engine.role_label(r) for r in held])
@@ -97,7 +106,7 @@ def role_sentence(engine: StyleEngine, action: str, view, target: Target, actor:
     return f"{action!r} on {where} needs the role {labels}, and {holds}"
 
 
-def refusal(engine: StyleEngine, action: str, view, target: Target, actor: ActorFacts) -> str:
+def refusal(engine: StyleEngine, action: str, view: View, target: Target, actor: ActorFacts) -> str:
     """Why ``action`` is refused on ``view``, as "<style>: <sentence>"."""
     reason = policy_reason(engine, action, view, target, actor)
     if reason is None:
@@ -109,7 +118,12 @@ def refusal(engine: StyleEngine, action: str, view, target: Target, actor: Actor
 
 
 def why(
-    policy: PolicySet, targets: TargetBuilder, actor_id: str, action: str, target, decision
+    policy: PolicySet,
+    targets: TargetBuilder,
+    actor_id: str,
+    action: str,
+    target: Target | None,
+    decision: Decision,
 ) -> str:
     """The reason of a refused ``decision`` (from ``decide(..., explain=True)``) on
     ``target``: the policy's own reason when it was asked, else what stopped the question

@@ -18,7 +18,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
 from access.decisions import Decision, _decide
 from access.targets import TargetBuilder, node_of
@@ -33,7 +33,7 @@ ENTRY_BYTES = 1000  # a kept decision's dict, list and strings, beyond its key's
 TAIL_BLOCK = 64 * 1024
 
 
-def live_worlds():
+def live_worlds() -> Iterator[World]:
     """Every open organization with its members, their grants and every registered chain,
     one organization at a time."""
     for org in Organization.select().where(Organization.closed_at.is_null()):
@@ -47,7 +47,7 @@ def live_worlds():
         ]
         rows = {r.id: r for r in Resource.select().where(Resource.org == org.id)}
         root = Node("Organization", org.id)
-        chains = [(root,)]
+        chains: list[tuple[Node, ...]] = [(root,)]
         for r in rows.values():
             chains.append(
                 (root, *(node_of(rows[pk]) for pk in r.ancestor_ids if pk in rows), node_of(r))
@@ -102,14 +102,16 @@ def lines_since(path: str, since: datetime.datetime) -> Iterator[dict]:
             with open(name, encoding="utf-8", errors="replace") as f:
                 for text in f:
                     line = _parse(text)
-                    when = line and _time(line)
+                    # _parse gives None or a dict with a decision_id: never an empty one.
+                    when = cast(datetime.datetime | None, line and _time(line))
                     if when is not None and when >= since:
+                        assert line is not None  # a time was read from it
                         yield line
         except FileNotFoundError:  # rotated away meanwhile
             continue
 
 
-def _reversed_lines(name) -> Iterator[str]:
+def _reversed_lines(name: str | Path) -> Iterator[str]:
     """The lines of a file, last first, read in blocks from its end."""
     with open(name, "rb") as f:
         f.seek(0, os.SEEK_END)
@@ -162,11 +164,16 @@ def target_of(facts: TargetBuilder, ref: dict | None) -> Target | None:
     return facts.target({"parent": None, **ref})
 
 
-def redecide(policy: PolicySet, facts: TargetBuilder, line: dict, explain: bool = False):
+def redecide(
+    policy: PolicySet, facts: TargetBuilder, line: dict[str, Any], explain: bool = False
+) -> Decision:
     """The logged question of ``line`` decided again under ``policy`` on today's data, not
     logged. Raises FactsUnavailable when the database cannot be read."""
     target = target_of(facts, line.get("resource"))
-    return _decide(policy, facts, line.get("actor"), line.get("action"), target, explain=explain)
+    # As logged (ops/decisionlog.py writes both); a line without them is asked as is, and
+    # whatever cannot be decided is denied.
+    actor, action = cast(str, line.get("actor")), cast(str, line.get("action"))
+    return _decide(policy, facts, actor, action, target, explain=explain)
 
 
 def replay_one(policy: PolicySet, line: dict) -> Decision:

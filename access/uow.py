@@ -21,6 +21,9 @@ every write route decides only inside one).
 """
 
 import threading
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from typing import Any
 
 from access import events, refusals
 from access.context import Context
@@ -41,13 +44,15 @@ def current() -> "UnitOfWork | None":
 class UnitOfWork:
     """One transaction with its locks taken first (see the module docstring)."""
 
-    def __init__(self, ctx: Context, org_id: str | None = None, lock_users=()):
+    def __init__(
+        self, ctx: Context, org_id: str | None = None, lock_users: Iterable[str | None] = ()
+    ) -> None:
         self.ctx = ctx
         self.org_id = org_id
         self.lock_users = sorted({u for u in lock_users if u})
         self.targets: TargetBuilder | None = None
-        self.org_row = None
-        self._tx = None
+        self.org_row: Organization | None = None
+        self._tx: AbstractContextManager[Any] | None = None
 
     def __enter__(self) -> "UnitOfWork":
         if current() is not None:
@@ -66,9 +71,10 @@ class UnitOfWork:
         _local.uow = self
         return self
 
-    def __exit__(self, *exc) -> bool:
+    def __exit__(self, *exc: Any) -> bool:
         _local.uow = None
         self.targets = None
+        assert self._tx is not None  # entered: __enter__ set it
         return bool(self._tx.__exit__(*exc))
 
     # ------------------------------------------------------------ reads under the lock
@@ -106,7 +112,15 @@ class UnitOfWork:
             raise ApiError(403, f"{actor} may not {what}: {reason}", title=FORBIDDEN)
 
     # ------------------------------------------------------------ the record of the change
-    def audit(self, org_id, action: str, target: str, before=None, after=None, actor=None) -> None:
+    def audit(
+        self,
+        org_id: str | None,
+        action: str,
+        target: str,
+        before: dict | None = None,
+        after: dict | None = None,
+        actor: str | None = None,
+    ) -> None:
         """Write an audit event in this unit's transaction, and the event it makes
         (access/events.py: every audited change is an event, so none can be forgotten)."""
         self._open()

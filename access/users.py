@@ -2,8 +2,9 @@
 organization and the organizations they belong to, and erasing one (privacy requests)."""
 
 import json
+from typing import Any
 
-from peewee import OP, Expression, Value, fn
+from peewee import OP, Expression, Field, Value, fn
 
 from access import derived
 from access.context import Context
@@ -57,12 +58,13 @@ def put(ctx: Context, user_id: str, email: str, name: str) -> dict:
             )
         user = User.get_or_none(User.id == user_id)
         created = user is None
-        before = None if created else {"email": user.email, "name": user.name}
+        before = None if user is None else {"email": user.email, "name": user.name}
         if created:
             user = User.create(
                 id=user_id, email=email, email_key=email_key, name=name, created_at=ctx.now()
             )
         else:
+            assert user is not None  # not created: it was found
             user.email, user.email_key, user.name = email, email_key, name
             user.save()
         after = {"email": user.email, "name": user.name}
@@ -75,6 +77,7 @@ def put(ctx: Context, user_id: str, email: str, name: str) -> dict:
                 after,
                 user_id,
             )
+    assert user is not None  # found or created in the block, which swallows no exception
     return as_dict(user)
 
 
@@ -271,7 +274,7 @@ def _erase(ctx: Context, user_id: str) -> dict:
     }
 
 
-def _mentions(field, text: str):
+def _mentions(field: Field, text: str) -> Expression:
     """Rows whose JSON column ``field`` holds ``text`` somewhere, case-insensitively (a
     superset: the rows are then changed value by value). The pattern is given as a plain
     value: the field's own conversion would JSON-encode it."""
@@ -282,14 +285,14 @@ def _mentions(field, text: str):
 class _Names:
     """The erased user's identifiers and their replacements."""
 
-    def __init__(self, user: User, pseudonym: str):
+    def __init__(self, user: User, pseudonym: str) -> None:
         self.user_id, self.pseudonym = user.id, pseudonym
         self.email = f"{pseudonym}@erased.invalid"
         self.emails = {user.email.lower(), user.email_key}
         self.name = user.name
         self.needles = [user.id, user.email, user.email_key]
 
-    def replace(self, value, personal: bool = False):
+    def replace(self, value: Any, personal: bool = False) -> Any:
         """``value`` with every string naming the user replaced; ``personal``: inside a
         record of the user's own profile, where ``name`` is theirs too."""
         if isinstance(value, dict):
@@ -308,7 +311,8 @@ class _Names:
         return value
 
 
-def _pseudonymise(model, names: _Names, target_field: str) -> int:
+# ``model``: AuditEvent or Event; which columns are read depends on ``target_field``.
+def _pseudonymise(model: type[Any], names: _Names, target_field: str) -> int:
     """Replace the user in every row of ``model`` (the audit trail or the events) that
     names them: as actor, in the target or subject, or anywhere in before and after."""
     clause = model.actor == names.user_id
@@ -338,11 +342,13 @@ def _pseudonymise(model, names: _Names, target_field: str) -> int:
     return count
 
 
-def _names_user(subject, user_id: str) -> bool:
+def _names_user(subject: str | dict | None, user_id: str) -> bool:
     """Whether a target or subject is the user themselves (their profile's records)."""
     if isinstance(subject, str):
         subject = subject_of(subject)
-    return bool(subject) and subject.get("kind") == "user" and subject.get("id") == user_id
+    if not subject:
+        return False
+    return subject.get("kind") == "user" and subject.get("id") == user_id
 
 
 def _retarget(target: str | None, names: _Names) -> str | None:

@@ -40,7 +40,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, cast
 
 from access import derived, events
 from access.errors import ApiError
@@ -49,6 +51,8 @@ from models import Delivery, Event, Webhook, transaction
 
 log = logging.getLogger("orgauthz.webhooks")
 LOG_KEPT = 10  # attempts kept in each delivery's log
+# What sends one delivery: (url, body, headers, timeout) -> HTTP status (``post``).
+Poster = Callable[[str, bytes, dict, float], int]
 
 
 @dataclass
@@ -64,7 +68,7 @@ class Settings:
 SETTINGS = Settings()
 
 
-def configure(config) -> Settings:
+def configure(config: Mapping[str, Any]) -> Settings:
     global SETTINGS
     allow = config.get("WEBHOOK_ALLOW_PRIVATE")
     if isinstance(allow, str):
@@ -90,7 +94,8 @@ def _refused_address(host: str, port: int) -> str | None:
     except OSError as exc:
         return f"does not resolve: {exc}"
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        # An IPv4 or IPv6 address (TCP): the socket address starts with its text.
+        address = ipaddress.ip_address(cast(str, info[4][0]).split("%")[0])
         if (
             address.is_private
             or address.is_loopback
@@ -123,7 +128,7 @@ def check_url(url: str) -> None:
 
 
 # ---------------------------------------------------------------- the API
-def _iso(value) -> str | None:
+def _iso(value: datetime.datetime | None) -> str | None:
     return events.iso(value)
 
 
@@ -156,7 +161,7 @@ def delivery_dict(row: Delivery) -> dict:
     }
 
 
-def create(api_key: str, url: str, types: list, now) -> dict:
+def create(api_key: str, url: str, types: list, now: datetime.datetime) -> dict:
     """Register an endpoint for ``api_key``; answers it with its ``secret`` (only now).
     Raises ApiError 422 (url, types)."""
     unknown = [t for t in types if t not in events.EVENT_TYPES]
@@ -203,7 +208,7 @@ def list_page(api_key: str, limit: int, after: str | None) -> dict:
     return {"items": [as_dict(r) for r in rows], "next": rows[-1].id if more else None}
 
 
-def delete(api_key: str, hook_id: str, now) -> None:
+def delete(api_key: str, hook_id: str, now: datetime.datetime) -> None:
     """Stop an endpoint: nothing more is sent to it. Raises ApiError 404."""
     with transaction():
         hook = _own(api_key, hook_id)
@@ -227,7 +232,7 @@ def deliveries_page(
 
 
 # ---------------------------------------------------------------- the worker's steps
-def dispatch(now, batch: int = 500) -> int:
+def dispatch(now: datetime.datetime, batch: int = 500) -> int:
     """Turn the events after each live endpoint's cursor into deliveries. Returns how many
     deliveries were made."""
     top = events.head()
@@ -267,7 +272,7 @@ def dispatch(now, batch: int = 500) -> int:
     return made
 
 
-def _lease(hook_id: str, owner: str, now) -> bool:
+def _lease(hook_id: str, owner: str, now: datetime.datetime) -> bool:
     """Hold the endpoint for ``owner`` (one worker sends to it at a time)."""
     until = now + datetime.timedelta(seconds=SETTINGS.lease_seconds)
     with transaction():
@@ -295,7 +300,7 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None
 
 
@@ -314,7 +319,7 @@ def post(url: str, body: bytes, headers: dict, timeout: float) -> int:
         return exc.code
 
 
-def _attempt(hook: Webhook, row: Delivery, now, poster) -> tuple:
+def _attempt(hook: Webhook, row: Delivery, now: datetime.datetime, poster: Poster) -> tuple:
     """Send one delivery: (status or None, error or None)."""
     event = Event.get_or_none(Event.position == row.event)
     if event is None:
@@ -341,7 +346,9 @@ def _attempt(hook: Webhook, row: Delivery, now, poster) -> tuple:
         return None, f"{type(exc).__name__}: {exc}"[:500]
 
 
-def _record(row: Delivery, now, status, error, millis: int) -> bool:
+def _record(
+    row: Delivery, now: datetime.datetime, status: int | None, error: str | None, millis: int
+) -> bool:
     """Write an attempt's outcome. Returns whether it was delivered."""
     ok = status is not None and 200 <= status < 300
     attempts = row.attempts + 1
@@ -366,7 +373,9 @@ def _record(row: Delivery, now, status, error, millis: int) -> bool:
     return ok
 
 
-def deliver_due(owner: str, now, poster=None, per_endpoint: int = 50) -> dict:
+def deliver_due(
+    owner: str, now: datetime.datetime, poster: Poster | None = None, per_endpoint: int = 50
+) -> dict:
     """Send each endpoint its due deliveries in event order (see the module docstring).
     Returns counts ``{"delivered", "retry", "failed"}``."""
     poster = poster or post
@@ -412,7 +421,7 @@ def deliver_due(owner: str, now, poster=None, per_endpoint: int = 50) -> dict:
     return counts
 
 
-def replay(delivery: str, now) -> dict:
+def replay(delivery: str, now: datetime.datetime) -> dict:
     """Send a delivery again (``dlv_12`` or ``12``): pending, due now, tries counted anew.
     It goes before the endpoint's later deliveries. Raises ApiError 404."""
     text = delivery.removeprefix("dlv_")

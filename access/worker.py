@@ -15,6 +15,8 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from access import mail, webhooks
 from access.context import Context
@@ -33,12 +35,12 @@ class Worker:
 
     def __init__(
         self,
-        ctx_factory,
+        ctx_factory: Callable[[], Context],
         poll_seconds: float = 2.0,
         expire_every_seconds: float = 60.0,
-        sender=None,
-        poster=None,
-    ):
+        sender: mail.Transport | None = None,
+        poster: webhooks.Poster | None = None,
+    ) -> None:
         self.ctx_factory = ctx_factory  # () -> Context: the live policy and the clock
         self.poll_seconds = poll_seconds
         self.expire_every_seconds = expire_every_seconds
@@ -46,7 +48,7 @@ class Worker:
         self.owner = owner_id()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._last_expire = None
+        self._last_expire: float | None = None  # time.monotonic() of the last expiry
         self.failing: str | None = None
 
     def step(self, expire: bool = True) -> dict:
@@ -54,7 +56,7 @@ class Worker:
         from access.invitations import expire_due
 
         ctx: Context = self.ctx_factory()
-        done = {}
+        done: dict[str, int | dict] = {}
         with db.connection_context():
             now = ctx.now()
             if expire:
@@ -95,7 +97,7 @@ class Worker:
             self._thread.join(timeout)
 
 
-def configure(config, instance_path: str) -> None:
+def configure(config: Mapping[str, Any], instance_path: str) -> None:
     """Read the mail, webhook and derived-secret settings from ``config`` (a mapping: the
     app's config)."""
     from access import derived
@@ -105,7 +107,7 @@ def configure(config, instance_path: str) -> None:
     webhooks.configure(config)
 
 
-def wanted(config) -> bool:
+def wanted(config: Mapping[str, Any]) -> bool:
     """Whether a serving process should run the worker thread: ``OUTBOX_WORKER`` (default
     on; off when a separate ``flask outbox work`` runs)."""
     value = config.get("OUTBOX_WORKER", True)
@@ -114,7 +116,7 @@ def wanted(config) -> bool:
     return bool(value)
 
 
-def start(ctx_factory, config) -> Worker:
+def start(ctx_factory: Callable[[], Context], config: Mapping[str, Any]) -> Worker:
     """Start the worker thread; ``ctx_factory() -> Context`` gives the live policy."""
     return Worker(
         ctx_factory,

@@ -1,6 +1,10 @@
 """Peewee models. ``db`` is a proxy bound by ``init_db``; every write goes through
 ``models.transaction()``."""
 
+from typing import Any
+
+import peewee
+
 from models.audit import AuditEvent
 from models.base import JSONField, db, open_database, transaction, utcnow
 from models.console import ConsoleSession
@@ -28,7 +32,7 @@ MODELS = [
 ]
 
 
-def init_db(url: str, **options):
+def init_db(url: str, **options: Any) -> peewee.Database:
     """Bind the proxy to the database at ``url`` and return it."""
     database = open_database(url, **options)
     db.initialize(database)
@@ -43,7 +47,7 @@ def create_tables() -> list:
     return upgrade(db.obj)
 
 
-def drop_tables():
+def drop_tables() -> None:
     """Drop every table and the record of migrations (the tests use it on PostgreSQL)."""
     from models.migrate import TABLE
 

@@ -8,6 +8,7 @@ from models.base import BaseModel, JSONField, utcnow
 class AuditEvent(BaseModel):
     """Who did what to whom, with the state before and after."""
 
+    id: "peewee.AutoField[int]"  # the automatic primary key, declared for the type checker
     org = peewee.CharField(max_length=64, null=True)
     actor = peewee.CharField(max_length=200, null=True)
     action = peewee.CharField(max_length=64)

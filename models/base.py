@@ -2,6 +2,7 @@
 
 import datetime
 import json
+from typing import Any
 
 import peewee
 from playhouse.db_url import connect
@@ -18,24 +19,25 @@ def utcnow() -> datetime.datetime:
 class JSONField(peewee.TextField):
     """A JSON document stored as text, so the same schema runs on SQLite and PostgreSQL."""
 
-    def db_value(self, value):
+    def db_value(self, value: Any) -> str | None:
         return None if value is None else json.dumps(value, sort_keys=True)
 
-    def python_value(self, value):
+    def python_value(self, value: str | None) -> Any:
         return None if value is None else json.loads(value)
 
 
 class BaseModel(peewee.Model):
-    # What Peewee adds to every model at run time, declared for the type checker: the
-    # automatic primary key (models with their own declare it as a field instead).
-    id: int
+    # Peewee adds an automatic primary key ``id`` at run time to a model without one of its
+    # own. Each such model declares it for the type checker as ``id: "peewee.AutoField[int]"``
+    # (a field on the class, an int on a row), not here: a model with a string key (User,
+    # Organization...) could not declare its own ``id`` over an int one.
 
     class Meta:
         database = db
         legacy_table_names = False
 
 
-def open_database(url: str, **options) -> peewee.Database:
+def open_database(url: str, **options: Any) -> peewee.Database:
     """Open the database named by ``url`` (``sqlite:///path`` or ``postgresql://...``).
 
     SQLite gets WAL, a busy timeout and foreign keys, so several gunicorn workers can share
@@ -67,7 +69,7 @@ def open_database(url: str, **options) -> peewee.Database:
     return database
 
 
-def transaction():
+def transaction() -> "peewee._atomic":
     """The one way to open a write transaction.
 
     On SQLite it takes the write lock at once (BEGIN IMMEDIATE), so two writers serialise

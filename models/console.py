@@ -12,6 +12,7 @@ rows of every session whenever someone logs in.
 import datetime
 import hmac
 import secrets
+from typing import Any
 
 import peewee
 
@@ -22,6 +23,7 @@ from models.keys import ApiKey, hash_secret
 class ConsoleSession(BaseModel):
     """One logged-in browser. ``id_hash``: SHA-256 (hex) of the id in its cookie."""
 
+    id: "peewee.AutoField[int]"  # the automatic primary key, declared for the type checker
     id_hash = peewee.CharField(max_length=64, unique=True)
     key = peewee.ForeignKeyField(ApiKey, backref="console_sessions", on_delete="CASCADE")
     key_id: int  # the foreign key's column, declared for the type checker
@@ -33,7 +35,9 @@ class ConsoleSession(BaseModel):
     expires_at = peewee.DateTimeField(index=True)
 
     @classmethod
-    def start(cls, key: ApiKey, now: datetime.datetime, lifetime: datetime.timedelta):
+    def start(
+        cls, key: ApiKey, now: datetime.datetime, lifetime: datetime.timedelta
+    ) -> "tuple[str, ConsoleSession]":
         """A new session of ``key``: returns (the id for the cookie, the row). Expired rows
         of any session are deleted on the way."""
         session_id = secrets.token_urlsafe(32)
@@ -49,7 +53,9 @@ class ConsoleSession(BaseModel):
         return session_id, row
 
     @classmethod
-    def find(cls, session_id: str, now: datetime.datetime, idle: datetime.timedelta):
+    def find(
+        cls, session_id: str, now: datetime.datetime, idle: datetime.timedelta
+    ) -> "ConsoleSession | None":
         """The live session with this id, its key joined, or None. A session past its end
         or idle too long is deleted; so is every session of a revoked key."""
         digest = hash_secret(session_id)
@@ -75,7 +81,7 @@ class ConsoleSession(BaseModel):
             self.last_seen_at = now
             type(self).update(last_seen_at=now).where(type(self).id == self.id).execute()
 
-    def set(self, **fields) -> None:
+    def set(self, **fields: Any) -> None:
         """Change the acting user or the pending result (``actor=``, ``flash=``)."""
         for name, value in fields.items():
             setattr(self, name, value)

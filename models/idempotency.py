@@ -13,6 +13,7 @@ class IdempotentRequest(BaseModel):
     the one-time tokens an answer may carry cannot be read from the database.
     """
 
+    id: "peewee.AutoField[int]"  # the automatic primary key, declared for the type checker
     key_hash = peewee.CharField(max_length=64, unique=True)
     request_hash = peewee.CharField(max_length=64)
     status = peewee.IntegerField()

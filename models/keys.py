@@ -19,6 +19,7 @@ def hash_secret(secret: str) -> str:
 class ApiKey(BaseModel):
     """A named key a calling service sends as ``Authorization: Bearer <key>``."""
 
+    id: "peewee.AutoField[int]"  # the automatic primary key, declared for the type checker
     name = peewee.CharField(max_length=100, unique=True)
     key_hash = peewee.CharField(max_length=64, unique=True)
     created_at = peewee.DateTimeField(default=utcnow)
@@ -35,7 +36,7 @@ class ApiKey(BaseModel):
         return key
 
     @classmethod
-    def find_active(cls, key: str):
+    def find_active(cls, key: str) -> "ApiKey | None":
         """The unrevoked key matching ``key``, or None. The hash is compared in constant time."""
         digest = hash_secret(key)
         row = cls.get_or_none(cls.key_hash == digest)

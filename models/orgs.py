@@ -1,5 +1,7 @@
 """Organizations, their memberships and invitations."""
 
+import datetime
+
 import peewee
 
 from models.base import BaseModel, JSONField, utcnow
@@ -24,7 +26,7 @@ class Organization(BaseModel):
         return self.closed_at is not None
 
     @classmethod
-    def lock(cls, org_id: str):
+    def lock(cls, org_id: str) -> "Organization | None":
         """Lock the organization's row until the transaction ends, and return it (or None).
 
         Every change to an organization's memberships takes this lock first, so rules that
@@ -41,6 +43,7 @@ class Organization(BaseModel):
 class Membership(BaseModel):
     """A user's one role in one organization."""
 
+    id: "peewee.AutoField[int]"  # the automatic primary key, declared for the type checker
     user = peewee.ForeignKeyField(User, backref="memberships", on_delete="CASCADE")
     org = peewee.ForeignKeyField(Organization, backref="memberships", on_delete="CASCADE")
     user_id: str  # the foreign keys' columns, declared for the type checker
@@ -86,7 +89,7 @@ class Invitation(BaseModel):
     class Meta:
         indexes = ((("org", "email_key", "status"), False),)
 
-    def status_at(self, now) -> str:
+    def status_at(self, now: datetime.datetime) -> str:
         """The status as a person sees it: a pending invitation past its time is expired."""
         if self.status == "pending" and self.expires_at <= now:
             return "expired"

@@ -49,6 +49,7 @@ class Event(BaseModel):
 class OutboxMail(BaseModel):
     """An invitation mail waiting to be sent, or its record once sent (without the nonce)."""
 
+    id: "peewee.AutoField[int]"  # the automatic primary key, declared for the type checker
     invitation_id = peewee.CharField(max_length=64, null=True, index=True)
     recipient = peewee.CharField(max_length=320)
     template = peewee.CharField(max_length=64, default="invitation")
@@ -89,8 +90,9 @@ class Webhook(BaseModel):
 class Delivery(BaseModel):
     """One event to one endpoint: pending until a 2xx (delivered) or out of tries (failed)."""
 
+    id: "peewee.AutoField[int]"  # the automatic primary key, declared for the type checker
     webhook = peewee.ForeignKeyField(Webhook, backref="deliveries", on_delete="CASCADE")
-    webhook_id: int  # the foreign key's column, declared for the type checker
+    webhook_id: str  # the foreign key's column, declared for the type checker
     event = peewee.BigIntegerField()
     event_type = peewee.CharField(max_length=64)
     status = peewee.CharField(max_length=16, default="pending")  # pending|delivered|failed

@@ -1,5 +1,7 @@
 """Resources registered by callers, and grants of a role on one of them to one user."""
 
+from typing import Any
+
 import peewee
 
 from models.base import BaseModel, JSONField, utcnow
@@ -17,6 +19,7 @@ class Resource(BaseModel):
     move; ``save`` fills them from the parent when a new row comes without them.
     """
 
+    id: "peewee.AutoField[int]"  # the automatic primary key, declared for the type checker
     org = peewee.ForeignKeyField(Organization, backref="resources", on_delete="CASCADE")
     type = peewee.CharField(max_length=64)
     rid = peewee.CharField(max_length=200)
@@ -38,14 +41,14 @@ class Resource(BaseModel):
             (("org", "owner"), False),  # what an actor owns, for list queries
         )
 
-    def place_under(self, parent) -> None:
+    def place_under(self, parent: "Resource | None") -> None:
         """Set ``parent`` and the ``path`` and ``shape`` that follow from it (the one place
         that derives them)."""
         self.parent = parent
         self.path = parent.child_path if parent else ""
         self.shape = f"{parent.shape}/{self.type}" if parent else self.type
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> int:
         """Save; a new row without ``shape`` gets ``path`` and ``shape`` from its parent."""
         if not self.shape:
             self.place_under(self.parent if self.parent_id else None)
@@ -56,7 +59,7 @@ class Resource(BaseModel):
         """How many resources it sits in (0 for a top-level one)."""
         return len(self.ancestor_ids)
 
-    def subtree(self):
+    def subtree(self) -> "peewee.ModelSelect[Resource]":
         """Every resource below this one, however deep (not itself): a prefix match on path."""
         return Resource.select().where(Resource.path.startswith(self.child_path))
 
@@ -84,6 +87,7 @@ def child_path(path: str, pk: int) -> str:
 class Grant(BaseModel):
     """One user's role on one resource (an assigned license, folder or space)."""
 
+    id: "peewee.AutoField[int]"  # the automatic primary key, declared for the type checker
     user = peewee.ForeignKeyField(User, backref="grants", on_delete="CASCADE")
     resource = peewee.ForeignKeyField(Resource, backref="grants", on_delete="CASCADE")
     org = peewee.ForeignKeyField(Organization, backref="grants", on_delete="CASCADE")

@@ -23,7 +23,7 @@ class User(BaseModel):
         return email.strip().lower()
 
     @classmethod
-    def lock(cls, user_id: str):
+    def lock(cls, user_id: str) -> "User | None":
         """Lock the user's row until the transaction ends, and return it (or None).
 
         Creating an organization takes it, so "one organization per user" rules read a count

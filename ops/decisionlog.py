@@ -34,9 +34,14 @@ import queue
 import random
 import re
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ops.metrics import DECISION_LOG_DROPPED, DECISION_LOG_WRITE_ERRORS
+
+if TYPE_CHECKING:
+    from authz.view import Target
 
 log = logging.getLogger("orgauthz.decisionlog")
 
@@ -71,7 +76,7 @@ class _Writer(threading.Thread):
         self._closing = threading.Event()
 
     # -- the request side -------------------------------------------------------------
-    def put(self, item) -> None:
+    def put(self, item: tuple) -> None:
         """Queue ``item`` unless the queue is full (then drop and count it). Never blocks."""
         if self.queue.qsize() >= self.max_queue:
             self.dropped += 1
@@ -92,7 +97,7 @@ class _Writer(threading.Thread):
         self.join(timeout)
 
     # -- the writer thread --------------------------------------------------------------
-    def run(self):
+    def run(self) -> None:
         while True:
             batch = [self.queue.get()]
             try:
@@ -184,6 +189,7 @@ class _Writer(threading.Thread):
     def _same_file(self) -> bool:
         """Whether the path still names the file we hold open (another worker may have
         rotated it, or someone removed it)."""
+        assert self._fd is not None  # only asked while a file is open
         try:
             here, there = os.fstat(self._fd), os.stat(self.path)
         except OSError:
@@ -195,6 +201,7 @@ class _Writer(threading.Thread):
             self._close_file()
         if self._fd is None:
             self._open()
+        assert self._fd is not None  # _open set it, or raised
         if self.max_bytes > 0:
             size = os.fstat(self._fd).st_size
             if size and size + len(self._carry) > self.max_bytes:
@@ -212,6 +219,7 @@ class _Writer(threading.Thread):
         try:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if self._same_file():  # nobody rotated it meanwhile
+                assert self._fd is not None  # _same_file is true only with a file open
                 size = os.fstat(self._fd).st_size
                 if size and size + len(self._carry) > self.max_bytes:
                     if self.backups > 0:
@@ -230,7 +238,7 @@ class _Writer(threading.Thread):
 def install(
     path: str,
     sample: float = 1.0,
-    context=None,
+    context: Callable[[], dict | None] | None = None,
     *,
     max_queue: int | None = None,
     max_bytes: int = MAX_BYTES,
@@ -286,12 +294,17 @@ def flush() -> None:
             writer.flush()
 
 
-def resource_record(target) -> dict | None:
+def resource_record(target: "Target | None") -> dict | None:
     """How a decision's resource is written, enough to resolve it again on replay."""
     if target is None:
         return None
     node = target.node
-    record = {"type": node.type, "id": node.id, "org": target.org.id, "style": target.org.style}
+    record: dict[str, Any] = {
+        "type": node.type,
+        "id": node.id,
+        "org": target.org.id,
+        "style": target.org.style,
+    }
     if len(target.chain) > 1 and target.chain[-2].type != "Organization":
         above = target.chain[-2]
         record["parent"] = {"type": above.type, "id": above.id}
@@ -302,7 +315,14 @@ def resource_record(target) -> dict | None:
     return record
 
 
-def record(decision, actor_id: str, action: str, target, requested: dict | None = None) -> None:
+# ``decision``: an access.decisions.Decision (ops cannot import access, a layer below it).
+def record(
+    decision: Any,
+    actor_id: str,
+    action: str,
+    target: "Target | None",
+    requested: dict | None = None,
+) -> None:
     """Queue one line for ``decision`` (does nothing when the log is off or not sampled)."""
     if _sink is None:
         return
@@ -317,7 +337,15 @@ def _now() -> float:
     return datetime.datetime.now(datetime.UTC).timestamp()
 
 
-def _line(decision, actor_id, action, target, requested, extra, when) -> str:
+def _line(
+    decision: Any,
+    actor_id: str,
+    action: str,
+    target: "Target | None",
+    requested: dict | None,
+    extra: dict | None,
+    when: float,
+) -> str:
     line = {
         "decision_id": decision.decision_id,
         "time": datetime.datetime.fromtimestamp(when, datetime.UTC).isoformat(
