@@ -18,6 +18,7 @@ a version to compare the live one with; nothing else reads it.
 import datetime
 import json
 import logging
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,27 +59,36 @@ STAGED = Staged()
 def stage(initial: bool, source: Path, root: Path) -> bool:
     """Verify ``source`` and make it the live snapshot under ``root``. Returns whether it did.
 
+    The files are copied first, and the copy is what is loaded, tested and made live: an
+    edit to ``source`` during the check cannot slip unchecked files into the snapshot.
     ``initial``: at master start there is nothing to fall back on, so a failure raises
-    PolicyError (gunicorn does not start). On reload a failure keeps the live snapshot.
+    PolicyError (gunicorn does not start). On reload any failure (a file that does not
+    parse, fails its tables, or is not even UTF-8) keeps the live snapshot: gunicorn's
+    master must never die of a policy.
     """
     source, root = Path(source), Path(root)
-    loaded = None
+    loaded, version, partial = None, None, None
     try:
-        version = policy_version(source)
-        loaded = PolicySet(source)
+        root.mkdir(parents=True, exist_ok=True)
+        partial = _copy_policy(source, root / f".staging-{os.getpid()}")
+        version = policy_version(partial)
+        loaded = PolicySet(partial)
         check_tables(loaded)
-    except (PolicyError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001: whatever the files hold, the master lives
         message = f"policy in {source} not loaded: {exc}"
+        if partial is not None:
+            shutil.rmtree(partial, ignore_errors=True)
         if initial:
             raise PolicyError(message) from exc
         STAGED.error = message
         log.error("%s; keeping %s", message, STAGED.live)
-        if loaded is not None:  # it loads, its tables fail: kept for review
+        if loaded is not None and version is not None:  # it loads, its tables fail: kept
             keep_refused(source, version, root)
         return False
     target = root / version
-    if not target.exists():
-        partial = _copy_policy(source, target.with_name(version + ".partial"))
+    if target.exists():
+        shutil.rmtree(partial, ignore_errors=True)
+    else:
         partial.rename(target)
     STAGED.live, STAGED.error = target, None
     log.info("policy version %s staged from %s", version, source)
