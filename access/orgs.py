@@ -79,7 +79,9 @@ def conflict_is_409():
         yield
     except peewee.IntegrityError as exc:
         raise ApiError(
-            409, "a concurrent request created the same id or email; nothing was changed, try again"
+            409,
+            "a concurrent request created the same id or email; nothing was changed, try again",
+            retryable=True,
         ) from exc
 
 

@@ -161,7 +161,9 @@ def erase(ctx: Context, user_id: str) -> dict:
             return _erase(ctx, user_id)
         except _Retry:
             continue
-    raise ApiError(409, f"{user_id} kept joining organizations during the erasure; try again")
+    raise ApiError(
+        409, f"{user_id} kept joining organizations during the erasure; try again", retryable=True
+    )
 
 
 def _orgs_of(user: User) -> list:

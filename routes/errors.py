@@ -5,7 +5,7 @@ import logging
 import sqlite3
 
 import peewee
-from flask import Flask, jsonify, request
+from flask import Flask, g, jsonify, request
 from marshmallow import ValidationError
 from playhouse.pool import MaxConnectionsExceeded
 from werkzeug.exceptions import HTTPException
@@ -101,6 +101,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError):
+        if exc.retryable:  # routes/idempotency.py keeps no answer that says "try again"
+            g.retryable_refusal = True
         title = exc.title or _title(exc.status)
         return problem(exc.status, title, exc.detail, exc.errors)
 

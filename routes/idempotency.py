@@ -12,12 +12,12 @@ A write sent with a key runs inside one outer transaction that also holds the ke
    client that lost the answer of a committed write always gets it back, and a write whose
    answer was not stored was not committed either. A 5xx answer is not kept: it rolls back.
 
-The row keeps only SHA-256 hashes of the key and the request, and the answer encrypted
-(Fernet) with a key derived from the Idempotency-Key, which the database never holds: the
-tokens of an invitation answer cannot be read from it. Rows older than ``TTL`` are purged.
+The row keeps an HMAC of the key (under the server's TOKEN_KEY), a hash of the request, and
+the answer encrypted (Fernet) with a key derived from TOKEN_KEY and the Idempotency-Key,
+neither of which the database holds: the tokens of an invitation answer cannot be read
+from it, nor guessed keys tested against it. Rows older than ``TTL`` are purged.
 """
 
-import base64
 import datetime
 import hashlib
 import json
@@ -27,6 +27,7 @@ import peewee
 from cryptography.fernet import Fernet, InvalidToken
 from flask import Flask, Response, current_app, g, request
 
+from access import derived
 from access.errors import ApiError
 from models import IdempotentRequest, transaction
 
@@ -55,7 +56,9 @@ def _digest(*parts: str | bytes) -> bytes:
 
 
 def _fernet(api_key: str, key: str) -> Fernet:
-    return Fernet(base64.urlsafe_b64encode(_digest("orgauthz idempotency seal", api_key, key)))
+    # Keyed with the server's secret (TOKEN_KEY, access/derived.py) as well as the
+    # Idempotency-Key: a copy of the database alone cannot test guessed keys and unseal.
+    return Fernet(derived.derive("idempotency-seal", api_key, key) + "=")
 
 
 def _now() -> datetime.datetime:
@@ -73,7 +76,7 @@ def _begin() -> Response | None:
             {HEADER: ["1 to 255 printable ASCII characters"]},
         )
     api_key = g.api_key
-    lookup = _digest("lookup", api_key, key).hex()
+    lookup = derived.derive("idempotency-lookup", api_key, key)
     fingerprint = _digest(
         request.method,
         request.full_path,
@@ -100,7 +103,9 @@ def _begin() -> Response | None:
 def _replay(api_key: str, key: str, lookup: str, fingerprint: str) -> Response:
     row = IdempotentRequest.get_or_none(IdempotentRequest.key_hash == lookup)
     if row is None or not row.sealed:  # rolled back meanwhile: ask again
-        raise ApiError(409, f"a request with this {HEADER} did not finish; send it again")
+        raise ApiError(
+            409, f"a request with this {HEADER} did not finish; send it again", retryable=True
+        )
     if row.request_hash != fingerprint:
         raise ApiError(
             422,
@@ -118,8 +123,8 @@ def _replay(api_key: str, key: str, lookup: str, fingerprint: str) -> Response:
 
 def _store(response: Response) -> Response:
     state = g.get("idempotency")
-    if state is None or response.status_code >= 500:
-        return response
+    if state is None or response.status_code >= 500 or g.get("retryable_refusal"):
+        return response  # not kept: the transaction rolls back, a retry runs again
     kept = {
         "status": response.status_code,
         "headers": {h: response.headers[h] for h in KEPT_HEADERS if h in response.headers},

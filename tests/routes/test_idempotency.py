@@ -87,3 +87,40 @@ def test_two_retries_at_once_write_once_and_answer_alike(api, app, demo):
     assert answers[0].get_json() == answers[1].get_json()
     with db.connection_context():
         assert Invitation.select().count() == 3
+
+
+def test_a_lost_race_is_not_kept_so_the_retry_runs_again(api, demo, monkeypatch):
+    """A 409 that says "try again" (a concurrent request took the id first) is not the
+    answer kept for the key: the retry with the same key runs again and succeeds."""
+    import peewee
+
+    from models import Organization
+
+    real = Organization.create
+    calls = {"n": 0}
+
+    def first_loses(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise peewee.IntegrityError("duplicate key")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(Organization, "create", first_loses)
+    body = {"name": "Race", "style": "pix4d", "id": "org-race"}
+    headers = {"Idempotency-Key": "create-org-race"}
+    lost = api.post("/v1/orgs", body, actor="pix4d-owner", headers=headers)
+    assert lost.status_code == 409 and "try again" in lost.get_json()["detail"]
+    again = api.post("/v1/orgs", body, actor="pix4d-owner", headers=headers)
+    assert again.status_code == 201 and "Idempotent-Replayed" not in again.headers
+
+
+def test_the_kept_answer_cannot_be_read_with_a_guessed_key_alone(api, demo):
+    """The row holds an HMAC under the server's TOKEN_KEY: hashing a guessed key with the
+    API key's name (both knowable) does not find it."""
+    import hashlib
+
+    assert send(api, "order-48213").status_code == 201
+    guess = hashlib.sha256(b"lookup\0tests\0order-48213\0").hexdigest()
+    with db.connection_context():
+        assert IdempotentRequest.get_or_none(IdempotentRequest.key_hash == guess) is None
+        assert IdempotentRequest.select().count() == 1
