@@ -57,25 +57,44 @@ def pending(database: peewee.Database | None = None) -> list:
 
 
 def upgrade(database: peewee.Database | None = None) -> list:
-    """Apply every pending migration, in order; returns the names applied."""
+    """Apply every pending migration, in order; returns the names applied.
+
+    Several processes may upgrade at once (every node of a deployment at its start): on
+    PostgreSQL a session advisory lock makes them take turns for the whole upgrade, the
+    record table's creation included; on SQLite each step takes the write lock first
+    (BEGIN IMMEDIATE), so the second waits instead of failing.
+    """
     database = database or db.obj
+    postgres = isinstance(database, peewee.PostgresqlDatabase)
     done = []
     with database.connection_context():
-        _ensure_table(database)
-        for number, name, module in available():
-            with database.atomic():
-                if isinstance(database, peewee.PostgresqlDatabase):
-                    database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-                already = database.execute_sql(
-                    f'SELECT 1 FROM "{TABLE}" WHERE version = {database.param}', (number,)
-                ).fetchall()
-                if already:
-                    continue
-                module.up(database)
-                database.execute_sql(
-                    f'INSERT INTO "{TABLE}" (version, name, applied_at) VALUES '
-                    f"({database.param}, {database.param}, {database.param})",
-                    (number, name, datetime.datetime.now(datetime.UTC).replace(tzinfo=None)),
-                )
-            done.append(f"{number:04d}_{name}")
+        if postgres:
+            database.execute_sql("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+        try:
+            with _step(database):
+                _ensure_table(database)
+            for number, name, module in available():
+                with _step(database):
+                    already = database.execute_sql(
+                        f'SELECT 1 FROM "{TABLE}" WHERE version = {database.param}', (number,)
+                    ).fetchall()
+                    if already:
+                        continue
+                    module.up(database)
+                    database.execute_sql(
+                        f'INSERT INTO "{TABLE}" (version, name, applied_at) VALUES '
+                        f"({database.param}, {database.param}, {database.param})",
+                        (number, name, datetime.datetime.now(datetime.UTC).replace(tzinfo=None)),
+                    )
+                done.append(f"{number:04d}_{name}")
+        finally:
+            if postgres:
+                database.execute_sql("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
     return done
+
+
+def _step(database: peewee.Database):
+    """One migration's transaction: SQLite takes its write lock at once."""
+    if isinstance(database, peewee.SqliteDatabase):
+        return database.atomic("IMMEDIATE")
+    return database.atomic()
