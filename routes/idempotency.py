@@ -83,10 +83,11 @@ def _begin() -> Response | None:
         request.headers.get("X-Actor-Id", ""),
         request.get_data(cache=True),
     ).hex()
+    with transaction():  # its own short transaction: no lock held while the write runs
+        IdempotentRequest.delete().where(IdempotentRequest.created_at < _now() - TTL).execute()
     outer = transaction()
     outer.__enter__()
     try:
-        IdempotentRequest.delete().where(IdempotentRequest.created_at < _now() - TTL).execute()
         IdempotentRequest.insert(
             key_hash=lookup, request_hash=fingerprint, status=0, sealed="", created_at=_now()
         ).execute()
