@@ -10,6 +10,8 @@ the transaction's BEGIN IMMEDIATE serialises writers the same way. Two Owners de
 other at once: the first wins; the second, now a Manager demoting the last Owner, is refused.
 """
 
+from peewee import fn
+
 from access.context import Context
 from access.decisions import require
 from access.errors import FORBIDDEN, ApiError
@@ -264,3 +266,41 @@ def get(ctx: Context, actor: str, org_id: str, user_id: str) -> dict:
     body = as_dict(membership, membership.user)
     body["grants"] = grants_in(org_id, [user_id]).get(user_id, [])
     return body
+
+
+def list_page_with_grants(
+    ctx: Context,
+    actor: str,
+    org_id: str,
+    limit: int,
+    after: list | None,
+    q: str | None = None,
+) -> dict:
+    """``list_page`` (action ``view_members``) with each active member's grants in the org
+    (``grants``: ``[{"type", "id", "role"}]``, as ``get`` shows one member's), for a
+    screen that lists members with what they were given. Raises ApiError 404, 403."""
+    found = list_page(ctx, actor, org_id, limit, after, q=q)
+    ids = [m["user_id"] for m in found["items"] if m["status"] == "active"]
+    held = grants_in(org_id, ids) if ids else {}
+    for m in found["items"]:
+        if m["status"] == "active":
+            m["grants"] = held.get(m["user_id"], [])
+    return found
+
+
+def last_of_role(org_id: str, members_: list) -> dict:
+    """``{user id: whether no other member holds their role}`` for the listed members
+    (``[{"user_id", "role"}]``): the ``last_of_role`` fact a screen's buttons are asked
+    with before the change (the change itself computes it again under the org's lock)."""
+    roles = {m["role"] for m in members_}
+    counts = (
+        {
+            r.role: r.n
+            for r in Membership.select(Membership.role, fn.COUNT(Membership.id).alias("n"))
+            .where((Membership.org == org_id) & Membership.role.in_(list(roles)))
+            .group_by(Membership.role)
+        }
+        if roles
+        else {}
+    )
+    return {m["user_id"]: counts.get(m["role"], 0) <= 1 for m in members_}

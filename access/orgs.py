@@ -359,3 +359,114 @@ def page(query, key, limit: int, after, dump) -> dict:
     more = len(rows) > limit
     rows = rows[:limit]
     return {"items": [dump(r) for r in rows], "next": getattr(rows[-1], key.name) if more else None}
+
+
+# ---------------------------------------------------------------- reads for the console
+def abilities(ctx: Context, actor: str, org_id: str, actions: list) -> dict:
+    """What the acting user may do on the organization: ``{action: None}`` for each action
+    the policy allows, else the reason it refuses (the sentence a 403 would carry; for a
+    closed organization, that it is closed). Each is a decision, logged like one. Raises
+    ApiError 404."""
+    from access.refusals import why  # refusals imports decisions, as this module does
+
+    targets = TargetBuilder()
+    target = org_target(targets, org_id)
+    found = {}
+    for action in actions:
+        decision = decide(ctx.policy, targets, actor, action, target, explain=True)
+        found[action] = (
+            None if decision.allowed else why(ctx.policy, targets, actor, action, target, decision)
+        )
+    return found
+
+
+def closed_audit_page(
+    ctx: Context,
+    actor: str,
+    org_id: str,
+    limit: int,
+    after: int | None,
+    *,
+    order: str = "asc",
+    filters: dict | None = None,
+) -> dict:
+    """The audit trail of a closed organization, as ``audit_page`` reads an open one's, and
+    the organization itself (``"org"``: what its ``org.create`` entry holds anyway).
+
+    A closed organization allows nothing (access/decisions.py refuses before asking the
+    policy), except this: the policy is asked ``view_closed_audit`` on the organization's
+    facts as they stood when it closed (the memberships are kept), so those it names (in
+    every style: those who could read the trail before) still read what happened, the
+    closing included. Raises ApiError 404, 409 (the organization is open: ``audit_page``),
+    403."""
+    targets = TargetBuilder()
+    target = org_target(targets, org_id)
+    if not target.org.is_closed:
+        raise ApiError(409, f"organization {org_id!r} is open; read its audit trail as usual")
+    as_it_stood = target._replace(org=target.org._replace(closed_at=None))
+    require(
+        ctx.policy,
+        targets,
+        actor,
+        "view_closed_audit",
+        as_it_stood,
+        what=f"view the audit trail of the closed organization {org_id}",
+    )
+    query = _audit_query(org_id, filters or {})
+    if order == "desc":
+        if after is not None:
+            query = query.where(AuditEvent.id < after)
+        rows = list(query.order_by(AuditEvent.id.desc()).limit(limit + 1))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        found = {"items": [audit_dict(r) for r in rows], "next": rows[-1].id if more else None}
+    else:
+        found = page(query, AuditEvent.id, limit, after, audit_dict)
+    found["org"] = as_dict(Organization.get_by_id(org_id))
+    return found
+
+
+def _audit_query(org_id: str, filters: dict):
+    """The audit rows of ``org_id`` that ``filters`` keep (as ``audit_page`` filters)."""
+    query = AuditEvent.select().where(AuditEvent.org == org_id)
+    if filters.get("actor"):
+        query = query.where(AuditEvent.actor == filters["actor"])
+    if filters.get("action"):
+        query = query.where(AuditEvent.action == filters["action"])
+    if filters.get("since"):
+        query = query.where(AuditEvent.created_at >= filters["since"])
+    if filters.get("until"):
+        query = query.where(AuditEvent.created_at <= filters["until"])
+    subject = filters.get("subject")
+    if subject:
+        kind, _, rest = subject.partition(":")
+        clause = AuditEvent.target == subject
+        if kind == "user":
+            clause |= AuditEvent.target.startswith("grant:") & (
+                AuditEvent.target.endswith("/" + rest)
+            )
+        elif kind == "resource":
+            clause |= AuditEvent.target.startswith("grant:" + rest + "/")
+        query = query.where(clause)
+    return query
+
+
+def directory(q: str | None, limit: int, after: str | None) -> dict:
+    """Every organization by id with its name, style and closing time, those whose id or
+    name contains ``q`` when given, after the id ``after``: the console's pickers (a
+    service key may ask about any organization, as /v1/authorize does). Returns
+    ``{"items", "next"}``."""
+    query = Organization.select(
+        Organization.id, Organization.name, Organization.style, Organization.closed_at
+    )
+    if q:
+        query = query.where(Organization.id.contains(q) | Organization.name.contains(q))
+    if after is not None:
+        query = query.where(Organization.id > after)
+    rows = list(query.order_by(Organization.id).limit(limit + 1))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [
+        {"id": o.id, "name": o.name, "style": o.style, "closed_at": iso(o.closed_at)} for o in rows
+    ]
+    return {"items": items, "next": rows[-1].id if more else None}

@@ -7,11 +7,13 @@ demoted while their grant waited is refused as a Reader), and a move cannot race
 move into a cycle.
 """
 
+import json
+
 import peewee
 
 from access.context import Context
-from access.decisions import decide, require
-from access.errors import ApiError
+from access.decisions import allowed_actions, decide, require
+from access.errors import FORBIDDEN, ApiError
 from access.events import target_grant, target_resource
 from access.orgs import engine_for, iso, org_ref
 from access.targets import MAX_DEPTH, TargetBuilder
@@ -554,3 +556,329 @@ def grants_of(
         ],
         "next": found[-1].user_id if more else None,
     }
+
+
+SEARCH_SCAN = 500  # rows looked at for one page of a search (the rest: the next page)
+
+
+def seen_by(policy, targets: TargetBuilder, actor: str, target) -> bool:
+    """Whether a screen shows the resource to the actor: the policy lets them ``view`` it;
+    on a type whose policy declares no ``view`` (a Pix4D License: use, assign, edit...),
+    whether it lets them do any action on it (who may assign or use a license sees it).
+    Each action asked is a decision, logged like one."""
+    if target is None:
+        return False
+    engine = policy.engines.get(target.org.style)
+    if engine is not None and "view" not in engine.permissions(target.node.type):
+        return bool(allowed_actions(policy, targets, actor, target))
+    return decide(policy, targets, actor, "view", target).allowed
+
+
+def _require_seen(policy, targets: TargetBuilder, actor: str, type_: str, rid: str) -> None:
+    """Raises ApiError 403 (the policy's reason for ``view``) unless ``seen_by``."""
+    target = targets.registered(type_, rid)
+    if not seen_by(policy, targets, actor, target):
+        engine = policy.engines.get(target.org.style) if target else None
+        if engine is not None and "view" not in engine.permissions(type_):
+            raise ApiError(
+                403,
+                f"{actor} may not see {type_} {rid}: the policy allows them no action on it",
+                title=FORBIDDEN,
+            )
+        require(policy, targets, actor, "view", target)
+
+
+def level(
+    ctx: Context, actor: str, org_id: str, parent: dict | None, limit: int, after: int | None
+) -> dict:
+    """``list_children`` as a screen lists a level of the tree: the resources directly
+    under ``parent`` (None: the top level) that the actor sees (``seen_by``: licenses
+    too), each with its grants when they may ``view_members`` (else null). Needs ``view``
+    on the Organization for the top level, the parent seen otherwise. Returns ``{"items",
+    "next"}``. Raises ApiError 404, 403."""
+    targets = TargetBuilder()
+    org = org_ref(targets, org_id)
+    parent_row = None
+    if parent is None:
+        require(ctx.policy, targets, actor, "view", org_target_of(targets, org_id))
+    else:
+        parent_row = resource_or_404(org_id, parent["type"], parent["id"])
+        _require_seen(ctx.policy, targets, actor, parent_row.type, parent_row.rid)
+    show_grants = decide(
+        ctx.policy, targets, actor, "view_members", org_target_of(targets, org_id)
+    ).allowed
+    query = Resource.select().where(
+        (Resource.org == org_id)
+        & (Resource.parent == parent_row.id if parent_row else Resource.parent.is_null())
+    )
+    rows, last, more = _scan(
+        query,
+        after,
+        limit,
+        SCAN_LIMIT,
+        lambda row: seen_by(
+            ctx.policy,
+            targets,
+            actor,
+            targets.under(
+                org, parent_row, Node(row.type, row.rid, row.id, row.owner, row.attributes)
+            ),
+        ),
+    )
+    grants = _grants_by_resource([r.id for r in rows]) if show_grants else {}
+    items = []
+    for row in rows:
+        body = as_dict(row, parent_row)
+        body["grants"] = grants.get(row.id, []) if show_grants else None
+        body["children"] = None
+        items.append(body)
+    counts = dict(
+        Resource.select(Resource.parent, peewee.fn.COUNT(Resource.id))
+        .where(Resource.parent.in_([r.id for r in rows] or [0]))
+        .group_by(Resource.parent)
+        .tuples()
+    )
+    for row, body in zip(rows, items, strict=True):
+        body["children"] = counts.get(row.id, 0)
+    return {"items": items, "next": last if more else None}
+
+
+def _scan(query, after, limit: int, most: int, keep) -> tuple:
+    """Rows of ``query`` by id after ``after`` that ``keep``, up to ``limit``, looking at
+    ``most`` rows at most: (rows, the last id looked at, whether more may follow)."""
+    rows, scanned, last, more = [], 0, after, False
+    batch_size = min(limit + 1, 200)
+    while True:
+        batch = list(
+            (query.where(Resource.id > last) if last is not None else query)
+            .order_by(Resource.id)
+            .limit(batch_size)
+        )
+        for row in batch:
+            if len(rows) == limit:
+                return rows, last, True  # a row follows the page
+            scanned += 1
+            last = row.id
+            if keep(row):
+                rows.append(row)
+        if len(batch) < batch_size:
+            return rows, last, more
+        if scanned >= most:
+            return rows, last, True  # looked at enough for one request: the next page goes on
+
+
+def search(
+    ctx: Context,
+    actor: str,
+    org_id: str,
+    q: str | None,
+    type_: str | None,
+    limit: int,
+    after: int | None,
+) -> dict:
+    """The org's resources, wherever they sit, whose id or ``name`` attribute contains
+    ``q`` (any case; all when None), optionally of one type, that the actor sees
+    (``seen_by``): a search box, and the pickers of a screen (a new parent, resources to
+    assign). Each item is ``as_dict`` with ``depth``. Needs no ``view`` of the
+    organization: a member who may see only what was assigned to them finds exactly that.
+    Returns ``{"items", "next"}`` by row, a page holding fewer than ``limit`` when rows
+    were not seen. Raises ApiError 404."""
+    targets = TargetBuilder()
+    org_ref(targets, org_id)
+    query = Resource.select().where(Resource.org == org_id)
+    if type_:
+        query = query.where(Resource.type == type_)
+    if q:
+        # The attributes are JSON text: the pattern is given as a plain value, as stored
+        # (the field's own conversion would JSON-encode it); a superset, checked below.
+        stored = json.dumps(q)[1:-1]
+        in_attributes = peewee.Expression(
+            Resource.attributes, peewee.OP.ILIKE, peewee.Value(f"%{stored}%", converter=False)
+        )
+        query = query.where(Resource.rid.contains(q) | in_attributes)
+    needle = (q or "").casefold()
+
+    def keep(row) -> bool:
+        name = str((row.attributes or {}).get("name", ""))
+        if needle and needle not in row.rid.casefold() and needle not in name.casefold():
+            return False  # the text was in another attribute
+        return seen_by(ctx.policy, targets, actor, targets.registered(row.type, row.rid))
+
+    rows, last, more = _scan(query, after, limit, SEARCH_SCAN, keep)
+    parents = {
+        p.id: p
+        for p in Resource.select().where(
+            Resource.id.in_([r.parent_id for r in rows if r.parent_id] or [0])
+        )
+    }
+    items = []
+    for row in rows:
+        body = as_dict(row, parents.get(row.parent_id))
+        body["depth"] = row.depth
+        items.append(body)
+    return {"items": items, "next": last if more else None}
+
+
+def detail(ctx: Context, actor: str, org_id: str, type_: str, rid: str) -> dict:
+    """A registered resource the actor sees (``seen_by``), with what a screen shows around
+    it: ``chain``, the resources it sits in from the top (``{"type", "id", "name"}``;
+    ``name`` and ``id`` null for one the actor does not see), and ``children``, how many
+    sit directly in it. Raises ApiError 404, 403."""
+    targets = TargetBuilder()
+    org_ref(targets, org_id)
+    row = resource_or_404(org_id, type_, rid)
+    _require_seen(ctx.policy, targets, actor, type_, rid)
+    body = as_dict(row)
+    above = {r.id: r for r in Resource.select().where(Resource.id.in_(row.ancestor_ids or [0]))}
+    chain = []
+    for pk in row.ancestor_ids:
+        r = above.get(pk)
+        if r is None:
+            continue
+        seen = seen_by(ctx.policy, targets, actor, targets.registered(r.type, r.rid))
+        chain.append(
+            {
+                "type": r.type,
+                "id": r.rid if seen else None,
+                "name": (r.attributes or {}).get("name") if seen else None,
+            }
+        )
+    body["chain"] = chain
+    body["children"] = Resource.select().where(Resource.parent == row.id).count()
+    return body
+
+
+def grants_on(
+    ctx: Context, actor: str, org_id: str, type_: str, rid: str, limit: int, after: str | None
+) -> dict:
+    """``grants_of`` for a resource the actor sees (``seen_by``: a license's assignees
+    too), for those who may ``view_members`` of the org. Raises ApiError 404, 403."""
+    targets = TargetBuilder()
+    org_ref(targets, org_id)
+    row = resource_or_404(org_id, type_, rid)
+    _require_seen(ctx.policy, targets, actor, type_, rid)
+    require(
+        ctx.policy,
+        targets,
+        actor,
+        "view_members",
+        org_target_of(targets, org_id),
+        what=f"view who holds grants in {org_id}",
+    )
+    query = Grant.select().where(Grant.resource == row.id)
+    if after is not None:
+        query = query.where(Grant.user > after)
+    found = list(query.order_by(Grant.user).limit(limit + 1))
+    more = len(found) > limit
+    found = found[:limit]
+    return {
+        "items": [
+            {"user_id": g.user_id, "role": g.role, "created_at": iso(g.created_at)} for g in found
+        ],
+        "next": found[-1].user_id if more else None,
+    }
+
+
+def abilities(
+    ctx: Context, actor: str, org_id: str, type_: str, rid: str, roles_held: list
+) -> dict:
+    """What the acting user may do to a registered resource, each ``None`` when the policy
+    allows it, else the reason it refuses: ``edit`` (rename), ``delete``, ``grant`` and
+    ``revoke`` by role (``{role: reason}``; ``revoke`` for ``roles_held``, the roles its
+    grants hold), and ``parents``: the types it may sit in (a move). Each is a decision,
+    logged like one; the change decides again. Raises ApiError 404."""
+    from access.refusals import why  # refusals imports decisions, as this module does
+
+    targets = TargetBuilder()
+    org = org_ref(targets, org_id)
+    resource_or_404(org_id, type_, rid)
+    engine = engine_for(ctx, org)
+    on = targets.registered(type_, rid)
+
+    def reason(action, target):
+        decision = decide(ctx.policy, targets, actor, action, target, explain=True)
+        return (
+            None if decision.allowed else why(ctx.policy, targets, actor, action, target, decision)
+        )
+
+    def on_grant(action, role):
+        return reason(action, targets.management(org, "Grant", {"role": role}, under=on))
+
+    roles = engine.roles(type_)
+    return {
+        "edit": reason("edit", on),
+        "delete": reason("delete", on),
+        "grant": {r: on_grant("grant", r) for r in roles},
+        "revoke": {r: on_grant("revoke", r) for r in sorted(set(roles_held))},
+        "parents": sorted(t for t in engine.types[type_].relations.values() if t != "Organization"),
+    }
+
+
+def creatable(ctx: Context, actor: str, org_id: str, parent: dict | None) -> list:
+    """The resource types that may sit in ``parent`` ({type, id}; None: the top level of
+    the org), each ``{"type", "reason", "attributes"}``: ``reason`` None when the policy
+    lets the actor ``create`` one there, else why not; ``attributes`` the values the policy
+    shows apart (``{name: [values]}``, e.g. a License's kind), one of which a new one
+    needs. Raises ApiError 404."""
+    from access.refusals import why  # refusals imports decisions, as this module does
+
+    targets = TargetBuilder()
+    org = org_ref(targets, org_id)
+    engine = engine_for(ctx, org)
+    parent_row = resource_or_404(org_id, parent["type"], parent["id"]) if parent else None
+    found = []
+    for type_ in callers_types(engine):
+        relations = {t for t in engine.types[type_].relations.values()}
+        fits = parent_row.type in relations if parent_row else "Organization" in relations
+        if not fits:
+            continue
+        values = engine.attribute_values.get(type_, {})
+        attrs = {name: next(iter(v)) for name, v in values.items() if v}
+        target = targets.under(org, parent_row, Node(type_, "", None, None, attrs))
+        decision = decide(ctx.policy, targets, actor, "create", target, explain=True)
+        found.append(
+            {
+                "type": type_,
+                "reason": None
+                if decision.allowed
+                else why(ctx.policy, targets, actor, "create", target, decision),
+                "attributes": {name: sorted(v) for name, v in values.items()},
+            }
+        )
+    return found
+
+
+def grant_reasons(ctx: Context, actor: str, org_id: str, action: str, items: list) -> list:
+    """For each ``{"type", "id", "role"}`` of ``items`` (registered resources of the org),
+    None when the policy lets the actor ``action`` (``grant`` or ``revoke``) that role on
+    it, else the reason it refuses (or that the resource is gone): the buttons of a screen
+    that lists grants. Each is a decision, logged like one. Raises ApiError 404 (org)."""
+    from access.refusals import why  # refusals imports decisions, as this module does
+
+    targets = TargetBuilder()
+    org = org_ref(targets, org_id)
+    found = []
+    for item in items:
+        on = targets.registered(item["type"], item["id"])
+        if on is None or on.org.id != org_id:
+            found.append(f"no {item['type']} {item['id']!r} in organization {org_id!r}")
+            continue
+        target = targets.management(org, "Grant", {"role": item["role"]}, under=on)
+        decision = decide(ctx.policy, targets, actor, action, target, explain=True)
+        found.append(
+            None if decision.allowed else why(ctx.policy, targets, actor, action, target, decision)
+        )
+    return found
+
+
+def registered_ids(org_id: str, type_: str, limit: int) -> list:
+    """The ids of the org's resources of ``type_``, by id, at most ``limit``: the console's
+    playground offers them to ask about (a question, not a listing of what anyone may
+    see)."""
+    rows = (
+        Resource.select(Resource.rid)
+        .where((Resource.org == org_id) & (Resource.type == type_))
+        .order_by(Resource.rid)
+        .limit(limit)
+    )
+    return [r.rid for r in rows]

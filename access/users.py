@@ -140,6 +140,22 @@ def orgs_page(user_id: str, limit: int, after: str | None) -> dict:
     return {"items": items, "next": rows[-1].org.id if more else None}
 
 
+def directory(q: str | None, limit: int, after: str | None) -> dict:
+    """Users by id with their names and emails, those whose id, name or email contains
+    ``q`` when given, after the id ``after``: the console's acting-user picker (a service
+    key may act as any user, as ``X-Actor-Id`` does). Returns ``{"items", "next"}``."""
+    query = User.select(User.id, User.name, User.email)
+    if q:
+        query = query.where(User.id.contains(q) | User.name.contains(q) | User.email.contains(q))
+    if after is not None:
+        query = query.where(User.id > after)
+    rows = list(query.order_by(User.id).limit(limit + 1))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [{"id": u.id, "name": u.name, "email": u.email} for u in rows]
+    return {"items": items, "next": rows[-1].id if more else None}
+
+
 # ---------------------------------------------------------------- erasure
 class _Retry(Exception):
     """The user joined another organization while the erasure waited for its locks."""
