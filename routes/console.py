@@ -1,29 +1,37 @@
-"""The browser console for reviewers and org admins: server-rendered pages under /console.
+"""The browser console for org admins and reviewers: server-rendered pages under /console.
 
 - **Sessions are kept on the server** (``models.console.ConsoleSession``). Logging in with
   an API key starts one: the browser's cookie holds only a random session id (HttpOnly,
   SameSite=Lax, Path=/console, Secure unless TESTING), the table only its hash and the
   key's row, never the key. Every page looks the session up, so logging out (the row is
   deleted), a revoked key (its sessions are deleted) or an expired or idle session ends it
-  at once, and a copied cookie is then worth nothing. The person then names the *acting
-  user* the console acts as.
+  at once, and a copied cookie is then worth nothing. The person then picks the *acting
+  user* the console acts as, from the users by name.
 - **CSRF**: every form posts a token: the session's own once logged in, else the login
   form's (a random value the login cookie also carries). A mismatch is 400.
 - **Every read and change calls the domain core** (``access/``) with a Context like the
   API's (the live policy, the clock, this request's id, the session's key name for the
   audit trail), after the same input checks as the API (its marshmallow schemas): the
-  console can do nothing the API would not, and shows the core's refusal (status and
-  detail) as the API would. Buttons are asked of the policy first (``management_denial``
-  on a fresh TargetBuilder, the same management targets the core builds) and shown disabled
-  with the reason as their tooltip; the core decides again on submit.
-- **Post/redirect/get**: a change answers 303 to the organization's page; its result
-  (and the invitation tokens, shown once) waits in the session, sealed with a key derived
-  from the session id that only the browser holds, and is shown by the next view of that
-  page, then forgotten. Reloading the page does not send the change again.
-- **Policy diff**: the live policy against versions the server itself keeps (the
-  snapshots of previous live versions under the SNAPSHOT_DIR setting, and the last
-  candidate a reload refused), chosen by id from a directory listing. No request names a
-  folder or sends Polar; a GET writes nothing and never touches the live policy.
+  console can do nothing the API would not. No SQL here: what a page needs that the API
+  did not read is a function of ``access/`` like the others.
+- **Only what the acting user may see**: each section is asked of the policy first; one it
+  refuses is absent, or one line saying why in the policy's words, never an error box.
+  Buttons and fields the policy refuses are shown disabled with the reason (their tooltip,
+  or a line beside a field); the core decides again on submit.
+- **Post/redirect/get**: a change answers 303 to the page it belongs to; its result (and
+  the invitation tokens, shown once) waits in the session, sealed with a key derived from
+  the session id that only the browser holds, and is shown by the next page of that
+  organization, then forgotten. Reloading does not send the change again. Destructive
+  changes confirm first (a disclosure holding the real button; closing an organization
+  asks for its name typed, checked here).
+- **Policy review**: a style picked by tabs, its resource and management matrices, the
+  diff of the live policy against versions the server itself keeps (previous live
+  versions, the last refused candidate), chosen by id from a directory listing, and what
+  replaying the last logged decisions says of the candidate. No request names a folder or
+  sends Polar; a GET writes nothing and never touches the live policy.
+- Server-rendered, no build step, no inline script (the CSP allows none): one static
+  script adds conveniences (copy buttons, selects that reload their form, a counter of
+  boxes ticked); every page works without it.
 """
 
 import base64
@@ -51,22 +59,36 @@ from flask import (
 )
 from marshmallow import ValidationError
 
-from access import invitations, members, orgs, refusals, users
+from access import invitations, members, orgs, refusals, resources, users
 from access.decisions import decide
 from access.errors import ApiError
-from access.review import live_worlds
+from access.events import TYPES as AUDIT_ACTIONS
+from access.events import parse_subject_filter, role_label
+from access.review import live_worlds, would_change
 from access.targets import TargetBuilder
 from authz import matrix as effective
 from authz.diff import diff as policy_diff
 from authz.engine import PolicyError, PolicySet, policy_version
 from authz.view import MANAGEMENT_TYPES
-from models import ApiKey, AuditEvent, Membership, Organization, Resource, transaction
+from models import ApiKey, transaction
 from models.console import ConsoleSession
 from ops import reload as staging
 from routes.context import ctx, load, now, policy, touch_last_active
 from routes.errors import flatten
 from routes.openapi import doc
-from routes.schemas import InvitationBatchRequest, MemberListArgs, RoleRequest, storable
+from routes.pagination import decode, encode
+from routes.schemas import (
+    AuditListArgs,
+    GrantBatchRequest,
+    GrantPut,
+    InvitationBatchRequest,
+    MemberListArgs,
+    NewOrganizationRequest,
+    OrganizationPatch,
+    ResourcePut,
+    RoleRequest,
+    storable,
+)
 
 log = logging.getLogger("orgauthz.console")
 
@@ -82,8 +104,8 @@ OPEN_ENDPOINTS = {"console.login", "console.static"}
 # The pages are listed in /openapi.json like /docs (HTML); the fuzz test calls them with no
 # session: every GET then answers the login form (200), every POST 400 (no CSRF token).
 HTML = ["text/html"]
-AUDIT_SHOWN = 50
-LIST_LIMIT = 500  # members and pending invitations shown at once (search narrows)
+PAGE = 50  # rows of a list page (members, invitations, resources, audit entries)
+PICK = 200  # options of a picker (users, members, parents); a search narrows
 SESSION_COOKIE = "orgauthz_console"
 LOGIN_COOKIE = "orgauthz_console_login"  # the login form's CSRF token, before a session
 COOKIE_MAX = 100  # longer cookie values are not ours: no lookup
@@ -263,20 +285,48 @@ def _unseal(session_id: str, sealed: str) -> dict | None:
         return None
 
 
+TOKENS_KEPT = datetime.timedelta(minutes=30)  # invitation tokens wait this long at most
+
+
 def _keep_result(org_id: str, result: dict) -> None:
-    g.console.set(flash=_seal(_session_id(), {**result, "org": org_id}))
+    kept = {**result, "org": org_id}
+    if result.get("tokens"):
+        kept["until"] = (now() + TOKENS_KEPT).isoformat()
+    g.console.set(flash=_seal(_session_id(), kept))
 
 
 def _take_result(org_id: str) -> dict | None:
-    """The result waiting for this organization's page, forgotten once taken."""
+    """The result waiting for this organization's page. Shown once, then forgotten; but
+    invitation tokens stay (a reload shows them again, and sends nothing again) until the
+    person hides them, makes another change or logs out, or TOKENS_KEPT has passed: a
+    reload never loses a token that was shown only on that page."""
     session = g.console
     if not session.flash:
         return None
     result = _unseal(_session_id(), session.flash)
     if result is not None and result.get("org") != org_id:
         return None  # another organization's: it waits for that page
+    if result is not None and result.get("tokens"):
+        try:
+            until = datetime.datetime.fromisoformat(result.get("until", ""))
+        except ValueError:
+            until = now()
+        if now() < until:
+            result["kept"] = True
+            return result
     session.set(flash=None)
-    return result
+    return None if result is not None and result.get("tokens") else result
+
+
+@bp.post("/orgs/<org_id>/tokens/hide")
+@doc(status=303, content_types=HTML)
+def hide_tokens(org_id):
+    """Forget the invitation tokens waiting in the session (they were sent)."""
+    if g.console.flash:
+        result = _unseal(_session_id(), g.console.flash)
+        if result is None or result.get("org") == org_id:
+            g.console.set(flash=None)
+    return _see_other(url_for("console.org", org_id=org_id) + "#invite")
 
 
 # ---------------------------------------------------------------- the core's answers
@@ -310,6 +360,45 @@ def _acting() -> str | None:
     if actor:
         touch_last_active(actor)
     return actor
+
+
+def _invalid(field: str, message: str) -> ApiError:
+    """A 422 naming ``field``, as the API's input checks answer."""
+    return ApiError(422, f"invalid fields: {field}", {field: [message]})
+
+
+def _cursor(name: str, kind: str):
+    """The sort key of the ``?<name>=`` cursor of a list, or None (also when it is not one
+    this service gave: the list then starts at its first page, and ``g.bad_cursor`` says
+    so on the page)."""
+    try:
+        return decode(request.args.get(name) or None, kind)
+    except ApiError:
+        g.bad_cursor = True
+        return None
+
+
+def _next_link(value, name: str = "cursor", **args) -> str | None:
+    """The URL of the next page of this page's list (its other arguments kept)."""
+    if value is None:
+        return None
+    query = {k: v for k, v in request.args.items() if k != name and v != ""}
+    query.update({k: v for k, v in args.items() if v is not None})
+    query[name] = encode(value)
+    return url_for(request.endpoint, **request.view_args, **query)
+
+
+def _first_link(name: str = "cursor") -> str | None:
+    """The URL of the first page of this page's list, when this is a later page."""
+    if not request.args.get(name):
+        return None
+    query = {k: v for k, v in request.args.items() if k != name and v != ""}
+    return url_for(request.endpoint, **request.view_args, **query)
+
+
+def _user_label(user: dict) -> str:
+    name, uid = user.get("name") or "", user.get("id") or user.get("user_id")
+    return f"{name} ({uid})" if name and name != uid else str(uid)
 
 
 # ---------------------------------------------------------------- login, acting user
@@ -377,22 +466,31 @@ def set_actor():
 @bp.get("/")
 @doc(content_types=HTML)
 def home():
-    """Acting user, the acting user's organizations, and links to the other pages."""
+    """The acting user (picked from the users by name), the acting user's organizations,
+    and links to the other pages."""
     return _home()
 
 
 def _home(actor_problem: dict | None = None):
-    orgs_of, problem = [], None
     actor = _acting()
+    who = request.args.get("who", "").strip()[:200]
+    people = users.directory(who or None, PICK, None) if storable(who) else {"items": []}
+    listed = people["items"]
+    if actor and all(p["id"] != actor for p in listed):
+        listed = [{"id": actor, "name": "", "email": ""}] + listed
+    orgs_of, note = [], None
     if actor:
         try:
-            orgs_of = users.orgs_page(actor, LIST_LIMIT, None)["items"]
+            orgs_of = users.orgs_page(actor, PICK, None)["items"]
         except ApiError as exc:
-            problem = _problem(exc)
+            note = exc.detail  # not a registered user: said in one line
     return render_template(
         "console/home.html",
+        people=listed,
+        people_more=people.get("next") is not None,
+        who=who,
         orgs=orgs_of,
-        problem=problem,
+        orgs_note=note,
         actor_problem=actor_problem,
         title="Console",
     )
@@ -401,11 +499,901 @@ def _home(actor_problem: dict | None = None):
 @bp.get("/open")
 @doc(content_types=HTML)  # the login form without a session (as every page); else a 303
 def open_org():
-    """Open an organization's page by id (303 to it once logged in)."""
+    """Open an organization's page by id (303 to it once logged in): the pickers' target."""
     org_id = request.args.get("org", "").strip()
     if not org_id:
         return _see_other(url_for("console.home"))
     return _see_other(url_for("console.org", org_id=org_id))
+
+
+# ---------------------------------------------------------------- organizations: the frame
+
+ORG_ACTIONS = [
+    "view",
+    "view_members",
+    "view_invitations",
+    "view_audit",
+    "edit_details",
+    "edit_legal",
+    "edit_billing",
+    "close",
+]
+
+
+class Frame(dict):
+    """What every page of an organization shows around its own content: the acting user,
+    the organization (or why it may not be viewed), what the policy lets the acting user
+    do on it, the tabs they may open, the organizations to switch to, and the result of
+    the last change (once)."""
+
+    __getattr__ = dict.get
+
+
+def _frame(org_id: str, tab: str):
+    """(Frame, None), or (None, a response): no acting user (303 home), no such
+    organization (404)."""
+    actor = _acting()
+    if not actor:
+        return None, _see_other(url_for("console.home", need_actor=1))
+    result = _take_result(org_id)
+    if result and result.get("kept") and tab != "members":
+        result = {"waiting": True, "ok": True, "org": org_id}  # the tokens: on the members page
+    ref = TargetBuilder().org(org_id) if storable(org_id) and len(org_id) <= 64 else None
+    if ref is None:
+        page = render_template(
+            "console/missing.html", title="No such organization", org_id=org_id, result=result
+        )
+        return None, (page, 404)
+    context = ctx(actor)
+    can = orgs.abilities(context, actor, org_id, ORG_ACTIONS)
+    body, view_reason = None, None
+    try:
+        body = orgs.get(context, actor, org_id)
+    except ApiError as exc:
+        view_reason = exc.detail
+    closed = ref.is_closed
+    tabs = []
+    if not closed:
+        tabs.append(("members", "Members", url_for("console.org", org_id=org_id)))
+        tabs.append(("resources", "Resources", url_for("console.resources_page", org_id=org_id)))
+        if can["view"] is None:
+            tabs.append(("settings", "Settings", url_for("console.settings", org_id=org_id)))
+    if closed or can["view_audit"] is None:
+        tabs.append(("audit", "Audit trail", url_for("console.audit", org_id=org_id)))
+    switch = []
+    try:
+        switch = users.orgs_page(actor, PICK, None)["items"]
+    except ApiError:
+        pass
+    frame = Frame(
+        actor=actor,
+        context=context,
+        org_id=org_id,
+        ref=ref,
+        org=body,
+        name=(body or {}).get("name") or org_id,
+        view_reason=view_reason,
+        can=can,
+        closed=closed,
+        tabs=tabs,
+        tab=tab,
+        switch=switch,
+        result=result,
+        engine=policy().engines.get(ref.style),
+    )
+    return frame, None
+
+
+def _render(template: str, frame: Frame, status: int = 200, **extra):
+    title = {
+        "members": "Members",
+        "resources": "Resources",
+        "settings": "Settings",
+        "audit": "Audit trail",
+        "member": "Member",
+        "resource": "Resource",
+    }.get(frame.tab, "")
+    return render_template(
+        template, f=frame, title=f"{title} · {frame.name}", bad_cursor=g.get("bad_cursor"), **extra
+    ), status
+
+
+# ---------------------------------------------------------------- changes (post/redirect/get)
+
+
+def _change(org_id: str, what: str, call, back: str, tokens: bool = False):
+    """Make a change through the core as the acting user, keep its result for the next
+    page of the organization, and send the browser to ``back`` (303). ``call(ctx, actor)``
+    returns what the core returns."""
+    actor = _acting()
+    if not actor:
+        return _see_other(url_for("console.home", need_actor=1))
+    result = {"what": what, "ok": True, "status": 200, "problem": None, "tokens": []}
+    try:
+        done = call(ctx(actor), actor)
+    except (ApiError, ValidationError) as exc:
+        problem = _problem(exc)
+        result.update(ok=False, status=problem["status"], problem=problem)
+    else:
+        if tokens:
+            result["status"] = 201
+            result["tokens"] = [
+                {k: i[k] for k in ("email", "role", "expires_at", "token")} for i in done
+            ]
+    _keep_result(org_id, result)
+    return _see_other(back)
+
+
+def _confirmed() -> None:
+    """A destructive change is sent by the button its confirmation shows. Raises 422."""
+    if request.form.get("confirm") != "yes":
+        raise _invalid("confirm", "confirm the change first")
+
+
+def _field(name: str, limit: int = 200) -> str:
+    """A form field, stripped; 422 naming it when over ``limit`` or unstorable."""
+    value = request.form.get(name, "").strip()
+    if len(value) > limit or not storable(value):
+        raise _invalid(name, f"at most {limit} characters, without NUL")
+    return value
+
+
+def _back(default: str) -> str:
+    return _safe_next(request.form.get("back")) if request.form.get("back") else default
+
+
+@bp.post("/orgs/<org_id>/invite")
+@doc(status=303, content_types=HTML)
+def invite(org_id):
+    """Invite several emails at once; the members page then shows each token once."""
+    emails = [e for e in re.split(r"[\s,;]+", request.form.get("emails", "")) if e]
+    role = request.form.get("role", "")
+
+    def call(context, actor):
+        body = load(
+            InvitationBatchRequest, {"invitations": [{"email": e, "role": role} for e in emails]}
+        )
+        return invitations.invite(context, actor, org_id, body["invitations"])
+
+    what = f"invite {', '.join(emails) or 'nobody'} as {role_label(role)}"
+    back = url_for("console.org", org_id=org_id) + "#invite"
+    return _change(org_id, what, call, back, tokens=True)
+
+
+@bp.post("/orgs/<org_id>/members/<user_id>/role")
+@doc(status=303, content_types=HTML)
+def change_role(org_id, user_id):
+    """Change a member's role."""
+    role = request.form.get("role", "")
+
+    def call(context, actor):
+        body = load(RoleRequest, {"role": role})
+        return members.change_role(context, actor, org_id, user_id, body["role"])
+
+    what = f"change the role of {user_id} to {role_label(role)}"
+    return _change(org_id, what, call, _back(url_for("console.org", org_id=org_id)))
+
+
+@bp.post("/orgs/<org_id>/members/<user_id>/remove")
+@doc(status=303, content_types=HTML)
+def remove(org_id, user_id):
+    """Remove a member (or leave, for the acting user), once confirmed."""
+    verb = "leave the organization" if user_id == g.console.actor else f"remove {user_id}"
+
+    def call(context, actor):
+        _confirmed()
+        return members.remove(context, actor, org_id, [user_id])
+
+    return _change(org_id, verb, call, url_for("console.org", org_id=org_id))
+
+
+@bp.post("/orgs/<org_id>/invitations/<invitation_id>/cancel")
+@doc(status=303, content_types=HTML)
+def cancel(org_id, invitation_id):
+    """Cancel a pending invitation, once confirmed."""
+
+    def call(context, actor):
+        _confirmed()
+        return invitations.cancel(context, actor, org_id, invitation_id)
+
+    back = url_for("console.org", org_id=org_id) + "#invitations"
+    return _change(org_id, f"cancel the invitation {invitation_id}", call, back)
+
+
+@bp.post("/orgs/<org_id>/members/<user_id>/grants")
+@doc(status=303, content_types=HTML)
+def assign(org_id, user_id):
+    """Give a member one role on several resources at once (all or nothing, up to the
+    policy's ``grant_batch_limit``: respond.io's assign-up-to-10-spaces form)."""
+    picked = request.form.getlist("resource")
+    role = request.form.get("role", "")
+    type_ = request.form.get("type", "")
+
+    def call(context, actor):
+        body = load(
+            GrantBatchRequest,
+            {"grants": [{"type": type_, "id": rid, "role": role} for rid in picked]},
+        )
+        if not picked:
+            raise _invalid("resource", "tick at least one")
+        return resources.grant_batch(context, actor, org_id, user_id, body["grants"])
+
+    what = f"give {user_id} the {role_label(role)} role on {len(picked)} {type_ or 'resource'}" + (
+        "s" if len(picked) != 1 else ""
+    )
+    back = url_for("console.member", org_id=org_id, user_id=user_id, type=type_ or None)
+    return _change(org_id, what, call, back)
+
+
+# ---------------------------------------------------------------- members
+
+
+@bp.get("/orgs/<org_id>")
+@doc(content_types=HTML)
+def org(org_id):
+    """An organization's members (paged, searchable, with their grants), the invitation
+    form, the pending invitations (paged); the result of the last change (once)."""
+    frame, early = _frame(org_id, "members")
+    if early:
+        return early
+    if frame.closed:
+        return _render("console/members.html", frame)
+    actor, context, ref = frame.actor, frame.context, frame.ref
+    live, facts = context.policy, TargetBuilder()
+
+    def management_denial(*args):
+        return refusals.management_denial(live, facts, actor, *args)
+
+    search = request.args.get("q", "").strip()
+    member_rows, members_next, search_note = [], None, None
+    if frame.can["view_members"] is None:
+        q = None
+        if search:
+            try:
+                q = load(MemberListArgs, {"q": search})["q"]
+            except ValidationError as exc:
+                search_note = "; ".join(
+                    f"{k}: {', '.join(v)}" for k, v in flatten(exc.messages).items()
+                )
+        if search_note is None:
+            after = _cursor("cursor", "pair")
+            if after is not None and after[0] != "m":
+                after = None
+            page = members.list_page_with_grants(context, actor, org_id, PAGE, after, q=q)
+            member_rows = [m for m in page["items"] if m["status"] == "active"]
+            nxt = page["next"]
+            members_next = nxt if nxt is not None and nxt[0] == "m" else None
+    roles = frame.engine.roles("Organization") if frame.engine else []
+    last = members.last_of_role(org_id, member_rows)
+    shown = []
+    for m in member_rows:
+        uid, role = m["user_id"], m["role"]
+        is_self = uid == actor
+        facts_of = {"is_self": is_self, "last_of_role": last[uid]}
+        changes = [
+            {
+                "role": r,
+                "label": role_label(r),
+                "reason": management_denial(
+                    "change_role",
+                    ref,
+                    "RoleChange",
+                    {"from_role": role, "to_role": r, **facts_of},
+                ),
+            }
+            for r in roles
+            if r != role
+        ]
+        remove_reason = management_denial("remove", ref, "Membership", {"role": role, **facts_of})
+        shown.append({**m, "is_self": is_self, "changes": changes, "remove_reason": remove_reason})
+
+    pending, pending_next = [], None
+    if frame.can["view_invitations"] is None:
+        after = _cursor("icursor", "str")
+        page = invitations.list_page(context, actor, org_id, "pending", PAGE, after)
+        for inv in page["items"]:
+            reason = management_denial("cancel", ref, "Invitation", {"role": inv["role"]})
+            pending.append({**inv, "cancel_reason": reason})
+        pending_next = page["next"]
+
+    invite_roles = [
+        {
+            "role": r,
+            "label": role_label(r),
+            "reason": management_denial("invite", ref, "Invitation", {"role": r}),
+        }
+        for r in roles
+    ]
+    can_invite = any(r["reason"] is None for r in invite_roles)
+    return _render(
+        "console/members.html",
+        frame,
+        search=search,
+        search_note=search_note,
+        members=shown,
+        members_next=_next_link(members_next),
+        members_first=_first_link(),
+        invitations=pending,
+        invitations_next=_next_link(pending_next, "icursor"),
+        invitations_first=_first_link("icursor"),
+        invite_roles=invite_roles,
+        can_invite=can_invite,
+        invite_reason=None
+        if can_invite
+        else (invite_roles[-1]["reason"] if invite_roles else None),
+        batch_limit=frame.engine.setting("invitation_batch_limit") if frame.engine else None,
+    )
+
+
+@bp.get("/orgs/<org_id>/members/<user_id>")
+@doc(content_types=HTML)
+def member(org_id, user_id):
+    """One member: role, activity, grants (each revoked after a confirmation), and the form
+    that gives them one role on several resources of a type at once."""
+    frame, early = _frame(org_id, "member")
+    if early:
+        return early
+    if frame.closed:
+        return _render("console/members.html", frame)
+    actor, context = frame.actor, frame.context
+    person, reason = None, None
+    try:
+        person = members.get(context, actor, org_id, user_id)
+    except ApiError as exc:
+        if exc.status == 404:
+            return _render("console/member.html", frame, 404, person=None, gone=exc.detail)
+        reason = exc.detail
+    if person is None:
+        return _render("console/member.html", frame, person=None, reason=reason)
+    revoke = resources.grant_reasons(context, actor, org_id, "revoke", person["grants"])
+    grants = [{**gr, "revoke_reason": r} for gr, r in zip(person["grants"], revoke, strict=True)]
+    # The assign form: one type at a time, its resources by search.
+    engine = frame.engine
+    types = [t for t in resources.callers_types(engine) if engine.roles(t)] if engine else []
+    type_ = request.args.get("type") or (types[0] if types else "")
+    if type_ not in types:
+        type_ = types[0] if types else ""
+    q = request.args.get("q", "").strip()[:200]
+    options, options_next, roles = [], None, []
+    if type_:
+        after = _cursor("cursor", "int")
+        found = resources.search(context, actor, org_id, q or None, type_, PAGE, after)
+        options_next = found["next"]
+        roles = engine.roles(type_)
+        asks = [
+            {"type": r["type"], "id": r["id"], "role": role}
+            for r in found["items"]
+            for role in roles
+        ]
+        reasons = resources.grant_reasons(context, actor, org_id, "grant", asks)
+        by = {(a["id"], a["role"]): why for a, why in zip(asks, reasons, strict=True)}
+        held = {(gr["type"], gr["id"]): gr["role"] for gr in person["grants"]}
+        for r in found["items"]:
+            per_role = {role: by[(r["id"], role)] for role in roles}
+            refused = [why for why in per_role.values() if why]
+            options.append(
+                {
+                    **r,
+                    "name": (r.get("attributes") or {}).get("name"),
+                    "held": held.get((r["type"], r["id"])),
+                    "reason": refused[0] if len(refused) == len(roles) else None,
+                }
+            )
+    limit = engine.setting("grant_batch_limit") if engine else None
+    return _render(
+        "console/member.html",
+        frame,
+        person=person,
+        grants=grants,
+        types=types,
+        type_=type_,
+        q=q,
+        options=options,
+        options_next=_next_link(options_next),
+        options_first=_first_link(),
+        roles=[{"role": r, "label": role_label(r)} for r in roles],
+        limit=limit,
+        can_assign=any(o["reason"] is None for o in options),
+    )
+
+
+# ---------------------------------------------------------------- resources
+
+
+def _ref_args(prefix: str = "") -> dict | None:
+    """``{type, id}`` from ``?<prefix>type=&<prefix>id=`` (both or neither), checked as the
+    API checks ids; None for neither. Raises ApiError 422."""
+    type_ = request.values.get(f"{prefix}type", "").strip()
+    rid = request.values.get(f"{prefix}id", "").strip()
+    if not type_ and not rid:
+        return None
+    if not type_ or not rid:
+        raise _invalid(f"{prefix}id", "a type and an id together")
+    if len(type_) > 64 or len(rid) > 200 or not storable(type_ + rid):
+        raise _invalid(f"{prefix}id", "not a resource id")
+    return {"type": type_, "id": rid}
+
+
+def _resource_url(org_id: str, type_: str, rid: str, **extra) -> str:
+    return url_for("console.resource", org_id=org_id, type=type_, id=rid, **extra)
+
+
+@bp.get("/orgs/<org_id>/resources")
+@doc(content_types=HTML)
+def resources_page(org_id):
+    """The organization's tree, one level at a time (``?parent_type=&parent_id=``; neither:
+    the top level), paged, each resource with its grants; or a search of the whole tree
+    (``?q=``, ``?type=``); the form that creates a resource here."""
+    frame, early = _frame(org_id, "resources")
+    if early:
+        return early
+    if frame.closed:
+        return _render("console/members.html", frame)
+    actor, context = frame.actor, frame.context
+    note = None
+    try:
+        parent = _ref_args("parent_")
+    except ApiError as exc:
+        parent, note = None, exc.detail
+    q = request.args.get("q", "").strip()[:200]
+    type_ = request.args.get("type", "").strip()[:64]
+    types = resources.callers_types(frame.engine) if frame.engine else []
+    if type_ not in types:
+        type_ = ""
+    here, rows, nxt, level_reason, searching = None, [], None, None, bool(q or type_)
+    after = _cursor("cursor", "int")
+    if parent is not None:
+        try:
+            here = resources.detail(context, actor, org_id, parent["type"], parent["id"])
+        except ApiError as exc:
+            parent, note = None, exc.detail
+    if searching:
+        found = resources.search(context, actor, org_id, q or None, type_ or None, PAGE, after)
+        rows, nxt = found["items"], found["next"]
+    else:
+        try:
+            found = resources.level(context, actor, org_id, parent, PAGE, after)
+            rows, nxt = found["items"], found["next"]
+        except ApiError as exc:
+            # The level is refused (a member who may not view the organization itself):
+            # what they may view, wherever it sits, is listed instead.
+            level_reason = exc.detail
+            found = resources.search(context, actor, org_id, None, None, PAGE, after)
+            rows, nxt = found["items"], found["next"]
+    for r in rows:
+        r["name"] = (r.get("attributes") or {}).get("name")
+        r["holders"] = [{**gr, "label": role_label(gr["role"])} for gr in (r.get("grants") or [])]
+    create = resources.creatable(context, actor, org_id, parent)
+    containers = (
+        {
+            rel
+            for t in types
+            for rel in frame.engine.types[t].relations.values()
+            if rel != "Organization"
+        }
+        if frame.engine
+        else set()
+    )
+    create.sort(key=lambda c: (c["type"] not in containers, c["type"]))
+    return _render(
+        "console/resources.html",
+        frame,
+        parent=parent,
+        here=here,
+        rows=rows,
+        rows_next=_next_link(nxt),
+        rows_first=_first_link(),
+        level_reason=level_reason,
+        searching=searching,
+        q=q,
+        type_=type_,
+        types=types,
+        note=note,
+        create=create,
+        can_create=any(c["reason"] is None for c in create),
+        containers=containers,
+    )
+
+
+@bp.get("/orgs/<org_id>/resource")
+@doc(content_types=HTML)
+def resource(org_id):
+    """One resource (``?type=&id=``): where it sits, rename, move (a parent picker),
+    delete (confirmed), its grants with revoke (confirmed) and the form that grants a
+    member a role on it."""
+    frame, early = _frame(org_id, "resource")
+    if early:
+        return early
+    if frame.closed:
+        return _render("console/members.html", frame)
+    actor, context = frame.actor, frame.context
+    try:
+        ref = _ref_args()
+        if ref is None:
+            raise _invalid("id", "name a resource by type and id")
+        item = resources.detail(context, actor, org_id, ref["type"], ref["id"])
+    except ApiError as exc:
+        status = 404 if exc.status == 404 else (422 if exc.status == 422 else 200)
+        return _render("console/resource.html", frame, status, item=None, reason=exc.detail)
+    type_, rid = item["type"], item["id"]
+    grants, grants_reason = [], None
+    try:
+        grants = resources.grants_on(context, actor, org_id, type_, rid, PICK, None)["items"]
+    except ApiError as exc:
+        grants_reason = exc.detail
+    can = resources.abilities(context, actor, org_id, type_, rid, [gr["role"] for gr in grants])
+    for gr in grants:
+        gr["label"] = role_label(gr["role"])
+        gr["revoke_reason"] = can["revoke"].get(gr["role"])
+    # The parent picker: the top level and every resource of a type it may sit in.
+    parents = []
+    if can["edit"] is None:
+        for parent_type in can["parents"]:
+            found = resources.search(context, actor, org_id, None, parent_type, PICK, None)
+            parents += [p for p in found["items"] if not (p["type"] == type_ and p["id"] == rid)]
+    members_pick, members_reason = [], None
+    if grants_reason is None:
+        try:
+            page = members.list_page(context, actor, org_id, PICK, None)
+            members_pick = [m for m in page["items"] if m["status"] == "active"]
+        except ApiError as exc:
+            members_reason = exc.detail
+    grant_roles = [
+        {"role": r, "label": role_label(r), "reason": why} for r, why in can["grant"].items()
+    ]
+    return _render(
+        "console/resource.html",
+        frame,
+        item=item,
+        name=(item.get("attributes") or {}).get("name") or "",
+        can=can,
+        grants=grants,
+        grants_reason=grants_reason,
+        parents=parents,
+        members=members_pick,
+        members_reason=members_reason,
+        grant_roles=grant_roles,
+        can_grant=any(r["reason"] is None for r in grant_roles),
+    )
+
+
+def _named() -> str:
+    """The resource a form names, as a sentence says it."""
+    return f"{request.form.get('type', '')} {request.form.get('id', '')}"[:300]
+
+
+def _resource_change(org_id: str, what: str, call, back_to_tree: bool = False):
+    """A change of one resource (the form's ``type`` and ``id``); back to its page (or to
+    the form's ``back``: the tree level it sat in, the member's page)."""
+    ref = {"type": request.form.get("type", ""), "id": request.form.get("id", "")}
+    if back_to_tree or request.form.get("back"):
+        back = _back(url_for("console.resources_page", org_id=org_id))
+    else:
+        back = _resource_url(org_id, ref["type"], ref["id"])
+
+    def checked(context, actor):
+        checked_ref = _ref_args()
+        if checked_ref is None:
+            raise _invalid("id", "name a resource by type and id")
+        return call(context, actor, checked_ref)
+
+    return _change(org_id, what, checked, back)
+
+
+@bp.post("/orgs/<org_id>/resources")
+@doc(status=303, content_types=HTML)
+def create_resource(org_id):
+    """Create a resource (type, id, name, the policy's shown attributes such as a License's
+    kind) at the top level or in ``parent_type``/``parent_id``; back to that level."""
+    type_ = request.form.get("type", "")
+    rid = request.form.get("id", "").strip()
+    parent_args = {
+        "parent_type": request.form.get("parent_type") or None,
+        "parent_id": request.form.get("parent_id") or None,
+    }
+    back = url_for("console.resources_page", org_id=org_id, **parent_args)
+
+    def call(context, actor):
+        parent = _ref_args("parent_")
+        name = _field("name")
+        attributes = {"name": name} if name else {}
+        for key, value in request.form.items():
+            if key.startswith("attr_") and value:
+                attributes[key[5:]] = value
+        body = load(ResourcePut, {"parent": parent, "attributes": attributes})
+        if not rid:
+            raise _invalid("id", "an id is needed")
+        if len(rid) > 200 or len(type_) > 64 or not storable(rid + type_):
+            raise _invalid("id", "at most 200 characters")
+        made, created = resources.put(context, actor, org_id, type_, rid, body)
+        if not created:
+            raise ApiError(409, f"{type_} {rid!r} already exists here", {"id": ["taken"]})
+        return made
+
+    return _change(org_id, f"create {type_} {rid}", call, back)
+
+
+@bp.post("/orgs/<org_id>/resources/rename")
+@doc(status=303, content_types=HTML)
+def rename_resource(org_id):
+    """Rename a resource (its ``name`` attribute; the id names it for good)."""
+    name = request.form.get("name", "").strip()
+
+    def call(context, actor, ref):
+        new = _field("name")
+        current = resources.get(context, actor, org_id, ref["type"], ref["id"])
+        attributes = {**(current.get("attributes") or {}), "name": new}
+        if not new:
+            attributes.pop("name")
+        body = load(ResourcePut, {"attributes": attributes})
+        return resources.put(context, actor, org_id, ref["type"], ref["id"], body)
+
+    return _resource_change(org_id, f"rename {_named()} to {name[:200]!r}", call)
+
+
+@bp.post("/orgs/<org_id>/resources/move")
+@doc(status=303, content_types=HTML)
+def move_resource(org_id):
+    """Move a resource (and everything in it) to the parent picked (``parent``:
+    ``Type/id``, or empty for the top level)."""
+    picked = request.form.get("parent", "")
+
+    def call(context, actor, ref):
+        parent = None
+        if picked:
+            ptype, sep, pid = picked.partition("/")
+            if not sep:
+                raise _invalid("parent", "pick a parent from the list")
+            parent = {"type": ptype, "id": pid}
+        body = load(ResourcePut, {"parent": parent})
+        return resources.put(context, actor, org_id, ref["type"], ref["id"], body)
+
+    where = picked[:300].replace("/", " ", 1) if picked else "the top level"
+    return _resource_change(org_id, f"move {_named()} to {where}", call)
+
+
+@bp.post("/orgs/<org_id>/resources/delete")
+@doc(status=303, content_types=HTML)
+def delete_resource(org_id):
+    """Delete a resource and its grants (with ``recursive``, everything in it), once
+    confirmed; back to the level it sat in."""
+    recursive = request.form.get("recursive") == "yes"
+
+    def call(context, actor, ref):
+        _confirmed()
+        return resources.delete(context, actor, org_id, ref["type"], ref["id"], recursive)
+
+    return _resource_change(org_id, f"delete {_named()}", call, back_to_tree=True)
+
+
+@bp.post("/orgs/<org_id>/resources/grant")
+@doc(status=303, content_types=HTML)
+def grant(org_id):
+    """Give a member a role on the resource."""
+    user_id = request.form.get("user_id", "")
+    role = request.form.get("role", "")
+
+    def call(context, actor, ref):
+        body = load(GrantPut, {"role": role})
+        if not user_id or len(user_id) > 200 or not storable(user_id):
+            raise _invalid("user_id", "pick a member")
+        return resources.put_grant(
+            context, actor, org_id, ref["type"], ref["id"], user_id, body["role"]
+        )
+
+    what = f"give {user_id[:200]} the {role_label(role[:64])} role on {_named()}"
+    return _resource_change(org_id, what, call)
+
+
+@bp.post("/orgs/<org_id>/resources/revoke")
+@doc(status=303, content_types=HTML)
+def revoke(org_id):
+    """Take a member's role on the resource back, once confirmed."""
+    user_id = request.form.get("user_id", "")
+
+    def call(context, actor, ref):
+        _confirmed()
+        return resources.delete_grant(context, actor, org_id, ref["type"], ref["id"], user_id)
+
+    return _resource_change(org_id, f"revoke the role of {user_id[:200]} on {_named()}", call)
+
+
+# ---------------------------------------------------------------- organization settings
+
+FIELDS = [
+    ("name", "Name", "edit_details"),
+    ("legal", "Legal details", "edit_legal"),
+    ("billing", "Billing details", "edit_billing"),
+]
+EXTRA_ROWS = 2  # empty rows of a details form, for new entries
+
+
+def _details_rows(value: dict) -> list:
+    """The rows of a legal or billing form: each entry as text (JSON for one that is not a
+    string, so it is kept as it was), then empty rows for new ones."""
+    rows = []
+    for key, item in (value or {}).items():
+        text = item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)
+        rows.append({"key": key, "value": text, "json": not isinstance(item, str)})
+    return rows + [{"key": "", "value": "", "json": False}] * EXTRA_ROWS
+
+
+def _details_from_form() -> dict:
+    """A legal or billing object from the form's rows: an empty key is no row, an empty
+    value drops the entry, a row marked JSON is read back as JSON when it still is."""
+    keys, values = request.form.getlist("key"), request.form.getlist("value")
+    marked = set(request.form.getlist("json"))
+    found = {}
+    for key, value in zip(keys, values, strict=False):
+        key, value = key.strip(), value.strip()
+        if not key or not value:
+            continue
+        if key in marked:
+            try:
+                found[key] = json.loads(value)
+                continue
+            except ValueError:
+                pass
+        found[key] = value
+    return found
+
+
+@bp.get("/orgs/<org_id>/settings")
+@doc(content_types=HTML)
+def settings(org_id):
+    """Name, legal and billing details, each its own form, shown disabled with the policy's
+    reason where it refuses; closing the organization (its name typed to confirm)."""
+    frame, early = _frame(org_id, "settings")
+    if early:
+        return early
+    if frame.closed:
+        return _render("console/members.html", frame)
+    fields = []
+    for field, label, action in FIELDS:
+        value = (frame.org or {}).get(field)
+        fields.append(
+            {
+                "field": field,
+                "label": label,
+                "reason": frame.can[action],
+                "value": value if field == "name" else None,
+                "rows": _details_rows(value) if field != "name" else None,
+            }
+        )
+    return _render("console/settings.html", frame, fields=fields)
+
+
+@bp.post("/orgs/<org_id>/settings/<field>")
+@doc(status=303, content_types=HTML)
+def update_settings(org_id, field):
+    """Change one field of the organization: ``name``, ``legal`` or ``billing``."""
+    labels = {f: label for f, label, _ in FIELDS}
+
+    def call(context, actor):
+        if field not in labels:
+            raise _invalid("field", "one of name, legal, billing")
+        value = request.form.get("name", "").strip() if field == "name" else _details_from_form()
+        body = load(OrganizationPatch, {field: value})
+        return orgs.update(context, actor, org_id, body)
+
+    what = f"change the {labels.get(field, field[:20]).lower()}"
+    return _change(org_id, what, call, url_for("console.settings", org_id=org_id))
+
+
+@bp.post("/orgs/<org_id>/close")
+@doc(status=303, content_types=HTML)
+def close(org_id):
+    """Close the organization, once its name is typed; then its audit trail (readable to
+    those the policy lets ``view_closed_audit``)."""
+    typed = request.form.get("confirm_name", "").strip()
+    outcome = {}
+
+    def call(context, actor):
+        name = orgs.get(context, actor, org_id)["name"]
+        if typed != name:
+            raise _invalid("confirm_name", "type the organization's name exactly to close it")
+        outcome["closed"] = orgs.close(context, actor, org_id)
+        return outcome["closed"]
+
+    _change(org_id, "close the organization", call, "")
+    target = "console.audit" if outcome else "console.settings"
+    return _see_other(url_for(target, org_id=org_id) + ("" if outcome else "#close"))
+
+
+@bp.route("/orgs/new", methods=["GET", "POST"])
+@doc(content_types=HTML)
+def new_org():
+    """Create an organization as the acting user (who gets the style's creator role)."""
+    actor = _acting()
+    if not actor:
+        return _see_other(url_for("console.home", need_actor=1))
+    live = policy()
+    if request.method == "POST":
+        made = {}
+
+        def call(context, actor_):
+            body = load(
+                NewOrganizationRequest,
+                {
+                    "id": request.form.get("id", "").strip() or None,
+                    "name": request.form.get("name", "").strip(),
+                    "style": request.form.get("style", ""),
+                },
+            )
+            made.update(orgs.create(context, actor_, body))
+            return made
+
+        name = request.form.get("name", "").strip()[:200]
+        _change("", f"create the organization {name!r}", call, "")
+        if made:  # its result moves to the new organization's page
+            result = _take_result("")
+            _keep_result(made["id"], result)
+            return _see_other(url_for("console.org", org_id=made["id"]))
+        return _see_other(url_for("console.new_org"))
+    return render_template(
+        "console/new_org.html",
+        title="New organization",
+        styles=live.styles,
+        result=_take_result(""),
+    )
+
+
+# ---------------------------------------------------------------- audit trail
+
+
+@bp.get("/orgs/<org_id>/audit")
+@doc(content_types=HTML)
+def audit(org_id):
+    """The audit trail, newest first, in words, paged; filtered by actor, action, subject
+    and time. A closed organization's stays readable to those the policy allows."""
+    frame, early = _frame(org_id, "audit")
+    if early:
+        return early
+    actor, context = frame.actor, frame.context
+    raw = {
+        k: request.args.get(k, "").strip() for k in ("actor", "action", "subject", "since", "until")
+    }
+    filters, filter_note = {}, None
+    try:
+        loaded = load(AuditListArgs, {k: v for k, v in raw.items() if v})
+        filters = {k: loaded[k] for k in ("actor", "action", "subject", "since", "until")}
+        if filters["subject"] and parse_subject_filter(filters["subject"]) is None:
+            raise _invalid("subject", "organization:<id>, user:<id>, resource:<Type>/<id>, ...")
+    except ValidationError as exc:
+        errors = flatten(exc.messages)
+        filter_note = "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(errors.items()))
+        filters = {}
+    except ApiError as exc:
+        filter_note = "; ".join(f"{k}: {', '.join(v)}" for k, v in (exc.errors or {}).items())
+        filters = {}
+    after = _cursor("cursor", "int")
+    entries, nxt, reason = [], None, None
+    try:
+        if frame.closed:
+            page = orgs.closed_audit_page(
+                context, actor, org_id, PAGE, after, order="desc", filters=filters
+            )
+            frame["org"] = page["org"]
+            frame["name"] = page["org"]["name"]
+        else:
+            page = orgs.audit_page(
+                context, actor, org_id, PAGE, after, order="desc", filters=filters
+            )
+        entries, nxt = page["items"], page["next"]
+    except ApiError as exc:
+        reason = exc.detail
+    return _render(
+        "console/audit.html",
+        frame,
+        entries=entries,
+        entries_next=_next_link(nxt),
+        entries_first=_first_link(),
+        reason=reason,
+        raw=raw,
+        filter_note=filter_note,
+        filtered=any(raw.values()),
+        actions=sorted(AUDIT_ACTIONS),
+    )
 
 
 # ---------------------------------------------------------------- policies
@@ -492,16 +1480,28 @@ def _load_kept(kept: dict) -> PolicySet:
         ) from exc
 
 
+REPLAY_LAST = 1000  # logged decisions the refused candidate is replayed on
+CHANGES_SHOWN = 200  # rows of a diff or replay table shown at most
+
+
 @bp.get("/policies")
 @doc(content_types=HTML)
 def policies():
-    """Each style's effective matrix, and the diff of the live policy against a version the
-    server keeps (a previous live version, or the last refused candidate), by id."""
+    """One style at a time (tabs: ``?style=``): its resource matrix and its management
+    matrix; the diff of the live policy against a version the server keeps (a previous
+    live version, or the last refused candidate), by id; for the refused candidate, what
+    replaying the last logged decisions says it would change."""
     live = policy()
-    matrices = [effective.compute(live.engine(s), live.version) for s in live.styles]
+    styles = list(live.styles)
+    style = request.args.get("style") or (styles[0] if styles else "")
+    if style not in styles:
+        style = styles[0] if styles else ""
+    show = request.args.get("show", "resources")
+    if show not in ("resources", "management"):
+        show = "resources"
     kept = kept_versions(live)
     against = request.args.get("against")
-    report, diff_error, status, chosen = None, None, 200, None
+    report, diff_error, status, chosen, replay = None, None, 200, None, None
     if "old" in request.args or "new" in request.args:
         diff_error = (
             "The console compares the live policy only with the versions the server keeps: "
@@ -521,19 +1521,67 @@ def policies():
                 diff_error = str(exc).capitalize() + "."
             else:
                 # A previous version: what changed since. The refused candidate: what it
-                # would change.
+                # would change, and on the decisions logged lately.
                 old, new = (other, live) if chosen["kind"] == "previous" else (live, other)
                 report = policy_diff(old, new, live_worlds())
+                changed = [c.get("style") for c in report["matrix"] if c.get("style") in styles]
+                if "style" not in request.args and changed:
+                    style = changed[0]  # opened on the first style the change touches
+                if chosen["kind"] == "refused":
+                    replay = _replay(live, other)
+    shown = None
+    if style:  # the matrix shown, of the pair for_console gives (each costs up to a second)
+        engine = live.engine(style)
+        shown = {
+            "style": style,
+            "resources": effective.compute(engine, live.version) if show == "resources" else None,
+            "management": effective.management(engine, live.version)
+            if show == "management"
+            else None,
+        }
     return render_template(
         "console/policies.html",
         title="Policies",
-        matrices=matrices,
+        styles=styles,
+        style=style,
+        show=show,
+        shown=shown,
         version=live.version,
         kept=kept,
         chosen=chosen,
-        report=report,
+        report=_split_report(report, style) if report else None,
+        replay=replay,
         diff_error=diff_error,
+        shown_max=CHANGES_SHOWN,
     ), status
+
+
+def _split_report(report: dict, style: str) -> dict:
+    """The diff report's rows of the style shown, and how many rows other styles have."""
+    cells = report["matrix"]
+    return {
+        **report,
+        "resource_cells": [
+            c for c in cells if c.get("style") == style and c.get("kind") == "resource"
+        ],
+        "management_cells": [
+            c for c in cells if c.get("style") == style and c.get("kind") == "management"
+        ],
+        "style_cells": [c for c in cells if "kind" not in c],
+        "elsewhere": sum(1 for c in cells if c.get("style") != style and "kind" in c),
+    }
+
+
+def _replay(live: PolicySet, candidate: PolicySet) -> dict:
+    """``would_change`` on the last REPLAY_LAST logged decisions, or why it was not run."""
+    log_path = current_app.config.get("DECISION_LOG") or ""
+    if not log_path or log_path == "off":
+        return {"off": True}
+    try:
+        return would_change(live, candidate, log_path, last=REPLAY_LAST)
+    except OSError as exc:
+        log.warning("replay of the decision log failed: %s", exc)
+        return {"failed": True}
 
 
 # ---------------------------------------------------------------- playground
@@ -544,16 +1592,13 @@ def policies():
 def playground():
     """Every action of a resource for an actor, each allowed or denied with its explanation."""
     live = policy()
-    orgs_shown = list(
-        Organization.select(Organization.id, Organization.name, Organization.style)
-        .order_by(Organization.id)
-        .limit(1000)
-    )
-    org_id = request.args.get("org") or (orgs_shown[0].id if orgs_shown else "")
+    orgs_shown = orgs.directory(None, 1000, None)["items"]
+    org_id = request.args.get("org") or (orgs_shown[0]["id"] if orgs_shown else "")
     actor = request.args.get("actor", "").strip() or g.console.actor or ""
+    people = users.directory(None, PICK, None)["items"]
     facts = TargetBuilder()
-    org = facts.org(org_id) if org_id and storable(org_id) else None
-    types, resources, rows, error = [], [], [], None
+    org = facts.org(org_id) if org_id and storable(org_id) and len(org_id) <= 64 else None
+    types, resource_ids, rows, error = [], [], [], None
     type_ = request.args.get("type") or "Organization"
     rid = request.args.get("id", "").strip()
     if org is not None and org.style in live.engines:
@@ -563,13 +1608,8 @@ def playground():
             type_ = "Organization"
         if type_ == "Organization":
             rid = org_id
-        resources = [
-            r.rid
-            for r in Resource.select(Resource.rid)
-            .where((Resource.org == org_id) & (Resource.type == type_))
-            .order_by(Resource.rid)
-            .limit(500)
-        ]
+        else:
+            resource_ids = resources.registered_ids(org_id, type_, 500)
         if actor and rid and storable(actor) and storable(rid):
             target = facts.target({"type": type_, "id": rid, "org": org_id})
             if target is not None and target.org.id != org_id:
@@ -585,206 +1625,12 @@ def playground():
         orgs=orgs_shown,
         org_id=org_id,
         actor=actor,
+        people=people,
         types=types,
         type_=type_,
         rid=rid,
-        resources=resources,
+        resources=resource_ids,
         rows=rows,
         error=error,
         version=live.version,
     )
-
-
-# ---------------------------------------------------------------- organization: changes
-
-
-def _change(org_id: str, what: str, call, tokens: bool = False):
-    """Make a change through the core as the acting user, keep its result for the page,
-    and send the browser there (303). ``call(ctx, actor)`` returns what the core returns."""
-    actor = _acting()
-    if not actor:
-        return _see_other(url_for("console.home", need_actor=1))
-    result = {"what": what, "ok": True, "status": 200, "problem": None, "tokens": []}
-    try:
-        done = call(ctx(actor), actor)
-    except (ApiError, ValidationError) as exc:
-        problem = _problem(exc)
-        result.update(ok=False, status=problem["status"], problem=problem)
-    else:
-        if tokens:
-            result["status"] = 201
-            result["tokens"] = [
-                {k: i[k] for k in ("email", "role", "expires_at", "token")} for i in done
-            ]
-    _keep_result(org_id, result)
-    return _see_other(url_for("console.org", org_id=org_id))
-
-
-@bp.post("/orgs/<org_id>/invite")
-@doc(status=303, content_types=HTML)
-def invite(org_id):
-    """Invite several emails at once; the page then shows each token once."""
-    emails = [e for e in re.split(r"[\s,;]+", request.form.get("emails", "")) if e]
-    role = request.form.get("role", "")
-
-    def call(context, actor):
-        body = load(
-            InvitationBatchRequest, {"invitations": [{"email": e, "role": role} for e in emails]}
-        )
-        return invitations.invite(context, actor, org_id, body["invitations"])
-
-    what = f"invite {', '.join(emails) or 'nobody'} as {role}"
-    return _change(org_id, what, call, tokens=True)
-
-
-@bp.post("/orgs/<org_id>/members/<user_id>/role")
-@doc(status=303, content_types=HTML)
-def change_role(org_id, user_id):
-    """Change a member's role."""
-    role = request.form.get("role", "")
-
-    def call(context, actor):
-        body = load(RoleRequest, {"role": role})
-        return members.change_role(context, actor, org_id, user_id, body["role"])
-
-    return _change(org_id, f"change the role of {user_id} to {role}", call)
-
-
-@bp.post("/orgs/<org_id>/members/<user_id>/remove")
-@doc(status=303, content_types=HTML)
-def remove(org_id, user_id):
-    """Remove a member (or leave, for the acting user)."""
-    verb = "leave" if user_id == g.console.actor else f"remove {user_id}"
-    return _change(
-        org_id, verb, lambda context, actor: members.remove(context, actor, org_id, [user_id])
-    )
-
-
-@bp.post("/orgs/<org_id>/invitations/<invitation_id>/cancel")
-@doc(status=303, content_types=HTML)
-def cancel(org_id, invitation_id):
-    """Cancel a pending invitation."""
-    return _change(
-        org_id,
-        f"cancel the invitation {invitation_id}",
-        lambda context, actor: invitations.cancel(context, actor, org_id, invitation_id),
-    )
-
-
-# ---------------------------------------------------------------- organization: the page
-
-
-@bp.get("/orgs/<org_id>")
-@doc(content_types=HTML)
-def org(org_id):
-    """An organization: members, invitations, audit trail; the result of the last change
-    (once)."""
-    actor = _acting()
-    if not actor:
-        return _see_other(url_for("console.home", need_actor=1))
-    result = _take_result(org_id)
-    facts = TargetBuilder()
-    ref = facts.org(org_id)
-    if ref is None:
-        return render_template(
-            "console/org.html", title=org_id, org_id=org_id, missing=True, result=result
-        ), 404
-    live = policy()
-    context = ctx(actor)
-
-    def management_denial(*args):
-        return refusals.management_denial(live, facts, actor, *args)
-
-    try:
-        org_body = orgs.get(context, actor, org_id)
-    except ApiError:
-        org_body = {"id": org_id, "style": ref.style}
-
-    search = request.args.get("q", "").strip()
-    members_problem, member_rows, members_more = None, [], False
-    try:
-        q = load(MemberListArgs, {"q": search})["q"] if search else None
-        page = members.list_page(context, actor, org_id, LIST_LIMIT, None, q=q)
-        member_rows = [m for m in page["items"] if m["status"] == "active"]
-        members_more = page["next"] is not None
-    except (ApiError, ValidationError) as exc:
-        members_problem = _problem(exc)
-
-    engine = live.engine(ref.style) if ref.style in live.engines else None
-    roles = engine.roles("Organization") if engine else []
-    shown = []
-    for m in member_rows:
-        uid, role = m["user_id"], m["role"]
-        is_self = uid == actor
-        last = Membership.is_last_of_role(org_id, uid, role)
-        changes = [
-            {
-                "role": r,
-                "reason": management_denial(
-                    "change_role",
-                    ref,
-                    "RoleChange",
-                    {"from_role": role, "to_role": r, "is_self": is_self, "last_of_role": last},
-                ),
-            }
-            for r in roles
-            if r != role
-        ]
-        remove_reason = management_denial(
-            "remove", ref, "Membership", {"role": role, "is_self": is_self, "last_of_role": last}
-        )
-        shown.append({**m, "is_self": is_self, "changes": changes, "remove_reason": remove_reason})
-
-    invitations_problem, pending = None, []
-    try:
-        page = invitations.list_page(context, actor, org_id, "pending", LIST_LIMIT, None)
-        for inv in page["items"]:
-            reason = management_denial("cancel", ref, "Invitation", {"role": inv["role"]})
-            pending.append({**inv, "cancel_reason": reason})
-    except ApiError as exc:
-        invitations_problem = _problem(exc)
-
-    audit, audit_problem = [], None
-    try:
-        audit = _newest_audit(context, actor, org_id)
-    except ApiError as exc:
-        audit_problem = _problem(exc)
-
-    invite_roles = [
-        {"role": r, "reason": management_denial("invite", ref, "Invitation", {"role": r})}
-        for r in roles
-    ]
-    return render_template(
-        "console/org.html",
-        title=f"Organization {org_id}",
-        org_id=org_id,
-        org=org_body,
-        missing=False,
-        search=search,
-        members=shown,
-        members_problem=members_problem,
-        members_more=members_more,
-        invitations=pending,
-        invitations_problem=invitations_problem,
-        invite_roles=invite_roles,
-        can_invite=any(r["reason"] is None for r in invite_roles),
-        invite_reason=next((r["reason"] for r in invite_roles if r["reason"]), None),
-        audit=audit,
-        audit_problem=audit_problem,
-        result=result,
-    )
-
-
-def _newest_audit(context, actor: str, org_id: str) -> list:
-    """The newest AUDIT_SHOWN events, newest first: the core's page (oldest first, after an
-    event id) starting after the event just older than them."""
-    start = (
-        AuditEvent.select(AuditEvent.id)
-        .where(AuditEvent.org == org_id)
-        .order_by(AuditEvent.id.desc())
-        .offset(AUDIT_SHOWN)
-        .limit(1)
-        .scalar()
-    )
-    page = orgs.audit_page(context, actor, org_id, AUDIT_SHOWN, start)
-    return list(reversed(page["items"]))

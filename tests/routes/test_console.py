@@ -1,13 +1,14 @@
-"""The browser console (routes/console.py), driven in headless Chromium with Playwright against
-a live server: login, acting user, an organization's members, invitations and audit trail,
-the policies and the playground; buttons the policy refuses carry its reason; every page
-fits a phone's width, logs no console error and loads no missing asset. The browser tests
-are skipped only where Chromium is not installed (.ci/run installs Debian's); the others,
-through Flask's test client, run on every database: the changes go through the domain core,
-never the JSON API, and are post/redirect/get.
+"""The browser console (routes/console.py): login, the acting user picked by name, an
+organization's members and invitations, buttons the policy refuses carrying its reason, the
+policies page and the playground, in headless Chromium with Playwright against a live
+server; through Flask's test client, on every database: the changes go through the domain
+core, never the JSON API, and are post/redirect/get; tokens survive a reload until hidden;
+destructive changes need their confirmation; the audit trail is paged and in words.
 
-The policy diff's hardening is tests/routes/test_console_policies.py; the server-side
-sessions are tests/routes/test_console_sessions.py."""
+The admin's whole day on both databases is tests/routes/test_console_journey.py; every page
+shot at both widths and checked by axe-core is tests/routes/test_console_pages.py; the
+policy diff's hardening is tests/routes/test_console_policies.py; the server-side sessions
+are tests/routes/test_console_sessions.py."""
 
 import re
 import shutil
@@ -15,9 +16,18 @@ import shutil
 import pytest
 
 from authz.engine import POLICY_DIR, policy_version
-from tests.routes.console_helpers import console_table, csrf_of, login, set_actor
-from tests.serving import CHROMIUM, live_server, needs_chromium
-from tests.serving import CHROMIUM_ARGS as ARGS
+from tests.routes.console_helpers import (
+    browser,
+    chromium,
+    console_table,
+    csrf_of,
+    live,
+    login,
+    set_actor,
+)
+from tests.serving import needs_chromium
+
+FIXTURES = (browser, chromium, live)  # used by name by the tests below
 
 pytestmark = [pytest.mark.usefixtures(console_table.__name__)]
 
@@ -31,121 +41,33 @@ def in_a_browser(test):
     return test
 
 
-@pytest.fixture
-def live(app, api, demo, tmp_path, monkeypatch):
-    """The app served over HTTP, with a snapshot root of its own (empty)."""
-    app.config["SNAPSHOT_DIR"] = str(tmp_path / "snapshots")
-    with live_server(app) as base:
-        yield base, api.key
-
-
-class Browser:
-    """One page with its console errors and failed responses collected."""
-
-    def __init__(self, playwright, base, tmp_path):
-        self.browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=ARGS
-        )
-        self.page = self.browser.new_page(viewport={"width": 1280, "height": 800})
-        self.base, self.tmp_path = base, tmp_path
-        self.errors, self.bad_responses, self.shots = [], [], []
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        self.page.on(
-            "response",
-            lambda r: self.bad_responses.append((r.status, r.url)) if r.status == 404 else None,
-        )
-
-    def goto(self, path):
-        response = self.page.goto(self.base + path)
-        return response
-
-    def login(self, key, actor=None):
-        self.goto("/console/")  # without a session, every page is the login form
-        self.page.fill("input[name=api_key]", key)
-        self.page.click("#login-form button[type=submit]")
-        self.page.wait_for_url(re.compile(r"/console/$"))
-        assert self.page.locator("#actor-form").is_visible()
-        if actor:
-            self.set_actor(actor)
-
-    def set_actor(self, actor):
-        self.goto("/console/")
-        self.page.fill("#actor-form input[name=actor]", actor)
-        self.page.click("#actor-form button[type=submit]")
-        self.page.wait_for_load_state()
-        assert self.page.inner_text("#acting-user") == actor
-
-    def shot(self, name):
-        path = self.tmp_path / f"{name}.png"
-        self.page.screenshot(path=str(path), full_page=True)
-        self.shots.append(path)
-        return path
-
-    def fits_phone(self):
-        """The current page at 390x844 does not scroll sideways; back to 1280x800 after."""
-        self.page.set_viewport_size({"width": 390, "height": 844})
-        width = self.page.evaluate("document.documentElement.scrollWidth")
-        self.shot(f"phone-{len(self.shots)}")
-        self.page.set_viewport_size({"width": 1280, "height": 800})
-        assert width <= 391, f"{self.page.url} is {width}px wide at a phone's width"
-
-    def close(self):
-        self.browser.close()
-        for path in self.shots:
-            data = path.read_bytes()
-            assert data[:8] == b"\x89PNG\r\n\x1a\n"
-            width = int.from_bytes(data[16:20], "big")
-            height = int.from_bytes(data[20:24], "big")
-            assert width > 100 and height > 100, path
-        assert self.errors == []
-        assert self.bad_responses == []
-
-
-@pytest.fixture
-def browser(live, tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    base, _key = live
-    with sync_playwright() as p:
-        b = Browser(p, base, tmp_path)
-        yield b
-        b.close()
-
-
 def member_row(page, user_id):
     return page.locator(f"#members-table tr[data-user='{user_id}']")
 
 
 @in_a_browser
-def test_invite_accept_change_role_and_audit(browser, live):
+def test_invite_accept_search_cancel_and_remove(browser, live):
     page = browser.page
     base, key = live
     browser.login(key, actor="pix4d-owner")
-    # Home lists the acting user's organizations.
-    assert page.locator("a[data-org=org-pix4d]").is_visible()
-    browser.shot("home")
-    browser.fits_phone()
-
+    # Home lists the acting user's organizations by name.
+    assert page.locator("a[data-org=org-pix4d]").inner_text() == "Demo pix4d"
     page.click("a[data-org=org-pix4d]")
     page.wait_for_url(re.compile(r"/console/orgs/org-pix4d$"))
     assert member_row(page, "pix4d-manager").locator("td.role").inner_text() == "manager"
     assert page.locator("#members-table tbody tr").count() == 5
-    browser.shot("org")
-    browser.fits_phone()
+    # A member's grants are shown with them.
+    assert "reader on Folder pix4d-survey" in member_row(page, "pix4d-member").inner_text()
 
-    # Invite two people at once; the tokens are shown once.
+    # Invite two people at once; the tokens are shown after the redirect.
     page.fill("#invite-form textarea[name=emails]", "ivy@example.com\njo@example.com")
     page.select_option("#invite-form select[name=role]", "editor")
-    page.click("#invite-form button[type=submit]")
-    page.wait_for_load_state()
+    browser.submit("#invite-form button[type=submit]")
     assert page.locator("#result.ok").is_visible()
     token = page.inner_text("code.token[data-email='ivy@example.com']").strip()
     assert len(token) > 30
     assert page.locator("#invitations-table tr[data-email='ivy@example.com']").is_visible()
     assert page.locator("#invitations-table tr[data-email='jo@example.com']").is_visible()
-    browser.shot("invited")
-    browser.fits_phone()
 
     # The invited person accepts through the JSON API, over HTTP.
     accepted = page.request.post(
@@ -154,46 +76,29 @@ def test_invite_accept_change_role_and_audit(browser, live):
         headers={"Authorization": f"Bearer {key}"},
     )
     assert accepted.status == 200, accepted.text()
-
     browser.goto("/console/orgs/org-pix4d")
     assert member_row(page, "ivy").locator("td.role").inner_text() == "editor"
     assert page.locator("#invitations-table tr[data-email='ivy@example.com']").count() == 0
 
-    # Change Ivy's role to manager.
-    member_row(page, "ivy").locator("button[data-action=change_role][data-role=manager]").click()
-    page.wait_for_load_state()
-    assert page.locator("#result.ok").is_visible()
-    assert member_row(page, "ivy").locator("td.role").inner_text() == "manager"
-
-    # The audit trail shows the invitations, the acceptance and the role change, newest first.
-    first = page.locator("#audit-table tbody tr").first
-    assert first.get_attribute("data-action") == "member.change_role"
-    assert first.get_attribute("data-target") == "user:ivy"
-    assert "editor" in first.inner_text() and "manager" in first.inner_text()
-    actions = [r.get_attribute("data-action") for r in page.locator("#audit-table tbody tr").all()]
-    assert actions.count("invitation.create") == 2
-    browser.shot("audit")
-
-    # Cancel Jo's invitation.
-    page.locator(
-        "#invitations-table tr[data-email='jo@example.com'] button[data-action=cancel]"
-    ).click()
-    page.wait_for_load_state()
+    # Cancel Jo's invitation, after its confirmation.
+    jo = page.locator("#invitations-table tr[data-email='jo@example.com']")
+    assert not jo.locator("button[data-confirm=cancel]").is_visible()  # not before it opens
+    browser.confirm(jo, "cancel")
     assert page.locator("#result.ok").is_visible()
     assert page.locator("#invitations-table tr[data-email='jo@example.com']").count() == 0
 
     # Search by name or email.
     page.fill("#search-form input[name=q]", "ivy@")
-    page.click("#search-form button[type=submit]")
-    page.wait_for_load_state()
+    browser.submit("#search-form button[type=submit]")
     rows = page.locator("#members-table tbody tr")
     assert rows.count() == 1 and rows.first.get_attribute("data-user") == "ivy"
 
-    # Remove Ivy.
-    member_row(page, "ivy").locator("button[data-action=remove]").click()
-    page.wait_for_load_state()
+    # Remove Ivy, after the confirmation; a reload sends nothing again.
+    browser.confirm(member_row(page, "ivy"), "remove")
     assert page.locator("#result.ok").is_visible()
     assert member_row(page, "ivy").count() == 0
+    page.reload()
+    assert page.locator("#result").count() == 0
 
 
 def refused_by_hand(page, button):
@@ -201,8 +106,8 @@ def refused_by_hand(page, button):
     reason = button.get_attribute("title")
     assert button.is_disabled() and reason
     button.evaluate("b => { b.disabled = false; }")
-    button.click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        button.click()
     result = page.locator("#result.failed")
     assert result.is_visible()
     return reason, result
@@ -230,7 +135,6 @@ def test_buttons_the_policy_refuses_are_disabled_with_its_reason(browser, live):
     # Inviting as owner is refused too: that option is disabled with the reason.
     owner_option = page.locator("#invite-form select[name=role] option[value=owner]")
     assert owner_option.is_disabled() and owner_option.get_attribute("title")
-    browser.shot("manager-view")
     reason, result = refused_by_hand(page, to_owner)
     assert result.get_attribute("data-status") == "403"
     assert reason in result.inner_text()
@@ -245,22 +149,23 @@ def test_buttons_the_policy_refuses_are_disabled_with_its_reason(browser, live):
     assert result.get_attribute("data-status") == "403"
     assert reason in result.inner_text()
     assert member_row(page, "pix4d-owner").count() == 1
-    browser.shot("refused")
     # The result was shown once: a reload shows the page without it.
     page.reload()
     assert page.locator("#result").count() == 0
 
 
 @in_a_browser
-def test_actor_without_view_members_sees_the_reason(browser, live):
+def test_actor_without_view_members_sees_one_line_saying_why(browser, live):
     page = browser.page
     _base, key = live
     browser.login(key, actor="pix4d-member")
     browser.goto("/console/orgs/org-pix4d")
-    problem = page.locator("#members .problem")
-    assert problem.is_visible()
-    assert "403" in problem.inner_text() and "view_members" in problem.inner_text()
-    assert page.locator("#invite-form button[type=submit]").is_disabled()
+    browser.no_error_box()
+    line = page.locator("#members p.note[data-refused=view_members]")
+    assert "'view_members'" in line.inner_text() and "Owner or Manager" in line.inner_text()
+    assert page.locator("#members-table").count() == 0
+    assert page.locator("#invite-form").count() == 0
+    assert "may not invite" in page.inner_text("#invite p.note")
 
 
 @in_a_browser
@@ -269,14 +174,20 @@ def test_policies_page_matrices_and_diff(browser, live, tmp_path):
     _base, key = live
     browser.login(key)
     browser.goto("/console/policies")
-    sections = page.locator("section.style")
-    assert [sections.nth(i).get_attribute("data-style") for i in range(3)] == [
-        "pix4d",
-        "respondio",
-        "up42",
-    ]
+    # One style at a time, picked by tabs (links: no script needed).
+    tabs = page.locator("#style-tabs a")
+    assert [t.get_attribute("data-style") for t in tabs.all()] == ["pix4d", "respondio", "up42"]
+    assert page.locator("section.style").get_attribute("data-style") == "pix4d"
+    page.click("#style-tabs a[data-style=up42]")
     row = page.locator("table.matrix[data-style=up42]").first.locator("tr", has_text="buy_credits")
-    assert [c.inner_text() for c in row.locator("td").all()] == ["buy_credits", "✓", "—"]
+    assert [c.inner_text() for c in row.locator("th, td").all()] == ["buy_credits", "✓", "—"]
+    # The management matrix: an UP42 Admin may change a Member's role, a Member may not.
+    page.click("#matrix-tabs a[data-show=management]")
+    table = page.locator("table.management[data-style=up42][data-table=change_role]")
+    heads = [h.inner_text() for h in table.locator("thead th").all()]
+    assert heads == ["case", "admin", "member"]
+    row = table.locator("tbody tr", has_text="member").first
+    assert [c.inner_text() for c in row.locator("td").all()] == ["✓", "—"]
     # The server keeps no other version yet: nothing to choose, no folder to type.
     assert page.locator("#no-kept").is_visible()
     assert page.locator("#diff-form input").count() == 0
@@ -293,8 +204,6 @@ def test_policies_page_matrices_and_diff(browser, live, tmp_path):
     page.click("#diff-form button[type=submit]")
     page.wait_for_load_state()
     assert page.locator("#no-changes").is_visible()
-    browser.shot("policies")
-    browser.fits_phone()
     page.select_option("#diff-form select[name=against]", wider)
     page.click("#diff-form button[type=submit]")
     page.wait_for_load_state()
@@ -308,7 +217,9 @@ def test_policies_page_matrices_and_diff(browser, live, tmp_path):
     assert browser.errors == [
         "Failed to load resource: the server responded with a status of 400 (BAD REQUEST)"
     ]
+    assert [status for status, _url in browser.bad_responses] == [400]
     browser.errors.clear()  # that 400 was the point
+    browser.bad_responses.clear()
 
 
 def keep_snapshot(root, comment, up42_member_buys=False):
@@ -345,8 +256,6 @@ def test_playground_explains_every_action(browser, live):
     upload = page.locator("#decisions tr[data-action=upload]")
     assert upload.get_attribute("data-allowed") == "false"
     assert "carries 'upload'" in upload.inner_text()
-    browser.shot("playground")
-    browser.fits_phone()
     # Changing the type reloads the form (console.js); the Organization's id is the org's.
     page.select_option("#playground-form select[name=type]", "Organization")
     page.wait_for_url(re.compile(r"type=Organization"))
@@ -428,7 +337,7 @@ def v1_calls(app):
     return seen
 
 
-def test_changes_go_through_the_core_and_redirect_with_tokens_shown_once(app, api, demo, v1_calls):
+def test_changes_go_through_the_core_and_tokens_survive_a_reload(app, api, demo, v1_calls):
     from models import Invitation, db
     from models.console import ConsoleSession
 
@@ -443,7 +352,7 @@ def test_changes_go_through_the_core_and_redirect_with_tokens_shown_once(app, ap
         data={"emails": "ivy@example.com, jo@example.com", "role": "editor", "csrf": csrf},
     )
     assert answer.status_code == 303
-    assert answer.headers["Location"] == "/console/orgs/org-pix4d"
+    assert answer.headers["Location"] == "/console/orgs/org-pix4d#invite"
     with db.connection_context():
         assert Invitation.select().count() == 2
         sealed = ConsoleSession.get().flash
@@ -453,12 +362,22 @@ def test_changes_go_through_the_core_and_redirect_with_tokens_shown_once(app, ap
     assert len(tokens) == 2 and all(len(t) > 30 for t in tokens)
     assert all(t.decode() not in sealed for t in tokens)
     assert b'id="result"' in page.data and b"Done:" in page.data
-    # Shown once: the next view has neither the result nor the tokens, and nothing was sent
-    # again.
+    # A reload loses no token and sends nothing again; another page of the organization
+    # points to them; hiding them forgets them.
     again = client.get("/console/orgs/org-pix4d")
-    assert b'id="result"' not in again.data and tokens[0] not in again.data
+    assert (
+        re.findall(rb'<code class="token" data-email="[^"]+">([^<]+)</code>', again.data) == tokens
+    )
+    elsewhere = client.get("/console/orgs/org-pix4d/resources")
+    assert b'id="tokens-waiting"' in elsewhere.data and tokens[0] not in elsewhere.data
     with db.connection_context():
         assert Invitation.select().count() == 2
+    assert (
+        client.post("/console/orgs/org-pix4d/tokens/hide", data={"csrf": csrf}).status_code == 303
+    )
+    hidden = client.get("/console/orgs/org-pix4d")
+    assert b'id="result"' not in hidden.data and tokens[0] not in hidden.data
+    with db.connection_context():
         assert ConsoleSession.get().flash is None
     # The audit trail names the console's key and the request, as the API's would.
     events = api.get("/v1/orgs/org-pix4d/audit", actor="pix4d-owner").get_json()["items"]
@@ -481,21 +400,31 @@ def test_changes_go_through_the_core_and_redirect_with_tokens_shown_once(app, ap
         re.S,
     )
     assert leave, "the last owner's Leave button is disabled with the policy's reason"
-    answer = client.post("/console/orgs/org-pix4d/members/pix4d-owner/remove", data={"csrf": csrf})
+    answer = client.post(
+        "/console/orgs/org-pix4d/members/pix4d-owner/remove", data={"csrf": csrf, "confirm": "yes"}
+    )
     assert answer.status_code == 303
     page = client.get("/console/orgs/org-pix4d")
     assert b'class="result failed" id="result" data-status="403"' in page.data
     detail = re.search(rb'<p class="detail">([^<]+)</p>', page.data).group(1)
     assert leave.group(1) in detail  # the core refuses for the reason the button gave
+    # A removal without its confirmation removes nobody.
+    client.post("/console/orgs/org-pix4d/members/pix4d-reader/remove", data={"csrf": csrf})
+    page = client.get("/console/orgs/org-pix4d")
+    assert b'data-status="422"' in page.data and b"<code>confirm</code>" in page.data
+    assert b'data-user="pix4d-reader"' in page.data
     # An undeclared role: the API's input checks, a 422 naming the field.
     client.post(
         "/console/orgs/org-pix4d/members/pix4d-member/role", data={"role": "", "csrf": csrf}
     )
     page = client.get("/console/orgs/org-pix4d")
     assert b'data-status="422"' in page.data and b"<code>role</code>" in page.data
-    # Cancel an invitation.
+    # Cancel an invitation, confirmed.
     invitation = re.search(rb'data-invitation="([^"]+)"', page.data).group(1).decode()
-    client.post(f"/console/orgs/org-pix4d/invitations/{invitation}/cancel", data={"csrf": csrf})
+    client.post(
+        f"/console/orgs/org-pix4d/invitations/{invitation}/cancel",
+        data={"csrf": csrf, "confirm": "yes"},
+    )
     page = client.get("/console/orgs/org-pix4d")
     assert b'class="result ok"' in page.data
     assert f'data-invitation="{invitation}"'.encode() not in page.data
@@ -510,21 +439,222 @@ def test_changes_go_through_the_core_and_redirect_with_tokens_shown_once(app, ap
     assert v1_calls == []
 
 
-def test_the_audit_shows_the_newest_fifty_newest_first(app, api, demo):
+def audit_rows(page) -> list:
+    return re.findall(rb'<li data-action="([^"]+)" data-target="([^"]+)">', page.data)
+
+
+def test_the_audit_is_paged_newest_first_in_words_and_filtered(app, api, demo, clock):
     emails = [{"email": f"person{i:03d}@example.com", "role": "reader"} for i in range(60)]
     answer = api.post(
         "/v1/orgs/org-pix4d/invitations", {"invitations": emails}, actor="pix4d-owner"
     )
     assert answer.status_code == 201
+    clock.advance(hours=1)
+    api.put("/v1/orgs/org-pix4d/members/pix4d-member", {"role": "reader"}, actor="pix4d-owner")
     client = app.test_client()
     login(client, api.key)
     set_actor(client, "pix4d-owner")
-    page = client.get("/console/orgs/org-pix4d")
-    audit = page.data[page.data.index(b'id="audit-table"') :]
-    targets = re.findall(rb'<tr data-action="invitation.create" data-target="([^"]+)"', audit)
-    assert len(re.findall(rb"<tr data-action=", audit)) == 50
+    page = client.get("/console/orgs/org-pix4d/audit")
+    rows = audit_rows(page)
+    assert len(rows) == 50
+    assert rows[0] == (b"member.change_role", b"user:pix4d-member")
+    assert b"pix4d-owner changed pix4d-member&#39;s role from Member to Reader." in page.data
     ids = [i["id"] for i in answer.get_json()["items"]]
-    assert [t.decode() for t in targets] == [f"invitation:{i}" for i in reversed(ids[-50:])]
+    assert [t.decode() for _, t in rows[1:]] == [f"invitation:{i}" for i in reversed(ids[-49:])]
+    # The next page holds the rest, and offers the first page again.
+    nxt = re.search(rb'<a href="([^"]+)" data-page="next"', page.data).group(1).decode()
+    rest = client.get(nxt.replace("&amp;", "&"))
+    assert [t.decode() for _, t in audit_rows(rest)] == [
+        f"invitation:{i}" for i in reversed(ids[:11])
+    ]
+    assert b'data-page="first"' in rest.data and b'data-page="next"' not in rest.data
+    # Filters: by action, by subject, by time; a filter that is not one is said in a line.
+    only = client.get("/console/orgs/org-pix4d/audit?action=member.change_role")
+    assert [a for a, _ in audit_rows(only)] == [b"member.change_role"]
+    about = client.get("/console/orgs/org-pix4d/audit?subject=user:pix4d-member")
+    assert [t for _, t in audit_rows(about)] == [b"user:pix4d-member"]
+    late = client.get("/console/orgs/org-pix4d/audit?since=2026-11-23T12:30")
+    assert [a for a, _ in audit_rows(late)] == [b"member.change_role"]
+    early = client.get(
+        "/console/orgs/org-pix4d/audit?until=2026-11-23T12:30&action=invitation.create"
+    )
+    assert len(audit_rows(early)) == 50
+    bad = client.get("/console/orgs/org-pix4d/audit?since=yesterday&subject=nope")
+    assert bad.status_code == 200 and b'id="filter-note"' in bad.data
+    assert b'class="problem"' not in bad.data
+    # A cursor this console did not give starts at the first page, said in a line.
+    odd = client.get("/console/orgs/org-pix4d/audit?cursor=bm9wZQ")
+    assert len(audit_rows(odd)) == 50 and b"not one this console gave" in odd.data
+
+
+def test_settings_each_field_on_its_own_and_closing_after_the_name(app, api, demo):
+    client = app.test_client()
+    login(client, api.key)
+    csrf = set_actor(client, "pix4d-manager")
+    # A Pix4D Manager sees the settings, each field disabled with the policy's reason.
+    page = client.get("/console/orgs/org-pix4d/settings")
+    for field in (b"name", b"legal", b"billing"):
+        assert re.search(
+            rb'<p class="why" id="' + field + rb'-why" data-refused="' + field + rb'">[^<]*Owner',
+            page.data,
+        )
+    assert b'data-refused="close"' in page.data and b'id="close-form"' not in page.data
+    refused = client.post("/console/orgs/org-pix4d/settings/name", data={"csrf": csrf, "name": "X"})
+    assert refused.status_code == 303
+    assert b'data-status="403"' in client.get("/console/orgs/org-pix4d/settings").data
+    # The Owner changes the name, then the legal details, each its own change.
+    csrf = set_actor(client, "pix4d-owner")
+    client.post("/console/orgs/org-pix4d/settings/name", data={"csrf": csrf, "name": "Pix4D Demo"})
+    client.post(
+        "/console/orgs/org-pix4d/settings/legal",
+        data={"csrf": csrf, "key": ["company", "vat_id", ""], "value": ["Pix4D SA", "CHE-1", ""]},
+    )
+    org = api.get("/v1/orgs/org-pix4d", actor="pix4d-owner").get_json()
+    assert org["name"] == "Pix4D Demo" and org["legal"] == {
+        "company": "Pix4D SA",
+        "vat_id": "CHE-1",
+    }
+    # An empty value drops an entry.
+    client.post(
+        "/console/orgs/org-pix4d/settings/legal",
+        data={"csrf": csrf, "key": ["company", "vat_id"], "value": ["Pix4D SA", ""]},
+    )
+    assert api.get("/v1/orgs/org-pix4d", actor="pix4d-owner").get_json()["legal"] == {
+        "company": "Pix4D SA"
+    }
+    # Closing: the name typed wrong closes nothing; typed right, the audit trail follows,
+    # still readable by those the policy lets read a closed organization's trail.
+    wrong = client.post(
+        "/console/orgs/org-pix4d/close", data={"csrf": csrf, "confirm_name": "Pix4D"}
+    )
+    assert wrong.headers["Location"].endswith("/settings#close")
+    assert api.get("/v1/orgs/org-pix4d", actor="pix4d-owner").status_code == 200
+    right = client.post(
+        "/console/orgs/org-pix4d/close", data={"csrf": csrf, "confirm_name": "Pix4D Demo"}
+    )
+    assert right.headers["Location"] == "/console/orgs/org-pix4d/audit"
+    audit = client.get("/console/orgs/org-pix4d/audit")
+    assert audit_rows(audit)[0] == (b"org.close", b"organization:org-pix4d")
+    assert b"pix4d-owner closed the organization." in audit.data
+    assert b"Pix4D Demo" in audit.data  # the closed organization's name, from its record
+    set_actor(client, "pix4d-manager")
+    assert audit_rows(client.get("/console/orgs/org-pix4d/audit"))[0][0] == b"org.close"
+    set_actor(client, "pix4d-editor")
+    editor = client.get("/console/orgs/org-pix4d/audit")
+    assert audit_rows(editor) == [] and b'data-refused="view_audit"' in editor.data
+    assert b'class="problem"' not in editor.data
+    # Every other page of it says it is closed.
+    members_page = client.get("/console/orgs/org-pix4d")
+    assert (
+        b'id="closed-note"' in members_page.data and b'id="members-table"' not in members_page.data
+    )
+
+
+def test_respondio_assigns_up_to_ten_spaces_at_once(app, api, demo):
+    for i in range(11):
+        api.put(
+            f"/v1/orgs/org-respondio/resources/Space/space-{i:02d}", {}, actor="respondio-org-admin"
+        )
+    client = app.test_client()
+    login(client, api.key)
+    csrf = set_actor(client, "respondio-org-admin")
+    page = client.get("/console/orgs/org-respondio/members/respondio-member?type=Space")
+    assert b'id="assign-form" data-limit="10"' in page.data and b"at most 10 at a time" in page.data
+    answer = client.post(
+        "/console/orgs/org-respondio/members/respondio-member/grants",
+        data={
+            "csrf": csrf,
+            "type": "Space",
+            "role": "member",
+            "resource": ["space-00", "space-01"],
+        },
+    )
+    assert answer.status_code == 303
+    page = client.get(answer.headers["Location"])
+    assert b'class="result ok"' in page.data
+    held = re.findall(rb'<tr data-type="Space" data-id="([^"]+)" data-role="member">', page.data)
+    assert set(held) >= {b"space-00", b"space-01"}
+    # Eleven at once: the policy's limit refuses them all.
+    client.post(
+        "/console/orgs/org-respondio/members/respondio-member/grants",
+        data={
+            "csrf": csrf,
+            "type": "Space",
+            "role": "member",
+            "resource": [f"space-{i:02d}" for i in range(11)],
+        },
+    )
+    page = client.get("/console/orgs/org-respondio/members/respondio-member?type=Space")
+    assert b'data-status="403"' in page.data and b"at most 10 grants at a time" in page.data
+    grants = api.get("/v1/orgs/org-respondio/members/respondio-member", actor="respondio-org-admin")
+    assert len([g for g in grants.get_json()["grants"] if g["type"] == "Space"]) == 3
+    # A grant on the member's page is revoked there, after its confirmation.
+    client.post(
+        "/console/orgs/org-respondio/resources/revoke",
+        data={
+            "csrf": csrf,
+            "type": "Space",
+            "id": "space-00",
+            "user_id": "respondio-member",
+            "confirm": "yes",
+            "back": "/console/orgs/org-respondio/members/respondio-member",
+        },
+    )
+    page = client.get("/console/orgs/org-respondio/members/respondio-member")
+    assert b'class="result ok"' in page.data and b'data-id="space-00"' not in page.data
+
+
+def test_the_tree_is_paged_and_what_the_policy_refuses_is_disabled(app, api, demo):
+    for i in range(55):
+        api.put(
+            f"/v1/orgs/org-pix4d/resources/Folder/f-{i:02d}",
+            {
+                "parent": {"type": "Folder", "id": "pix4d-survey"},
+                "attributes": {"name": f"Area {i}"},
+            },
+            actor="pix4d-owner",
+        )
+    client = app.test_client()
+    login(client, api.key)
+    csrf = set_actor(client, "pix4d-owner")
+    level = client.get(
+        "/console/orgs/org-pix4d/resources?parent_type=Folder&parent_id=pix4d-survey"
+    )
+    ids = re.findall(rb'<tr data-type="Folder" data-id="([^"]+)">', level.data)
+    assert len(ids) == 50 and ids[0] == b"pix4d-survey-2026"
+    nxt = re.search(rb'<a href="([^"]+)" data-page="next"', level.data).group(1).decode()
+    rest = client.get(nxt.replace("&amp;", "&"))
+    assert len(re.findall(rb'<tr data-type="Folder" data-id="([^"]+)">', rest.data)) == 6
+    found = client.get("/console/orgs/org-pix4d/resources", query_string={"q": "area 5"})
+    assert sorted(re.findall(rb'data-id="(f-[^"]+)"', found.data)) == [
+        b"f-05",
+        *[f"f-{i}".encode() for i in range(50, 55)],
+    ]
+    # A move into its own subtree is the core's 409, said on the resource's page.
+    client.post(
+        "/console/orgs/org-pix4d/resources/move",
+        data={"csrf": csrf, "type": "Folder", "id": "pix4d-survey", "parent": "Folder/f-01"},
+    )
+    page = client.get("/console/orgs/org-pix4d/resource?type=Folder&id=pix4d-survey")
+    assert b'data-status="409"' in page.data
+    # A folder with folders in it is deleted only with what is in it, after confirmation.
+    client.post(
+        "/console/orgs/org-pix4d/resources/delete",
+        data={"csrf": csrf, "type": "Folder", "id": "pix4d-survey", "confirm": "yes"},
+    )
+    assert (
+        b'data-status="409"'
+        in client.get("/console/orgs/org-pix4d/resource?type=Folder&id=pix4d-survey").data
+    )
+    # A Reader may see the tree but not change it: create, rename, move, delete disabled.
+    set_actor(client, "pix4d-reader")
+    tree = client.get("/console/orgs/org-pix4d/resources")
+    assert b'id="create-form"' not in tree.data and b'data-refused="create"' in tree.data
+    one = client.get("/console/orgs/org-pix4d/resource?type=Folder&id=pix4d-survey")
+    assert b'id="rename-why"' in one.data and b'data-refused="edit"' in one.data
+    assert re.search(rb'data-action="delete" disabled title="[^"]+"', one.data)
+    assert b'data-refused="view_members"' in one.data  # grants: one line
+    assert b'class="problem"' not in tree.data + one.data
 
 
 def test_an_actor_that_is_no_user_id_is_refused(app, api):

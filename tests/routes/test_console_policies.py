@@ -168,7 +168,10 @@ def test_diff_against_a_previous_live_version(reviewer, tmp_path, snapshots, mon
     report = answer.data[answer.data.index(b'id="diff-report"') :]
     assert b"What changed since the previous version" in report
     assert f"<code>{previous}</code> → <code>{live.version}</code>".encode() in report
-    row = b"<td>up42</td><td>Organization</td><td>buy_credits</td><td>member</td><td>loses</td>"
+    row = (
+        b'<tr class="loses"><td class="change">loses</td><td>member</td><td>buy_credits</td>'
+        b"<td>Organization</td><td>up42</td></tr>"
+    )
     assert row in report
     assert b"<td>up42-member</td>" in report  # and on the live data, the member who loses it
     # A GET wrote nothing (no file opened to write under the snapshots or the policies; the
@@ -193,7 +196,10 @@ def test_diff_against_the_last_refused_candidate(reviewer, tmp_path, snapshots, 
     assert answer.status_code == 200
     report = answer.data[answer.data.index(b'id="diff-report"') :]
     assert b"What the refused candidate would change" in report
-    row = b"<td>up42</td><td>Organization</td><td>buy_credits</td><td>member</td><td>gains</td>"
+    row = (
+        b'<tr class="gains"><td class="change">gains</td><td>member</td><td>buy_credits</td>'
+        b"<td>Organization</td><td>up42</td></tr>"
+    )
     assert row in report
     # The next refusal replaces it; a folder that does not load is not kept.
     other = candidate(tmp_path, "other", up42_member_buys=True, comment="# another one")
