@@ -289,7 +289,7 @@ TOKENS_KEPT = datetime.timedelta(minutes=30)  # invitation tokens wait this long
 
 
 def _keep_result(org_id: str, result: dict) -> None:
-    kept = {**result, "org": org_id}
+    kept = {**result, "org": org_id, "actor": g.console.actor}
     if result.get("tokens"):
         kept["until"] = (now() + TOKENS_KEPT).isoformat()
     g.console.set(flash=_seal(_session_id(), kept))
@@ -304,8 +304,10 @@ def _take_result(org_id: str) -> dict | None:
     if not session.flash:
         return None
     result = _unseal(_session_id(), session.flash)
-    if result is not None and result.get("org") != org_id:
-        return None  # another organization's: it waits for that page
+    if result is not None and (
+        result.get("org") != org_id or result.get("actor", g.console.actor) != g.console.actor
+    ):
+        return None  # another organization's, or acting user's: it waits for that page
     if result is not None and result.get("tokens"):
         try:
             until = datetime.datetime.fromisoformat(result.get("until", ""))
@@ -394,11 +396,6 @@ def _first_link(name: str = "cursor") -> str | None:
         return None
     query = {k: v for k, v in request.args.items() if k != name and v != ""}
     return url_for(request.endpoint, **request.view_args, **query)
-
-
-def _user_label(user: dict) -> str:
-    name, uid = user.get("name") or "", user.get("id") or user.get("user_id")
-    return f"{name} ({uid})" if name and name != uid else str(uid)
 
 
 # ---------------------------------------------------------------- login, acting user
@@ -1097,9 +1094,10 @@ def create_resource(org_id):
         parent = _ref_args("parent_")
         name = _field("name")
         attributes = {"name": name} if name else {}
+        shown = f"attr_{type_}."  # the attributes the policy shows apart, of this type only
         for key, value in request.form.items():
-            if key.startswith("attr_") and value:
-                attributes[key[5:]] = value
+            if key.startswith(shown) and value:
+                attributes[key[len(shown) :]] = value
         body = load(ResourcePut, {"parent": parent, "attributes": attributes})
         if not rid:
             raise _invalid("id", "an id is needed")
@@ -1257,7 +1255,13 @@ def settings(org_id):
                 "label": label,
                 "reason": frame.can[action],
                 "value": value if field == "name" else None,
-                "rows": _details_rows(value) if field != "name" else None,
+                "rows": (
+                    _details_rows(value)
+                    if frame.can[action] is None
+                    else _details_rows(value)[: len(value or {})]
+                )
+                if field != "name"
+                else None,
             }
         )
     return _render("console/settings.html", frame, fields=fields)
