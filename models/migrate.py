@@ -9,6 +9,7 @@ import datetime
 import importlib
 import pkgutil
 import re
+from contextlib import AbstractContextManager
 
 import peewee
 
@@ -93,7 +94,7 @@ def upgrade(database: peewee.Database | None = None) -> list:
     return done
 
 
-def _step(database: peewee.Database):
+def _step(database: peewee.Database) -> AbstractContextManager:
     """One migration's transaction: SQLite takes its write lock at once."""
     if isinstance(database, peewee.SqliteDatabase):
         return database.atomic("IMMEDIATE")
