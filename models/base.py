@@ -2,10 +2,13 @@
 
 import datetime
 import json
+import time
 from typing import Any
 
 import peewee
-from playhouse.db_url import connect
+from playhouse.db_url import connect, register_database
+from playhouse.pool import PooledDatabase, PooledSqliteDatabase
+from playhouse.postgres_ext import PooledPostgresqlExtDatabase
 
 # Bound to a real database by ``init_db`` (in the app factory, the CLI and the tests).
 db = peewee.DatabaseProxy()
@@ -37,6 +40,61 @@ class BaseModel(peewee.Model):
         legacy_table_names = False
 
 
+class _LeanPool(PooledDatabase):
+    """Checkout and checkin with no round trip and no process-wide lock held across I/O.
+
+    Peewee's pool pings every connection it lends (``SELECT 1`` on PostgreSQL) while holding
+    both its own lock and the database's process-wide ``_lock``, so the threads of a worker
+    queued behind each other's pings on every request. Here ``connect``/``close`` take no
+    database-wide lock (a connection's state is per thread already; the pool's own lock
+    guards only its heap, for microseconds), and a connection is pinged only when it sat
+    idle longer than ``PING_IDLE_SECONDS``: a busy worker reuses connections within
+    milliseconds, and one that lost its server while in use fails its request with a 503
+    (routes/errors.py resets only that connection), as before.
+    """
+
+    PING_IDLE_SECONDS = 5.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lock = peewee._NoopLock()  # the state it guarded is thread-local
+        self._returned: dict = {}  # id(conn) -> monotonic time it came back to the pool
+
+    def _close(self, conn: Any, close_conn: bool = False) -> Any:
+        self._returned[id(conn)] = time.monotonic()
+        return super()._close(conn, close_conn)
+
+    def _close_raw(self, conn: Any) -> Any:
+        self._returned.pop(id(conn), None)
+        return super()._close_raw(conn)
+
+    def _idle_too_long(self, conn: Any) -> bool:
+        returned = self._returned.get(id(conn))
+        return returned is None or time.monotonic() - returned > self.PING_IDLE_SECONDS
+
+
+class LeanPooledPostgresqlDatabase(_LeanPool, PooledPostgresqlExtDatabase):
+    """PostgreSQL, pooled (see ``_LeanPool``)."""
+
+    def _is_closed(self, conn: Any) -> bool:
+        if conn.closed:
+            return True
+        status = conn.get_transaction_status()  # local: no round trip
+        if status == 4:  # TRANSACTION_STATUS_UNKNOWN: the server is gone
+            return True
+        if status != 0 or self._idle_too_long(conn):  # not idle, or idle for long: check
+            return self._adapter.is_connection_closed(conn)
+        return False
+
+
+class LeanPooledSqliteDatabase(_LeanPool, PooledSqliteDatabase):
+    """SQLite, pooled (see ``_LeanPool``; its connections are local, never pinged)."""
+
+
+register_database(LeanPooledPostgresqlDatabase, "postgresqllean+pool")
+register_database(LeanPooledSqliteDatabase, "sqlitelean+pool")
+
+
 def open_database(url: str, **options: Any) -> peewee.Database:
     """Open the database named by ``url`` (``sqlite:///path`` or ``postgresql://...``).
 
@@ -47,7 +105,7 @@ def open_database(url: str, **options: Any) -> peewee.Database:
     if url.startswith("sqlite"):
         # Pooled, so the PRAGMAs run once per connection, not once per request. The pool lends
         # a connection to one thread at a time, so SQLite's same-thread check can go.
-        url = url.replace("sqlite://", "sqlite+pool://", 1)
+        url = url.replace("sqlite://", "sqlitelean+pool://", 1)
         database = connect(
             url,
             max_connections=16,
@@ -62,8 +120,8 @@ def open_database(url: str, **options: Any) -> peewee.Database:
             **options,
         )
     else:
-        url = url.replace("postgresql://", "postgresqlext+pool://", 1).replace(
-            "postgres://", "postgresqlext+pool://", 1
+        url = url.replace("postgresql://", "postgresqllean+pool://", 1).replace(
+            "postgres://", "postgresqllean+pool://", 1
         )
         database = connect(url, max_connections=8, stale_timeout=300, **options)
     return database
