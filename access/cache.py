@@ -1,50 +1,555 @@
-"""Facts cached across requests, per worker, valid for one value of the change counter.
+"""Facts cached across requests, per worker, and how fresh each request needs them.
 
-``sync()`` runs once per decision request: one primary-key read of the counter
-(models/generation.py). If the counter moved, the next requests get fresh, empty maps. A
-request keeps the maps it synced with, so a request that loaded old rows while a change
-committed writes them into maps nobody will read again: stale facts can never be served
-after the change is visible.
+**What is cached.** Per organization: the organization, the chains of its resources, its
+members' roles and their grants on those chains; across organizations: which (type, id) is
+no registered resource, and API keys. ``TargetBuilder`` (access/targets.py) reads and fills
+them through a ``SharedFacts`` view, one per request.
+
+**How it stays fresh.** Every committed change moves the database's change position
+(models/generation.py). On PostgreSQL the triggers also ``NOTIFY`` which organizations a
+statement touched (models/migrations/m0005_change_notices.py); a listener thread per
+worker, on a connection of its own, applies each notice: it drops only those
+organizations' facts (a user created or deleted: only that user's entries; keys: the keys)
+and then advances ``position``, the change position up to which every notice is applied.
+Other tenants' writes leave an organization's facts alone. On SQLite, or while the
+listener is not connected, each decision request reads the position instead (one
+primary-key read) and drops everything when it moved: never stale, one round trip.
+
+**No stale fact is stored.** A request notes the cache's ``epoch`` (how many notices were
+applied) before it reads the database, and stores what it read only if no notice about
+that organization (or user, or "anything") was applied since: a row read just before a
+change committed can never be kept past the notice of that change.
+
+**Freshness per request** (``consistency`` of docs/API.md, ``view``):
+- ``minimize_latency`` (the default): the cached facts as they are, no round trip. They
+  may miss changes committed in the last instant, the time the notice takes to arrive
+  (bench/: "staleness window"); never older than the worker's own writes: a worker that
+  committed position P answers only once its listener has applied P. Should notices stop
+  arriving while the connection stays up, the listener's own position check (every
+  ``LISTEN_PING_SECONDS``) starts over within two checks.
+- ``at_least_as_fresh`` with a token: never older than the token's position. The request
+  waits (at most ``WAIT_SECONDS``) for the listener to apply it, else reads the database
+  without the cache; a token past the database's position is not one this database gave
+  (``UnknownToken``, a 422).
+- ``fully_consistent``: reads the position now (one round trip), then as above.
+Every answer names the position it was decided at (``Facts.position``).
+
+Memory: every store counts; past ``MAX_ENTRIES`` stores everything starts over (drops do
+not give room back, so the indexes beside the maps stay bounded too).
 """
 
+import json
+import logging
+import os
+import select
 import threading
+import time
+from typing import Any
+
+import peewee
 
 from models import db
 from models.generation import current
 
+log = logging.getLogger("orgauthz.cache")
 
-class Maps:
-    """The cached facts of one generation."""
+MAX_ENTRIES = 400_000  # stores since the cache last started over
+MAX_EPOCH_KEYS = 100_000  # orgs and users remembered as "changed at"; past it: a floor
+WAIT_SECONDS = 0.25  # how long a request waits for the listener before reading around it
+LISTEN_PING_SECONDS = 2.0  # the listener checks the position (and its connection) this often
+MISSING = object()  # "not cached" (None is a cached answer: no such thing)
 
-    __slots__ = ("generation", "orgs", "targets", "actors", "grants", "keys")
 
-    def __init__(self, generation: int):
-        self.generation = generation
-        self.orgs, self.targets, self.actors, self.grants, self.keys = {}, {}, {}, {}, {}
+class UnknownToken(Exception):
+    """A consistency token past the database's position: not one this database gave."""
+
+
+class OrgFacts:
+    """The cached facts of one organization, and the answers decided on them."""
+
+    __slots__ = ("org", "targets", "actors", "grants", "answers")
+
+    def __init__(self):
+        self.org = MISSING  # OrgRef
+        self.targets: dict = {}  # (type, rid) -> Target
+        self.actors: dict = {}  # user -> (known, role)
+        self.grants: dict = {}  # (user, pk) -> roles
+        self.answers: dict = {}  # user -> {(policy version, action, type, rid): answer}
 
 
 class FactCache:
     """One per worker process; thread-safe (gthread workers share it)."""
 
     def __init__(self):
-        self._maps = Maps(-1)
         self._lock = threading.Lock()
+        self._advanced = threading.Condition(self._lock)
+        self._listener = None
+        self._pid = None
+        self._reset()
 
+    def _reset(self) -> None:
+        self.orgs: dict = {}  # org id -> OrgFacts
+        self.where: dict = {}  # (type, rid) -> org id of a cached Target
+        self.absent: dict = {}  # (type, rid) or ("org", id) -> True: no such thing
+        self.user_orgs: dict = {}  # user -> orgs holding an entry of theirs
+        self.keys: dict = {}  # API key digest -> name (None: unknown or revoked)
+        self.entries = 0
+        self.epoch = 0  # notices applied
+        self.floor = 0  # stores that began before this epoch are refused
+        self.org_epoch: dict = {}  # org -> epoch of its last notice
+        self.user_epoch: dict = {}
+        self.absent_epoch = self.keys_epoch = 0
+        self.position = -1  # every notice up to this change position is applied
+        self.own = -1  # the highest position this worker's own writes committed at
+
+    # ------------------------------------------------------------ lifecycle
     def clear(self) -> None:
-        """Forget everything (a new app may be bound to another database)."""
+        """Forget everything and stop listening (a new app may be bound to another database;
+        the listener starts again, for it, on the next request)."""
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.stop()
         with self._lock:
-            self._maps = Maps(-1)
+            self._reset()
 
-    def sync(self) -> Maps:
-        """The maps valid now: drop everything if any decision fact changed since."""
-        generation = current(db)
-        maps = self._maps
-        if maps.generation != generation:
-            with self._lock:
-                if self._maps.generation != generation:
-                    self._maps = Maps(generation)
-                maps = self._maps
-        return maps
+    def listening(self) -> bool:
+        """Whether notices keep the cache fresh (PostgreSQL, listener connected)."""
+        listener = self._listener
+        if listener is None or self._pid != os.getpid():
+            self._start_listener()
+            listener = self._listener
+        return listener is not None and listener.connected
+
+    def _start_listener(self) -> None:
+        database = db.obj
+        if database is None or not _is_postgres(database):
+            return
+        with self._lock:
+            if self._listener is not None and self._pid == os.getpid():
+                return
+            self._pid = os.getpid()  # a forked worker starts its own
+            self._listener = _Listener(self, database)
+            self._listener.start()
+
+    # ------------------------------------------------------------ freshness
+    def wrote(self, position: int) -> None:
+        """This worker committed a change at ``position``: its later answers include it."""
+        if position > self.own:
+            self.own = position
+
+    def view(self, mode: str = "minimize_latency", position: int | None = None) -> "Facts":
+        """The facts one request decides on, as fresh as ``mode`` asks (``position``: the
+        token's, for ``at_least_as_fresh``). Raises UnknownToken."""
+        if not self.listening():  # SQLite, or no notices: read the position
+            now = current(db)
+            if position is not None and position > now:
+                raise UnknownToken(position)
+            self._poll(now)
+            return SharedFacts(self, self.epoch, now)
+        need = self.own
+        if mode == "fully_consistent":
+            need = max(need, current(db))
+        elif position is not None:
+            need = max(need, position)
+        if self.position >= need or self._wait(need):
+            return SharedFacts(self, self.epoch, self.position)
+        now = current(db)  # the listener is behind: read around the cache
+        if position is not None and position > now:
+            raise UnknownToken(position)
+        if self.own > now:  # an own write that never committed (rolled back): forget it
+            self.own = now
+        return PrivateFacts(now)
+
+    def _wait(self, position: int, timeout: float = WAIT_SECONDS) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._advanced:
+            while self.position < position:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._listener or not self._listener.connected:
+                    return False
+                self._advanced.wait(left)
+        return True
+
+    def _poll(self, now: int) -> None:
+        if now != self.position:
+            self.apply({"g": now, "all": True}, exact=True)
+
+    def resync(self, position: int) -> None:
+        """The listener (re)connected at ``position``: keep the facts only if they are of it."""
+        with self._lock:
+            if position == self.position and self.epoch > 0:
+                self._advanced.notify_all()
+                return
+        self.apply({"g": position, "all": True}, exact=True)
+
+    def apply(self, note: dict, exact: bool = False) -> None:
+        """Apply one change notice (models/migrations/m0005_change_notices.py): drop what it
+        names, then advance the position. ``exact``: set the position even if lower (the
+        database was replaced)."""
+        with self._lock:
+            self.epoch += 1
+            epoch = self.epoch
+            if note.get("all"):
+                self._reset_maps(epoch)
+            else:
+                for org in note.get("o") or ():
+                    self.org_epoch[org] = epoch
+                    self.orgs.pop(org, None)
+                for user in note.get("u") or ():
+                    self.user_epoch[user] = epoch
+                    for org in self.user_orgs.pop(user, ()):
+                        facts = self.orgs.get(org)
+                        if facts is not None:
+                            facts.actors.pop(user, None)
+                            facts.answers.pop(user, None)
+                if note.get("n"):
+                    self.absent_epoch = epoch
+                    self.absent = {}
+                if note.get("k"):
+                    self.keys_epoch = epoch
+                    self.keys = {}
+                if len(self.org_epoch) + len(self.user_epoch) > MAX_EPOCH_KEYS:
+                    self.floor, self.org_epoch, self.user_epoch = epoch, {}, {}
+            position = note.get("g")
+            if isinstance(position, int) and (exact or position > self.position):
+                self.position = position
+            self._advanced.notify_all()
+
+    def _reset_maps(self, epoch: int) -> None:
+        position, own, ep = self.position, self.own, epoch
+        self._reset()
+        self.position, self.own, self.epoch, self.floor = position, own, ep, ep
+
+    # ------------------------------------------------------------ stores (under the lock)
+    def _fresh(self, start: int, org: str | None = None, user: str | None = None) -> bool:
+        if start < self.floor:
+            return False
+        if org is not None and self.org_epoch.get(org, 0) > start:
+            return False
+        return user is None or self.user_epoch.get(user, 0) <= start
+
+    def _room(self) -> None:
+        self.entries += 1
+        if self.entries > MAX_ENTRIES:
+            self._reset_maps(self.epoch + 1)
+
+    def _org_facts(self, org: str) -> OrgFacts:
+        facts = self.orgs.get(org)
+        if facts is None:
+            facts = self.orgs[org] = OrgFacts()
+        return facts
+
+
+def _is_postgres(database: Any) -> bool:
+    return isinstance(database, peewee.PostgresqlDatabase)
+
+
+class Facts:
+    """What a request reads facts through (TargetBuilder), and the position it decides at."""
+
+    position: int = -1
+    loads: int = 0  # database reads this request made for facts (TargetBuilder counts)
+
+    def org(self, org_id: str) -> Any:
+        return MISSING
+
+    def put_org(self, org_id: str, org: Any) -> None:
+        pass
+
+    def target(self, key: tuple) -> Any:
+        return MISSING
+
+    def put_target(self, key: tuple, target: Any) -> None:
+        pass
+
+    def actor(self, user: str, org: str) -> Any:
+        return MISSING
+
+    def put_actor(self, user: str, org: str, value: tuple) -> None:
+        pass
+
+    def grant(self, user: str, org: str, pk: int) -> Any:
+        return MISSING
+
+    def put_grant(self, user: str, org: str, pk: int, roles: tuple) -> None:
+        pass
+
+    def key(self, digest: str) -> Any:
+        return MISSING
+
+    def put_key(self, digest: str, name: str | None) -> None:
+        pass
+
+    def answer(self, user: str, key: tuple) -> Any:
+        """The answer decided before on these facts: ``key`` is (policy version, action,
+        type, rid) of a registered resource; None when there is none."""
+        return None
+
+    def put_answer(self, user: str, org: str, key: tuple, answer: tuple) -> None:
+        pass
+
+
+class PrivateFacts(Facts):
+    """Facts for one request or one unit of work only (nothing shared)."""
+
+    def __init__(self, position: int = -1):
+        self.position = position
+        self._orgs: dict = {}
+        self._targets: dict = {}
+        self._actors: dict = {}
+        self._grants: dict = {}
+        self._keys: dict = {}
+
+    def org(self, org_id: str) -> Any:
+        return self._orgs.get(org_id, MISSING)
+
+    def put_org(self, org_id: str, org: Any) -> None:
+        self._orgs[org_id] = org
+
+    def target(self, key: tuple) -> Any:
+        return self._targets.get(key, MISSING)
+
+    def put_target(self, key: tuple, target: Any) -> None:
+        self._targets[key] = target
+
+    def actor(self, user: str, org: str) -> Any:
+        return self._actors.get((user, org), MISSING)
+
+    def put_actor(self, user: str, org: str, value: tuple) -> None:
+        self._actors[(user, org)] = value
+
+    def grant(self, user: str, org: str, pk: int) -> Any:
+        return self._grants.get((user, pk), MISSING)
+
+    def put_grant(self, user: str, org: str, pk: int, roles: tuple) -> None:
+        self._grants[(user, pk)] = roles
+
+    def key(self, digest: str) -> Any:
+        return self._keys.get(digest, MISSING)
+
+    def put_key(self, digest: str, name: str | None) -> None:
+        self._keys[digest] = name
+
+
+class SharedFacts(PrivateFacts):
+    """The worker's cache as one request sees it: reads are lock-free dict lookups; stores
+    take the lock and keep only what no notice applied since ``start`` could have changed.
+    What is not stored is still kept for this request (its private maps)."""
+
+    def __init__(self, cache: FactCache, start: int, position: int):
+        super().__init__(position)
+        self.cache, self.start = cache, start
+
+    def org(self, org_id: str) -> Any:
+        cache = self.cache
+        if ("org", org_id) in cache.absent:
+            return None
+        facts = cache.orgs.get(org_id)
+        if facts is not None and facts.org is not MISSING:
+            return facts.org
+        return super().org(org_id)
+
+    def put_org(self, org_id: str, org: Any) -> None:
+        super().put_org(org_id, org)
+        cache = self.cache
+        with cache._lock:
+            if org is None:
+                if cache._fresh(self.start) and self.start >= cache.absent_epoch:
+                    cache.absent[("org", org_id)] = True
+                    cache._room()
+            elif cache._fresh(self.start, org_id):
+                facts = cache._org_facts(org_id)
+                if facts.org is MISSING:
+                    cache._room()
+                facts.org = org
+
+    def target(self, key: tuple) -> Any:
+        cache = self.cache
+        org = cache.where.get(key)
+        if org is not None:
+            facts = cache.orgs.get(org)
+            if facts is not None:
+                found = facts.targets.get(key, MISSING)
+                if found is not MISSING:
+                    return found
+        elif key in cache.absent:
+            return None
+        return super().target(key)
+
+    def put_target(self, key: tuple, target: Any) -> None:
+        super().put_target(key, target)
+        cache = self.cache
+        with cache._lock:
+            if target is None:
+                if cache._fresh(self.start) and self.start >= cache.absent_epoch:
+                    cache.absent[key] = True
+                    cache._room()
+                return
+            org = target.org.id
+            if cache._fresh(self.start, org):
+                facts = cache._org_facts(org)
+                if key not in facts.targets:
+                    cache._room()
+                facts.targets[key] = target
+                if cache.where.get(key) != org:
+                    cache._room()
+                    cache.where[key] = org
+
+    def actor(self, user: str, org: str) -> Any:
+        facts = self.cache.orgs.get(org)
+        if facts is not None:
+            found = facts.actors.get(user, MISSING)
+            if found is not MISSING:
+                return found
+        return super().actor(user, org)
+
+    def put_actor(self, user: str, org: str, value: tuple) -> None:
+        super().put_actor(user, org, value)
+        cache = self.cache
+        with cache._lock:
+            if cache._fresh(self.start, org, user):
+                facts = cache._org_facts(org)
+                if user not in facts.actors:
+                    cache._room()
+                facts.actors[user] = value
+                cache.user_orgs.setdefault(user, set()).add(org)
+
+    def grant(self, user: str, org: str, pk: int) -> Any:
+        facts = self.cache.orgs.get(org)
+        if facts is not None:
+            found = facts.grants.get((user, pk), MISSING)
+            if found is not MISSING:
+                return found
+        return super().grant(user, org, pk)
+
+    def put_grant(self, user: str, org: str, pk: int, roles: tuple) -> None:
+        super().put_grant(user, org, pk, roles)
+        cache = self.cache
+        with cache._lock:
+            if cache._fresh(self.start, org, user):
+                facts = cache._org_facts(org)
+                if (user, pk) not in facts.grants:
+                    cache._room()
+                facts.grants[(user, pk)] = roles
+
+    def key(self, digest: str) -> Any:
+        found = self.cache.keys.get(digest, MISSING)
+        return found if found is not MISSING else super().key(digest)
+
+    def answer(self, user: str, key: tuple) -> Any:
+        cache = self.cache
+        facts = cache.orgs.get(cache.where.get((key[2], key[3])))
+        if facts is None:
+            return None
+        mine = facts.answers.get(user)
+        return mine.get(key) if mine is not None else None
+
+    def put_answer(self, user: str, org: str, key: tuple, answer: tuple) -> None:
+        cache = self.cache
+        with cache._lock:
+            if cache._fresh(self.start, org, user) and cache.where.get((key[2], key[3])) == org:
+                facts = cache._org_facts(org)
+                facts.answers.setdefault(user, {})[key] = answer
+                cache.user_orgs.setdefault(user, set()).add(org)
+                cache._room()
+
+    def put_key(self, digest: str, name: str | None) -> None:
+        super().put_key(digest, name)
+        if name is None:  # only keys that work are shared: made-up ones would fill the cache
+            return
+        cache = self.cache
+        with cache._lock:
+            if cache._fresh(self.start) and self.start >= cache.keys_epoch:
+                if digest not in cache.keys:
+                    cache._room()
+                cache.keys[digest] = name
+
+
+class _Listener(threading.Thread):
+    """LISTEN on the database's channel; apply each notice to the cache (see the module
+    docstring). Reconnects with a backoff; while disconnected the cache falls back to a
+    position read per request, and on (re)connecting it starts over from the position."""
+
+    def __init__(self, cache: FactCache, database: Any) -> None:
+        super().__init__(name="fact-cache-listener", daemon=True)
+        self.cache = cache
+        self.params = dict(database.connect_params)
+        self.params["database"] = database.database
+        self.connected = False
+        self._stop = threading.Event()
+        self._conn = None
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.connected = False
+
+    def run(self) -> None:
+        backoff = 0.05
+        while not self._stop.is_set():
+            try:
+                self._serve()
+                backoff = 0.05
+            except Exception as exc:  # noqa: BLE001 -- any failure: reconnect
+                if self._stop.is_set():
+                    break
+                log.warning("fact-cache listener lost its connection (%s); reconnecting", exc)
+            finally:
+                self.connected = False
+                conn, self._conn = self._conn, None
+                if conn is not None:
+                    try:
+                        conn.close()
+                    except Exception:  # noqa: BLE001, S110 -- closing a dead connection
+                        pass
+            self._stop.wait(backoff)
+            backoff = min(backoff * 2, 5.0)
+
+    def _serve(self) -> None:
+        import psycopg2  # type: ignore[import-untyped]
+
+        params = {k: v for k, v in self.params.items() if v is not None}
+        conn = self._conn = psycopg2.connect(**params, connect_timeout=5)
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT current_schema()")
+            channel = f"orgauthz:{cur.fetchone()[0]}"
+            cur.execute(f'LISTEN "{channel}"')
+            cur.execute('SELECT value FROM "generation" WHERE id = 1')
+            row = cur.fetchone()
+        # Listening before the read: every change after it is noticed. Facts kept while the
+        # position was read per request stay if it has not moved since; else start over.
+        self.cache.resync(row[0] if row else -1)
+        self.connected = True
+        checked, behind = time.monotonic(), None
+        while not self._stop.is_set():
+            select.select([conn], [], [], 0.5)
+            conn.poll()  # reads what arrived; a dead connection raises here
+            if conn.notifies:
+                notes, conn.notifies[:] = list(conn.notifies), []
+                for notice in notes:
+                    try:
+                        note = json.loads(notice.payload)
+                    except ValueError:
+                        note = {"all": True}
+                    if isinstance(note, dict):
+                        self.cache.apply(note)
+            if time.monotonic() - checked > LISTEN_PING_SECONDS:
+                # The position, read as any worker would: a change whose notice never came
+                # (a proxy that drops LISTEN, a lost connection that did not error) is
+                # caught here. One behind at two checks in a row was not in flight.
+                with conn.cursor() as cur:
+                    cur.execute('SELECT value FROM "generation" WHERE id = 1')
+                    row = cur.fetchone()
+                now = row[0] if row else -1
+                if behind is not None and self.cache.position < behind:
+                    log.warning(
+                        "fact-cache notices missing (position %s, applied %s): starting over",
+                        behind,
+                        self.cache.position,
+                    )
+                    self.cache.apply({"g": now, "all": True}, exact=True)
+                behind = now if now > self.cache.position else None
+                checked = time.monotonic()
 
 
 CACHE = FactCache()

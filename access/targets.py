@@ -12,19 +12,20 @@ key probe per level), the actor with its role and grants on the chain another, a
 organization a third. They are plain SQL, prepared once: building them with Peewee's query
 builder cost ~300 µs each, more than running them.
 
-Without ``maps`` a builder caches for its own lifetime only (a unit of work makes a fresh
-one after taking its locks, so it decides on what is committed now). With the ``maps`` of
-``access.cache.CACHE.sync()`` it shares them across the worker's decision requests until a
-decision fact changes.
+Without ``facts`` a builder caches for its own lifetime only (a unit of work makes a fresh
+one after taking its locks, so it decides on what is committed now). With the ``facts`` of
+``access.cache.CACHE.view()`` it shares the worker's cache across decision requests, as
+fresh as the request asked (access/cache.py).
 """
 
 import functools
 import json
 
+from access.cache import MISSING, Facts, PrivateFacts
 from authz.view import ActorFacts, Node, OrgRef, Target, management_target, org_node
 from models import Grant, Membership, Organization, Resource, User, db
 
-MAX_DEPTH = 1000  # a chain longer than this is refused when written (access/resources.py)
+MAX_DEPTH = 256  # resources nest at most this deep: deeper is a 422 (access/resources.py)
 MAX_ENTRIES = 200_000  # per map; past it the map starts over (memory stays bounded)
 
 _SQL = {
@@ -85,49 +86,46 @@ def put_bounded(mapping: dict, key, value) -> None:
     mapping[key] = value
 
 
-class _Maps:
-    """Per-builder maps, when no shared ones are given."""
-
-    __slots__ = ("orgs", "targets", "actors", "grants")
-
-    def __init__(self):
-        self.orgs, self.targets, self.actors, self.grants = {}, {}, {}, {}
-
-
 class TargetBuilder:
     """Targets and actor facts, loaded from the database (see the module docstring)."""
 
-    def __init__(self, maps=None):
-        maps = maps if maps is not None else _Maps()
-        self._orgs, self._targets = maps.orgs, maps.targets
-        self._actors, self._grants = maps.actors, maps.grants
+    def __init__(self, facts: Facts | None = None):
+        self.facts = facts if facts is not None else PrivateFacts()
+
+    def _query(self, name: str, params: tuple, many: int = 0) -> list:
+        self.facts.loads += 1
+        return _query(name, params, many)
 
     # ------------------------------------------------------------ organizations, resources
     def org(self, org_id: str) -> OrgRef | None:
         """The organization ``org_id`` or None."""
-        if org_id not in self._orgs:
-            rows = _query("org", (org_id,))
-            put_bounded(self._orgs, org_id, OrgRef(*rows[0]) if rows else None)
-        return self._orgs[org_id]
+        found = self.facts.org(org_id)
+        if found is MISSING:
+            rows = self._query("org", (org_id,))
+            found = OrgRef(*rows[0]) if rows else None
+            self.facts.put_org(org_id, found)
+        return found
 
     def registered(self, type_: str, rid: str) -> Target | None:
         """The chain of the registered resource (type_, rid), or None: one query, or none
         when cached."""
         key = (type_, rid)
-        if key not in self._targets:
-            put_bounded(self._targets, key, self._load_registered(type_, rid))
-        return self._targets[key]
+        found = self.facts.target(key)
+        if found is MISSING:
+            found = self._load_registered(type_, rid)
+            self.facts.put_target(key, found)
+        return found
 
     def _load_registered(self, type_: str, rid: str) -> Target | None:
         if type_ == "Organization":
             org = self.org(rid)
             return Target(org, (org_node(org),)) if org else None
-        rows = _query("chain", (type_, rid))
+        rows = self._query("chain", (type_, rid))
         if not rows:
             return None
         org_id, style, closed_at = rows[-1][5:8]
         org = OrgRef(org_id, style, closed_at)
-        put_bounded(self._orgs, org_id, org)
+        self.facts.put_org(org_id, org)
         chain = tuple(Node(r[1], r[2], r[0], r[3], _attrs(r[4])) for r in rows)
         return Target(org, (org_node(org), *chain))
 
@@ -191,30 +189,36 @@ class TargetBuilder:
     # ------------------------------------------------------------ the actor
     def actor(self, user_id: str, target: Target) -> ActorFacts:
         """The actor's membership role in the target's org and grants on its chain."""
-        pks = tuple(n.pk for n in target.chain if n.pk is not None)
-        key = (user_id, target.org.id)
-        grants = self._grants
-        if key not in self._actors:
-            missing = [pk for pk in pks if (user_id, pk) not in grants]
+        facts, org = self.facts, target.org.id
+        pks = [n.pk for n in target.chain if n.pk is not None]
+        held = {pk: facts.grant(user_id, org, pk) for pk in pks}
+        missing = [pk for pk, roles in held.items() if roles is MISSING]
+        cached = facts.actor(user_id, org)
+        if cached is MISSING:
             if missing:  # exists? role? grants on the chain? one query
-                rows = _query("actor_grants", (target.org.id, *missing, user_id), len(missing))
+                rows = self._query("actor_grants", (org, *missing, user_id), len(missing))
                 found: dict = {}
                 for _uid, _role, pk, grant_role in rows:
                     if pk is not None:
                         found[pk] = found.get(pk, ()) + (grant_role,)
                 if rows:
                     for pk in missing:
-                        put_bounded(grants, (user_id, pk), found.get(pk, ()))
+                        held[pk] = found.get(pk, ())
+                        facts.put_grant(user_id, org, pk, held[pk])
+                    missing = []
             else:  # exists? role? one query
-                rows = _query("actor", (target.org.id, user_id))
-            put_bounded(self._actors, key, (bool(rows), rows[0][1] if rows else None))
-        known, role = self._actors[key]
-        missing = [pk for pk in pks if (user_id, pk) not in grants]
+                rows = self._query("actor", (org, user_id))
+            cached = (bool(rows), rows[0][1] if rows else None)
+            facts.put_actor(user_id, org, cached)
+        known, role = cached
         if known and missing:
             found = {}
-            for pk, grant_role in _query("grants", (user_id, *missing), len(missing)):
+            for pk, grant_role in self._query("grants", (user_id, *missing), len(missing)):
                 found[pk] = found.get(pk, ()) + (grant_role,)
             for pk in missing:
-                put_bounded(grants, (user_id, pk), found.get(pk, ()))
-        held = {pk: grants.get((user_id, pk), ()) for pk in pks}
+                held[pk] = found.get(pk, ())
+                facts.put_grant(user_id, org, pk, held[pk])
+        elif missing:  # an unknown user holds nothing
+            for pk in missing:
+                held[pk] = ()
         return ActorFacts(known, role, held)

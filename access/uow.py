@@ -18,6 +18,11 @@ serialises every unit that could add them to an organization.
 ``require`` and ``denial`` are the only way a write asks the policy; they raise
 ``RuntimeError`` outside an entered unit (tests/routes/test_unit_of_work.py also checks that
 every write route decides only inside one).
+
+Once committed, ``position`` is the change position the unit committed at (read inside its
+transaction, after its writes: models/generation.py), and ``take_committed()`` hands the
+highest one of the thread's units to whoever answers the request (routes/__init__.py turns
+it into the ``X-Consistency-Token`` header).
 """
 
 import threading
@@ -31,7 +36,8 @@ from access.decisions import require
 from access.errors import FORBIDDEN, ApiError
 from access.targets import TargetBuilder
 from authz.view import OrgRef, Target
-from models import AuditEvent, Organization, User, transaction
+from models import AuditEvent, Organization, User, db, transaction
+from models.generation import current as change_position
 
 _local = threading.local()
 
@@ -39,6 +45,14 @@ _local = threading.local()
 def current() -> "UnitOfWork | None":
     """The unit of work this thread is in, or None."""
     return getattr(_local, "uow", None)
+
+
+def take_committed() -> int | None:
+    """The highest change position a unit of this thread committed at since the last call
+    (None: none committed), and forget it."""
+    position = getattr(_local, "committed", None)
+    _local.committed = None
+    return position
 
 
 class UnitOfWork:
@@ -53,6 +67,7 @@ class UnitOfWork:
         self.targets: TargetBuilder | None = None
         self.org_row: Organization | None = None
         self._tx: AbstractContextManager[Any] | None = None
+        self.position: int | None = None  # the change position it committed at
 
     def __enter__(self) -> "UnitOfWork":
         if current() is not None:
@@ -75,7 +90,13 @@ class UnitOfWork:
         _local.uow = None
         self.targets = None
         assert self._tx is not None  # entered: __enter__ set it
-        return bool(self._tx.__exit__(*exc))
+        position = _position() if exc[0] is None else None
+        suppressed = bool(self._tx.__exit__(*exc))
+        if position is not None:  # committed
+            self.position = position
+            if position > (getattr(_local, "committed", None) or -1):
+                _local.committed = position
+        return suppressed
 
     # ------------------------------------------------------------ reads under the lock
     def _open(self) -> TargetBuilder:
@@ -136,3 +157,12 @@ class UnitOfWork:
             created_at=self.ctx.now(),
         )
         events.record(row)
+
+
+def _position() -> int | None:
+    """The change position, read inside the unit's transaction after its writes (its own
+    bump of the counter, or the last committed one when it changed no decision fact)."""
+    try:
+        return change_position(db)
+    except Exception:  # noqa: BLE001 -- no position is no token, never a failed write
+        return None

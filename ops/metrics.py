@@ -22,3 +22,9 @@ DECISION_LOG_DROPPED = Counter(
 DECISION_LOG_WRITE_ERRORS = Counter(
     "orgauthz_decision_log_write_errors_total", "Failed writes of the decision log (retried)"
 )
+FACT_CACHE = Counter(
+    "orgauthz_fact_cache_requests_total",
+    "Decision requests by where their facts came from: all from the worker's cache (hit) "
+    "or some from the database (miss)",
+    ["result"],
+)

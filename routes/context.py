@@ -1,13 +1,15 @@
 """What every request needs: its body, its caller, its acting user, the policy and the clock."""
 
 import functools
+import threading
 
 from flask import current_app, g, has_request_context, request
 from werkzeug.exceptions import BadRequest
 
+from access.cache import MISSING
 from access.context import Context
 from access.errors import ApiError
-from access.targets import TargetBuilder, put_bounded
+from access.targets import TargetBuilder
 from authz.engine import PolicySet
 from models import ApiKey, hash_secret
 from ops.activity import ACTIVITY
@@ -73,11 +75,12 @@ def policy() -> PolicySet:
 
 def targets() -> TargetBuilder:
     """The decision endpoints' TargetBuilder, on the facts shared across the worker's
-    requests (``g.maps``, see access/cache.py). Management calls need none: the core reads
-    fresh facts itself (under its locks, for a write)."""
-    if "targets" not in g:
-        g.targets = TargetBuilder(g.get("maps"))
-    return g.targets
+    requests as fresh as the request asked (``g.facts``: access/cache.py). Management calls
+    need none: the core reads fresh facts itself (under its locks, for a write)."""
+    builder = g.get("targets")
+    if builder is None:
+        builder = g.targets = TargetBuilder(g.get("facts"))
+    return builder
 
 
 def ctx(actor: str | None = None) -> Context:
@@ -97,29 +100,45 @@ def now():
     return current_app.config["CLOCK"]()
 
 
+_fast = threading.local()
+
+
+def fast_context(value: dict | None) -> None:
+    """The decision log's context of a request served outside Flask (routes/decisions.py
+    FastPath), for this thread; None when it is answered."""
+    _fast.log_context = value
+
+
 def decision_context() -> dict:
-    """What the decision log adds from the request: caller key and request id."""
+    """What the decision log adds from the request: caller key and request id (one dict
+    per request, shared by its decisions)."""
+    found = getattr(_fast, "log_context", None)
+    if found is not None:
+        return found
     if not has_request_context():
         return {}
-    return {"api_key": g.get("api_key"), "request_id": g.get("request_id")}
+    found = g.get("log_context")
+    if found is None:
+        found = g.log_context = {"api_key": g.get("api_key"), "request_id": g.get("request_id")}
+    return found
 
 
-def authenticate() -> None:
-    """Check ``Authorization: Bearer <key>``; 401 without a valid, unrevoked key."""
+def authenticate(facts=None) -> None:
+    """Check ``Authorization: Bearer <key>``; 401 without a valid, unrevoked key. ``facts``
+    (access/cache.py): where keys already checked are remembered, as fresh as the request's
+    other facts."""
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise ApiError(401, "send Authorization: Bearer <api key>")
     key = key.strip()
-    maps = g.get("maps")
     digest = hash_secret(key)
-    if maps is not None and digest in maps.keys:
-        name = maps.keys[digest]
-    else:
+    name = facts.key(digest) if facts is not None else MISSING
+    if name is MISSING:
         row = ApiKey.find_active(key)
         name = row.name if row else None
-        if maps is not None:
-            put_bounded(maps.keys, digest, name)
+        if facts is not None:
+            facts.put_key(digest, name)
     if name is None:
         raise ApiError(401, "the API key is unknown or revoked")
     g.api_key = name

@@ -7,6 +7,7 @@ route of the app appears, with its path parameters, the problem responses every 
 can give, and bearer authentication on /v1.
 """
 
+import copy
 import re
 
 from apispec import APISpec
@@ -141,7 +142,35 @@ def build_spec(app) -> dict:
             paths.setdefault(path, {})[method.lower()] = op
     for path, ops in sorted(paths.items()):
         spec.path(path=path, operations=ops)
-    return spec.to_dict()
+    return _consistency_tokens(spec.to_dict())
+
+
+WRITES = ("post", "put", "patch", "delete")
+TOKEN = {"type": "string", "description": "the change position the write committed at"}
+
+
+def _consistency_tokens(document: dict) -> dict:
+    """Every successful management write answers ``X-Consistency-Token`` and, in a JSON
+    object body, ``consistency_token`` (docs/API.md, version 1.1; routes/__init__.py)."""
+    schemas = document.get("components", {}).get("schemas", {})
+    for path, ops in document["paths"].items():
+        if not path.startswith("/v1/") or path.startswith("/v1/authorize"):
+            continue
+        for method, op in ops.items():
+            if method not in WRITES:
+                continue
+            for status, answer in op["responses"].items():
+                if not status.startswith("2"):
+                    continue
+                answer.setdefault("headers", {})["X-Consistency-Token"] = {"schema": TOKEN}
+                content = answer.get("content", {}).get("application/json")
+                ref = (content or {}).get("schema", {}).get("$ref", "").rsplit("/", 1)[-1]
+                if ref in schemas and "properties" in schemas[ref]:
+                    # A copy, so reads of the same object do not document the token.
+                    written = copy.deepcopy(schemas[ref])
+                    written["properties"]["consistency_token"] = TOKEN
+                    content["schema"] = written
+    return document
 
 
 @bp.get("/openapi.json")

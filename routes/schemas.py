@@ -10,10 +10,10 @@ a database error. Every length limit fits the column the value is stored in
 import datetime
 import json
 import re
-import uuid
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from access.decisions import new_decision_id as new_id
 from access.events import EVENT_TYPES
 
 # NUL, and the UTF-16 surrogate range: a str holds one only when it came unpaired
@@ -96,9 +96,14 @@ _REQUEST_ID = re.compile(f"[\x21-\x7e]{{1,{REQUEST_ID_MAX}}}")
 
 def request_id(header: str | None) -> str:
     """The request id: the caller's ``X-Request-Id`` when it is 1 to 100 visible ASCII
-    characters, else a generated one (never an error: the id is for correlating logs)."""
-    header = (header or "").strip()
-    return header if _REQUEST_ID.fullmatch(header) else uuid.uuid4().hex
+    characters, else a generated one (never an error: the id is for correlating logs).
+    Generated ids are a per-process random prefix and a counter (32 hex digits, as a uuid4
+    was): ``os.urandom`` costs tens of microseconds per call on some VMs."""
+    if header:
+        header = header.strip()
+        if _REQUEST_ID.fullmatch(header):
+            return header
+    return new_id()
 
 
 class Ref(Schema):
@@ -121,22 +126,47 @@ class ActorRef(Schema):
     id = Text(required=True, validate=ID)
 
 
+CONSISTENCY_MODES = ("minimize_latency", "at_least_as_fresh", "fully_consistent")
+
+
+class Consistency(Schema):
+    """How fresh the facts of a decision or list must be (docs/API.md, version 1.1); read by
+    routes/decisions.py before the body is loaded."""
+
+    mode = Text(required=True, validate=validate.OneOf(CONSISTENCY_MODES))
+    token = Text(
+        validate=validate.Length(min=1, max=40),
+        metadata={"description": "the X-Consistency-Token of a write (at_least_as_fresh)"},
+    )
+
+
+def _consistency():
+    return fields.Nested(Consistency, metadata={"description": "default: minimize_latency"})
+
+
+def _consistency_token():
+    return fields.String(metadata={"description": "the change position it was decided at"})
+
+
 class AuthorizeRequest(Schema):
     actor = fields.Nested(ActorRef, required=True)
     action = Text(required=True, validate=NAME)
     resource = fields.Nested(ResourceRef, required=True)
     explain = fields.Boolean(load_default=False)
+    consistency = _consistency()
 
 
 class BatchRequest(Schema):
     checks = fields.List(
         fields.Nested(AuthorizeRequest), required=True, validate=validate.Length(min=1, max=1000)
     )
+    consistency = _consistency()
 
 
 class ActionsRequest(Schema):
     actor = fields.Nested(ActorRef, required=True)
     resource = fields.Nested(ResourceRef, required=True)
+    consistency = _consistency()
 
 
 class Explanation(Schema):
@@ -154,16 +184,19 @@ class AuthorizeResponse(Schema):
     allowed = fields.Boolean(required=True)
     decision_id = fields.String(required=True)
     policy_version = fields.String(required=True)
+    consistency_token = _consistency_token()
     explanation = fields.Nested(Explanation)
 
 
 class BatchResponse(Schema):
     results = fields.List(fields.Nested(AuthorizeResponse), required=True)
+    consistency_token = _consistency_token()
 
 
 class ActionsResponse(Schema):
     actions = fields.List(fields.String(), required=True)
     policy_version = fields.String()
+    consistency_token = _consistency_token()
 
 
 class PageArgs(Schema):
@@ -439,6 +472,7 @@ class ListResourcesRequest(Schema):
     org = Text(required=True, validate=ORG_ID)
     limit = fields.Integer(validate=validate.Range(min=1, max=500))
     cursor = Text()
+    consistency = _consistency()
 
 
 class ListActorsRequest(Schema):
@@ -448,6 +482,7 @@ class ListActorsRequest(Schema):
     resource = fields.Nested(ResourceRef, required=True)
     limit = fields.Integer(validate=validate.Range(min=1, max=500))
     cursor = Text()
+    consistency = _consistency()
 
 
 class ResourceOut(Schema):
@@ -483,6 +518,7 @@ class ResourceRefOut(Schema):
 class ResourcePage(Schema):
     items = fields.List(fields.Nested(ResourceRefOut))
     next_cursor = fields.String(allow_none=True)
+    consistency_token = _consistency_token()
 
 
 class ActorOut(Schema):
@@ -492,6 +528,7 @@ class ActorOut(Schema):
 class ActorPage(Schema):
     items = fields.List(fields.Nested(ActorOut))
     next_cursor = fields.String(allow_none=True)
+    consistency_token = _consistency_token()
 
 
 class RecursiveArgs(Schema):

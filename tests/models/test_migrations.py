@@ -7,6 +7,7 @@ import pytest
 import models
 from app import create_app
 from models import Grant, Membership, Organization, Resource, User, db
+from models.generation import current, token
 from models.migrate import TABLE, available, pending, upgrade
 from models.migrations import m0001_initial
 from tests.conftest import PG_URL
@@ -87,4 +88,6 @@ def test_truncate_moves_the_change_counter(api, backend):
             db.execute_sql('TRUNCATE "grant"')
         else:
             db.execute_sql('DELETE FROM "grant"')
-    assert api.allowed("bob", "upload", folder) is False
+        written = token(current(db))  # the position the truncate committed at
+    fresh = {"consistency": {"mode": "at_least_as_fresh", "token": written}}
+    assert api.allowed("bob", "upload", folder, **fresh) is False

@@ -2,7 +2,7 @@
 
 import pytest
 
-from models import ApiKey, Grant, Membership, db
+from models import ApiKey, db
 
 DATASET = {"type": "Dataset", "id": "pix4d-bridge-scan"}  # two folders deep
 PIX4D = {"type": "Organization", "id": "org-pix4d"}
@@ -54,7 +54,7 @@ def test_answer_carries_decision_id_and_policy_version(api, demo, app):
     body = api.post(
         "/v1/authorize", {"actor": {"id": "pix4d-owner"}, "action": "view", "resource": PIX4D}
     ).get_json()
-    assert set(body) == {"allowed", "decision_id", "policy_version"}
+    assert set(body) == {"allowed", "decision_id", "policy_version", "consistency_token"}
     assert body["policy_version"] == app.extensions["orgauthz.policy"].current.version
     assert len(body["decision_id"]) == 32
 
@@ -138,18 +138,30 @@ def test_stored_facts_win_over_inline_ones(api, demo):
     assert api.allowed("pix4d-reader", "use", forged) is False
 
 
+def _at_least(token: str) -> dict:
+    return {"consistency": {"mode": "at_least_as_fresh", "token": token}}
+
+
 def test_revoked_grant_is_denied_on_the_next_request(api, demo):
     assert api.allowed("pix4d-member", "view", DATASET) is True
-    with db.connection_context():
-        Grant.delete().where(Grant.user == "pix4d-member").execute()
-    assert api.allowed("pix4d-member", "view", DATASET) is False
+    revoke = api.delete(
+        "/v1/orgs/org-pix4d/resources/Folder/pix4d-survey/grants/pix4d-member",
+        actor="pix4d-manager",
+    )
+    assert revoke.status_code == 204, revoke.get_json()
+    written = revoke.headers["X-Consistency-Token"]  # the write's position
+    assert api.allowed("pix4d-member", "view", DATASET, **_at_least(written)) is False
 
 
 def test_role_change_takes_effect_on_the_next_request(api, demo):
     assert api.allowed("pix4d-editor", "upload", DATASET) is True
-    with db.connection_context():
-        Membership.update(role="reader").where(Membership.user == "pix4d-editor").execute()
-    assert api.allowed("pix4d-editor", "upload", DATASET) is False
+    change = api.put(
+        "/v1/orgs/org-pix4d/members/pix4d-editor", {"role": "reader"}, actor="pix4d-owner"
+    )
+    assert change.status_code == 200, change.get_json()
+    written = change.get_json()["consistency_token"]
+    assert written == change.headers["X-Consistency-Token"]
+    assert api.allowed("pix4d-editor", "upload", DATASET, **_at_least(written)) is False
 
 
 def test_batch_answers_in_order_on_one_version(api, demo):
@@ -245,9 +257,10 @@ def test_callers_need_a_valid_unrevoked_key(api, app, demo):
     wrong = client.post("/v1/authorize", json=body, headers={"Authorization": "Bearer oaz_nope"})
     assert wrong.status_code == 401 and wrong.content_type == "application/problem+json"
     assert api.post("/v1/authorize", body).status_code == 200
-    with db.connection_context():
+    with db.connection_context():  # as ``flask keys revoke`` does: no token to pass on
         ApiKey.update(revoked_at=ApiKey.created_at).execute()
-    assert api.post("/v1/authorize", body).status_code == 401
+    now = {"consistency": {"mode": "fully_consistent"}}  # the key as the database has it now
+    assert api.post("/v1/authorize", {**body, **now}).status_code == 401
     assert client.get("/healthz").status_code == 200  # operational paths need no key
 
 

@@ -1,7 +1,19 @@
-"""The decision endpoints cache facts across requests, and never serve them after a change."""
+"""The decision endpoints cache facts across requests, and never serve them after a change
+the caller names: a check that passes the write's consistency token is decided on facts at
+least that fresh, whoever wrote them and however (the change position and its token:
+models/generation.py)."""
 
 from access import targets as facts_module
 from models import ApiKey, Grant, Membership, User, db
+from models.generation import current, token
+
+
+def written() -> dict:
+    """The ``consistency`` of a check that must see every change committed so far (the
+    token a write through the API answers; these tests write to the database directly)."""
+    with db.connection_context():
+        return {"consistency": {"mode": "at_least_as_fresh", "token": token(current(db))}}
+
 
 DATASET = {"type": "Dataset", "id": "pix4d-bridge-scan"}
 
@@ -32,32 +44,24 @@ def test_every_kind_of_change_is_seen_on_the_very_next_request(api, demo):
     assert api.allowed("pix4d-member", "view", DATASET) is True
     with db.connection_context():  # a grant revoked by any code path
         Grant.delete().where(Grant.user == "pix4d-member").execute()
-    assert api.allowed("pix4d-member", "view", DATASET) is False
+    assert api.allowed("pix4d-member", "view", DATASET, **written()) is False
 
     assert api.allowed("pix4d-editor", "upload", DATASET) is True
     with db.connection_context():  # a role changed
         Membership.update(role="reader").where(Membership.user == "pix4d-editor").execute()
-    assert api.allowed("pix4d-editor", "upload", DATASET) is False
+    assert api.allowed("pix4d-editor", "upload", DATASET, **written()) is False
 
     assert api.allowed("someone-new", "view", {"type": "Organization", "id": "org-pix4d"}) is False
     with db.connection_context():  # a user created and made a member
         User.create(id="someone-new", email="n@x.io", email_key="n@x.io")
         Membership.create(user="someone-new", org="org-pix4d", role="reader")
-    assert api.allowed("someone-new", "view", {"type": "Organization", "id": "org-pix4d"}) is True
+    org = {"type": "Organization", "id": "org-pix4d"}
+    assert api.allowed("someone-new", "view", org, **written()) is True
 
     with db.connection_context():  # the caller's key revoked
         ApiKey.update(revoked_at=ApiKey.created_at).execute()
-    assert (
-        api.post(
-            "/v1/authorize",
-            {
-                "actor": {"id": "pix4d-owner"},
-                "action": "view",
-                "resource": {"type": "Organization", "id": "org-pix4d"},
-            },
-        ).status_code
-        == 401
-    )
+    check = {"actor": {"id": "pix4d-owner"}, "action": "view", "resource": org}
+    assert api.post("/v1/authorize", {**check, **written()}).status_code == 401
 
 
 def test_last_active_updates_do_not_drop_the_cache(api, demo, monkeypatch):

@@ -84,6 +84,8 @@ COLUMNS = {
     (schemas.DeliveryListArgs, "status"): NOT_STORED,
     (schemas.WebhookRequest, "url"): Webhook.url,
     (schemas.WebhookRequest, "types"): NOT_STORED,  # JSON text, each one a known type
+    (schemas.Consistency, "mode"): NOT_STORED,  # how fresh a decision's facts must be
+    (schemas.Consistency, "token"): NOT_STORED,  # a change position, compared
 }
 
 STRINGS = (fields.String, fields.Dict)

@@ -116,7 +116,7 @@ def test_remove_several_is_all_or_nothing(api, app):
     )
     problem(api.post(f"/v1/orgs/{org}/members/remove", {"user_ids": []}, actor="max"), 422)
     ok = api.post(f"/v1/orgs/{org}/members/remove", {"user_ids": ["rita", "mia"]}, actor="max")
-    assert ok.status_code == 200 and ok.get_json() == {"removed": ["rita", "mia"]}
+    assert ok.status_code == 200 and ok.get_json()["removed"] == ["rita", "mia"]
     assert set(members(api, "olivia", org)) == {"olivia", "max", "erin"}
 
 

@@ -123,15 +123,19 @@ class Check(_Model):
     action: str
     resource: ResourceRef
     explain: bool = False
+    consistency: dict[str, Any] | None = None  # {"mode": ..., "token": ...} (contract 1.1)
     extra: dict[str, Any] = _extra()
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "actor": {"id": self.actor},
             "action": self.action,
             "resource": self.resource.to_json(),
             "explain": self.explain,
         }
+        if self.consistency is not None:
+            out["consistency"] = self.consistency
+        return out
 
 
 # ---------------------------------------------------------------- decisions
@@ -163,6 +167,7 @@ class Decision(_Model):
     allowed: bool
     decision_id: str
     policy_version: str
+    consistency_token: str | None = None  # the change position it was decided at (1.1)
     explanation: Explanation | None = None
     extra: dict[str, Any] = _extra()
 
@@ -208,6 +213,7 @@ class Actions(_Model):
 
     actions: list[str]
     policy_version: str | None = None
+    consistency_token: str | None = None  # the change position it was decided at (1.1)
     extra: dict[str, Any] = _extra()
 
 
@@ -323,6 +329,7 @@ class Acceptance(_Model):
     status: str
     invitation_id: str
     joined_at: str | None
+    consistency_token: str | None = None  # the change position it committed at (1.1)
     extra: dict[str, Any] = _extra()
 
 
@@ -401,6 +408,7 @@ class Grant(_Model):
     org: str | None = None
     role: str | None = None
     created_at: str | None = None
+    consistency_token: str | None = None  # the change position it committed at (1.1)
     extra: dict[str, Any] = _extra()
 
 
@@ -447,6 +455,7 @@ class Erasure(_Model):
     resources_unowned: int
     audit_entries_pseudonymised: int
     events_pseudonymised: int
+    consistency_token: str | None = None  # the change position it committed at (1.1)
     extra: dict[str, Any] = _extra()
 
 
