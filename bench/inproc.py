@@ -2,10 +2,13 @@
 
 Project variants, all through ``access.decisions.decide`` with the engine memo as a worker has
 it (the policy answered once per view, then memoized):
-    shared facts   TargetBuilder(maps) on the maps of CACHE.sync(), synced once: the steady state
-    + sync         TargetBuilder(CACHE.sync()) per decision: what one /v1/authorize request adds
-                   (one primary-key read of the change counter)
+    shared facts   TargetBuilder on one CACHE.view(): the steady state of a worker's facts
+    + view         TargetBuilder(CACHE.view()) per decision: what settling a request's freshness
+                   adds (nothing on PostgreSQL while the listener runs; a counter read on SQLite)
     cold facts     TargetBuilder() per decision: every fact loaded from the database (2-4 queries)
+    request path   the whole POST /v1/authorize in process, through the app's WSGI fast path
+                   (body, key, rate limit, freshness, decision, log, metrics, answer): everything
+                   a request pays but the HTTP server
 """
 
 import os
@@ -18,6 +21,8 @@ from access.decisions import decide
 from access.targets import TargetBuilder
 from bench import engines
 from ops import decisionlog
+
+REQUEST_PATH = "project: request path (WSGI fast path, in process)"
 
 # (name, actor, action, type, rid, expected)
 CASES = [
@@ -52,14 +57,14 @@ def median_rate(fn, seconds: float, runs: int = 3) -> float:
 
 def project_fns(policy, case):
     _, actor, action, type_, rid, _ = case
-    maps = CACHE.sync()
+    maps = CACHE.view()
 
     def shared():
         f = TargetBuilder(maps)
         return decide(policy, f, actor, action, f.registered(type_, rid)).allowed
 
     def synced():
-        f = TargetBuilder(CACHE.sync())
+        f = TargetBuilder(CACHE.view())
         return decide(policy, f, actor, action, f.registered(type_, rid)).allowed
 
     def cold():
@@ -68,9 +73,49 @@ def project_fns(policy, case):
 
     return {
         "project: decide, shared facts": shared,
-        "project: decide + CACHE.sync()": synced,
+        "project: decide + CACHE.view()": synced,
         "project: decide, cold facts": cold,
     }
+
+
+def request_path(app, key: str):
+    """{case name: fn} calling the app's WSGI entry with a prebuilt POST /v1/authorize."""
+    import io
+    import json
+
+    out = {}
+    for case in CASES:
+        body = json.dumps(
+            {
+                "actor": {"id": case[1]},
+                "action": case[2],
+                "resource": {"type": case[3], "id": case[4]},
+            }
+        ).encode()
+        base = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": "/v1/authorize",
+            "SERVER_NAME": "bench",
+            "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "QUERY_STRING": "",
+            "wsgi.url_scheme": "http",
+            "CONTENT_TYPE": "application/json",
+            "CONTENT_LENGTH": str(len(body)),
+            "HTTP_AUTHORIZATION": f"Bearer {key}",
+        }
+
+        def call(base=base, body=body):
+            environ = dict(base)
+            environ["wsgi.input"] = io.BytesIO(body)
+            return b'"allowed":true' in b"".join(app(environ, _started))
+
+        out[case[0]] = call
+    return out
+
+
+def _started(status, headers, exc_info=None):
+    return None
 
 
 def load_engines(policy):
@@ -101,7 +146,7 @@ def agreement(policy, alt) -> list:
             for a in engines.RES_ACTIONS:
                 grid.append((u, a, type_, rid))
     bad = []
-    maps = CACHE.sync()
+    maps = CACHE.view()
     for u, a, t, r in grid:
         f = TargetBuilder(maps)
         want = decide(policy, f, u, a, f.registered(t, r)).allowed
@@ -114,8 +159,9 @@ def agreement(policy, alt) -> list:
     return bad, len(grid)
 
 
-def run(policy, seconds: float, log=print) -> dict:
-    """Time every engine on every case. Returns {"rows": [...], "agreement": ...}."""
+def run(policy, seconds: float, log=print, app=None, key: str = "") -> dict:
+    """Time every engine on every case (and, given the app, the whole request path). Returns
+    {"rows": [...], "agreement": ...}."""
     alt, load_s = load_engines(policy)
     bad, n_grid = agreement(policy, alt)
     for case in CASES:
@@ -126,6 +172,8 @@ def run(policy, seconds: float, log=print) -> dict:
     for case in CASES:
         name, expected = case[0], case[5]
         fns = dict(project_fns(policy, case))
+        if app is not None:
+            fns[REQUEST_PATH] = request_path(app, key)[name]
         for e in alt:
             args = case[1:5]
             fns[e.name] = lambda e=e, args=args: e.allow(*args)
@@ -179,12 +227,12 @@ def rss_growth(policy, sample: list, n: int, log_path: str) -> dict:
     try:
 
         def one(check):
-            f = TargetBuilder(CACHE.sync() if one.count % 100 == 0 else one.maps)
+            f = TargetBuilder(CACHE.view() if one.count % 100 == 0 else one.maps)
             one.count += 1
             actor, action, type_, rid = check
             return decide(policy, f, actor, action, f.registered(type_, rid))
 
-        one.count, one.maps = 0, CACHE.sync()
+        one.count, one.maps = 0, CACHE.view()
         for c in checks:  # warm: every fact and view loaded once
             one(c)
         decisionlog.flush()

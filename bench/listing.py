@@ -272,7 +272,7 @@ def main():
 
         def decision(type_, rid, cached):
             def run():
-                facts = TargetBuilder(CACHE.sync()) if cached else TargetBuilder()
+                facts = TargetBuilder(CACHE.view()) if cached else TargetBuilder()
                 assert decide(
                     policy, facts, "bench-member", "view", facts.registered(type_, rid)
                 ).allowed

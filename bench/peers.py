@@ -1,0 +1,130 @@
+"""The servers orgauthz is measured against, behind the same gunicorn settings
+(gunicorn.conf.py): what a check costs with nothing but the web stack around it.
+
+    bare          a WSGI callable answering /healthz (no framework)
+    flask         minimal Flask: /healthz, and POST /check answered from plain dicts
+    casbin        minimal Flask + casbin (RBAC with domains), POST /check
+    cedar         minimal Flask + cedarpy (policies and entities parsed once), POST /check
+    oso           minimal Flask + oso 0.27.3 on the project's own policy (no memo), POST /check
+
+``/check`` takes an orgauthz authorize body and answers ``{"allowed": ...}``. The dict app
+holds the whole data set (every membership, resource and grant, read at worker start from
+``DATABASE_URL``), so it answers the same varied checks as orgauthz; the engines hold the
+benchmark org ``bench-pix4d`` (bench/engines.py) and answer the same single check.
+
+    gunicorn -c gunicorn.conf.py "bench.peers:app('flask')"
+"""
+
+import json
+import os
+
+RANK = {
+    "pix4d": {"member": 1, "reader": 2, "editor": 3, "manager": 4, "owner": 5},
+    "up42": {"member": 1, "admin": 2},
+    "respondio": {"member": 1, "user_admin": 2, "billing_admin": 2, "org_admin": 3},
+}
+
+
+def bare(environ, start_response):
+    """A WSGI callable: the floor of gunicorn itself."""
+    if environ.get("PATH_INFO") == "/healthz":
+        body = b'{"status":"ok"}'
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [body]
+    start_response("404 Not Found", [("Content-Type", "text/plain")])
+    return [b"not found"]
+
+
+class Everything:
+    """Every membership, resource and grant of the database, as dicts (the floor's data)."""
+
+    def __init__(self):
+        import psycopg2
+
+        url = os.environ["DATABASE_URL"]
+        if url.startswith("sqlite"):
+            import sqlite3
+
+            conn = sqlite3.connect(url.replace("sqlite:///", "/", 1))
+        else:
+            conn = psycopg2.connect(url, options=os.environ.get("PGOPTIONS", ""))
+        cur = conn.cursor()
+        cur.execute('SELECT id, style FROM "organization"')
+        self.style = dict(cur.fetchall())
+        cur.execute('SELECT user_id, org_id, role FROM "membership"')
+        self.roles = {(u, o): r for u, o, r in cur.fetchall()}
+        cur.execute('SELECT id, type, rid, parent_id, org_id FROM "resource"')
+        rows = cur.fetchall()
+        by_pk = {pk: (rid, parent, org) for pk, _t, rid, parent, org in rows}
+        self.resources = {}
+        for _pk, type_, rid, parent, org in rows:
+            chain, p = [rid], parent
+            while p is not None:
+                chain.append(by_pk[p][0])
+                p = by_pk[p][1]
+            self.resources[(type_, rid)] = (org, tuple(chain))
+        cur.execute(
+            'SELECT g.user_id, r.rid, g.role FROM "grant" g '
+            'JOIN "resource" r ON r.id = g.resource_id'
+        )
+        self.grants = {(u, rid): role for u, rid, role in cur.fetchall()}
+        conn.close()
+
+    def allow(self, actor: str, action: str, type_: str, rid: str) -> bool:
+        if type_ == "Organization":
+            org, chain = rid, ()
+        else:
+            org, chain = self.resources.get((type_, rid), (None, ()))
+        ranks = RANK.get(self.style.get(org), {})
+        best = ranks.get(self.roles.get((actor, org)), 0)
+        for r in chain:
+            best = max(best, ranks.get(self.grants.get((actor, r)), 0))
+        return best >= (1 if action == "view" else 2)
+
+
+def app(kind: str):
+    """The WSGI app of ``kind`` (see the module docstring)."""
+    if kind == "bare":
+        return bare
+    from flask import Flask, request
+
+    flask_app = Flask("peer")
+
+    @flask_app.get("/healthz")
+    def healthz():
+        return {"status": "ok"}
+
+    if kind == "flask":
+        facts = Everything()
+        allow = facts.allow
+    else:
+        from bench import engines
+
+        if os.environ["DATABASE_URL"].startswith("postgres"):
+            import models
+
+            models.init_db(os.environ["DATABASE_URL"])
+        from models import db
+
+        with db.connection_context():
+            f = engines.Facts.load("bench-pix4d")
+        if kind == "casbin":
+            allow = engines.Casbin(f).allow
+        elif kind == "cedar":
+            allow = engines.Cedar(f).allow
+        else:
+            from authz.engine import POLICY_DIR, PolicySet
+
+            allow = engines.RawOso(f, PolicySet(POLICY_DIR).engine("pix4d")).allow
+
+    @flask_app.post("/check")
+    def check():
+        body = request.get_json(force=True)
+        resource = body["resource"]
+        ok = allow(body["actor"]["id"], body["action"], resource["type"], resource["id"])
+        return {"allowed": bool(ok)}
+
+    return flask_app
+
+
+__all__ = ["app", "bare", "json"]
