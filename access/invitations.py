@@ -309,7 +309,6 @@ def accept(ctx: Context, token: str, person: dict) -> dict:
         if reason is not None:
 
             def what_if(changed: dict) -> bool:
-                assert uow.targets is not None  # asked inside the unit of work
                 return would_allow(
                     ctx.policy, uow.targets, user_id, "accept", org, "Invitation", changed
                 )

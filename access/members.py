@@ -10,6 +10,8 @@ the transaction's BEGIN IMMEDIATE serialises writers the same way. Two Owners de
 other at once: the first wins; the second, now a Manager demoting the last Owner, is refused.
 """
 
+from typing import Any, cast
+
 from peewee import fn
 
 from access.context import Context
@@ -70,7 +72,7 @@ def list_page(
         org_target(targets, org_id),
         what=f"view the members of {org_id}",
     )
-    items = []
+    items: list[tuple[str, Any, dict]] = []
     if after is None or after[0] == "m":
         query = Membership.select(Membership, User).join(User).where(Membership.org == org_id)
         if role:
@@ -82,19 +84,19 @@ def list_page(
         rows = query.order_by(User.id).limit(limit + 1)
         items = [("m", m.user.id, as_dict(m, m.user)) for m in rows]
     if len(items) <= limit:
-        query = Invitation.select().where(
+        pending = Invitation.select().where(
             (Invitation.org == org_id)
             & (Invitation.status == "pending")
             & (Invitation.expires_at > ctx.now())
         )
         if role:
-            query = query.where(Invitation.role == role)
+            pending = pending.where(Invitation.role == role)
         if q:
-            query = query.where(Invitation.email.contains(q))
+            pending = pending.where(Invitation.email.contains(q))
         if after and after[0] == "i":
-            query = query.where(Invitation.id > after[1])
-        rows = query.order_by(Invitation.id).limit(limit + 1 - len(items))
-        items += [("i", inv.id, pending_dict(inv)) for inv in rows]
+            pending = pending.where(Invitation.id > after[1])
+        invitations = pending.order_by(Invitation.id).limit(limit + 1 - len(items))
+        items += [("i", inv.id, pending_dict(inv)) for inv in invitations]
     more = len(items) > limit
     items = items[:limit]
     return {
@@ -295,7 +297,7 @@ def last_of_role(org_id: str, members_: list) -> dict:
     roles = {m["role"] for m in members_}
     counts = (
         {
-            r.role: r.n
+            r.role: cast(Any, r).n  # the COUNT aliased above
             for r in Membership.select(Membership.role, fn.COUNT(Membership.id).alias("n"))
             .where((Membership.org == org_id) & Membership.role.in_(list(roles)))
             .group_by(Membership.role)

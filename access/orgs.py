@@ -5,9 +5,12 @@ write, audit.
 """
 
 import contextlib
+import datetime
 import re
 import secrets
 import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import peewee
 
@@ -18,11 +21,11 @@ from access.events import summary, target_org
 from access.targets import TargetBuilder
 from access.uow import UnitOfWork
 from authz.engine import StyleEngine
-from authz.view import OrgRef
+from authz.view import OrgRef, Target
 from models import AuditEvent, Membership, Organization, Resource, User
 
 
-def iso(value) -> str | None:
+def iso(value: datetime.datetime | None) -> str | None:
     """A stored (naive UTC) datetime as ISO 8601 with ``Z``, or None."""
     return value.isoformat(timespec="seconds") + "Z" if value else None
 
@@ -35,7 +38,7 @@ def engine_for(ctx: Context, org: OrgRef) -> StyleEngine:
         raise ApiError(409, f"no policy is loaded for the style {org.style!r}") from exc
 
 
-def setting(engine: StyleEngine, name: str):
+def setting(engine: StyleEngine, name: str) -> Any:
     """A setting the style's policy must state. Raises ApiError 500 when it states none."""
     value = engine.setting(name)
     if value is None:
@@ -63,7 +66,7 @@ def org_ref(targets: TargetBuilder, org_id: str) -> OrgRef:
     return org
 
 
-def org_target(targets: TargetBuilder, org_id: str):
+def org_target(targets: TargetBuilder, org_id: str) -> Target:
     """The Organization as a decision target. Raises ApiError 404."""
     target = targets.registered("Organization", org_id)
     if target is None:
@@ -72,7 +75,7 @@ def org_target(targets: TargetBuilder, org_id: str):
 
 
 @contextlib.contextmanager
-def conflict_is_409():
+def conflict_is_409() -> Iterator[None]:
     """Turn a unique-index violation (a concurrent request wrote the same id or email between
     our check and our insert; the transaction is rolled back) into ApiError 409."""
     try:
@@ -175,7 +178,7 @@ def create(ctx: Context, actor: str, body: dict) -> dict:
     return after
 
 
-def _initial_resource(engine: StyleEngine, org_id: str, now):
+def _initial_resource(engine: StyleEngine, org_id: str, now: datetime.datetime) -> Resource | None:
     """The first resource a style creates with an organization (respond.io's first Space),
     or None. Its id is ``<org id>-<name>``, unless another organization registered that id
     first: then a random suffix, so nobody can block another organization's creation."""
@@ -248,6 +251,7 @@ def update(ctx: Context, actor: str, org_id: str, changes: dict) -> dict:
         for field in sorted(changes):
             uow.require(actor, FIELD_ACTIONS[field], target, what=f"change the {field} of {org_id}")
         row = uow.org_row
+        assert row is not None  # uow.org() found it under the lock
         before = {f: getattr(row, f) for f in changes}
         for field, value in changes.items():
             setattr(row, field, value)
@@ -264,6 +268,7 @@ def close(ctx: Context, actor: str, org_id: str) -> dict:
         uow.org()
         uow.require(actor, "close", org_target(uow.targets, org_id), what=f"close {org_id}")
         row = uow.org_row
+        assert row is not None  # uow.org() found it under the lock
         row.closed_at = ctx.now()
         row.save()
         uow.audit(
@@ -350,7 +355,7 @@ def audit_page(
     return page(query, AuditEvent.id, limit, after, audit_dict)
 
 
-def page(query, key, limit: int, after, dump) -> dict:
+def page(query: Any, key: Any, limit: int, after: Any, dump: Callable[[Any], dict]) -> dict:
     """One page of ``query`` ordered by ``key`` (a field), after the value ``after``:
     ``{"items", "next"}``, ``next`` the key of the last row when more follow."""
     if after is not None:
@@ -426,7 +431,7 @@ def closed_audit_page(
     return found
 
 
-def _audit_query(org_id: str, filters: dict):
+def _audit_query(org_id: str, filters: dict) -> Any:
     """The audit rows of ``org_id`` that ``filters`` keep (as ``audit_page`` filters)."""
     query = AuditEvent.select().where(AuditEvent.org == org_id)
     if filters.get("actor"):

@@ -8,6 +8,8 @@ move into a cycle.
 """
 
 import json
+from collections.abc import Callable
+from typing import Any, cast
 
 import peewee
 
@@ -18,8 +20,8 @@ from access.events import target_grant, target_resource
 from access.orgs import engine_for, iso, org_ref
 from access.targets import MAX_DEPTH, TargetBuilder
 from access.uow import UnitOfWork
-from authz.engine import StyleEngine
-from authz.view import MANAGEMENT_TYPES, Node, OrgRef
+from authz.engine import PolicySet, StyleEngine
+from authz.view import MANAGEMENT_TYPES, Node, OrgRef, Target
 from models import Grant, Membership, Resource, User, db
 
 
@@ -62,7 +64,7 @@ def resource_or_404(org_id: str, type_: str, rid: str) -> Resource:
     return row
 
 
-def _parent(engine: StyleEngine, org: OrgRef, type_: str, ref) -> Resource | None:
+def _parent(engine: StyleEngine, org: OrgRef, type_: str, ref: dict | None) -> Resource | None:
     """The parent named by ``ref`` ({type, id} or None). Raises ApiError 422 naming
     ``parent`` when it is not registered in this org or the policy relates no such parent,
     or when the chain would grow past MAX_DEPTH."""
@@ -275,7 +277,9 @@ def delete(ctx: Context, actor: str, org_id: str, type_: str, rid: str, recursiv
         uow.org()
         row = resource_or_404(org_id, type_, rid)
         uow.require(actor, "delete", uow.targets.registered(type_, rid))
-        below = list(row.subtree().select(Resource.id, Resource.path).tuples())
+        below: list[tuple[int, str]] = list(
+            cast(Any, row.subtree().select(Resource.id, Resource.path).tuples())
+        )
         if below and not recursive:
             raise ApiError(
                 409,
@@ -323,7 +327,9 @@ def _member_or_error(org_id: str, user_id: str) -> None:
         )
 
 
-def _grant(uow: UnitOfWork, actor: str, org: OrgRef, row: Resource, user_id: str, role: str):
+def _grant(
+    uow: UnitOfWork, actor: str, org: OrgRef, row: Resource, user_id: str, role: str
+) -> tuple[Grant, bool]:
     """Ask the policy for ``grant`` of ``role`` on ``row`` (and ``revoke`` of a different
     role the user holds there), then write it. Returns (grant, created?). Raises 403."""
     on = uow.targets.registered(row.type, row.rid)
@@ -484,7 +490,8 @@ def list_children(
     )
     if type_:
         query = query.where(Resource.type == type_)
-    rows, scanned, last, more = [], 0, after, False
+    rows: list = []
+    scanned, last, more = 0, after, False
     batch_size = min(limit + 1, 500)
     while True:
         batch = list(
@@ -520,7 +527,7 @@ def list_children(
     return {"items": items, "next": last if more else None}
 
 
-def org_target_of(targets: TargetBuilder, org_id: str):
+def org_target_of(targets: TargetBuilder, org_id: str) -> Target:
     target = targets.registered("Organization", org_id)
     if target is None:
         raise ApiError(404, f"no organization {org_id!r}")
@@ -561,7 +568,7 @@ def grants_of(
 SEARCH_SCAN = 500  # rows looked at for one page of a search (the rest: the next page)
 
 
-def seen_by(policy, targets: TargetBuilder, actor: str, target) -> bool:
+def seen_by(policy: PolicySet, targets: TargetBuilder, actor: str, target: Target | None) -> bool:
     """Whether a screen shows the resource to the actor: the policy lets them ``view`` it;
     on a type whose policy declares no ``view`` (a Pix4D License: use, assign, edit...),
     whether it lets them do any action on it (who may assign or use a license sees it).
@@ -574,7 +581,9 @@ def seen_by(policy, targets: TargetBuilder, actor: str, target) -> bool:
     return decide(policy, targets, actor, "view", target).allowed
 
 
-def _require_seen(policy, targets: TargetBuilder, actor: str, type_: str, rid: str) -> None:
+def _require_seen(
+    policy: PolicySet, targets: TargetBuilder, actor: str, type_: str, rid: str
+) -> None:
     """Raises ApiError 403 (the policy's reason for ``view``) unless ``seen_by``."""
     target = targets.registered(type_, rid)
     if not seen_by(policy, targets, actor, target):
@@ -632,21 +641,25 @@ def level(
         body["grants"] = grants.get(row.id, []) if show_grants else None
         body["children"] = None
         items.append(body)
-    counts = dict(
-        Resource.select(Resource.parent, peewee.fn.COUNT(Resource.id))
-        .where(Resource.parent.in_([r.id for r in rows] or [0]))
-        .group_by(Resource.parent)
-        .tuples()
+    counts: dict = dict(
+        cast(
+            Any,
+            Resource.select(Resource.parent, peewee.fn.COUNT(Resource.id))
+            .where(Resource.parent.in_([r.id for r in rows] or [0]))
+            .group_by(Resource.parent)
+            .tuples(),
+        )
     )
     for row, body in zip(rows, items, strict=True):
         body["children"] = counts.get(row.id, 0)
     return {"items": items, "next": last if more else None}
 
 
-def _scan(query, after, limit: int, most: int, keep) -> tuple:
+def _scan(query: Any, after: Any, limit: int, most: int, keep: Callable[[Any], bool]) -> tuple:
     """Rows of ``query`` by id after ``after`` that ``keep``, up to ``limit``, looking at
     ``most`` rows at most: (rows, the last id looked at, whether more may follow)."""
-    rows, scanned, last, more = [], 0, after, False
+    rows: list = []
+    scanned, last, more = 0, after, False
     batch_size = min(limit + 1, 200)
     while True:
         batch = list(
@@ -698,7 +711,7 @@ def search(
         query = query.where(Resource.rid.contains(q) | in_attributes)
     needle = (q or "").casefold()
 
-    def keep(row) -> bool:
+    def keep(row: Resource) -> bool:
         name = str((row.attributes or {}).get("name", ""))
         if needle and needle not in row.rid.casefold() and needle not in name.casefold():
             return False  # the text was in another attribute
@@ -795,13 +808,13 @@ def abilities(
     engine = engine_for(ctx, org)
     on = targets.registered(type_, rid)
 
-    def reason(action, target):
+    def reason(action: str, target: Target | None) -> str | None:
         decision = decide(ctx.policy, targets, actor, action, target, explain=True)
         return (
             None if decision.allowed else why(ctx.policy, targets, actor, action, target, decision)
         )
 
-    def on_grant(action, role):
+    def on_grant(action: str, role: str) -> str | None:
         return reason(action, targets.management(org, "Grant", {"role": role}, under=on))
 
     roles = engine.roles(type_)
@@ -857,7 +870,7 @@ def grant_reasons(ctx: Context, actor: str, org_id: str, action: str, items: lis
 
     targets = TargetBuilder()
     org = org_ref(targets, org_id)
-    found = []
+    found: list[str | None] = []
     for item in items:
         on = targets.registered(item["type"], item["id"])
         if on is None or on.org.id != org_id:

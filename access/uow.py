@@ -25,6 +25,7 @@ highest one of the thread's units to whoever answers the request (routes/__init_
 it into the ``X-Consistency-Token`` header).
 """
 
+import sys
 import threading
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
@@ -64,7 +65,7 @@ class UnitOfWork:
         self.ctx = ctx
         self.org_id = org_id
         self.lock_users = sorted({u for u in lock_users if u})
-        self.targets: TargetBuilder | None = None
+        self._targets: TargetBuilder | None = None
         self.org_row: Organization | None = None
         self._tx: AbstractContextManager[Any] | None = None
         self.position: int | None = None  # the change position it committed at
@@ -80,29 +81,36 @@ class UnitOfWork:
             for user_id in self.lock_users:
                 User.lock(user_id)
         except BaseException:
-            self._tx.__exit__(None, None, None)
+            self._tx.__exit__(*sys.exc_info())  # roll back: the locks were not all taken
             raise
-        self.targets = TargetBuilder()  # fresh: read after the locks
+        self._targets = TargetBuilder()  # fresh: read after the locks
         _local.uow = self
         return self
 
-    def __exit__(self, *exc: Any) -> bool:
+    def __exit__(self, *exc: Any) -> None:
+        # Commits, or rolls back on an exception, which then goes on: a unit of work never
+        # swallows one (so the type checker knows what holds after the block).
         _local.uow = None
-        self.targets = None
+        self._targets = None
         assert self._tx is not None  # entered: __enter__ set it
         position = _position() if exc[0] is None else None
-        suppressed = bool(self._tx.__exit__(*exc))
+        self._tx.__exit__(*exc)
         if position is not None:  # committed
             self.position = position
             if position > (getattr(_local, "committed", None) or -1):
                 _local.committed = position
-        return suppressed
 
     # ------------------------------------------------------------ reads under the lock
     def _open(self) -> TargetBuilder:
-        if self.targets is None or current() is not self:
+        if self._targets is None or current() is not self:
             raise RuntimeError("the policy is asked about a write only inside its unit of work")
-        return self.targets
+        return self._targets
+
+    @property
+    def targets(self) -> TargetBuilder:
+        """The unit's TargetBuilder: facts read after its locks. Raises RuntimeError outside
+        the entered unit."""
+        return self._open()
 
     def org(self) -> OrgRef:
         """The locked organization as decisions see it. Raises ApiError 404."""

@@ -16,10 +16,11 @@ This module is pure: it reads no database and no files beyond the policies it is
 """
 
 from collections import Counter
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from authz import matrix as effective
-from authz.engine import PolicySet
+from authz.engine import PolicySet, StyleEngine
 from authz.view import ActorFacts, OrgRef, build_view
 
 
@@ -51,7 +52,7 @@ def matrix_changes(old: PolicySet, new: PolicySet) -> list:
                 }
             )
             continue
-        cells = {}
+        cells: dict = {}
         for side, policy in (("old", old), ("new", new)):
             m = effective.compute(policy.engine(style))
             for table in m["tables"]:
@@ -77,7 +78,7 @@ def matrix_changes(old: PolicySet, new: PolicySet) -> list:
     return changes
 
 
-def management_changes(old_engine, new_engine) -> list:
+def management_changes(old_engine: StyleEngine, new_engine: StyleEngine) -> list:
     """The cells of the management matrices (authz.matrix.management) that differ: who may
     invite as, change from -> to, remove, cancel, grant what, in the old and new policy."""
     cells: dict = {}
@@ -137,7 +138,7 @@ def _applies(cell: dict, actor: Member, world: World, held: Counter) -> bool:
     return False
 
 
-def data_changes(old: PolicySet, new: PolicySet, worlds) -> list:
+def data_changes(old: PolicySet, new: PolicySet, worlds: Iterable[World]) -> list:
     """Each (user, org, resource, action) of ``worlds`` whose answer differs between the two
     versions, and each management question a member could meet there (a member of that
     role to change or remove, a resource to grant on) whose answer differs."""
@@ -173,7 +174,7 @@ def data_changes(old: PolicySet, new: PolicySet, worlds) -> list:
             actor = ActorFacts(True, m.role, m.grants)
             for chain in world.chains:
                 node = chain[-1]
-                answers = {}
+                answers: dict = {}
                 for side, engine in engines.items():
                     if engine is None or node.type not in engine.types:
                         answers[side] = {}
@@ -201,7 +202,7 @@ def data_changes(old: PolicySet, new: PolicySet, worlds) -> list:
     return changes
 
 
-def diff(old: PolicySet, new: PolicySet, worlds=None) -> dict:
+def diff(old: PolicySet, new: PolicySet, worlds: Iterable[World] | None = None) -> dict:
     """The whole report: matrix changes, data changes over ``worlds`` (None: the matrices
     only) and their counts."""
     cells = matrix_changes(old, new)
