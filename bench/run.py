@@ -112,7 +112,8 @@ def run_backend(backend: str, args, log) -> dict:
                 log(f"[{backend}] RSS over {args.rss_decisions:,} decisions")
                 out["rss_inproc"] = inproc.rss_growth(policy, ds.sample, args.rss_decisions, dlog)
         log(f"[{backend}] cold decisions by depth")
-        out["depth"] = depth.run(policy, runs=3 if args.quick else 5, log=log)
+        depths = [d for d in depth.DEPTHS if d <= args.max_depth]
+        out["depth"] = depth.run(policy, runs=3 if args.quick else 5, log=log, depths=depths)
         CACHE.clear()
         if not args.quick:
             from bench import table as http_table
@@ -123,7 +124,7 @@ def run_backend(backend: str, args, log) -> dict:
                 out["sweep"] = sweep(ds, args.http_seconds, log)
     finally:
         data.drop(ds)
-    if not args.quick and backend == "postgres":
+    if not args.quick and backend == "postgres" and not args.no_breadth:
         from bench import breadth
 
         log(f"[{backend}] breadth: list-resources at {args.breadth[0]:,} and {args.breadth[1]:,}")
@@ -493,6 +494,10 @@ def main(argv=None) -> int:
         help="the two sizes of bench/breadth.py (PostgreSQL, not --quick)",
     )
     parser.add_argument("--sweep", action="store_true", help="also measure gunicorn settings")
+    parser.add_argument(
+        "--max-depth", type=int, default=10**6, help="deepest chain timed (default: every depth)"
+    )
+    parser.add_argument("--no-breadth", action="store_true", help="skip bench/breadth.py")
     parser.add_argument(
         "--write-baseline",
         action="store_true",
