@@ -230,7 +230,16 @@ def test_a_chain_deeper_than_its_columns_is_refused_naming_the_parent(api, demo)
     chain nests as deep as both fit, and the write past that is a 422 naming ``parent``,
     never a database error; so is a move that would push a subtree past it."""
     base = "/v1/orgs/org-pix4d/resources/Folder"
-    parent, depth = None, 0
+    # The first 250 levels straight into the table (each through the model's one place
+    # that derives path and shape), the rest through the API: the limit is what is tested.
+    with db.connection_context():
+        row = None
+        for depth in range(250):
+            child = Resource(org="org-pix4d", type="Folder", rid=f"deep-{depth}")
+            child.place_under(row)
+            child.save(force_insert=True)
+            row = child
+    parent, depth = "deep-249", 250
     while True:
         body = {"parent": {"type": "Folder", "id": parent}} if parent else {}
         response = api.put(f"{base}/deep-{depth}", body, actor="pix4d-owner")

@@ -22,7 +22,7 @@ from tests.routes.test_listing import actors as list_actors
 from tests.routes.test_listing import resources as list_resources
 
 SEED = int(os.environ.get("PROPERTY_SEED", "20261123"))
-WORLDS = int(os.environ.get("PROPERTY_WORLDS", "24"))
+WORLDS = int(os.environ.get("PROPERTY_WORLDS", "12"))  # PROPERTY_WORLDS=200 for a long run
 CHECKS_PER_WORLD = 12  # resource-list cases; plus 4 actor-list cases
 
 # Which parent types each type may sit in (None: the organization itself).
