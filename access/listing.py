@@ -45,6 +45,8 @@ one query selects the users of the allowed groups, in id order with a keyset cur
 import json
 from typing import NamedTuple
 
+import peewee
+
 from access.targets import TargetBuilder
 from authz.engine import PolicySet, StyleEngine
 from authz.view import MANAGEMENT_TYPES, ActorFacts, Node, OrgRef, Target, build_view
@@ -260,12 +262,15 @@ def list_resources(
         contexts.append((prefix, *_group_condition(prefix, excluded, combos, actor_id)))
 
     # One branch per subtree context, one for the rest; contexts are disjoint and granted
-    # rows are only in the first branch, so UNION ALL never repeats a row. A subtree branch
-    # with few rows of the type sorts them (found through the subtree index; left to itself
-    # the planner may walk the whole rid index and filter, slow when the subtree is a small
-    # part of the type); one with many walks the (org, type, rid) index in order and stops
-    # at the page, where sorting would read the whole subtree (half the table for a grant on
-    # a root folder). Which: a count of the subtree's rows, stopped at SORT_AT.
+    # rows are only in the first branch, so UNION ALL never repeats a row. A subtree is
+    # read as one run per folder holding rows of the type (the distinct paths, by index
+    # skips, at most MAX_RUNS): the subtree index (org, type, path, rid) gives each run in
+    # id order and the union is merged to the page, so a page costs the same whether the
+    # subtree holds 1,000 rows or 500,000 (sorting it read them all: half the table for a
+    # grant on a root folder). A subtree of more folders than that is sorted when it holds
+    # few rows (a count stopped at SORT_AT), else the (org, type, rid) index is walked in id
+    # order, stopping at the page. (Left to itself the planner may walk the whole rid index
+    # for a small subtree: hence the explicit plans.)
     not_granted = f"r.id NOT IN ({_marks(len(granted))})" if granted else ""
     branches = []
     rest, rest_params = [], []
@@ -276,12 +281,18 @@ def list_resources(
         if not_granted:
             condition = f"({not_granted} AND {condition})"
             params = [s.pk for s in granted] + params
-        if prefix:
-            order = "r.rid" if _at_least(org_id, type_, prefix, SORT_AT) else "r.rid || ''"
-            branches.append((condition, params, order))
-        else:
+        if not prefix:
             rest.append(condition)
             rest_params += params
+        else:
+            runs = _paths(org_id, type_, prefix, MAX_RUNS + 1)
+            if len(runs) <= MAX_RUNS:  # one run per folder, each read in id order
+                for path in runs:
+                    branches.append((f"({condition} AND r.path = {{p}})", [*params, path], "r.rid"))
+            elif _at_least(org_id, type_, prefix, SORT_AT):
+                branches.append((condition, params, "r.rid"))
+            else:
+                branches.append((condition, params, "r.rid || ''"))
     if rest:
         branches.insert(0, ("(" + " OR ".join(rest) + ")", rest_params, "r.rid"))
     if not branches:
@@ -306,7 +317,36 @@ def list_resources(
     return _page(items, len(rows) > limit)
 
 
-SORT_AT = 2000  # a subtree with this many rows of the type is walked in id order, not sorted
+SORT_AT = 2000  # a subtree with this many rows of the type is read in id order, not sorted
+MAX_RUNS = 64  # folders of such a subtree read as runs of their own; more: the id walk
+
+
+def _paths(org_id: str, type_: str, prefix: str, most: int) -> list:
+    """The distinct paths of the rows of ``type_`` under ``prefix`` (one index probe each),
+    at most ``most``. On PostgreSQL the subtree index orders paths byte by byte
+    (``varchar_pattern_ops``), so the skips use its operators; ``MIN`` would read the whole
+    subtree."""
+    if isinstance(db.obj, peewee.PostgresqlDatabase):
+        first = (
+            'SELECT path FROM "{res}" WHERE org_id = {p} AND type = {p} AND path LIKE {p}'
+            " ORDER BY path USING ~<~ LIMIT 1"
+        )
+        after = (
+            'SELECT r.path FROM "{res}" r WHERE r.org_id = {p} AND r.type = {p}'
+            " AND r.path LIKE {p} AND r.path ~>~ s.path ORDER BY r.path USING ~<~ LIMIT 1"
+        )
+    else:
+        first = 'SELECT MIN(path) FROM "{res}" WHERE org_id = {p} AND type = {p} AND path LIKE {p}'
+        after = (
+            'SELECT MIN(r.path) FROM "{res}" r WHERE r.org_id = {p} AND r.type = {p}'
+            " AND r.path LIKE {p} AND r.path > s.path"
+        )
+    sql = (
+        f"WITH RECURSIVE s(path) AS (SELECT ({first}) UNION ALL SELECT ({after})"
+        " FROM s WHERE s.path IS NOT NULL) SELECT path FROM s WHERE path IS NOT NULL LIMIT {p}"
+    )
+    like = prefix + "%"
+    return [r[0] for r in _run(sql, [org_id, type_, like, org_id, type_, like, most])]
 
 
 def _at_least(org_id: str, type_: str, prefix: str, n: int) -> bool:

@@ -15,10 +15,10 @@ row is locked until then), so a worker that has applied the notice of position P
 fact older than P (access/cache.py). A statement that changes no row neither bumps nor
 notifies. TRUNCATE triggers (0002) keep calling ``orgauthz_bump``, which now also notifies.
 
-Both databases: ``(org_id, type, rid)``, so a list query whose rows are a large part of a
-type walks the ids in order instead of sorting a subtree (access/listing.py), and, on
-PostgreSQL, both it and the subtree index carry the columns the list filters on, so either
-plan reads the index only. SQLite keeps its per-request counter read (no NOTIFY there).
+Both databases: ``(org_id, type, rid)``, and the subtree index gains ``rid`` after ``path``,
+so a list query over a large subtree reads each folder's rows in id order instead of sorting
+the subtree (access/listing.py); on PostgreSQL both carry the columns the list filters on,
+so no plan visits the table. SQLite keeps its per-request counter read (no NOTIFY there).
 """
 
 import peewee
@@ -90,6 +90,10 @@ def up(database: peewee.Database) -> None:
         database.execute_sql(
             'CREATE INDEX IF NOT EXISTS "resource_org_type_rid" ON "resource" (org_id, type, rid)'
         )
+        database.execute_sql(
+            'CREATE INDEX IF NOT EXISTS "resource_org_type_path_rid" ON "resource" '
+            "(org_id, type, path, rid)"
+        )
         return
     # the driver formats parameters: its % must be doubled
     database.execute_sql(_CHANGED.replace("{MAX_IDS}", str(MAX_IDS)).replace("%", "%%"))
@@ -117,5 +121,5 @@ def up(database: peewee.Database) -> None:
     database.execute_sql('DROP INDEX IF EXISTS "resource_subtree"')
     database.execute_sql(
         'CREATE INDEX "resource_subtree" ON "resource" '
-        "(org_id, type, path varchar_pattern_ops) INCLUDE (rid, shape, owner)"
+        "(org_id, type, path varchar_pattern_ops, rid) INCLUDE (shape, owner)"
     )

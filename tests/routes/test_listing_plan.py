@@ -1,5 +1,6 @@
-"""List-resources chooses, per subtree, between sorting its rows and walking the type's ids
-in order (access/listing.py SORT_AT); both plans give the same pages."""
+"""List-resources chooses, per subtree, between sorting its rows, reading each of its folders
+in id order and merging, and walking the type's ids in order (access/listing.py SORT_AT,
+MAX_RUNS); every plan gives the same pages."""
 
 import pytest
 
@@ -21,8 +22,10 @@ def pages(api, actor: str, limit: int) -> list:
             return ids
 
 
-@pytest.mark.parametrize("sort_at", [1, 10**9])
-def test_both_plans_list_the_same(api, demo, monkeypatch, sort_at):
+@pytest.mark.parametrize(
+    "sort_at, max_runs", [(10**9, 64), (1, 64), (1, 0)], ids=["sort", "runs", "walk"]
+)
+def test_every_plan_lists_the_same(api, demo, monkeypatch, sort_at, max_runs):
     for i in range(30):
         parent = "pix4d-survey-2026" if i % 3 else "pix4d-survey"
         r = api.put(
@@ -32,6 +35,7 @@ def test_both_plans_list_the_same(api, demo, monkeypatch, sort_at):
         )
         assert r.status_code == 201
     monkeypatch.setattr(listing, "SORT_AT", sort_at)
+    monkeypatch.setattr(listing, "MAX_RUNS", max_runs)
     everything = pages(api, "pix4d-member", 500)  # a reader grant on pix4d-survey
     assert len(everything) == 31 and everything == sorted(everything)
     assert pages(api, "pix4d-member", 4) == everything
