@@ -65,10 +65,16 @@ def on_starting(server):
 
 
 def post_worker_init(worker):
-    """In each worker, once the app is loaded: the outbox thread (mail, webhooks, expiry)."""
+    """In each worker, once the app is loaded: the outbox thread (mail, webhooks, expiry);
+    then everything loaded so far (modules, the policy engines) is moved out of the garbage
+    collector's sight (``gc.freeze``), so a full collection scans only what requests made
+    since: it took ~50 ms over the whole heap, the bulk of a decision's p99 under load."""
+    import gc
+
     from app import start_outbox_worker
 
     start_outbox_worker(worker.wsgi)
+    gc.freeze()
 
 
 def on_reload(server):
