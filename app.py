@@ -55,10 +55,28 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
 
     CACHE.clear()  # the database may not be the one the cached facts came from
+    _replicas(app, CACHE)
     register(app)
     cli.register(app)
     _outbox(app)
     return app
+
+
+def _replicas(app: Flask, cache) -> None:
+    """Where decision reads may go, and where the cache listens (access/cache.py)."""
+    from models.replicas import open_replicas
+
+    urls = app.config.get("DATABASE_REPLICA_URLS") or ""
+    options = {}
+    primary = models.db.obj
+    if primary is not None and primary.connect_params.get("options"):
+        options["options"] = primary.connect_params["options"]  # a test's search_path
+    cache.configure(
+        open_replicas(urls, **options) if urls else [],
+        app.config.get("DATABASE_LISTEN_URL"),
+        float(app.config["REPLICA_MAX_LAG_SECONDS"]),
+        float(app.config["REPLICA_RETRY_SECONDS"]),
+    )
 
 
 def _outbox(app: Flask) -> None:

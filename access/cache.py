@@ -38,6 +38,8 @@ Memory: every store counts; past ``MAX_ENTRIES`` stores everything starts over (
 not give room back, so the indexes beside the maps stay bounded too).
 """
 
+import bisect
+import itertools
 import json
 import logging
 import os
@@ -50,6 +52,8 @@ import peewee
 
 from models import db
 from models.generation import current
+from models.replicas import Replica, connect_params
+from ops.metrics import REPLICA_SKIPS
 
 log = logging.getLogger("orgauthz.cache")
 
@@ -58,6 +62,7 @@ MAX_EPOCH_KEYS = 100_000  # orgs and users remembered as "changed at"; past it: 
 WAIT_SECONDS = 0.25  # how long a request waits for the listener before reading around it
 LISTEN_PING_SECONDS = 2.0  # the listener checks the position (and its connection) this often
 MISSING = object()  # "not cached" (None is a cached answer: no such thing)
+SEEN_POSITIONS = 4096  # notice arrival times kept to tell a replica's lag in seconds
 
 
 class UnknownToken(Exception):
@@ -85,6 +90,13 @@ class FactCache:
         self._advanced = threading.Condition(self._lock)
         self._listener = None
         self._pid = None
+        self.replicas: list = []  # models.replicas.Replica: decision reads may go there
+        self.max_lag = 1.0  # seconds a replica may be behind the primary and still serve
+        self.retry = 2.0  # seconds a failed replica is skipped
+        self.listen_params: dict | None = None  # a direct connection for LISTEN
+        self._turn = itertools.count()
+        self._seen: list = []  # positions whose notices arrived, ascending
+        self._seen_at: list = []  # when each arrived (monotonic)
         self._reset()
 
     def _reset(self) -> None:
@@ -103,6 +115,22 @@ class FactCache:
         self.own = -1  # the highest position this worker's own writes committed at
 
     # ------------------------------------------------------------ lifecycle
+    def configure(
+        self,
+        replicas: list | None = None,
+        listen_url: str | None = None,
+        max_lag: float = 1.0,
+        retry: float = 2.0,
+    ) -> None:
+        """Where decision reads may go (``replicas``), and how the listener connects
+        (``listen_url``: directly to the primary, when the pooled URL goes through
+        PgBouncer in transaction mode, which does not deliver notifications)."""
+        for replica in self.replicas:
+            replica.close()
+        self.replicas = list(replicas or ())
+        self.listen_params = connect_params(listen_url) if listen_url else None
+        self.max_lag, self.retry = max_lag, retry
+
     def clear(self) -> None:
         """Forget everything and stop listening (a new app may be bound to another database;
         the listener starts again, for it, on the next request)."""
@@ -128,7 +156,7 @@ class FactCache:
             if self._listener is not None and self._pid == os.getpid():
                 return
             self._pid = os.getpid()  # a forked worker starts its own
-            self._listener = _Listener(self, database)
+            self._listener = _Listener(self, database, self.listen_params)
             self._listener.start()
 
     # ------------------------------------------------------------ freshness
@@ -145,20 +173,83 @@ class FactCache:
             if position is not None and position > now:
                 raise UnknownToken(position)
             self._poll(now)
-            return SharedFacts(self, self.epoch, now)
+            facts = SharedFacts(self, self.epoch, now)
+            if self.replicas and mode != "fully_consistent":
+                facts.need = now  # only a replica that has replayed everything
+            return facts
         need = self.own
         if mode == "fully_consistent":
             need = max(need, current(db))
         elif position is not None:
             need = max(need, position)
         if self.position >= need or self._wait(need):
-            return SharedFacts(self, self.epoch, self.position)
+            facts = SharedFacts(self, self.epoch, self.position)
+            if self.replicas and mode != "fully_consistent":
+                facts.need = need  # a replica that has replayed ``need`` may serve its reads
+            return facts
         now = current(db)  # the listener is behind: read around the cache
         if position is not None and position > now:
             raise UnknownToken(position)
         if self.own > now:  # an own write that never committed (rolled back): forget it
             self.own = now
-        return PrivateFacts(now)
+        return PrivateFacts(now, "primary")
+
+    # ------------------------------------------------------------ replicas
+    def choose(self, facts: "SharedFacts") -> Replica | None:
+        """The replica that serves a request's reads (its first read asks), or None for the
+        primary. Replicas take turns; each is asked the position it has replayed (one
+        primary-key read). One that has replayed the cache's position serves, and what is
+        read there is shared; one only past what the request needs (``need``: its token,
+        this worker's own writes) serves if it lags by at most ``max_lag`` seconds, deciding
+        at its own position and sharing nothing. One down, or too far behind, is skipped."""
+        replicas, now = self.replicas, time.monotonic()
+        first = next(self._turn)
+        for i in range(len(replicas)):
+            replica = replicas[(first + i) % len(replicas)]
+            if not replica.up(now):
+                REPLICA_SKIPS.labels(replica.name, "down").inc()
+                continue
+            try:
+                replayed = replica.read(_POSITION_SQL)
+                replayed = replayed[0][0] if replayed else -1
+            except Exception as exc:  # noqa: BLE001 -- any failure: the next, else the primary
+                self.failed(replica, exc)
+                continue
+            replica.replayed = replayed
+            if replayed >= facts.position:
+                return replica
+            lag = self.lag(replayed)
+            if replayed >= facts.need and lag <= self.max_lag:
+                facts.start = -1  # older than the cache: nothing read there is shared
+                facts.position = replayed
+                return replica
+            REPLICA_SKIPS.labels(replica.name, "lag").inc()
+            if now - replica.noted > 1.0:
+                replica.noted = now
+                log.info(
+                    "replica %s skipped: at position %s, needed %s, %.3f s behind (bound %s s)",
+                    replica.name,
+                    replayed,
+                    facts.need,
+                    lag,
+                    self.max_lag,
+                )
+        return None
+
+    def failed(self, replica: Replica, exc: BaseException) -> None:
+        REPLICA_SKIPS.labels(replica.name, "error").inc()
+        replica.failed(exc, self.retry)
+
+    def lag(self, replayed: int) -> float:
+        """How long ago (seconds) the primary committed the oldest change a database at
+        ``replayed`` misses, by when its notice arrived here; 0 when it misses none."""
+        if replayed >= self.position:
+            return 0.0
+        seen, at = self._seen, self._seen_at
+        i = bisect.bisect_right(seen, replayed)
+        if i == 0 and (not seen or seen[0] > replayed + 1):
+            return float("inf") if not seen else time.monotonic() - at[0] + self.max_lag
+        return time.monotonic() - at[min(i, len(at) - 1)]
 
     def _wait(self, position: int, timeout: float = WAIT_SECONDS) -> bool:
         deadline = time.monotonic() + timeout
@@ -212,6 +303,13 @@ class FactCache:
                     self.floor, self.org_epoch, self.user_epoch = epoch, {}, {}
             position = note.get("g")
             if isinstance(position, int) and (exact or position > self.position):
+                if position < self.position or note.get("all"):
+                    self._seen, self._seen_at = [], []
+                else:
+                    self._seen.append(position)
+                    self._seen_at.append(time.monotonic())
+                    if len(self._seen) > SEEN_POSITIONS:
+                        del self._seen[: SEEN_POSITIONS // 2], self._seen_at[: SEEN_POSITIONS // 2]
                 self.position = position
             self._advanced.notify_all()
 
@@ -240,6 +338,10 @@ class FactCache:
         return facts
 
 
+_POSITION_SQL = 'SELECT value FROM "generation" WHERE id = 1'
+_UNCHOSEN = object()
+
+
 def _is_postgres(database: Any) -> bool:
     return isinstance(database, peewee.PostgresqlDatabase)
 
@@ -249,6 +351,12 @@ class Facts:
 
     position: int = -1
     loads: int = 0  # database reads this request made for facts (TargetBuilder counts)
+    source: str = "cache"  # what decided: "cache", "primary" or "replica:<host>:<port>"
+
+    def read(self, sql: str, params: tuple | list = ()) -> list:
+        """Run one read of facts (TargetBuilder, access/listing.py); its rows."""
+        self.source = "primary"
+        return db.execute_sql(sql, params).fetchall()
 
     def org(self, org_id: str) -> Any:
         return MISSING
@@ -292,8 +400,8 @@ class Facts:
 class PrivateFacts(Facts):
     """Facts for one request or one unit of work only (nothing shared)."""
 
-    def __init__(self, position: int = -1):
-        self.position = position
+    def __init__(self, position: int = -1, source: str = "primary"):
+        self.position, self.source = position, source
         self._orgs: dict = {}
         self._targets: dict = {}
         self._actors: dict = {}
@@ -336,9 +444,31 @@ class SharedFacts(PrivateFacts):
     take the lock and keep only what no notice applied since ``start`` could have changed.
     What is not stored is still kept for this request (its private maps)."""
 
+    need: int | None = None  # set when a replica may serve: the position it must have replayed
+    replica: Any = _UNCHOSEN
+
     def __init__(self, cache: FactCache, start: int, position: int):
-        super().__init__(position)
+        super().__init__(position, "cache")
         self.cache, self.start = cache, start
+
+    def read(self, sql: str, params: tuple | list = ()) -> list:
+        """A read on the replica the cache chose for this request (at its first read), else
+        the primary; a replica that fails is skipped from then on and the read retried on
+        the primary (reads only, so nothing is done twice)."""
+        if self.need is not None:
+            replica = self.replica
+            if replica is _UNCHOSEN:
+                replica = self.replica = self.cache.choose(self)
+            if replica is not None:
+                try:
+                    rows = replica.read(sql, params)
+                except Exception as exc:  # noqa: BLE001 -- the primary answers instead
+                    self.cache.failed(replica, exc)
+                    self.replica = None
+                else:
+                    self.source = replica.label
+                    return rows
+        return super().read(sql, params)
 
     def org(self, org_id: str) -> Any:
         cache = self.cache
@@ -470,11 +600,14 @@ class _Listener(threading.Thread):
     docstring). Reconnects with a backoff; while disconnected the cache falls back to a
     position read per request, and on (re)connecting it starts over from the position."""
 
-    def __init__(self, cache: FactCache, database: Any) -> None:
+    def __init__(self, cache: FactCache, database: Any, direct: dict | None = None) -> None:
         super().__init__(name="fact-cache-listener", daemon=True)
         self.cache = cache
-        self.params = dict(database.connect_params)
-        self.params["database"] = database.database
+        if direct:
+            self.params = dict(direct)
+        else:
+            self.params = dict(database.connect_params)
+            self.params["database"] = database.database
         self.connected = False
         self._stop = threading.Event()
         self._conn = None

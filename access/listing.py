@@ -43,6 +43,7 @@ one query selects the users of the allowed groups, in id order with a keyset cur
 """
 
 import json
+from collections.abc import Callable
 from typing import NamedTuple
 
 import peewee
@@ -69,8 +70,10 @@ def _tables() -> dict:
     }
 
 
-def _run(sql: str, params: list) -> list:
-    return db.execute_sql(sql.format(p=db.param, **_tables()), tuple(params)).fetchall()
+def _run(read: Callable, sql: str, params: list) -> list:
+    """Run one read through ``read`` (the request's ``Facts.read``: a replica or the
+    primary, access/cache.py)."""
+    return read(sql.format(p=db.param, **_tables()), tuple(params))
 
 
 def _marks(n: int) -> str:
@@ -128,7 +131,7 @@ def _special(row) -> _Special:
     )
 
 
-def _shapes(org_id: str, type_: str) -> list:
+def _shapes(read: Callable, org_id: str, type_: str) -> list:
     """The distinct shapes of ``type_`` in the org: one index probe per shape."""
     sql = (
         "WITH RECURSIVE s(shape) AS ("
@@ -139,17 +142,19 @@ def _shapes(org_id: str, type_: str) -> list:
         " FROM s WHERE s.shape IS NOT NULL)"
         " SELECT shape FROM s WHERE shape IS NOT NULL"
     )
-    return [r[0] for r in _run(sql, [org_id, type_, org_id, type_])]
+    return [r[0] for r in _run(read, sql, [org_id, type_, org_id, type_])]
 
 
-def _attribute_variants(engine: StyleEngine, org_id: str, type_: str) -> list:
+def _attribute_variants(read: Callable, engine: StyleEngine, org_id: str, type_: str) -> list:
     """[(visible attributes, [stored texts])] of the rows of ``type_``, or [(None, None)]
     when the policy reads no attribute of it (then attributes never split a group)."""
     if not engine.attributes.get(type_):
         return [(None, None)]
     variants = {}
     rows = _run(
-        'SELECT DISTINCT attributes FROM "{res}" WHERE org_id = {p} AND type = {p}', [org_id, type_]
+        read,
+        'SELECT DISTINCT attributes FROM "{res}" WHERE org_id = {p} AND type = {p}',
+        [org_id, type_],
     )
     for (text,) in rows:
         visible = engine.visible_attributes(type_, json.loads(text) if text else {})
@@ -171,11 +176,13 @@ def list_resources(
     """The registered resources of ``type_`` in ``org_id`` on which ``actor_id`` may do
     ``action``, in ``rid`` order after ``after``, at most ``limit``. Never raises for an
     unknown actor, org, type or action: the page is empty, as ``decide`` would deny."""
+    read = facts.facts.read
     org = facts.org(org_id)
     engine = _engine(policy, org, type_, action)
     if engine is None or type_ in MANAGEMENT_TYPES or type_ == "Organization":
         return _page([], False)
     actor_rows = _run(
+        read,
         'SELECT u.id, m.role FROM "{user}" u LEFT JOIN "{mem}" m'
         " ON m.user_id = u.id AND m.org_id = {p} WHERE u.id = {p}",
         [org_id, actor_id],
@@ -187,6 +194,7 @@ def list_resources(
     # The special resources: granted, owned with children, read attributes with children.
     grants, specials = {}, {}
     for row in _run(
+        read,
         f'SELECT g.role, {_ROW} FROM "{{grant}}" g JOIN "{{res}}" r'
         " ON r.id = g.resource_id WHERE g.user_id = {p} AND r.org_id = {p}",
         [actor_id, org_id],
@@ -197,6 +205,7 @@ def list_resources(
     has_child = 'EXISTS (SELECT 1 FROM "{res}" c WHERE c.parent_id = r.id)'
     if engine.reads_ownership:
         for row in _run(
+            read,
             f'SELECT {_ROW} FROM "{{res}}" r WHERE r.org_id = {{p}}'
             f" AND r.owner = {{p}} AND {has_child}",
             [org_id, actor_id],
@@ -205,6 +214,7 @@ def list_resources(
     read_types = sorted(engine.attributes)
     if read_types:
         for row in _run(
+            read,
             f'SELECT {_ROW} FROM "{{res}}" r WHERE r.org_id = {{p}} AND r.type IN'
             f" ({_marks(len(read_types))}) AND {has_child}",
             [org_id, *read_types],
@@ -215,9 +225,9 @@ def list_resources(
     def allowed(chain: tuple) -> bool:
         return engine.is_allowed(action, build_view(engine, actor_id, chain, held))
 
-    shapes = _shapes(org_id, type_)
+    shapes = _shapes(read, org_id, type_)
     owned_values = (False, True) if engine.reads_ownership else (None,)
-    variants = _attribute_variants(engine, org_id, type_)
+    variants = _attribute_variants(read, engine, org_id, type_)
 
     # Rows the actor holds a grant on: few; each decided alone, with its exact chain.
     granted = [s for s in specials.values() if s.pk in grants and s.type == type_]
@@ -285,11 +295,11 @@ def list_resources(
             rest.append(condition)
             rest_params += params
         else:
-            runs = _paths(org_id, type_, prefix, MAX_RUNS + 1)
+            runs = _paths(read, org_id, type_, prefix, MAX_RUNS + 1)
             if len(runs) <= MAX_RUNS:  # one run per folder, each read in id order
                 for path in runs:
                     branches.append((f"({condition} AND r.path = {{p}})", [*params, path], "r.rid"))
-            elif _at_least(org_id, type_, prefix, SORT_AT):
+            elif _at_least(read, org_id, type_, prefix, SORT_AT):
                 branches.append((condition, params, "r.rid"))
             else:
                 branches.append((condition, params, "r.rid || ''"))
@@ -312,7 +322,7 @@ def list_resources(
         sql = " UNION ALL ".join(f"SELECT rid FROM ({q}) b{i}" for i, q in enumerate(sqls))
         sql += " ORDER BY rid LIMIT {p}"
         all_params.append(limit + 1)
-    rows = _run(sql, all_params)
+    rows = _run(read, sql, all_params)
     items = [{"type": type_, "id": rid, "org": org_id} for (rid,) in rows[:limit]]
     return _page(items, len(rows) > limit)
 
@@ -321,7 +331,7 @@ SORT_AT = 2000  # a subtree with this many rows of the type is read in id order,
 MAX_RUNS = 64  # folders of such a subtree read as runs of their own; more: the id walk
 
 
-def _paths(org_id: str, type_: str, prefix: str, most: int) -> list:
+def _paths(read: Callable, org_id: str, type_: str, prefix: str, most: int) -> list:
     """The distinct paths of the rows of ``type_`` under ``prefix`` (one index probe each),
     at most ``most``. On PostgreSQL the subtree index orders paths byte by byte
     (``varchar_pattern_ops``), so the skips use its operators; ``MIN`` would read the whole
@@ -346,17 +356,17 @@ def _paths(org_id: str, type_: str, prefix: str, most: int) -> list:
         " FROM s WHERE s.path IS NOT NULL) SELECT path FROM s WHERE path IS NOT NULL LIMIT {p}"
     )
     like = prefix + "%"
-    return [r[0] for r in _run(sql, [org_id, type_, like, org_id, type_, like, most])]
+    return [r[0] for r in _run(read, sql, [org_id, type_, like, org_id, type_, like, most])]
 
 
-def _at_least(org_id: str, type_: str, prefix: str, n: int) -> bool:
+def _at_least(read: Callable, org_id: str, type_: str, prefix: str, n: int) -> bool:
     """Whether the subtree ``prefix`` holds at least ``n`` rows of ``type_`` (reads at most
     ``n`` entries of the subtree index)."""
     sql = (
         'SELECT COUNT(*) FROM (SELECT 1 FROM "{res}" r WHERE r.org_id = {p} AND r.type = {p}'
         " AND r.path LIKE {p} LIMIT {p}) s"
     )
-    return _run(sql, [org_id, type_, prefix + "%", n])[0][0] >= n
+    return _run(read, sql, [org_id, type_, prefix + "%", n])[0][0] >= n
 
 
 def _group_condition(prefix: str, excluded: list, combos: dict, actor_id: str) -> tuple:
@@ -405,6 +415,7 @@ def list_actors(
     engine = _engine(policy, target.org, target.node.type, action)
     if engine is None:
         return _page([], False)
+    read = facts.facts.read
     chain = target.chain
     pks = [n.pk for n in chain if n.pk is not None]
     owners = sorted({n.owner for n in chain if n.owner is not None})
@@ -431,11 +442,14 @@ def list_actors(
     )
     sig_params = pks + pks
     groups = {(None,) + (None,) * len(pks)}  # no role, no grant: users outside the org
-    for (role,) in _run('SELECT DISTINCT role FROM "{mem}" WHERE org_id = {p}', [target.org.id]):
+    for (role,) in _run(
+        read, 'SELECT DISTINCT role FROM "{mem}" WHERE org_id = {p}', [target.org.id]
+    ):
         groups.add((role,) + (None,) * len(pks))
     if sig:
         cols = ", ".join(f"s.g{i}" for i in range(len(pks)))
         for row in _run(
+            read,
             f'SELECT DISTINCT m.role, {cols} FROM {sig} s LEFT JOIN "{{mem}}" m'
             " ON m.user_id = s.user_id AND m.org_id = {p}",
             sig_params + [target.org.id],
@@ -476,7 +490,7 @@ def list_actors(
             params.append(after)
         sql += " ORDER BY u.id LIMIT {p}"
         params.append(limit + 1)
-        rows = [r[0] for r in _run(sql, params)]
+        rows = [r[0] for r in _run(read, sql, params)]
     merged = sorted(set(rows) | set(chosen))[: limit + 1]
     items = [{"id": uid} for uid in merged[:limit]]
     return _page(items, len(merged) > limit)

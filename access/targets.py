@@ -64,10 +64,6 @@ def _sql(name: str, many: int, p: str) -> str:
     )
 
 
-def _query(name: str, params: tuple, many: int = 0) -> list:
-    return db.execute_sql(_sql(name, many, db.param), params).fetchall()
-
-
 def _attrs(value) -> dict:
     if isinstance(value, dict):
         return value
@@ -94,7 +90,7 @@ class TargetBuilder:
 
     def _query(self, name: str, params: tuple, many: int = 0) -> list:
         self.facts.loads += 1
-        return _query(name, params, many)
+        return self.facts.read(_sql(name, many, db.param), params)
 
     # ------------------------------------------------------------ organizations, resources
     def org(self, org_id: str) -> OrgRef | None:

@@ -33,6 +33,13 @@ def _bool(text: str) -> bool:
 # instance folder are filled in by ``load``.
 SETTINGS = {
     "DATABASE_URL": (str, None, True),  # default: sqlite file in the instance folder
+    # PostgreSQL streaming replicas (comma-separated URLs) that decision and list reads may
+    # use (access/cache.py); a direct URL of the primary for LISTEN and migrations when
+    # DATABASE_URL goes through PgBouncer in transaction mode (README: several nodes).
+    "DATABASE_REPLICA_URLS": (str, "", True),
+    "DATABASE_LISTEN_URL": (str, None, True),
+    "REPLICA_MAX_LAG_SECONDS": (float, 1.0, False),  # a replica further behind is skipped
+    "REPLICA_RETRY_SECONDS": (float, 2.0, False),  # a failed replica is skipped this long
     "POLICY_DIR": (str, str(POLICY_DIR), False),
     "SNAPSHOT_DIR": (str, None, False),  # default: instance/policy-snapshots
     "MAX_CONTENT_LENGTH": (int, 1024 * 1024, False),

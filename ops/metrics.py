@@ -28,3 +28,9 @@ FACT_CACHE = Counter(
     "or some from the database (miss)",
     ["result"],
 )
+REPLICA_SKIPS = Counter(
+    "orgauthz_replica_skipped_total",
+    "Times a replica was passed over for a request's reads: down (failed lately), error "
+    "(failed now) or lag (not replayed far enough)",
+    ["replica", "reason"],
+)

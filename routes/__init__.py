@@ -145,6 +145,9 @@ def register(app: Flask) -> None:
         if req.method in SAFE or not req.path.startswith("/v1/"):
             return response
         if req.path.startswith("/v1/authorize"):
+            facts = g.get("facts")
+            if facts is not None:  # which database decided (access/cache.py: replicas)
+                response.headers["X-Decided-By"] = facts.source
             return response
         if written is None:  # a write with no unit of work: the position now
             try:

@@ -607,6 +607,7 @@ class FastPath:
             ("X-RateLimit-Limit", str(limit)),
             ("X-RateLimit-Remaining", str(max(remaining, 0))),
             ("X-RateLimit-Reset", str(int(reset))),
+            ("X-Decided-By", facts.source),
         ]
         self._observed(rule, "POST", started, request_id, name)
         return "200 OK", headers, payload

@@ -20,13 +20,13 @@ DATASET = {"type": "Dataset", "id": "pix4d-bridge-scan"}
 
 def count_queries(monkeypatch):
     calls = []
-    real = facts_module._query
+    real = facts_module.TargetBuilder._query
 
-    def counting(name, params, many=0):
+    def counting(self, name, params, many=0):
         calls.append(name)
-        return real(name, params, many)
+        return real(self, name, params, many)
 
-    monkeypatch.setattr(facts_module, "_query", counting)
+    monkeypatch.setattr(facts_module.TargetBuilder, "_query", counting)
     return calls
 
 

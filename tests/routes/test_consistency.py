@@ -176,9 +176,11 @@ def test_other_tenants_writes_leave_an_orgs_facts_alone(api, demo, backend, monk
     # the notice of org-pix4d's change is applied before this answer
     assert api.allowed("pix4d-editor", "upload", DATASET, **fresh(written)) is False
     calls = []
-    real = facts_module._query
+    real = facts_module.TargetBuilder._query
     monkeypatch.setattr(
-        facts_module, "_query", lambda name, *a, **k: calls.append(name) or real(name, *a, **k)
+        facts_module.TargetBuilder,
+        "_query",
+        lambda self, name, *a, **k: calls.append(name) or real(self, name, *a, **k),
     )
     assert api.allowed("up42-member", "view", up42, **fresh(written)) is True
     assert calls == []  # org-up42's facts were kept

@@ -1,0 +1,177 @@
+"""Reads from a real PostgreSQL streaming replica (``DATABASE_REPLICA_URLS``), and the
+"new enemy" guarantee across it: a check that passes the token of a revoke is never decided
+on a replica that has not replayed the revoke. The test runs its own primary and replica
+(initdb, pg_basebackup -R: tests/pgcluster.py) and pauses the replica's replay by hand.
+
+Every decision answer names what decided it (``X-Decided-By``: ``cache``, ``primary`` or
+``replica:<host>:<port>``) and the position it was decided at (``consistency_token``)."""
+
+import time
+
+import pytest
+
+import models
+from app import create_app
+from models import ApiKey, Membership, User, db
+from models.generation import current, parse_token, token
+from tests.pgcluster import Cluster, needs_pg_server, wait_until_replayed
+
+pytestmark = needs_pg_server
+
+DATASET = {"type": "Dataset", "id": "pix4d-bridge-scan"}
+READERS = [f"replica-reader-{i}" for i in range(4)]
+
+
+@pytest.fixture(scope="module")
+def servers():
+    cluster = Cluster()
+    try:
+        primary = cluster.primary()
+        replica = cluster.replica(primary)
+        yield primary, replica
+    finally:
+        cluster.close()
+
+
+@pytest.fixture
+def served(servers, tmp_path):
+    """The app on the primary, reading decisions from the replica; the demo data plus four
+    readers of org-pix4d; the replica caught up."""
+    primary, replica = servers
+    replica.sql("SELECT pg_wal_replay_resume()")
+    models.init_db(primary.url)
+    models.drop_tables()
+    models.create_tables()
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": primary.url,
+            "DATABASE_BOUND": True,
+            "DATABASE_REPLICA_URLS": replica.url,
+            "REPLICA_MAX_LAG_SECONDS": 60.0,
+            "REPLICA_RETRY_SECONDS": 0.5,
+            "DECISION_LOG": str(tmp_path / "d.log"),
+        }
+    )
+    from access.demo import load_demo
+
+    with db.connection_context():
+        load_demo(app.extensions["orgauthz.policy"].current)
+        for user in READERS:
+            User.create(id=user, email=f"{user}@x.example", email_key=f"{user}@x.example")
+            Membership.create(user=user, org="org-pix4d", role="reader")
+        key = ApiKey.create_key("replicas")
+    wait_until_replayed(primary, replica)
+    from access.cache import CACHE
+
+    deadline = time.monotonic() + 10
+    while not CACHE.listening():  # notices keep the worker's facts fresh from here on
+        assert time.monotonic() < deadline, "the fact cache's listener did not connect"
+        time.sleep(0.05)
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {key}"}
+
+    def check(actor: str, consistency: dict | None = None):
+        body = {"actor": {"id": actor}, "action": "view", "resource": DATASET}
+        if consistency is not None:
+            body["consistency"] = consistency
+        response = client.post("/v1/authorize", json=body, headers=headers)
+        assert response.status_code == 200, response.get_json()
+        return response
+
+    yield check, primary, replica, f"replica:127.0.0.1:{replica.port}"
+    replica.sql("SELECT pg_wal_replay_resume()")
+    if hasattr(db.obj, "close_all"):
+        db.obj.close_all()
+
+
+def revoke(users: list) -> str:
+    """Remove ``users`` from org-pix4d on the primary (any code path: here plain SQL); the
+    token of the position it committed at."""
+    with db.connection_context():
+        Membership.delete().where(Membership.user.in_(users)).execute()
+        return token(current(db))
+
+
+def position(response) -> int:
+    return parse_token(response.get_json()["consistency_token"])
+
+
+def test_a_revoke_the_replica_has_not_replayed_is_never_served_with_its_token(served):
+    check, primary, replica, replica_label = served
+    first = check(READERS[0])
+    assert first.get_json()["allowed"] is True
+    assert first.headers["X-Decided-By"] == replica_label  # facts read on the replica
+
+    replica.sql("SELECT pg_wal_replay_pause()")
+    revoked = revoke(READERS[:3])
+    fresh = {"mode": "at_least_as_fresh", "token": revoked}
+
+    # With the revoke's token: the replica is behind it, so the primary decides: denied.
+    answer = check(READERS[0], fresh)
+    assert answer.get_json()["allowed"] is False
+    assert answer.headers["X-Decided-By"] == "primary"
+    assert position(answer) >= parse_token(revoked)
+
+    # Without a token: the replica (within the lag bound) serves, as it is, and says so:
+    # the answer names a position before the revoke.
+    stale = check(READERS[1])
+    assert stale.headers["X-Decided-By"] == replica_label
+    assert stale.get_json()["allowed"] is True
+    assert position(stale) < parse_token(revoked)
+
+    # Replay resumed: the replica has the revoke and serves the token itself.
+    replica.sql("SELECT pg_wal_replay_resume()")
+    wait_until_replayed(primary, replica)
+    caught_up = check(READERS[2], fresh)
+    assert caught_up.get_json()["allowed"] is False
+    assert caught_up.headers["X-Decided-By"] == replica_label
+    assert check(READERS[3], fresh).get_json()["allowed"] is True  # not revoked
+
+
+def test_fully_consistent_is_decided_by_the_primary(served):
+    check, primary, replica, replica_label = served
+    replica.sql("SELECT pg_wal_replay_pause()")
+    revoke(READERS[:1])
+    answer = check(READERS[0], {"mode": "fully_consistent"})
+    assert answer.get_json()["allowed"] is False
+    assert answer.headers["X-Decided-By"] in ("primary", "cache")
+    assert answer.headers["X-Decided-By"] != replica_label
+
+
+def test_a_replica_past_the_lag_bound_is_skipped(served, monkeypatch):
+    check, primary, replica, replica_label = served
+    from access.cache import CACHE
+
+    replica.sql("SELECT pg_wal_replay_pause()")
+    revoke(READERS[:1])
+    monkeypatch.setattr(CACHE, "max_lag", 0.2)
+    time.sleep(0.4)  # the revoke the replica misses is now older than the bound
+    answer = check(READERS[1])
+    assert answer.headers["X-Decided-By"] == "primary"
+    assert answer.get_json()["allowed"] is True  # not revoked; decided on the primary
+
+
+def test_a_replica_that_stops_is_skipped_without_an_error_and_used_again(served):
+    check, primary, replica, replica_label = served
+    assert check(READERS[0]).headers["X-Decided-By"] == replica_label
+    replica.stop("immediate")
+    try:
+        for actor in READERS[1:]:
+            answer = check(actor)  # 200: the primary answers
+            assert answer.get_json()["allowed"] is True
+            assert answer.headers["X-Decided-By"] == "primary"
+    finally:
+        replica.start()
+    wait_until_replayed(primary, replica)
+    revoked = revoke(READERS[:1])  # the cached facts of org-pix4d go: the next check reads
+    deadline = time.monotonic() + 20
+    while True:
+        answer = check(READERS[0], {"mode": "at_least_as_fresh", "token": revoked})
+        assert answer.get_json()["allowed"] is False
+        if answer.headers["X-Decided-By"] == replica_label:
+            break
+        assert time.monotonic() < deadline, "the replica was not used again"
+        with db.connection_context():  # a change in the org: its cached facts go
+            Membership.update(role="reader").where(Membership.user == READERS[3]).execute()
+        time.sleep(0.2)
