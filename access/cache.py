@@ -219,7 +219,7 @@ class FactCache:
             if replayed >= facts.position:
                 return replica
             lag = self.lag(replayed)
-            if replayed >= facts.need and lag <= self.max_lag:
+            if replayed >= (facts.need or 0) and lag <= self.max_lag:
                 facts.start = -1  # older than the cache: nothing read there is shared
                 facts.position = replayed
                 return replica
