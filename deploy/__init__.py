@@ -1,0 +1,1 @@
+"""Deployment files (nginx, PgBouncer) and the local multi-node cluster (localcluster.py)."""

@@ -1,0 +1,1 @@
+"""The multi-node deployment (deploy/localcluster.py): nodes behind nginx, replicas, PgBouncer."""
