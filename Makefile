@@ -14,7 +14,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 LOCKS := requirements.txt requirements-dev.txt requirements-bench.txt
 
-.PHONY: run test setup setup-dev db demo key bench bench-small policy-test typecheck lint lock clean
+.PHONY: run test setup setup-dev db demo key bench bench-small policy-test typecheck lint lock clean cluster
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || (echo "Python 3.11 or 3.12 is required (oso 0.27.3 has no wheel for 3.13)"; exit 1)
@@ -94,6 +94,16 @@ bench: setup-dev
 
 bench-small: setup-dev
 	$(BIN)/python bench/run.py --size small --backend sqlite --quick --check-baseline
+
+# Several nodes on this machine (deploy/localcluster.py; README "Running several nodes"): a
+# PostgreSQL primary and streaming replicas of its own, gunicorn nodes, nginx in front on
+# 127.0.0.1:$(CLUSTER_PORT); prints the URLs and an API key, Ctrl-C stops everything. Needs
+# root (the servers run as postgres), PostgreSQL's server binaries and nginx; e.g.
+#   make cluster CLUSTER_ARGS="--replicas 2 --nodes 3 --pgbouncer"
+CLUSTER_PORT ?= 8080
+CLUSTER_ARGS ?=
+cluster: setup
+	$(BIN)/python -m deploy.localcluster --port $(CLUSTER_PORT) $(CLUSTER_ARGS)
 
 policy-test: setup
 	$(BIN)/flask --app app policy test
