@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -495,6 +496,7 @@ class LocalCluster:
         self.proxy: Proxy | None = None
         self.key = ""
         self.token_key = secrets.token_hex(32)
+        self.timings: dict[str, float] = {}  # seconds each phase of start() took
 
     # -- starting and stopping the whole
 
@@ -507,29 +509,48 @@ class LocalCluster:
         return self
 
     def _start(self) -> None:
+        started = time.monotonic()
+
+        def mark(phase: str) -> None:
+            self.timings[phase] = round(time.monotonic() - started - sum(self.timings.values()), 2)
+
         pg_folder = self.base / "pg"
         pg_folder.mkdir(exist_ok=True)
         self.pg = Cluster(pg_folder, self.dbname)
         self.primary = self.pg.primary()
-        for _ in range(self.n_replicas):
-            self.replicas.append(self.pg.replica(self.primary))
+        mark("primary")
+        setup_env = {**_inherited(), **self.extra_env, "DATABASE_URL": self.primary.url}
+
+        def replicas() -> None:
+            assert self.pg is not None and self.primary is not None
+            for _ in range(self.n_replicas):
+                self.replicas.append(self.pg.replica(self.primary))
+
+        def schema() -> None:
+            self._flask(["db", "upgrade"], setup_env)
+            if self.demo:
+                self._flask(["demo", "load"], setup_env)
+
+        # The replicas are copied while the migrations run (they stream them after).
+        with ThreadPoolExecutor(2) as pool:
+            for done in [pool.submit(replicas), pool.submit(schema)]:
+                done.result()
+        mark("replicas and migrations")
         if self.use_pgbouncer:
             self.bouncer = Bouncer(self.base / "pgbouncer", self.primary)
             self.bouncer.start()
-        setup_env = {**_inherited(), **self.extra_env, "DATABASE_URL": self.primary.url}
-        self._flask(["db", "upgrade"], setup_env)
-        if self.demo:
-            self._flask(["demo", "load"], setup_env)
-        self.key = self._flask(["keys", "create", self.key_name], setup_env)
         for i in range(self.n_nodes):
             node = Node(f"node{i}", self.base / f"node{i}", self.node_environment(i))
             self.nodes.append(node)
             node.start(wait=False)
+        self.key = self._flask(["keys", "create", self.key_name], setup_env)  # while they boot
         for node in self.nodes:
             node.wait_ready()
+        mark("nodes")
         if self.use_proxy:
             self.proxy = Proxy(self.base / "nginx", self.proxy_port)
             self.proxy.start(node.address for node in self.nodes)
+        mark("proxy")
 
     def node_environment(self, i: int) -> dict[str, str]:
         """The environment node ``i`` starts with (before ``start_node``'s own)."""
@@ -573,8 +594,9 @@ class LocalCluster:
         unless it was given."""
         if self.proxy:
             self.proxy.stop()
-        for node in self.nodes:
-            node.stop()
+        if self.nodes:  # each finishes its requests (gunicorn's graceful stop): all at once
+            with ThreadPoolExecutor(len(self.nodes)) as pool:
+                list(pool.map(Node.stop, self.nodes))
         if self.bouncer:
             self.bouncer.stop()
         if self.pg:
