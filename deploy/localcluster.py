@@ -106,6 +106,18 @@ def _wait_http(
     return False
 
 
+def _wait_listening(port: int, timeout: float, alive: Callable[[], bool]) -> bool:
+    """Poll until 127.0.0.1:port accepts a TCP connection."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and alive():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
 def _inherited() -> dict[str, str]:
     """This process's environment without the database settings a node must not inherit
     (ORGAUTHZ_DATABASE_URL would win over the DATABASE_URL the cluster sets)."""
@@ -392,10 +404,11 @@ class Node:
 
 class Proxy:
     """nginx with deploy/nginx-cluster.conf: only its listen address and its upstream's
-    servers (the nodes) changed; its prefix (pid, logs, temporary files) in ``folder``."""
+    servers (the nodes) changed (and, when ``workers`` is given, worker_processes); its
+    prefix (pid, logs, temporary files) in ``folder``."""
 
-    def __init__(self, folder: Path, port: int | None = None):
-        self.folder, self.port = folder, port or free_port()
+    def __init__(self, folder: Path, port: int | None = None, workers: int | None = None):
+        self.folder, self.port, self.workers = folder, port or free_port(), workers
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -406,6 +419,10 @@ class Proxy:
         text = (DEPLOY / "nginx-cluster.conf").read_text()
         text, n = re.subn(r"(?m)^(\s*)listen 8080;", rf"\1listen 127.0.0.1:{self.port};", text)
         assert n == 1, "deploy/nginx-cluster.conf no longer has `listen 8080;`"
+        if self.workers:
+            line = f"worker_processes {self.workers};"
+            text, n = re.subn(r"(?m)^worker_processes .*;", line, text)
+            assert n == 1, "deploy/nginx-cluster.conf has no worker_processes line"
         servers = re.compile(r"(?m)^(\s*)server 127\.0\.0\.1:\d+( [^;]*)?;\n")
         found = list(servers.finditer(text))
         assert found, "deploy/nginx-cluster.conf has no `server 127.0.0.1:...;` upstream line"
@@ -413,7 +430,9 @@ class Proxy:
         lines = "".join(f"{indent}server {a}{params};\n" for a in upstreams)
         return text[: found[0].start()] + lines + text[found[-1].end() :]
 
-    def start(self, upstreams: Iterable[str]) -> None:
+    def start(self, upstreams: Iterable[str], ready: str | None = "/healthz") -> None:
+        """Start; return once ``GET ready`` answers 200 through to a node (with ``ready``
+        None, once nginx accepts connections: no request reaches the upstreams)."""
         assert NGINX is not None, "nginx is not installed (apt-get install nginx-light)"
         (self.folder / "logs").mkdir(parents=True, exist_ok=True)
         conf = self.folder / "nginx.conf"
@@ -436,7 +455,11 @@ class Proxy:
             start_new_session=True,
         )
         out.close()
-        if not _wait_http(self.port, "/healthz", 20, lambda: proc.poll() is None):
+        if ready is not None:
+            up = _wait_http(self.port, ready, 20, lambda: proc.poll() is None)
+        else:
+            up = _wait_listening(self.port, 20, lambda: proc.poll() is None)
+        if not up:
             self.stop()
             raise RuntimeError(
                 "nginx did not start: "
