@@ -14,7 +14,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 LOCKS := requirements.txt requirements-dev.txt requirements-bench.txt
 
-.PHONY: run test setup setup-dev db demo key bench bench-small policy-test typecheck lint lock clean cluster
+.PHONY: run test setup setup-dev db demo key bench bench-small bench-cluster policy-test typecheck lint lock clean cluster
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || (echo "Python 3.11 or 3.12 is required (oso 0.27.3 has no wheel for 3.13)"; exit 1)
@@ -91,6 +91,12 @@ BENCH_SIZE ?= large
 BENCH_BACKEND ?= postgres,sqlite
 bench: setup-dev
 	$(BIN)/python bench/run.py --size $(BENCH_SIZE) --backend $(BENCH_BACKEND)
+	$(BIN)/python bench/cluster.py
+
+# Two nodes on a primary and a streaming replica (deploy/localcluster.py): the staleness
+# window of checks without a token, and checks/s with and without the replica.
+bench-cluster: setup-dev
+	$(BIN)/python bench/cluster.py
 
 bench-small: setup-dev
 	$(BIN)/python bench/run.py --size small --backend sqlite --quick --check-baseline
