@@ -189,10 +189,20 @@ def _orgs_of(user: User) -> list:
     invited_to = {
         i.org_id
         for i in Invitation.select(Invitation.org).where(
-            (Invitation.email_key == user.email_key) & (Invitation.status == "pending")
+            (Invitation.email_key == user.email_key)
+            | (Invitation.invited_by == user.id)
+            | (Invitation.accepted_by == user.id)
         )
     }
-    return sorted(member_of | invited_to)
+    # Every org whose rows the erasure changes, so it locks them all before the user (as
+    # every unit of work does): ownerships and creators in orgs they have left too.
+    owning = {
+        r.org_id for r in Resource.select(Resource.org).where(Resource.owner == user.id).distinct()
+    }
+    created = {
+        o.id for o in Organization.select(Organization.id).where(Organization.created_by == user.id)
+    }
+    return sorted(member_of | invited_to | owning | created)
 
 
 def _erase(ctx: Context, user_id: str) -> dict:

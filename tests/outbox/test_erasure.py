@@ -92,3 +92,43 @@ def test_erasure_leaves_only_a_pseudonym(api, app, smtp, worker):
     worker.step()
     [sent] = smtp.to("newbie@example.com")
     assert pseudonym in sent["Subject"]
+
+
+def test_erasure_locks_the_orgs_of_what_it_changes_before_the_user(api, app, backend):
+    """An organization the user has left but still owns a resource in is locked before the
+    user, as every unit of work does, so an erasure and a write there cannot deadlock."""
+    if backend != "postgres":
+        return  # SQLite takes one write lock for the whole database: no order to keep
+    import threading
+
+    add_user(api, "olga")
+    add_user(api, EVE, email=EVE_MAIL, name="Eve Nine")
+    org = new_org(api, "olga", "pix4d", name="Acme", id="org-acme")["id"]
+    made = invite(api, "olga", org, (EVE_MAIL, "editor")).get_json()["items"][0]
+    assert accept(api, made["token"], EVE, email=EVE_MAIL).status_code == 200
+    api.put(f"/v1/orgs/{org}/resources/Folder/plans", {"owner": EVE}, actor="olga")
+    assert api.delete(f"/v1/orgs/{org}/members/{EVE}", actor="olga").status_code == 204
+
+    import psycopg2
+
+    params = {**db.obj.connect_params, "dbname": db.obj.database}
+    params.pop("max_connections", None), params.pop("stale_timeout", None)
+    holder = psycopg2.connect(**params)  # a transaction elsewhere holds org-acme
+    holder.cursor().execute('SELECT id FROM "organization" WHERE id = %s FOR UPDATE', (org,))
+    answers = []
+    erasing = threading.Thread(target=lambda: answers.append(api.delete(f"/v1/users/{EVE}")))
+    erasing.start()
+    try:
+        erasing.join(1.0)
+        assert erasing.is_alive()  # waiting for org-acme ...
+        probe = psycopg2.connect(**params)
+        try:  # ... without holding the user meanwhile (NOWAIT: an error if it were held)
+            probe.cursor().execute('SELECT id FROM "user" WHERE id = %s FOR UPDATE NOWAIT', (EVE,))
+            probe.rollback()
+        finally:
+            probe.close()
+    finally:
+        holder.rollback()
+        holder.close()
+        erasing.join(30)
+    assert answers and answers[0].status_code == 200, answers[0].get_json()
