@@ -39,6 +39,7 @@ not give room back, so the indexes beside the maps stay bounded too).
 """
 
 import bisect
+import enum
 import itertools
 import json
 import logging
@@ -46,10 +47,11 @@ import os
 import select
 import threading
 import time
-from typing import Any
+from typing import Final, Literal
 
 import peewee
 
+from authz.view import OrgRef, Target
 from models import db
 from models.generation import current
 from models.replicas import Replica, connect_params
@@ -61,8 +63,22 @@ MAX_ENTRIES = 400_000  # stores since the cache last started over
 MAX_EPOCH_KEYS = 100_000  # orgs and users remembered as "changed at"; past it: a floor
 WAIT_SECONDS = 0.25  # how long a request waits for the listener before reading around it
 LISTEN_PING_SECONDS = 2.0  # the listener checks the position (and its connection) this often
-MISSING = object()  # "not cached" (None is a cached answer: no such thing)
 SEEN_POSITIONS = 4096  # notice arrival times kept to tell a replica's lag in seconds
+
+
+class _Missing(enum.Enum):
+    MISSING = "MISSING"
+
+
+MISSING: Final = _Missing.MISSING  # "not cached" (None is a cached answer: no such thing)
+Missing = Literal[_Missing.MISSING]  # its type: ``found is MISSING`` narrows it away
+
+# What the cache keeps: an actor's (known, membership role) in an org, its roles granted on
+# one resource, and an answer decided before (allowed, reason, target, style: None when the
+# policy was not asked, so it is not counted again).
+ActorEntry = tuple[bool, str | None]
+Roles = tuple[str, ...]
+Answer = tuple[bool, str, Target, str | None]
 
 
 class UnknownToken(Exception):
@@ -74,42 +90,43 @@ class OrgFacts:
 
     __slots__ = ("org", "targets", "actors", "grants", "answers")
 
-    def __init__(self):
-        self.org = MISSING  # OrgRef
-        self.targets: dict = {}  # (type, rid) -> Target
-        self.actors: dict = {}  # user -> (known, role)
-        self.grants: dict = {}  # (user, pk) -> roles
-        self.answers: dict = {}  # user -> {(policy version, action, type, rid): answer}
+    def __init__(self) -> None:
+        self.org: OrgRef | Missing = MISSING
+        self.targets: dict[tuple[str, str], Target] = {}  # (type, rid) -> Target
+        self.actors: dict[str, ActorEntry] = {}  # user -> (known, role)
+        self.grants: dict[tuple[str, int], Roles] = {}  # (user, pk) -> roles
+        # user -> {(policy version, action, type, rid): answer}
+        self.answers: dict[str, dict[tuple, Answer]] = {}
 
 
 class FactCache:
     """One per worker process; thread-safe (gthread workers share it)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._advanced = threading.Condition(self._lock)
-        self._listener = None
-        self._pid = None
-        self.replicas: list = []  # models.replicas.Replica: decision reads may go there
+        self._listener: _Listener | None = None
+        self._pid: int | None = None
+        self.replicas: list[Replica] = []  # decision reads may go there
         self.max_lag = 1.0  # seconds a replica may be behind the primary and still serve
         self.retry = 2.0  # seconds a failed replica is skipped
         self.listen_params: dict | None = None  # a direct connection for LISTEN
         self._turn = itertools.count()
-        self._seen: list = []  # positions whose notices arrived, ascending
-        self._seen_at: list = []  # when each arrived (monotonic)
+        self._seen: list[int] = []  # positions whose notices arrived, ascending
+        self._seen_at: list[float] = []  # when each arrived (monotonic)
         self._reset()
 
     def _reset(self) -> None:
-        self.orgs: dict = {}  # org id -> OrgFacts
-        self.where: dict = {}  # (type, rid) -> org id of a cached Target
-        self.absent: dict = {}  # (type, rid) or ("org", id) -> True: no such thing
-        self.user_orgs: dict = {}  # user -> orgs holding an entry of theirs
-        self.keys: dict = {}  # API key digest -> name (None: unknown or revoked)
+        self.orgs: dict[str, OrgFacts] = {}  # org id -> OrgFacts
+        self.where: dict[tuple[str, str], str] = {}  # (type, rid) -> org id of a cached Target
+        self.absent: dict[tuple[str, str], bool] = {}  # (type, rid) or ("org", id): no such
+        self.user_orgs: dict[str, set[str]] = {}  # user -> orgs holding an entry of theirs
+        self.keys: dict[str, str | None] = {}  # API key digest -> name (None: unknown, revoked)
         self.entries = 0
         self.epoch = 0  # notices applied
         self.floor = 0  # stores that began before this epoch are refused
-        self.org_epoch: dict = {}  # org -> epoch of its last notice
-        self.user_epoch: dict = {}
+        self.org_epoch: dict[str, int] = {}  # org -> epoch of its last notice
+        self.user_epoch: dict[str, int] = {}
         self.absent_epoch = self.keys_epoch = 0
         self.position = -1  # every notice up to this change position is applied
         self.own = -1  # the highest position this worker's own writes committed at
@@ -117,7 +134,7 @@ class FactCache:
     # ------------------------------------------------------------ lifecycle
     def configure(
         self,
-        replicas: list | None = None,
+        replicas: list[Replica] | None = None,
         listen_url: str | None = None,
         max_lag: float = 1.0,
         retry: float = 2.0,
@@ -210,8 +227,8 @@ class FactCache:
                 REPLICA_SKIPS.labels(replica.name, "down").inc()
                 continue
             try:
-                replayed = replica.read(_POSITION_SQL)
-                replayed = replayed[0][0] if replayed else -1
+                rows = replica.read(_POSITION_SQL)
+                replayed: int = rows[0][0] if rows else -1
             except Exception as exc:  # noqa: BLE001 -- any failure: the next, else the primary
                 self.failed(replica, exc)
                 continue
@@ -339,10 +356,16 @@ class FactCache:
 
 
 _POSITION_SQL = 'SELECT value FROM "generation" WHERE id = 1'
-_UNCHOSEN = object()
 
 
-def _is_postgres(database: Any) -> bool:
+class _Unchosen(enum.Enum):
+    UNCHOSEN = "UNCHOSEN"
+
+
+_UNCHOSEN: Final = _Unchosen.UNCHOSEN  # no replica chosen for the request yet
+
+
+def _is_postgres(database: peewee.Database | None) -> bool:
     return isinstance(database, peewee.PostgresqlDatabase)
 
 
@@ -358,81 +381,81 @@ class Facts:
         self.source = "primary"
         return db.execute_sql(sql, params).fetchall()
 
-    def org(self, org_id: str) -> Any:
+    def org(self, org_id: str) -> OrgRef | None | Missing:
         return MISSING
 
-    def put_org(self, org_id: str, org: Any) -> None:
+    def put_org(self, org_id: str, org: OrgRef | None) -> None:
         pass
 
-    def target(self, key: tuple) -> Any:
+    def target(self, key: tuple[str, str]) -> Target | None | Missing:
         return MISSING
 
-    def put_target(self, key: tuple, target: Any) -> None:
+    def put_target(self, key: tuple[str, str], target: Target | None) -> None:
         pass
 
-    def actor(self, user: str, org: str) -> Any:
+    def actor(self, user: str, org: str) -> ActorEntry | Missing:
         return MISSING
 
-    def put_actor(self, user: str, org: str, value: tuple) -> None:
+    def put_actor(self, user: str, org: str, value: ActorEntry) -> None:
         pass
 
-    def grant(self, user: str, org: str, pk: int) -> Any:
+    def grant(self, user: str, org: str, pk: int) -> Roles | Missing:
         return MISSING
 
-    def put_grant(self, user: str, org: str, pk: int, roles: tuple) -> None:
+    def put_grant(self, user: str, org: str, pk: int, roles: Roles) -> None:
         pass
 
-    def key(self, digest: str) -> Any:
+    def key(self, digest: str) -> str | None | Missing:
         return MISSING
 
     def put_key(self, digest: str, name: str | None) -> None:
         pass
 
-    def answer(self, user: str, key: tuple) -> Any:
+    def answer(self, user: str, key: tuple) -> Answer | None:
         """The answer decided before on these facts: ``key`` is (policy version, action,
         type, rid) of a registered resource; None when there is none."""
         return None
 
-    def put_answer(self, user: str, org: str, key: tuple, answer: tuple) -> None:
+    def put_answer(self, user: str, org: str, key: tuple, answer: Answer) -> None:
         pass
 
 
 class PrivateFacts(Facts):
     """Facts for one request or one unit of work only (nothing shared)."""
 
-    def __init__(self, position: int = -1, source: str = "primary"):
+    def __init__(self, position: int = -1, source: str = "primary") -> None:
         self.position, self.source = position, source
-        self._orgs: dict = {}
-        self._targets: dict = {}
-        self._actors: dict = {}
-        self._grants: dict = {}
-        self._keys: dict = {}
+        self._orgs: dict[str, OrgRef | None] = {}
+        self._targets: dict[tuple[str, str], Target | None] = {}
+        self._actors: dict[tuple[str, str], ActorEntry] = {}
+        self._grants: dict[tuple[str, int], Roles] = {}
+        self._keys: dict[str, str | None] = {}
 
-    def org(self, org_id: str) -> Any:
+    def org(self, org_id: str) -> OrgRef | None | Missing:
         return self._orgs.get(org_id, MISSING)
 
-    def put_org(self, org_id: str, org: Any) -> None:
+    def put_org(self, org_id: str, org: OrgRef | None) -> None:
         self._orgs[org_id] = org
 
-    def target(self, key: tuple) -> Any:
+    def target(self, key: tuple[str, str]) -> Target | None | Missing:
         return self._targets.get(key, MISSING)
 
-    def put_target(self, key: tuple, target: Any) -> None:
+    def put_target(self, key: tuple[str, str], target: Target | None) -> None:
         self._targets[key] = target
 
-    def actor(self, user: str, org: str) -> Any:
+    def actor(self, user: str, org: str) -> ActorEntry | Missing:
         return self._actors.get((user, org), MISSING)
 
-    def put_actor(self, user: str, org: str, value: tuple) -> None:
+    def put_actor(self, user: str, org: str, value: ActorEntry) -> None:
         self._actors[(user, org)] = value
 
-    def grant(self, user: str, org: str, pk: int) -> Any:
+    def grant(self, user: str, org: str, pk: int) -> Roles | Missing:
         return self._grants.get((user, pk), MISSING)
 
-    def put_grant(self, user: str, org: str, pk: int, roles: tuple) -> None:
+    def put_grant(self, user: str, org: str, pk: int, roles: Roles) -> None:
         self._grants[(user, pk)] = roles
 
-    def key(self, digest: str) -> Any:
+    def key(self, digest: str) -> str | None | Missing:
         return self._keys.get(digest, MISSING)
 
     def put_key(self, digest: str, name: str | None) -> None:
@@ -445,9 +468,9 @@ class SharedFacts(PrivateFacts):
     What is not stored is still kept for this request (its private maps)."""
 
     need: int | None = None  # set when a replica may serve: the position it must have replayed
-    replica: Any = _UNCHOSEN
+    replica: Replica | None | Literal[_Unchosen.UNCHOSEN] = _UNCHOSEN
 
-    def __init__(self, cache: FactCache, start: int, position: int):
+    def __init__(self, cache: FactCache, start: int, position: int) -> None:
         super().__init__(position, "cache")
         self.cache, self.start = cache, start
 
@@ -470,7 +493,7 @@ class SharedFacts(PrivateFacts):
                     return rows
         return super().read(sql, params)
 
-    def org(self, org_id: str) -> Any:
+    def org(self, org_id: str) -> OrgRef | None | Missing:
         cache = self.cache
         if ("org", org_id) in cache.absent:
             return None
@@ -479,7 +502,7 @@ class SharedFacts(PrivateFacts):
             return facts.org
         return super().org(org_id)
 
-    def put_org(self, org_id: str, org: Any) -> None:
+    def put_org(self, org_id: str, org: OrgRef | None) -> None:
         super().put_org(org_id, org)
         cache = self.cache
         with cache._lock:
@@ -493,7 +516,7 @@ class SharedFacts(PrivateFacts):
                     cache._room()
                 facts.org = org
 
-    def target(self, key: tuple) -> Any:
+    def target(self, key: tuple[str, str]) -> Target | None | Missing:
         cache = self.cache
         org = cache.where.get(key)
         if org is not None:
@@ -506,7 +529,7 @@ class SharedFacts(PrivateFacts):
             return None
         return super().target(key)
 
-    def put_target(self, key: tuple, target: Any) -> None:
+    def put_target(self, key: tuple[str, str], target: Target | None) -> None:
         super().put_target(key, target)
         cache = self.cache
         with cache._lock:
@@ -525,7 +548,7 @@ class SharedFacts(PrivateFacts):
                     cache._room()
                     cache.where[key] = org
 
-    def actor(self, user: str, org: str) -> Any:
+    def actor(self, user: str, org: str) -> ActorEntry | Missing:
         facts = self.cache.orgs.get(org)
         if facts is not None:
             found = facts.actors.get(user, MISSING)
@@ -533,7 +556,7 @@ class SharedFacts(PrivateFacts):
                 return found
         return super().actor(user, org)
 
-    def put_actor(self, user: str, org: str, value: tuple) -> None:
+    def put_actor(self, user: str, org: str, value: ActorEntry) -> None:
         super().put_actor(user, org, value)
         cache = self.cache
         with cache._lock:
@@ -544,7 +567,7 @@ class SharedFacts(PrivateFacts):
                 facts.actors[user] = value
                 cache.user_orgs.setdefault(user, set()).add(org)
 
-    def grant(self, user: str, org: str, pk: int) -> Any:
+    def grant(self, user: str, org: str, pk: int) -> Roles | Missing:
         facts = self.cache.orgs.get(org)
         if facts is not None:
             found = facts.grants.get((user, pk), MISSING)
@@ -552,7 +575,7 @@ class SharedFacts(PrivateFacts):
                 return found
         return super().grant(user, org, pk)
 
-    def put_grant(self, user: str, org: str, pk: int, roles: tuple) -> None:
+    def put_grant(self, user: str, org: str, pk: int, roles: Roles) -> None:
         super().put_grant(user, org, pk, roles)
         cache = self.cache
         with cache._lock:
@@ -562,19 +585,20 @@ class SharedFacts(PrivateFacts):
                     cache._room()
                 facts.grants[(user, pk)] = roles
 
-    def key(self, digest: str) -> Any:
+    def key(self, digest: str) -> str | None | Missing:
         found = self.cache.keys.get(digest, MISSING)
         return found if found is not MISSING else super().key(digest)
 
-    def answer(self, user: str, key: tuple) -> Any:
+    def answer(self, user: str, key: tuple) -> Answer | None:
         cache = self.cache
-        facts = cache.orgs.get(cache.where.get((key[2], key[3])))
+        org = cache.where.get((key[2], key[3]))
+        facts = cache.orgs.get(org) if org is not None else None
         if facts is None:
             return None
         mine = facts.answers.get(user)
         return mine.get(key) if mine is not None else None
 
-    def put_answer(self, user: str, org: str, key: tuple, answer: tuple) -> None:
+    def put_answer(self, user: str, org: str, key: tuple, answer: Answer) -> None:
         cache = self.cache
         with cache._lock:
             if cache._fresh(self.start, org, user) and cache.where.get((key[2], key[3])) == org:
@@ -600,7 +624,9 @@ class _Listener(threading.Thread):
     docstring). Reconnects with a backoff; while disconnected the cache falls back to a
     position read per request, and on (re)connecting it starts over from the position."""
 
-    def __init__(self, cache: FactCache, database: Any, direct: dict | None = None) -> None:
+    def __init__(
+        self, cache: FactCache, database: peewee.Database, direct: dict | None = None
+    ) -> None:
         super().__init__(name="fact-cache-listener", daemon=True)
         self.cache = cache
         if direct:

@@ -12,15 +12,19 @@ import secrets
 from typing import NamedTuple
 
 import peewee
+from prometheus_client import Counter
 
 from access.errors import FORBIDDEN, ApiError, FactsUnavailable
 from access.targets import TargetBuilder
-from authz.engine import PolicySet
-from authz.view import ActorFacts, Node, Target, build_view
+from authz.engine import PolicySet, StyleEngine
+from authz.view import ActorFacts, Node, Target, View, build_view
 from ops import decisionlog
 from ops.metrics import DECISION_ERRORS, DECISIONS
 
 log = logging.getLogger("orgauthz.decisions")
+
+# A request's decisions by (style, allowed): how many of each (``count`` adds them up).
+Tally = dict[tuple[str, bool], int]
 
 
 class Decision(NamedTuple):
@@ -65,10 +69,10 @@ def new_decision_id() -> str:
 
 
 # Decisions by (style, allowed): the counters' children looked up once, not per decision.
-_counters: dict = {}
+_counters: dict[tuple[str, bool], Counter] = {}
 
 
-def count(tally: dict) -> None:
+def count(tally: Tally) -> None:
     """Add a request's decisions, ``{(style, allowed): n}``, to the metrics."""
     for (style, allowed), n in tally.items():
         child = _counters.get((style, allowed))
@@ -87,7 +91,7 @@ def decide(
     target: Target | None,
     *,
     explain: bool = False,
-    tally: dict | None = None,
+    tally: Tally | None = None,
 ) -> Decision:
     """Ask the policy whether ``actor_id`` may do ``action`` on ``target``. Never raises.
 
@@ -106,7 +110,7 @@ def decide(
 
 
 def decide_ref(
-    policy: PolicySet, builder: TargetBuilder, actor_id: str, action: str, ref: dict, tally: dict
+    policy: PolicySet, builder: TargetBuilder, actor_id: str, action: str, ref: dict, tally: Tally
 ) -> Decision:
     """``decide`` on a resource reference of the API (explain off), answered from the
     worker's answers when this exact question (policy version, actor, action, registered
@@ -117,9 +121,9 @@ def decide_ref(
     key = (policy.version, action, ref["type"], ref["id"])
     known = facts.answer(actor_id, key)
     if known is not None:
-        allowed, reason, target, style = known
+        allowed, reason, decided_on, style = known
         decision = Decision(allowed, new_decision_id(), policy.version, reason)
-        decisionlog.record(decision, actor_id, action, target)
+        decisionlog.record(decision, actor_id, action, decided_on)
         if style is not None:
             tally[(style, allowed)] = tally.get((style, allowed), 0) + 1
         return decision
@@ -127,7 +131,7 @@ def decide_ref(
     before = sum(tally.values())
     decision = decide(policy, builder, actor_id, action, target, tally=tally)
     registered = target is not None and (target.node.pk is not None or len(target.chain) == 1)
-    if registered and decision.reason != _ERROR:
+    if registered and target is not None and decision.reason != _ERROR:
         asked = sum(tally.values()) != before  # the policy was asked (counted), or not
         answer = (decision.allowed, decision.reason, target, target.org.style if asked else None)
         facts.put_answer(actor_id, target.org.id, key, answer)
@@ -145,7 +149,7 @@ def _decide(
     target: Target | None,
     *,
     explain: bool = False,
-    tally: dict | None = None,
+    tally: Tally | None = None,
 ) -> Decision:
     if tally is None:  # a caller of its own (a replay): counted at once, as decide() does
         tally = {}
@@ -154,19 +158,20 @@ def _decide(
         return decision
     decision_id = new_decision_id()
 
-    def deny(reason: str, **extra) -> Decision:
+    def deny(reason: str, **extra: object) -> Decision:
         expl = {"reason": reason, **extra} if explain else None
         return Decision(False, decision_id, policy.version, reason, expl)
 
     try:
         engine, problem, actor = _prepare(policy, facts, actor_id, target)
-        if problem is None and action not in engine.types[target.node.type].permissions:
-            problem = (
-                f"the {engine.style} policy declares no action {action!r} on {target.node.type}",
-                {"declared_actions": engine.permissions(target.node.type)},
-            )
         if problem is not None:
             return deny(problem[0], **problem[1])
+        assert engine is not None and actor is not None and target is not None  # no problem
+        if action not in engine.types[target.node.type].permissions:
+            return deny(
+                f"the {engine.style} policy declares no action {action!r} on {target.node.type}",
+                declared_actions=engine.permissions(target.node.type),
+            )
         view = build_view(engine, actor_id, target.chain, actor)
         allowed = engine.is_allowed(action, view)
         key = (engine.style, allowed)
@@ -186,7 +191,9 @@ def _decide(
         return deny(_ERROR)
 
 
-def _prepare(policy: PolicySet, facts: TargetBuilder, actor_id: str, target: Target | None):
+def _prepare(
+    policy: PolicySet, facts: TargetBuilder, actor_id: str, target: Target | None
+) -> tuple[StyleEngine | None, tuple[str, dict] | None, ActorFacts | None]:
     """What every decision on ``target`` checks first: (engine, problem, actor facts).
 
     ``problem`` is None, or (reason, extra explanation) when there is nothing to ask the
@@ -211,7 +218,7 @@ def _prepare(policy: PolicySet, facts: TargetBuilder, actor_id: str, target: Tar
 
 def allowed_actions(
     policy: PolicySet, facts: TargetBuilder, actor_id: str, target: Target | None
-) -> list:
+) -> list[str]:
     """Every declared action the policy allows ``actor_id`` on ``target``, with the view built
     once. Each action asked is a decision, logged and counted like one. Raises only
     FactsUnavailable (the database could not be read)."""
@@ -219,9 +226,10 @@ def allowed_actions(
         engine, problem, actor = _prepare(policy, facts, actor_id, target)
         if problem is not None:
             return []
+        assert engine is not None and actor is not None and target is not None  # no problem
         view = build_view(engine, actor_id, target.chain, actor)
         allowed = []
-        tally: dict = {}
+        tally: Tally = {}
         for action in engine.permissions(target.node.type):
             ok = engine.is_allowed(action, view)
             tally[(engine.style, ok)] = tally.get((engine.style, ok), 0) + 1
@@ -243,11 +251,17 @@ def allowed_actions(
 
 
 def explanation(
-    engine, action, view, target, actor: ActorFacts, allowed: bool, actor_id: str = ""
+    engine: StyleEngine,
+    action: str,
+    view: View,
+    target: Target,
+    actor: ActorFacts,
+    allowed: bool,
+    actor_id: str = "",
 ) -> dict:
     """What the actor holds, what the policy derives from it, and which role carried it."""
     node: Node = target.node
-    held = []
+    held: list[dict[str, str | None]] = []
     if actor.role:
         held.append(
             {

@@ -43,7 +43,7 @@ one query selects the users of the allowed groups, in id order with a keyset cur
 """
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import peewee
@@ -53,6 +53,17 @@ from authz.engine import PolicySet, StyleEngine
 from authz.view import MANAGEMENT_TYPES, ActorFacts, Node, OrgRef, Target, build_view
 from models import Grant, Membership, Resource, User, db
 from models.resources import child_path, path_ids
+
+# A read of facts (``Facts.read`` of the request: a replica or the primary): SQL and its
+# parameters to rows.
+Read = Callable[[str, tuple], list]
+# The parameters of one query: strings (ids, types, paths) and integers (keys, limits).
+Params = list[str | int]
+# A context's allowed combinations: (shape, attribute texts or None) -> owned values allowed.
+Combos = dict[tuple[str, tuple[str, ...] | None], set[bool | None]]
+# An ``attributes`` text of a row: the visible attributes it shows the policy, and the
+# stored texts that show the same (None, None: the policy reads no attribute of the type).
+Variant = tuple[dict | None, list[str] | None]
 
 
 def _page(items: list, more: bool) -> dict:
@@ -70,7 +81,7 @@ def _tables() -> dict:
     }
 
 
-def _run(read: Callable, sql: str, params: list) -> list:
+def _run(read: Read, sql: str, params: Sequence[object]) -> list:
     """Run one read through ``read`` (the request's ``Facts.read``: a replica or the
     primary, access/cache.py)."""
     return read(sql.format(p=db.param, **_tables()), tuple(params))
@@ -80,7 +91,7 @@ def _marks(n: int) -> str:
     return ", ".join(["{p}"] * n)
 
 
-def _engine(policy: PolicySet, org: OrgRef | None, type_: str, action: str):
+def _engine(policy: PolicySet, org: OrgRef | None, type_: str, action: str) -> StyleEngine | None:
     """The engine when the question can be asked at all (as ``decide`` checks), else None."""
     if org is None or org.is_closed:
         return None
@@ -103,7 +114,7 @@ class _Special(NamedTuple):
     shape: str
 
     @property
-    def ancestors(self) -> list:
+    def ancestors(self) -> list[int]:
         return path_ids(self.path)
 
     @property
@@ -118,7 +129,7 @@ class _Special(NamedTuple):
 _ROW = "r.id, r.type, r.rid, r.owner, r.attributes, r.path, r.shape"
 
 
-def _special(row) -> _Special:
+def _special(row: Sequence) -> _Special:
     pk, type_, rid, owner, attributes, path, shape = row
     return _Special(
         pk,
@@ -131,7 +142,7 @@ def _special(row) -> _Special:
     )
 
 
-def _shapes(read: Callable, org_id: str, type_: str) -> list:
+def _shapes(read: Read, org_id: str, type_: str) -> list[str]:
     """The distinct shapes of ``type_`` in the org: one index probe per shape."""
     sql = (
         "WITH RECURSIVE s(shape) AS ("
@@ -145,12 +156,12 @@ def _shapes(read: Callable, org_id: str, type_: str) -> list:
     return [r[0] for r in _run(read, sql, [org_id, type_, org_id, type_])]
 
 
-def _attribute_variants(read: Callable, engine: StyleEngine, org_id: str, type_: str) -> list:
+def _attribute_variants(read: Read, engine: StyleEngine, org_id: str, type_: str) -> list[Variant]:
     """[(visible attributes, [stored texts])] of the rows of ``type_``, or [(None, None)]
     when the policy reads no attribute of it (then attributes never split a group)."""
     if not engine.attributes.get(type_):
         return [(None, None)]
-    variants = {}
+    variants: dict[str, tuple[dict, list[str]]] = {}
     rows = _run(
         read,
         'SELECT DISTINCT attributes FROM "{res}" WHERE org_id = {p} AND type = {p}',
@@ -179,7 +190,7 @@ def list_resources(
     read = facts.facts.read
     org = facts.org(org_id)
     engine = _engine(policy, org, type_, action)
-    if engine is None or type_ in MANAGEMENT_TYPES or type_ == "Organization":
+    if engine is None or org is None or type_ in MANAGEMENT_TYPES or type_ == "Organization":
         return _page([], False)
     actor_rows = _run(
         read,
@@ -192,7 +203,8 @@ def list_resources(
     role = actor_rows[0][1]
 
     # The special resources: granted, owned with children, read attributes with children.
-    grants, specials = {}, {}
+    grants: dict[int, list[str]] = {}
+    specials: dict[int, _Special] = {}
     for row in _run(
         read,
         f'SELECT g.role, {_ROW} FROM "{{grant}}" g JOIN "{{res}}" r'
@@ -222,11 +234,11 @@ def list_resources(
             specials.setdefault(row[0], _special(row))
     held = ActorFacts(True, role, {pk: tuple(roles) for pk, roles in grants.items()})
 
-    def allowed(chain: tuple) -> bool:
+    def allowed(chain: tuple[Node, ...]) -> bool:
         return engine.is_allowed(action, build_view(engine, actor_id, chain, held))
 
     shapes = _shapes(read, org_id, type_)
-    owned_values = (False, True) if engine.reads_ownership else (None,)
+    owned_values: tuple[bool | None, ...] = (False, True) if engine.reads_ownership else (None,)
     variants = _attribute_variants(read, engine, org_id, type_)
 
     # Rows the actor holds a grant on: few; each decided alone, with its exact chain.
@@ -240,7 +252,7 @@ def list_resources(
             allowed_ids.append(s.pk)
 
     # Every other row: by context (deepest special ancestor, or none) x shape x own level.
-    contexts = []  # (prefix or "", condition, parameters)
+    contexts: list[tuple[str, str, Params]] = []  # (prefix or "", condition, parameters)
     for ctx in [None, *specials.values()]:
         if ctx is None:
             above, prefix, inside = {}, "", list(specials.values())
@@ -254,7 +266,7 @@ def list_resources(
             prefix = ctx.child_path
             inside = [s for s in specials.values() if s.path.startswith(prefix)]
             candidates = [sh for sh in shapes if sh.startswith(ctx.shape + "/")]
-        combos = {}  # (shape, attribute texts) -> the owned values allowed
+        combos: Combos = {}  # (shape, attribute texts) -> the owned values allowed
         for shape in candidates:
             for visible, texts in variants:
                 for owned in owned_values:
@@ -282,15 +294,16 @@ def list_resources(
     # order, stopping at the page. (Left to itself the planner may walk the whole rid index
     # for a small subtree: hence the explicit plans.)
     not_granted = f"r.id NOT IN ({_marks(len(granted))})" if granted else ""
-    branches = []
-    rest, rest_params = [], []
+    branches: list[tuple[str, Params, str]] = []  # (condition, parameters, order)
+    rest: list[str] = []
+    rest_params: Params = []
     if allowed_ids:
         rest.append(f"r.id IN ({_marks(len(allowed_ids))})")
         rest_params += allowed_ids
     for prefix, condition, params in contexts:
         if not_granted:
             condition = f"({not_granted} AND {condition})"
-            params = [s.pk for s in granted] + params
+            params = [*(s.pk for s in granted), *params]
         if not prefix:
             rest.append(condition)
             rest_params += params
@@ -307,7 +320,8 @@ def list_resources(
         branches.insert(0, ("(" + " OR ".join(rest) + ")", rest_params, "r.rid"))
     if not branches:
         return _page([], False)
-    sqls, all_params = [], []
+    sqls: list[str] = []
+    all_params: Params = []
     for condition, params, order in branches:
         sql = 'SELECT r.rid FROM "{res}" r WHERE r.org_id = {p} AND r.type = {p}'
         all_params += [org_id, type_]
@@ -331,7 +345,7 @@ SORT_AT = 2000  # a subtree with this many rows of the type is read in id order,
 MAX_RUNS = 64  # folders of such a subtree read as runs of their own; more: the id walk
 
 
-def _paths(read: Callable, org_id: str, type_: str, prefix: str, most: int) -> list:
+def _paths(read: Read, org_id: str, type_: str, prefix: str, most: int) -> list[str]:
     """The distinct paths of the rows of ``type_`` under ``prefix`` (one index probe each),
     at most ``most``. On PostgreSQL the subtree index orders paths byte by byte
     (``varchar_pattern_ops``), so the skips use its operators; ``MIN`` would read the whole
@@ -359,7 +373,7 @@ def _paths(read: Callable, org_id: str, type_: str, prefix: str, most: int) -> l
     return [r[0] for r in _run(read, sql, [org_id, type_, like, org_id, type_, like, most])]
 
 
-def _at_least(read: Callable, org_id: str, type_: str, prefix: str, n: int) -> bool:
+def _at_least(read: Read, org_id: str, type_: str, prefix: str, n: int) -> bool:
     """Whether the subtree ``prefix`` holds at least ``n`` rows of ``type_`` (reads at most
     ``n`` entries of the subtree index)."""
     sql = (
@@ -369,13 +383,16 @@ def _at_least(read: Callable, org_id: str, type_: str, prefix: str, n: int) -> b
     return _run(read, sql, [org_id, type_, prefix + "%", n])[0][0] >= n
 
 
-def _group_condition(prefix: str, excluded: list, combos: dict, actor_id: str) -> tuple:
+def _group_condition(
+    prefix: str, excluded: list[str], combos: Combos, actor_id: str
+) -> tuple[str, Params]:
     """The SQL (and parameters) selecting the rows of one context whose combination of
     shape, ownership and attribute values the policy allows."""
-    by_condition = {}
-    for (shape, texts), owned in combos.items():
-        by_condition.setdefault((texts, frozenset(owned)), []).append(shape)
-    terms, params = [], []
+    by_condition: dict[tuple[tuple[str, ...] | None, frozenset[bool | None]], list[str]] = {}
+    for (shape, texts), owned_set in combos.items():
+        by_condition.setdefault((texts, frozenset(owned_set)), []).append(shape)
+    terms: list[str] = []
+    params: Params = []
     for (texts, owned), shapes in sorted(by_condition.items(), key=repr):
         parts = [f"r.shape IN ({_marks(len(shapes))})"]
         params += sorted(shapes)
@@ -389,7 +406,8 @@ def _group_condition(prefix: str, excluded: list, combos: dict, actor_id: str) -
             parts.append(f"r.attributes IN ({_marks(len(texts))})")
             params += list(texts)
         terms.append("(" + " AND ".join(parts) + ")")
-    scope, scope_params = [], []
+    scope: list[str] = []
+    scope_params: Params = []
     if prefix:
         scope.append("r.path LIKE {p}")
         scope_params.append(prefix + "%")
@@ -441,7 +459,9 @@ def list_actors(
         else None
     )
     sig_params = pks + pks
-    groups = {(None,) + (None,) * len(pks)}  # no role, no grant: users outside the org
+    # (membership role, grant role on each registered level); no role, no grant: users
+    # outside the org
+    groups: set[tuple[str | None, ...]] = {(None,) + (None,) * len(pks)}
     for (role,) in _run(
         read, 'SELECT DISTINCT role FROM "{mem}" WHERE org_id = {p}', [target.org.id]
     ):
@@ -455,17 +475,19 @@ def list_actors(
             sig_params + [target.org.id],
         ):
             groups.add(tuple(row))
-    allowed = []
+    allowed: list[tuple[str | None, ...]] = []
     for group in groups:
-        role, grant_roles = group[0], group[1:]
+        role, *grant_roles = group
         held = ActorFacts(True, role, {pk: (r,) for pk, r in zip(pks, grant_roles) if r})
         # actor_id None: owns nothing (the owners were decided above).
         if engine.is_allowed(action, build_view(engine, None, chain, held)):
             allowed.append(group)
+    rows: list[str]
     if not allowed:
         rows = []
     else:
-        terms, term_params = [], []
+        terms: list[str] = []
+        term_params: list[str] = []
         for role, *grant_roles in allowed:
             parts = ["m.role IS NULL" if role is None else "m.role = {p}"]
             term_params += [] if role is None else [role]
@@ -476,7 +498,7 @@ def list_actors(
         sql = (
             'SELECT u.id FROM "{user}" u LEFT JOIN "{mem}" m ON m.user_id = u.id AND m.org_id = {p}'
         )
-        params = [target.org.id]
+        params: Params = [target.org.id]
         if sig:
             sql += f" LEFT JOIN {sig} s ON s.user_id = u.id"
             params += sig_params

@@ -20,10 +20,14 @@ fresh as the request asked (access/cache.py).
 
 import functools
 import json
+from typing import TypeVar
 
-from access.cache import MISSING, Facts, PrivateFacts
+from access.cache import MISSING, Facts, PrivateFacts, Roles
 from authz.view import ActorFacts, Node, OrgRef, Target, management_target, org_node
 from models import Grant, Membership, Organization, Resource, User, db
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 MAX_DEPTH = 256  # resources nest at most this deep: deeper is a 422 (access/resources.py)
 MAX_ENTRIES = 200_000  # per map; past it the map starts over (memory stays bounded)
@@ -64,18 +68,18 @@ def _sql(name: str, many: int, p: str) -> str:
     )
 
 
-def _attrs(value) -> dict:
+def _attrs(value: dict | str | None) -> dict:
     if isinstance(value, dict):
         return value
     return json.loads(value) if value else {}
 
 
-def node_of(row) -> Node:
+def node_of(row: Resource) -> Node:
     """A stored Resource row as a level of a chain."""
     return Node(row.type, row.rid, row.id, row.owner, _attrs(row.attributes))
 
 
-def put_bounded(mapping: dict, key, value) -> None:
+def put_bounded(mapping: dict[K, V], key: K, value: V) -> None:
     """Store ``key``; a map at MAX_ENTRIES starts over (memory stays bounded)."""
     if len(mapping) >= MAX_ENTRIES:
         mapping.clear()
@@ -85,10 +89,10 @@ def put_bounded(mapping: dict, key, value) -> None:
 class TargetBuilder:
     """Targets and actor facts, loaded from the database (see the module docstring)."""
 
-    def __init__(self, facts: Facts | None = None):
+    def __init__(self, facts: Facts | None = None) -> None:
         self.facts = facts if facts is not None else PrivateFacts()
 
-    def _query(self, name: str, params: tuple, many: int = 0) -> list:
+    def _query(self, name: str, params: tuple[str | int, ...], many: int = 0) -> list:
         self.facts.loads += 1
         return self.facts.read(_sql(name, many, db.param), params)
 
@@ -151,11 +155,14 @@ class TargetBuilder:
         node = Node(ref["type"], ref["id"], None, ref.get("owner"), ref.get("attributes") or {})
         return Target(org, chain + (node,))
 
-    def under(self, org: OrgRef, parent, node: Node) -> Target:
+    def under(self, org: OrgRef, parent: Resource | None, node: Node) -> Target:
         """``node`` as it would sit under the stored row ``parent`` (None: at the top of the
         org): what a resource is decided on before it is written or moved."""
-        chain = self.registered(parent.type, parent.rid).chain if parent else (org_node(org),)
-        return Target(org, chain + (node,))
+        if not parent:
+            return Target(org, (org_node(org), node))
+        above = self.registered(parent.type, parent.rid)
+        assert above is not None  # ``parent`` is a stored row
+        return Target(org, above.chain + (node,))
 
     @staticmethod
     def management(
@@ -171,7 +178,7 @@ class TargetBuilder:
         return management_target(OrgRef("", style), "NewOrganization", attributes, standalone=True)
 
     @staticmethod
-    def shaped(org: OrgRef, shape: str, stored_at: dict, last: Node) -> tuple:
+    def shaped(org: OrgRef, shape: str, stored_at: dict[int, Node], last: Node) -> tuple[Node, ...]:
         """The chain of a row of ``shape`` (``Folder/Folder/Dataset``) for a list query:
         the stored rows of ``stored_at`` (depth -> Node) where they sit, bare levels (type
         only) elsewhere, ``last`` for the row itself."""
@@ -193,14 +200,14 @@ class TargetBuilder:
         if cached is MISSING:
             if missing:  # exists? role? grants on the chain? one query
                 rows = self._query("actor_grants", (org, *missing, user_id), len(missing))
-                found: dict = {}
+                found: dict[int, Roles] = {}
                 for _uid, _role, pk, grant_role in rows:
                     if pk is not None:
                         found[pk] = found.get(pk, ()) + (grant_role,)
                 if rows:
                     for pk in missing:
-                        held[pk] = found.get(pk, ())
-                        facts.put_grant(user_id, org, pk, held[pk])
+                        held[pk] = roles = found.get(pk, ())
+                        facts.put_grant(user_id, org, pk, roles)
                     missing = []
             else:  # exists? role? one query
                 rows = self._query("actor", (org, user_id))
@@ -212,8 +219,8 @@ class TargetBuilder:
             for pk, grant_role in self._query("grants", (user_id, *missing), len(missing)):
                 found[pk] = found.get(pk, ()) + (grant_role,)
             for pk in missing:
-                held[pk] = found.get(pk, ())
-                facts.put_grant(user_id, org, pk, held[pk])
+                held[pk] = roles = found.get(pk, ())
+                facts.put_grant(user_id, org, pk, roles)
         elif missing:  # an unknown user holds nothing
             for pk in missing:
                 held[pk] = ()
