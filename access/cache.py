@@ -215,10 +215,11 @@ class FactCache:
     def choose(self, facts: "SharedFacts") -> Replica | None:
         """The replica that serves a request's reads (its first read asks), or None for the
         primary. Replicas take turns; each is asked the position it has replayed (one
-        primary-key read). One that has replayed the cache's position serves, and what is
-        read there is shared; one only past what the request needs (``need``: its token,
-        this worker's own writes) serves if it lags by at most ``max_lag`` seconds, deciding
-        at its own position and sharing nothing. One down, or too far behind, is skipped."""
+        primary-key read), unless it was last seen past the cache's position. One that has
+        replayed the cache's position serves, and what is read there is shared; one only
+        past what the request needs (``need``: its token, this worker's own writes) serves
+        if it lags by at most ``max_lag`` seconds, deciding at its own position and sharing
+        nothing. One down, or too far behind, is skipped."""
         replicas, now = self.replicas, time.monotonic()
         first = next(self._turn)
         for i in range(len(replicas)):
@@ -226,6 +227,8 @@ class FactCache:
             if not replica.up(now):
                 REPLICA_SKIPS.labels(replica.name, "down").inc()
                 continue
+            if replica.replayed >= facts.position:
+                return replica  # it had replayed that already: what it replays never goes back
             try:
                 rows = replica.read(_POSITION_SQL)
                 replayed: int = rows[0][0] if rows else -1

@@ -20,17 +20,13 @@ fresh as the request asked (access/cache.py).
 
 import functools
 import json
-from typing import TypeVar
 
 from access.cache import MISSING, Facts, PrivateFacts, Roles
+from access.errors import ApiError
 from authz.view import ActorFacts, Node, OrgRef, Target, management_target, org_node
 from models import Grant, Membership, Organization, Resource, User, db
 
-K = TypeVar("K")
-V = TypeVar("V")
-
 MAX_DEPTH = 256  # resources nest at most this deep: deeper is a 422 (access/resources.py)
-MAX_ENTRIES = 200_000  # per map; past it the map starts over (memory stays bounded)
 
 _SQL = {
     "org": 'SELECT id, style, closed_at FROM "{org}" WHERE id = {p}',
@@ -77,13 +73,6 @@ def _attrs(value: dict | str | None) -> dict:
 def node_of(row: Resource) -> Node:
     """A stored Resource row as a level of a chain."""
     return Node(row.type, row.rid, row.id, row.owner, _attrs(row.attributes))
-
-
-def put_bounded(mapping: dict[K, V], key: K, value: V) -> None:
-    """Store ``key``; a map at MAX_ENTRIES starts over (memory stays bounded)."""
-    if len(mapping) >= MAX_ENTRIES:
-        mapping.clear()
-    mapping[key] = value
 
 
 class TargetBuilder:
@@ -161,7 +150,8 @@ class TargetBuilder:
         if not parent:
             return Target(org, (org_node(org), node))
         above = self.registered(parent.type, parent.rid)
-        assert above is not None  # ``parent`` is a stored row
+        if above is None:  # read without a lock, and deleted since
+            raise ApiError(404, f"no {parent.type} {parent.rid!r} in organization {org.id!r}")
         return Target(org, above.chain + (node,))
 
     @staticmethod

@@ -65,6 +65,7 @@ class Replica:
                 retry,
             )
         self.down_until = now + retry
+        self.replayed = -1  # it may come back as another copy: ask again
 
     def close(self) -> None:
         try:
