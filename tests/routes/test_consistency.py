@@ -3,6 +3,8 @@ the change position it committed at; decision and list requests say how fresh th
 must be and answer the position they were decided at (access/cache.py, models/generation.py).
 """
 
+import time
+
 import pytest
 
 from access import targets as facts_module
@@ -168,6 +170,12 @@ def test_other_tenants_writes_leave_an_orgs_facts_alone(api, demo, backend, monk
     trigger's notice names it): checks in the other orgs read nothing from the database."""
     if backend != "postgres":
         pytest.skip("SQLite drops everything when the counter moves")
+    from access.cache import CACHE
+
+    deadline = time.monotonic() + 10
+    while not CACHE.listening():  # notices from here on (connecting starts the facts over)
+        assert time.monotonic() < deadline, "the listener did not connect"
+        time.sleep(0.05)
     up42 = {"type": "Organization", "id": "org-up42"}
     assert api.allowed("up42-member", "view", up42) is True  # facts of org-up42 cached
     assert api.allowed("pix4d-member", "view", DATASET) is True
@@ -175,6 +183,9 @@ def test_other_tenants_writes_leave_an_orgs_facts_alone(api, demo, backend, monk
     written = change.headers["X-Consistency-Token"]
     # the notice of org-pix4d's change is applied before this answer
     assert api.allowed("pix4d-editor", "upload", DATASET, **fresh(written)) is False
+    while CACHE.position < parse_token(written):  # (on a busy machine, after the answer)
+        assert time.monotonic() < deadline + 10, "the notice never arrived"
+        time.sleep(0.05)
     calls = []
     real = facts_module.TargetBuilder._query
     monkeypatch.setattr(
