@@ -50,19 +50,20 @@ def build(depths=DEPTHS) -> dict:
     return out
 
 
-def cold(policy, rid: str, action: str = "view") -> tuple:
-    """(seconds, allowed) of one decision with every memo empty and no fact cached."""
+def cold(policy, rid: str, action: str = "view", clock=time.perf_counter) -> tuple:
+    """(seconds, allowed) of one decision with every memo empty and no fact cached, timed
+    by ``clock`` (the CI guard passes the process's CPU time)."""
     engine = policy.engine("pix4d")
     engine.is_allowed.clear()
     walker = engine.__dict__.get("_walker")
     if walker:  # its answers go (whether the policy is walkable, and sees roles held
         walker.steps.clear()  # directly, is read from its text once per load)
         walker.bytes = 0
-    started = time.perf_counter()
+    started = clock()
     with db.connection_context():
         facts = TargetBuilder()
         allowed = decide(policy, facts, ACTOR, action, facts.registered("Dataset", rid)).allowed
-    return time.perf_counter() - started, allowed
+    return clock() - started, allowed
 
 
 def run(policy, runs: int = 5, log=print, depths=DEPTHS) -> dict:
