@@ -199,7 +199,7 @@ class Bodies:
             org = pix[n % len(pix)]
             body = {
                 "invitations": [
-                    {"email": f"bench-{n}-{random.random():.6f}@x.io", "role": "member"}
+                    {"email": f"bench-{n}-@RUN@@x.io", "role": "member"}  # wrk_calls.lua
                 ]
             }
             invites.append(("POST", f"/v1/orgs/{org}/invitations", owners[org], json.dumps(body)))

@@ -1,9 +1,12 @@
 -- wrk script: send the calls of a file in turn, one per line: METHOD <tab> PATH <tab>
 -- X-Actor-Id (or -) <tab> JSON body (or -); prints one JSON summary line (latencies in µs).
+-- "@RUN@" in a body becomes a token of this run, so that a body sent again in a later run
+-- (an invitation's email) is new to the server, not a 409.
 --   wrk -t1 -c1 -d10s -s bench/wrk_calls.lua URL -- CALLS_FILE
 local calls = {}
 local i = 0
 local key = os.getenv("BENCH_KEY") or ""
+local run = ""
 
 function init(args)
   local f = assert(io.open(args[1], "r"))
@@ -15,6 +18,7 @@ function init(args)
   local seed = tonumber(tostring({}):sub(8), 16) or 0
   math.randomseed(os.time() + seed)
   i = math.random(#calls)
+  run = string.format("%x%x", os.time(), math.random(1, 2^30))
 end
 
 function request()
@@ -26,7 +30,7 @@ function request()
   end
   local body = nil
   if c[4] ~= "-" then
-    body = c[4]
+    body = c[4]:gsub("@RUN@", run)
   end
   return wrk.format(c[1], c[2], headers, body)
 end
