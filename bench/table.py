@@ -335,6 +335,7 @@ def run(ds, cases, seconds: float, rounds: int, log=print) -> dict:
                 )
         out = {"rows": {k: _median(v) for k, v in results.items()}, "runs": results}
         out["bare_commit_ms"] = bare_commit_ms(ds.url, ds.schema)
+        out["pairs"] = pairs(servers, bodies, key, seconds, max(4, 2 * rounds), log)
         log(f"    bare INSERT ... COMMIT p50 {out['bare_commit_ms']:.2f} ms")
         for kind in PEERS:  # the peers are done: their CPU goes to what follows
             servers.pop(kind).stop()
@@ -427,6 +428,60 @@ def _rows(servers, bodies, key) -> list:
         ("orgauthz invite one user, 1 connection", s["orgauthz"], bodies.invites, 1, calls),
         ("orgauthz change a role, 1 connection", s["orgauthz"], bodies.role_changes, 1, calls),
     ]
+
+
+# The targets' pairs (name: (A row, B row) of ``_rows``), each measured back to back.
+PAIRS = {
+    "varied: orgauthz / Flask + dict": (
+        "orgauthz /v1/authorize, varied",
+        "minimal Flask + dict, varied checks",
+    ),
+    "/healthz: orgauthz / minimal Flask": ("orgauthz /healthz", "minimal Flask /healthz"),
+    "1 connection: batch of 100 / single": (
+        "orgauthz batch of 100 varied, 1 connection",
+        "orgauthz /v1/authorize varied, 1 connection",
+    ),
+}
+
+
+def pairs(servers, bodies, key, seconds: float, rounds: int, log) -> dict:
+    """Each target's two rows back to back, in short rounds, A B then B A (as the
+    writes-elsewhere pair): in the table a row's partner runs a minute later, and on a
+    machine doing other work one round's ratio of two rows swung 0.3 to 2.1. Per pair: each
+    side's median figures and the median of the rounds' ratios (rps, p50, p99 of A / B)."""
+    rows = {
+        name: (url, arg, conns, script)
+        for name, url, arg, conns, script in _rows(servers, bodies, key)
+    }
+    each = max(2.0, seconds / 2)
+    out = {}
+    for label, (a, b) in PAIRS.items():
+        got = {a: [], b: []}
+        ratios = {"rps": [], "p50_ms": [], "p99_ms": []}
+        for r in range(rounds):
+            order = (a, b) if r % 2 == 0 else (b, a)
+            for name in order:
+                url, arg, conns, script = rows[name]
+                got[name].append(wrk(url, arg, each, key, conns, script))
+            for k in ratios:
+                ratios[k].append(got[a][-1][k] / got[b][-1][k])
+        out[label] = {
+            "a": a,
+            "b": b,
+            "rounds": rounds,
+            "seconds_per_round": each,
+            "a_median": _median(got[a]),
+            "b_median": _median(got[b]),
+            "ratios": ratios,
+            "ratio": {k: statistics.median(v) for k, v in ratios.items()},
+        }
+        rr = out[label]["ratio"]
+        log(
+            f"    pair {label:40} req/s {rr['rps']:.2f} (rounds {min(ratios['rps']):.2f} to "
+            f"{max(ratios['rps']):.2f}), p50 {rr['p50_ms']:.2f}, p99 {rr['p99_ms']:.2f} "
+            f"(rounds {min(ratios['p99_ms']):.2f} to {max(ratios['p99_ms']):.2f})"
+        )
+    return out
 
 
 def _median(runs: list) -> dict:
