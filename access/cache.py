@@ -106,7 +106,8 @@ class FactCache:
         self._lock = threading.Lock()
         self._advanced = threading.Condition(self._lock)
         self._listener: _Listener | None = None
-        self._pid: int | None = None
+        self._fork: int | None = None  # _FORKS[0] when the listener started
+        self._plain: object = None  # a database seen without notices (SQLite): none to start
         self.replicas: list[Replica] = []  # decision reads may go there
         self.max_lag = 1.0  # seconds a replica may be behind the primary and still serve
         self.retry = 2.0  # seconds a failed replica is skipped
@@ -152,6 +153,7 @@ class FactCache:
         """Forget everything and stop listening (a new app may be bound to another database;
         the listener starts again, for it, on the next request)."""
         listener, self._listener = self._listener, None
+        self._plain = None
         if listener is not None:
             listener.stop()
         with self._lock:
@@ -160,7 +162,9 @@ class FactCache:
     def listening(self) -> bool:
         """Whether notices keep the cache fresh (PostgreSQL, listener connected)."""
         listener = self._listener
-        if listener is None or self._pid != os.getpid():
+        if listener is None or self._fork != _FORKS[0]:
+            if self._plain is not None and self._plain is db.obj:
+                return False
             self._start_listener()
             listener = self._listener
         return listener is not None and listener.connected
@@ -168,11 +172,12 @@ class FactCache:
     def _start_listener(self) -> None:
         database = db.obj
         if database is None or not _is_postgres(database):
+            self._plain = database
             return
         with self._lock:
-            if self._listener is not None and self._pid == os.getpid():
+            if self._listener is not None and self._fork == _FORKS[0]:
                 return
-            self._pid = os.getpid()  # a forked worker starts its own
+            self._fork = _FORKS[0]  # a forked worker starts its own
             self._listener = _Listener(self, database, self.listen_params)
             self._listener.start()
 
@@ -359,6 +364,10 @@ class FactCache:
 
 
 _POSITION_SQL = 'SELECT value FROM "generation" WHERE id = 1'
+# Forks of this process so far (a forked worker starts its own listener): counted at fork,
+# so a request does not ask the kernel for its pid.
+_FORKS = [0]
+os.register_at_fork(after_in_child=lambda: _FORKS.__setitem__(0, _FORKS[0] + 1))
 
 
 class _Unchosen(enum.Enum):

@@ -337,6 +337,21 @@ def _now() -> float:
     return datetime.datetime.now(datetime.UTC).timestamp()
 
 
+_ENCODE = json.JSONEncoder(default=str, separators=(",", ":")).encode  # made once, not per line
+_stamp: list = [None, ""]  # the last millisecond formatted, and its text (writer thread only)
+
+
+def _time(when: float) -> str:
+    """``when`` as ISO 8601 to the millisecond; a batch's lines share one formatting."""
+    ms = int(when * 1000)
+    if _stamp[0] != ms:
+        _stamp[0] = ms
+        _stamp[1] = datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC).isoformat(
+            timespec="milliseconds"
+        )
+    return _stamp[1]
+
+
 def _line(
     decision: Any,
     actor_id: str,
@@ -348,9 +363,7 @@ def _line(
 ) -> str:
     line = {
         "decision_id": decision.decision_id,
-        "time": datetime.datetime.fromtimestamp(when, datetime.UTC).isoformat(
-            timespec="milliseconds"
-        ),
+        "time": _time(when),
         "actor": actor_id,
         "action": action,
         "resource": resource_record(target) or requested,
@@ -360,7 +373,7 @@ def _line(
     }
     if extra:
         line.update(extra)
-    return json.dumps(line, default=str, separators=(",", ":"))
+    return _ENCODE(line)
 
 
 def files(path: str) -> list:
