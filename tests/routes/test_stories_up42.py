@@ -35,7 +35,9 @@ def test_up42_admin_story(api, app, clock):
 
     # UP42 "User management": "To remove a user, their role must be Member."
     body = problem(api.delete(f"/v1/orgs/{org}/members/user1", actor="ada"), 403)
-    assert "to remove a user, their role must be Member, and this user is an Admin" in body["detail"]
+    assert (
+        "to remove a user, their role must be Member, and this user is an Admin" in body["detail"]
+    )
     assert (
         api.put(f"/v1/orgs/{org}/members/user1", {"role": "member"}, actor="ada").status_code == 200
     )
