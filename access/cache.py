@@ -113,8 +113,9 @@ class FactCache:
         self.retry = 2.0  # seconds a failed replica is skipped
         self.listen_params: dict | None = None  # a direct connection for LISTEN
         self._turn = itertools.count()
-        self._seen: list[int] = []  # positions whose notices arrived, ascending
-        self._seen_at: list[float] = []  # when each arrived (monotonic)
+        # (position, monotonic time) of each notice that arrived, ascending; appended to, or
+        # replaced, never shortened in place: a reader without the lock sees a whole list
+        self._seen: list[tuple[int, float]] = []
         self._reset()
 
     def _reset(self) -> None:
@@ -184,8 +185,9 @@ class FactCache:
     # ------------------------------------------------------------ freshness
     def wrote(self, position: int) -> None:
         """This worker committed a change at ``position``: its later answers include it."""
-        if position > self.own:
-            self.own = position
+        with self._lock:  # two threads' writes: the higher stays
+            if position > self.own:
+                self.own = position
 
     def view(self, mode: str = "minimize_latency", position: int | None = None) -> "Facts":
         """The facts one request decides on, as fresh as ``mode`` asks (``position``: the
@@ -220,7 +222,7 @@ class FactCache:
     def choose(self, facts: "SharedFacts") -> Replica | None:
         """The replica that serves a request's reads (its first read asks), or None for the
         primary. Replicas take turns; each is asked the position it has replayed (one
-        primary-key read), unless it was last seen past the cache's position. One that has
+        primary-key read, on the connection the request's reads then use). One that has
         replayed the cache's position serves, and what is read there is shared; one only
         past what the request needs (``need``: its token, this worker's own writes) serves
         if it lags by at most ``max_lag`` seconds, deciding at its own position and sharing
@@ -232,8 +234,6 @@ class FactCache:
             if not replica.up(now):
                 REPLICA_SKIPS.labels(replica.name, "down").inc()
                 continue
-            if replica.replayed >= facts.position:
-                return replica  # it had replayed that already: what it replays never goes back
             try:
                 rows = replica.read(_POSITION_SQL)
                 replayed: int = rows[0][0] if rows else -1
@@ -270,11 +270,13 @@ class FactCache:
         ``replayed`` misses, by when its notice arrived here; 0 when it misses none."""
         if replayed >= self.position:
             return 0.0
-        seen, at = self._seen, self._seen_at
-        i = bisect.bisect_right(seen, replayed)
-        if i == 0 and (not seen or seen[0] > replayed + 1):
-            return float("inf") if not seen else time.monotonic() - at[0] + self.max_lag
-        return time.monotonic() - at[min(i, len(at) - 1)]
+        seen = self._seen  # one read: the listener appends or replaces, never shortens
+        if not seen:
+            return float("inf")
+        i = bisect.bisect_right(seen, replayed, key=_position_of)
+        if i == 0 and seen[0][0] > replayed + 1:  # it misses changes older than the record
+            return time.monotonic() - seen[0][1] + self.max_lag
+        return time.monotonic() - seen[min(i, len(seen) - 1)][1]
 
     def _wait(self, position: int, timeout: float = WAIT_SECONDS) -> bool:
         deadline = time.monotonic() + timeout
@@ -329,12 +331,11 @@ class FactCache:
             position = note.get("g")
             if isinstance(position, int) and (exact or position > self.position):
                 if position < self.position or note.get("all"):
-                    self._seen, self._seen_at = [], []
+                    self._seen = []
                 else:
-                    self._seen.append(position)
-                    self._seen_at.append(time.monotonic())
-                    if len(self._seen) > SEEN_POSITIONS:
-                        del self._seen[: SEEN_POSITIONS // 2], self._seen_at[: SEEN_POSITIONS // 2]
+                    if len(self._seen) >= SEEN_POSITIONS:  # a new list: readers keep theirs
+                        self._seen = self._seen[SEEN_POSITIONS // 2 :]
+                    self._seen.append((position, time.monotonic()))  # only ever grows
                 self.position = position
             self._advanced.notify_all()
 
@@ -364,6 +365,12 @@ class FactCache:
 
 
 _POSITION_SQL = 'SELECT value FROM "generation" WHERE id = 1'
+
+
+def _position_of(seen: tuple[int, float]) -> int:
+    return seen[0]
+
+
 # Forks of this process so far (a forked worker starts its own listener): counted at fork,
 # so a request does not ask the kernel for its pid.
 _FORKS = [0]
@@ -679,7 +686,8 @@ class _Listener(threading.Thread):
         import psycopg2  # type: ignore[import-untyped]
 
         params = {k: v for k, v in self.params.items() if v is not None}
-        conn = self._conn = psycopg2.connect(**params, connect_timeout=5)
+        params.setdefault("connect_timeout", 5)
+        conn = self._conn = psycopg2.connect(**params)
         conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute("SELECT current_schema()")

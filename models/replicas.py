@@ -14,9 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import peewee
-from playhouse.db_url import parse
-
-from models.base import open_database
+from playhouse.db_url import connect, parse
 
 log = logging.getLogger("orgauthz.replicas")
 
@@ -24,32 +22,35 @@ CONNECT_TIMEOUT_SECONDS = 2  # a replica that does not answer by then is skipped
 
 
 class Replica:
-    """One replica: a pooled connection per worker thread, and what was last seen of it."""
+    """One replica: a connection per worker thread, kept, and what was last seen of it.
+
+    Each thread keeps its own connection (peewee's, not pooled: a gthread worker has a fixed
+    set of threads), so the position a request asks first and the facts it then reads come
+    from one server, even when the URL names a balancer over several standbys."""
 
     def __init__(self, url: str, **options: Any) -> None:
         parts = urlsplit(url)
         self.name = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
         self.label = f"replica:{self.name}"
         options.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
-        self.database: peewee.Database = open_database(url, **options)
+        url = url.replace("postgres://", "postgresql://", 1)
+        self.database: peewee.Database = connect(url, **options)
         self.down_until = 0.0  # skipped until then (monotonic), after a failure
-        self.replayed = -1  # the change position it had replayed when last asked
+        self.replayed = -1  # the change position it had replayed when last asked (shown only)
         self.noted = 0.0  # when a skip was last logged (one line a second at most)
 
     def read(self, sql: str, params: tuple | list = ()) -> list:
-        """Run one read; its rows. The connection goes back to the pool; on any error it is
-        closed instead (it may be dead), and the error raised."""
+        """Run one read on this thread's connection; its rows. On any error the connection
+        is closed (it may be dead; the next read opens another) and the error raised."""
         database = self.database
         try:
-            rows = database.execute_sql(sql, params).fetchall()
+            return database.execute_sql(sql, params).fetchall()
         except BaseException:
             try:
-                database.manual_close()  # type: ignore[attr-defined]
+                database.close()
             except Exception:  # noqa: BLE001, S110 -- closing a dead connection
                 pass
             raise
-        database.close()
-        return rows
 
     def up(self, now: float) -> bool:
         return self.down_until <= now
@@ -65,12 +66,11 @@ class Replica:
                 retry,
             )
         self.down_until = now + retry
-        self.replayed = -1  # it may come back as another copy: ask again
 
     def close(self) -> None:
         try:
-            self.database.close_all()  # type: ignore[attr-defined]
-        except Exception:  # noqa: BLE001, S110 -- a dead pool
+            self.database.close()  # this thread's; the others' go with their threads
+        except Exception:  # noqa: BLE001, S110 -- a dead connection
             pass
 
 

@@ -35,18 +35,10 @@ def db_upgrade():
     """On the direct connection (``DATABASE_LISTEN_URL``) when there is one: the migrations
     take a session advisory lock, which PgBouncer's transaction mode does not keep."""
     direct = current_app.config.get("DATABASE_LISTEN_URL")
-    if direct:
-        from models.migrate import upgrade
-
-        database = models.open_database(direct)
-        try:
-            done = upgrade(database)
-        finally:
-            database.close_all()  # type: ignore[attr-defined]
-        url = direct
-    else:
-        done = models.create_tables()
-        url = current_app.config["DATABASE_URL"]
+    if direct:  # every model of this command on the direct connection, tables made included
+        models.init_db(direct)
+    done = models.create_tables()
+    url = direct or current_app.config["DATABASE_URL"]
     click.echo(f"applied {', '.join(done)}" if done else "nothing to apply")
     click.echo(f"schema up to date in {url}")
 

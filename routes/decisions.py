@@ -360,8 +360,8 @@ def _batch(checks: list, snapshot, builder, mark) -> str | None:
             if quick is None:
                 return None
         known.append((quick, answer))
-    consistency, tally = token(facts.position), {}
-    parts, actors = [], set()
+    tally: dict = {}
+    decided, actors = [], set()
     for quick, answer in known:
         if answer is not None:  # (actor, action, type, id), and what was decided then
             actor, action, type_, rid = quick
@@ -375,7 +375,10 @@ def _batch(checks: list, snapshot, builder, mark) -> str | None:
             actor, explain = quick["actor"]["id"], quick["explain"]
             decision = _answer(quick, snapshot, tally, builder)
         actors.add(actor)
-        parts.append(_answer_text(decision, explain, consistency))
+        decided.append((decision, explain))
+    # After deciding: a replica behind the cache lowers the position at the batch's first read.
+    consistency = token(facts.position)
+    parts = [_answer_text(decision, explain, consistency) for decision, explain in decided]
     count(tally)
     _counted(facts)
     mark(actors)
