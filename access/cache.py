@@ -222,7 +222,9 @@ class FactCache:
     def choose(self, facts: "SharedFacts") -> Replica | None:
         """The replica that serves a request's reads (its first read asks), or None for the
         primary. Replicas take turns; each is asked the position it has replayed (one
-        primary-key read, on the connection the request's reads then use). One that has
+        primary-key read, on the connection the request's reads then use; not when that
+        same connection already showed the cache's position: on one standby what is replayed
+        only grows). One that has
         replayed the cache's position serves, and what is read there is shared; one only
         past what the request needs (``need``: its token, this worker's own writes) serves
         if it lags by at most ``max_lag`` seconds, deciding at its own position and sharing
@@ -235,12 +237,14 @@ class FactCache:
                 REPLICA_SKIPS.labels(replica.name, "down").inc()
                 continue
             try:
+                if replica.known() >= facts.position:  # this connection showed it already
+                    return replica
                 rows = replica.read(_POSITION_SQL)
                 replayed: int = rows[0][0] if rows else -1
             except Exception as exc:  # noqa: BLE001 -- any failure: the next, else the primary
                 self.failed(replica, exc)
                 continue
-            replica.replayed = replayed
+            replica.saw(replayed)
             if replayed >= facts.position:
                 return replica
             lag = self.lag(replayed)

@@ -9,6 +9,7 @@ by the fact cache (access/cache.py), from the change position each replica has r
 """
 
 import logging
+import threading
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,6 +39,21 @@ class Replica:
         self.down_until = 0.0  # skipped until then (monotonic), after a failure
         self.replayed = -1  # the change position it had replayed when last asked (shown only)
         self.noted = 0.0  # when a skip was last logged (one line a second at most)
+        self._local = threading.local()  # this thread's connection, and what it last showed
+
+    def known(self) -> int:
+        """The position this thread's connection last showed replayed, or -1 (a new
+        connection, perhaps to another standby behind the same URL, is asked again)."""
+        local = self._local
+        conn = getattr(local, "conn", None)
+        if conn is None or self.database.is_closed() or self.database.connection() is not conn:
+            return -1
+        return local.replayed
+
+    def saw(self, replayed: int) -> None:
+        """This thread's connection shows ``replayed`` replayed (it only grows there)."""
+        self.replayed = replayed
+        self._local.conn, self._local.replayed = self.database.connection(), replayed
 
     def read(self, sql: str, params: tuple | list = ()) -> list:
         """Run one read on this thread's connection; its rows. On any error the connection
