@@ -91,16 +91,21 @@ def round_robin(a, b, rounds: int = ROUNDS, slice_s: float = SLICE) -> dict:
             fn()
         return (CLOCK() - started) / n
 
-    ratios, costs_a, costs_b = [], [], []
+    costs_a, costs_b = [], []
     for r in range(rounds):
         if r % 2 == 0:
             ta, tb = timed(a, na), timed(b, nb)
         else:
             tb, ta = timed(b, nb), timed(a, na)
-        ratios.append(ta / tb)
         costs_a.append(ta)
         costs_b.append(tb)
-    ratios.sort()
+    return _summary(costs_a, costs_b)
+
+
+def _summary(costs_a: list, costs_b: list) -> dict:
+    """Paired costs (seconds, round by round) as the guard reports them: the fastest of A
+    over the fastest of B, and the median and quartiles of the rounds' ratios."""
+    ratios = sorted(x / y for x, y in zip(costs_a, costs_b))
     return {
         "ratio": min(costs_a) / min(costs_b),
         "median": statistics.median(ratios),
@@ -111,25 +116,10 @@ def round_robin(a, b, rounds: int = ROUNDS, slice_s: float = SLICE) -> dict:
     }
 
 
-def _environ(method: str, path: str, key: str, body: bytes = b"") -> dict:
-    return {
-        "REQUEST_METHOD": method,
-        "PATH_INFO": path,
-        "SERVER_NAME": "bench",
-        "SERVER_PORT": "80",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "QUERY_STRING": "",
-        "wsgi.url_scheme": "http",
-        "CONTENT_TYPE": "application/json",
-        "CONTENT_LENGTH": str(len(body)),
-        "HTTP_AUTHORIZATION": f"Bearer {key}",
-    }
-
-
 def _caller(app, method: str, path: str, key: str, body: bytes, expect: bytes):
     """A fn calling ``app`` with one request; it raises when the answer lacks ``expect``
     (a 429 or an error answered quickly must not pass for a fast decision)."""
-    base = _environ(method, path, key, body)
+    base = inproc.environ(method, path, key, body)
     status = []
 
     def started(s, headers, exc_info=None):
@@ -243,15 +233,7 @@ def depth_pair(policy, deep: int = 200, rounds: int = 11) -> dict:
         else:
             tb.append(b())
             ta.append(a())
-    ratios = sorted(x / y for x, y in zip(ta, tb))
-    return {
-        "ratio": min(ta) / min(tb),
-        "median": statistics.median(ratios),
-        "low": ratios[len(ratios) // 4],
-        "high": ratios[(3 * len(ratios)) // 4],
-        "a_us": min(ta) * 1e6,
-        "b_us": min(tb) * 1e6,
-    }
+    return _summary(ta, tb)
 
 
 def check(figures: dict, baseline: dict, tolerance: float = TOLERANCE) -> tuple:

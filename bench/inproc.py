@@ -81,6 +81,22 @@ def project_fns(policy, case):
     }
 
 
+def environ(method: str, path: str, key: str, body: bytes = b"") -> dict:
+    """The WSGI environ of one JSON request with an API key (without ``wsgi.input``)."""
+    return {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "SERVER_NAME": "bench",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "QUERY_STRING": "",
+        "wsgi.url_scheme": "http",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(body)),
+        "HTTP_AUTHORIZATION": f"Bearer {key}",
+    }
+
+
 def request_path(app, key: str):
     """{case name: fn} calling the app's WSGI entry with a prebuilt POST /v1/authorize."""
     import io
@@ -95,23 +111,11 @@ def request_path(app, key: str):
                 "resource": {"type": case[3], "id": case[4]},
             }
         ).encode()
-        base = {
-            "REQUEST_METHOD": "POST",
-            "PATH_INFO": "/v1/authorize",
-            "SERVER_NAME": "bench",
-            "SERVER_PORT": "80",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "QUERY_STRING": "",
-            "wsgi.url_scheme": "http",
-            "CONTENT_TYPE": "application/json",
-            "CONTENT_LENGTH": str(len(body)),
-            "HTTP_AUTHORIZATION": f"Bearer {key}",
-        }
+        base = environ("POST", "/v1/authorize", key, body)
 
         def call(base=base, body=body):
-            environ = dict(base)
-            environ["wsgi.input"] = io.BytesIO(body)
-            return b'"allowed":true' in b"".join(app(environ, _started))
+            env = dict(base, **{"wsgi.input": io.BytesIO(body)})
+            return b'"allowed":true' in b"".join(app(env, _started))
 
         out[case[0]] = call
     return out

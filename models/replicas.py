@@ -37,7 +37,6 @@ class Replica:
         url = url.replace("postgres://", "postgresql://", 1)
         self.database: peewee.Database = connect(url, **options)
         self.down_until = 0.0  # skipped until then (monotonic), after a failure
-        self.replayed = -1  # the change position it had replayed when last asked (shown only)
         self.noted = 0.0  # when a skip was last logged (one line a second at most)
         self._local = threading.local()  # this thread's connection, and what it last showed
 
@@ -52,7 +51,6 @@ class Replica:
 
     def saw(self, replayed: int) -> None:
         """This thread's connection shows ``replayed`` replayed (it only grows there)."""
-        self.replayed = replayed
         self._local.conn, self._local.replayed = self.database.connection(), replayed
 
     def read(self, sql: str, params: tuple | list = ()) -> list:
