@@ -11,14 +11,12 @@ import pytest
 
 import models
 from app import create_app
-from models import ApiKey, Membership, User, db
-from models.generation import current, parse_token, token
+from models import db
+from models.generation import parse_token
 from tests.pgcluster import Cluster, free_port, needs_pg_server, wait_until_replayed
+from tests.routes.test_replicas import READERS, replica_app, revoke, view, wait_listening
 
 pytestmark = needs_pg_server
-
-DATASET = {"type": "Dataset", "id": "pix4d-bridge-scan"}
-READERS = [f"review-reader-{i}" for i in range(4)]
 
 
 class Balancer:
@@ -81,42 +79,6 @@ def servers():
         cluster.close()
 
 
-def _app(primary, replica_url: str, tmp_path, **extra):
-    models.init_db(primary.url)
-    models.drop_tables()
-    models.create_tables()
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": primary.url,
-            "DATABASE_BOUND": True,
-            "DATABASE_REPLICA_URLS": replica_url,
-            "REPLICA_MAX_LAG_SECONDS": 60.0,
-            "REPLICA_RETRY_SECONDS": 0.5,
-            "DECISION_LOG": str(tmp_path / "d.log"),
-            **extra,
-        }
-    )
-    from access.demo import load_demo
-
-    with db.connection_context():
-        load_demo(app.extensions["orgauthz.policy"].current)
-        for user in READERS:
-            User.create(id=user, email=f"{user}@x.example", email_key=f"{user}@x.example")
-            Membership.create(user=user, org="org-pix4d", role="reader")
-        key = ApiKey.create_key("review")
-    return app, {"Authorization": f"Bearer {key}"}
-
-
-def _listening() -> None:
-    from access.cache import CACHE
-
-    deadline = time.monotonic() + 10
-    while not CACHE.listening():
-        assert time.monotonic() < deadline, "the fact cache's listener did not connect"
-        time.sleep(0.05)
-
-
 def _applied(position: int) -> None:
     from access.cache import CACHE
 
@@ -124,19 +86,6 @@ def _applied(position: int) -> None:
     while CACHE.position < position:
         assert time.monotonic() < deadline, "the revoke's notice did not arrive"
         time.sleep(0.02)
-
-
-def _revoke(users: list) -> str:
-    with db.connection_context():
-        Membership.delete().where(Membership.user.in_(users)).execute()
-        return token(current(db))
-
-
-def _body(actor: str, consistency: dict | None = None) -> dict:
-    body = {"actor": {"id": actor}, "action": "view", "resource": DATASET}
-    if consistency is not None:
-        body["consistency"] = consistency
-    return body
 
 
 @pytest.fixture
@@ -149,21 +98,20 @@ def resume(servers):
 
 
 def test_a_batch_decided_on_a_lagging_replica_names_the_replica_position(servers, tmp_path, resume):
-    """README ### Replicas: a replica behind the worker's position decides 'at the
-    replica's position'. A single check says so; a batch says the cache's position (its
-    token is computed before its first read chooses the replica), so a stale allow is
-    labelled with a position at or after the revoke it does not reflect."""
+    """A batch decided on a replica behind the worker's position names the replica's
+    position (README, Replicas), not the cache's: a stale allow is never labelled with a
+    position at or after the revoke it does not reflect."""
     cluster, primary, replica, _ = servers
-    app, headers = _app(primary, replica.url, tmp_path)
+    app, headers = replica_app(primary, replica.url, tmp_path)
     wait_until_replayed(primary, replica)
-    _listening()
+    wait_listening()
     client = app.test_client()
     replica.sql("SELECT pg_wal_replay_pause()")
-    revoked = parse_token(_revoke(READERS[:1]))
+    revoked = parse_token(revoke(READERS[:1]))
     _applied(revoked)  # the worker has the revoke; the replica does not
 
     answer = client.post(
-        "/v1/authorize/batch", json={"checks": [_body(READERS[0])]}, headers=headers
+        "/v1/authorize/batch", json={"checks": [view(READERS[0])]}, headers=headers
     )
     assert answer.status_code == 200, answer.get_json()
     body = answer.get_json()
@@ -177,27 +125,26 @@ def test_a_replica_url_that_reaches_another_standby_never_serves_a_token_it_lack
     servers, tmp_path, resume
 ):
     """DATABASE_REPLICA_URLS naming a balancer over standbys (HAProxy, a Kubernetes -ro
-    Service, a cloud reader endpoint): choose() trusts the position it saw on an earlier
-    connection ('what it replays never goes back'), so when a new pooled connection (the
-    pool renews every connection after stale_timeout=300 s) lands on a standby that is
-    behind, a check with a revoke's token is decided there -- and what it read is cached."""
+    Service, a cloud reader endpoint): when a thread's connection is made again and lands
+    on a standby that is behind, a check with a revoke's token is not decided there, and
+    nothing stale is cached (the position is asked on the connection the reads use)."""
     cluster, primary, ahead, behind = servers
     balancer = Balancer(ahead.port)
     try:
         url = f"postgresql://postgres@127.0.0.1:{balancer.port}/{primary.dbname}"
-        app, headers = _app(primary, url, tmp_path)
+        app, headers = replica_app(primary, url, tmp_path)
         wait_until_replayed(primary, ahead)
         wait_until_replayed(primary, behind)
-        _listening()
+        wait_listening()
         client = app.test_client()
         behind.sql("SELECT pg_wal_replay_pause()")
-        revoked = _revoke(READERS[:1])
+        revoked = revoke(READERS[:1])
         _applied(parse_token(revoked))
         wait_until_replayed(primary, ahead)
 
         # Another reader's check reads org-pix4d's facts on the up-to-date standby: the
         # replica is now known to have replayed past the worker's position.
-        first = client.post("/v1/authorize", json=_body(READERS[1]), headers=headers)
+        first = client.post("/v1/authorize", json=view(READERS[1]), headers=headers)
         assert first.headers["X-Decided-By"] == f"replica:127.0.0.1:{balancer.port}"
 
         # The thread's connection is made again (a failover, a restart); it lands on the standby
@@ -208,11 +155,11 @@ def test_a_replica_url_that_reaches_another_standby_never_serves_a_token_it_lack
         CACHE.replicas[0].database.close()  # a new connection: lands on the standby behind
 
         fresh = {"mode": "at_least_as_fresh", "token": revoked}
-        answer = client.post("/v1/authorize", json=_body(READERS[0], fresh), headers=headers)
+        answer = client.post("/v1/authorize", json=view(READERS[0], fresh), headers=headers)
         # Every connection back on the up-to-date standby: what was read is in the cache.
         balancer.target = ahead.port
         CACHE.replicas[0].database.close()
-        again = client.post("/v1/authorize", json=_body(READERS[0], fresh), headers=headers)
+        again = client.post("/v1/authorize", json=view(READERS[0], fresh), headers=headers)
         seen = [
             (r.get_json()["allowed"], r.headers["X-Decided-By"], r.get_json()["consistency_token"])
             for r in (answer, again)
@@ -225,11 +172,10 @@ def test_a_replica_url_that_reaches_another_standby_never_serves_a_token_it_lack
 def test_db_upgrade_with_a_direct_url_creates_the_tables_on_the_direct_connection(
     servers, tmp_path
 ):
-    """routes/cli.py db upgrade with DATABASE_LISTEN_URL runs the migrations on the direct
-    connection (the advisory lock, each step's transaction), but Database.create_tables
-    creates each model's table through the model's own database: the ``db`` proxy, i.e.
-    DATABASE_URL (PgBouncer), outside the step's transaction and lock. Shown with two
-    databases, so where each table went is visible."""
+    """``flask db upgrade`` with DATABASE_LISTEN_URL makes every table on the direct
+    connection (under the advisory lock, in each step's transaction), none through
+    DATABASE_URL (PgBouncer). Shown with two databases, so where each table went is
+    visible."""
     cluster, primary, _, _ = servers
     for name in ("review_pooled", "review_direct"):
         primary.sql(f'DROP DATABASE IF EXISTS "{name}"')

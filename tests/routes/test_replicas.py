@@ -33,12 +33,9 @@ def servers():
         cluster.close()
 
 
-@pytest.fixture
-def served(servers, tmp_path):
-    """The app on the primary, reading decisions from the replica; the demo data plus four
-    readers of org-pix4d; the replica caught up."""
-    primary, replica = servers
-    replica.sql("SELECT pg_wal_replay_resume()")
+def replica_app(primary, replica_url: str, tmp_path, **config) -> tuple:
+    """The app on ``primary`` (tables made anew), reading decisions from ``replica_url``;
+    the demo data plus READERS, four readers of org-pix4d. (app, the API key's headers)."""
     models.init_db(primary.url)
     models.drop_tables()
     models.create_tables()
@@ -47,10 +44,11 @@ def served(servers, tmp_path):
             "TESTING": True,
             "DATABASE_URL": primary.url,
             "DATABASE_BOUND": True,
-            "DATABASE_REPLICA_URLS": replica.url,
+            "DATABASE_REPLICA_URLS": replica_url,
             "REPLICA_MAX_LAG_SECONDS": 60.0,
             "REPLICA_RETRY_SECONDS": 0.5,
             "DECISION_LOG": str(tmp_path / "d.log"),
+            **config,
         }
     )
     from access.demo import load_demo
@@ -61,21 +59,40 @@ def served(servers, tmp_path):
             User.create(id=user, email=f"{user}@x.example", email_key=f"{user}@x.example")
             Membership.create(user=user, org="org-pix4d", role="reader")
         key = ApiKey.create_key("replicas")
-    wait_until_replayed(primary, replica)
+    return app, {"Authorization": f"Bearer {key}"}
+
+
+def view(actor: str, consistency: dict | None = None) -> dict:
+    """The check "may ``actor`` view the dataset", with ``consistency`` if given."""
+    body: dict = {"actor": {"id": actor}, "action": "view", "resource": DATASET}
+    if consistency is not None:
+        body["consistency"] = consistency
+    return body
+
+
+def wait_listening() -> None:
+    """Until the worker's fact cache listens: notices keep its facts fresh from then on
+    (connecting starts the facts over)."""
     from access.cache import CACHE
 
     deadline = time.monotonic() + 10
-    while not CACHE.listening():  # notices keep the worker's facts fresh from here on
+    while not CACHE.listening():
         assert time.monotonic() < deadline, "the fact cache's listener did not connect"
         time.sleep(0.05)
+
+
+@pytest.fixture
+def served(servers, tmp_path):
+    """The app on the primary, reading decisions from the replica, caught up."""
+    primary, replica = servers
+    replica.sql("SELECT pg_wal_replay_resume()")
+    app, headers = replica_app(primary, replica.url, tmp_path)
+    wait_until_replayed(primary, replica)
+    wait_listening()
     client = app.test_client()
-    headers = {"Authorization": f"Bearer {key}"}
 
     def check(actor: str, consistency: dict | None = None):
-        body = {"actor": {"id": actor}, "action": "view", "resource": DATASET}
-        if consistency is not None:
-            body["consistency"] = consistency
-        response = client.post("/v1/authorize", json=body, headers=headers)
+        response = client.post("/v1/authorize", json=view(actor, consistency), headers=headers)
         assert response.status_code == 200, response.get_json()
         return response
 
