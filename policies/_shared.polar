@@ -12,8 +12,9 @@
 #
 # Management resources, built by the service for its own endpoints (docs/VOCABULARY.md):
 #   NewOrganization  create        creator_in_style_org, creator_created_in_style
-#   Invitation       invite, cancel, accept
-#                                  role, email_matches, actor_in_other_org
+#   Invitation       invite, cancel, accept, change_role
+#                                  role, email_matches, actor_in_other_org; to_role (the
+#                                  role a change_role gives a pending invitation)
 #   RoleChange       change_role   from_role, to_role, is_self, last_of_role
 #   Membership       remove        role, is_self, last_of_role
 #   Grant            grant, revoke role; its parent is the resource the role is on
@@ -25,6 +26,7 @@ attribute("NewOrganization", "creator_created_in_style");
 attribute("Invitation", "role");
 attribute("Invitation", "email_matches");
 attribute("Invitation", "actor_in_other_org");
+attribute("Invitation", "to_role");
 attribute("RoleChange", "from_role");
 attribute("RoleChange", "to_role");
 attribute("RoleChange", "is_self");

@@ -255,7 +255,7 @@ resource NewOrganization {
 has_permission(_actor: User, "create", _new: NewOrganization);
 
 resource Invitation {
-  permissions = ["invite", "cancel", "accept"];
+  permissions = ["invite", "cancel", "accept", "change_role"];
 }
 # [P1] "Invite Users (Available to Owner and Managers.)", roles up to the inviter's own.
 has_permission(actor: User, "invite", invitation: Invitation) if
@@ -265,6 +265,14 @@ has_permission(actor: User, "invite", invitation: Invitation) if
 has_permission(actor: User, "cancel", invitation: Invitation) if
     has_permission(actor, "invite_members", invitation.organization) and
     may_handle_role(actor, invitation.role, invitation.organization);
+# [P0] "The role can be changed by a Manager or an Owner after the invitation is sent."
+# [P1] "assign roles up to Manager": the invitation's role now and the role given must both
+# be within reach (a Manager changes a Reader's invitation to Manager, not to Owner, and
+# leaves an Owner's invitation alone).
+has_permission(actor: User, "change_role", invitation: Invitation) if
+    has_permission(actor, "invite_members", invitation.organization) and
+    may_handle_role(actor, invitation.role, invitation.organization) and
+    may_handle_role(actor, invitation.to_role, invitation.organization);
 # Only the invited person ([P1] "Users receive an email containing an Accept invitation
 # button").
 has_permission(_actor: User, "accept", invitation: Invitation) if
@@ -343,6 +351,19 @@ reason(actor: User, "cancel", invitation: Invitation,
        "{a actor_role} may cancel invitations only up to {actor_role}, and this one is for {a role}") if
     has_permission(actor, "invite_members", invitation.organization) and
     not may_handle_role(actor, invitation.role, invitation.organization);
+# [P0] "The role can be changed by a Manager or an Owner after the invitation is sent."
+reason(actor: User, "change_role", invitation: Invitation,
+       "{a actor_role} may not change the role of an invitation; Owners and Managers do") if
+    not has_permission(actor, "invite_members", invitation.organization);
+# [P1] "assign roles up to Manager": the invitation's role now, then the role given.
+reason(actor: User, "change_role", invitation: Invitation,
+       "{a actor_role} may change invitations only up to {actor_role}, and this one is for {a role}") if
+    has_permission(actor, "invite_members", invitation.organization) and
+    not may_handle_role(actor, invitation.role, invitation.organization);
+reason(actor: User, "change_role", invitation: Invitation,
+       "{a actor_role} may change invitations only up to {actor_role}, not to {to_role}") if
+    has_permission(actor, "invite_members", invitation.organization) and
+    not may_handle_role(actor, invitation.to_role, invitation.organization);
 reason(_actor: User, "accept", invitation: Invitation,
        "this invitation was sent to another email address") if
     not invitation.email_matches = true;

@@ -164,7 +164,7 @@ has_permission(_actor: User, "create", request: NewOrganization) if
     request.creator_created_in_style = false;
 
 resource Invitation {
-  permissions = ["invite", "cancel", "accept"];
+  permissions = ["invite", "cancel", "accept", "change_role"];
 }
 # [R1] "Select appropriate organization access for this new user." (Organization Admin)
 has_permission(actor: User, "invite", invitation: Invitation) if
@@ -178,6 +178,13 @@ has_permission(actor: User, "invite", invitation: Invitation) if
 # Cancelling a pending invitation: whoever could have sent it.
 has_permission(actor: User, "cancel", invitation: Invitation) if
     has_permission(actor, "invite", invitation);
+# A pending invitation's role, as a member's: [R1] "User Admins cannot promote or demote an
+# organization member"; "Billing Admins can only view users and make no changes." So only an
+# Organization Admin changes it (a User Admin's invitations are for Members already, and
+# "User Admins can only add users with Member access").
+has_permission(actor: User, "change_role", invitation: Invitation) if
+    has_role(actor, "org_admin", invitation.organization) and
+    rank(invitation.to_role, _);
 # Only the invited person ([R1] "The new user will have to click on a link embedded in the
 # invitation email").
 has_permission(_actor: User, "accept", invitation: Invitation) if
@@ -251,6 +258,10 @@ reason(actor: User, "cancel", invitation: Invitation,
     has_role(actor, "user_admin", invitation.organization) and
     not has_role(actor, "org_admin", invitation.organization) and
     not invitation.role = "member";
+# [R1] "User Admins cannot promote or demote an organization member"
+reason(actor: User, "change_role", invitation: Invitation,
+       "{a actor_role} may not change the role of an invitation; only Organization Admins do") if
+    not has_role(actor, "org_admin", invitation.organization);
 reason(_actor: User, "accept", invitation: Invitation,
        "this invitation was sent to another email address") if
     not invitation.email_matches = true;

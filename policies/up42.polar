@@ -35,6 +35,13 @@ setting("invitation_batch_limit", 10);
 setting("grant_batch_limit", 100);
 # docs/API.md: the creator of an account becomes its Admin.
 setting("creator_role", "admin");
+# [U] "The invited users will have their own workspace." The service gives the account's
+# creator and each user who accepts an invitation a Workspace of their own (its owner is
+# that user; its id this pattern, {user} the user's id), in the same unit of work as the
+# membership. Removing the user keeps it ([U] "The removed user's workspace and assets in
+# storage will remain accessible to existing users."): see the Workspace block.
+setting("personal_resource_type", "Workspace");
+setting("personal_resource_id", "ws-{user}");
 
 # ---------------------------------------------------------------- account
 resource Organization {
@@ -148,7 +155,7 @@ has_permission(_actor: User, "create", request: NewOrganization) if
     request.creator_in_style_org = false;
 
 resource Invitation {
-  permissions = ["invite", "cancel", "accept"];
+  permissions = ["invite", "cancel", "accept", "change_role"];
 }
 # [U] "Admins can add new users to an existing account". The page has no role picker;
 # an admin may invite either role, since an admin may change either role afterwards.
@@ -158,6 +165,11 @@ has_permission(actor: User, "invite", invitation: Invitation) if
 # [U] "Admins can cancel a pending user invitation".
 has_permission(actor: User, "cancel", invitation: Invitation) if
     has_permission(actor, "invite_members", invitation.organization);
+# A pending invitation's role: as for a member's ([U] table: Change user roles: Member no,
+# Admin yes), to a role UP42 has.
+has_permission(actor: User, "change_role", invitation: Invitation) if
+    has_permission(actor, "change_roles", invitation.organization) and
+    rank(invitation.to_role, _);
 # Only the invited person, and only one who has no other UP42 account ([U] "The merging
 # of accounts isn't supported.").
 has_permission(_actor: User, "accept", invitation: Invitation) if
@@ -209,6 +221,12 @@ reason(_actor: User, "invite", invitation: Invitation,
 reason(actor: User, "cancel", invitation: Invitation,
        "{a actor_role} may not cancel invitations; Admins do") if
     not has_permission(actor, "invite_members", invitation.organization);
+reason(actor: User, "change_role", invitation: Invitation,
+       "{a actor_role} may not change the role of an invitation; Admins do") if
+    not has_permission(actor, "change_roles", invitation.organization);
+reason(_actor: User, "change_role", invitation: Invitation,
+       "UP42 has no role {to_role}: a user is an Admin or a Member") if
+    not rank(invitation.to_role, _);
 reason(_actor: User, "accept", invitation: Invitation,
        "this invitation was sent to another email address") if
     not invitation.email_matches = true;
