@@ -1,9 +1,12 @@
 """Facts cached across requests, per worker, and how fresh each request needs them.
 
-**What is cached.** Per organization: the organization, the chains of its resources, its
-members' roles and their grants on those chains; across organizations: which (type, id) is
-no registered resource, and API keys. ``TargetBuilder`` (access/targets.py) reads and fills
-them through a ``SharedFacts`` view, one per request.
+**What is cached.** Per organization: the organization, the chains of its resources (a
+resource is named by organization, type and id), its members' roles and their grants on
+those chains; across organizations: which (organization, type, id) is no registered
+resource, which one organization registered a (type, id) that a check named without its org
+(dropped, with the "no such resource" answers, whenever a resource is created anywhere: a
+second registration makes such a check ambiguous), and API keys. ``TargetBuilder``
+(access/targets.py) reads and fills them through a ``SharedFacts`` view, one per request.
 
 **How it stays fresh.** Every committed change moves the database's change position
 (models/generation.py). On PostgreSQL the triggers also ``NOTIFY`` which organizations a
@@ -79,6 +82,7 @@ Missing = Literal[_Missing.MISSING]  # its type: ``found is MISSING`` narrows it
 ActorEntry = tuple[bool, str | None]
 Roles = tuple[str, ...]
 Answer = tuple[bool, str, Target, str | None]
+TargetKey = tuple[str, str, str]  # (organization, type, rid): what names a resource
 
 
 class UnknownToken(Exception):
@@ -92,10 +96,10 @@ class OrgFacts:
 
     def __init__(self) -> None:
         self.org: OrgRef | Missing = MISSING
-        self.targets: dict[tuple[str, str], Target] = {}  # (type, rid) -> Target
+        self.targets: dict[TargetKey, Target] = {}  # (org, type, rid) -> Target
         self.actors: dict[str, ActorEntry] = {}  # user -> (known, role)
         self.grants: dict[tuple[str, int], Roles] = {}  # (user, pk) -> roles
-        # user -> {(policy version, action, type, rid): answer}
+        # user -> {(policy version, action, org, type, rid): answer}
         self.answers: dict[str, dict[tuple, Answer]] = {}
 
 
@@ -120,8 +124,10 @@ class FactCache:
 
     def _reset(self) -> None:
         self.orgs: dict[str, OrgFacts] = {}  # org id -> OrgFacts
-        self.where: dict[tuple[str, str], str] = {}  # (type, rid) -> org id of a cached Target
-        self.absent: dict[tuple[str, str], bool] = {}  # (type, rid) or ("org", id): no such
+        # (type, rid) -> the one org that registered it (None: no org did), for checks that
+        # name no org; emptied with ``absent`` by every "n" notice
+        self.anyorg: dict[tuple[str, str], str | None] = {}
+        self.absent: dict[tuple, bool] = {}  # (org, type, rid) or ("org", id): no such
         self.user_orgs: dict[str, set[str]] = {}  # user -> orgs holding an entry of theirs
         self.keys: dict[str, str | None] = {}  # API key digest -> name (None: unknown, revoked)
         self.entries = 0
@@ -327,6 +333,7 @@ class FactCache:
                 if note.get("n"):
                     self.absent_epoch = epoch
                     self.absent = {}
+                    self.anyorg = {}
                 if note.get("k"):
                     self.keys_epoch = epoch
                     self.keys = {}
@@ -410,10 +417,17 @@ class Facts:
     def put_org(self, org_id: str, org: OrgRef | None) -> None:
         pass
 
-    def target(self, key: tuple[str, str]) -> Target | None | Missing:
+    def target(self, key: TargetKey) -> Target | None | Missing:
         return MISSING
 
-    def put_target(self, key: tuple[str, str], target: Target | None) -> None:
+    def put_target(self, key: TargetKey, target: Target | None) -> None:
+        pass
+
+    def owner_org(self, type_: str, rid: str) -> str | None | Missing:
+        """The one organization known to have registered (type_, rid), None for none."""
+        return MISSING
+
+    def put_owner_org(self, type_: str, rid: str, org: str | None) -> None:
         pass
 
     def actor(self, user: str, org: str) -> ActorEntry | Missing:
@@ -436,7 +450,8 @@ class Facts:
 
     def answer(self, user: str, key: tuple) -> Answer | None:
         """The answer decided before on these facts: ``key`` is (policy version, action,
-        type, rid) of a registered resource; None when there is none."""
+        org, type, rid) of a registered resource (org None: the check named none); None when
+        there is none."""
         return None
 
     def put_answer(self, user: str, org: str, key: tuple, answer: Answer) -> None:
@@ -449,7 +464,8 @@ class PrivateFacts(Facts):
     def __init__(self, position: int = -1, source: str = "primary") -> None:
         self.position, self.source = position, source
         self._orgs: dict[str, OrgRef | None] = {}
-        self._targets: dict[tuple[str, str], Target | None] = {}
+        self._targets: dict[TargetKey, Target | None] = {}
+        self._anyorg: dict[tuple[str, str], str | None] = {}
         self._actors: dict[tuple[str, str], ActorEntry] = {}
         self._grants: dict[tuple[str, int], Roles] = {}
         self._keys: dict[str, str | None] = {}
@@ -460,11 +476,17 @@ class PrivateFacts(Facts):
     def put_org(self, org_id: str, org: OrgRef | None) -> None:
         self._orgs[org_id] = org
 
-    def target(self, key: tuple[str, str]) -> Target | None | Missing:
+    def target(self, key: TargetKey) -> Target | None | Missing:
         return self._targets.get(key, MISSING)
 
-    def put_target(self, key: tuple[str, str], target: Target | None) -> None:
+    def put_target(self, key: TargetKey, target: Target | None) -> None:
         self._targets[key] = target
+
+    def owner_org(self, type_: str, rid: str) -> str | None | Missing:
+        return self._anyorg.get((type_, rid), MISSING)
+
+    def put_owner_org(self, type_: str, rid: str, org: str | None) -> None:
+        self._anyorg[(type_, rid)] = org
 
     def actor(self, user: str, org: str) -> ActorEntry | Missing:
         return self._actors.get((user, org), MISSING)
@@ -539,20 +561,18 @@ class SharedFacts(PrivateFacts):
                     cache._room()
                 facts.org = org
 
-    def target(self, key: tuple[str, str]) -> Target | None | Missing:
+    def target(self, key: TargetKey) -> Target | None | Missing:
         cache = self.cache
-        org = cache.where.get(key)
-        if org is not None:
-            facts = cache.orgs.get(org)
-            if facts is not None:
-                found = facts.targets.get(key, MISSING)
-                if found is not MISSING:
-                    return found
-        elif key in cache.absent:
+        facts = cache.orgs.get(key[0])
+        if facts is not None:
+            found = facts.targets.get(key, MISSING)
+            if found is not MISSING:
+                return found
+        if key in cache.absent:
             return None
         return super().target(key)
 
-    def put_target(self, key: tuple[str, str], target: Target | None) -> None:
+    def put_target(self, key: TargetKey, target: Target | None) -> None:
         super().put_target(key, target)
         cache = self.cache
         with cache._lock:
@@ -562,14 +582,24 @@ class SharedFacts(PrivateFacts):
                     cache._room()
                 return
             org = target.org.id
-            if cache._fresh(self.start, org):
+            if org == key[0] and cache._fresh(self.start, org):
                 facts = cache._org_facts(org)
                 if key not in facts.targets:
                     cache._room()
                 facts.targets[key] = target
-                if cache.where.get(key) != org:
+
+    def owner_org(self, type_: str, rid: str) -> str | None | Missing:
+        found = self.cache.anyorg.get((type_, rid), MISSING)
+        return found if found is not MISSING else super().owner_org(type_, rid)
+
+    def put_owner_org(self, type_: str, rid: str, org: str | None) -> None:
+        super().put_owner_org(type_, rid, org)
+        cache = self.cache
+        with cache._lock:  # a registration anywhere since the read ("n") may make it two
+            if cache._fresh(self.start) and self.start >= cache.absent_epoch:
+                if (type_, rid) not in cache.anyorg:
                     cache._room()
-                    cache.where[key] = org
+                cache.anyorg[(type_, rid)] = org
 
     def actor(self, user: str, org: str) -> ActorEntry | Missing:
         facts = self.cache.orgs.get(org)
@@ -614,19 +644,28 @@ class SharedFacts(PrivateFacts):
 
     def answer(self, user: str, key: tuple) -> Answer | None:
         cache = self.cache
-        org = cache.where.get((key[2], key[3]))
-        facts = cache.orgs.get(org) if org is not None else None
-        if facts is None:
+        version, action, org, type_, rid = key
+        if org is None:  # the check named no org: the one that registered it, if known
+            org = cache.anyorg.get((type_, rid))
+            if org is None:
+                return None
+        facts = cache.orgs.get(org)
+        if facts is None or (org, type_, rid) not in facts.targets:
             return None
         mine = facts.answers.get(user)
-        return mine.get(key) if mine is not None else None
+        return mine.get((version, action, type_, rid)) if mine is not None else None
 
     def put_answer(self, user: str, org: str, key: tuple, answer: Answer) -> None:
         cache = self.cache
+        version, action, _named, type_, rid = key
         with cache._lock:
-            if cache._fresh(self.start, org, user) and cache.where.get((key[2], key[3])) == org:
-                facts = cache._org_facts(org)
-                facts.answers.setdefault(user, {})[key] = answer
+            facts = cache.orgs.get(org)
+            if (
+                facts is not None
+                and (org, type_, rid) in facts.targets
+                and cache._fresh(self.start, org, user)
+            ):
+                facts.answers.setdefault(user, {})[(version, action, type_, rid)] = answer
                 cache.user_orgs.setdefault(user, set()).add(org)
                 cache._room()
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, cast
 
 from access.decisions import Decision, _decide
-from access.targets import TargetBuilder, node_of
+from access.targets import AmbiguousResource, TargetBuilder, node_of
 from authz.diff import Member, World
 from authz.engine import PolicySet
 from authz.view import MANAGEMENT_TYPES, Node, OrgRef, Target, management_target
@@ -157,11 +157,14 @@ def target_of(facts: TargetBuilder, ref: dict | None) -> Target | None:
     if ref.get("type") in MANAGEMENT_TYPES:
         org = facts.org(ref.get("org") or "") or OrgRef("", ref.get("style", ""))
         parent = ref.get("parent")
-        under = facts.registered(parent["type"], parent["id"]) if parent else None
+        under = facts.registered(org.id, parent["type"], parent["id"]) if parent else None
         return management_target(
             org, ref["type"], ref.get("attributes") or {}, under, standalone=not ref.get("org")
         )
-    return facts.target({"parent": None, **ref})
+    try:
+        return facts.target({"parent": None, **ref})
+    except AmbiguousResource:  # a record with no org, of an id several orgs now register
+        return None
 
 
 def redecide(

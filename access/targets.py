@@ -31,14 +31,25 @@ MAX_DEPTH = 256  # resources nest at most this deep: deeper is a 422 (access/res
 _SQL = {
     "org": 'SELECT id, style, closed_at FROM "{org}" WHERE id = {p}',
     # The resource and its ancestors, deepest first, with its organization: one round trip.
+    # A resource is named by (organization, type, id): the org's own registration only.
     "chain": "WITH RECURSIVE c(id, type, rid, owner, attributes, parent_id, org_id, depth) AS ("
     ' SELECT id, type, rid, owner, attributes, parent_id, org_id, 0 FROM "{res}"'
-    " WHERE type = {p} AND rid = {p}"
+    " WHERE org_id = {p} AND type = {p} AND rid = {p}"
     " UNION ALL"
     " SELECT a.id, a.type, a.rid, a.owner, a.attributes, a.parent_id, a.org_id, c.depth + 1"
     f' FROM "{{res}}" a JOIN c ON a.id = c.parent_id WHERE c.depth < {MAX_DEPTH})'
     " SELECT c.id, c.type, c.rid, c.owner, c.attributes, o.id, o.style, o.closed_at"
     ' FROM c JOIN "{org}" o ON o.id = c.org_id ORDER BY c.depth DESC',
+    # A check that names no org: every org's registration of (type, id), at most two (one
+    # is the answer, two are a 422 asking for the org), each chain tagged with its leaf.
+    "chains": "WITH RECURSIVE c(leaf, id, type, rid, owner, attributes, parent_id, org_id, depth)"
+    " AS (SELECT * FROM (SELECT id AS leaf, id, type, rid, owner, attributes, parent_id,"
+    ' org_id, 0 FROM "{res}" WHERE type = {p} AND rid = {p} LIMIT 2) s'
+    " UNION ALL"
+    " SELECT c.leaf, a.id, a.type, a.rid, a.owner, a.attributes, a.parent_id, a.org_id,"
+    f' c.depth + 1 FROM "{{res}}" a JOIN c ON a.id = c.parent_id WHERE c.depth < {MAX_DEPTH})'
+    " SELECT c.id, c.type, c.rid, c.owner, c.attributes, o.id, o.style, o.closed_at, c.leaf"
+    ' FROM c JOIN "{org}" o ON o.id = c.org_id ORDER BY c.leaf, c.depth DESC',
     # Whether the user exists, its role in the org and its grants on the chain: one round trip.
     "actor": 'SELECT u.id, m.role FROM "{user}" u LEFT JOIN "{mem}" m '
     "ON m.user_id = u.id AND m.org_id = {p} WHERE u.id = {p}",
@@ -75,11 +86,32 @@ def node_of(row: Resource) -> Node:
     return Node(row.type, row.rid, row.id, row.owner, _attrs(row.attributes))
 
 
+class AmbiguousResource(ApiError):
+    """A check named no organization and several registered the resource: a 422 asking
+    for the org (docs/API.md, version 1.2)."""
+
+    def __init__(self, type_: str, rid: str, field: str) -> None:
+        super().__init__(
+            422,
+            f"more than one organization registered {type_} {rid!r}: name the organization",
+            {field: ["required: more than one organization registered this resource"]},
+        )
+
+
 class TargetBuilder:
     """Targets and actor facts, loaded from the database (see the module docstring)."""
 
+    # The organizations of the calling API key (access/keys.py); None: service-wide. Every
+    # decision on a target of another organization is a deny (access/decisions.py).
+    scope: frozenset[str] | None = None
+
     def __init__(self, facts: Facts | None = None) -> None:
         self.facts = facts if facts is not None else PrivateFacts()
+
+    def outside(self, target: Target | None) -> bool:
+        """Whether the calling key may not decide on ``target`` (another organization's)."""
+        scope = self.scope
+        return scope is not None and (target is None or target.org.id not in scope)
 
     def _query(self, name: str, params: tuple[str | int, ...], many: int = 0) -> list:
         self.facts.loads += 1
@@ -95,21 +127,24 @@ class TargetBuilder:
             self.facts.put_org(org_id, found)
         return found
 
-    def registered(self, type_: str, rid: str) -> Target | None:
-        """The chain of the registered resource (type_, rid), or None: one query, or none
-        when cached."""
-        key = (type_, rid)
+    def registered(self, org_id: str, type_: str, rid: str) -> Target | None:
+        """The chain of the resource (type_, rid) registered in ``org_id``, or None: one
+        query, or none when cached. Another org's registration of the same id is another
+        resource."""
+        key = (org_id, type_, rid)
         found = self.facts.target(key)
         if found is MISSING:
-            found = self._load_registered(type_, rid)
+            found = self._load_registered(org_id, type_, rid)
             self.facts.put_target(key, found)
         return found
 
-    def _load_registered(self, type_: str, rid: str) -> Target | None:
+    def _load_registered(self, org_id: str, type_: str, rid: str) -> Target | None:
         if type_ == "Organization":
-            org = self.org(rid)
+            org = self.org(rid) if rid == org_id else None
             return Target(org, (org_node(org),)) if org else None
-        rows = self._query("chain", (type_, rid))
+        return self._chain(self._query("chain", (org_id, type_, rid)))
+
+    def _chain(self, rows: list) -> Target | None:
         if not rows:
             return None
         org_id, style, closed_at = rows[-1][5:8]
@@ -118,26 +153,49 @@ class TargetBuilder:
         chain = tuple(Node(r[1], r[2], r[0], r[3], _attrs(r[4])) for r in rows)
         return Target(org, (org_node(org), *chain))
 
-    def target(self, ref: dict) -> Target | None:
+    def find(self, type_: str, rid: str, field: str = "resource.org") -> Target | None:
+        """The registered resource (type_, rid) of a check that names no organization: the
+        one org that registered it, or None. Raises AmbiguousResource (a 422 naming
+        ``field``) when several orgs did: such a check must name its org."""
+        if type_ == "Organization":
+            return self.registered(rid, type_, rid)
+        org_id = self.facts.owner_org(type_, rid)
+        if org_id is not MISSING:
+            return self.registered(org_id, type_, rid) if org_id is not None else None
+        rows = self._query("chains", (type_, rid))
+        leaves = {r[8] for r in rows}
+        if len(leaves) > 1:
+            raise AmbiguousResource(type_, rid, field)
+        found = self._chain([r[:8] for r in rows])
+        if found is not None:
+            self.facts.put_target((found.org.id, type_, rid), found)
+        self.facts.put_owner_org(type_, rid, found.org.id if found else None)
+        return found
+
+    def target(self, ref: dict, field: str = "resource") -> Target | None:
         """Resolve a resource reference of the API: registered, else described inline.
 
-        For a registered resource the stored facts win over inline ones. An inline resource
-        needs ``org``; its ``parent``, when given, must be registered in the same org (or be
-        described by type alone, as a bare level).
+        With ``org``, only that organization's facts count: its registration of (type, id),
+        else the inline description in it. Without, the one org that registered it (several:
+        AmbiguousResource, a 422 naming ``<field>.org``). For a registered resource the
+        stored facts win over inline ones. An inline resource needs ``org``; its ``parent``,
+        when given, must be registered in the same org (or be described by type alone, as
+        a bare level).
         """
-        found = self.registered(ref["type"], ref["id"])
+        named = ref.get("org")
+        if not named:
+            return self.find(ref["type"], ref["id"], f"{field}.org")
+        found = self.registered(named, ref["type"], ref["id"])
         if found is not None:
             return found
-        org = self.org(ref.get("org") or "")
+        org = self.org(named)
         if org is None:
             return None
         parent = ref.get("parent")
         chain: tuple = (org_node(org),)
         if parent:
-            above = self.registered(parent["type"], parent["id"])
+            above = self.registered(org.id, parent["type"], parent["id"])
             if above is not None:
-                if above.org.id != org.id:
-                    return None
                 chain = above.chain
             else:
                 chain = chain + (Node(parent["type"], parent["id"]),)
@@ -149,7 +207,7 @@ class TargetBuilder:
         org): what a resource is decided on before it is written or moved."""
         if not parent:
             return Target(org, (org_node(org), node))
-        above = self.registered(parent.type, parent.rid)
+        above = self.registered(org.id, parent.type, parent.rid)
         if above is None:  # read without a lock, and deleted since
             raise ApiError(404, f"no {parent.type} {parent.rid!r} in organization {org.id!r}")
         return Target(org, above.chain + (node,))

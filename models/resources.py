@@ -35,7 +35,10 @@ class Resource(BaseModel):
 
     class Meta:
         indexes = (
-            (("type", "rid"), True),  # a resource is named by type and id across the service
+            # A resource is named by (org, type, rid): the unique index on those three is
+            # made by migration 0008 ("resource_org_type_rid", with the columns list
+            # queries read); (type, rid) finds the org of a check that names none.
+            (("type", "rid"), False),
             (("org", "type"), False),
             (("org", "type", "shape"), False),  # the distinct shapes of a type, by index skips
             (("org", "owner"), False),  # what an actor owns, for list queries

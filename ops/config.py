@@ -40,6 +40,9 @@ SETTINGS = {
     "DATABASE_LISTEN_URL": (str, None, True),
     "REPLICA_MAX_LAG_SECONDS": (float, 1.0, False),  # a replica further behind is skipped
     "REPLICA_RETRY_SECONDS": (float, 2.0, False),  # a failed replica is skipped this long
+    # A check must name its resource's organization (docs/API.md 1.2): recommended whenever
+    # resource ids can come from end users.
+    "REQUIRE_RESOURCE_ORG": (_bool, False, False),
     "POLICY_DIR": (str, str(POLICY_DIR), False),
     "SNAPSHOT_DIR": (str, None, False),  # default: instance/policy-snapshots
     "MAX_CONTENT_LENGTH": (int, 1024 * 1024, False),

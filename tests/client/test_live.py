@@ -36,6 +36,11 @@ def test_decisions_and_lists_agree(client):
     inline = ResourceRef("Dataset", "my-own", org="org-pix4d", parent=None, owner="pix4d-member")
     assert isinstance(client.authorize("pix4d-member", "view", inline).allowed, bool)
 
+    # a resource named with its organization (type, id, org): decided on that org's facts
+    named = ("Dataset", "pix4d-bridge-scan", "org-pix4d")
+    assert client.allowed("pix4d-member", "view", named)
+    assert not client.allowed("pix4d-member", "view", ("Dataset", "pix4d-bridge-scan", "org-up42"))
+
     actions = client.allowed_actions("up42-member", ("Organization", "org-up42"))
     assert "view" in actions.actions and actions.policy_version == decision.policy_version
 

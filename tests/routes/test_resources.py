@@ -10,9 +10,9 @@ def put(api, type_, rid, body=None, actor=OWNER, org="org-pix4d"):
     return api.put(f"/v1/orgs/{org}/resources/{type_}/{rid}", body or {}, actor=actor)
 
 
-def row(type_, rid):
+def row(type_, rid, org="org-pix4d"):
     with db.connection_context():
-        return Resource.get_or_none(type=type_, rid=rid)
+        return Resource.get_or_none(org=org, type=type_, rid=rid)
 
 
 def test_register_update_and_read(api, demo):
@@ -55,19 +55,24 @@ def test_unknown_fields_and_bad_parents_are_named(api, demo):
     assert r.status_code == 422 and "parent" in r.get_json()["errors"]  # no such relation
 
 
-def test_type_and_id_are_unique_across_the_service(api, demo):
+def test_type_and_id_are_unique_within_an_org(api, demo):
     r = put(api, "Space", "respondio-support", org="org-pix4d")
     assert r.status_code == 422  # not a pix4d type anyway
     assert put(api, "Folder", "shared-id").status_code == 201
+    assert put(api, "Folder", "shared-id").status_code == 200  # the same resource again
     with db.connection_context():
-        from models import Organization
+        from models import Membership, Organization
 
         Organization.create(id="org-other", name="o", style="pix4d")
-        from models import Membership
-
         Membership.create(user=OWNER, org="org-other", role="owner")
-    r = put(api, "Folder", "shared-id", org="org-other")
-    assert r.status_code == 409
+    # another org's (type, id) is another resource: registered beside it, not a 409
+    r = put(api, "Folder", "shared-id", {"attributes": {"name": "theirs"}}, org="org-other")
+    assert r.status_code == 201, r.get_json()
+    with db.connection_context():
+        rows = {
+            x.org_id: x.attributes for x in Resource.select().where(Resource.rid == "shared-id")
+        }
+    assert rows == {"org-pix4d": {}, "org-other": {"name": "theirs"}}
 
 
 def test_each_operation_is_a_policy_decision(api, demo):
