@@ -1,5 +1,8 @@
 # The service's image: Python 3.12 slim, the runtime lock only (no test tool), a non-root
 # user, gunicorn with the Procfile's settings, a HEALTHCHECK on /readyz.
+# The base image names its patch release: at least 3.12.5, the first with the fix for
+# CVE-2024-6923 (the email package wrote encoded newlines of a header value as line breaks;
+# access/mail.py also guards against it on its own). Raise it on purpose, like the locks.
 #
 #   docker build -t orgauthz .
 #   # migrations: once per release, before the new version serves (a one-shot container;
@@ -13,13 +16,13 @@
 # stage's RUN lines in a fresh venv, serves the app from the build context as .dockerignore
 # leaves it with this CMD, and runs this HEALTHCHECK against it, so neither can rot.
 
-FROM python:3.12-slim AS build
+FROM python:3.12.15-slim AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 COPY requirements.txt /tmp/requirements.txt
 RUN python -m venv /opt/venv
 RUN /opt/venv/bin/pip install --require-hashes -r /tmp/requirements.txt
 
-FROM python:3.12-slim
+FROM python:3.12.15-slim
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

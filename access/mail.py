@@ -27,14 +27,18 @@ nothing and queues nothing (the caller mails the token from the answer itself).
 """
 
 import datetime
+import email.parser
+import email.policy
 import email.utils
 import logging
 import os
+import re
 import smtplib
 import ssl
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
+from email.headerregistry import Address
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, cast
@@ -81,6 +85,7 @@ def configure(config: Mapping[str, Any], instance_path: str) -> Settings:
         timeout_seconds=float(config.get("MAIL_TIMEOUT_SECONDS") or Settings.timeout_seconds),
     )
     transport(SETTINGS.url)  # a URL that does not parse stops startup
+    sender_address()  # nor does a MAIL_FROM that is not one address
     return SETTINGS
 
 
@@ -167,9 +172,94 @@ def _template(style: str, name: str) -> jinja2.Template:
         return _env.get_template(f"default/{name}")
 
 
+# ---------------------------------------------------------------- headers
+# A header is built from parts, never from text a caller chose: names go through
+# ``header_text`` and addresses through ``Address``, and the built message is parsed back
+# before it is handed over. The email package decodes encoded words (``=?utf-8?q?...?=``) in
+# a header value it is given, and on Pythons without the fix for CVE-2024-6923 (before
+# 3.11.10 and 3.12.5) it writes what they decode to, CR LF included, into the header
+# block: an organization named ``Acme =?utf-8?q?=0D=0AReply-To:_...?=`` would add a
+# Reply-To. Names holding a line break, or an encoded word that decodes to a control
+# character, are refused at the API (``header_unsafe``); names stored before are
+# neutralised here.
+# The characters str.splitlines() breaks a line at (the email package refuses a header
+# value holding one of them) and the other C0 and C1 controls; a tab is blank space.
+_LINE_BREAK = re.compile("[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+_DECODE_ROUNDS = 4  # encoded words within encoded words: no name needs more
+
+
+def _decoded(text: str) -> str:
+    """``text`` as the email package reads a header value: encoded words decoded."""
+    return str(email.policy.default.header_factory("subject", text))
+
+
+def header_unsafe(text: str) -> bool:
+    """Whether ``text`` holds a line break, or an encoded word that decodes (at any depth)
+    to a control character: a name that must not reach a mail header."""
+    if _LINE_BREAK.search(text):
+        return True
+    seen = text
+    for _ in range(_DECODE_ROUNDS):
+        if "=?" not in seen:
+            return False
+        try:
+            decoded = _decoded(seen)
+        except Exception:  # noqa: BLE001 - what the email package cannot read is not shown
+            return True
+        if _CONTROL.search(decoded):
+            return True
+        if decoded == seen:
+            return False
+        seen = decoded
+    return True
+
+
+def one_line(text: str) -> str:
+    """``text`` with every control character and run of blank space made one space."""
+    return " ".join(_CONTROL.sub(" ", text).split())
+
+
+def header_text(text: str) -> str:
+    """``text`` as a header may show it: encoded words decoded, controls and line breaks
+    made spaces, until reading it as a header changes nothing more."""
+    for _ in range(_DECODE_ROUNDS):
+        plain = one_line(text)
+        if "=?" in plain:
+            plain = one_line(_decoded(plain))
+        if plain == text:
+            return text
+        text = plain
+    return text.replace("=?", "= ?")  # still decoding: no encoded word is left to read
+
+
+def sender_address() -> Address:
+    """``MAIL_FROM`` as an address. Raises ValueError when it is not one."""
+    name, addr = email.utils.parseaddr(SETTINGS.sender)
+    if not addr or "@" not in addr:
+        raise ValueError(f"MAIL_FROM: not an address: {SETTINGS.sender!r}")
+    return Address(display_name=header_text(name), addr_spec=addr)
+
+
+def _check_headers(message: EmailMessage) -> None:
+    """Parse the bytes ``message`` makes and compare their headers with those it was
+    built with. Raises ValueError when they differ (the mail is not sent): on a Python
+    without the fix for CVE-2024-6923 this is what stands between a name and a header."""
+    parsed = email.parser.BytesParser(policy=email.policy.default).parsebytes(
+        bytes(message), headersonly=True
+    )
+    if [k.lower() for k in parsed.keys()] != [k.lower() for k in message.keys()]:
+        raise ValueError(
+            f"the mail's headers do not read back as built: {parsed.keys()} "
+            f"instead of {message.keys()}"
+        )
+
+
 def render(mail: OutboxMail, token: str, now: datetime.datetime) -> EmailMessage:
-    """The message of ``mail`` with ``token`` in its accept link: text and HTML parts."""
-    data = dict(mail.data)
+    """The message of ``mail`` with ``token`` in its accept link: text and HTML parts.
+    Raises ValueError when a header cannot be built safely."""
+    # What a caller named (organization, inviter) shows on one line, in the body too.
+    data = {k: one_line(v) if isinstance(v, str) else v for k, v in dict(mail.data).items()}
     expires_at = datetime.datetime.fromisoformat(data["expires_at"].rstrip("Z"))
     values = {
         **data,
@@ -178,15 +268,17 @@ def render(mail: OutboxMail, token: str, now: datetime.datetime) -> EmailMessage
         "expires_in": in_words(expires_at - now),
         "expires_on": expires_at.strftime("%-d %B %Y, %H:%M UTC"),
     }
-    message = EmailMessage()
-    message["Subject"] = _template(mail.style, "subject.txt").render(values).strip()
-    message["From"] = SETTINGS.sender
-    message["To"] = mail.recipient
+    message = EmailMessage(policy=email.policy.default)
+    message["Subject"] = header_text(_template(mail.style, "subject.txt").render(values))
+    sender = sender_address()
+    message["From"] = sender
+    message["To"] = Address(addr_spec=mail.recipient)
     message["Date"] = email.utils.format_datetime(now.replace(tzinfo=datetime.UTC))
-    domain = email.utils.parseaddr(SETTINGS.sender)[1].rpartition("@")[2] or "localhost"
+    domain = sender.domain or "localhost"
     message["Message-ID"] = f"<invitation-{mail.id}.{mail.invitation_id}@{domain}>"
     message.set_content(_template(mail.style, "invitation.txt").render(values))
     message.add_alternative(_template(mail.style, "invitation.html").render(values), subtype="html")
+    _check_headers(message)
     return message
 
 

@@ -15,6 +15,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from access.decisions import new_decision_id as new_id
 from access.events import EVENT_TYPES
+from access.mail import header_unsafe
 
 # NUL, and the UTF-16 surrogate range: a str holds one only when it came unpaired
 # (JSON's "\ud800"); a paired one was already decoded to its code point.
@@ -41,6 +42,23 @@ class Text(fields.String):
 
 class EmailText(Text, fields.Email):
     """An email address that is also ``Text``."""
+
+
+class MailName(Text):
+    """A name that may reach a mail header (an organization's, a user's): ``Text`` with no
+    line break and no encoded word (``=?...?=``) that decodes to a control character (422
+    naming the field; access/mail.py)."""
+
+    default_error_messages = {
+        "header_unsafe": "must not contain a line break (CR, LF) or an encoded word "
+        "(=?...?=) that decodes to a control character: it is shown in mail headers"
+    }
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if header_unsafe(text):
+            raise self.make_error("header_unsafe")
+        return text
 
 
 class JSONObject(fields.Dict):
@@ -223,7 +241,7 @@ class NewOrganizationRequest(Schema):
             ),
         ],
     )
-    name = Text(required=True, validate=validate.Length(min=1, max=200))
+    name = MailName(required=True, validate=validate.Length(min=1, max=200))
     style = Text(required=True, validate=validate.Length(min=1, max=32))
     legal = JSONObject(load_default=dict)
     billing = JSONObject(load_default=dict)
@@ -232,7 +250,7 @@ class NewOrganizationRequest(Schema):
 class OrganizationPatch(Schema):
     """``PATCH /v1/orgs/{org_id}``: any of name, legal, billing (each its own action)."""
 
-    name = Text(validate=validate.Length(min=1, max=200))
+    name = MailName(validate=validate.Length(min=1, max=200))
     legal = JSONObject()
     billing = JSONObject()
 
@@ -293,7 +311,7 @@ class UserRequest(Schema):
     """``PUT /v1/users/{user_id}``, and the user of an accepted invitation (with ``id``)."""
 
     email = EmailText(required=True, validate=EMAIL)
-    name = Text(load_default="", validate=validate.Length(max=200))
+    name = MailName(load_default="", validate=validate.Length(max=200))
 
 
 class AcceptingUser(UserRequest):

@@ -95,10 +95,11 @@ def _interpreter() -> str:
 
 
 def test_the_image_is_slim_python_312_non_root_with_gunicorn_and_a_healthcheck():
-    assert [rest.split()[0] for w, rest in instructions(DOCKERFILE) if w == "FROM"] == [
-        "python:3.12-slim",
-        "python:3.12-slim",
-    ]
+    images = [rest.split()[0] for w, rest in instructions(DOCKERFILE) if w == "FROM"]
+    assert len(images) == 2 and len(set(images)) == 1, images
+    # An exact patch release of 3.12 slim, one with the fix for CVE-2024-6923 (3.12.5 on).
+    match = re.fullmatch(r"python:3\.12\.(\d+)-slim", images[0])
+    assert match and int(match.group(1)) >= 5, images
     user = _one(FINAL, "USER")
     assert user not in ("root", "0") and not user.startswith("0:")
     assert _exec_form(_one(FINAL, "CMD")) == [

@@ -3,6 +3,8 @@ SMTP server in process, one per invitation even when the sender dies mid-way; th
 token accepts; resend kills the first token; the token is never stored in the clear."""
 
 import datetime
+import email.parser
+import email.policy
 import os
 import re
 import signal
@@ -295,3 +297,75 @@ def test_mail_off_queues_nothing(api, demo, app):
     made = invite(api, "pix4d-owner", "org-pix4d", ("quiet@example.com", "reader"))
     assert made.status_code == 201 and queued() == []
     assert accept(api, made.get_json()["items"][0]["token"], "quiet").status_code == 200
+
+
+# Names that would write mail headers: the issue's vector (an encoded word that decodes to
+# CR LF and a Reply-To), the same wrapped in a second encoded word, raw CR LF, and the line
+# breaks str.splitlines() knows beyond CR and LF.
+HEADER_VECTORS = [
+    "Acme =?utf-8?q?=0D=0AReply-To:_attacker@evil.example=0D=0A=0D=0Aevil?=",
+    "Acme =?utf-8?b?PT91dGYtOD9xPz0wRD0wQVJlcGx5LVRvOl9hdHRhY2tlckBldmlsLmV4YW1wbGU/PQ==?=",
+    "Acme\r\nReply-To: attacker@evil.example\r\n\r\nevil",
+    "Acme\u2028Reply-To: attacker@evil.example\x85evil",
+]
+MAIL_HEADERS = {"subject", "from", "to", "date", "message-id", "mime-version", "content-type"}
+
+
+@pytest.mark.parametrize("name", HEADER_VECTORS)
+def test_a_name_cannot_write_a_mail_header(api, demo, worker, app, tmp_path, name):
+    # Refused at the API, naming the field, wherever a name that reaches a mail is set.
+    for response, field in [
+        (api.post("/v1/orgs", {"name": name, "style": "pix4d"}, actor="pix4d-owner"), "name"),
+        (api.patch("/v1/orgs/org-pix4d", {"name": name}, actor="pix4d-owner"), "name"),
+        (api.put("/v1/users/pix4d-owner", {"email": "o@example.com", "name": name}), "name"),
+    ]:
+        body = response.get_json()
+        assert response.status_code == 422, body
+        assert "mail headers" in body["errors"][field][0], body
+    # Stored before the API refused them (written to the table directly): the mail is built
+    # with the name on one line, and its bytes parse to exactly the headers it was built with.
+    with db.connection_context():
+        models.Organization.update(name=name).where(models.Organization.id == "org-pix4d").execute()
+        models.User.update(name=name).where(models.User.id == "pix4d-owner").execute()
+    mail.configure({"MAIL_URL": f"file://{tmp_path / 'mail'}"}, app.instance_path)
+    try:
+        made = api.post(
+            "/v1/orgs/org-pix4d/invitations",
+            {"invitations": [{"email": "target@example.com", "role": "reader"}]},
+            actor="pix4d-owner",
+        )
+        assert made.status_code == 201, made.get_json()
+        assert worker.step()["mail"]["sent"] == 1
+    finally:
+        mail.configure({"MAIL_URL": "off"}, app.instance_path)
+    [path] = (tmp_path / "mail").glob("*.eml")
+    raw = path.read_bytes()
+    head, _, _ = raw.partition(b"\n\n")
+    names = {
+        line.split(b":", 1)[0].decode().lower()
+        for line in head.split(b"\n")
+        if line and not line[:1].isspace()
+    }
+    assert names == MAIL_HEADERS, raw[:600]
+    message = email.parser.BytesParser(policy=email.policy.default).parsebytes(raw)
+    assert {k.lower() for k in message.keys()} == MAIL_HEADERS
+    assert message["Reply-To"] is None and message["To"] == "target@example.com"
+    assert message["From"] == "orgauthz <no-reply@localhost>"
+    subject = message["Subject"]
+    assert "Acme" in subject and not any(c in subject for c in "\r\n\x85\u2028")
+    text, html = parts(message)
+    assert "Acme" in text and "\nReply-To:" not in text.replace("\r\n", "\n")
+    assert not any(c in text for c in "\x85\u2028")
+    assert [p.get_content_type() for p in message.walk()] == [
+        "multipart/alternative",
+        "text/plain",
+        "text/html",
+    ]
+
+
+@pytest.mark.parametrize("name", ["Zoë 😀 \t tab", "Café =?utf-8?q?Cr=C3=A8me?="])
+def test_a_name_with_no_line_break_in_it_is_kept(api, demo, name):
+    made = api.post("/v1/orgs", {"name": name, "style": "pix4d"}, actor="pix4d-owner")
+    assert made.status_code == 201, made.get_json()
+    assert made.get_json()["name"] == name
+    assert mail.header_text(name) == " ".join(mail._decoded(name).split())

@@ -322,3 +322,37 @@ def test_good_unicode_still_passes(api, demo):
     response = api.put("/v1/users/u-uni", {"email": "zoe@example.com", "name": name})
     assert response.status_code in (200, 201), response.get_json()
     assert api.get("/v1/users/u-uni", actor="u-uni").get_json()["name"] == name
+
+
+# A name that reaches a mail header (an organization's, a user's): no line break, and no
+# encoded word that decodes to one (access/mail.py; the mail side is tests/outbox/test_mail.py).
+MAIL_NAMES = [
+    ("POST", "/v1/orgs", lambda b: {"name": b, "style": "pix4d"}, "name"),
+    ("PATCH", PIX, lambda b: {"name": b}, "name"),
+    ("PUT", "/v1/users/pix4d-owner", lambda b: {"email": "o@example.com", "name": b}, "name"),
+    (
+        "POST",
+        "/v1/invitations/accept",
+        lambda b: {"token": "t", "user": {"id": "u-new", "email": "n@example.com", "name": b}},
+        "user.name",
+    ),
+]
+HEADER_BREAKERS = [
+    "Acme =?utf-8?q?=0D=0AReply-To:_attacker@evil.example=0D=0A=0D=0Aevil?=",
+    "Acme =?UTF-8?Q?=0AReply-To:_a@evil.example?=",
+    "Acme=?utf-8?b?DQpCY2M6IGFAZXZpbC5leGFtcGxl?=",
+    "Acme\r\nBcc: a@evil.example",
+    "Acme\nBcc: a@evil.example",
+    "Acme\u2028Bcc: a@evil.example",
+]
+
+
+@pytest.mark.parametrize("bad", HEADER_BREAKERS)
+@pytest.mark.parametrize(
+    "method, path, body, field", MAIL_NAMES, ids=[f"{m} {p} {f}" for m, p, _, f in MAIL_NAMES]
+)
+def test_a_name_that_would_break_a_mail_header_is_422_naming_it(
+    api, demo, bad, method, path, body, field
+):
+    problem = named(api.call(method, path, json=body(bad), actor=ACTOR), field)
+    assert "mail headers" in problem["errors"][field][0]
