@@ -62,7 +62,7 @@ def cold(policy, rid: str, action: str = "view", clock=time.perf_counter) -> tup
     started = clock()
     with db.connection_context():
         facts = TargetBuilder()
-        allowed = decide(policy, facts, ACTOR, action, facts.registered("Dataset", rid)).allowed
+        allowed = decide(policy, facts, ACTOR, action, facts.find("Dataset", rid)).allowed
     return clock() - started, allowed
 
 

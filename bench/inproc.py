@@ -64,15 +64,15 @@ def project_fns(policy, case):
 
     def shared():
         f = TargetBuilder(maps)
-        return decide(policy, f, actor, action, f.registered(type_, rid)).allowed
+        return decide(policy, f, actor, action, f.find(type_, rid)).allowed
 
     def synced():
         f = TargetBuilder(_view())
-        return decide(policy, f, actor, action, f.registered(type_, rid)).allowed
+        return decide(policy, f, actor, action, f.find(type_, rid)).allowed
 
     def cold():
         f = TargetBuilder()
-        return decide(policy, f, actor, action, f.registered(type_, rid)).allowed
+        return decide(policy, f, actor, action, f.find(type_, rid)).allowed
 
     return {
         "project: decide, shared facts": shared,
@@ -156,7 +156,7 @@ def agreement(policy, alt) -> list:
     maps = _view()
     for u, a, t, r in grid:
         f = TargetBuilder(maps)
-        want = decide(policy, f, u, a, f.registered(t, r)).allowed
+        want = decide(policy, f, u, a, f.find(t, r)).allowed
         for e in alt:
             if u == "nobody" and isinstance(e, engines.RawOso):
                 continue  # the project denies an unknown actor before asking the policy
@@ -237,7 +237,7 @@ def rss_growth(policy, sample: list, n: int, log_path: str) -> dict:
             f = TargetBuilder(_view() if one.count % 100 == 0 else one.maps)
             one.count += 1
             actor, action, type_, rid = check
-            return decide(policy, f, actor, action, f.registered(type_, rid))
+            return decide(policy, f, actor, action, f.find(type_, rid))
 
         one.count, one.maps = 0, _view()
         for c in checks:  # warm: every fact and view loaded once

@@ -265,7 +265,7 @@ def main():
             )
         )
         assert len(seen) == VISIBLE and len(set(seen)) == VISIBLE, len(seen)
-        deep_node = TargetBuilder().registered("Dataset", ids["deep_dataset"])
+        deep_node = TargetBuilder().find("Dataset", ids["deep_dataset"])
         assert len(deep_node.chain) == DEPTH + 2, [n.type for n in deep_node.chain]
 
         from access.cache import CACHE
@@ -274,7 +274,7 @@ def main():
             def run():
                 facts = TargetBuilder(CACHE.view()) if cached else TargetBuilder()
                 assert decide(
-                    policy, facts, "bench-member", "view", facts.registered(type_, rid)
+                    policy, facts, "bench-member", "view", facts.find(type_, rid)
                 ).allowed
 
             run()

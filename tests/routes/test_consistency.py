@@ -210,22 +210,26 @@ def test_notices_drop_only_what_they_name():
     facts = SharedFacts(cache, cache.epoch, 0)
     for org in (org_a, org_b):
         target = Target(org, (Node("Organization", org.id),))
-        facts.put_target(("Organization", org.id), target)
+        facts.put_target((org.id, "Organization", org.id), target)
         facts.put_actor("ann", org.id, (True, "owner"))
     facts.put_key("digest", "key-1")
-    facts.put_target(("Folder", "none"), None)
+    facts.put_target(("a", "Folder", "none"), None)
+    facts.put_owner_org("Folder", "f-1", "b")  # a check naming no org found it in b only
     cache.apply({"g": 1, "o": ["a"]})
     later = SharedFacts(cache, cache.epoch, 1)
-    assert later.target(("Organization", "a")) is MISSING
-    assert later.target(("Organization", "b")) is not MISSING
+    assert later.target(("a", "Organization", "a")) is MISSING
+    assert later.target(("b", "Organization", "b")) is not MISSING
     assert later.actor("ann", "b") == (True, "owner")
-    assert later.target(("Folder", "none")) is None  # "no such resource" kept
+    assert later.target(("a", "Folder", "none")) is None  # "no such resource" kept
+    assert later.owner_org("Folder", "f-1") == "b"
     cache.apply({"g": 2, "u": ["ann"]})
     later = SharedFacts(cache, cache.epoch, 2)
     assert later.actor("ann", "b") is MISSING and later.key("digest") == "key-1"
-    cache.apply({"g": 3, "n": True, "o": ["b"]})
+    cache.apply({"g": 3, "n": True, "o": ["c"]})  # a registration anywhere (here in c)...
     later = SharedFacts(cache, cache.epoch, 3)
-    assert later.target(("Folder", "none")) is MISSING
+    assert later.target(("a", "Folder", "none")) is MISSING
+    assert later.owner_org("Folder", "f-1") is MISSING  # ...may make that id ambiguous
+    assert later.target(("b", "Organization", "b")) is not MISSING  # b's own facts stay
     cache.apply({"g": 4, "k": True})
     assert SharedFacts(cache, cache.epoch, 4).key("digest") is MISSING
     assert cache.position == 4
@@ -239,9 +243,9 @@ def test_a_store_that_began_before_a_notice_is_not_kept():
     started = SharedFacts(cache, cache.epoch, 0)  # read the database, then...
     cache.apply({"g": 1, "o": ["a"]})  # ...a change of org a committed meanwhile
     org = OrgRef("a", "pix4d")
-    started.put_target(("Organization", "a"), Target(org, (Node("Organization", "a"),)))
-    assert SharedFacts(cache, cache.epoch, 1).target(("Organization", "a")) is MISSING
-    assert started.target(("Organization", "a")) is not MISSING  # its own request keeps it
+    started.put_target(("a", "Organization", "a"), Target(org, (Node("Organization", "a"),)))
+    assert SharedFacts(cache, cache.epoch, 1).target(("a", "Organization", "a")) is MISSING
+    assert started.target(("a", "Organization", "a")) is not MISSING  # its own request keeps it
 
 
 def test_lost_notices_are_caught_by_the_listeners_position_check(api, demo, backend, monkeypatch):

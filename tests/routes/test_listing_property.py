@@ -134,7 +134,7 @@ def truth_resources(app, world, actor, action, type_) -> list:
         return [
             rid
             for rid in rids
-            if decide(policy, facts, actor, action, facts.registered(type_, rid)).allowed
+            if decide(policy, facts, actor, action, facts.find(type_, rid)).allowed
         ]
 
 
