@@ -14,7 +14,10 @@ It is bounded and it survives a failing disk:
   logs one JSON error line when failing starts, keeps the unwritten batch, stops draining the
   queue (which then fills and drops), retries every ``RETRY_SECONDS`` (reopening the file)
   and, once writing works again, writes the kept batch and the queue and logs that it
-  recovered. ``health()`` says whether it is failing (``/readyz`` shows it);
+  recovered. ``health()`` says whether it is failing and how, now (``/readyz`` shows it);
+- whole records only: a batch is one ``write`` of complete lines, and a write that stops
+  short (a full disk, a file size limit) is cut back (``ftruncate``) to where it started,
+  so the file never ends in half a record; the batch is written whole on a later try;
 - the file is rotated by size: past ``DECISION_LOG_MAX_BYTES`` (default 100 MB)
   ``decisions.log`` becomes ``decisions.log.1`` (``.1`` becomes ``.2``, ...), keeping
   ``DECISION_LOG_BACKUPS`` (default 5) old files; 0 bytes turns rotation off. Several
@@ -26,6 +29,7 @@ It is bounded and it survives a failing disk:
 import atexit
 import contextlib
 import datetime
+import errno
 import fcntl
 import json
 import logging
@@ -154,8 +158,9 @@ class _Writer(threading.Thread):
 
     def _failing(self, exc: OSError) -> None:
         DECISION_LOG_WRITE_ERRORS.inc()
-        if self.error is None:
-            self.error = f"cannot write {self.path}: {exc.strerror or exc} (errno {exc.errno})"
+        error = f"cannot write {self.path}: {exc.strerror or exc} (errno {exc.errno})"
+        if error != self.error:  # failing starts, or fails another way: /readyz says the latest
+            self.error = error
             log.error(
                 {
                     "message": "decision log failing; decisions still answer, records queue "
@@ -206,12 +211,46 @@ class _Writer(threading.Thread):
             size = os.fstat(self._fd).st_size
             if size and size + len(self._carry) > self.max_bytes:
                 self._rotate()
-        view, done = memoryview(self._carry), 0
+        self._append(self._fd, self._carry)
+        self._carry = b""
+
+    def _append(self, fd: int, data: bytes) -> None:
+        """Append ``data`` (whole lines) in one ``write``, or leave the file as it was: a
+        short write (a full disk, a file size limit) is cut back to where it started, so
+        the file never holds part of a record, and the error is raised with all of
+        ``data`` still to write. Done under the lock file's ``flock`` when it can be had,
+        so the cut never takes another worker's lines written meanwhile."""
+        lock = self._lock()
         try:
-            while done < len(view):
-                done += os.write(self._fd, view[done:])
+            done = os.write(fd, data)
+            if done == len(data):
+                return
+            end = os.lseek(fd, 0, os.SEEK_CUR)  # O_APPEND: just past what was written
+            if os.fstat(fd).st_size == end:  # nobody appended after us: cut ours off
+                os.ftruncate(fd, end - done)
+            else:  # (unlocked, and someone did) at least end the torn line
+                with contextlib.suppress(OSError):
+                    os.write(fd, b"\n")
+            raise OSError(
+                errno.ENOSPC,
+                "short write (a full disk or a file size limit), cut back to the last record",
+            )
         finally:
-            self._carry = self._carry[done:]
+            if lock is not None:
+                os.close(lock)  # releases the flock
+
+    def _lock(self) -> int | None:
+        """The rotation lock, held (or None when it cannot be opened: a read-only folder)."""
+        try:
+            lock = os.open(self.path + ".lock", os.O_WRONLY | os.O_CREAT, 0o644)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        except OSError:
+            os.close(lock)
+            return None
+        return lock
 
     def _rotate(self) -> None:
         """Shift ``path`` to ``path.1`` (and so on), under a lock all workers share."""

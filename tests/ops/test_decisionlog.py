@@ -211,3 +211,113 @@ def test_two_workers_rotating_one_file_lose_nothing(tmp_path):
     finally:
         for w in writers:
             w.close()
+
+
+FSIZE_SCRIPT = r"""
+import json, resource, signal, sys, time, types, uuid
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG) instead
+
+import models
+from app import create_app
+from authz.engine import POLICY_DIR
+from ops import decisionlog
+
+decisionlog.RETRY_SECONDS = (0.05, 0.2)
+folder, = sys.argv[1:]
+models.init_db(f"sqlite:///{folder}/test.db")
+models.create_tables()
+path = f"{folder}/decisions.log"
+app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{folder}/test.db",
+                  "DATABASE_BOUND": True, "DECISION_LOG": path, "POLICY_DIR": str(POLICY_DIR)})
+client = app.test_client()
+
+def record(n):
+    ids = []
+    for _ in range(n):
+        d = types.SimpleNamespace(decision_id=uuid.uuid4().hex, allowed=True,
+                                  policy_version="v", reason="r" * 200)
+        decisionlog.record(d, "someone", "view", None, {"type": "X", "id": "y"})
+        ids.append(d.decision_id)
+    return ids
+
+def wait(check):
+    deadline = time.monotonic() + 15
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+def ready_error():
+    return client.get("/readyz").get_json().get("decision_log_error")
+
+sent = record(50)
+decisionlog.flush()
+size = len(open(path, "rb").read())
+# Room for a few more records, not for the next 100: a write stops short in a record.
+resource.setrlimit(resource.RLIMIT_FSIZE, (size + 3000, resource.RLIM_INFINITY))
+sent += record(100)
+wait(lambda: ready_error() is not None)
+failing = {"error": ready_error(), "text": open(path, "rb").read().decode()}
+resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+wait(lambda: ready_error() is None)
+sent += record(20)
+decisionlog.flush()
+print(json.dumps({"failing": failing, "sent": sent, "text": open(path, "rb").read().decode()}))
+"""
+
+
+def test_a_short_write_leaves_whole_records_only(tmp_path):
+    """A file size limit (RLIMIT_FSIZE, as a disk that fills mid-write) stops a batch in the
+    middle of a record: the file is cut back to its last whole record, /readyz says why, and
+    once writes fit again every record is in the file, every line parseable (before: the
+    half-written record stayed and the writer split it with its own newline, two bad lines)."""
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run(
+        [sys.executable, "-c", FSIZE_SCRIPT, str(tmp_path)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert "short write" in result["failing"]["error"] or "too large" in result["failing"]["error"]
+    during = result["failing"]["text"]
+    assert during.endswith("\n")
+    for text in during.splitlines():  # while failing: whole records only
+        json.loads(text)
+    lines = result["text"].splitlines()
+    ids = [json.loads(text)["decision_id"] for text in lines]  # every line parses
+    assert sorted(ids) == sorted(result["sent"])  # each record once, none lost
+
+
+def test_readyz_says_how_the_log_fails_now_and_clears_on_recovery(
+    api, app, tmp_path, monkeypatch, backend
+):
+    """/readyz reports the writer's current state: a full disk, then a folder gone, then
+    writable again (before: it showed the first error until the log wrote again)."""
+    if backend != "sqlite":
+        pytest.skip("the decision log does not depend on the database")
+    monkeypatch.setattr(decisionlog, "RETRY_SECONDS", (0.05, 0.1))
+    path = tmp_path / "logs" / "decisions.log"
+    path.parent.mkdir()
+    decisionlog.install(str(path), 1.0, None)
+    try:
+
+        def error():
+            return api.get("/readyz").get_json().get("decision_log_error") or ""
+
+        with disk_full(path):
+            record_many(5)
+            assert wait_for(lambda: "No space left" in error()), error()
+        path.symlink_to(tmp_path / "gone" / "decisions.log")  # a folder removed
+        assert wait_for(lambda: "No such file" in error()), error()
+        path.unlink()
+        assert wait_for(lambda: error() == ""), error()
+        decisionlog._sink[0].flush()
+        assert len(path.read_text().splitlines()) == 5
+    finally:
+        decisionlog.close(str(path))
