@@ -18,7 +18,7 @@ import psycopg2
 import pytest
 
 from access import decisions, refusals, uow
-from models import Grant, Invitation, Membership, Organization, Resource, db
+from models import Invitation, Membership, Organization, db
 from tests.conftest import PG_URL, Api
 from tests.routes.test_concurrency import race
 from tests.routes.test_orgs import accept, add_user, invite, new_org
@@ -390,4 +390,3 @@ def test_asking_for_a_write_outside_its_unit_raises(app):
         pass
     with pytest.raises(RuntimeError, match="inside its unit of work"):
         unit.denial("ann", "remove", "Membership", {})
-    assert Grant and Resource  # the models the cases above change
