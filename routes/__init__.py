@@ -33,6 +33,10 @@ from routes.errors import register_error_handlers
 
 ACCESS = logging.getLogger("orgauthz.access")
 SAFE = frozenset(("GET", "HEAD", "OPTIONS"))
+# Metrics labels are bounded: any other method (a client may send any token) and any path
+# that matches no route are counted as ``other``, so junk requests cannot grow /metrics.
+METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
+OTHER = "other"
 HTML_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
     "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
@@ -98,9 +102,10 @@ def register(app: Flask) -> None:
             headers.update(HTML_HEADERS)
         limiter.headers(response, ctx)
         rule = req.url_rule
-        route = rule.rule if rule is not None else "unmatched"
+        route = rule.rule if rule is not None else OTHER  # a 404: one label for any path
         status = response.status_code
-        key = (route, req.method, status)
+        method = req.method
+        key = (route, method if method in METHODS else OTHER, status)
         child = counted.get(key)
         if child is None:
             child = counted[key] = REQUESTS.labels(*key)
