@@ -14,7 +14,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 LOCKS := requirements.txt requirements-dev.txt requirements-bench.txt
 
-.PHONY: run test setup setup-dev db demo key bench bench-small bench-cluster policy-test typecheck lint lock clean cluster
+
+.PHONY: run test axe setup setup-dev db demo key bench bench-small bench-cluster policy-test typecheck lint lock clean cluster
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || (echo "Python 3.11 or 3.12 is required (oso 0.27.3 has no wheel for 3.13)"; exit 1)
@@ -54,8 +55,18 @@ run: demo
 	echo; \
 	exec $(BIN)/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) "app:create_app()"
 
+# axe-core (pinned by its lock) for the console pages' accessibility check, when the page
+# tests can run (Debian's chromium is installed; they are skipped without it).
+AXE := tests/routes/axe/node_modules/axe-core/axe.min.js
+$(AXE): tests/routes/axe/package-lock.json
+	npm ci --prefix tests/routes/axe
+	touch $@  # npm keeps the package's own (1985) times
+
+axe:
+	@if command -v chromium >/dev/null 2>&1; then $(MAKE) --no-print-directory $(AXE); fi
+
 # mypy over the packages listed in pyproject.toml ([tool.mypy] files), then the suite.
-test: setup-dev
+test: setup-dev axe
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 

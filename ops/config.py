@@ -16,6 +16,31 @@ from pathlib import Path
 from authz.engine import POLICY_DIR
 
 
+def usable_cpus(cgroup: str | Path = "/sys/fs/cgroup") -> int:
+    """The CPUs this process may use: its affinity, capped by a container's CPU limit
+    (cgroup v2 ``cpu.max``, or v1 ``cpu.cfs_quota_us`` over ``cpu.cfs_period_us``), rounded
+    up, at least 1. ``multiprocessing.cpu_count()`` is the host's count inside a container."""
+    try:
+        count = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        count = multiprocessing.cpu_count()
+    root = Path(cgroup)
+    quota = period = None
+    try:
+        text = (root / "cpu.max").read_text().split()
+        if text and text[0] != "max":
+            quota, period = int(text[0]), int(text[1])
+    except (OSError, ValueError, IndexError):
+        try:
+            quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+            period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+        except (OSError, ValueError):
+            pass
+    if quota and period and quota > 0:
+        count = min(count, -(-quota // period))
+    return max(count, 1)
+
+
 class ConfigError(Exception):
     """A setting in the environment that does not parse."""
 
@@ -76,7 +101,7 @@ SETTINGS = {
     "EXPIRE_EVERY_SECONDS": (float, 60.0, False),
     "LOG_LEVEL": (str, "INFO", True),
     "BIND": (str, "127.0.0.1:8000", True),
-    "WEB_CONCURRENCY": (int, multiprocessing.cpu_count(), True),
+    "WEB_CONCURRENCY": (int, None, True),  # default: the CPUs this process may use
     "GUNICORN_THREADS": (int, 4, True),
 }
 PREFIX = "ORGAUTHZ_"
@@ -101,6 +126,7 @@ def load(instance_path: str | Path, environ=None) -> dict:
         else:
             config[name] = default
     config["DATABASE_URL"] = config["DATABASE_URL"] or f"sqlite:///{instance / 'orgauthz.db'}"
+    config["WEB_CONCURRENCY"] = config["WEB_CONCURRENCY"] or usable_cpus()
     config["DECISION_LOG"] = config["DECISION_LOG"] or str(instance / "decisions.log")
     config["SNAPSHOT_DIR"] = config["SNAPSHOT_DIR"] or str(instance / "policy-snapshots")
     return config

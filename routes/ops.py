@@ -1,8 +1,8 @@
-"""Operational endpoints: liveness, readiness, metrics."""
+"""Operational endpoints: the front page, liveness, readiness, metrics."""
 
 import os
 
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response, current_app, redirect, request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
 from models.migrate import pending
@@ -10,6 +10,24 @@ from routes.errors import problem
 from routes.openapi import doc
 
 bp = Blueprint("ops", __name__)
+
+
+INDEX = {
+    "service": "orgauthz",
+    "console": "/console/",
+    "docs": "/docs",
+    "openapi": "/openapi.json",
+    "health": "/healthz",
+    "ready": "/readyz",
+}
+
+
+@bp.get("/")
+def index():
+    """Where to go from here: a browser goes to the console, anything else gets the map."""
+    if request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html":
+        return redirect("/console/", 302)
+    return INDEX
 
 
 @bp.get("/healthz")

@@ -5,7 +5,11 @@ dataclasses of :mod:`orgauthz_client.types`; problems are the exceptions of
 :mod:`orgauthz_client.errors`. ``orgauthz_client.flask`` guards Flask views.
 """
 
-from ._ops import MAX_BATCH, UNSET
+# The one place the version is written (pyproject.toml reads it: dynamic = ["version"]); set
+# before the submodules load, which send it in the User-Agent.
+__version__ = "0.1.0"
+
+from ._ops import MAX_BATCH, UNSET  # noqa: E402
 from .client import AsyncClient, Client
 from .errors import (
     ApiError,
@@ -50,8 +54,6 @@ from .types import (
     User,
     UserOrg,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "MAX_BATCH",
