@@ -29,7 +29,7 @@ from routes import (
     webhooks,
 )
 from routes.context import authenticate
-from routes.errors import register_error_handlers
+from routes.errors import DATABASE_FAILURES, register_error_handlers, reset_connection
 
 ACCESS = logging.getLogger("orgauthz.access")
 SAFE = frozenset(("GET", "HEAD", "OPTIONS"))
@@ -132,7 +132,10 @@ def register(app: Flask) -> None:
     @app.teardown_request
     def teardown(_exc):
         if not db.is_closed():
-            db.close()
+            try:
+                db.close()
+            except DATABASE_FAILURES:  # a lost connection: dropped, never a raw 500
+                reset_connection()
 
     idempotency.init(app)  # after authentication too: keys are kept per API key
 

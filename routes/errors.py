@@ -119,23 +119,6 @@ def register_error_handlers(app: Flask) -> None:
             detail = f"the body is over the limit of {app.config['MAX_CONTENT_LENGTH']} bytes"
         return problem(exc.code or 500, exc.name, detail)
 
-    def database_unavailable(exc: Exception):
-        # Fail closed: a decision endpoint answers a deny, with a 503 that says why.
-        log.error("database unavailable: %s", exc)
-        DATABASE_ERRORS.inc()
-        _reset_connection()
-        response = problem(
-            503,
-            "Service Unavailable",
-            "the database is unavailable; the answer is a deny, try again",
-        )
-        if request.path.startswith("/v1/authorize"):
-            body = response.get_json()
-            body["allowed"] = False
-            response.set_data(json.dumps(body))
-        response.headers["Retry-After"] = "1"
-        return response
-
     for error in (*DATABASE_FAILURES, FactsUnavailable):
         app.register_error_handler(error, database_unavailable)
 
@@ -145,7 +128,27 @@ def register_error_handlers(app: Flask) -> None:
         return problem(500, "Internal Server Error", "an unexpected error; see the service log")
 
 
-def _reset_connection() -> None:
+def database_unavailable(exc: BaseException):
+    """The 503 problem (``Retry-After: 1``) of a database failure, whatever raised it: a
+    view, or the idempotency hooks around it (routes/idempotency.py). Fail closed: a
+    decision endpoint answers a deny, with a 503 that says why."""
+    log.error("database unavailable: %s", exc)
+    DATABASE_ERRORS.inc()
+    reset_connection()
+    response = problem(
+        503,
+        "Service Unavailable",
+        "the database is unavailable; the answer is a deny, try again",
+    )
+    if request.path.startswith("/v1/authorize"):
+        body = response.get_json()
+        body["allowed"] = False
+        response.set_data(json.dumps(body))
+    response.headers["Retry-After"] = "1"
+    return response
+
+
+def reset_connection() -> None:
     """Drop this request's connection, and only it: after a failure it may be dead, so it is
     closed rather than returned, and the pool opens a fresh one for the next request.
 

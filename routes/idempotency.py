@@ -8,9 +8,11 @@ A write sent with a key runs inside one outer transaction that also holds the ke
    request with the same key waits on that insert until the first commits (PostgreSQL's
    unique index; SQLite's single writer), then finds the row and replays its answer;
 2. the view runs as usual (its unit of work becomes a savepoint of the outer transaction);
-3. after it: the answer is stored in the row, encrypted, and the whole commits at once. So a
+3. after it: the answer is stored in the row, encrypted, and the whole commits at once,
+   before the answer is sent (a failed commit answers 503 with ``Retry-After``). So a
    client that lost the answer of a committed write always gets it back, and a write whose
-   answer was not stored was not committed either. A 5xx answer is not kept: it rolls back.
+   answer was not stored was not committed either. A 5xx answer is not kept: it rolls back
+   (on a connection already lost, the server did).
 
 The row keeps an HMAC of the key (under the server's TOKEN_KEY), a hash of the request, and
 the answer encrypted (Fernet) with a key derived from TOKEN_KEY and the Idempotency-Key,
@@ -21,6 +23,7 @@ from it, nor guessed keys tested against it. Rows older than ``TTL`` are purged.
 import datetime
 import hashlib
 import json
+import logging
 import re
 
 import peewee
@@ -30,6 +33,9 @@ from flask import Flask, Response, current_app, g, request
 from access import derived
 from access.errors import ApiError
 from models import IdempotentRequest, transaction
+from routes.errors import DATABASE_FAILURES, database_unavailable, reset_connection
+
+log = logging.getLogger("orgauthz.idempotency")
 
 HEADER = "Idempotency-Key"
 TTL = datetime.timedelta(hours=24)
@@ -132,22 +138,39 @@ def _store(response: Response) -> Response:
         "body": response.get_data(as_text=True),
     }
     sealed = _fernet(*state["seal"]).encrypt(json.dumps(kept).encode()).decode()
-    IdempotentRequest.update(status=response.status_code, sealed=sealed).where(
-        IdempotentRequest.key_hash == state["lookup"]
-    ).execute()
+    g.pop("idempotency")  # finished here, whatever happens
+    try:
+        IdempotentRequest.update(status=response.status_code, sealed=sealed).where(
+            IdempotentRequest.key_hash == state["lookup"]
+        ).execute()
+    except DATABASE_FAILURES as exc:
+        _roll_back(state, exc)
+        return database_unavailable(exc)
     state["stored"] = True
+    try:
+        # Committed here, not in the teardown: a commit that fails is answered (503, retry
+        # with the key), never a 2xx for a write that is not there, nor a raw 500.
+        state["outer"].__exit__(None, None, None)  # rolls back itself if the commit fails
+    except DATABASE_FAILURES as exc:
+        return database_unavailable(exc)
     return response
 
 
 def _finish(exc) -> None:
-    state = g.pop("idempotency", None)
-    if state is None:
-        return
-    if exc is None and state["stored"]:
-        state["outer"].__exit__(None, None, None)  # commit the write and its answer
-    else:
-        error = exc or RuntimeError("the answer was not kept")
-        state["outer"].__exit__(type(error), error, None)  # roll both back
+    state = g.pop("idempotency", None)  # still here: not kept (a 5xx, "try again", an error)
+    if state is not None:
+        _roll_back(state, exc or RuntimeError("the answer was not kept"))
+
+
+def _roll_back(state: dict, error: BaseException) -> None:
+    """Roll the write and its key's row back. A connection already lost (the server rolled
+    back for us) is dropped, not raised: the answer is given already (teardown) or is
+    the 503 that follows."""
+    try:
+        state["outer"].__exit__(type(error), error, None)
+    except DATABASE_FAILURES as exc:
+        log.warning("rolling back a keyed write failed (%s): dropping its connection", exc)
+        reset_connection()
 
 
 def init(app: Flask) -> None:

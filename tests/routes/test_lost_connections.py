@@ -1,0 +1,138 @@
+"""Every driver error is a 503 problem with ``Retry-After``, in the teardown too: pool
+connections terminated (``pg_terminate_backend`` from a connection of the test's own) while
+keyed invitations are written answer only 2xx, 4xx or 503, never a 500 or an exception out
+of the app; and each retried with its Idempotency-Key completes exactly once (one
+invitation, one audit record per key). PostgreSQL only: the app's connections carry an
+``application_name`` of this test's own, so no other connection of the server is touched."""
+
+import threading
+import time
+import uuid
+
+import psycopg2
+import pytest
+
+import models
+from app import create_app
+from models import ApiKey, AuditEvent, Invitation, db
+from tests.conftest import PG_URL
+
+pytestmark = pytest.mark.skipif(not PG_URL, reason="terminates PostgreSQL connections")
+
+INVITE = "/v1/orgs/org-pix4d/invitations"
+KEYS = 90  # keyed writes under terminations (bounded in count...)
+SECONDS = 40  # ...and in time
+
+
+@pytest.fixture
+def keyed(pg_schema, tmp_path):
+    """The app with the demo data on a pool whose connections are named ``name``."""
+    name = f"oaz-lost-{uuid.uuid4().hex[:10]}"
+    models.init_db(PG_URL, options=f"-c search_path={pg_schema}", application_name=name)
+    models.drop_tables()
+    models.create_tables()
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": PG_URL,
+            "DATABASE_BOUND": True,
+            "DECISION_LOG": str(tmp_path / "d.log"),
+            "LAST_ACTIVE_FLUSH_SECONDS": 0,
+        }
+    )
+    from access.demo import load_demo
+
+    with db.connection_context():
+        load_demo(app.extensions["orgauthz.policy"].current)
+        key = ApiKey.create_key("lost-connections")
+    yield app, {"Authorization": f"Bearer {key}", "X-Actor-Id": "pix4d-owner"}, name
+    if hasattr(db.obj, "close_all"):
+        db.obj.close_all()
+
+
+def send(client, headers: dict, i: int):
+    body = {"invitations": [{"email": f"lost-{i}@x.example", "role": "reader"}]}
+    return client.post(INVITE, json=body, headers={**headers, "Idempotency-Key": f"lost-{i}"})
+
+
+def test_terminated_connections_during_keyed_writes_are_503_and_retries_complete_once(keyed):
+    app, headers, name = keyed
+    stop = threading.Event()
+    terminated, rounds = [0], [0]
+
+    def terminate() -> None:
+        conn = psycopg2.connect(PG_URL)
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                while not stop.is_set():
+                    cur.execute(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE application_name = %s AND pid <> pg_backend_pid()",
+                        (name,),
+                    )
+                    terminated[0] += cur.fetchone()[0]
+                    rounds[0] += 1
+                    stop.wait(0.04 + 0.04 * (rounds[0] % 3))  # the next round, 40-120 ms on
+        finally:
+            conn.close()
+
+    answers: dict[int, list] = {}
+    deadline = time.monotonic() + SECONDS
+    pending = list(range(KEYS))
+    lock = threading.Lock()
+
+    def write() -> None:
+        client = app.test_client()
+        while time.monotonic() < deadline:
+            with lock:
+                if not pending:
+                    return
+                i = pending.pop()
+            try:
+                response = send(client, headers, i)
+            except Exception as exc:  # noqa: BLE001 -- out of the app: gunicorn's raw 500
+                answers[i] = [500, None, f"raised {type(exc).__name__}: {exc}"]
+                continue
+            answers[i] = [
+                response.status_code,
+                response.headers.get("Retry-After"),
+                response.content_type,
+            ]
+
+    killer = threading.Thread(target=terminate, daemon=True)
+    killer.start()
+    writers = [threading.Thread(target=write) for _ in range(3)]
+    for t in writers:
+        t.start()
+    for t in writers:
+        t.join(SECONDS + 30)
+    stop.set()
+    killer.join(10)
+    assert terminated[0] > 0, "no connection was terminated"
+
+    wrong = {
+        i: a
+        for i, a in answers.items()
+        if not (200 <= a[0] < 500 or (a[0] == 503 and a[1] and "problem" in a[2]))
+    }
+    statuses = sorted(a[0] for a in answers.values())
+    counts = {s: statuses.count(s) for s in set(statuses)}
+    print(f"{len(answers)} keyed writes, {terminated[0]} connections terminated: {counts}")
+    assert not wrong, wrong
+    assert counts.get(503), "no write met a terminated connection"
+
+    # Every key retried (no terminations now) until it completes: exactly once each.
+    client = app.test_client()
+    for i in answers:
+        for _ in range(5):
+            response = send(client, headers, i)
+            if response.status_code not in (409, 503):  # 409: "did not finish; send it again"
+                break
+        assert response.status_code == 201, (i, answers[i], response.get_json())
+    with db.connection_context():
+        emails = [i.email for i in Invitation.select(Invitation.email)]
+        audits = AuditEvent.select().where(AuditEvent.action == "invitation.create").count()
+    expected = {f"lost-{i}@x.example" for i in answers}
+    assert sorted(emails) == sorted(expected)  # one invitation per key, none twice
+    assert audits == len(expected)  # one audit record per key
