@@ -18,6 +18,7 @@ ones first).
 """
 
 import os
+import signal
 import tempfile
 from pathlib import Path
 
@@ -74,7 +75,49 @@ def post_worker_init(worker):
     from app import start_outbox_worker
 
     start_outbox_worker(worker.wsgi)
+    _leave_with_master(worker)
     gc.freeze()
+
+
+MASTER_POLL_SECONDS = 0.1  # how often a worker checks that its master is alive
+
+
+def _leave_with_master(worker):
+    """A worker whose master died (``kill -9``, the OOM killer) closes its listening sockets
+    within ``MASTER_POLL_SECONDS``, finishes the requests it holds and exits, so a master
+    started right after binds the port at once.
+
+    gunicorn's own check (``os.getppid()``, once a second in the worker's loop) kept the
+    listening socket open until every request in progress had finished, up to
+    ``graceful_timeout`` (30 s): a restart in that window failed with "Connection in use".
+    ``reuse_port`` is not used instead: in this gunicorn it gives every worker a socket of its
+    own, and the connections queued on a worker's socket are reset when it exits (every
+    reload would drop some)."""
+    import threading
+    import time
+
+    master = worker.ppid
+
+    def watch():
+        while os.getppid() == master:
+            time.sleep(MASTER_POLL_SECONDS)
+        worker.log.warning("master %s is gone: closing the listening sockets", master)
+        queue = getattr(worker, "method_queue", None)  # gthread: runs it on the main loop
+        if queue is not None:
+            queue.defer(_stop_listening, worker)
+        else:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="master-watch", daemon=True).start()
+
+
+def _stop_listening(worker):
+    """On the worker's main loop: stop accepting, close the listeners, then shut down
+    gracefully (the requests in progress finish)."""
+    worker.alive = False
+    worker.set_accept_enabled(False)
+    for listener in worker.sockets:
+        listener.close()
 
 
 def on_reload(server):
