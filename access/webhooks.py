@@ -23,22 +23,28 @@ seconds) and ``X-Orgauthz-Signature: v1=<hex HMAC-SHA256 of "<timestamp>.<body>"
 the secret>``; redirects are not followed. A receiver checks the signature and that the
 timestamp is recent (five minutes), and deduplicates on the event id.
 
-URLs must be http(s). Unless ``WEBHOOK_ALLOW_PRIVATE`` is set, an address that resolves to a
-loopback, private, link-local or reserved network is refused, when registering and again
-before every delivery (so a name re-pointed later cannot reach inside either).
+URLs must be http(s). Unless ``WEBHOOK_ALLOW_PRIVATE`` is set, the host must resolve to
+globally routable addresses only (``ipaddress``'s ``is_global``, and not multicast), every one
+it resolves to; an IPv6 address that carries an IPv4 one (IPv4-mapped, 6to4, Teredo, NAT64's
+64:ff9b::/96) is refused when the IPv4 one is not global, and the local-use NAT64 prefix and
+IPv4-compatible addresses always. It is checked when registering and again at every
+delivery, and a delivery connects only to the addresses that check resolved (``post``: no
+second lookup, so a name re-pointed in between, DNS rebinding, cannot reach inside either),
+never through a proxy; a refused delivery is logged and recorded as a failed attempt, and no
+connection is made.
 """
 
 import datetime
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
 import logging
 import socket
+import ssl
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -51,8 +57,10 @@ from models import Delivery, Event, Webhook, transaction
 
 log = logging.getLogger("orgauthz.webhooks")
 LOG_KEPT = 10  # attempts kept in each delivery's log
-# What sends one delivery: (url, body, headers, timeout) -> HTTP status (``post``).
-Poster = Callable[[str, bytes, dict, float], int]
+# What sends one delivery: (url, addresses checked, body, headers, timeout) -> HTTP status
+# (``post``).
+Poster = Callable[[str, list, bytes, dict, float], int]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 @dataclass
@@ -87,25 +95,67 @@ def configure(config: Mapping[str, Any]) -> Settings:
 
 
 # ---------------------------------------------------------------- URLs
-def _refused_address(host: str, port: int) -> str | None:
-    """Why ``host`` must not be called (a private address, or it does not resolve)."""
-    try:
-        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-    except OSError as exc:
-        return f"does not resolve: {exc}"
-    for info in infos:
+def resolve(host: str, port: int) -> list[IPAddress]:
+    """The addresses ``host`` resolves to for TCP, each once, in the resolver's order (the
+    tests put a stub here). Raises OSError when it does not resolve."""
+    found: list[IPAddress] = []
+    for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP):
         # An IPv4 or IPv6 address (TCP): the socket address starts with its text.
         address = ipaddress.ip_address(cast(str, info[4][0]).split("%")[0])
-        if (
-            address.is_private
-            or address.is_loopback
-            or address.is_link_local
-            or address.is_reserved
-            or address.is_multicast
-            or address.is_unspecified
-        ):
-            return f"resolves to {address}, a private or reserved address"
+        if address not in found:
+            found.append(address)
+    return found
+
+
+# NAT64's well-known prefix carries an IPv4 address in its last 32 bits (RFC 6052); the
+# local-use prefix (RFC 8215) and the deprecated IPv4-compatible form (::a.b.c.d) are
+# refused whatever they carry.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_NEVER = (ipaddress.IPv6Network("64:ff9b:1::/48"), ipaddress.IPv6Network("::/96"))
+
+
+def embedded_ipv4(address: IPAddress) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries (IPv4-mapped, 6to4, Teredo's server and
+    client, NAT64); [] for an IPv4 address or one that carries none."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return []
+    found = [a for a in (address.ipv4_mapped, address.sixtofour) if a is not None]
+    if address.teredo is not None:
+        found.extend(address.teredo)
+    if address in _NAT64:
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
+
+
+def not_global(address: IPAddress) -> str | None:
+    """Why a webhook may not reach ``address``; None when it is globally routable."""
+    if (
+        not address.is_global
+        or address.is_multicast
+        or (isinstance(address, ipaddress.IPv6Address) and any(address in n for n in _NEVER))
+    ):
+        return f"{address}, which is not a globally routable address"
+    for inner in embedded_ipv4(address):
+        if not inner.is_global or inner.is_multicast:
+            return f"{address}, which carries {inner}, not a globally routable address"
     return None
+
+
+def vetted(host: str, port: int) -> tuple[list[IPAddress], str | None]:
+    """(the addresses ``host`` resolves to, why it must not be called or None): every
+    address must be globally routable unless ``WEBHOOK_ALLOW_PRIVATE`` is set."""
+    try:
+        addresses = resolve(host, port)
+    except (OSError, UnicodeError, ValueError) as exc:
+        return [], f"does not resolve: {exc}"
+    if not addresses:
+        return [], "does not resolve"
+    if not SETTINGS.allow_private:
+        for address in addresses:
+            why = not_global(address)
+            if why:
+                return addresses, f"resolves to {why}"
+    return addresses, None
 
 
 def check_url(url: str) -> None:
@@ -118,7 +168,7 @@ def check_url(url: str) -> None:
     except ValueError as exc:
         raise ApiError(422, f"the url's port: {exc}", {"url": ["invalid port"]}) from exc
     if not SETTINGS.allow_private:
-        reason = _refused_address(parts.hostname, port)
+        _, reason = vetted(parts.hostname, port)
         if reason:
             raise ApiError(
                 422,
@@ -299,24 +349,53 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "v1=" + mac.hexdigest()
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
+def open_connection(addresses: list[IPAddress], port: int, timeout: float) -> socket.socket:
+    """A TCP connection to the first of ``addresses`` that answers. Raises OSError."""
+    last: OSError = OSError("no address to connect to")
+    for address in addresses:
+        try:
+            return socket.create_connection((str(address), port), timeout)
+        except OSError as exc:
+            last = exc
+    raise last
 
 
-_opener = urllib.request.build_opener(_NoRedirect)
+class _Pinned(http.client.HTTPConnection):
+    """HTTP(S) to ``host`` over a connection to one of ``addresses`` (those checked), not to
+    what the name resolves to now; TLS checks the certificate against ``host``."""
+
+    def __init__(
+        self, host: str, port: int, timeout: float, addresses: list[IPAddress], tls: bool
+    ) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self.addresses, self.tls = addresses, tls
+        self.default_port = 443 if tls else 80  # the Host header names other ports
+
+    def connect(self) -> None:
+        sock = open_connection(self.addresses, self.port, cast(float, self.timeout))
+        if self.tls:
+            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=self.host)
+        self.sock = sock
 
 
-def post(url: str, body: bytes, headers: dict, timeout: float) -> int:
-    """POST and return the status (an HTTP error status too). Raises OSError on a failed
-    connection."""
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+def post(url: str, addresses: list[IPAddress], body: bytes, headers: dict, timeout: float) -> int:
+    """POST ``body`` to ``url`` over a connection to one of ``addresses``, and return the
+    status (an error's or a redirect's too: a redirect is never followed). No proxy, no
+    second lookup. Raises OSError on a failed connection."""
+    parts = urllib.parse.urlsplit(url)
+    tls = parts.scheme == "https"
+    port = parts.port or (443 if tls else 80)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    connection = _Pinned(parts.hostname or "", port, timeout, addresses, tls)
     try:
-        with _opener.open(request, timeout=timeout) as response:
-            response.read(65536)
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read(65536)
+        return response.status
+    except http.client.HTTPException as exc:
+        raise OSError(f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        connection.close()
 
 
 def _attempt(hook: Webhook, row: Delivery, now: datetime.datetime, poster: Poster) -> tuple:
@@ -324,11 +403,13 @@ def _attempt(hook: Webhook, row: Delivery, now: datetime.datetime, poster: Poste
     event = Event.get_or_none(Event.position == row.event)
     if event is None:
         return None, "the event no longer exists"
+    # Resolved and checked now, and sent only to what this check saw (DNS rebinding).
     parts = urllib.parse.urlsplit(hook.url)
-    if not SETTINGS.allow_private:
-        reason = _refused_address(parts.hostname or "", parts.port or 443)
-        if reason:
-            return None, f"refused: the host {reason}"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    addresses, reason = vetted(parts.hostname or "", port)
+    if reason:
+        log.warning("webhook %s: %s not sent: the host %s", hook.id, delivery_id(row), reason)
+        return None, f"refused: the host {reason}"
     body = json.dumps(events.as_dict(event), sort_keys=True, separators=(",", ":")).encode()
     timestamp = str(int(now.replace(tzinfo=datetime.UTC).timestamp()))
     headers = {
@@ -341,7 +422,7 @@ def _attempt(hook: Webhook, row: Delivery, now: datetime.datetime, poster: Poste
         "X-Orgauthz-Signature": sign(derived.webhook_secret(hook.id, hook.nonce), timestamp, body),
     }
     try:
-        return poster(hook.url, body, headers, SETTINGS.timeout_seconds), None
+        return poster(hook.url, addresses, body, headers, SETTINGS.timeout_seconds), None
     except (OSError, ValueError) as exc:
         return None, f"{type(exc).__name__}: {exc}"[:500]
 
