@@ -38,6 +38,7 @@ TYPES = {
     "member.leave": "member.left",
     "invitation.create": "invitation.created",
     "invitation.resend": "invitation.resent",
+    "invitation.change_role": "invitation.role_changed",
     "invitation.accept": "invitation.accepted",
     "invitation.cancel": "invitation.cancelled",
     "invitation.expire": "invitation.expired",

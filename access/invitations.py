@@ -1,4 +1,5 @@
-"""Invitations: invite a batch, list by status, read one, cancel, resend, accept, expire.
+"""Invitations: invite a batch, list by status, read one, cancel, resend, change
+its role, accept, expire.
 
 A token is returned once when the invitation is made (and once more when it is resent);
 only its SHA-256 (``models.hash_secret``) is stored, and it is never logged. While it is
@@ -20,8 +21,18 @@ from access.context import Context
 from access.decisions import require
 from access.errors import FORBIDDEN, ApiError
 from access.events import target_invitation, target_user
-from access.orgs import conflict_is_409, engine_for, iso, org_ref, org_target, page, setting
+from access.orgs import (
+    conflict_is_409,
+    declared_role,
+    engine_for,
+    iso,
+    org_ref,
+    org_target,
+    page,
+    setting,
+)
 from access.refusals import would_allow
+from access.resources import create_personal
 from access.targets import TargetBuilder
 from access.uow import UnitOfWork
 from models import Invitation, Membership, Organization, User, hash_secret
@@ -345,6 +356,7 @@ def accept(ctx: Context, token: str, person: dict) -> dict:
             user_id,
         )
         uow.audit(org.id, "member.add", target_user(user_id), None, {"role": inv.role}, user_id)
+        create_personal(uow, engine_for(ctx, org), org.id, user_id)  # UP42: their Workspace
     return {
         "org_id": org.id,
         "user_id": user_id,
@@ -428,6 +440,52 @@ def resend(ctx: Context, actor: str, org_id: str, invitation_id: str) -> dict:
             org_id, "invitation.resend", target_invitation(inv.id), before, _audit_view(inv), actor
         )
     assert inv is not None  # found in the block, which swallows no exception
+    return as_dict(inv, now, token)
+
+
+def change_role(ctx: Context, actor: str, org_id: str, invitation_id: str, role: str) -> dict:
+    """Give a pending invitation another role: ``change_role`` on the Invitation, shown its
+    role now and ``to_role``. The invitation then carries the actor's authority
+    (``invited_by`` becomes the actor), gets a new token (the old one stops working: its
+    mail named the old role) and a fresh mail; its expiry stays. Returns the invitation with
+    its new token (shown once); the same role changes nothing (no token). Raises ApiError
+    422 (undeclared role), 404, 403, 409 (not pending any more)."""
+    with UnitOfWork(ctx, org_id) as uow:
+        org = uow.org()
+        to_role = declared_role(engine_for(ctx, org), role)
+        inv = Invitation.get_or_none((Invitation.id == invitation_id) & (Invitation.org == org_id))
+        if inv is None:
+            raise ApiError(404, f"no invitation {invitation_id!r} in {org_id!r}")
+        uow.require_management(
+            actor,
+            "change_role",
+            "Invitation",
+            {"role": inv.role, "to_role": to_role},
+            what=f"change the role of the invitation {invitation_id} to {to_role}",
+        )
+        now = ctx.now()
+        status = inv.status_at(now)
+        if status != "pending":
+            raise ApiError(
+                409, f"the invitation is {status}; only a pending one can change its role"
+            )
+        if inv.role == to_role:
+            return as_dict(inv, now)
+        before = _audit_view(inv)
+        token, nonce = mail.new_token(inv.id)
+        inv.token_hash, inv.role, inv.invited_by = hash_secret(token), to_role, actor
+        inv.save()
+        inviter = User.get_or_none(User.id == actor)
+        assert uow.org_row is not None  # locked on entering; uow.org() found it
+        mail.queue_invitation(inv, nonce, _mail_data(uow.org_row, inv, inviter), now)
+        uow.audit(
+            org_id,
+            "invitation.change_role",
+            target_invitation(inv.id),
+            before,
+            _audit_view(inv),
+            actor,
+        )
     return as_dict(inv, now, token)
 
 

@@ -175,6 +175,9 @@ def create(ctx: Context, actor: str, body: dict) -> dict:
                 "name": initial.attributes["name"],
             }
         uow.audit(org_id, "org.create", target_org(org_id), None, after, actor)
+        from access.resources import create_personal  # resources imports this module
+
+        create_personal(uow, engine, org_id, actor)  # UP42: the creator's own Workspace
     return after
 
 

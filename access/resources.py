@@ -8,6 +8,7 @@ move into a cycle.
 """
 
 import json
+import secrets
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -895,3 +896,37 @@ def registered_ids(org_id: str, type_: str, limit: int) -> list:
         .limit(limit)
     )
     return [r.rid for r in rows]
+
+
+# ---------------------------------------------------------------- a member's own resource
+def create_personal(uow: UnitOfWork, engine: StyleEngine, org_id: str, user_id: str) -> None:
+    """Give ``user_id`` the resource of their own their style gives each member (UP42's
+    Workspace: the policy's ``personal_resource_type``, its id ``personal_resource_id`` with
+    ``{user}`` the user's id), owned by them, in ``uow`` (the unit that makes them a
+    member), audited as created by them. Nothing when the style states none. A member who
+    comes back finds theirs again (removing a member keeps it); when another resource of the
+    org holds that id, a random suffix, so no one can keep a member from having one."""
+    type_ = engine.setting("personal_resource_type")
+    if not type_:
+        return
+    if type_ not in callers_types(engine):
+        raise ApiError(
+            500,
+            f"the {engine.style} policy's personal_resource_type {type_!r} is not a "
+            "resource type it declares",
+        )
+    pattern = str(engine.setting("personal_resource_id") or f"{type_.lower()}-{{user}}")
+    rid = pattern.replace("{user}", user_id)[:200]
+    taken = Resource.get_or_none(
+        (Resource.org == org_id) & (Resource.type == type_) & (Resource.rid == rid)
+    )
+    if taken is not None and taken.owner == user_id:
+        return
+    if taken is not None:
+        rid = f"{rid[:190]}-{secrets.token_hex(4)}"
+    now = uow.ctx.now()
+    row = Resource(org=org_id, type=type_, rid=rid, owner=user_id, attributes={})
+    row.created_at = row.updated_at = now
+    row.place_under(None)
+    row.save(force_insert=True)
+    uow.audit(org_id, "resource.create", target_resource(type_, rid), None, _state(row), user_id)

@@ -15,6 +15,7 @@ from routes.schemas import (
     InvitationListArgs,
     InvitationOut,
     InvitationPage,
+    InvitationRolePatch,
 )
 
 bp = Blueprint("invitations", __name__, url_prefix="/v1")
@@ -63,6 +64,20 @@ def resend_invitation(org_id, invitation_id):
     404, 403, 409 (accepted or cancelled; the email is a member or invited again)."""
     actor = acting()
     return invitations.resend(ctx(actor), actor, org_id, invitation_id)
+
+
+@bp.patch("/orgs/<org_id>/invitations/<invitation_id>")
+@doc(request=InvitationRolePatch, response=InvitationOut)
+def change_invitation_role(org_id, invitation_id):
+    """Change a pending invitation's role ``{"role"}`` (``change_role`` on the Invitation).
+
+    200 with the invitation and a new token (once; the old one stops working, a fresh mail
+    goes out; ``invited_by`` becomes the acting user); the same role changes nothing. 422
+    (body; undeclared role), 404, 403 (the policy's reason), 409 (not pending any more).
+    """
+    body = load(InvitationRolePatch)
+    actor = acting()
+    return invitations.change_role(ctx(actor), actor, org_id, invitation_id, body["role"])
 
 
 @bp.delete("/orgs/<org_id>/invitations/<invitation_id>")

@@ -307,6 +307,12 @@ class InvitationListArgs(PageArgs):
     status = Text(load_default=None, validate=validate.OneOf(INVITATION_STATUSES))
 
 
+class InvitationRolePatch(Schema):
+    """``PATCH /v1/orgs/{org_id}/invitations/{invitation_id}``: a pending invitation's role."""
+
+    role = Text(required=True, validate=ROLE)
+
+
 class UserRequest(Schema):
     """``PUT /v1/users/{user_id}``, and the user of an accepted invitation (with ``id``)."""
 

@@ -182,6 +182,7 @@ CALLS = {
     "get_invitation": lambda c: c.get_invitation("o", "i"),
     "cancel_invitation": lambda c: c.cancel_invitation("o", "i"),
     "resend_invitation": lambda c: c.resend_invitation("o", "i"),
+    "change_invitation_role": lambda c: c.change_invitation_role("o", "i", "editor"),
     "accept_invitation": lambda c: c.accept_invitation("t", "u", "a@example.com", "A"),
     "put_user": lambda c: c.put_user("u", "a@example.com", "A"),
     "get_user": lambda c: c.get_user("u"),

@@ -504,6 +504,28 @@ def resend_invitation(
     return Invitation.from_json(reply.body)
 
 
+def change_invitation_role(
+    c: Core,
+    org_id: str,
+    invitation_id: str,
+    role: str,
+    *,
+    actor: str | None = None,
+    idempotency_key: str | None = None,
+) -> Op[Invitation]:
+    """A pending invitation's new role (contract 1.2): a new ``token`` (the old one stops
+    working) and a fresh mail; the same role changes nothing."""
+    reply = yield Call(
+        "PATCH",
+        f"/v1/orgs/{_seg(org_id)}/invitations/{_seg(invitation_id)}",
+        json={"role": role},
+        actor=c._actor(actor),
+        write=True,
+        idempotency_key=idempotency_key,
+    )
+    return Invitation.from_json(reply.body)
+
+
 def accept_invitation(
     c: Core,
     token: str,

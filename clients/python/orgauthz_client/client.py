@@ -194,6 +194,7 @@ class Client(Core):
     get_invitation = _sync(_ops.get_invitation)
     cancel_invitation = _sync(_ops.cancel_invitation)
     resend_invitation = _sync(_ops.resend_invitation)
+    change_invitation_role = _sync(_ops.change_invitation_role)
     accept_invitation = _sync(_ops.accept_invitation)
     # users
     put_user = _sync(_ops.put_user)
@@ -377,6 +378,7 @@ class AsyncClient(Core):
     get_invitation = _async(_ops.get_invitation)
     cancel_invitation = _async(_ops.cancel_invitation)
     resend_invitation = _async(_ops.resend_invitation)
+    change_invitation_role = _async(_ops.change_invitation_role)
     accept_invitation = _async(_ops.accept_invitation)
     # users
     put_user = _async(_ops.put_user)
