@@ -77,3 +77,11 @@ def pseudonym(user_id: str) -> str:
     """The same stable pseudonym for a user id wherever it is replaced; without the key it
     cannot be traced back by hashing candidate ids."""
     return "erased-" + hashlib.sha256(derive("pseudonym", user_id).encode()).hexdigest()[:16]
+
+
+def subject_tag(value: str) -> str:
+    """A keyed tag of a string (case-insensitive) that a kept answer names: an erasure finds
+    the answers naming a user by their tags without unsealing them, and the tags alone
+    cannot be traced back by hashing candidate ids or addresses (32 hex characters)."""
+    message = b"subject\x00" + value.strip().lower().encode()
+    return hmac.new(key(), message, hashlib.sha256).hexdigest()[:32]

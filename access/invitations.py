@@ -35,7 +35,7 @@ from access.refusals import would_allow
 from access.resources import create_personal
 from access.targets import TargetBuilder
 from access.uow import UnitOfWork
-from models import Invitation, Membership, Organization, User, hash_secret
+from models import Invitation, Membership, Organization, User, UserEmail, hash_secret
 
 
 def as_dict(inv: Invitation, now: datetime.datetime, token: str | None = None) -> dict:
@@ -299,6 +299,7 @@ def accept(ctx: Context, token: str, person: dict) -> dict:
                 name=person["name"],
                 created_at=now,
             )
+            UserEmail.remember(user_id, email_key)
         in_other = (
             Membership.select()
             .join(Organization)

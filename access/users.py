@@ -2,6 +2,8 @@
 organization and the organizations they belong to, and erasing one (privacy requests)."""
 
 import json
+import operator
+from functools import reduce
 from typing import Any
 
 from peewee import OP, Expression, Field, Value, fn
@@ -17,12 +19,14 @@ from models import (
     AuditEvent,
     ConsoleSession,
     Event,
+    IdempotentRequest,
     Invitation,
     Membership,
     Organization,
     OutboxMail,
     Resource,
     User,
+    UserEmail,
 )
 
 
@@ -67,6 +71,7 @@ def put(ctx: Context, user_id: str, email: str, name: str) -> dict:
             assert user is not None  # not created: it was found
             user.email, user.email_key, user.name = email, email_key, name
             user.save()
+        UserEmail.remember(user_id, email_key)  # every address they had, for an erasure
         after = {"email": user.email, "name": user.name}
         if before != after:
             uow.audit(
@@ -182,6 +187,23 @@ def erase(ctx: Context, user_id: str) -> dict:
     )
 
 
+def _addresses(user: User) -> tuple[set, set]:
+    """(every address the user has had, those of them no other user holds now): the first
+    are forgotten in the user's own records, the second wherever they appear."""
+    own = {user.email_key} | UserEmail.of(user.id)
+    own |= {
+        i.email_key
+        for i in Invitation.select(Invitation.email_key).where(Invitation.accepted_by == user.id)
+    }
+    taken = {
+        u.email_key
+        for u in User.select(User.email_key).where(
+            User.email_key.in_(sorted(own)) & (User.id != user.id)
+        )
+    }
+    return own, own - taken
+
+
 def _orgs_of(user: User) -> list:
     member_of = {
         m.org_id for m in Membership.select(Membership.org).where(Membership.user == user.id)
@@ -189,7 +211,7 @@ def _orgs_of(user: User) -> list:
     invited_to = {
         i.org_id
         for i in Invitation.select(Invitation.org).where(
-            (Invitation.email_key == user.email_key)
+            Invitation.email_key.in_(sorted(_addresses(user)[1]))
             | (Invitation.invited_by == user.id)
             | (Invitation.accepted_by == user.id)
         )
@@ -236,7 +258,8 @@ def _erase(ctx: Context, user_id: str) -> dict:
                 {"user_id": [f"last top role of {o}" for o in last]},
             )
         pseudonym = derived.pseudonym(user_id)
-        names = _Names(user, pseudonym)
+        own, addresses = _addresses(user)
+        names = _Names(user, pseudonym, addresses)
         # 1. What a removal drops, organization by organization, audited under the pseudonym.
         for m in memberships:
             dropped = drop_memberships(m.org.id, [m])
@@ -249,10 +272,10 @@ def _erase(ctx: Context, user_id: str) -> dict:
                 {"reason": "erased"},
                 None,
             )
-        # 2. Pending invitations to them: removed, with their queued mails.
+        # 2. Pending invitations to any of their addresses: removed, with their queued mails.
         pending = list(
             Invitation.select().where(
-                (Invitation.email_key == user.email_key) & (Invitation.status == "pending")
+                Invitation.email_key.in_(sorted(addresses)) & (Invitation.status == "pending")
             )
         )
         for inv in pending:
@@ -267,13 +290,17 @@ def _erase(ctx: Context, user_id: str) -> dict:
                 {**view, "status": "cancelled", "reason": "erased"},
                 None,
             )
-        # 3. Every other mention: invitations' history, mails, ownerships, creators.
-        Invitation.update(email=names.email, email_key=names.email).where(
-            Invitation.email_key == user.email_key
-        ).execute()
+        # 3. Every other mention: invitations' history (those to any of their addresses, and
+        # those they accepted), mails, kept answers, ownerships, creators, the history.
+        theirs = Invitation.email_key.in_(sorted(addresses)) | (Invitation.accepted_by == user_id)
+        mailed = [i.id for i in Invitation.select(Invitation.id).where(theirs)]
+        Invitation.update(email=names.email, email_key=names.email).where(theirs).execute()
         Invitation.update(accepted_by=pseudonym).where(Invitation.accepted_by == user_id).execute()
         Invitation.update(invited_by=pseudonym).where(Invitation.invited_by == user_id).execute()
-        OutboxMail.delete().where(fn.LOWER(OutboxMail.recipient) == user.email_key).execute()
+        OutboxMail.delete().where(
+            fn.LOWER(OutboxMail.recipient).in_(sorted(addresses))
+            | OutboxMail.invitation_id.in_(mailed)
+        ).execute()
         for queued in OutboxMail.select().where(_mentions(OutboxMail.data, user_id)):
             if queued.data.get("inviter_id") == user_id:  # "<pseudonym> invited you"
                 queued.data = {**queued.data, "inviter_id": pseudonym, "inviter_name": pseudonym}
@@ -285,6 +312,10 @@ def _erase(ctx: Context, user_id: str) -> dict:
         ConsoleSession.update(actor=None).where(ConsoleSession.actor == user_id).execute()
         User.update(default_org=None).where(User.id == user_id).execute()
         user.delete_instance()
+        UserEmail.delete().where(UserEmail.user_id == user_id).execute()
+        tags = [f" {derived.subject_tag(value)} " for value in (user_id, *sorted(own))]
+        kept = [IdempotentRequest.subjects.contains(tag) for tag in tags]
+        IdempotentRequest.delete().where(reduce(operator.or_, kept)).execute()
         # 4. The audit trail and the events keep their entries, naming the pseudonym.
         audited = _pseudonymise(AuditEvent, names, "target")
         evented = _pseudonymise(Event, names, "subject")
@@ -313,12 +344,14 @@ def _mentions(field: Field, text: str) -> Expression:
 class _Names:
     """The erased user's identifiers and their replacements."""
 
-    def __init__(self, user: User, pseudonym: str) -> None:
+    def __init__(self, user: User, pseudonym: str, addresses: set) -> None:
         self.user_id, self.pseudonym = user.id, pseudonym
         self.email = f"{pseudonym}@erased.invalid"
-        self.emails = {user.email.lower(), user.email_key}
+        # Every address of theirs that no other user holds now (a record of the user's own
+        # profile replaces its "email" whatever it is: ``replace(personal=True)``).
+        self.emails = {user.email.lower(), *addresses}
         self.name = user.name
-        self.needles = [user.id, user.email, user.email_key]
+        self.needles = [user.id, *sorted(self.emails)]
 
     def replace(self, value: Any, personal: bool = False) -> Any:
         """``value`` with every string naming the user replaced; ``personal``: inside a

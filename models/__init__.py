@@ -14,7 +14,7 @@ from models.keys import ApiKey, hash_secret
 from models.orgs import Invitation, Membership, Organization
 from models.outbox import OUTBOX_MODELS, Delivery, Event, EventCounter, OutboxMail, Webhook
 from models.resources import Grant, Resource
-from models.users import User
+from models.users import User, UserEmail
 
 MODELS = [
     User,
@@ -29,6 +29,7 @@ MODELS = [
     IdempotentRequest,
     ConsoleSession,
     *OUTBOX_MODELS,
+    UserEmail,
 ]
 
 
@@ -74,6 +75,7 @@ __all__ = [
     "Organization",
     "Resource",
     "User",
+    "UserEmail",
     "create_tables",
     "db",
     "drop_tables",

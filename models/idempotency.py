@@ -10,7 +10,9 @@ class IdempotentRequest(BaseModel):
 
     ``key_hash``: SHA-256 of the caller's API key name and the Idempotency-Key, never the key
     itself; ``sealed``: the answer encrypted with a key derived from the Idempotency-Key, so
-    the one-time tokens an answer may carry cannot be read from the database.
+    the one-time tokens an answer may carry cannot be read from the database; ``subjects``:
+    keyed tags of the strings the request and answer hold, so an erasure finds the answers
+    that name the user without reading them.
     """
 
     id: "peewee.AutoField[int]"  # the automatic primary key, declared for the type checker
@@ -18,4 +20,7 @@ class IdempotentRequest(BaseModel):
     request_hash = peewee.CharField(max_length=64)
     status = peewee.IntegerField()
     sealed = peewee.TextField()
+    # Who the request and its answer name, as keyed tags (``access.derived.subject_tag``),
+    # " t1 t2 ": erasing a user drops the answers that name them (the answer is sealed).
+    subjects = peewee.TextField(default="")
     created_at = peewee.DateTimeField(default=utcnow, index=True)

@@ -34,3 +34,28 @@ class User(BaseModel):
         if not isinstance(cls._meta.database.obj, peewee.SqliteDatabase):
             query = query.for_update()
         return query.first()
+
+
+class UserEmail(BaseModel):
+    """Every address a user has had (lower-cased), the current one included: erasing the
+    user forgets each of them wherever the service wrote it (access/users.py). Written where
+    a user is created or their email changes (``PUT /v1/users/{id}``, accepting an
+    invitation as a new user); the rows go with the erasure."""
+
+    id: "peewee.AutoField[int]"  # the automatic primary key, declared for the type checker
+    user_id = peewee.CharField(max_length=200)
+    email_key = peewee.CharField(max_length=320)
+    first_seen_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("user_id", "email_key"), True),)
+
+    @classmethod
+    def remember(cls, user_id: str, email_key: str) -> None:
+        """Record that ``user_id`` had ``email_key`` (once)."""
+        cls.insert(user_id=user_id, email_key=email_key).on_conflict_ignore().execute()
+
+    @classmethod
+    def of(cls, user_id: str) -> set:
+        """Every address recorded for the user."""
+        return {r.email_key for r in cls.select(cls.email_key).where(cls.user_id == user_id)}

@@ -17,7 +17,9 @@ A write sent with a key runs inside one outer transaction that also holds the ke
 The row keeps an HMAC of the key (under the server's TOKEN_KEY), a hash of the request, and
 the answer encrypted (Fernet) with a key derived from TOKEN_KEY and the Idempotency-Key,
 neither of which the database holds: the tokens of an invitation answer cannot be read
-from it, nor guessed keys tested against it. Rows older than ``TTL`` are purged.
+from it, nor guessed keys tested against it. Rows older than ``TTL`` are purged. The row
+also keeps keyed tags of the strings the request and its answer hold (``subjects``), so
+erasing a user drops every answer that names them or any of their addresses.
 """
 
 import datetime
@@ -25,6 +27,7 @@ import hashlib
 import json
 import logging
 import re
+from collections.abc import Iterator
 
 import peewee
 from cryptography.fernet import Fernet, InvalidToken
@@ -140,9 +143,9 @@ def _store(response: Response) -> Response:
     sealed = _fernet(*state["seal"]).encrypt(json.dumps(kept).encode()).decode()
     g.pop("idempotency")  # finished here, whatever happens
     try:
-        IdempotentRequest.update(status=response.status_code, sealed=sealed).where(
-            IdempotentRequest.key_hash == state["lookup"]
-        ).execute()
+        IdempotentRequest.update(
+            status=response.status_code, sealed=sealed, subjects=_subjects(kept["body"])
+        ).where(IdempotentRequest.key_hash == state["lookup"]).execute()
     except DATABASE_FAILURES as exc:
         _roll_back(state, exc)
         return database_unavailable(exc)
@@ -154,6 +157,33 @@ def _store(response: Response) -> Response:
     except DATABASE_FAILURES as exc:
         return database_unavailable(exc)
     return response
+
+
+def _strings(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings(k)
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
+def _subjects(body: str) -> str:
+    """Keyed tags of every string of the request (path segments, acting user, JSON body) and
+    of its answer: an erasure drops the kept answers that name the user or any of their
+    addresses (access/users.py) without unsealing them."""
+    found = set(request.path.split("/"))
+    found.add(request.headers.get("X-Actor-Id", ""))
+    for document in (request.get_data(as_text=True), body):
+        try:
+            found.update(_strings(json.loads(document)))
+        except (ValueError, RecursionError):  # not JSON, or nested past what is walked
+            continue
+    tags = {derived.subject_tag(s) for s in found if s.strip() and len(s) <= 320}
+    return " " + " ".join(sorted(tags)) + " " if tags else ""
 
 
 def _finish(exc) -> None:
