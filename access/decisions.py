@@ -15,6 +15,7 @@ import peewee
 from prometheus_client import Counter
 
 from access.errors import FORBIDDEN, ApiError, FactsUnavailable
+from access.keys import OUTSIDE
 from access.targets import TargetBuilder
 from authz.engine import PolicySet, StyleEngine
 from authz.view import ActorFacts, Node, Target, View, build_view
@@ -120,7 +121,7 @@ def decide_ref(
     facts = builder.facts
     key = (policy.version, action, ref["type"], ref["id"])
     known = facts.answer(actor_id, key)
-    if known is not None:
+    if known is not None and not builder.outside(known[2]):  # another org's: decided below
         allowed, reason, decided_on, style = known
         decision = Decision(allowed, new_decision_id(), policy.version, reason)
         decisionlog.record(decision, actor_id, action, decided_on)
@@ -131,7 +132,7 @@ def decide_ref(
     before = sum(tally.values())
     decision = decide(policy, builder, actor_id, action, target, tally=tally)
     registered = target is not None and (target.node.pk is not None or len(target.chain) == 1)
-    if registered and target is not None and decision.reason != _ERROR:
+    if registered and target is not None and decision.reason not in (_ERROR, OUTSIDE):
         asked = sum(tally.values()) != before  # the policy was asked (counted), or not
         answer = (decision.allowed, decision.reason, target, target.org.style if asked else None)
         facts.put_answer(actor_id, target.org.id, key, answer)
@@ -200,6 +201,8 @@ def _prepare(
     policy about: unknown resource, type or actor, a closed organization, a style with no
     policy. Raises peewee.DatabaseError when the facts cannot be read.
     """
+    if facts.outside(target):  # the calling key's scope: another org is as none at all
+        return None, (OUTSIDE, {}), None
     if target is None:
         return None, ("unknown resource", {}), None
     if target.org.is_closed:

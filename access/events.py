@@ -201,16 +201,26 @@ def as_dict(event: Event) -> dict:
     }
 
 
-def page(after: int | None, org: str | None, types: list | None, limit: int) -> dict:
+def page(
+    after: int | None,
+    org: str | None,
+    types: list | None,
+    limit: int,
+    orgs: frozenset[str] | None = None,
+) -> dict:
     """Events after the position ``after``, in commit order, at most ``limit``, optionally
-    of one org and of some types: ``{"items", "next"}``. ``next`` is never None: it is the
-    position to ask after next time (the last event returned, or when fewer than ``limit``
-    matched, the newest committed position looked at), so a follower polls with it."""
+    of one org and of some types, and only of ``orgs`` when given (an API key's scope:
+    then events of no organization, a user's own, are not shown): ``{"items", "next"}``.
+    ``next`` is never None: it is the position to ask after next time (the last event
+    returned, or when fewer than ``limit`` matched, the newest committed position looked
+    at), so a follower polls with it."""
     after = after or 0
     top = head()  # read first: every event up to it is committed, and none above it shows
     query = Event.select().where((Event.position > after) & (Event.position <= top))
     if org:
         query = query.where(Event.org == org)
+    if orgs is not None:
+        query = query.where(Event.org.in_(sorted(orgs)))
     if types:
         query = query.where(Event.type.in_(types))
     rows = list(query.order_by(Event.position).limit(limit + 1))

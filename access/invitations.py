@@ -272,8 +272,8 @@ def accept(ctx: Context, token: str, person: dict) -> dict:
     organization per user), 409 (already a member; the email belongs to another user)."""
     user_id = person["id"]
     inv = Invitation.get_or_none(Invitation.token_hash == hash_secret(token))
-    if inv is None:
-        raise ApiError(404, "no invitation has this token")
+    if inv is None or (ctx.orgs is not None and inv.org_id not in ctx.orgs):
+        raise ApiError(404, "no invitation has this token")  # another org's: the key's scope
     _usable(inv, ctx.now())
     # The user's row lock too: "one organization per user" rules span organizations, and
     # every unit that could add this user anywhere (accepting, creating) takes it.

@@ -228,6 +228,8 @@ def list_mine(ctx: Context, actor: str, limit: int, after: str | None) -> dict:
         .join(Organization)
         .where(Membership.user == actor)
     )
+    if ctx.orgs is not None:  # a key bound to organizations lists only those
+        query = query.where(Organization.id.in_(sorted(ctx.orgs)))
     if after is not None:
         query = query.where(Organization.id > after)
     rows = list(query.order_by(Organization.id).limit(limit + 1))
@@ -459,14 +461,18 @@ def _audit_query(org_id: str, filters: dict) -> Any:
     return query
 
 
-def directory(q: str | None, limit: int, after: str | None) -> dict:
+def directory(
+    q: str | None, limit: int, after: str | None, orgs: frozenset[str] | None = None
+) -> dict:
     """Every organization by id with its name, style and closing time, those whose id or
     name contains ``q`` when given, after the id ``after``: the console's pickers (a
-    service key may ask about any organization, as /v1/authorize does). Returns
-    ``{"items", "next"}``."""
+    service key may ask about any organization, as /v1/authorize does; a key bound to
+    ``orgs`` about those). Returns ``{"items", "next"}``."""
     query = Organization.select(
         Organization.id, Organization.name, Organization.style, Organization.closed_at
     )
+    if orgs is not None:
+        query = query.where(Organization.id.in_(sorted(orgs)))
     if q:
         query = query.where(Organization.id.contains(q) | Organization.name.contains(q))
     if after is not None:

@@ -117,15 +117,20 @@ def set_default_org(ctx: Context, user_id: str, org_id: str | None) -> dict:
     return as_dict(user)
 
 
-def orgs_page(user_id: str, limit: int, after: str | None) -> dict:
-    """The organizations the user belongs to, each with the user's role, by id, after the
-    id ``after``. Returns ``{"items", "next"}``. Raises ApiError 404."""
+def orgs_page(
+    user_id: str, limit: int, after: str | None, orgs: frozenset[str] | None = None
+) -> dict:
+    """The organizations the user belongs to (of ``orgs`` only, when given: an API key's
+    scope), each with the user's role, by id, after the id ``after``. Returns ``{"items",
+    "next"}``. Raises ApiError 404."""
     user = user_or_404(user_id)
     query = (
         Membership.select(Membership, Organization)
         .join(Organization)
         .where(Membership.user == user_id)
     )
+    if orgs is not None:
+        query = query.where(Organization.id.in_(sorted(orgs)))
     if after is not None:
         query = query.where(Organization.id > after)
     rows = list(query.order_by(Organization.id).limit(limit + 1))
@@ -145,11 +150,17 @@ def orgs_page(user_id: str, limit: int, after: str | None) -> dict:
     return {"items": items, "next": rows[-1].org.id if more else None}
 
 
-def directory(q: str | None, limit: int, after: str | None) -> dict:
+def directory(
+    q: str | None, limit: int, after: str | None, orgs: frozenset[str] | None = None
+) -> dict:
     """Users by id with their names and emails, those whose id, name or email contains
     ``q`` when given, after the id ``after``: the console's acting-user picker (a service
-    key may act as any user, as ``X-Actor-Id`` does). Returns ``{"items", "next"}``."""
+    key may act as any user, as ``X-Actor-Id`` does; a key bound to ``orgs``: their
+    members only). Returns ``{"items", "next"}``."""
     query = User.select(User.id, User.name, User.email)
+    if orgs is not None:
+        members = Membership.select(Membership.user).where(Membership.org.in_(sorted(orgs)))
+        query = query.where(User.id.in_(members))
     if q:
         query = query.where(User.id.contains(q) | User.name.contains(q) | User.email.contains(q))
     if after is not None:

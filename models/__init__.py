@@ -10,7 +10,7 @@ from models.base import JSONField, db, open_database, transaction, utcnow
 from models.console import ConsoleSession
 from models.generation import Generation
 from models.idempotency import IdempotentRequest
-from models.keys import ApiKey, hash_secret
+from models.keys import ApiKey, ApiKeyOrg, KeyName, hash_secret
 from models.orgs import Invitation, Membership, Organization
 from models.outbox import OUTBOX_MODELS, Delivery, Event, EventCounter, OutboxMail, Webhook
 from models.resources import Grant, Resource
@@ -24,6 +24,7 @@ MODELS = [
     Resource,
     Grant,
     ApiKey,
+    ApiKeyOrg,
     AuditEvent,
     Generation,
     IdempotentRequest,
@@ -60,6 +61,7 @@ def drop_tables() -> None:
 __all__ = [
     "MODELS",
     "ApiKey",
+    "ApiKeyOrg",
     "AuditEvent",
     "ConsoleSession",
     "Delivery",
@@ -71,6 +73,7 @@ __all__ = [
     "IdempotentRequest",
     "Invitation",
     "JSONField",
+    "KeyName",
     "Membership",
     "Organization",
     "Resource",

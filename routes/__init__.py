@@ -17,6 +17,7 @@ from routes import (
     events,
     idempotency,
     invitations,
+    keys,
     limiter,
     members,
     openapi,
@@ -28,7 +29,7 @@ from routes import (
     users,
     webhooks,
 )
-from routes.context import authenticate
+from routes.context import authenticate, in_scope
 from routes.errors import DATABASE_FAILURES, register_error_handlers, reset_connection
 
 ACCESS = logging.getLogger("orgauthz.access")
@@ -56,6 +57,7 @@ BLUEPRINTS = [
     resources.bp,
     events.bp,
     webhooks.bp,
+    keys.bp,
     console.bp,
 ]
 
@@ -91,6 +93,9 @@ def register(app: Flask) -> None:
             else:
                 authenticate()
             limiter.check(rate_limit)
+            org_id = (request.view_args or {}).get("org_id")
+            if org_id is not None:  # a key bound to other orgs: 404, as for no such org
+                in_scope(org_id)
 
     @app.after_request
     def close_request(response):

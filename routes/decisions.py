@@ -31,6 +31,7 @@ from access import listing
 from access.cache import CACHE, MISSING, UnknownToken
 from access.decisions import Decision, allowed_actions, count, decide, decide_ref, new_decision_id
 from access.errors import ApiError
+from access.keys import outside
 from access.targets import TargetBuilder
 from models import db, hash_secret
 from models.generation import parse_token, token
@@ -43,6 +44,7 @@ from routes.context import (
     authenticate,
     depth,
     fast_context,
+    key_scope,
     load,
     policy,
     targets,
@@ -355,6 +357,8 @@ def _batch(checks: list, snapshot, builder, mark) -> str | None:
         answer = None
         if quick is not None:
             answer = facts.answer(quick[0], (version, quick[1], quick[2], quick[3]))
+            if answer is not None and builder.outside(answer[2]):
+                answer = None  # another org's answer: the key's scope decides it below
         if answer is None:
             quick = _check(check, 3)
             if quick is None:
@@ -475,9 +479,12 @@ def list_resources():
     body = _body(ListResourcesRequest)
     limit, after = _page(body)
     actor = body["actor"]["id"]
-    page = listing.list_resources(
-        policy(), targets(), actor, body["action"], body["type"], body["org"], limit, after
-    )
+    if outside(g.key_orgs, body["org"]):  # another org's: as an unknown org, nothing
+        page = {"items": [], "next": None}
+    else:
+        page = listing.list_resources(
+            policy(), targets(), actor, body["action"], body["type"], body["org"], limit, after
+        )
     touch_last_active(actor)
     return {**listed(page), "consistency_token": _position()}
 
@@ -490,6 +497,8 @@ def list_actors():
     body = _body(ListActorsRequest)
     limit, after = _page(body)
     target = targets().target(body["resource"])
+    if targets().outside(target):  # another org's resource: as an unknown one, nobody
+        target = None
     page = listing.list_actors(policy(), targets(), body["action"], target, limit, after)
     return {**listed(page), "consistency_token": _position()}
 
@@ -586,6 +595,7 @@ class FastPath:
         fast_context({"api_key": name, "request_id": request_id})
         try:
             snapshot, builder, mark = self.holder.current, TargetBuilder(facts), self._mark
+            builder.scope = key_scope(name)
             if kind == "single":
                 text = _single(body, snapshot, builder, mark)
             elif kind == "batch":

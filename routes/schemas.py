@@ -697,12 +697,22 @@ class WebhookRequest(Schema):
         validate=validate.Length(max=50),
         metadata={"description": f"event types (empty: all): {EVENT_TYPES_TEXT}"},
     )
+    orgs = fields.List(
+        Text(validate=ORG_ID),
+        load_default=list,
+        validate=validate.Length(max=100),
+        metadata={
+            "description": "the organizations whose events it gets (empty: every one the "
+            "API key may see)"
+        },
+    )
 
 
 class WebhookOut(Schema):
     id = fields.String(required=True)
     url = fields.String(required=True)
     types = fields.List(fields.String(), required=True)
+    orgs = fields.List(fields.String(), required=True)
     created_at = _opt_str()
 
 
@@ -777,3 +787,24 @@ __all__ = [
     "validate",
     "validates_schema",
 ]
+
+
+class KeyScopeRequest(Schema):
+    """``PUT /v1/keys/{name}/orgs``."""
+
+    orgs = fields.List(
+        Text(validate=ORG_ID),
+        required=True,
+        allow_none=True,
+        validate=validate.Length(max=1000),
+        metadata={
+            "description": "the organizations the key is bound to (an empty list: none); "
+            "null makes it service-wide"
+        },
+    )
+
+
+class KeyScopeOut(Schema):
+    key = fields.String(required=True)
+    service_wide = fields.Boolean(required=True)
+    orgs = fields.List(fields.String(), required=True)
