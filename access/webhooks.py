@@ -23,6 +23,12 @@ seconds) and ``X-Orgauthz-Signature: v1=<hex HMAC-SHA256 of "<timestamp>.<body>"
 the secret>``; redirects are not followed. A receiver checks the signature and that the
 timestamp is recent (five minutes), and deduplicates on the event id.
 
+A webhook hears of the organizations of its API key (access/keys.py: every one for a
+service-wide key, the key's own for a scoped one), narrowed to its ``orgs`` when it names
+some; events of no organization (a user's own) reach service-wide keys' webhooks only. The
+key's scope is read again at each dispatch and before each delivery, so a scope narrowed
+later, or a revoked key, stops what was queued (a delivery outside it is ``failed``).
+
 URLs must be http(s). Unless ``WEBHOOK_ALLOW_PRIVATE`` is set, the host must resolve to
 globally routable addresses only (``ipaddress``'s ``is_global``, and not multicast), every one
 it resolves to; an IPv6 address that carries an IPv4 one (IPv4-mapped, 6to4, Teredo, NAT64's
@@ -50,10 +56,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from access import derived, events
+from access import derived, events, keys
 from access.errors import ApiError
 from access.mail import backoff
-from models import Delivery, Event, Webhook, transaction
+from models import Delivery, Event, Organization, Webhook, transaction
 
 log = logging.getLogger("orgauthz.webhooks")
 LOG_KEPT = 10  # attempts kept in each delivery's log
@@ -187,6 +193,7 @@ def as_dict(hook: Webhook) -> dict:
         "id": hook.id,
         "url": hook.url,
         "types": hook.types or [],
+        "orgs": hook.orgs or [],
         "created_at": _iso(hook.created_at),
     }
 
@@ -211,15 +218,33 @@ def delivery_dict(row: Delivery) -> dict:
     }
 
 
-def create(api_key: str, url: str, types: list, now: datetime.datetime) -> dict:
-    """Register an endpoint for ``api_key``; answers it with its ``secret`` (only now).
-    Raises ApiError 422 (url, types)."""
+def create(
+    api_key: str,
+    url: str,
+    types: list,
+    now: datetime.datetime,
+    orgs: list | None = None,
+    scope: keys.Scope = None,
+) -> dict:
+    """Register an endpoint for ``api_key`` (whose organizations are ``scope``; None:
+    every one), for the events of ``orgs`` (empty: all it may see); answers it with its
+    ``secret`` (only now). Raises ApiError 422 (url, types, orgs: an org that does not
+    exist or is outside the key's scope, in the same words)."""
     unknown = [t for t in types if t not in events.EVENT_TYPES]
     if unknown:
         raise ApiError(
             422,
             f"no event types {', '.join(unknown)}",
             {"types": [f"one of: {', '.join(events.EVENT_TYPES)}"]},
+        )
+    orgs = sorted(set(orgs or ()))
+    found = {o.id for o in Organization.select(Organization.id).where(Organization.id.in_(orgs))}
+    missing = [o for o in orgs if o not in found or keys.outside(scope, o)]
+    if missing:
+        raise ApiError(
+            422,
+            f"no organization {', '.join(repr(o) for o in missing)}",
+            {"orgs": [f"no organization {o!r}" for o in missing]},
         )
     check_url(url)
     nonce = derived.nonce()
@@ -230,6 +255,7 @@ def create(api_key: str, url: str, types: list, now: datetime.datetime) -> dict:
             api_key=api_key,
             url=url,
             types=sorted(set(types)),
+            orgs=orgs,
             nonce=nonce,
             cursor=events.head(),
             created_at=now,
@@ -282,16 +308,31 @@ def deliveries_page(
 
 
 # ---------------------------------------------------------------- the worker's steps
+def hears(hook: Webhook, scopes: dict | None = None) -> keys.Scope:
+    """The organizations whose events ``hook`` gets now (None: every event): its key's
+    scope (read now; ``scopes`` remembers it per key for one pass), narrowed to its
+    ``orgs``."""
+    scopes = {} if scopes is None else scopes
+    if hook.api_key not in scopes:
+        scopes[hook.api_key] = keys.webhook_scope(hook.api_key)
+    scope = scopes[hook.api_key]
+    if hook.orgs:
+        return frozenset(hook.orgs) if scope is None else frozenset(hook.orgs) & scope
+    return scope
+
+
 def dispatch(now: datetime.datetime, batch: int = 500) -> int:
-    """Turn the events after each live endpoint's cursor into deliveries. Returns how many
-    deliveries were made."""
+    """Turn the events after each live endpoint's cursor into deliveries (those of the
+    organizations it hears of, ``hears``). Returns how many deliveries were made."""
     top = events.head()
     made = 0
     hooks = list(Webhook.select().where(Webhook.deleted_at.is_null() & (Webhook.cursor < top)))
+    scopes: dict = {}
     for hook in hooks:
+        orgs = hears(hook, scopes)
         with transaction():
             rows = list(
-                Event.select(Event.position, Event.type)
+                Event.select(Event.position, Event.type, Event.org)
                 .where((Event.position > hook.cursor) & (Event.position <= top))
                 .order_by(Event.position)
                 .limit(batch)
@@ -310,7 +351,7 @@ def dispatch(now: datetime.datetime, batch: int = 500) -> int:
                     "log": [],
                 }
                 for r in rows
-                if not wanted or r.type in wanted
+                if (not wanted or r.type in wanted) and (orgs is None or r.org in orgs)
             ]
             if new:
                 Delivery.insert_many(new).on_conflict_ignore().execute()
@@ -398,11 +439,19 @@ def post(url: str, addresses: list[IPAddress], body: bytes, headers: dict, timeo
         connection.close()
 
 
-def _attempt(hook: Webhook, row: Delivery, now: datetime.datetime, poster: Poster) -> tuple:
-    """Send one delivery: (status or None, error or None)."""
+OUT_OF_SCOPE = "not sent: the event is outside the organizations this webhook hears of"
+
+
+def _attempt(
+    hook: Webhook, row: Delivery, now: datetime.datetime, poster: Poster, orgs: keys.Scope = None
+) -> tuple:
+    """Send one delivery: (status or None, error or None). ``orgs``: what the endpoint
+    hears of now (``hears``); an event outside it is not sent (``OUT_OF_SCOPE``)."""
     event = Event.get_or_none(Event.position == row.event)
     if event is None:
         return None, "the event no longer exists"
+    if orgs is not None and event.org not in orgs:
+        return None, OUT_OF_SCOPE
     # Resolved and checked now, and sent only to what this check saw (DNS rebinding).
     parts = urllib.parse.urlsplit(hook.url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -476,6 +525,7 @@ def deliver_due(
             continue
         try:
             hook = Webhook.get_by_id(hook_id)
+            orgs = hears(hook)
             for _ in range(per_endpoint):
                 head = (
                     Delivery.select()
@@ -486,7 +536,14 @@ def deliver_due(
                 if head is None or head.next_attempt_at > now:
                     break  # the oldest waits for its retry, and the later ones behind it
                 started = time.monotonic()
-                status, error = _attempt(hook, head, now, poster)
+                status, error = _attempt(hook, head, now, poster, orgs)
+                if error == OUT_OF_SCOPE:  # never sent, never retried: the next may go
+                    with transaction():
+                        Delivery.update(status="failed", last_error=error).where(
+                            Delivery.id == head.id
+                        ).execute()
+                    counts["failed"] += 1
+                    continue
                 millis = int((time.monotonic() - started) * 1000)
                 if _record(head, now, status, error, millis):
                     counts["delivered"] += 1

@@ -1,4 +1,8 @@
-"""API keys of the services that call us. Only a hash of each key is stored."""
+"""API keys of the services that call us. Only a hash of each key is stored.
+
+A key is service-wide (``scoped`` false: every organization, today's behaviour for a
+product's backend) or bound to the organizations of its ``ApiKeyOrg`` rows (``scoped``
+true: those only, none when it has no row; access/keys.py)."""
 
 import hashlib
 import hmac
@@ -7,6 +11,7 @@ import secrets
 import peewee
 
 from models.base import BaseModel, utcnow
+from models.orgs import Organization
 
 KEY_PREFIX = "oaz_"
 
@@ -24,16 +29,29 @@ class ApiKey(BaseModel):
     key_hash = peewee.CharField(max_length=64, unique=True)
     created_at = peewee.DateTimeField(default=utcnow)
     revoked_at = peewee.DateTimeField(null=True)
+    scoped = peewee.BooleanField(default=False)  # bound to its ApiKeyOrg rows' orgs only
 
     @classmethod
-    def create_key(cls, name: str) -> str:
-        """Make a key named ``name`` and return it (it cannot be read back).
+    def create_key(cls, name: str, orgs: "list[str] | None" = None) -> str:
+        """Make a key named ``name`` and return it (it cannot be read back); with ``orgs``
+        (a list, possibly empty) it is bound to those organizations.
 
-        Raises IntegrityError when the name is taken.
+        Raises IntegrityError when the name is taken (or an org does not exist).
         """
         key = KEY_PREFIX + secrets.token_urlsafe(32)
-        cls.create(name=name, key_hash=hash_secret(key))
+        row = cls.create(name=name, key_hash=hash_secret(key), scoped=orgs is not None)
+        if orgs:
+            ApiKeyOrg.insert_many(
+                [{"key": row.id, "org": org} for org in sorted(set(orgs))]
+            ).execute()
         return key
+
+    def orgs(self) -> "frozenset[str] | None":
+        """The organizations this key is bound to, or None when it is service-wide."""
+        if not self.scoped:
+            return None
+        rows = ApiKeyOrg.select(ApiKeyOrg.org).where(ApiKeyOrg.key == self.id)
+        return frozenset(r.org_id for r in rows)
 
     @classmethod
     def find_active(cls, key: str) -> "ApiKey | None":
@@ -43,3 +61,28 @@ class ApiKey(BaseModel):
         if row is None or row.revoked_at is not None:
             return None
         return row if hmac.compare_digest(row.key_hash, digest) else None
+
+
+class ApiKeyOrg(BaseModel):
+    """One organization a scoped key is bound to."""
+
+    key = peewee.ForeignKeyField(ApiKey, backref="org_rows", on_delete="CASCADE")
+    key_id: int  # the foreign key's column, declared for the type checker
+    org = peewee.ForeignKeyField(Organization, on_delete="CASCADE", index=True)
+    org_id: str  # the foreign key's column, declared for the type checker
+
+    class Meta:
+        primary_key = peewee.CompositeKey("key", "org")
+
+
+class KeyName(str):
+    """An authenticated key's name (what the logs, the rate limit and the audit trail
+    name), carrying its scope: ``orgs`` is None for a service-wide key, else the
+    organizations it is bound to. The fact cache keeps it as the key's name."""
+
+    orgs: "frozenset[str] | None"
+
+    def __new__(cls, name: str, orgs: "frozenset[str] | None") -> "KeyName":
+        made = super().__new__(cls, name)
+        made.orgs = orgs
+        return made

@@ -78,6 +78,7 @@ class Webhook(BaseModel):
     api_key = peewee.CharField(max_length=100, index=True)
     url = peewee.CharField(max_length=2000)
     types = JSONField(default=list)
+    orgs = JSONField(default=list)  # the organizations whose events it gets (empty: all)
     nonce = peewee.CharField(max_length=64)
     # The last event position turned into deliveries (starts at the head when registered).
     cursor = peewee.BigIntegerField(default=0)

@@ -5,12 +5,11 @@ import sys
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
-from peewee import IntegrityError
 
 import models
 from authz.engine import PolicyError, PolicySet
 from authz.tables import TableError, run_tables
-from models import ApiKey, db
+from models import db
 
 
 def register(app: Flask) -> None:
@@ -53,33 +52,60 @@ def keys_group():
     pass
 
 
-@keys_group.command("create", help="Make a key; it is printed once, only its hash is kept.")
+@keys_group.command(
+    "create",
+    help="Make a key; it is printed once, only its hash is kept. Without --org it is "
+    "service-wide (every organization); with --org ORG (repeatable) it sees and changes "
+    "only those organizations.",
+)
 @click.argument("name")
-def keys_create(name):
-    with db.connection_context(), db.atomic():
+@click.option("--org", "orgs", multiple=True, help="An organization the key is bound to.")
+def keys_create(name, orgs):
+    from access import keys
+    from access.errors import ApiError
+
+    with db.connection_context():
         try:
-            key = ApiKey.create_key(name)
-        except IntegrityError:
-            raise click.ClickException(
-                f"a key named {name!r} exists; revoke it or pick another"
-            ) from None
+            key = keys.create(name, list(orgs) if orgs else None)
+        except ApiError as exc:
+            raise click.ClickException(exc.detail) from None
     click.echo(key)
 
 
-@keys_group.command("revoke", help="Revoke a key: it answers 401 from now on.")
+@keys_group.command("list", help="Every key: name, created, revoked, and its organizations.")
+def keys_list():
+    from access import keys
+
+    with db.connection_context():
+        rows = keys.listing()
+    for row in rows:
+        scope = (
+            "service-wide" if row["orgs"] is None else "orgs: " + (", ".join(row["orgs"]) or "none")
+        )
+        revoked = f"  revoked {row['revoked_at']:%Y-%m-%d %H:%M}" if row["revoked_at"] else ""
+        click.echo(f"{row['name']}  created {row['created_at']:%Y-%m-%d %H:%M}{revoked}  {scope}")
+
+
+@keys_group.command(
+    "revoke",
+    help="Revoke a key: it answers 401 from now on, its webhooks are disabled and its "
+    "console sessions end.",
+)
 @click.argument("name")
 def keys_revoke(name):
+    from access import keys
+    from access.errors import ApiError
     from models.base import utcnow
 
-    with db.connection_context(), db.atomic():
-        count = (
-            ApiKey.update(revoked_at=utcnow())
-            .where((ApiKey.name == name) & ApiKey.revoked_at.is_null())
-            .execute()
-        )
-    if not count:
-        raise click.ClickException(f"no active key named {name!r}")
-    click.echo(f"revoked {name}")
+    with db.connection_context():
+        try:
+            done = keys.revoke(name, utcnow())
+        except ApiError:
+            raise click.ClickException(f"no active key named {name!r}") from None
+    click.echo(
+        f"revoked {name} ({done['webhooks']} webhooks disabled, "
+        f"{done['sessions']} console sessions ended)"
+    )
 
 
 @click.group("policy", cls=AppGroup, help="The policies under policies/.")

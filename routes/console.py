@@ -64,6 +64,7 @@ from access.decisions import decide
 from access.errors import ApiError
 from access.events import TYPES as AUDIT_ACTIONS
 from access.events import parse_subject_filter, role_label
+from access.keys import outside
 from access.review import live_worlds, would_change
 from access.targets import TargetBuilder
 from authz import matrix as effective
@@ -179,6 +180,7 @@ def guard():
     g.console = _find_session()
     if g.console is not None:
         g.console_key = g.api_key = g.console.key.name  # the access log names the key
+        g.key_orgs = g.console.key.orgs()  # a key bound to organizations: those only
     if request.method == "POST":
         sent = request.form.get("csrf", "")
         if request.endpoint == "console.login":
@@ -187,6 +189,13 @@ def guard():
             expected = g.console.csrf if g.console is not None else ""
         if not _same(sent, expected):
             abort(400, "the form's CSRF token does not match this session; reload the page")
+    if g.console is not None:
+        org_id = (request.view_args or {}).get("org_id")
+        if org_id is not None and outside(g.key_orgs, org_id):  # as no such organization
+            page = render_template(
+                "console/missing.html", title="No such organization", org_id=org_id, result=None
+            )
+            return page, 404
     if request.endpoint in OPEN_ENDPOINTS or g.console is not None:
         return None
     # No session: the login form in place (200), back here after logging in.
@@ -471,14 +480,15 @@ def home():
 def _home(actor_problem: dict | None = None):
     actor = _acting()
     who = request.args.get("who", "").strip()[:200]
-    people = users.directory(who or None, PICK, None) if storable(who) else {"items": []}
+    scope = g.get("key_orgs")
+    people = users.directory(who or None, PICK, None, scope) if storable(who) else {"items": []}
     listed = people["items"]
     if actor and all(p["id"] != actor for p in listed):
         listed = [{"id": actor, "name": "", "email": ""}] + listed
     orgs_of, note = [], None
     if actor:
         try:
-            orgs_of = users.orgs_page(actor, PICK, None)["items"]
+            orgs_of = users.orgs_page(actor, PICK, None, scope)["items"]
         except ApiError as exc:
             note = exc.detail  # not a registered user: said in one line
     return render_template(
@@ -559,7 +569,7 @@ def _frame(org_id: str, tab: str):
         tabs.append(("audit", "Audit trail", url_for("console.audit", org_id=org_id)))
     switch = []
     try:
-        switch = users.orgs_page(actor, PICK, None)["items"]
+        switch = users.orgs_page(actor, PICK, None, g.get("key_orgs"))["items"]
     except ApiError:
         pass
     frame = Frame(
@@ -1527,11 +1537,14 @@ def policies():
                 # A previous version: what changed since. The refused candidate: what it
                 # would change, and on the decisions logged lately.
                 old, new = (other, live) if chosen["kind"] == "previous" else (live, other)
-                report = policy_diff(old, new, live_worlds())
+                # A key bound to organizations: the matrices only (the live data and the
+                # decision log are every organization's).
+                scoped = g.get("key_orgs") is not None
+                report = policy_diff(old, new, None if scoped else live_worlds())
                 changed = [c.get("style") for c in report["matrix"] if c.get("style") in styles]
                 if "style" not in request.args and changed:
                     style = changed[0]  # opened on the first style the change touches
-                if chosen["kind"] == "refused":
+                if chosen["kind"] == "refused" and not scoped:
                     replay = _replay(live, other)
     shown = None
     if style:  # the matrix shown, of the pair for_console gives (each costs up to a second)
@@ -1596,12 +1609,16 @@ def _replay(live: PolicySet, candidate: PolicySet) -> dict:
 def playground():
     """Every action of a resource for an actor, each allowed or denied with its explanation."""
     live = policy()
-    orgs_shown = orgs.directory(None, 1000, None)["items"]
+    scope = g.get("key_orgs")
+    orgs_shown = orgs.directory(None, 1000, None, scope)["items"]
     org_id = request.args.get("org") or (orgs_shown[0]["id"] if orgs_shown else "")
     actor = request.args.get("actor", "").strip() or g.console.actor or ""
-    people = users.directory(None, PICK, None)["items"]
+    people = users.directory(None, PICK, None, scope)["items"]
     facts = TargetBuilder()
+    facts.scope = scope
     org = facts.org(org_id) if org_id and storable(org_id) and len(org_id) <= 64 else None
+    if outside(scope, org_id):
+        org = None
     types, resource_ids, rows, error = [], [], [], None
     type_ = request.args.get("type") or "Organization"
     rid = request.args.get("id", "").strip()

@@ -9,9 +9,10 @@ from werkzeug.exceptions import BadRequest
 from access.cache import MISSING
 from access.context import Context
 from access.errors import ApiError
+from access.keys import Scope, authenticated, outside
 from access.targets import TargetBuilder
 from authz.engine import PolicySet
-from models import ApiKey, hash_secret
+from models import ApiKey, KeyName, hash_secret
 from ops.activity import ACTIVITY
 
 
@@ -80,6 +81,7 @@ def targets() -> TargetBuilder:
     builder = g.get("targets")
     if builder is None:
         builder = g.targets = TargetBuilder(g.get("facts"))
+        builder.scope = g.get("key_orgs")
     return builder
 
 
@@ -92,6 +94,7 @@ def ctx(actor: str | None = None) -> Context:
         actor=actor,
         request_id=g.get("request_id"),
         api_key=g.get("api_key"),
+        orgs=g.get("key_orgs"),
     )
 
 
@@ -136,12 +139,32 @@ def authenticate(facts=None) -> None:
     name = facts.key(digest) if facts is not None else MISSING
     if name is MISSING:
         row = ApiKey.find_active(key)
-        name = row.name if row else None
+        name = authenticated(row) if row else None
         if facts is not None:
             facts.put_key(digest, name)
     if name is None:
         raise ApiError(401, "the API key is unknown or revoked")
     g.api_key = name
+    g.key_orgs = key_scope(name)
+
+
+def key_scope(name: str) -> Scope:
+    """The organizations of an authenticated key's name (``KeyName``; None: service-wide).
+    A name without its scope is bound to nothing (never taken as service-wide)."""
+    return name.orgs if isinstance(name, KeyName) else frozenset()
+
+
+def in_scope(org_id: str | None) -> None:
+    """Raises ApiError 404 when the calling key is bound to organizations and ``org_id``
+    is not one of them: the same answer as for an organization that does not exist."""
+    if org_id is not None and outside(g.get("key_orgs"), org_id):
+        raise ApiError(404, f"no organization {org_id!r}")
+
+
+def service_wide(what: str) -> None:
+    """Raises ApiError 403 unless the calling key is service-wide."""
+    if g.get("key_orgs") is not None:
+        raise ApiError(403, f"a key bound to organizations may not {what}")
 
 
 def acting_user(required: bool = True, must_be: str | None = None) -> str | None:

@@ -1,10 +1,10 @@
 """Events: ``GET /v1/events``. HTTP only: parse, call access/events.py, dump.
 
-Events belong to the service, not to one end user: any valid API key reads them, and no
-``X-Actor-Id`` is needed.
+Events belong to the service, not to one end user: a service-wide API key reads them all,
+a key bound to organizations those of its organizations only; no ``X-Actor-Id`` is needed.
 """
 
-from flask import Blueprint
+from flask import Blueprint, g
 
 from access import events
 from routes.context import list_args
@@ -24,5 +24,5 @@ def list_events():
     args = list_args(EventListArgs)
     after = decode(args["after"], "int")
     types = _event_types(args["types"]) if args["types"] else None
-    page = events.page(after, args["org"], types, args["limit"])
+    page = events.page(after, args["org"], types, args["limit"], g.key_orgs)
     return {"items": page["items"], "next_cursor": encode(page["next"])}

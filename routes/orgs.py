@@ -5,7 +5,7 @@ from flask import Blueprint
 from access import orgs
 from access.errors import ApiError
 from access.events import parse_subject_filter
-from routes.context import acting, ctx, list_args, load
+from routes.context import acting, ctx, list_args, load, service_wide
 from routes.openapi import doc
 from routes.pagination import decode, listed
 from routes.schemas import (
@@ -26,9 +26,11 @@ bp = Blueprint("orgs", __name__, url_prefix="/v1/orgs")
 def create_org():
     """Create an organization; the acting user gets the role the policy's ``creator_role``
     names. 201 with the org. 422 (body, unknown style), 403 (the policy's ``create`` on
-    NewOrganization refuses, e.g. one organization per user), 409 (id taken)."""
+    NewOrganization refuses, e.g. one organization per user; an API key bound to
+    organizations creates none), 409 (id taken)."""
     body = load(NewOrganizationRequest)
     actor = acting()
+    service_wide("create organizations")  # its new org would be outside its scope
     return orgs.create(ctx(actor), actor, body), 201
 
 

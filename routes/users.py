@@ -1,12 +1,15 @@
 """Users: ``/v1/users``. HTTP only: parse, call access/users.py, dump.
 
 These calls act for the user in the path: ``X-Actor-Id`` is optional and, when sent, must be
-that user (403 otherwise).
+that user (403 otherwise). An API key bound to organizations sees a user who is a member of
+one of them (or of none; others are a 404) and changes or erases only one who belongs to
+nothing outside them (403 otherwise; access/keys.py).
 """
 
-from flask import Blueprint
+from flask import Blueprint, g
 
-from access import users
+from access import keys, users
+from access.errors import ApiError
 from routes.context import acting_user, ctx, list_args, load, touch_last_active
 from routes.openapi import doc
 from routes.pagination import decode, listed
@@ -15,11 +18,13 @@ from routes.schemas import ErasedOut, PlainPageArgs, UserOrgPage, UserOut, UserP
 bp = Blueprint("users", __name__, url_prefix="/v1/users")
 
 
-def _as(user_id: str) -> None:
-    """Check ``X-Actor-Id`` (optional, must be ``user_id``) and mark the user active.
-    Raises ApiError 403."""
+def _as(user_id: str, change: bool = False) -> None:
+    """Check ``X-Actor-Id`` (optional, must be ``user_id``), that the API key's scope sees
+    the user (and may ``change`` them: access/keys.py), and mark the user active. Raises
+    ApiError 403, 404."""
     if acting_user(required=False, must_be=user_id):
         touch_last_active(user_id)
+    keys.require_user(g.key_orgs, user_id, change)
 
 
 @bp.put("/<user_id>")
@@ -28,7 +33,7 @@ def put_user(user_id):
     """Create or update a user's email and name (200 either way). 422, 403, 409 (the email
     belongs to another user)."""
     body = load(UserRequest)
-    _as(user_id)
+    _as(user_id, change=True)
     return users.put(ctx(user_id), user_id, body["email"], body["name"])
 
 
@@ -47,6 +52,12 @@ def patch_user(user_id):
     belongs to. 422 (not a member of it), 404, 403."""
     body = load(UserPatch)
     _as(user_id)
+    if keys.outside(g.key_orgs, body["default_org_id"]):  # as an org the user is not in
+        raise ApiError(
+            422,
+            f"{user_id} is not a member of {body['default_org_id']!r}",
+            {"default_org_id": ["must be an organization the user belongs to"]},
+        )
     return users.set_default_org(ctx(user_id), user_id, body["default_org_id"])
 
 
@@ -57,7 +68,8 @@ def user_orgs(user_id):
     404, 403, 422."""
     _as(user_id)
     args = list_args(PlainPageArgs)
-    return listed(users.orgs_page(user_id, args["limit"], decode(args["cursor"], "str")))
+    after = decode(args["cursor"], "str")
+    return listed(users.orgs_page(user_id, args["limit"], after, g.key_orgs))
 
 
 @bp.delete("/<user_id>")
@@ -68,4 +80,5 @@ def erase_user(user_id):
     answer). 404, 403 (X-Actor-Id of another user), 409 (naming the orgs where the user is
     the last holder of the top role)."""
     acting_user(required=False, must_be=user_id)  # not marked active: they are going
+    keys.require_user(g.key_orgs, user_id, change=True)
     return users.erase(ctx(None), user_id)

@@ -1,7 +1,8 @@
 """Webhooks: ``/v1/webhooks``. HTTP only: parse, call access/webhooks.py, dump.
 
-Endpoints belong to the API key that registered them (another key sees a 404); no
-``X-Actor-Id`` is needed.
+Endpoints belong to the API key that registered them (another key sees a 404); a key bound
+to organizations registers endpoints for its organizations only, and they hear of nothing
+else (access/webhooks.py); no ``X-Actor-Id`` is needed.
 """
 
 from flask import Blueprint, g
@@ -25,10 +26,13 @@ bp = Blueprint("webhooks", __name__, url_prefix="/v1/webhooks")
 @bp.post("")
 @doc(request=WebhookRequest, response=WebhookCreated, status=201)
 def create_webhook():
-    """Register an endpoint for the events of ``types`` (empty: all) committed from now on.
-    201 with its signing ``secret``, shown only now. 422 (url, types)."""
+    """Register an endpoint for the events of ``types`` (empty: all) of ``orgs`` (empty:
+    every organization the API key may see) committed from now on. 201 with its signing
+    ``secret``, shown only now. 422 (url, types, orgs: no such organization, or one outside
+    the key's)."""
     body = load(WebhookRequest)
-    return webhooks.create(g.api_key, body["url"], body["types"], now()), 201
+    hook = webhooks.create(g.api_key, body["url"], body["types"], now(), body["orgs"], g.key_orgs)
+    return hook, 201
 
 
 @bp.get("")

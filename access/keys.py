@@ -1,0 +1,180 @@
+"""API keys and their scope: a key is service-wide (every organization: a product's backend)
+or bound to a set of organizations (``flask keys create NAME --org ORG ...``, ``PUT
+/v1/keys/{name}/orgs``).
+
+A scoped key sees and changes only its organizations: the routes ask ``outside`` with the
+organization of what a request names (another organization is a 404, as if it did not
+exist); a decision on a resource of another organization is a deny (access/decisions.py,
+``OUTSIDE``); its events, audit, webhooks and console sessions stay inside its organizations.
+Users are not in one organization: a scoped key sees a user who is a member of one of its
+organizations (or of none), and changes or erases only one who belongs to nothing outside
+them (``user_orgs``).
+
+Revoking a key disables its webhooks (nothing more is delivered to them) and ends its
+console sessions, in the same transaction.
+"""
+
+import datetime
+
+import peewee
+
+from access.errors import ApiError
+from models import (
+    ApiKey,
+    ApiKeyOrg,
+    ConsoleSession,
+    Grant,
+    KeyName,
+    Membership,
+    Organization,
+    Webhook,
+    transaction,
+)
+
+Scope = frozenset[str] | None  # None: service-wide
+
+# The reason of a decision on a resource whose organization is not the key's (also when
+# it is no resource at all: a scoped key cannot tell another organization's ids from none).
+OUTSIDE = "unknown resource, or outside this key's organizations"
+
+
+def outside(scope: Scope, org_id: str | None) -> bool:
+    """Whether ``org_id`` is outside ``scope`` (never, for a service-wide key)."""
+    return scope is not None and org_id not in scope
+
+
+def authenticated(row: ApiKey) -> KeyName:
+    """The name of an active key's row with its scope (read now)."""
+    return KeyName(row.name, row.orgs())
+
+
+def _row(name: str) -> ApiKey:
+    row = ApiKey.get_or_none((ApiKey.name == name) & ApiKey.revoked_at.is_null())
+    if row is None:
+        raise ApiError(404, f"no active API key named {name!r}")
+    return row
+
+
+def _known_orgs(orgs: list[str], field: str = "orgs") -> list[str]:
+    wanted = sorted(set(orgs))
+    found = {o.id for o in Organization.select(Organization.id).where(Organization.id.in_(wanted))}
+    missing = [o for o in wanted if o not in found]
+    if missing:
+        raise ApiError(
+            422,
+            f"no organization {', '.join(repr(o) for o in missing)}",
+            {field: [f"no organization {o!r}" for o in missing]},
+        )
+    return wanted
+
+
+def as_dict(row: ApiKey, orgs: Scope) -> dict:
+    return {"key": row.name, "service_wide": orgs is None, "orgs": sorted(orgs or ())}
+
+
+def scope_of(name: str) -> dict:
+    """``{"key", "service_wide", "orgs"}`` of the active key ``name``. Raises ApiError 404."""
+    row = _row(name)
+    return as_dict(row, row.orgs())
+
+
+def set_scope(name: str, orgs: list[str] | None) -> dict:
+    """Bind the active key ``name`` to ``orgs`` (each must exist; an empty list: to none),
+    or make it service-wide (None). Raises ApiError 404 (no such key), 422 (an org)."""
+    with transaction():
+        row = _row(name)
+        wanted = None if orgs is None else _known_orgs(orgs)
+        ApiKeyOrg.delete().where(ApiKeyOrg.key == row.id).execute()
+        if wanted:
+            ApiKeyOrg.insert_many([{"key": row.id, "org": o} for o in wanted]).execute()
+        ApiKey.update(scoped=wanted is not None).where(ApiKey.id == row.id).execute()
+    return as_dict(row, None if wanted is None else frozenset(wanted))
+
+
+def create(name: str, orgs: list[str] | None) -> str:
+    """Make a key (``flask keys create``), bound to ``orgs`` when given. Returns the key.
+    Raises ApiError 409 (name taken), 422 (an org)."""
+    with transaction():
+        wanted = None if orgs is None else _known_orgs(orgs, "--org")
+        try:
+            with transaction():
+                return ApiKey.create_key(name, wanted)
+        except peewee.IntegrityError:
+            raise ApiError(409, f"a key named {name!r} exists; revoke it or pick another") from None
+
+
+def revoke(name: str, now: datetime.datetime) -> dict:
+    """Revoke the active key ``name``: it answers 401 from now on, its webhooks are
+    disabled and its console sessions end. Returns counts. Raises ApiError 404."""
+    with transaction():
+        row = _row(name)
+        ApiKey.update(revoked_at=now).where(ApiKey.id == row.id).execute()
+        hooks = (
+            Webhook.update(deleted_at=now)
+            .where((Webhook.api_key == name) & Webhook.deleted_at.is_null())
+            .execute()
+        )
+        sessions = ConsoleSession.delete().where(ConsoleSession.key == row.id).execute()
+    return {"webhooks": hooks, "sessions": sessions}
+
+
+def listing() -> list[dict]:
+    """Every key, by name: created, revoked, scope."""
+    rows = list(ApiKey.select().order_by(ApiKey.name))
+    bound: dict[int, list[str]] = {}
+    for r in ApiKeyOrg.select().order_by(ApiKeyOrg.org):
+        bound.setdefault(r.key_id, []).append(r.org_id)
+    return [
+        {
+            "name": r.name,
+            "created_at": r.created_at,
+            "revoked_at": r.revoked_at,
+            "orgs": bound.get(r.id, []) if r.scoped else None,
+        }
+        for r in rows
+    ]
+
+
+def webhook_scope(api_key: str) -> Scope:
+    """The organizations the webhooks of the key named ``api_key`` may hear of now
+    (None: every one). A revoked or unknown key's: none."""
+    row = ApiKey.get_or_none(ApiKey.name == api_key)
+    if row is None or row.revoked_at is not None:
+        return frozenset()
+    return row.orgs()
+
+
+# ---------------------------------------------------------------- users
+def user_orgs(user_id: str) -> set[str]:
+    """The organizations ``user_id`` belongs to or holds a grant in."""
+    member = Membership.select(Membership.org).where(Membership.user == user_id)
+    granted = Grant.select(Grant.org).where(Grant.user == user_id)
+    return {m.org_id for m in member} | {g.org_id for g in granted}
+
+
+def may_see_user(scope: Scope, user_id: str) -> bool:
+    """A scoped key sees a user in one of its organizations, or in none."""
+    if scope is None:
+        return True
+    orgs = user_orgs(user_id)
+    return not orgs or bool(orgs & scope)
+
+
+def may_change_user(scope: Scope, user_id: str) -> bool:
+    """A scoped key changes (or erases) only a user who belongs to nothing outside it."""
+    return scope is None or user_orgs(user_id) <= scope
+
+
+def require_user(scope: Scope, user_id: str, change: bool = False) -> None:
+    """Raises ApiError 404 for a user the scope does not see, 403 for one it sees but may
+    not change (``change``) because they belong to organizations outside it."""
+    if scope is None:
+        return
+    if not may_see_user(scope, user_id):
+        raise ApiError(404, f"no user {user_id!r}")
+    if change and not may_change_user(scope, user_id):
+        raise ApiError(
+            403,
+            f"{user_id} belongs to organizations outside this key's: only a service-wide key "
+            "may change or erase them",
+        )
