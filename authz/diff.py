@@ -118,7 +118,7 @@ def _applies(cell: dict, actor: Member, world: World, held: Counter) -> bool:
     """Whether a management cell that changed is a question ``actor`` can meet in ``world``:
     a member to act on with that role (the last of it or not), a resource of that type."""
     table, case = cell["table"], cell["case"]
-    if table in ("invite", "cancel"):
+    if table in ("invite", "cancel", "change_invitation_role"):
         return True
     if table in ("change_own_role", "change_own_role_last", "leave"):
         last = held[actor.role] == 1

@@ -8,9 +8,10 @@ sitting directly in the organization". Types whose attributes the policy shows a
 
 ``management``: the service's own management actions, whose answers depend on the request
 as well as the role: every actor role against every target role for invite-as, cancel,
-change-role from -> to, remove and grant/revoke a role on each resource type, with the
-self cases (one's own role, leaving) and the last-of-role cases. The management targets
-are built as the service builds them (``management_target``, ``build_view``).
+a pending invitation's role from -> to, change-role from -> to, remove and grant/revoke a
+role on each resource type, with the self cases (one's own role, leaving) and the
+last-of-role cases. The management targets are built as the service builds them
+(``management_target``, ``build_view``).
 
 ``for_console(policy)``: both, for every style of a PolicySet (the console's policies page).
 """
@@ -109,6 +110,7 @@ def to_csv(matrix: dict) -> str:
 MANAGEMENT_TABLES = (
     ("invite", "Invitation", "invite", "Invite as"),
     ("cancel", "Invitation", "cancel", "Cancel an invitation as"),
+    ("change_invitation_role", "Invitation", "change_role", "Change a pending invitation's role"),
     ("change_role", "RoleChange", "change_role", "Change another member's role"),
     (
         "change_role_last",
@@ -139,6 +141,8 @@ def _rows(engine: StyleEngine, table_id: str) -> list:
     pairs = [(a, b) for a in roles for b in roles if a != b]
     if table_id in ("invite", "cancel"):
         return [(r, r, {"role": r}, None) for r in roles]
+    if table_id == "change_invitation_role":
+        return [(f"{a}->{b}", f"{a} -> {b}", {"role": a, "to_role": b}, None) for a, b in pairs]
     if table_id in ("change_role", "change_role_last"):
         last = table_id.endswith("_last")
         return [

@@ -47,6 +47,12 @@ def test_pix4d_management_cells():
     assert cell(m, "change_own_role", "self->owner", "owner") is None
     assert cell(m, "change_own_role", "self->member", "manager") is True
     assert cell(m, "grant", "License (kind=desktop):assignee", "manager") is True
+    # [P0] "The role can be changed by a Manager or an Owner after the invitation is sent."
+    assert cell(m, "change_invitation_role", "reader->manager", "manager") is True
+    assert cell(m, "change_invitation_role", "reader->owner", "manager") is False
+    assert cell(m, "change_invitation_role", "owner->reader", "manager") is False
+    assert cell(m, "change_invitation_role", "owner->reader", "owner") is True
+    assert cell(m, "change_invitation_role", "reader->editor", "editor") is False
     assert cell(m, "grant", "Folder:editor", "editor") is False
 
 
@@ -83,6 +89,13 @@ def test_management_matrix_equals_the_management_cells_of_the_table(style):
         cases = []
         if spec["type"] == "Invitation" and set(attrs) == {"role"}:
             cases = [("invite", attrs["role"], "invite"), ("cancel", attrs["role"], "cancel")]
+        elif spec["type"] == "Invitation" and set(attrs) == {"role", "to_role"}:
+            if not {attrs["role"], attrs["to_role"]} <= set(m["roles"]) or (
+                attrs["role"] == attrs["to_role"]
+            ):
+                continue  # no row: a role the style lacks, or no change
+            case = f"{attrs['role']}->{attrs['to_role']}"
+            cases = [("change_invitation_role", case, "change_role")]
         elif spec["type"] == "RoleChange" and spec.get("user") is None:
             table_id = "change_role_last" if attrs["last_of_role"] else "change_role"
             cases = [(table_id, f"{attrs['from_role']}->{attrs['to_role']}", "change_role")]
@@ -127,6 +140,7 @@ def escalated(tmp_path):
 GAINED = {
     ("invite", "owner"),
     ("cancel", "owner"),
+    ("change_invitation_role", "reader->owner"),
     ("change_role", "owner->manager"),
     ("change_role", "editor->owner"),
     ("change_role", "manager->owner"),
