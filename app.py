@@ -71,11 +71,13 @@ def _replicas(app: Flask, cache) -> None:
     primary = models.db.obj
     if primary is not None and primary.connect_params.get("options"):
         options["options"] = primary.connect_params["options"]  # a test's search_path
+    timeout = float(app.config["REPLICA_TIMEOUT_SECONDS"])
     cache.configure(
-        open_replicas(urls, **options) if urls else [],
+        open_replicas(urls, timeout=timeout, **options) if urls else [],
         app.config.get("DATABASE_LISTEN_URL"),
         float(app.config["REPLICA_MAX_LAG_SECONDS"]),
         float(app.config["REPLICA_RETRY_SECONDS"]),
+        float(app.config["FACTS_MAX_STALENESS_SECONDS"]),
     )
 
 

@@ -27,9 +27,17 @@ change committed can never be kept past the notice of that change.
 - ``minimize_latency`` (the default): the cached facts as they are, no round trip. They
   may miss changes committed in the last instant, the time the notice takes to arrive
   (bench/: "staleness window"); never older than the worker's own writes: a worker that
-  committed position P answers only once its listener has applied P. Should notices stop
-  arriving while the connection stays up, the listener's own position check (every
-  ``LISTEN_PING_SECONDS``) starts over within two checks.
+  committed position P answers only once its listener has applied P. Never older than
+  ``max_staleness`` seconds either (FACTS_MAX_STALENESS_SECONDS), whatever the network
+  does: the listener reads the position on its own schedule (a heartbeat, every quarter of
+  the bound) and the cache answers from memory only while a position read within the
+  bound has been applied. A connection that hangs (a stopped backend, a half-open TCP
+  connection after a partition) proves nothing: past the bound decisions read the
+  position per request, as without a listener, and the listener replaces its connection
+  (logged, ``orgauthz_fact_cache_listener_replaced_total``). Every wait on that connection
+  is bounded on this side (non-blocking, select() with a deadline; TCP keepalives and
+  ``tcp_user_timeout`` for the kernel). Notices lost while the position still answers
+  (a proxy that drops LISTEN) are caught at the next heartbeat: the cache starts over.
 - ``at_least_as_fresh`` with a token: never older than the token's position. The request
   waits (at most ``WAIT_SECONDS``) for the listener to apply it, else reads the database
   without the cache; a token past the database's position is not one this database gave
@@ -50,22 +58,23 @@ import os
 import select
 import threading
 import time
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import peewee
 
 from authz.view import OrgRef, Target
 from models import db
 from models.generation import current
-from models.replicas import Replica, connect_params
-from ops.metrics import REPLICA_SKIPS
+from models.replicas import KEEPALIVES, Replica, connect_params
+from ops.metrics import FACT_CACHE_LISTENER_LOST, REPLICA_SKIPS
 
 log = logging.getLogger("orgauthz.cache")
 
 MAX_ENTRIES = 400_000  # stores since the cache last started over
 MAX_EPOCH_KEYS = 100_000  # orgs and users remembered as "changed at"; past it: a floor
 WAIT_SECONDS = 0.25  # how long a request waits for the listener before reading around it
-LISTEN_PING_SECONDS = 2.0  # the listener checks the position (and its connection) this often
+LISTEN_PING_SECONDS = 2.0  # the listener's heartbeat: this often at most (a quarter of the bound)
+MAX_STALENESS_SECONDS = 5.0  # FACTS_MAX_STALENESS_SECONDS: no position proven since: no cache
 SEEN_POSITIONS = 4096  # notice arrival times kept to tell a replica's lag in seconds
 
 
@@ -116,6 +125,7 @@ class FactCache:
         self.max_lag = 1.0  # seconds a replica may be behind the primary and still serve
         self.retry = 2.0  # seconds a failed replica is skipped
         self.listen_params: dict | None = None  # a direct connection for LISTEN
+        self.max_staleness = MAX_STALENESS_SECONDS  # see the module docstring
         self._turn = itertools.count()
         # (position, monotonic time) of each notice that arrived, ascending; appended to, or
         # replaced, never shortened in place: a reader without the lock sees a whole list
@@ -146,6 +156,7 @@ class FactCache:
         listen_url: str | None = None,
         max_lag: float = 1.0,
         retry: float = 2.0,
+        max_staleness: float = MAX_STALENESS_SECONDS,
     ) -> None:
         """Where decision reads may go (``replicas``), and how the listener connects
         (``listen_url``: directly to the primary, when the pooled URL goes through
@@ -154,7 +165,7 @@ class FactCache:
             replica.close()
         self.replicas = list(replicas or ())
         self.listen_params = connect_params(listen_url) if listen_url else None
-        self.max_lag, self.retry = max_lag, retry
+        self.max_lag, self.retry, self.max_staleness = max_lag, retry, max_staleness
 
     def clear(self) -> None:
         """Forget everything and stop listening (a new app may be bound to another database;
@@ -167,14 +178,15 @@ class FactCache:
             self._reset()
 
     def listening(self) -> bool:
-        """Whether notices keep the cache fresh (PostgreSQL, listener connected)."""
+        """Whether notices keep the cache fresh (PostgreSQL, listener connected and its
+        position proven within ``max_staleness``)."""
         listener = self._listener
         if listener is None or self._fork != _FORKS[0]:
             if self._plain is not None and self._plain is db.obj:
                 return False
             self._start_listener()
             listener = self._listener
-        return listener is not None and listener.connected
+        return listener is not None and listener.trusted()
 
     def _start_listener(self) -> None:
         database = db.obj
@@ -293,7 +305,7 @@ class FactCache:
         with self._advanced:
             while self.position < position:
                 left = deadline - time.monotonic()
-                if left <= 0 or not self._listener or not self._listener.connected:
+                if left <= 0 or not self._listener or not self._listener.trusted():
                     return False
                 self._advanced.wait(left)
         return True
@@ -681,10 +693,18 @@ class SharedFacts(PrivateFacts):
                 cache.keys[digest] = name
 
 
+class _Stale(Exception):
+    """The listener proved no position within the bound (its connection hangs)."""
+
+
 class _Listener(threading.Thread):
-    """LISTEN on the database's channel; apply each notice to the cache (see the module
-    docstring). Reconnects with a backoff; while disconnected the cache falls back to a
-    position read per request, and on (re)connecting it starts over from the position."""
+    """LISTEN on the database's channel; apply each notice to the cache, and prove the
+    position on a heartbeat of its own (see the module docstring). Reconnects with a
+    backoff; while disconnected, or past the bound without a proof, the cache falls back to
+    a position read per request, and on (re)connecting it starts over from the position.
+
+    The connection is asynchronous (psycopg2 ``async_``): every wait on it is a select()
+    with a deadline, so a connection that stops answering holds nothing."""
 
     def __init__(
         self, cache: FactCache, database: peewee.Database, direct: dict | None = None
@@ -697,8 +717,13 @@ class _Listener(threading.Thread):
             self.params = dict(database.connect_params)
             self.params["database"] = database.database
         self.connected = False
+        self.proven = -float("inf")  # monotonic time up to which every change is applied
         self._stop = threading.Event()
         self._conn = None
+
+    def trusted(self) -> bool:
+        """Connected, and every change committed ``max_staleness`` seconds ago is applied."""
+        return self.connected and time.monotonic() - self.proven <= self.cache.max_staleness
 
     def stop(self) -> None:
         self._stop.set()
@@ -709,43 +734,96 @@ class _Listener(threading.Thread):
         while not self._stop.is_set():
             try:
                 self._serve()
-                backoff = 0.05
             except Exception as exc:  # noqa: BLE001 -- any failure: reconnect
                 if self._stop.is_set():
                     break
-                log.warning("fact-cache listener lost its connection (%s); reconnecting", exc)
+                stale = isinstance(exc, _Stale)
+                FACT_CACHE_LISTENER_LOST.labels("deadline" if stale else "error").inc()
+                if stale:
+                    log.warning(
+                        "fact-cache listener: %s; decisions read the database until a new "
+                        "connection proves the position; reconnecting",
+                        exc,
+                    )
+                else:
+                    log.warning("fact-cache listener lost its connection (%s); reconnecting", exc)
             finally:
+                if self.connected:  # it served: the next failure starts the backoff over
+                    backoff = 0.05
                 self.connected = False
                 conn, self._conn = self._conn, None
                 if conn is not None:
                     try:
-                        conn.close()
+                        conn.close()  # non-blocking: a hung peer does not hold it
                     except Exception:  # noqa: BLE001, S110 -- closing a dead connection
                         pass
             self._stop.wait(backoff)
             backoff = min(backoff * 2, 5.0)
 
-    def _serve(self) -> None:
-        import psycopg2  # type: ignore[import-untyped]
+    def _ready(self, conn: Any, deadline: float) -> None:
+        """Drive the connection until what it was asked is done; _Stale past ``deadline``."""
+        import psycopg2.extensions  # type: ignore[import-untyped]
 
+        while True:
+            state = conn.poll()
+            if state == psycopg2.extensions.POLL_OK:
+                return
+            left = deadline - time.monotonic()
+            if left <= 0 or self._stop.is_set():
+                raise _Stale("connecting took past the bound")
+            if state == psycopg2.extensions.POLL_WRITE:
+                select.select([], [conn], [], min(left, 0.5))
+            else:
+                select.select([conn], [], [], min(left, 0.5))
+
+    def _query(self, conn: Any, sql: str, deadline: float) -> tuple | None:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            self._ready(conn, deadline)
+            return cur.fetchone() if cur.description else None
+
+    def _serve(self) -> None:
+        import psycopg2
+        import psycopg2.extensions
+
+        bound = self.cache.max_staleness
         params = {k: v for k, v in self.params.items() if v is not None}
         params.setdefault("connect_timeout", 5)
-        conn = self._conn = psycopg2.connect(**params)
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute("SELECT current_schema()")
-            channel = f"orgauthz:{cur.fetchone()[0]}"
-            cur.execute(f'LISTEN "{channel}"')
-            cur.execute('SELECT value FROM "generation" WHERE id = 1')
-            row = cur.fetchone()
+        for name, value in KEEPALIVES.items():  # the kernel notices a peer that is gone
+            params.setdefault(name, value)
+        params.setdefault("tcp_user_timeout", max(int(bound * 1000), 1000))
+        deadline = time.monotonic() + max(bound, float(params["connect_timeout"]))
+        conn = self._conn = psycopg2.connect(**params, async_=1)
+        self._ready(conn, deadline)
+        row = self._query(conn, "SELECT current_schema()", deadline)
+        channel = f"orgauthz:{row[0] if row else 'public'}"
+        self._query(conn, f'LISTEN "{channel}"', deadline)
+        sent = time.monotonic()
+        row = self._query(conn, _POSITION_SQL, deadline)
         # Listening before the read: every change after it is noticed. Facts kept while the
         # position was read per request stay if it has not moved since; else start over.
         self.cache.resync(row[0] if row else -1)
-        self.connected = True
-        checked, behind = time.monotonic(), None
+        self.proven, self.connected = sent, True
+        beat = min(LISTEN_PING_SECONDS, bound / 4)
+        asked: tuple[float, Any] | None = None  # a heartbeat in flight: (sent, cursor)
+        waiting: tuple[float, int] | None = None  # read, not yet applied: (sent, position)
+        writing = False
         while not self._stop.is_set():
-            select.select([conn], [], [], 0.5)
-            conn.poll()  # reads what arrived; a dead connection raises here
+            now = time.monotonic()
+            if now - self.proven > bound:
+                raise _Stale(f"no position proven for {now - self.proven:.2f} s (bound {bound} s)")
+            if asked is None and now - sent >= beat:  # the heartbeat: read the position
+                sent, asked = now, (now, conn.cursor())
+                asked[1].execute(_POSITION_SQL)
+                writing = conn.poll() == psycopg2.extensions.POLL_WRITE
+            wake = self.proven + bound if asked else min(self.proven + bound, sent + beat)
+            left = max(0.0, wake - time.monotonic())
+            if writing:
+                select.select([], [conn], [], min(left, 0.5))
+            else:
+                select.select([conn], [], [], min(left, 0.5))
+            state = conn.poll()  # reads what arrived; a dead connection raises here
+            writing = state == psycopg2.extensions.POLL_WRITE
             if conn.notifies:
                 notes, conn.notifies[:] = list(conn.notifies), []
                 for notice in notes:
@@ -755,23 +833,24 @@ class _Listener(threading.Thread):
                         note = {"all": True}
                     if isinstance(note, dict):
                         self.cache.apply(note)
-            if time.monotonic() - checked > LISTEN_PING_SECONDS:
-                # The position, read as any worker would: a change whose notice never came
-                # (a proxy that drops LISTEN, a lost connection that did not error) is
-                # caught here. One behind at two checks in a row was not in flight.
-                with conn.cursor() as cur:
-                    cur.execute('SELECT value FROM "generation" WHERE id = 1')
-                    row = cur.fetchone()
-                now = row[0] if row else -1
-                if behind is not None and self.cache.position < behind:
+            if asked is not None and state == psycopg2.extensions.POLL_OK:
+                at, cur = asked
+                asked = None
+                row = cur.fetchone()
+                cur.close()
+                now_at = row[0] if row else -1
+                if waiting is not None and self.cache.position < waiting[1]:
+                    # The last heartbeat's position never arrived by notice (a proxy that
+                    # drops LISTEN, notices lost): start over at this one.
                     log.warning(
                         "fact-cache notices missing (position %s, applied %s): starting over",
-                        behind,
+                        waiting[1],
                         self.cache.position,
                     )
-                    self.cache.apply({"g": now, "all": True}, exact=True)
-                behind = now if now > self.cache.position else None
-                checked = time.monotonic()
+                    self.cache.apply({"g": now_at, "all": True}, exact=True)
+                waiting = (at, now_at)
+            if waiting is not None and self.cache.position >= waiting[1]:
+                self.proven, waiting = max(self.proven, waiting[0]), None
 
 
 CACHE = FactCache()

@@ -65,6 +65,13 @@ SETTINGS = {
     "DATABASE_LISTEN_URL": (str, None, True),
     "REPLICA_MAX_LAG_SECONDS": (float, 1.0, False),  # a replica further behind is skipped
     "REPLICA_RETRY_SECONDS": (float, 2.0, False),  # a failed replica is skipped this long
+    # A replica read that has not answered by then is abandoned (statement_timeout on the
+    # server, the socket shut down on this side) and read on the next replica or the primary.
+    "REPLICA_TIMEOUT_SECONDS": (float, 2.0, False),
+    # The fact cache answers from memory only while its listener proved the database's
+    # position within this many seconds; past it, decisions read the database and the
+    # listener's connection is replaced (access/cache.py, README: Freshness).
+    "FACTS_MAX_STALENESS_SECONDS": (float, 5.0, False),
     # A check must name its resource's organization (docs/API.md 1.2): recommended whenever
     # resource ids can come from end users.
     "REQUIRE_RESOURCE_ORG": (_bool, False, False),

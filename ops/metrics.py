@@ -34,3 +34,10 @@ REPLICA_SKIPS = Counter(
     "(failed now) or lag (not replayed far enough)",
     ["replica", "reason"],
 )
+FACT_CACHE_LISTENER_LOST = Counter(
+    "orgauthz_fact_cache_listener_replaced_total",
+    "Times the fact cache's listener connection was replaced: it proved no position within "
+    "FACTS_MAX_STALENESS_SECONDS (deadline; decisions read the database meanwhile) or failed "
+    "(error)",
+    ["reason"],
+)
