@@ -281,8 +281,9 @@ def test_answers_match_the_openapi_document(api, app):
 
 def test_nobody_can_block_a_respondio_org_by_taking_its_first_space_id(api, app):
     """The first Space's id is ``<org id>-my-workspace``; a user of another org who
-    registers that id first made creating the org fail for ever with 409. Now the new org's
-    first Space takes another id, and the squatter's Space stays theirs."""
+    registered that id first made creating the org fail for ever with 409. A resource is
+    named by its org, type and id: the new org's first Space has its plain id, and the
+    squatter's Space is another resource, theirs alone."""
     add_user(api, "mallory")
     add_user(api, "u-ann")
     theirs = new_org(api, "mallory", "respondio", id="org-mallory")["id"]
@@ -292,6 +293,8 @@ def test_nobody_can_block_a_respondio_org_by_taking_its_first_space_id(api, app)
     assert squat.status_code == 201, squat.get_json()
     org = new_org(api, "u-ann", "respondio", id="org-target")
     first = org["initial_resource"]["id"]
-    assert first != "org-target-my-workspace" and first.startswith("org-target-my-workspace-")
-    assert api.allowed("u-ann", "use", {"type": "Space", "id": first})
-    assert not api.allowed("u-ann", "use", {"type": "Space", "id": "org-target-my-workspace"})
+    assert first == "org-target-my-workspace"
+    mine = {"type": "Space", "id": first, "org": "org-target"}
+    assert api.allowed("u-ann", "use", mine)
+    assert not api.allowed("mallory", "use", mine)
+    assert not api.allowed("u-ann", "use", {**mine, "org": "org-mallory"})
