@@ -9,8 +9,17 @@ action of the resource's type, for every principal not listed.
 
 The cells are decided through the same ``build_view`` and engine as live requests; only the
 facts come from the table instead of the database.
+
+``reasons`` (optional in the file, required in effect) pins why a refused cell is refused:
+for a resource, an action and a principal, the text of the first ``reason(...)`` rule that
+holds, as the policy writes it (``{placeholders}`` unfilled: what a refusal shows once the
+request's roles fill them), or null for "no reason rule holds" (the sentence then comes from
+the roles). A row on a cell the table expects allowed is an error. Every reason text the
+policy declares must be asserted by at least one row, so that a reason rule whose text or
+condition changes fails its table (``reason_failures``).
 """
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -42,6 +51,33 @@ class Failure(NamedTuple):
         )
 
 
+class ReasonFailure(NamedTuple):
+    style: str
+    principal: str
+    resource: str
+    action: str
+    expected: str | None
+    got: str | None
+
+    def __str__(self) -> str:
+        return (
+            f"{self.style}: {self.principal} {self.action} on {self.resource}: expected the "
+            f"reason {self.expected!r}, got {self.got!r}"
+        )
+
+
+class UnassertedReason(NamedTuple):
+    style: str
+    action: str
+    text: str
+
+    def __str__(self) -> str:
+        return (
+            f"{self.style}: no row of the table's reasons asserts the {self.action!r} reason "
+            f"{self.text!r}: add one for a cell it explains"
+        )
+
+
 class Result(NamedTuple):
     style: str
     cells: int
@@ -63,6 +99,8 @@ def load_table(path: Path) -> dict:
     for key in ("principals", "resources", "expect"):
         if not isinstance(data, dict) or not isinstance(data.get(key), dict):
             raise TableError(f"{path}: needs a mapping {key!r}")
+    if not isinstance(data.get("reasons") or {}, dict):
+        raise TableError(f"{path}: 'reasons' must be a mapping")
     return data
 
 
@@ -153,12 +191,16 @@ def cells(engine: StyleEngine, table: dict, source: str = "") -> Iterator["Cell"
 
 
 def run_table(engine: StyleEngine, table: dict, source: str = "") -> Result:
-    """Decide every cell of ``table`` with ``engine``. Raises TableError for a bad table."""
-    failures, count, views = [], 0, {}
+    """Decide every cell of ``table`` with ``engine``, and check its reasons
+    (``reason_failures``). Raises TableError for a bad table."""
+    failures: list = []
+    count, views = 0, {}
+    found = {}
     for cell in cells(engine, table, source):
         key = (cell.principal, cell.resource)
         if key not in views:
             views[key] = build_view(engine, cell.principal, cell.chain, cell.actor)
+        found[(cell.resource, cell.action, cell.principal)] = cell
         got = engine.is_allowed(cell.action, views[key])
         count += 1
         if got != cell.expected:
@@ -167,7 +209,138 @@ def run_table(engine: StyleEngine, table: dict, source: str = "") -> Result:
                     engine.style, cell.principal, cell.resource, cell.action, cell.expected, got
                 )
             )
+    failures += reason_failures(engine, table, found, views, source)
     return Result(engine.style, count, failures)
+
+
+# ---------------------------------------------------------------- reasons
+def _strip_comments(text: str) -> str:
+    """Polar source without its comments (``#`` to the end of the line, outside strings)."""
+    out, in_string, i = [], False, 0
+    while i < len(text):
+        ch = text[i]
+        if in_string:
+            out.append(ch)
+            if ch == "\\" and i + 1 < len(text):
+                out.append(text[i + 1])
+                i += 1
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+            out.append(ch)
+        elif ch == "#":
+            while i < len(text) and text[i] != "\n":
+                i += 1
+            continue
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _arguments(text: str, start: int) -> list[str]:
+    """The arguments of the call whose "(" is at ``start``, split at top-level commas."""
+    args, current, depth, in_string, i = [], [], 0, False, start + 1
+    while i < len(text):
+        ch = text[i]
+        if in_string:
+            if ch == "\\" and i + 1 < len(text):
+                current.append(ch + text[i + 1])
+                i += 2
+                continue
+            in_string = ch != '"'
+        elif ch == '"':
+            in_string = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            if depth == 0:
+                args.append("".join(current).strip())
+                return args
+            depth -= 1
+        elif ch == "," and depth == 0:
+            args.append("".join(current).strip())
+            current = []
+            i += 1
+            continue
+        current.append(ch)
+        i += 1
+    raise TableError("a reason rule's head does not close")
+
+
+_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_REASON_HEAD = re.compile(r"(?<![\w.])reason\s*\(")
+
+
+def declared_reasons(engine: StyleEngine) -> list[tuple[str, str]]:
+    """(action, text) of each ``reason(actor, "action", resource, "text")`` rule in the
+    style's files, in order. Raises TableError for a reason rule whose action or text is
+    not a string (the runner could not tell whether a row asserts it)."""
+    found: list[tuple[str, str]] = []
+    for path in engine.files:
+        text = _strip_comments(Path(path).read_text())
+        for head in _REASON_HEAD.finditer(text):
+            args = _arguments(text, head.end() - 1)
+            if not any('"' in a for a in args):
+                continue  # the declaration in _shared.polar: reason(_actor, ...) if false
+            strings = [_STRING.fullmatch(a) for a in args]
+            action, said = (strings[1], strings[3]) if len(args) == 4 else (None, None)
+            if action is None or said is None:
+                raise TableError(
+                    f"{engine.style}: {path}: a reason rule whose action and text are not "
+                    f"both strings: reason({', '.join(args)})"
+                )
+            pair = (action.group(1), said.group(1).replace('\\"', '"'))
+            if pair not in found:
+                found.append(pair)
+    return found
+
+
+def reason_failures(
+    engine: StyleEngine,
+    table: dict,
+    found: dict | None = None,
+    views: dict | None = None,
+    source: str = "",
+) -> list:
+    """The rows of ``table``'s ``reasons`` whose reason is not the one the policy gives
+    first (``ReasonFailure``), and every reason text of the policy no row asserts
+    (``UnassertedReason``). ``found`` and ``views``: the cells and views of ``run_table``.
+    Raises TableError for a row naming no cell, or a cell the table expects allowed."""
+    if found is None:
+        found = {(c.resource, c.action, c.principal): c for c in cells(engine, table, source)}
+    views = {} if views is None else views
+    failures: list = []
+    asserted = set()
+    for rname, actions in (table.get("reasons") or {}).items():
+        for action, rows in (actions or {}).items():
+            for pname, expected in (rows or {}).items():
+                cell = found.get((rname, action, pname))
+                if cell is None:
+                    raise TableError(
+                        f"{source}: reasons: {rname}.{action}.{pname} is no cell of the table"
+                    )
+                if cell.expected:
+                    raise TableError(
+                        f"{source}: reasons: {rname}.{action}.{pname} is a cell the table "
+                        "expects allowed: only a refusal has a reason"
+                    )
+                key = (pname, rname)
+                if key not in views:
+                    views[key] = build_view(engine, pname, cell.chain, cell.actor)
+                texts = engine.reasons(action, views[key])
+                got = texts[0] if texts else None
+                if got != expected:
+                    failures.append(
+                        ReasonFailure(engine.style, pname, rname, action, expected, got)
+                    )
+                elif expected is not None:
+                    asserted.add((action, expected))
+    for action, text in declared_reasons(engine):
+        if (action, text) not in asserted:
+            failures.append(UnassertedReason(engine.style, action, text))
+    return failures
 
 
 def run_tables(policy: PolicySet) -> list:

@@ -106,6 +106,8 @@ def test_management_matrix_equals_the_management_cells_of_the_table(style):
             parent = resources[spec["parent"]]
             if parent.get("parent") or parent.get("owner"):
                 continue
+            if attrs["role"] not in engine.roles(parent["type"]):
+                continue  # a role the type lacks (respond.io's grant of org_admin on a Space)
             variant = parent.get("attributes") or {}
             on = parent["type"] + (
                 " (" + ", ".join(f"{k}={v}" for k, v in variant.items()) + ")" if variant else ""
