@@ -147,7 +147,9 @@ def test_a_name_that_points_inside_after_registration_is_refused_at_delivery(
     assert row.last_status is None and row.last_error.startswith("refused: the host resolves")
     assert str(ipaddress.ip_address(address)) in row.last_error
     assert [e["error"] for e in row.log] == [row.last_error]
-    assert any("not sent" in r.getMessage() and hook["id"] in r.getMessage() for r in caplog.records)
+    assert any(
+        "not sent" in r.getMessage() and hook["id"] in r.getMessage() for r in caplog.records
+    )
 
 
 def test_a_delivery_connects_to_the_address_it_checked_without_a_second_lookup(
