@@ -1,5 +1,6 @@
 """Demo data for ``make run``: one organization per style, a user of every role of it (named
-for the role), and a few resources and grants. Roles come from the policies."""
+for the role, or the style's given users), and a few resources and grants. Roles come from
+the policies."""
 
 from authz.engine import PolicySet
 from models import Grant, Membership, Organization, Resource, User, db
@@ -25,6 +26,45 @@ DEMO_RESOURCES: dict[str, list[tuple[str, str, str | None, str | None, dict]]] =
         ("Space", "respondio-support", None, None, {}),
     ],
 }
+# Styles whose demo users are given rather than one per role named for it: (id, email, name,
+# role). The todo style's are the five users of the OpenID AuthZEN Todo interop scenario,
+# with the ids and roles its "Payload Spec" gives (repository openid/authzen,
+# interop/authzen-interop-website/docs/scenarios/todo-1.1/index.md); Rick's second role,
+# evil_genius, is part of admin in policies/todo.polar.
+DEMO_USERS: dict[str, list[tuple[str, str, str, str]]] = {
+    "todo": [
+        (
+            "CiRmZDA2MTRkMy1jMzlhLTQ3ODEtYjdiZC04Yjk2ZjVhNTEwMGQSBWxvY2Fs",
+            "rick@the-citadel.com",
+            "Rick Sanchez",
+            "admin",
+        ),
+        (
+            "CiRmZDE2MTRkMy1jMzlhLTQ3ODEtYjdiZC04Yjk2ZjVhNTEwMGQSBWxvY2Fs",
+            "morty@the-citadel.com",
+            "Morty Smith",
+            "editor",
+        ),
+        (
+            "CiRmZDI2MTRkMy1jMzlhLTQ3ODEtYjdiZC04Yjk2ZjVhNTEwMGQSBWxvY2Fs",
+            "summer@the-smiths.com",
+            "Summer Smith",
+            "editor",
+        ),
+        (
+            "CiRmZDM2MTRkMy1jMzlhLTQ3ODEtYjdiZC04Yjk2ZjVhNTEwMGQSBWxvY2Fs",
+            "beth@the-smiths.com",
+            "Beth Smith",
+            "viewer",
+        ),
+        (
+            "CiRmZDQ2MTRkMy1jMzlhLTQ3ODEtYjdiZC04Yjk2ZjVhNTEwMGQSBWxvY2Fs",
+            "jerry@the-smiths.com",
+            "Jerry Smith",
+            "viewer",
+        ),
+    ],
+}
 # Grants: (style, role of the user, resource id, role on it).
 DEMO_GRANTS = [
     ("pix4d", "member", "pix4d-survey", "reader"),
@@ -44,20 +84,24 @@ def load_demo(policy: PolicySet) -> list:
         for style in policy.styles:
             engine = policy.engine(style)
             org_id = f"org-{style}"
-            creator = demo_user_id(style, engine.setting("creator_role"))
+            users = DEMO_USERS.get(style) or [
+                (
+                    demo_user_id(style, role),
+                    f"{role}@{style}.example",
+                    f"{style} {role.replace('_', ' ')}",
+                    role,
+                )
+                for role in engine.roles("Organization")
+            ]
+            creator = next(u[0] for u in users if u[3] == engine.setting("creator_role"))
             org, created = Organization.get_or_create(
                 id=org_id, defaults={"name": f"Demo {style}", "style": style, "created_by": creator}
             )
             lines.append(f"org {org_id} ({style})" + ("" if created else ", already there"))
-            for role in engine.roles("Organization"):
-                uid = demo_user_id(style, role)
+            for uid, email, name, role in users:
                 User.get_or_create(
                     id=uid,
-                    defaults={
-                        "email": f"{role}@{style}.example",
-                        "email_key": f"{role}@{style}.example",
-                        "name": f"{style} {role.replace('_', ' ')}",
-                    },
+                    defaults={"email": email, "email_key": User.email_key_of(email), "name": name},
                 )
                 Membership.get_or_create(user=uid, org=org_id, defaults={"role": role})
                 lines.append(f"  user {uid}: {role}")
