@@ -12,6 +12,7 @@ from models.generation import current as change_position
 from models.generation import token
 from ops.metrics import LATENCY, REQUESTS
 from routes import (
+    authzen,
     console,
     decisions,
     events,
@@ -49,6 +50,7 @@ BLUEPRINTS = [
     ops.bp,
     openapi.bp,
     decisions.bp,
+    authzen.bp,
     policies.bp,
     orgs.bp,
     members.bp,
@@ -96,6 +98,9 @@ def register(app: Flask) -> None:
             org_id = (request.view_args or {}).get("org_id")
             if org_id is not None:  # a key bound to other orgs: 404, as for no such org
                 in_scope(org_id)
+        elif path.startswith(authzen.PREFIX):  # AuthZEN: the same key, facts and limit
+            authzen.begin()
+            limiter.check(rate_limit)
 
     @app.after_request
     def close_request(response):
