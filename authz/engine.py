@@ -18,7 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from oso import Oso
 from polar import Variable
@@ -32,6 +32,7 @@ log = logging.getLogger("orgauthz.engine")
 POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
 SHARED_PREFIX = "_"  # files like _shared.polar are loaded into every style
 MEMO_BYTES = 64 * 1024 * 1024  # per style engine: the memo of answers, bounded in bytes
+T = TypeVar("T")
 
 
 # A policy may read only the view it is shown: the attributes of the PolarObjects of a chain
@@ -57,18 +58,37 @@ def _view_only_lookup(self: Query, data: dict[str, Any]) -> None:
 Query.handle_external_call = _view_only_lookup  # type: ignore[method-assign]
 
 
-class Memo:
+# Polar queries run by each thread (a memo hit runs none): what a request's work budget
+# counts (routes/decisions.py, the setting DECISION_BUDGET).
+_work = threading.local()
+
+
+def evaluations() -> int:
+    """How many Polar queries this thread has run since ``begin_work``."""
+    return getattr(_work, "n", 0)
+
+
+def begin_work() -> None:
+    """Count this thread's Polar queries from zero (at the start of each request)."""
+    _work.n = 0
+
+
+def _spend(n: int = 1) -> None:
+    _work.n = getattr(_work, "n", 0) + n
+
+
+class Memo(Generic[T]):
     """The answers of one engine, keyed on (action, view), least recently used first out,
     bounded in bytes (by the size of each key's text), whatever the views callers send."""
 
-    def __init__(self, compute: Callable[[str, View], bool], max_bytes: int = MEMO_BYTES):
+    def __init__(self, compute: Callable[[str, View], T], max_bytes: int = MEMO_BYTES):
         self._compute = compute
         self._entries: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
         self.max_bytes = max_bytes
         self.bytes = 0
 
-    def __call__(self, action: str, view: View) -> bool:
+    def __call__(self, action: str, view: View) -> T:
         key = (action, view)
         try:
             with self._lock:
@@ -221,6 +241,12 @@ class StyleEngine:
         for b in self._declared("role_label", 2):
             self.role_labels.setdefault(str(b[0]), str(b[1]))
         self.is_allowed = Memo(self._is_allowed)
+        # What an explanation shows (the roles held, those carrying the action), memoized
+        # like the answers (per view, and so per policy version: a reload builds new
+        # engines): asked per role, they cost an explained check 5 to 10 Polar queries
+        # where the answer costs a memo lookup.
+        self._effective = Memo(self._effective_roles, MEMO_BYTES // 4)
+        self._granting = Memo(self._granting_roles, MEMO_BYTES // 4)
 
     def _declared(self, name: str, arity: int) -> list:
         """The facts ``name(a, b, ...)`` the policy states, as tuples; [] when it defines no
@@ -237,6 +263,7 @@ class StyleEngine:
             raise PolicyError(f"{self.style}: {exc}") from exc
 
     def _is_allowed(self, action: str, view: View) -> bool:
+        _spend()
         return self.oso.is_allowed(ACTOR, action, to_polar(view, self.classes))
 
     def roles(self, type_: str = "Organization") -> list:
@@ -272,6 +299,7 @@ class StyleEngine:
         decision (not memoized, not logged); an error is no reason."""
         try:
             obj = to_polar(view, self.classes)
+            _spend()
             texts = []
             for r in self.oso.query_rule("reason", ACTOR, action, obj, Variable("text")):
                 text = r["bindings"]["text"]
@@ -302,19 +330,27 @@ class StyleEngine:
 
     def effective_roles(self, view: View) -> list:
         """The declared roles the policy says the actor has on the view's resource."""
+        return list(self._effective("", view))
+
+    def _effective_roles(self, _: str, view: View) -> tuple:
         obj = to_polar(view, self.classes)
-        return [
+        _spend(len(self.roles(view[-1].type)))
+        return tuple(
             r
             for r in self.roles(view[-1].type)
             if self.oso.query_rule_once("has_role", ACTOR, r, obj)
-        ]
+        )
 
     def granting_roles(self, action: str, view: View, roles: list) -> list:
         """Which of ``roles``, held alone and directly on the resource, carry ``action``."""
+        return list(self._granting("\0".join((action, *roles)), view))
+
+    def _granting_roles(self, key: str, view: View) -> tuple:
+        action, *roles = key.split("\0")
         bare = tuple(lvl._replace(roles=()) for lvl in view[:-1])
-        return [
+        return tuple(
             r for r in roles if self.is_allowed(action, bare + (view[-1]._replace(roles=(r,)),))
-        ]
+        )
 
 
 def policy_files(directory: Path) -> tuple:

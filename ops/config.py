@@ -78,6 +78,9 @@ SETTINGS = {
     "POLICY_DIR": (str, str(POLICY_DIR), False),
     "SNAPSHOT_DIR": (str, None, False),  # default: instance/policy-snapshots
     "MAX_CONTENT_LENGTH": (int, 1024 * 1024, False),
+    # Polar queries one request may run (memo hits run none) before it is a 422 naming this
+    # setting: a batch of 1000 checks on new questions runs about 1000; 0 is no limit.
+    "DECISION_BUDGET": (int, 2000, False),
     "DECISION_LOG": (str, None, False),  # default: instance/decisions.log; "off" disables
     "DECISION_LOG_SAMPLE": (float, 1.0, False),
     "DECISION_LOG_MAX_BYTES": (int, 100 * 1000 * 1000, False),

@@ -33,6 +33,7 @@ from access.decisions import Decision, allowed_actions, count, decide, decide_re
 from access.errors import ApiError
 from access.keys import outside
 from access.targets import TargetBuilder
+from authz.engine import begin_work, evaluations
 from models import db, hash_secret
 from models.generation import parse_token, token
 from ops import decisionlog
@@ -255,6 +256,26 @@ def _check(check, level: int = 1):
 
 
 # ---------------------------------------------------------------- answers
+# A request's work budget: the Polar queries its checks may run (memo hits run none), set
+# from DECISION_BUDGET when the app is built; 0 is no limit.
+BUDGET = {"evaluations": 2000}
+
+
+def _within_budget() -> None:
+    """A 422 naming the limit once the request has run more than its budget of Polar
+    queries (counted from the start of the request, by ``FastPath``, so a batch the fast
+    path gave up on counts its work there too): a batch stops there, whatever else it
+    holds, so no request holds a thread for long."""
+    limit = BUDGET["evaluations"]
+    if limit and evaluations() > limit:
+        raise ApiError(
+            422,
+            f"the checks need more than {limit} policy evaluations, this service's limit "
+            "per request (the setting DECISION_BUDGET): send fewer checks per batch",
+            {"checks": [f"over the budget of {limit} policy evaluations (DECISION_BUDGET)"]},
+        )
+
+
 def _json(text: str):
     return current_app.response_class(text, mimetype="application/json")
 
@@ -378,6 +399,7 @@ def _batch(checks: list, snapshot, builder, mark) -> str | None:
         else:  # a loaded check
             actor, explain = quick["actor"]["id"], quick["explain"]
             decision = _answer(quick, snapshot, tally, builder)
+        _within_budget()
         actors.add(actor)
         decided.append((decision, explain))
     # After deciding: a replica behind the cache lowers the position at the batch's first read.
@@ -537,8 +559,10 @@ class FastPath:
         self.holder = app.extensions["orgauthz.policy"]
         self.limiter = app.extensions["orgauthz.limiter"]
         self.children: dict = {}
+        BUDGET["evaluations"] = int(app.config.get("DECISION_BUDGET", 2000))
 
     def __call__(self, environ, start_response):
+        begin_work()  # the request's work budget counts from here (_within_budget)
         path, method = environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")
         if method == "GET" and path == "/healthz":
             return self._healthz(environ, start_response)
