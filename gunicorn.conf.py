@@ -51,18 +51,30 @@ def child_exit(server, worker):
 
 
 def _stage(initial: bool) -> None:
-    """Verify and stage the policy (ops/reload.py); the settings are read again, so a HUP
-    sees a changed ORGAUTHZ_POLICY_DIR."""
-    from ops.reload import stage
+    """Verify and stage the policy, and publish the outcome to the workers (ops/reload.py);
+    the settings are read again, so a HUP sees a changed ORGAUTHZ_POLICY_DIR."""
+    from ops.reload import publish, stage
 
     settings = _config.load(_INSTANCE)
-    stage(initial, Path(settings["POLICY_DIR"]), Path(settings["SNAPSHOT_DIR"]))
+    root = Path(settings["SNAPSHOT_DIR"])
+    stage(initial, Path(settings["POLICY_DIR"]), root)
+    publish(root)
 
 
 def on_starting(server):
     """Verify and stage the policy before any worker starts: workers are forked after it,
-    and load the snapshot it staged."""
+    and load the snapshot it staged. A HUP reloads the policy only (``_hup``)."""
     _stage(initial=True)
+    server.handle_hup = lambda: _hup(server)
+
+
+def _hup(server):
+    """HUP: stage the policy once, here; each worker swaps it in place (ops/reload.py
+    ``watch``). gunicorn's own HUP replaced every worker, and the old ones stopped accepting
+    before the new ones had loaded a policy (seconds of near-zero throughput; refused
+    reloads too). Settings and code are not reloaded: restart for those."""
+    server.log.info("Hang up: staging the policy; the workers swap it in place")
+    _stage(initial=False)
 
 
 def post_worker_init(worker):
@@ -73,9 +85,11 @@ def post_worker_init(worker):
     import gc
 
     from app import start_outbox_worker
+    from ops.reload import watch
 
     start_outbox_worker(worker.wsgi)
     _leave_with_master(worker)
+    watch(worker.wsgi.extensions["orgauthz.policy"], Path(_config.load(_INSTANCE)["SNAPSHOT_DIR"]))
     gc.freeze()
 
 
@@ -121,5 +135,6 @@ def _stop_listening(worker):
 
 
 def on_reload(server):
-    """HUP: stage the policy again; a bad one leaves the last good one live."""
+    """A reload by other means (gunicorn's control socket): stage the policy again; a bad
+    one leaves the last good one live."""
     _stage(initial=False)

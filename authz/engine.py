@@ -436,6 +436,14 @@ class PolicyHolder:
         _VERIFIED[key] = candidate
         return candidate
 
+    def adopt(self, directory: Path) -> None:
+        """Make the policy of ``directory`` live: a snapshot the gunicorn master staged (it
+        loaded it and ran its tables). It is loaded whole beside the running one, then swapped
+        in with one assignment: a request holds the set it started with to its end. Raises
+        PolicyError (the running one stays)."""
+        candidate = PolicySet(directory)
+        self.directory, self.current = Path(directory), candidate
+
     def reload(self) -> bool:
         """Load the folder again; swap only if it loads and passes. Returns whether it did."""
         try:

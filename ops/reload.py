@@ -1,12 +1,18 @@
-"""Safe policy reload under gunicorn.
+"""Safe policy reload under gunicorn, without a stall.
 
 The gunicorn master stages the policy folder (the setting POLICY_DIR) on start and on every
 HUP: it loads it, runs its test tables, and only if both succeed copies the files into an
 immutable snapshot (``<SNAPSHOT_DIR>/<version>/``) and records it in ``STAGED``. Workers are
-forked after that and inherit ``STAGED``: create_app loads the snapshot it names. HUP then
-replaces the workers gracefully (in-flight requests finish), so no request is dropped. A
-folder that fails to load or to pass its tables is not staged: the new workers load the
-last good snapshot, and ``STAGED.error`` tells /readyz and the log why. Nothing passes
+forked after that and inherit ``STAGED``: create_app loads the snapshot it names.
+
+A HUP no longer replaces the workers (the old ones stopped accepting before the new ones had
+loaded a policy: seconds of near-zero throughput). The master stages the folder once and
+records the outcome in ``<SNAPSHOT_DIR>/live.json`` (``publish``); a thread in each worker
+(``watch``) sees the record change, loads the snapshot it names beside the running policy and
+swaps it in with one assignment (``PolicyHolder.adopt``): requests in progress finish on the
+policy they started with, the next ones get the new one, and the worker accepts throughout.
+A folder that fails to load or to pass its tables is not staged: no worker loads anything,
+and ``STAGED.error`` (in the record, so every worker's /readyz) says why. Nothing passes
 through the environment.
 
 A refused folder that still loads (its tables fail) is kept too, as ``<snapshots>/refused/``
@@ -20,16 +26,21 @@ import json
 import logging
 import os
 import shutil
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from authz.engine import PolicyError, PolicySet, policy_version
+from authz.engine import PolicyError, PolicyHolder, PolicySet, policy_version
 from authz.tables import TableError, run_tables
+from ops.metrics import POLICY_RELOADS
 
 log = logging.getLogger("orgauthz.reload")
 
 REFUSED = "refused"  # the folder under the snapshot root keeping the last refused candidate
 REFUSED_RECORD = "refused.json"
+LIVE_RECORD = "live.json"  # under the snapshot root: what the master staged last
+WATCH_SECONDS = 0.2  # how often a worker looks at the record
 
 
 def check_tables(policy: PolicySet) -> PolicySet:
@@ -127,3 +138,61 @@ def keep_refused(source: Path, version: str, root: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     except OSError as exc:
         log.warning("the refused policy %s was not kept for review: %s", version, exc)
+
+
+def publish(root: Path) -> None:
+    """Record ``STAGED`` (the live snapshot, why the last reload was refused) in
+    ``<root>/live.json`` for the workers' watchers: written whole to a temporary file, then
+    renamed over the record, so a worker never reads half of one. A failure is logged: the
+    workers then keep what they run."""
+    root = Path(root)
+    record = {"live": str(STAGED.live) if STAGED.live else None, "error": STAGED.error}
+    partial = root / f".{LIVE_RECORD}.{os.getpid()}"
+    try:
+        partial.write_text(json.dumps(record))
+        os.replace(partial, root / LIVE_RECORD)
+    except OSError as exc:
+        log.error("the staged policy was not published to the workers: %s", exc)
+
+
+def watch(holder: PolicyHolder, root: Path, interval: float = WATCH_SECONDS) -> threading.Thread:
+    """Start a thread that keeps ``holder`` on what the master publishes in
+    ``<root>/live.json``: its refusal message (``holder.error``, shown by /readyz) and, when
+    the record names another snapshot, that policy, loaded beside the running one and swapped
+    in (``PolicyHolder.adopt``). The master loaded it and ran its tables; a worker that still
+    fails to load it keeps its policy and says so."""
+    record = Path(root) / LIVE_RECORD
+
+    def run() -> None:
+        seen = None
+        while True:
+            try:
+                stat = os.stat(record)
+                mark = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+                if mark != seen:
+                    seen = mark
+                    _follow(holder, json.loads(record.read_text()))
+            except FileNotFoundError:
+                pass
+            except Exception:  # noqa: BLE001 -- a watcher that dies would stop all reloads
+                log.exception("reading the staged policy record %s", record)
+            time.sleep(interval)
+
+    thread = threading.Thread(target=run, name="policy-watch", daemon=True)
+    thread.start()
+    return thread
+
+
+def _follow(holder: PolicyHolder, record: dict) -> None:
+    live = record.get("live")
+    if live and Path(live) != holder.directory:
+        try:
+            holder.adopt(Path(live))
+        except Exception as exc:  # noqa: BLE001 -- keep the running policy, say why
+            POLICY_RELOADS.labels("failed").inc()
+            holder.error = f"policy in {live} not loaded by this worker: {exc}"
+            log.error("%s; keeping version %s", holder.error, holder.current.version)
+            return
+        POLICY_RELOADS.labels("swapped").inc()
+        log.info("policy version %s live in this worker", holder.current.version)
+    holder.error = record.get("error")
