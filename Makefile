@@ -98,11 +98,13 @@ lock:
 # `make bench` builds 1,000,000 memberships on PostgreSQL ($$BENCH_PG_URL, else
 # $$TEST_DATABASE_URL, else postgres@127.0.0.1/test, in a schema of its own) and on SQLite;
 # the HTTP runs need wrk (apt-get install -y wrk). `make bench-small` is the CI guard.
+# bench/reload.py: the slowest check during policy reloads beside the slowest without one.
 BENCH_SIZE ?= large
 BENCH_BACKEND ?= postgres,sqlite
 bench: setup-dev
 	$(BIN)/python bench/run.py --size $(BENCH_SIZE) --backend $(BENCH_BACKEND)
 	$(BIN)/python bench/cluster.py
+	$(BIN)/python bench/reload.py
 
 # Two nodes on a primary and a streaming replica (deploy/localcluster.py): the staleness
 # window of checks without a token, and checks/s with and without the replica.
