@@ -31,10 +31,11 @@ from access.orgs import (
     page,
     setting,
 )
-from access.refusals import would_allow
+from access.refusals import Question, would_allow
 from access.resources import create_personal
 from access.targets import TargetBuilder
 from access.uow import UnitOfWork
+from authz.view import OrgRef
 from models import Invitation, Membership, Organization, User, UserEmail, hash_secret
 
 
@@ -82,6 +83,88 @@ def _mail_data(org: Organization, inv: Invitation, inviter: User | None) -> dict
     }
 
 
+def invite_question(targets: TargetBuilder, org: OrgRef, role: str) -> Question:
+    """What inviting someone as ``role`` asks the policy: ``invite`` on an Invitation
+    showing that role (by ``invite`` for each item of a batch, by a preview of an
+    Invitation, access/previews.py)."""
+    target = targets.management(org, "Invitation", {"role": role})
+    return Question("invite", target, f"invite someone as {role} to {org.id}")
+
+
+def taken(org_id: str, keys: list, now: datetime.datetime) -> dict:
+    """``{email key: why it cannot be invited}`` for those of ``keys`` that already are a
+    member of the org or have a pending invitation there (a 409 for ``invite``)."""
+    members = {
+        u.email_key
+        for u in User.select(User.email_key)
+        .join(Membership)
+        .where((Membership.org == org_id) & (User.email_key.in_(keys)))
+    }
+    pending = {
+        inv.email_key
+        for inv in Invitation.select(Invitation.email_key).where(
+            (Invitation.org == org_id)
+            & (Invitation.email_key.in_(keys))
+            & (Invitation.status == "pending")
+            & (Invitation.expires_at > now)
+        )
+    }
+    found = {k: "already has a pending invitation" for k in pending}
+    found.update({k: "already a member of the organization" for k in members})
+    return found
+
+
+def stored(org_id: str, invitation_id: str) -> Invitation:
+    """The invitation ``invitation_id`` of the org. Raises ApiError 404."""
+    inv = Invitation.get_or_none((Invitation.id == invitation_id) & (Invitation.org == org_id))
+    if inv is None:
+        raise ApiError(404, f"no invitation {invitation_id!r} in {org_id!r}")
+    return inv
+
+
+def stored_question(targets: TargetBuilder, org: OrgRef, action: str, inv: Invitation) -> Question:
+    """What ``cancel`` or resending (``invite``) a stored invitation asks the policy: the
+    action on an Invitation showing its stored role."""
+    target = targets.management(org, "Invitation", {"role": inv.role})
+    verb = "cancel" if action == "cancel" else "resend"
+    return Question(action, target, f"{verb} the invitation {inv.id}")
+
+
+def cancellable(inv: Invitation, now: datetime.datetime) -> None:
+    """Raises ApiError 409 unless the invitation is pending."""
+    status = inv.status_at(now)
+    if status != "pending":
+        raise ApiError(409, f"the invitation is {status}; only a pending one can be cancelled")
+
+
+def resendable(org_id: str, inv: Invitation, now: datetime.datetime) -> None:
+    """Raises ApiError 409 unless the invitation is pending or expired, and its email is
+    neither a member of the org nor invited again since."""
+    status = inv.status_at(now)
+    if status not in ("pending", "expired"):
+        raise ApiError(
+            409, f"the invitation is {status}; only a pending or expired one can be resent"
+        )
+    other = Invitation.select().where(
+        (Invitation.org == org_id)
+        & (Invitation.email_key == inv.email_key)
+        & (Invitation.id != inv.id)
+        & (Invitation.status == "pending")
+        & (Invitation.expires_at > now)
+    )
+    member = (
+        User.select()
+        .join(Membership)
+        .where((Membership.org == org_id) & (User.email_key == inv.email_key))
+    )
+    if other.exists() or member.exists():
+        raise ApiError(
+            409,
+            f"{inv.email} is already a member of {org_id} or has a newer invitation",
+            {"email": ["already a member or invited"]},
+        )
+
+
 def invite(ctx: Context, actor: str, org_id: str, items: list) -> list:
     """Invite a batch ``[{"email", "role"}, ...]``, all or nothing. Returns the invitations
     in the order sent, each with its token (shown once). Raises ApiError 422 (undeclared
@@ -114,11 +197,11 @@ def invite(ctx: Context, actor: str, org_id: str, items: list) -> list:
     lifetime = datetime.timedelta(hours=float(setting(engine, "invitation_lifetime_hours")))
     created = []
     with conflict_is_409(), UnitOfWork(ctx, org_id) as uow:
-        uow.org()
+        org = uow.org()
         now = ctx.now()
         denied = {}
         for i, item in enumerate(items):
-            reason = uow.denial(actor, "invite", "Invitation", {"role": item["role"]})
+            reason = uow.refusal(actor, invite_question(uow.targets, org, item["role"]))
             if reason is not None:
                 denied[f"invitations.{i}.role"] = [reason]
         if denied:
@@ -129,29 +212,12 @@ def invite(ctx: Context, actor: str, org_id: str, items: list) -> list:
                 denied,
                 title=FORBIDDEN,
             )
-        keys = list(seen)
-        members = {
-            u.email_key
-            for u in User.select(User.email_key)
-            .join(Membership)
-            .where((Membership.org == org_id) & (User.email_key.in_(keys)))
-        }
-        pending = {
-            inv.email_key
-            for inv in Invitation.select(Invitation.email_key).where(
-                (Invitation.org == org_id)
-                & (Invitation.email_key.in_(keys))
-                & (Invitation.status == "pending")
-                & (Invitation.expires_at > now)
-            )
-        }
+        found = taken(org_id, list(seen), now)
         conflicts = {}
         for i, item in enumerate(items):
-            key = User.email_key_of(item["email"])
-            if key in members:
-                conflicts[f"invitations.{i}.email"] = ["already a member of the organization"]
-            elif key in pending:
-                conflicts[f"invitations.{i}.email"] = ["already has a pending invitation"]
+            problem = found.get(User.email_key_of(item["email"]))
+            if problem is not None:
+                conflicts[f"invitations.{i}.email"] = [problem]
         if conflicts:
             raise ApiError(
                 409,
@@ -222,21 +288,11 @@ def cancel(ctx: Context, actor: str, org_id: str, invitation_id: str) -> dict:
     """Cancel a pending invitation (``cancel`` on the Invitation); its token stops working.
     Raises ApiError 404, 403, 409 (not pending any more)."""
     with UnitOfWork(ctx, org_id) as uow:
-        uow.org()
-        inv = Invitation.get_or_none((Invitation.id == invitation_id) & (Invitation.org == org_id))
-        if inv is None:
-            raise ApiError(404, f"no invitation {invitation_id!r} in {org_id!r}")
-        uow.require_management(
-            actor,
-            "cancel",
-            "Invitation",
-            {"role": inv.role},
-            what=f"cancel the invitation {invitation_id}",
-        )
+        org = uow.org()
+        inv = stored(org_id, invitation_id)
+        uow.ask(actor, [stored_question(uow.targets, org, "cancel", inv)])
         now = ctx.now()
-        status = inv.status_at(now)
-        if status != "pending":
-            raise ApiError(409, f"the invitation is {status}; only a pending one can be cancelled")
+        cancellable(inv, now)
         before = _audit_view(inv)
         inv.status, inv.ended_at = "cancelled", now
         inv.save()
@@ -248,7 +304,7 @@ def cancel(ctx: Context, actor: str, org_id: str, invitation_id: str) -> dict:
     return as_dict(inv, now)
 
 
-def _usable(inv: Invitation, now: datetime.datetime) -> None:
+def usable(inv: Invitation, now: datetime.datetime) -> None:
     """Raises ApiError 410 unless the invitation is pending and not expired."""
     status = inv.status_at(now)
     if status != "pending":
@@ -265,6 +321,39 @@ ACCEPT_FACTS = {
 }
 
 
+def accept_facts(
+    org: OrgRef, inv: Invitation, user_id: str, email_key: str, stored_key: str
+) -> dict:
+    """What ``accept`` on an Invitation shows the policy, read now: its stored role, whether
+    the user belongs to another open organization of the style, and whether the invited
+    email is the user's, both as sent now (``email_key``) and as stored for them
+    (``stored_key``). The write calls it under its unit's locks, a preview of an
+    Invitation (access/previews.py) with the stored email as both."""
+    in_other = (
+        Membership.select()
+        .join(Organization)
+        .where(
+            (Membership.user == user_id)
+            & (Organization.style == org.style)
+            & (Organization.id != org.id)
+            & Organization.closed_at.is_null()
+        )
+        .exists()
+    )
+    return {
+        "role": inv.role,
+        "actor_in_other_org": in_other,
+        "email_matches": email_key == inv.email_key == stored_key,
+    }
+
+
+def inviter_question(targets: TargetBuilder, org: OrgRef, inv: Invitation) -> Question:
+    """What accepting also asks: ``invite`` on the invitation, of its inviter as they are
+    now (removed, demoted): an invitation carries its inviter's authority."""
+    target = targets.management(org, "Invitation", {"role": inv.role})
+    return Question("invite", target, "accept this invitation", of=inv.invited_by or "")
+
+
 def accept(ctx: Context, token: str, person: dict) -> dict:
     """Accept an invitation as ``person`` ({"id", "email", "name"}, created if new).
     Returns the membership. Raises ApiError 404 (unknown token), 410 (expired, cancelled or
@@ -274,13 +363,13 @@ def accept(ctx: Context, token: str, person: dict) -> dict:
     inv = Invitation.get_or_none(Invitation.token_hash == hash_secret(token))
     if inv is None or (ctx.orgs is not None and inv.org_id not in ctx.orgs):
         raise ApiError(404, "no invitation has this token")  # another org's: the key's scope
-    _usable(inv, ctx.now())
+    usable(inv, ctx.now())
     # The user's row lock too: "one organization per user" rules span organizations, and
     # every unit that could add this user anywhere (accepting, creating) takes it.
     with conflict_is_409(), UnitOfWork(ctx, inv.org_id, lock_users=[user_id]) as uow:
         inv = Invitation.get_by_id(inv.id)  # read again under the lock: a token works once
         now = ctx.now()
-        _usable(inv, now)
+        usable(inv, now)
         org = uow.org()
         user = User.get_or_none(User.id == user_id)
         email_key = User.email_key_of(person["email"])
@@ -300,23 +389,7 @@ def accept(ctx: Context, token: str, person: dict) -> dict:
                 created_at=now,
             )
             UserEmail.remember(user_id, email_key)
-        in_other = (
-            Membership.select()
-            .join(Organization)
-            .where(
-                (Membership.user == user_id)
-                & (Organization.style == org.style)
-                & (Organization.id != org.id)
-                & Organization.closed_at.is_null()
-            )
-            .exists()
-        )
-        # The invited email must be the user's, both as sent now and as stored for them.
-        attrs = {
-            "role": inv.role,
-            "actor_in_other_org": in_other,
-            "email_matches": email_key == inv.email_key == user.email_key,
-        }
+        attrs = accept_facts(org, inv, user_id, email_key, user.email_key)
         reason = uow.denial(user_id, "accept", "Invitation", attrs)
         if reason is not None:
 
@@ -337,6 +410,16 @@ def accept(ctx: Context, token: str, person: dict) -> dict:
             raise ApiError(
                 403,
                 f"{user_id} may not accept this invitation: {'; '.join(why) or reason}",
+                title=FORBIDDEN,
+            )
+        # It carries its inviter's authority: the policy is asked again whether the inviter,
+        # as they are now (removed, demoted), may send it.
+        lent = uow.refusal(user_id, inviter_question(uow.targets, org, inv))
+        if lent is not None:
+            raise ApiError(
+                403,
+                f"{user_id} may not accept this invitation: it was sent by {inv.invited_by}, "
+                f"who may no longer send it ({lent}); ask for it to be sent again",
                 title=FORBIDDEN,
             )
         if Membership.get_or_none((Membership.org == org.id) & (Membership.user == user_id)):
@@ -393,46 +476,17 @@ def resend(ctx: Context, actor: str, org_id: str, invitation_id: str) -> dict:
     invited again or already a member)."""
     with conflict_is_409(), UnitOfWork(ctx, org_id) as uow:
         org = uow.org()
-        inv = Invitation.get_or_none((Invitation.id == invitation_id) & (Invitation.org == org_id))
-        if inv is None:
-            raise ApiError(404, f"no invitation {invitation_id!r} in {org_id!r}")
-        uow.require_management(
-            actor,
-            "invite",
-            "Invitation",
-            {"role": inv.role},
-            what=f"resend the invitation {invitation_id}",
-        )
+        inv = stored(org_id, invitation_id)
+        uow.ask(actor, [stored_question(uow.targets, org, "invite", inv)])
         now = ctx.now()
-        status = inv.status_at(now)
-        if status not in ("pending", "expired"):
-            raise ApiError(
-                409, f"the invitation is {status}; only a pending or expired one can be resent"
-            )
-        other = Invitation.select().where(
-            (Invitation.org == org_id)
-            & (Invitation.email_key == inv.email_key)
-            & (Invitation.id != inv.id)
-            & (Invitation.status == "pending")
-            & (Invitation.expires_at > now)
-        )
-        member = (
-            User.select()
-            .join(Membership)
-            .where((Membership.org == org_id) & (User.email_key == inv.email_key))
-        )
-        if other.exists() or member.exists():
-            raise ApiError(
-                409,
-                f"{inv.email} is already a member of {org_id} or has a newer invitation",
-                {"email": ["already a member or invited"]},
-            )
+        resendable(org_id, inv, now)
         engine = engine_for(ctx, org)
         lifetime = datetime.timedelta(hours=float(setting(engine, "invitation_lifetime_hours")))
         before = _audit_view(inv)
         token, nonce = mail.new_token(inv.id)
         inv.token_hash = hash_secret(token)
         inv.status, inv.ended_at, inv.expires_at = "pending", None, now + lifetime
+        inv.invited_by = actor  # it carries the authority of whoever sent it last
         inv.save()
         inviter = User.get_or_none(User.id == actor)
         assert uow.org_row is not None  # locked on entering; uow.org() found it
@@ -444,6 +498,25 @@ def resend(ctx: Context, actor: str, org_id: str, invitation_id: str) -> dict:
     return as_dict(inv, now, token)
 
 
+def role_change_plan(
+    ctx: Context, targets: TargetBuilder, org: OrgRef, invitation_id: str, role: str
+) -> tuple[Invitation, list[Question]]:
+    """What giving a stored invitation the role ``role`` asks the policy: ``change_role`` on
+    it, shown its stored role and ``to_role``. Raises ApiError 422 (undeclared role), 404."""
+    to_role = declared_role(engine_for(ctx, org), role)
+    inv = stored(org.id, invitation_id)
+    target = targets.management(org, "Invitation", {"role": inv.role, "to_role": to_role})
+    what = f"change the role of the invitation {invitation_id} to {to_role}"
+    return inv, [Question("change_role", target, what)]
+
+
+def role_changeable(inv: Invitation, now: datetime.datetime) -> None:
+    """Raises ApiError 409 unless the invitation is pending."""
+    status = inv.status_at(now)
+    if status != "pending":
+        raise ApiError(409, f"the invitation is {status}; only a pending one can change its role")
+
+
 def change_role(ctx: Context, actor: str, org_id: str, invitation_id: str, role: str) -> dict:
     """Give a pending invitation another role: ``change_role`` on the Invitation, shown its
     role now and ``to_role``. The invitation then carries the actor's authority
@@ -453,23 +526,11 @@ def change_role(ctx: Context, actor: str, org_id: str, invitation_id: str, role:
     422 (undeclared role), 404, 403, 409 (not pending any more)."""
     with UnitOfWork(ctx, org_id) as uow:
         org = uow.org()
-        to_role = declared_role(engine_for(ctx, org), role)
-        inv = Invitation.get_or_none((Invitation.id == invitation_id) & (Invitation.org == org_id))
-        if inv is None:
-            raise ApiError(404, f"no invitation {invitation_id!r} in {org_id!r}")
-        uow.require_management(
-            actor,
-            "change_role",
-            "Invitation",
-            {"role": inv.role, "to_role": to_role},
-            what=f"change the role of the invitation {invitation_id} to {to_role}",
-        )
+        inv, questions = role_change_plan(ctx, uow.targets, org, invitation_id, role)
+        to_role = role  # role_change_plan checked it is declared
+        uow.ask(actor, questions)
         now = ctx.now()
-        status = inv.status_at(now)
-        if status != "pending":
-            raise ApiError(
-                409, f"the invitation is {status}; only a pending one can change its role"
-            )
+        role_changeable(inv, now)
         if inv.role == to_role:
             return as_dict(inv, now)
         before = _audit_view(inv)

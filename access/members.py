@@ -19,8 +19,10 @@ from access.decisions import require
 from access.errors import FORBIDDEN, ApiError
 from access.events import target_user
 from access.orgs import declared_role, engine_for, iso, org_target
+from access.refusals import Question
 from access.targets import TargetBuilder
 from access.uow import UnitOfWork
+from authz.view import OrgRef
 from models import Grant, Invitation, Membership, Resource, User
 
 
@@ -118,35 +120,40 @@ def _membership(org_id: str, user_id: str) -> Membership:
     return row
 
 
+def change_plan(
+    ctx: Context, targets: TargetBuilder, org: OrgRef, actor: str, user_id: str, role: str
+) -> tuple[Membership, list[Question]]:
+    """What giving ``user_id`` the role ``role`` asks the policy, on the facts read now:
+    the member's current role, ``is_self``, ``last_of_role``. The write calls it under its
+    unit's locks, a preview of a RoleChange (access/previews.py) as is. Returns the
+    membership and the questions. Raises ApiError 422 (undeclared role), 404."""
+    to_role = declared_role(engine_for(ctx, org), role)
+    membership = _membership(org.id, user_id)
+    from_role = membership.role
+    if from_role == to_role:  # nothing to change; still only for those who see members
+        what = f"view the members of {org.id}"
+        return membership, [Question("view_members", org_target(targets, org.id), what)]
+    attrs = {
+        "from_role": from_role,
+        "to_role": to_role,
+        "is_self": user_id == actor,
+        "last_of_role": Membership.is_last_of_role(org.id, user_id, from_role),
+    }
+    target = targets.management(org, "RoleChange", attrs)
+    what = f"change the role of {user_id} from {from_role} to {to_role}"
+    return membership, [Question("change_role", target, what)]
+
+
 def change_role(ctx: Context, actor: str, org_id: str, user_id: str, role: str) -> dict:
-    """Give a member another role (``change_role`` on a RoleChange). Returns the member.
-    Raises ApiError 422 (undeclared role), 404, 403 (the policy's reason)."""
+    """Give a member another role (``change_role`` on a RoleChange, ``change_plan``).
+    Returns the member. Raises ApiError 422 (undeclared role), 404, 403 (the policy's
+    reason)."""
     with UnitOfWork(ctx, org_id) as uow:
-        org = uow.org()
-        to_role = declared_role(engine_for(ctx, org), role)
-        membership = _membership(org_id, user_id)
-        from_role = membership.role
-        if from_role == to_role:  # nothing to change; still only for those who see members
-            uow.require(
-                actor,
-                "view_members",
-                org_target(uow.targets, org_id),
-                what=f"view the members of {org_id}",
-            )
+        membership, questions = change_plan(ctx, uow.targets, uow.org(), actor, user_id, role)
+        uow.ask(actor, questions)
+        from_role, to_role = membership.role, role  # change_plan checked it is declared
+        if from_role == to_role:
             return as_dict(membership, membership.user)
-        attrs = {
-            "from_role": from_role,
-            "to_role": to_role,
-            "is_self": user_id == actor,
-            "last_of_role": Membership.is_last_of_role(org_id, user_id, from_role),
-        }
-        uow.require_management(
-            actor,
-            "change_role",
-            "RoleChange",
-            attrs,
-            what=f"change the role of {user_id} from {from_role} to {to_role}",
-        )
         Membership.update(role=to_role).where(Membership.id == membership.id).execute()
         uow.audit(
             org_id,
@@ -160,48 +167,65 @@ def change_role(ctx: Context, actor: str, org_id: str, user_id: str, role: str) 
     return as_dict(membership, membership.user)
 
 
+def removal_plan(
+    targets: TargetBuilder, org: OrgRef, actor: str, user_ids: list
+) -> tuple[dict, list[Question]]:
+    """What removing ``user_ids`` at once asks the policy, on the facts read now: one
+    ``remove`` on a Membership per user, with its role, ``is_self`` and ``last_of_role``
+    (counting only members who stay: removing both Owners at once is removing the last
+    one). The write calls it under its unit's locks, a preview of a Membership
+    (access/previews.py) as is. Returns ({user id: membership}, the questions in the order
+    of ``user_ids``). Raises ApiError 404 (a user who is not a member)."""
+    rows = (
+        Membership.select(Membership, User)
+        .join(User)
+        .where((Membership.org == org.id) & (Membership.user.in_(user_ids)))
+    )
+    found = {m.user.id: m for m in rows}
+    missing = [u for u in user_ids if u not in found]
+    if missing:
+        raise ApiError(
+            404,
+            f"not members of {org.id}: {', '.join(missing)}",
+            {"user_ids": [f"not a member: {u}" for u in missing]},
+        )
+    questions = []
+    for user_id in user_ids:
+        role = found[user_id].role
+        stays = (
+            Membership.select()
+            .where(
+                (Membership.org == org.id)
+                & (Membership.role == role)
+                & Membership.user.not_in(user_ids)
+            )
+            .exists()
+        )
+        attrs = {"role": role, "is_self": user_id == actor, "last_of_role": not stays}
+        what = "leave" if user_id == actor else f"remove {user_id} from"
+        target = targets.management(org, "Membership", attrs)
+        questions.append(Question("remove", target, f"{what} {org.id}"))
+    return found, questions
+
+
 def remove(ctx: Context, actor: str, org_id: str, user_ids: list) -> list:
     """Remove members (or leave, for the acting user's own id), all or nothing: ``remove``
-    on each Membership. ``last_of_role`` counts only members who stay: removing both Owners
-    at once is removing the last one. Returns the removed user ids. Raises ApiError 404 (a
-    user who is not a member), 403 (any refusal; then nothing is removed)."""
+    on each Membership (``removal_plan``). Returns the removed user ids. Raises ApiError 404
+    (a user who is not a member), 403 (any refusal; then nothing is removed)."""
     with UnitOfWork(ctx, org_id) as uow:
-        uow.org()
-        rows = (
-            Membership.select(Membership, User)
-            .join(User)
-            .where((Membership.org == org_id) & (Membership.user.in_(user_ids)))
-        )
-        found = {m.user.id: m for m in rows}
-        missing = [u for u in user_ids if u not in found]
-        if missing:
-            raise ApiError(
-                404,
-                f"not members of {org_id}: {', '.join(missing)}",
-                {"user_ids": [f"not a member: {u}" for u in missing]},
-            )
+        found, questions = removal_plan(uow.targets, uow.org(), actor, user_ids)
         denied, reasons = {}, {}
-        for i, user_id in enumerate(user_ids):
-            role = found[user_id].role
-            stays = (
-                Membership.select()
-                .where(
-                    (Membership.org == org_id)
-                    & (Membership.role == role)
-                    & Membership.user.not_in(user_ids)
-                )
-                .exists()
-            )
-            attrs = {"role": role, "is_self": user_id == actor, "last_of_role": not stays}
-            reason = uow.denial(actor, "remove", "Membership", attrs)
+        for i, (user_id, question) in enumerate(zip(user_ids, questions, strict=True)):
+            reason = uow.refusal(actor, question)
             if reason is not None:
-                denied[f"user_ids.{i}"] = [f"{user_id} ({role}): {reason}"]
+                denied[f"user_ids.{i}"] = [f"{user_id} ({found[user_id].role}): {reason}"]
                 reasons[user_id] = reason
         if denied:
             if len(user_ids) == 1:
-                what = "leave" if user_ids[0] == actor else f"remove {user_ids[0]} from"
                 raise ApiError(
-                    403, f"{actor} may not {what} {org_id}: {reasons[user_ids[0]]}", title=FORBIDDEN
+                    403,
+                    f"{actor} may not {questions[0].what}: {reasons[user_ids[0]]}",
+                    title=FORBIDDEN,
                 )
             raise ApiError(
                 403,

@@ -10,7 +10,7 @@ the action on that type, and the roles the actor holds there. No role name is in
 """
 
 import re
-from typing import cast
+from typing import NamedTuple, cast
 
 from access.decisions import Decision, decide
 from access.targets import TargetBuilder
@@ -169,8 +169,30 @@ def management_denial(
     attributes: dict,
 ) -> str | None:
     """Ask the policy about a management resource; None if allowed, else the reason."""
-    target = targets.management(org, type_, attributes)
+    return denial(policy, targets, actor, action, targets.management(org, type_, attributes))
+
+
+def denial(
+    policy: PolicySet, targets: TargetBuilder, actor: str, action: str, target: Target | None
+) -> str | None:
+    """Ask the policy (a decision, logged); None if allowed, else the reason."""
     decision = decide(policy, targets, actor, action, target, explain=True)
     if decision.allowed:
         return None
     return why(policy, targets, actor, action, target, decision)
+
+
+class Question(NamedTuple):
+    """One question a management write asks the policy: ``action`` on ``target`` (built by
+    the write's plan from the facts it read, access/previews.py), and the refused act as a
+    verb phrase for its 403 (``what``). ``of``: the user it is asked of when not the acting
+    one (an invitation's inviter, whose authority it carries; "" for none)."""
+
+    action: str
+    target: Target
+    what: str
+    of: str | None = None
+
+    def asker(self, actor: str) -> str:
+        """The user the question is asked of, ``actor`` acting."""
+        return actor if self.of is None else self.of

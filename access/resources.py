@@ -19,6 +19,7 @@ from access.decisions import allowed_actions, decide, require
 from access.errors import FORBIDDEN, ApiError
 from access.events import target_grant, target_resource
 from access.orgs import engine_for, iso, org_ref
+from access.refusals import Question
 from access.targets import MAX_DEPTH, TargetBuilder
 from access.uow import UnitOfWork
 from authz.engine import PolicySet, StyleEngine
@@ -328,19 +329,76 @@ def _member_or_error(org_id: str, user_id: str) -> None:
         )
 
 
+def grant_questions(
+    targets: TargetBuilder, org: OrgRef, row: Resource, user_id: str, role: str
+) -> tuple[Grant | None, list[Question]]:
+    """What giving ``user_id`` the role ``role`` on ``row`` asks the policy, on the facts
+    read now: ``grant`` of ``role`` on a Grant under it, after ``revoke`` of the different
+    role the user holds there (read from the database). Returns (the grant held, or None;
+    the questions)."""
+    on = targets.registered(org.id, row.type, row.rid)
+    what = f"on {row.type} {row.rid}"
+    existing = Grant.get_or_none((Grant.user == user_id) & (Grant.resource == row.id))
+    questions = []
+    if existing is not None and existing.role != role:
+        target = targets.management(org, "Grant", {"role": existing.role}, under=on)
+        revoke = f"revoke {existing.role} {what} from {user_id}"
+        questions.append(Question("revoke", target, revoke))
+    target = targets.management(org, "Grant", {"role": role}, under=on)
+    questions.append(Question("grant", target, f"grant {role} {what} to {user_id}"))
+    return existing, questions
+
+
+def grant_plan(
+    ctx: Context, targets: TargetBuilder, org: OrgRef, type_: str, rid: str, user_id: str, role: str
+) -> tuple[Resource, Grant | None, list[Question]]:
+    """Everything ``put_grant`` checks before it writes, on the facts read now (the write
+    calls it under its unit's locks, a preview of a Grant, access/previews.py, as is):
+    (the resource, the grant held, ``grant_questions``). Raises ApiError 404 (resource,
+    user), 422 (role not declared on the type, user not a member)."""
+    row = resource_or_404(org.id, type_, rid)
+    check_role(engine_for(ctx, org), type_, role)
+    _member_or_error(org.id, user_id)
+    existing, questions = grant_questions(targets, org, row, user_id, role)
+    return row, existing, questions
+
+
+def revoke_plan(
+    targets: TargetBuilder, org: OrgRef, type_: str, rid: str, user_id: str
+) -> tuple[Resource, Grant, list[Question]]:
+    """Everything ``delete_grant`` checks before it deletes, on the facts read now: the
+    resource, the grant (its role read from the database) and ``revoke`` on it. Raises
+    ApiError 404 (resource, no such grant)."""
+    row = resource_or_404(org.id, type_, rid)
+    grant = Grant.get_or_none((Grant.user == user_id) & (Grant.resource == row.id))
+    if grant is None:
+        raise ApiError(404, f"{user_id!r} holds no grant on {type_} {rid!r}")
+    on = targets.registered(org.id, type_, rid)
+    target = targets.management(org, "Grant", {"role": grant.role}, under=on)
+    what = f"revoke {grant.role} on {type_} {rid} from {user_id}"
+    return row, grant, [Question("revoke", target, what)]
+
+
 def _grant(
     uow: UnitOfWork, actor: str, org: OrgRef, row: Resource, user_id: str, role: str
 ) -> tuple[Grant, bool]:
-    """Ask the policy for ``grant`` of ``role`` on ``row`` (and ``revoke`` of a different
-    role the user holds there), then write it. Returns (grant, created?). Raises 403."""
-    on = uow.targets.registered(row.type, row.rid)
-    what = f"on {row.type} {row.rid}"
-    existing = Grant.get_or_none((Grant.user == user_id) & (Grant.resource == row.id))
-    if existing is not None and existing.role != role:
-        target = uow.targets.management(org, "Grant", {"role": existing.role}, under=on)
-        uow.require(actor, "revoke", target, what=f"revoke {existing.role} {what} from {user_id}")
-    target = uow.targets.management(org, "Grant", {"role": role}, under=on)
-    uow.require(actor, "grant", target, what=f"grant {role} {what} to {user_id}")
+    """Ask the policy ``grant_questions``, then write the grant. Returns (grant, created?).
+    Raises 403."""
+    existing, questions = grant_questions(uow.targets, org, row, user_id, role)
+    return _write_grant(uow, actor, org, row, user_id, role, existing, questions)
+
+
+def _write_grant(
+    uow: UnitOfWork,
+    actor: str,
+    org: OrgRef,
+    row: Resource,
+    user_id: str,
+    role: str,
+    existing: Grant | None,
+    questions: list[Question],
+) -> tuple[Grant, bool]:
+    uow.ask(actor, questions)
     audit_target = target_grant(row.type, row.rid, user_id)
     if existing is None:
         grant = Grant.create(
@@ -364,10 +422,8 @@ def put_grant(
     (the policy: ``grant`` on a Grant, ``revoke`` of a role it replaces)."""
     with UnitOfWork(ctx, org_id) as uow:
         org = uow.org()
-        row = resource_or_404(org_id, type_, rid)
-        check_role(engine_for(ctx, org), type_, role)
-        _member_or_error(org_id, user_id)
-        grant, created = _grant(uow, actor, org, row, user_id, role)
+        row, existing, questions = grant_plan(ctx, uow.targets, org, type_, rid, user_id, role)
+        grant, created = _write_grant(uow, actor, org, row, user_id, role, existing, questions)
     return grant_dict(grant, row), created
 
 
@@ -375,18 +431,8 @@ def delete_grant(ctx: Context, actor: str, org_id: str, type_: str, rid: str, us
     """Take a grant back. Raises ApiError 404 (org, resource, no such grant), 403 (the
     policy: ``revoke`` on the Grant)."""
     with UnitOfWork(ctx, org_id) as uow:
-        org = uow.org()
-        row = resource_or_404(org_id, type_, rid)
-        grant = Grant.get_or_none((Grant.user == user_id) & (Grant.resource == row.id))
-        if grant is None:
-            raise ApiError(404, f"{user_id!r} holds no grant on {type_} {rid!r}")
-        on = uow.targets.registered(type_, rid)
-        uow.require(
-            actor,
-            "revoke",
-            uow.targets.management(org, "Grant", {"role": grant.role}, under=on),
-            what=f"revoke {grant.role} on {type_} {rid} from {user_id}",
-        )
+        _, grant, questions = revoke_plan(uow.targets, uow.org(), type_, rid, user_id)
+        uow.ask(actor, questions)
         Grant.delete().where(Grant.id == grant.id).execute()
         uow.audit(
             org_id,

@@ -132,6 +132,19 @@ class UnitOfWork:
             self.ctx.policy, self._open(), actor, action, self.org(), type_, attributes
         )
 
+    def refusal(self, actor: str, question: refusals.Question) -> str | None:
+        """Ask one question of a write's plan on facts read under the locks: None when
+        allowed, else the reason."""
+        asker = question.asker(actor)
+        return refusals.denial(
+            self.ctx.policy, self._open(), asker, question.action, question.target
+        )
+
+    def ask(self, actor: str, questions: list[refusals.Question]) -> None:
+        """Ask every question of a write's plan in order; ApiError 403 at the first refused."""
+        for q in questions:
+            self.require(q.asker(actor), q.action, q.target, q.what)
+
     def require_management(
         self, actor: str, action: str, type_: str, attributes: dict, what: str
     ) -> None:

@@ -19,8 +19,8 @@
 #   Membership       remove        role, is_self, last_of_role
 #   Grant            grant, revoke role; its parent is the resource the role is on
 # `last_of_role` is true when no other active member of the organization holds that role.
-# These are the only attributes a management resource shows the policy, whoever builds it
-# (the service, or a caller describing one inline to /v1/authorize):
+# These are the only attributes a management resource shows the policy, and the service
+# computes them, for a preview on /v1/authorize as for the write (access/previews.py):
 attribute("NewOrganization", "creator_in_style_org");
 attribute("NewOrganization", "creator_created_in_style");
 attribute("Invitation", "role");

@@ -21,14 +21,16 @@ import io
 import json
 import logging
 import re
+import threading
 import time
 
 from flask import Blueprint, current_app, g, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from access import listing
+from access import listing, previews
 from access.cache import CACHE, MISSING, UnknownToken
+from access.context import Context
 from access.decisions import Decision, allowed_actions, count, decide, decide_ref, new_decision_id
 from access.errors import ApiError
 from access.keys import outside
@@ -295,6 +297,22 @@ def _answer(check: dict, snapshot, tally: dict | None = None, builder=None):
     ``explain``, from the worker's known answers when this exact question was decided
     before on facts still valid (``decide_ref``)."""
     builder = builder or targets()
+    resource = check["resource"]
+    if previews.is_management(resource):  # what the write would do, on the write's facts
+        own = tally is None
+        tally = {} if own else tally
+        decision = previews.preview(
+            _preview_context(snapshot),
+            builder,
+            check["actor"]["id"],
+            check["action"],
+            resource,
+            explain=check["explain"],
+            tally=tally,
+        )
+        if own:
+            count(tally)
+        return decision
     if check["explain"]:
         return decide(
             snapshot,
@@ -313,6 +331,15 @@ def _answer(check: dict, snapshot, tally: dict | None = None, builder=None):
     if own:
         count(tally)
     return decision
+
+
+_fast = threading.local()  # the fast path's clock while it serves (no app context there)
+
+
+def _preview_context(snapshot) -> Context:
+    """The domain context a preview runs in: the request's policy and the app's clock."""
+    clock = getattr(_fast, "clock", None) or current_app.config["CLOCK"]
+    return Context(snapshot, clock)
 
 
 def _position() -> str:
@@ -425,9 +452,11 @@ def _actions_refs(body: dict) -> tuple | None:
 
 
 def _actions(actor_ref: dict, resource: dict, snapshot, builder, mark) -> dict:
-    target = builder.target(resource)
     actor = actor_ref["id"]
-    actions = allowed_actions(snapshot, builder, actor, target)
+    if previews.is_management(resource):
+        actions = previews.allowed_actions(_preview_context(snapshot), builder, actor, resource)
+    else:
+        actions = allowed_actions(snapshot, builder, actor, builder.target(resource))
     mark((actor,))
     _counted(builder.facts)
     return {
@@ -520,6 +549,8 @@ def list_actors():
     limit, after = _page(body)
     target = targets().target(body["resource"])
     if targets().outside(target):  # another org's resource: as an unknown one, nobody
+        target = None
+    if previews.is_management(body["resource"]):  # its facts depend on who asks: nobody
         target = None
     page = listing.list_actors(policy(), targets(), body["action"], target, limit, after)
     return {**listed(page), "consistency_token": _position()}
@@ -617,6 +648,7 @@ class FastPath:
             return None  # the Flask route answers the 429
         request_id = schemas.request_id(environ.get("HTTP_X_REQUEST_ID"))
         fast_context({"api_key": name, "request_id": request_id})
+        _fast.clock = self.clock
         try:
             snapshot, builder, mark = self.holder.current, TargetBuilder(facts), self._mark
             builder.scope = key_scope(name)
@@ -630,6 +662,7 @@ class FastPath:
                 text = json.dumps(_actions(*refs, snapshot, builder, mark)) if refs else None
         finally:
             fast_context(None)
+            _fast.clock = None
             if not db.is_closed():
                 db.close()
         if text is None:
