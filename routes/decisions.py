@@ -32,7 +32,7 @@ from access import listing, previews
 from access.cache import CACHE, MISSING, UnknownToken
 from access.context import Context
 from access.decisions import Decision, allowed_actions, count, decide, decide_ref, new_decision_id
-from access.errors import ApiError
+from access.errors import ApiError, FactsUnavailable
 from access.keys import outside
 from access.targets import TargetBuilder
 from authz.engine import begin_work, evaluations
@@ -40,7 +40,7 @@ from models import db, hash_secret
 from models.generation import parse_token, token
 from ops import decisionlog
 from ops.activity import ACTIVITY
-from ops.metrics import FACT_CACHE, LATENCY, REQUESTS
+from ops.metrics import DECISION_ERRORS, FACT_CACHE, LATENCY, REQUESTS
 from routes import schemas
 from routes.context import (
     MAX_DEPTH,
@@ -53,6 +53,7 @@ from routes.context import (
     targets,
     touch_last_active,
 )
+from routes.errors import DATABASE_FAILURES
 from routes.openapi import doc
 from routes.pagination import listed, page_args
 from routes.schemas import (
@@ -533,8 +534,16 @@ def list_resources():
     if outside(g.key_orgs, body["org"]):  # another org's: as an unknown org, nothing
         page = {"items": [], "next": None}
     else:
-        page = listing.list_resources(
-            policy(), targets(), actor, body["action"], body["type"], body["org"], limit, after
+        page = _denied_on_error(
+            listing.list_resources,
+            policy(),
+            targets(),
+            actor,
+            body["action"],
+            body["type"],
+            body["org"],
+            limit,
+            after,
         )
     touch_last_active(actor)
     return {**listed(page), "consistency_token": _position()}
@@ -552,8 +561,23 @@ def list_actors():
         target = None
     if previews.is_management(body["resource"]):  # its facts depend on who asks: nobody
         target = None
-    page = listing.list_actors(policy(), targets(), body["action"], target, limit, after)
+    page = _denied_on_error(
+        listing.list_actors, policy(), targets(), body["action"], target, limit, after
+    )
     return {**listed(page), "consistency_token": _position()}
+
+
+def _denied_on_error(list_query, *args) -> dict:
+    """The page of a list query; an error while deciding (not a refusal, not the database's:
+    a 503) lists nothing, as ``decide`` denies: logged and counted, never an allow."""
+    try:
+        return list_query(*args)
+    except (ApiError, FactsUnavailable, *DATABASE_FAILURES):
+        raise
+    except Exception:  # nothing listed, never everything
+        log.exception("error while listing (%s); nothing listed", list_query.__name__)
+        DECISION_ERRORS.inc()
+        return {"items": [], "next": None}
 
 
 __all__ = ["ValidationError", "begin", "bp"]
