@@ -111,15 +111,22 @@ def decide(
 
 
 def decide_ref(
-    policy: PolicySet, builder: TargetBuilder, actor_id: str, action: str, ref: dict, tally: Tally
+    policy: PolicySet,
+    builder: TargetBuilder,
+    actor_id: str,
+    action: str,
+    ref: dict,
+    tally: Tally,
+    field: str = "resource",
 ) -> Decision:
     """``decide`` on a resource reference of the API (explain off), answered from the
     worker's answers when this exact question (policy version, actor, action, registered
-    resource) was decided before on facts still valid (access/cache.py keeps them with the
+    resource of the named org, or of the one org that registered it when none is named) was
+    decided before on facts still valid (access/cache.py keeps them with the
     organization's facts, dropped with them). A repeated check costs a few dict lookups; it
     is logged and counted as any decision."""
     facts = builder.facts
-    key = (policy.version, action, ref["type"], ref["id"])
+    key = (policy.version, action, ref.get("org"), ref["type"], ref["id"])
     known = facts.answer(actor_id, key)
     if known is not None and not builder.outside(known[2]):  # another org's: decided below
         allowed, reason, decided_on, style = known
@@ -128,7 +135,7 @@ def decide_ref(
         if style is not None:
             tally[(style, allowed)] = tally.get((style, allowed), 0) + 1
         return decision
-    target = builder.target(ref)
+    target = builder.target(ref, field)  # AmbiguousResource (a 422) when it needs the org
     before = sum(tally.values())
     decision = decide(policy, builder, actor_id, action, target, tally=tally)
     registered = target is not None and (target.node.pk is not None or len(target.chain) == 1)

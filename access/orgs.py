@@ -68,7 +68,7 @@ def org_ref(targets: TargetBuilder, org_id: str) -> OrgRef:
 
 def org_target(targets: TargetBuilder, org_id: str) -> Target:
     """The Organization as a decision target. Raises ApiError 404."""
-    target = targets.registered("Organization", org_id)
+    target = targets.registered(org_id, "Organization", org_id)
     if target is None:
         raise ApiError(404, f"no organization {org_id!r}")
     return target
@@ -196,7 +196,8 @@ def _initial_resource(engine: StyleEngine, org_id: str, now: datetime.datetime) 
         )
     name = setting(engine, "initial_resource_name")
     rid = f"{org_id}-{_slug(name)}"[:200]
-    if Resource.select().where((Resource.type == initial_type) & (Resource.rid == rid)).exists():
+    taken = (Resource.org == org_id) & (Resource.type == initial_type) & (Resource.rid == rid)
+    if Resource.select().where(taken).exists():
         rid = f"{rid[:190]}-{secrets.token_hex(4)}"
     return Resource.create(
         org=org_id,
@@ -237,7 +238,7 @@ def list_mine(ctx: Context, actor: str, limit: int, after: str | None) -> dict:
     rows = rows[:limit]
     items = []
     for m in rows:
-        target = targets.registered("Organization", m.org.id)
+        target = targets.registered(m.org.id, "Organization", m.org.id)
         if target is not None and decide(ctx.policy, targets, actor, "view", target).allowed:
             items.append(as_dict(m.org, m.role))
     return {"items": items, "next": rows[-1].org.id if more else None}

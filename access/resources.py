@@ -54,14 +54,17 @@ def check_role(engine: StyleEngine, type_: str, role: str, field: str = "role") 
         )
 
 
-def _row(type_: str, rid: str) -> Resource | None:
-    return Resource.get_or_none((Resource.type == type_) & (Resource.rid == rid))
+def _row(org_id: str, type_: str, rid: str) -> Resource | None:
+    """The org's registered (type_, rid): a resource is named by organization, type and id."""
+    return Resource.get_or_none(
+        (Resource.org == org_id) & (Resource.type == type_) & (Resource.rid == rid)
+    )
 
 
 def resource_or_404(org_id: str, type_: str, rid: str) -> Resource:
     """The registered resource of the org. Raises ApiError 404."""
-    row = _row(type_, rid)
-    if row is None or row.org_id != org_id:
+    row = _row(org_id, type_, rid)
+    if row is None:
         raise ApiError(404, f"no {type_} {rid!r} in organization {org_id!r}")
     return row
 
@@ -72,8 +75,8 @@ def _parent(engine: StyleEngine, org: OrgRef, type_: str, ref: dict | None) -> R
     or when the chain would grow past MAX_DEPTH."""
     if ref is None:
         return None
-    row = _row(ref["type"], ref["id"])
-    if row is None or row.org_id != org.id:
+    row = _row(org.id, ref["type"], ref["id"])
+    if row is None:
         raise ApiError(
             422,
             f"no {ref['type']} {ref['id']!r} in organization {org.id!r}",
@@ -144,21 +147,14 @@ def _state(row: Resource, parent: Resource | None = None) -> dict:
 # ---------------------------------------------------------------- resources
 def put(ctx: Context, actor: str, org_id: str, type_: str, rid: str, body: dict) -> tuple:
     """Register or update a resource; a new parent moves its whole subtree. Returns (the
-    resource, created?). Raises ApiError 404 (org), 409 (type and id taken in another org,
-    or a move into its own subtree), 422 (type not declared, parent unknown or not allowed),
-    403 (the policy: ``create``; ``edit``, and ``create`` under a new parent)."""
+    resource, created?). Raises ApiError 404 (org), 409 (a move into its own subtree), 422
+    (type not declared, parent unknown or not allowed), 403 (the policy: ``create``;
+    ``edit``, and ``create`` under a new parent)."""
     with UnitOfWork(ctx, org_id) as uow:
         org = uow.org()
         engine = engine_for(ctx, org)
         check_type(engine, type_)
-        existing = _row(type_, rid)
-        if existing is not None and existing.org_id != org_id:
-            raise ApiError(
-                409,
-                f"{type_} {rid!r} is registered in another organization; a type and"
-                " id name one resource across the service",
-                {"id": ["taken"]},
-            )
+        existing = _row(org_id, type_, rid)  # another org's (type_, rid) is another resource
         if "parent" in body:
             parent = _parent(engine, org, type_, body["parent"])
         elif existing is not None and existing.parent_id:
@@ -172,7 +168,7 @@ def put(ctx: Context, actor: str, org_id: str, type_: str, rid: str, body: dict)
         if existing is None:
             uow.require(actor, "create", as_written)
         else:
-            uow.require(actor, "edit", uow.targets.registered(type_, rid))
+            uow.require(actor, "edit", uow.targets.registered(org_id, type_, rid))
             if moving:
                 uow.require(actor, "create", as_written)
         now = ctx.now()
@@ -265,7 +261,7 @@ def get(ctx: Context, actor: str, org_id: str, type_: str, rid: str) -> dict:
     targets = TargetBuilder()
     org_ref(targets, org_id)
     row = resource_or_404(org_id, type_, rid)
-    require(ctx.policy, targets, actor, "view", targets.registered(type_, rid))
+    require(ctx.policy, targets, actor, "view", targets.registered(org_id, type_, rid))
     return as_dict(row)
 
 
@@ -278,7 +274,7 @@ def delete(ctx: Context, actor: str, org_id: str, type_: str, rid: str, recursiv
     with UnitOfWork(ctx, org_id) as uow:
         uow.org()
         row = resource_or_404(org_id, type_, rid)
-        uow.require(actor, "delete", uow.targets.registered(type_, rid))
+        uow.require(actor, "delete", uow.targets.registered(org_id, type_, rid))
         below: list[tuple[int, str]] = list(
             cast(Any, row.subtree().select(Resource.id, Resource.path).tuples())
         )
@@ -467,8 +463,8 @@ def grant_batch(ctx: Context, actor: str, org_id: str, user_id: str, items: list
             if item["type"] not in callers_types(engine):
                 errors[f"grants.{i}.type"] = ["not a resource type of this organization"]
                 continue
-            row = _row(item["type"], item["id"])
-            if row is None or row.org_id != org_id:
+            row = _row(org_id, item["type"], item["id"])
+            if row is None:
                 errors[f"grants.{i}.id"] = ["not a registered resource of this organization"]
                 continue
             if item["role"] not in engine.roles(item["type"]):
@@ -526,7 +522,11 @@ def list_children(
     else:
         parent_row = resource_or_404(org_id, parent["type"], parent["id"])
         require(
-            ctx.policy, targets, actor, "view", targets.registered(parent_row.type, parent_row.rid)
+            ctx.policy,
+            targets,
+            actor,
+            "view",
+            targets.registered(org_id, parent_row.type, parent_row.rid),
         )
     show_grants = decide(
         ctx.policy, targets, actor, "view_members", org_target_of(targets, org_id)
@@ -575,7 +575,7 @@ def list_children(
 
 
 def org_target_of(targets: TargetBuilder, org_id: str) -> Target:
-    target = targets.registered("Organization", org_id)
+    target = targets.registered(org_id, "Organization", org_id)
     if target is None:
         raise ApiError(404, f"no organization {org_id!r}")
     return target
@@ -589,7 +589,7 @@ def grants_of(
     targets = TargetBuilder()
     org_ref(targets, org_id)
     row = resource_or_404(org_id, type_, rid)
-    require(ctx.policy, targets, actor, "view", targets.registered(type_, rid))
+    require(ctx.policy, targets, actor, "view", targets.registered(org_id, type_, rid))
     require(
         ctx.policy,
         targets,
@@ -629,10 +629,10 @@ def seen_by(policy: PolicySet, targets: TargetBuilder, actor: str, target: Targe
 
 
 def _require_seen(
-    policy: PolicySet, targets: TargetBuilder, actor: str, type_: str, rid: str
+    policy: PolicySet, targets: TargetBuilder, actor: str, org_id: str, type_: str, rid: str
 ) -> None:
     """Raises ApiError 403 (the policy's reason for ``view``) unless ``seen_by``."""
-    target = targets.registered(type_, rid)
+    target = targets.registered(org_id, type_, rid)
     if not seen_by(policy, targets, actor, target):
         engine = policy.engines.get(target.org.style) if target else None
         if engine is not None and "view" not in engine.permissions(type_):
@@ -659,7 +659,7 @@ def level(
         require(ctx.policy, targets, actor, "view", org_target_of(targets, org_id))
     else:
         parent_row = resource_or_404(org_id, parent["type"], parent["id"])
-        _require_seen(ctx.policy, targets, actor, parent_row.type, parent_row.rid)
+        _require_seen(ctx.policy, targets, actor, org_id, parent_row.type, parent_row.rid)
     show_grants = decide(
         ctx.policy, targets, actor, "view_members", org_target_of(targets, org_id)
     ).allowed
@@ -762,7 +762,9 @@ def search(
         name = str((row.attributes or {}).get("name", ""))
         if needle and needle not in row.rid.casefold() and needle not in name.casefold():
             return False  # the text was in another attribute
-        return seen_by(ctx.policy, targets, actor, targets.registered(row.type, row.rid))
+        return seen_by(
+            ctx.policy, targets, actor, targets.registered(row.org_id, row.type, row.rid)
+        )
 
     rows, last, more = _scan(query, after, limit, SEARCH_SCAN, keep)
     parents = {
@@ -787,7 +789,7 @@ def detail(ctx: Context, actor: str, org_id: str, type_: str, rid: str) -> dict:
     targets = TargetBuilder()
     org_ref(targets, org_id)
     row = resource_or_404(org_id, type_, rid)
-    _require_seen(ctx.policy, targets, actor, type_, rid)
+    _require_seen(ctx.policy, targets, actor, org_id, type_, rid)
     body = as_dict(row)
     above = {r.id: r for r in Resource.select().where(Resource.id.in_(row.ancestor_ids or [0]))}
     chain = []
@@ -795,7 +797,7 @@ def detail(ctx: Context, actor: str, org_id: str, type_: str, rid: str) -> dict:
         r = above.get(pk)
         if r is None:
             continue
-        seen = seen_by(ctx.policy, targets, actor, targets.registered(r.type, r.rid))
+        seen = seen_by(ctx.policy, targets, actor, targets.registered(r.org_id, r.type, r.rid))
         chain.append(
             {
                 "type": r.type,
@@ -816,7 +818,7 @@ def grants_on(
     targets = TargetBuilder()
     org_ref(targets, org_id)
     row = resource_or_404(org_id, type_, rid)
-    _require_seen(ctx.policy, targets, actor, type_, rid)
+    _require_seen(ctx.policy, targets, actor, org_id, type_, rid)
     require(
         ctx.policy,
         targets,
@@ -853,7 +855,7 @@ def abilities(
     org = org_ref(targets, org_id)
     resource_or_404(org_id, type_, rid)
     engine = engine_for(ctx, org)
-    on = targets.registered(type_, rid)
+    on = targets.registered(org_id, type_, rid)
 
     def reason(action: str, target: Target | None) -> str | None:
         decision = decide(ctx.policy, targets, actor, action, target, explain=True)
@@ -919,7 +921,7 @@ def grant_reasons(ctx: Context, actor: str, org_id: str, action: str, items: lis
     org = org_ref(targets, org_id)
     found: list[str | None] = []
     for item in items:
-        on = targets.registered(item["type"], item["id"])
+        on = targets.registered(org_id, item["type"], item["id"])
         if on is None or on.org.id != org_id:
             found.append(f"no {item['type']} {item['id']!r} in organization {org_id!r}")
             continue

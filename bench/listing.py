@@ -273,9 +273,7 @@ def main():
         def decision(type_, rid, cached):
             def run():
                 facts = TargetBuilder(CACHE.view()) if cached else TargetBuilder()
-                assert decide(
-                    policy, facts, "bench-member", "view", facts.find(type_, rid)
-                ).allowed
+                assert decide(policy, facts, "bench-member", "view", facts.find(type_, rid)).allowed
 
             run()
             return median_ms(run, args.runs * 4)

@@ -77,6 +77,7 @@ def register(app: Flask) -> None:
         app.register_blueprint(bp)
     register_error_handlers(app)
     rate_limit = limiter.init(app)
+    decisions.configure(app.config)
     app.wsgi_app = decisions.FastPath(app, app.wsgi_app)  # type: ignore[method-assign]
     app.ensure_sync = _sync_once(app)
     counted: dict = {}  # (route, method, status) -> its request counter's child

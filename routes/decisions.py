@@ -279,6 +279,26 @@ def _within_budget() -> None:
         )
 
 
+SETTINGS = {"require_org": False}  # REQUIRE_RESOURCE_ORG, set by ``configure``
+
+
+def configure(config) -> None:
+    """Take the decision endpoints' settings from the app's config (at app creation: the
+    fast path runs outside any app context)."""
+    SETTINGS["require_org"] = bool(config.get("REQUIRE_RESOURCE_ORG"))
+
+
+def _org_named(resource: dict, field: str) -> None:
+    """With REQUIRE_RESOURCE_ORG, a 422 naming ``<field>.org`` unless the resource names its
+    organization (an Organization is its own)."""
+    if SETTINGS["require_org"] and not resource.get("org") and resource["type"] != "Organization":
+        raise ApiError(
+            422,
+            "this service requires the organization of every checked resource",
+            {f"{field}.org": ["required: name the resource's organization"]},
+        )
+
+
 def _json(text: str):
     return current_app.response_class(text, mimetype="application/json")
 
@@ -293,12 +313,16 @@ def _answer_text(decision, explain: bool, consistency: str) -> str:
     )
 
 
-def _answer(check: dict, snapshot, tally: dict | None = None, builder=None):
+def _answer(
+    check: dict, snapshot, tally: dict | None = None, builder=None, field: str = "resource"
+):
     """The decision on one loaded check (``builder``: the request's TargetBuilder); without
     ``explain``, from the worker's known answers when this exact question was decided
-    before on facts still valid (``decide_ref``)."""
+    before on facts still valid (``decide_ref``). ``field``: where the check's resource
+    sits in the body, named by a 422 (a resource several orgs registered, no org named)."""
     builder = builder or targets()
     resource = check["resource"]
+    _org_named(resource, field)
     if previews.is_management(resource):  # what the write would do, on the write's facts
         own = tally is None
         tally = {} if own else tally
@@ -320,14 +344,14 @@ def _answer(check: dict, snapshot, tally: dict | None = None, builder=None):
             builder,
             check["actor"]["id"],
             check["action"],
-            builder.target(check["resource"]),
+            builder.target(resource, field),
             explain=True,
             tally=tally,
         )
     own = tally is None
     tally = {} if own else tally
     decision = decide_ref(
-        snapshot, builder, check["actor"]["id"], check["action"], check["resource"], tally
+        snapshot, builder, check["actor"]["id"], check["action"], resource, tally, field
     )
     if own:
         count(tally)
@@ -372,16 +396,19 @@ def _single(body: dict, snapshot, builder, mark) -> str | None:
 
 
 def _quick(check) -> tuple | None:
-    """(actor, action, type, id) of a check shaped exactly ``{"actor": {"id"}, "action",
-    "resource": {"type", "id"}}``, unchecked: only a key to look a known answer up with (a
-    known answer's strings were checked when it was decided), else None."""
+    """(actor, action, org, type, id) of a check shaped exactly ``{"actor": {"id"},
+    "action", "resource": {"type", "id"[, "org"]}}`` (org None when not named), unchecked:
+    only a key to look a known answer up with (a known answer's strings were checked when it
+    was decided), else None."""
     if type(check) is dict and len(check) == 3:
         actor, resource = check.get("actor"), check.get("resource")
         if type(actor) is dict and type(resource) is dict and len(actor) == 1:
-            if len(resource) == 2:
+            size = len(resource)
+            if size == 2 or (size == 3 and "org" in resource):
                 return (
                     actor.get("id"),
                     check.get("action"),
+                    resource.get("org"),
                     resource.get("type"),
                     resource.get("id"),
                 )
@@ -405,7 +432,7 @@ def _batch(checks: list, snapshot, builder, mark) -> str | None:
         quick = _quick(check)
         answer = None
         if quick is not None:
-            answer = facts.answer(quick[0], (version, quick[1], quick[2], quick[3]))
+            answer = facts.answer(quick[0], (version, *quick[1:]))
             if answer is not None and builder.outside(answer[2]):
                 answer = None  # another org's answer: the key's scope decides it below
         if answer is None:
@@ -415,9 +442,9 @@ def _batch(checks: list, snapshot, builder, mark) -> str | None:
         known.append((quick, answer))
     tally: dict = {}
     decided, actors = [], set()
-    for quick, answer in known:
-        if answer is not None:  # (actor, action, type, id), and what was decided then
-            actor, action, type_, rid = quick
+    for index, (quick, answer) in enumerate(known):
+        if answer is not None:  # (actor, action, org, type, id), and what was decided then
+            actor, action = quick[0], quick[1]
             allowed, reason, target, style = answer
             decision = Decision(allowed, new_decision_id(), version, reason)
             decisionlog.record(decision, actor, action, target)
@@ -426,7 +453,7 @@ def _batch(checks: list, snapshot, builder, mark) -> str | None:
             explain = False
         else:  # a loaded check
             actor, explain = quick["actor"]["id"], quick["explain"]
-            decision = _answer(quick, snapshot, tally, builder)
+            decision = _answer(quick, snapshot, tally, builder, f"checks.{index}.resource")
         _within_budget()
         actors.add(actor)
         decided.append((decision, explain))
@@ -453,6 +480,7 @@ def _actions_refs(body: dict) -> tuple | None:
 
 
 def _actions(actor_ref: dict, resource: dict, snapshot, builder, mark) -> dict:
+    _org_named(resource, "resource")
     actor = actor_ref["id"]
     if previews.is_management(resource):
         actions = previews.allowed_actions(_preview_context(snapshot), builder, actor, resource)
@@ -556,6 +584,7 @@ def list_actors():
     Unknown resource or action: an empty list. Raises 422 for an invalid body."""
     body = _body(ListActorsRequest)
     limit, after = _page(body)
+    _org_named(body["resource"], "resource")
     target = targets().target(body["resource"])
     if targets().outside(target):  # another org's resource: as an unknown one, nobody
         target = None

@@ -43,7 +43,7 @@ from .types import (
 
 T = TypeVar("T")
 Op = Generator[Call, Reply, T]
-ResourceLike = ResourceRef | Ref | Mapping[str, Any] | tuple[str, str]
+ResourceLike = ResourceRef | Ref | Mapping[str, Any] | tuple[str, str] | tuple[str, str, str | None]
 ActorLike = str | Mapping[str, Any]
 
 MAX_BATCH = 1000
@@ -98,8 +98,11 @@ def resource_json(resource: ResourceLike) -> dict[str, Any]:
     """A resource as the decision endpoints read it."""
     if isinstance(resource, (ResourceRef, Ref)):
         return resource.to_json()
-    if isinstance(resource, tuple):
-        return {"type": resource[0], "id": resource[1]}
+    if isinstance(resource, tuple):  # (type, id) or (type, id, org)
+        named = {"type": resource[0], "id": resource[1]}
+        if len(resource) > 2 and resource[2]:
+            named["org"] = resource[2]
+        return named
     return dict(resource)
 
 

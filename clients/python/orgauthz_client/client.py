@@ -20,11 +20,22 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import httpx
 
-from . import _ops
+from . import __version__, _ops
 from ._core import Call, Core, Reply, Settings
 from .errors import OrgauthzError
 
 log = logging.getLogger("orgauthz_client")
+USER_AGENT = f"orgauthz-client/{__version__} httpx/{httpx.__version__}"
+
+
+def _with_user_agent(headers: dict[str, str] | None) -> dict[str, str]:
+    """The caller's headers, with this client's User-Agent unless they set their own (the
+    service's access log and a gateway's can then tell which client and version called)."""
+    merged = dict(headers or {})
+    if not any(name.lower() == "user-agent" for name in merged):
+        merged["User-Agent"] = USER_AGENT
+    return merged
+
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -121,7 +132,7 @@ class Client(Core):
         )
         self._http = httpx.Client(
             base_url=base_url,
-            headers=headers,
+            headers=_with_user_agent(headers),
             limits=limits,
             transport=transport,
             timeout=timeout,
@@ -306,7 +317,7 @@ class AsyncClient(Core):
         )
         self._http = httpx.AsyncClient(
             base_url=base_url,
-            headers=headers,
+            headers=_with_user_agent(headers),
             limits=limits,
             transport=transport,
             timeout=timeout,

@@ -98,9 +98,11 @@ class Ref(_Model):
 
 @dataclass
 class ResourceRef(_Model):
-    """What a decision is about: a registered resource by ``type`` and ``id``, or one
-    described inline (``org``, ``parent``, ``owner``, ``attributes``) for the caller's own
-    objects. For a registered resource the stored facts win."""
+    """What a decision is about: a registered resource by ``type``, ``id`` and ``org`` (the
+    organization that registered it: name it whenever ids can come from end users; without
+    it, an id that several orgs registered is a 422), or one described inline (``org``,
+    ``parent``, ``owner``, ``attributes``) for the caller's own objects. For a registered
+    resource the stored facts win."""
 
     __openapi__ = ("post", "/v1/authorize/actions", "<request>resource")
 
