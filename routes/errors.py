@@ -110,14 +110,14 @@ def register_error_handlers(app: Flask) -> None:
     def validation_error(exc: ValidationError):
         errors = flatten(exc.messages)
         fields = ", ".join(sorted(errors))
-        return problem(422, "Unprocessable Content", f"invalid fields: {fields}", errors)
+        return problem(422, _title(422), f"invalid fields: {fields}", errors)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         detail = exc.description or exc.name
         if exc.code == 413:
             detail = f"the body is over the limit of {app.config['MAX_CONTENT_LENGTH']} bytes"
-        return problem(exc.code or 500, exc.name, detail)
+        return problem(exc.code or 500, _title(exc.code or 500), detail)
 
     for error in (*DATABASE_FAILURES, FactsUnavailable):
         app.register_error_handler(error, database_unavailable)
@@ -169,9 +169,16 @@ def reset_connection() -> None:
         log.debug("closing a broken connection failed", exc_info=True)
 
 
+# RFC 9110's names where Python's (before 3.13) and Werkzeug's still say the old ones, so
+# one status has one title whichever part of the service answered it.
+_RFC9110 = {413: "Content Too Large", 422: "Unprocessable Content"}
+
+
 def _title(status: int) -> str:
     from http import HTTPStatus
 
+    if status in _RFC9110:
+        return _RFC9110[status]
     try:
         return HTTPStatus(status).phrase
     except ValueError:
