@@ -103,9 +103,7 @@ def test_a_run_of_bare_levels_answers_as_one(data):
     engine = POLICY.engine(style)
 
     def under(parent):  # the types the policy lets sit in ``parent`` (as the API checks)
-        return [
-            t for t in resource_types(engine) if parent in engine.types[t].relations.values()
-        ]
+        return [t for t in resource_types(engine) if parent in engine.types[t].relations.values()]
 
     roles = engine.roles("Organization") + [None]
     org_role = data.draw(st.sampled_from(roles))
