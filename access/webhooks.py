@@ -17,11 +17,16 @@ The worker (access/worker.py) does two steps:
   ``RETRY_MAX_SECONDS``), up to ``WEBHOOK_MAX_ATTEMPTS`` tries. ``replay`` (``flask webhooks
   replay``) sends a delivery again.
 
-A delivery is ``POST <url>`` of one event as JSON with ``X-Orgauthz-Event-Id``,
-``X-Orgauthz-Event-Type``, ``X-Orgauthz-Delivery-Id``, ``X-Orgauthz-Timestamp`` (Unix
-seconds) and ``X-Orgauthz-Signature: v1=<hex HMAC-SHA256 of "<timestamp>.<body>" keyed with
-the secret>``; redirects are not followed. A receiver checks the signature and that the
-timestamp is recent (five minutes), and deduplicates on the event id.
+A delivery is ``POST <url>`` of one event as JSON, signed as Standard Webhooks define it:
+``webhook-id`` (the event id: the same on every retry and replay, so a receiver deduplicates
+on it), ``webhook-timestamp`` (Unix seconds) and ``webhook-signature: v1,<base64 HMAC-SHA256
+of "<id>.<timestamp>.<body>">`` keyed with the 32 bytes that the endpoint's
+``signing_secret`` (``whsec_<base64>``) encodes. Registering answers it beside ``secret``:
+the same 32 bytes in URL-safe base64 without padding, whose UTF-8 text (``whsec_`` included)
+keys the deprecated ``X-Orgauthz-Signature: v1=<hex HMAC-SHA256 of "<timestamp>.<body>">``,
+still sent, with ``X-Orgauthz-Event-Id``, ``-Event-Type``, ``-Delivery-Id`` and
+``-Timestamp``, for a deprecation period. Redirects are not followed. A receiver checks the
+signature and that the timestamp is recent (five minutes).
 
 A webhook hears of the organizations of its API key (access/keys.py: every one for a
 service-wide key, the key's own for a scoped one), narrowed to its ``orgs`` when it names
@@ -40,6 +45,7 @@ never through a proxy; a refused delivery is logged and recorded as a failed att
 connection is made.
 """
 
+import base64
 import datetime
 import hashlib
 import hmac
@@ -261,7 +267,8 @@ def create(
             created_at=now,
         )
     log.info("webhook %s registered by %s", hook_id, api_key)
-    return {**as_dict(hook), "secret": derived.webhook_secret(hook_id, nonce)}
+    secret = derived.webhook_secret(hook_id, nonce)
+    return {**as_dict(hook), "secret": secret, "signing_secret": signing_secret(secret)}
 
 
 def _own(api_key: str, hook_id: str) -> Webhook:
@@ -385,9 +392,31 @@ def _release(hook_id: str, owner: str) -> None:
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
-    """``v1=<hex HMAC-SHA256 of "<timestamp>.<body>">``."""
+    """``v1=<hex HMAC-SHA256 of "<timestamp>.<body>">`` keyed with the text of ``secret``
+    (``X-Orgauthz-Signature``, deprecated)."""
     mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
     return "v1=" + mac.hexdigest()
+
+
+def signing_key(secret: str) -> bytes:
+    """The 32 bytes an endpoint's ``secret`` (``whsec_`` and URL-safe base64 without
+    padding, access/derived.py) encodes: the Standard Webhooks key."""
+    text = secret.removeprefix("whsec_")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def signing_secret(secret: str) -> str:
+    """``secret`` as Standard Webhooks write a secret: ``whsec_`` and the standard base64 of
+    its key, which their libraries decode (they do not read URL-safe base64)."""
+    return "whsec_" + base64.b64encode(signing_key(secret)).decode()
+
+
+def sign_standard(secret: str, message_id: str, timestamp: str, body: bytes) -> str:
+    """Standard Webhooks' ``v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">`` keyed with
+    ``signing_key(secret)`` (``webhook-signature``)."""
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    mac = hmac.new(signing_key(secret), signed, hashlib.sha256)
+    return "v1," + base64.b64encode(mac.digest()).decode()
 
 
 def open_connection(addresses: list[IPAddress], port: int, timeout: float) -> socket.socket:
@@ -461,14 +490,20 @@ def _attempt(
         return None, f"refused: the host {reason}"
     body = json.dumps(events.as_dict(event), sort_keys=True, separators=(",", ":")).encode()
     timestamp = str(int(now.replace(tzinfo=datetime.UTC).timestamp()))
+    secret = derived.webhook_secret(hook.id, hook.nonce)
+    event_id = events.event_id(event.position)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "orgauthz-webhooks/1",
-        "X-Orgauthz-Event-Id": events.event_id(event.position),
+        # Standard Webhooks: the id is the event's, the same on every retry and replay.
+        "webhook-id": event_id,
+        "webhook-timestamp": timestamp,
+        "webhook-signature": sign_standard(secret, event_id, timestamp, body),
+        "X-Orgauthz-Event-Id": event_id,
         "X-Orgauthz-Event-Type": event.type,
         "X-Orgauthz-Delivery-Id": delivery_id(row),
         "X-Orgauthz-Timestamp": timestamp,
-        "X-Orgauthz-Signature": sign(derived.webhook_secret(hook.id, hook.nonce), timestamp, body),
+        "X-Orgauthz-Signature": sign(secret, timestamp, body),  # deprecated
     }
     try:
         return poster(hook.url, addresses, body, headers, SETTINGS.timeout_seconds), None

@@ -717,7 +717,17 @@ class WebhookOut(Schema):
 
 
 class WebhookCreated(WebhookOut):
-    secret = fields.String(required=True, metadata={"description": "shown once"})
+    secret = fields.String(
+        required=True,
+        metadata={"description": "shown once; keys X-Orgauthz-Signature (deprecated)"},
+    )
+    signing_secret = fields.String(
+        required=True,
+        metadata={
+            "description": "shown once; the Standard Webhooks secret (whsec_<base64>) of "
+            "webhook-signature: the same 32 bytes as secret, in standard base64"
+        },
+    )
 
 
 class WebhookPage(Schema):

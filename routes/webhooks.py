@@ -27,9 +27,9 @@ bp = Blueprint("webhooks", __name__, url_prefix="/v1/webhooks")
 @doc(request=WebhookRequest, response=WebhookCreated, status=201)
 def create_webhook():
     """Register an endpoint for the events of ``types`` (empty: all) of ``orgs`` (empty:
-    every organization the API key may see) committed from now on. 201 with its signing
-    ``secret``, shown only now. 422 (url, types, orgs: no such organization, or one outside
-    the key's)."""
+    every organization the API key may see) committed from now on. 201 with its
+    ``signing_secret`` (Standard Webhooks) and ``secret`` (the deprecated header's), shown
+    only now. 422 (url, types, orgs: no such organization, or one outside the key's)."""
     body = load(WebhookRequest)
     hook = webhooks.create(g.api_key, body["url"], body["types"], now(), body["orgs"], g.key_orgs)
     return hook, 201

@@ -86,11 +86,15 @@ def verify(secret: str, headers, body: bytes, now_unix: int, window: int = 300) 
 
 class Receiver:
     """An HTTP server on 127.0.0.1 recording every POST; ``fail`` answers 500 once for
-    the event types in it."""
+    the event types in it. With ``check`` (a callable of the body and the headers that
+    raises on a bad delivery, as a receiver's verification does), a delivery it refuses is
+    answered 400 and its error kept in ``refused``."""
 
     def __init__(self):
         self.requests = []
         self.fail = set()
+        self.check = None
+        self.refused = []
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -98,7 +102,13 @@ class Receiver:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 event = json.loads(body)
                 status = 200
-                if event["type"] in receiver.fail:
+                try:
+                    if receiver.check is not None:
+                        receiver.check(body, dict(self.headers))
+                except Exception as exc:  # noqa: BLE001 - whatever the verifier raises
+                    receiver.refused.append(str(exc))
+                    status = 400
+                if status == 200 and event["type"] in receiver.fail:
                     receiver.fail.discard(event["type"])
                     status = 500
                 receiver.requests.append((dict(self.headers), body, status))

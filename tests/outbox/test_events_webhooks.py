@@ -1,7 +1,9 @@
 """Events: every change of a scripted story, pulled in commit order from GET /v1/events and
-pushed to a webhook receiver on 127.0.0.1 that verifies each signature; a delivery answered
-500 once is retried with backoff; a reader never skips an event that commits late."""
+pushed to a webhook receiver on 127.0.0.1 that verifies each signature (the deprecated header,
+and Standard Webhooks' with their library); a delivery answered 500 once is retried with
+backoff; a reader never skips an event that commits late."""
 
+import base64
 import datetime
 import json
 import threading
@@ -9,6 +11,7 @@ import time
 
 import psycopg2
 import pytest
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from access import events, webhooks
 from models import Delivery, Event, db
@@ -126,6 +129,62 @@ def test_a_receiver_gets_every_event_in_order_signed_and_a_retry_after_500(
     [retried] = [d for d in log if d["attempts"] == 2]
     assert retried["event_type"] == "member.role_changed"
     assert [a["status"] for a in retried["log"]] == [500, 200]
+
+
+def real_now() -> datetime.datetime:
+    """The wall clock, naive UTC as the test clock is: the standardwebhooks library checks a
+    delivery's timestamp against it."""
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
+def test_a_standard_webhooks_receiver_accepts_every_delivery_of_the_journey(
+    api, app, receiver, worker, clock
+):
+    clock.now = real_now()
+    hook = api.post("/v1/webhooks", {"url": receiver.url, "types": []}).get_json()
+    signing_secret = hook["signing_secret"]
+    assert signing_secret.startswith("whsec_")
+    # The same 32 bytes as the deprecated header's secret (an older endpoint converts it).
+    key = base64.b64decode(signing_secret.removeprefix("whsec_"), validate=True)
+    assert key == base64.urlsafe_b64decode(hook["secret"].removeprefix("whsec_") + "=")
+    assert len(key) == 32 and "signing_secret" not in api.get("/v1/webhooks").get_json()["items"][0]
+    standard = Webhook(signing_secret)
+    receiver.check = lambda body, headers: standard.verify(body, headers)
+    receiver.fail = {"member.role_changed"}  # verified, then answered 500 once
+    story(api)
+    worker.step()
+    clock.advance(seconds=11)
+    worker.step()
+    assert receiver.refused == []  # the library accepted every delivery
+    accepted = [(h, b) for h, b, status in receiver.requests if status == 200]
+    assert [json.loads(b)["type"] for _, b in accepted] == STORY_TYPES
+    for headers, body in accepted:
+        assert headers["webhook-id"] == json.loads(body)["id"] == headers["X-Orgauthz-Event-Id"]
+        assert headers["webhook-timestamp"] == headers["X-Orgauthz-Timestamp"]
+    # A retry carries the same webhook-id (receivers deduplicate on it), a new timestamp.
+    tries = [h for h, b, _ in receiver.requests if json.loads(b)["type"] == "member.role_changed"]
+    first, retry = tries[0], tries[1]
+    assert first["webhook-id"] == retry["webhook-id"]
+    assert int(retry["webhook-timestamp"]) == int(first["webhook-timestamp"]) + 11
+    # The library's check is real: a changed body, another id or another key fails.
+    headers, body = accepted[-1]
+    with pytest.raises(WebhookVerificationError):
+        standard.verify(body.replace(b"org.closed", b"org.opened"), headers)
+    with pytest.raises(WebhookVerificationError):
+        standard.verify(body, {**headers, "webhook-id": accepted[0][0]["webhook-id"]})
+    with pytest.raises(WebhookVerificationError):
+        Webhook(base64.b64encode(b"k" * 32).decode()).verify(body, headers)
+    # A delivery signed ten minutes ago is refused by the library ("too old"), and the retry
+    # made now, with the same webhook-id, is accepted.
+    clock.now = real_now() - datetime.timedelta(minutes=10)
+    add_user(api, "late")
+    worker.step()
+    assert receiver.requests[-1][2] == 400 and receiver.refused == ["Message timestamp too old"]
+    clock.now = real_now()
+    worker.step()
+    (old, _, _), (new, body, status) = receiver.requests[-2:]
+    assert status == 200 and json.loads(body)["subject"]["id"] == "late"
+    assert old["webhook-id"] == new["webhook-id"] and len(receiver.refused) == 1
 
 
 def test_events_carry_who_what_and_before_after(api, app):
