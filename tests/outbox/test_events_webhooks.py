@@ -11,6 +11,7 @@ import time
 
 import psycopg2
 import pytest
+from orgauthz_client import verify_webhook
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from access import events, webhooks
@@ -160,6 +161,8 @@ def test_a_standard_webhooks_receiver_accepts_every_delivery_of_the_journey(
     assert [json.loads(b)["type"] for _, b in accepted] == STORY_TYPES
     for headers, body in accepted:
         assert headers["webhook-id"] == json.loads(body)["id"] == headers["X-Orgauthz-Event-Id"]
+        for secret in (signing_secret, hook["secret"]):  # the client's helper takes either
+            assert verify_webhook(secret, body, headers).id == headers["webhook-id"]
         assert headers["webhook-timestamp"] == headers["X-Orgauthz-Timestamp"]
     # A retry carries the same webhook-id (receivers deduplicate on it), a new timestamp.
     tries = [h for h, b, _ in receiver.requests if json.loads(b)["type"] == "member.role_changed"]

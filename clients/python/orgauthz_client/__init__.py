@@ -2,7 +2,8 @@
 
 ``Client`` blocks, ``AsyncClient`` awaits; both have the same methods. Results are the
 dataclasses of :mod:`orgauthz_client.types`; problems are the exceptions of
-:mod:`orgauthz_client.errors`. ``orgauthz_client.flask`` guards Flask views.
+:mod:`orgauthz_client.errors`. ``orgauthz_client.flask`` guards Flask views;
+``verify_webhook`` checks a webhook delivery's Standard Webhooks signature.
 """
 
 # The one place the version is written (pyproject.toml reads it: dynamic = ["version"]); set
@@ -54,6 +55,7 @@ from .types import (
     User,
     UserOrg,
 )
+from .webhooks import InvalidWebhook, verify_webhook
 
 __all__ = [
     "MAX_BATCH",
@@ -75,6 +77,8 @@ __all__ = [
     "Timeout",
     "Unauthorized",
     "Unavailable",
+    "InvalidWebhook",
+    "verify_webhook",
     "Acceptance",
     "Actions",
     "Actor",
