@@ -59,7 +59,7 @@ from flask import (
 )
 from marshmallow import ValidationError
 
-from access import invitations, members, orgs, refusals, resources, users
+from access import invitations, mail, members, orgs, refusals, resources, users
 from access.decisions import decide
 from access.errors import ApiError
 from access.events import TYPES as AUDIT_ACTIONS
@@ -543,8 +543,8 @@ def _frame(org_id: str, tab: str):
     if not actor:
         return None, _see_other(url_for("console.home", need_actor=1))
     result = _take_result(org_id)
-    if result and result.get("kept") and tab != "members":
-        result = {"waiting": True, "ok": True, "org": org_id}  # the tokens: on the members page
+    if result and result.get("kept") and tab != "members":  # the tokens: on the members page
+        result = {"waiting": True, "ok": True, "org": org_id, "mailed": result.get("mailed")}
     ref = TargetBuilder().org(org_id) if storable(org_id) and len(org_id) <= 64 else None
     if ref is None:
         page = render_template(
@@ -627,6 +627,7 @@ def _change(org_id: str, what: str, call, back: str, tokens: bool = False):
             result["tokens"] = [
                 {k: i[k] for k in ("email", "role", "expires_at", "token")} for i in done
             ]
+            result["mailed"] = mail.mailing()  # the core queued each one's mail, or mails none
     _keep_result(org_id, result)
     return _see_other(back)
 
@@ -705,6 +706,20 @@ def cancel(org_id, invitation_id):
 
     back = url_for("console.org", org_id=org_id) + "#invitations"
     return _change(org_id, f"cancel the invitation {invitation_id}", call, back)
+
+
+@bp.post("/orgs/<org_id>/invitations/<invitation_id>/resend")
+@doc(status=303, content_types=HTML)
+def resend(org_id, invitation_id):
+    """Send a pending invitation again (the core's resend: the policy's ``invite`` on it, a
+    new token, a new mail; the old token stops working); the new token is shown as after
+    inviting."""
+
+    def call(context, actor):
+        return [invitations.resend(context, actor, org_id, invitation_id)]
+
+    back = url_for("console.org", org_id=org_id) + "#invitations"
+    return _change(org_id, f"resend the invitation {invitation_id}", call, back, tokens=True)
 
 
 @bp.post("/orgs/<org_id>/members/<user_id>/grants")
@@ -794,13 +809,24 @@ def org(org_id):
         remove_reason = management_denial("remove", ref, "Membership", {"role": role, **facts_of})
         shown.append({**m, "is_self": is_self, "changes": changes, "remove_reason": remove_reason})
 
+    # Leaving, for one who cannot see the members table (a Member, a Reader): their own
+    # membership only, posted to the same removal as the table's Leave (the core's remove,
+    # as DELETE of one's own membership), asked of the policy as that removal asks it.
+    leave, own_role = None, (frame.org or {}).get("role")
+    if own_role and frame.can["view_members"] is not None:
+        alone = members.last_of_role(org_id, [{"user_id": actor, "role": own_role}])[actor]
+        facts_of = {"is_self": True, "last_of_role": alone}
+        own = {"role": own_role, **facts_of}
+        leave = {"role": own_role, "reason": management_denial("remove", ref, "Membership", own)}
+
     pending, pending_next = [], None
     if frame.can["view_invitations"] is None:
         after = _cursor("icursor", "str")
         page = invitations.list_page(context, actor, org_id, "pending", PAGE, after)
         for inv in page["items"]:
             reason = management_denial("cancel", ref, "Invitation", {"role": inv["role"]})
-            pending.append({**inv, "cancel_reason": reason})
+            again = management_denial("invite", ref, "Invitation", {"role": inv["role"]})
+            pending.append({**inv, "cancel_reason": reason, "resend_reason": again})
         pending_next = page["next"]
 
     invite_roles = [
@@ -818,6 +844,7 @@ def org(org_id):
         search=search,
         search_note=search_note,
         members=shown,
+        leave=leave,
         members_next=_next_link(members_next),
         members_first=_first_link(),
         invitations=pending,
@@ -1354,6 +1381,13 @@ def new_org():
 
 # ---------------------------------------------------------------- audit trail
 
+# The filter offers the actions an organization's trail records, each beside the event type
+# it is published as (access/events.py: what /v1/events and webhooks say); it takes either
+# name. The user.* actions are recorded with no organization (access/users.py), so no
+# organization's trail holds them.
+TRAIL_ACTIONS = [(a, t) for a, t in sorted(AUDIT_ACTIONS.items()) if not a.startswith("user.")]
+ACTION_OF_EVENT = {t: a for a, t in AUDIT_ACTIONS.items()}
+
 
 @bp.get("/orgs/<org_id>/audit")
 @doc(content_types=HTML)
@@ -1368,8 +1402,9 @@ def audit(org_id):
         k: request.args.get(k, "").strip() for k in ("actor", "action", "subject", "since", "until")
     }
     filters, filter_note = {}, None
+    asked = {**raw, "action": ACTION_OF_EVENT.get(raw["action"], raw["action"])}
     try:
-        loaded = load(AuditListArgs, {k: v for k, v in raw.items() if v})
+        loaded = load(AuditListArgs, {k: v for k, v in asked.items() if v})
         filters = {k: loaded[k] for k in ("actor", "action", "subject", "since", "until")}
         if filters["subject"] and parse_subject_filter(filters["subject"]) is None:
             raise _invalid("subject", "organization:<id>, user:<id>, resource:<Type>/<id>, ...")
@@ -1406,7 +1441,8 @@ def audit(org_id):
         raw=raw,
         filter_note=filter_note,
         filtered=any(raw.values()),
-        actions=sorted(AUDIT_ACTIONS),
+        actions=TRAIL_ACTIONS,
+        action=asked["action"],
     )
 
 

@@ -64,6 +64,7 @@ def test_invite_accept_search_cancel_and_remove(browser, live):
     page.select_option("#invite-form select[name=role]", "editor")
     browser.submit("#invite-form button[type=submit]")
     assert page.locator("#result.ok").is_visible()
+    page.click("details.tokens-box > summary")  # mailed: the tokens are one click away
     token = page.inner_text("code.token[data-email='ivy@example.com']").strip()
     assert len(token) > 30
     assert page.locator("#invitations-table tr[data-email='ivy@example.com']").is_visible()
@@ -673,3 +674,35 @@ def test_an_unknown_org_and_no_acting_user(app, api, demo):
     assert answer.status_code == 303 and "need_actor=1" in answer.headers["Location"]
     set_actor(client, "pix4d-owner")
     assert client.get("/console/orgs/nope").status_code == 404
+
+
+@pytest.mark.parametrize("mail_url", ["default", "off"])
+def test_after_inviting_the_page_says_whether_the_mail_went(app, api, demo, mail_url):
+    """With mail on, the page says the mail was sent and keeps the tokens behind a
+    disclosure; with MAIL_URL=off, it asks to send each token and shows them."""
+    from access import mail
+
+    if mail_url == "off":
+        mail.configure({"MAIL_URL": "off"}, app.instance_path)
+    try:
+        client = app.test_client()
+        login(client, api.key)
+        csrf = set_actor(client, "pix4d-owner")
+        client.post(
+            "/console/orgs/org-pix4d/invite",
+            data={"emails": "ivy@example.com", "role": "editor", "csrf": csrf},
+        )
+        page = client.get("/console/orgs/org-pix4d").data.decode()
+    finally:
+        mail.configure(app.config, app.instance_path)
+    note = re.search(r'<p id="mail-note" data-mailed="(\w+)">(.*?)</p>', page, re.S)
+    assert note, page
+    token = re.search(r'<code class="token" data-email="ivy@example.com">([^<]+)</code>', page)
+    assert token and len(token.group(1)) > 30  # the API's answer holds it in both cases
+    boxed = '<details class="tokens-box">' in page
+    if mail_url == "off":
+        assert note.group(1) == "no" and "send each invited person their token" in note.group(2)
+        assert not boxed and "I have sent them" in page
+    else:
+        assert note.group(1) == "yes" and "mail was sent" in note.group(2)
+        assert "send each" not in page.lower() and boxed

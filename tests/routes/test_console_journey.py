@@ -1,9 +1,10 @@
 """An org admin's day in the console, in headless Chromium, on SQLite and on PostgreSQL:
 create an organization, build a folder tree (create, rename, move, delete after a
-confirmation), invite (a reload after sending loses no token and sends nothing twice),
-grant a folder, change a role, close the organization after typing its name, and read each
-step in the audit trail in words. Then a Member walks through every page and meets no
-error box: what the policy refuses them is absent or one line saying why.
+confirmation), invite (the page says the mail was sent; a reload loses no token and sends
+nothing twice), resend an invitation, grant a folder, change a role, close the organization after typing its name, and read each
+step in the audit trail in words, filtered by an event's name. Then a Member walks through
+every page and meets no error box: what the policy refuses them is absent or one line saying
+why; and leaves the organization, after a confirmation.
 
 Every page opened logs no console error and loads nothing that answers 400 or more
 (console_helpers.Browser checks both when the test ends)."""
@@ -109,6 +110,12 @@ def test_an_admin_builds_an_organization_and_reads_it_in_the_audit(browser, live
     page.select_option("#invite-form select[name=role]", "editor")
     browser.submit("#invite-form button[type=submit]")
     ok(page, "invite ivy@example.com, jo@example.com as Editor")
+    # The mail went out (the tests' MAIL_URL is the default file://): the page says so and
+    # asks nothing more; the tokens are one click away, for passing one on by hand.
+    assert page.locator("#mail-note").get_attribute("data-mailed") == "yes"
+    assert "mail was sent" in page.inner_text("#mail-note")
+    assert "send each" not in result_text(page).lower()
+    page.click("details.tokens-box > summary")
     tokens = {
         e: page.inner_text(f"code.token[data-email='{e}']").strip()
         for e in ("ivy@example.com", "jo@example.com")
@@ -116,12 +123,28 @@ def test_an_admin_builds_an_organization_and_reads_it_in_the_audit(browser, live
     assert all(len(t) > 30 for t in tokens.values())
     page.reload()
     assert page.locator("#result.failed").count() == 0
+    page.click("details.tokens-box > summary")
     assert {e: page.inner_text(f"code.token[data-email='{e}']").strip() for e in tokens} == tokens
     assert page.locator("#invitations-table tbody tr[data-email]").count() == 2
     sent = api.get("/v1/orgs/acme/invitations", actor="pix4d-owner").get_json()["items"]
     assert sorted(i["email"] for i in sent) == ["ivy@example.com", "jo@example.com"]
     browser.submit("#hide-tokens button[type=submit]")
     assert page.locator("code.token").count() == 0
+
+    # Resend Jo's invitation: a new token (the first stops working), a new mail.
+    browser.submit("#invitations-table tr[data-email='jo@example.com'] button[data-action=resend]")
+    ok(page, "resend the invitation")
+    page.click("details.tokens-box > summary")
+    resent = page.inner_text("code.token[data-email='jo@example.com']").strip()
+    assert len(resent) > 30 and resent != tokens["jo@example.com"]
+    old_token, tokens["jo@example.com"] = tokens["jo@example.com"], resent
+    browser.submit("#hide-tokens button[type=submit]")
+    stale = page.request.post(
+        f"{base}/v1/invitations/accept",
+        data={"token": old_token, "user": {"id": "jo", "email": "jo@example.com", "name": "Jo"}},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert stale.status >= 400, stale.text()
 
     # Both accept (through the JSON API, over HTTP, as the invited people's app would).
     for email, uid in (("ivy@example.com", "ivy"), ("jo@example.com", "jo")):
@@ -179,6 +202,7 @@ def test_an_admin_builds_an_organization_and_reads_it_in_the_audit(browser, live
         "ivy accepted the invitation sent to ivy@example.com (Editor).",
         "pix4d-owner invited ivy@example.com as Editor",
         "pix4d-owner invited jo@example.com as Editor",
+        "pix4d-owner resent the invitation of jo@example.com (Editor) with a new token",
         "pix4d-owner deleted Folder scratch.",
         "pix4d-owner moved Folder south from the top level to Folder north.",
         "pix4d-owner updated Folder north-2026.",
@@ -195,6 +219,19 @@ def test_an_admin_builds_an_organization_and_reads_it_in_the_audit(browser, live
     browser.submit("#audit-filters button[type=submit]")
     jo = [s.inner_text() for s in page.locator("#audit-list li .summary").all()]
     assert jo == ["pix4d-owner gave jo the Reader role on Folder north.", "jo joined as Editor."]
+    # The filter's names are the trail's, each beside the event it is published as, and it
+    # takes the event's name too: invitation.created finds the two invitations.
+    option = page.locator("#audit-filters select[name=action] option[value='invitation.create']")
+    assert option.inner_text() == "invitation.create (event invitation.created)"
+    offered = [o.get_attribute("value") for o in page.locator("#audit-filters option").all()]
+    recorded = {e.get_attribute("data-action") for e in page.locator("#audit-list li").all()}
+    browser.goto("/console/orgs/acme/audit")
+    recorded |= {e.get_attribute("data-action") for e in page.locator("#audit-list li").all()}
+    assert recorded <= set(offered), recorded - set(offered)
+    browser.goto("/console/orgs/acme/audit?action=invitation.created")
+    created = [s.inner_text() for s in page.locator("#audit-list li .summary").all()]
+    assert len(created) == 2 and all(" invited " in s for s in created), created
+    assert page.locator("#audit-filters select[name=action]").input_value() == "invitation.create"
 
     # Nothing else of a closed organization is open any more.
     browser.goto("/console/orgs/acme")
@@ -203,7 +240,7 @@ def test_an_admin_builds_an_organization_and_reads_it_in_the_audit(browser, live
 
 
 @pytest.mark.parametrize("who", ["pix4d-member"])
-def test_a_member_sees_no_error_box_anywhere(browser, live, who):
+def test_a_member_sees_no_error_box_anywhere(browser, live, api, who):
     page = browser.page
     _base, key = live
     browser.login(key, actor=who)
@@ -246,3 +283,14 @@ def test_a_member_sees_no_error_box_anywhere(browser, live, who):
         assert page.locator(f"#{field}-form button[type=submit]").is_disabled()
         assert page.locator(f"p.why[data-refused={field}]").inner_text()
     assert page.locator("p.note[data-refused=close]").is_visible()
+
+    # The member cannot see the members table, yet leaves: a confirmation, then the core's
+    # removal of their own membership (as DELETE of it), which the policy allows them.
+    browser.goto("/console/orgs/org-pix4d")
+    assert page.locator("#members-table").count() == 0
+    assert "are member here" in page.inner_text("#leave")
+    browser.confirm(page.locator("#leave"), "remove")
+    ok(page, "leave the organization")
+    left = api.get("/v1/orgs/org-pix4d/members", actor="pix4d-owner").get_json()["items"]
+    assert who not in [m["user_id"] for m in left]
+    assert page.locator("#leave").count() == 0
