@@ -13,6 +13,7 @@ import re
 import pytest
 from marshmallow import Schema, fields, validate
 
+import routes.authzen as authzen
 import routes.errors
 from models import (
     AuditEvent,
@@ -86,6 +87,30 @@ COLUMNS = {
     (schemas.WebhookRequest, "types"): NOT_STORED,  # JSON text, each one a known type
     (schemas.Consistency, "mode"): NOT_STORED,  # how fresh a decision's facts must be
     (schemas.Consistency, "token"): NOT_STORED,  # a change position, compared
+    # 1.2: invitation role changes, key scopes, webhooks of some orgs, AuthZEN
+    (schemas.InvitationRolePatch, "role"): Invitation.role,
+    (schemas.KeyScopeRequest, "orgs"): Organization.id,  # ApiKeyOrg.org, a foreign key
+    (schemas.WebhookRequest, "orgs"): NOT_STORED,  # JSON text, each one an org of the key
+    # AuthZEN requests are decisions and list queries: nothing of them is written
+    **{
+        (cls, name): NOT_STORED
+        for cls in (
+            authzen.Subject,
+            authzen.Resource,
+            authzen.Action,
+            authzen.EvaluationRequest,
+            authzen.EvaluationsRequest,
+            authzen.Options,
+            authzen.Page,
+            authzen.SearchSubject,
+            authzen.SearchResource,
+            authzen.SubjectSearchRequest,
+            authzen.ResourceSearchRequest,
+            authzen.ActionSearchRequest,
+        )
+        for name, field in cls._declared_fields.items()
+        if isinstance(field, (fields.String, fields.Dict))
+    },
 }
 
 STRINGS = (fields.String, fields.Dict)
