@@ -75,8 +75,8 @@ def parts(message) -> tuple:
 
 # ---------------------------------------------------------------- webhooks
 def verify(secret: str, headers, body: bytes, now_unix: int, window: int = 300) -> bool:
-    """What a receiver does (the README's snippet): recompute the signature over
-    "<timestamp>.<body>", compare in constant time, and refuse an old timestamp."""
+    """What a receiver of the deprecated X-Orgauthz-Signature does: recompute the signature
+    over "<timestamp>.<body>", compare in constant time, and refuse an old timestamp."""
     timestamp = headers["X-Orgauthz-Timestamp"]
     expected = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
     signature = headers["X-Orgauthz-Signature"]
