@@ -97,7 +97,19 @@ class EvaluationsRequest(_Lenient):
 
 
 class EvaluationsAnswer(Schema):
-    evaluations = fields.List(fields.Nested(Decided))
+    # a list in the order asked (1.0), or keyed as asked when the request keyed its
+    # evaluations by name (the interop scenario's older draft shape)
+    evaluations = fields.Raw(
+        metadata={
+            "oneOf": [
+                {"type": "array", "items": {"$ref": "#/components/schemas/Decided"}},
+                {
+                    "type": "object",
+                    "additionalProperties": {"$ref": "#/components/schemas/Decided"},
+                },
+            ]
+        }
+    )
 
 
 class Page(_Lenient):

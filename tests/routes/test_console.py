@@ -177,7 +177,8 @@ def test_policies_page_matrices_and_diff(browser, live, tmp_path):
     browser.goto("/console/policies")
     # One style at a time, picked by tabs (links: no script needed).
     tabs = page.locator("#style-tabs a")
-    assert [t.get_attribute("data-style") for t in tabs.all()] == ["pix4d", "respondio", "up42"]
+    styles = ["pix4d", "respondio", "todo", "up42"]
+    assert [t.get_attribute("data-style") for t in tabs.all()] == styles
     assert page.locator("section.style").get_attribute("data-style") == "pix4d"
     page.click("#style-tabs a[data-style=up42]")
     row = page.locator("table.matrix[data-style=up42]").first.locator("tr", has_text="buy_credits")
