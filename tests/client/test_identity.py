@@ -50,3 +50,9 @@ def test_the_version_is_written_once():
     project = tomllib.loads(PYPROJECT.read_text())["project"]
     assert "version" not in project and "version" in project["dynamic"]
     assert version("orgauthz-client") == orgauthz_client.__version__
+
+
+def test_the_package_states_its_licence():
+    from importlib.metadata import metadata
+
+    assert metadata("orgauthz-client")["License-Expression"] == "LicenseRef-Proprietary"
