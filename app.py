@@ -8,7 +8,7 @@ from flask import Flask
 import models
 from authz.engine import PolicyError, PolicyHolder
 from models.base import utcnow
-from ops import config, logs
+from ops import config, logs, tracing
 from ops import reload as staging
 
 
@@ -27,6 +27,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     logs.setup(app.config["LOG_LEVEL"])
+    try:  # OpenTelemetry traces, when the OTEL_* variables ask for them (ops/tracing.py)
+        tracing.setup()
+    except tracing.ConfigError as exc:
+        raise SystemExit(f"configuration error: {exc}") from exc
 
     if not app.config.get("DATABASE_BOUND"):  # the tests bind the database themselves
         models.init_db(app.config["DATABASE_URL"])

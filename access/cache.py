@@ -66,6 +66,7 @@ from authz.view import OrgRef, Target
 from models import db
 from models.generation import current
 from models.replicas import KEEPALIVES, Replica, connect_params
+from ops import tracing
 from ops.metrics import FACT_CACHE_LISTENER_LOST, REPLICA_SKIPS
 
 log = logging.getLogger("orgauthz.cache")
@@ -420,6 +421,17 @@ class Facts:
 
     def read(self, sql: str, params: tuple | list = ()) -> list:
         """Run one read of facts (TargetBuilder, access/listing.py); its rows."""
+        if tracing.ON:
+            with tracing.span("orgauthz.facts.read"):
+                rows = self._read(sql, params)
+                source = self.source
+                system = "postgresql" if source != "primary" or _is_postgres(db.obj) else "sqlite"
+                tracing.fact_read(source, system)
+                return rows
+        return self._read(sql, params)
+
+    def _read(self, sql: str, params: tuple | list = ()) -> list:
+        """One read on the primary (``read`` is it, in a span when tracing)."""
         self.source = "primary"
         return db.execute_sql(sql, params).fetchall()
 
@@ -531,7 +543,7 @@ class SharedFacts(PrivateFacts):
         super().__init__(position, "cache")
         self.cache, self.start = cache, start
 
-    def read(self, sql: str, params: tuple | list = ()) -> list:
+    def _read(self, sql: str, params: tuple | list = ()) -> list:
         """A read on the replica the cache chose for this request (at its first read), else
         the primary; a replica that fails is skipped from then on and the read retried on
         the primary (reads only, so nothing is done twice)."""
@@ -548,7 +560,7 @@ class SharedFacts(PrivateFacts):
                 else:
                     self.source = replica.label
                     return rows
-        return super().read(sql, params)
+        return super()._read(sql, params)
 
     def org(self, org_id: str) -> OrgRef | None | Missing:
         cache = self.cache

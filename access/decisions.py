@@ -19,7 +19,7 @@ from access.keys import OUTSIDE
 from access.targets import TargetBuilder
 from authz.engine import PolicySet, StyleEngine
 from authz.view import ActorFacts, Node, Target, View, build_view
-from ops import decisionlog
+from ops import decisionlog, tracing
 from ops.metrics import DECISION_ERRORS, DECISIONS
 
 log = logging.getLogger("orgauthz.decisions")
@@ -100,6 +100,8 @@ def decide(
     dict the caller counts its decisions in (``count`` adds it to the metrics once per
     request); without one each decision is counted at once.
     """
+    if tracing.ON:  # the same, in a span (ops/tracing.py); one global read when off
+        return _traced(policy, facts, actor_id, action, target, explain, tally)
     own = tally is None
     if own:
         tally = {}
@@ -108,6 +110,28 @@ def decide(
     if own and tally:
         count(tally)
     return decision
+
+
+def _traced(
+    policy: PolicySet,
+    facts: TargetBuilder,
+    actor_id: str,
+    action: str,
+    target: Target | None,
+    explain: bool,
+    tally: Tally | None,
+) -> Decision:
+    """``decide`` with tracing on: its steps in an ``orgauthz.decision`` span."""
+    with tracing.span("orgauthz.decision") as span:
+        own = tally is None
+        if own:
+            tally = {}
+        decision = _decide(policy, facts, actor_id, action, target, explain=explain, tally=tally)
+        decisionlog.record(decision, actor_id, action, target)
+        if own and tally:
+            count(tally)
+        tracing.decided(span, action, target, decision)
+        return decision
 
 
 def decide_ref(
@@ -132,6 +156,8 @@ def decide_ref(
         allowed, reason, decided_on, style = known
         decision = Decision(allowed, new_decision_id(), policy.version, reason)
         decisionlog.record(decision, actor_id, action, decided_on)
+        if tracing.ON:
+            tracing.decision(action, decided_on, decision, cached=True)
         if style is not None:
             tally[(style, allowed)] = tally.get((style, allowed), 0) + 1
         return decision
@@ -244,9 +270,10 @@ def allowed_actions(
             ok = engine.is_allowed(action, view)
             tally[(engine.style, ok)] = tally.get((engine.style, ok), 0) + 1
             reason = "allowed by the policy" if ok else "no rule of the policy allows it"
-            decisionlog.record(
-                Decision(ok, new_decision_id(), policy.version, reason), actor_id, action, target
-            )
+            decision = Decision(ok, new_decision_id(), policy.version, reason)
+            decisionlog.record(decision, actor_id, action, target)
+            if tracing.ON:
+                tracing.decision(action, target, decision, cached=False)
             if ok:
                 allowed.append(action)
         count(tally)

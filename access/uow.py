@@ -39,6 +39,7 @@ from access.targets import TargetBuilder
 from authz.view import OrgRef, Target
 from models import AuditEvent, Organization, User, db, transaction
 from models.generation import current as change_position
+from ops import tracing
 
 _local = threading.local()
 
@@ -69,19 +70,27 @@ class UnitOfWork:
         self.org_row: Organization | None = None
         self._tx: AbstractContextManager[Any] | None = None
         self.position: int | None = None  # the change position it committed at
+        self._span: object = None  # its span while entered, when tracing (ops/tracing.py)
 
     def __enter__(self) -> "UnitOfWork":
         if current() is not None:
             raise RuntimeError("a unit of work is already open in this thread")
-        self._tx = transaction()
-        self._tx.__enter__()
+        if tracing.ON:
+            self._span = tracing.enter("orgauthz.unit_of_work", {"orgauthz.org": self.org_id or ""})
+        try:
+            self._tx = transaction()
+            self._tx.__enter__()
+        except BaseException as exc:
+            tracing.leave(self._span, exc)
+            raise
         try:
             if self.org_id is not None:
                 self.org_row = Organization.lock(self.org_id)
             for user_id in self.lock_users:
                 User.lock(user_id)
-        except BaseException:
+        except BaseException as exc:
             self._tx.__exit__(*sys.exc_info())  # roll back: the locks were not all taken
+            tracing.leave(self._span, exc)
             raise
         self._targets = TargetBuilder()  # fresh: read after the locks
         _local.uow = self
@@ -94,7 +103,12 @@ class UnitOfWork:
         self._targets = None
         assert self._tx is not None  # entered: __enter__ set it
         position = _position() if exc[0] is None else None
-        self._tx.__exit__(*exc)
+        try:
+            self._tx.__exit__(*exc)
+        finally:
+            if self._span is not None:
+                tracing.leave(self._span, exc[1])
+                self._span = None
         if position is not None:  # committed
             self.position = position
             if position > (getattr(_local, "committed", None) or -1):
@@ -177,7 +191,9 @@ class UnitOfWork:
             api_key=self.ctx.api_key,
             created_at=self.ctx.now(),
         )
-        events.record(row)
+        event = events.record(row)
+        if tracing.ON:  # its webhook deliveries continue this trace (ops/tracing.py)
+            tracing.remember(event.position)
 
 
 def _position() -> int | None:

@@ -66,6 +66,7 @@ from access import derived, events, keys
 from access.errors import ApiError
 from access.mail import backoff
 from models import Delivery, Event, Organization, Webhook, transaction
+from ops import tracing
 
 log = logging.getLogger("orgauthz.webhooks")
 LOG_KEPT = 10  # attempts kept in each delivery's log
@@ -505,8 +506,11 @@ def _attempt(
         "X-Orgauthz-Timestamp": timestamp,
         "X-Orgauthz-Signature": sign(secret, timestamp, body),  # deprecated
     }
-    try:
-        return poster(hook.url, addresses, body, headers, SETTINGS.timeout_seconds), None
+    try:  # a span when tracing, its traceparent in the headers (ops/tracing.py)
+        with tracing.delivery(event.position, headers, event.request_id) as span:
+            status = poster(hook.url, addresses, body, headers, SETTINGS.timeout_seconds)
+            span.set_attribute("http.response.status_code", status)
+            return status, None
     except (OSError, ValueError) as exc:
         return None, f"{type(exc).__name__}: {exc}"[:500]
 

@@ -10,6 +10,7 @@ from access.uow import take_committed
 from models import db
 from models.generation import current as change_position
 from models.generation import token
+from ops import tracing
 from ops.metrics import LATENCY, REQUESTS
 from routes import (
     authzen,
@@ -79,6 +80,7 @@ def register(app: Flask) -> None:
     rate_limit = limiter.init(app)
     decisions.configure(app.config)
     app.wsgi_app = decisions.FastPath(app, app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = tracing.WSGI(app.wsgi_app)  # type: ignore[method-assign]  # span per request
     app.ensure_sync = _sync_once(app)
     counted: dict = {}  # (route, method, status) -> its request counter's child
     timed: dict = {}  # route -> its latency histogram's child
@@ -87,6 +89,8 @@ def register(app: Flask) -> None:
     def open_request():
         g.started = time.perf_counter()
         g.request_id = schemas.request_id(request.headers.get("X-Request-Id"))
+        if tracing.ON:
+            tracing.route(request.url_rule, g.request_id)
         # No connect here: Peewee connects on the first query, so /healthz and /metrics work
         # with the database down. teardown closes (returns to the pool) what was opened.
         path = request.path

@@ -38,7 +38,7 @@ from access.targets import TargetBuilder
 from authz.engine import begin_work, evaluations
 from models import db, hash_secret
 from models.generation import parse_token, token
-from ops import decisionlog
+from ops import decisionlog, tracing
 from ops.activity import ACTIVITY
 from ops.metrics import DECISION_ERRORS, FACT_CACHE, LATENCY, REQUESTS
 from routes import schemas
@@ -448,6 +448,8 @@ def _batch(checks: list, snapshot, builder, mark) -> str | None:
             allowed, reason, target, style = answer
             decision = Decision(allowed, new_decision_id(), version, reason)
             decisionlog.record(decision, actor, action, target)
+            if tracing.ON:
+                tracing.decision(action, target, decision, cached=True)
             if style is not None:
                 tally[(style, allowed)] = tally.get((style, allowed), 0) + 1
             explain = False
@@ -680,6 +682,8 @@ class FastPath:
 
     def _serve(self, route, raw: bytes, environ, started: float):
         endpoint, rule, kind = route
+        if tracing.ON:
+            tracing.route(rule, environ.get("HTTP_X_REQUEST_ID"))
         body = json.loads(raw)
         if type(body) is not dict:
             return None

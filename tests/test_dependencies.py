@@ -3,9 +3,10 @@ never uses, no imported package it does not declare (which would work only while
 package happens to pull it in)."""
 
 import ast
+import importlib.util
 import re
 import sys
-from importlib.metadata import packages_distributions
+from importlib.metadata import distribution, packages_distributions
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,6 +30,34 @@ def declared() -> set:
     return names
 
 
+def _owners(module: str, dists: list) -> list:
+    """The distributions that provide ``module``: the one whose files hold it when several
+    share its top-level namespace package (opentelemetry-api, -sdk, -exporter-...)."""
+    if len(dists) < 2:
+        return dists
+    spec = _spec(module)
+    origin = spec and spec.origin and Path(spec.origin).resolve()
+    for dist in dists:
+        found = distribution(dist)
+        files = found.files or ()
+        if origin and any(Path(str(found.locate_file(f))).resolve() == origin for f in files):
+            return [dist]
+    return dists
+
+
+def _spec(module: str):
+    """The module's spec, None when it is no module (a name a module defines)."""
+    try:
+        return importlib.util.find_spec(module)
+    except ImportError:
+        return None
+
+
+def packages_of(module: str, owners: dict) -> list:
+    top = module.split(".")[0]
+    return _owners(module, owners.get(top, [f"<no installed package provides {top}>"]))
+
+
 def imported() -> dict:
     """distribution name -> a file of the service that imports it."""
     owners = packages_distributions()
@@ -43,13 +72,16 @@ def imported() -> dict:
                 modules = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 modules = [node.module]
+                if len(packages_of(node.module, owners)) > 1:  # the submodules it names
+                    subs = [f"{node.module}.{a.name}" for a in node.names]
+                    modules = [m for m in subs if _spec(m)] or modules
             else:
                 continue
             for module in modules:
                 top = module.split(".")[0]
                 if top in LOCAL or top in sys.stdlib_module_names:
                     continue
-                for dist in owners.get(top, [f"<no installed package provides {top}>"]):
+                for dist in packages_of(module, owners):
                     found.setdefault(_name(dist), str(path.relative_to(ROOT)))
     return found
 
