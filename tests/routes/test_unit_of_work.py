@@ -127,6 +127,15 @@ CASES = [
         200,
     ),
     (
+        "change an invitation's role",
+        "pix4d-manager",
+        _demote("pix4d-manager", "reader"),
+        "PATCH",
+        f"{PIX}/invitations/{{invitation}}",
+        {"role": "editor"},
+        200,
+    ),
+    (
         "create a folder",
         "pix4d-editor",
         _demote("pix4d-editor", "reader"),
@@ -194,7 +203,7 @@ CASES = [
 
 def _prepare(api, name):
     """What a case needs beyond the demo data; returns the path's placeholders."""
-    if name == "cancel an invitation":
+    if name in ("cancel an invitation", "change an invitation's role"):
         r = invite(api, "pix4d-owner", "org-pix4d", ("c@x.example", "reader"))
         assert r.status_code == 201, r.get_json()
         return {"invitation": _invitation_id("c@x.example")}
@@ -365,6 +374,13 @@ def test_write_routes_decide_only_inside_a_unit_of_work(api, demo, monkeypatch):
         assert response.status_code == status, (method, path, response.get_json())
     r = invite(api, "pix4d-owner", "org-pix4d", ("z@x.example", "reader"))
     token = r.get_json()["items"][0]["token"]
+    changed = api.patch(
+        f"{PIX}/invitations/{_invitation_id('z@x.example')}",
+        {"role": "editor"},
+        actor="pix4d-owner",
+    )
+    assert changed.status_code == 200, changed.get_json()
+    token = changed.get_json()["token"]  # a role change issues a new token
     assert (
         api.delete(
             f"{PIX}/invitations/{_invitation_id('i@x.example')}", actor="pix4d-owner"
