@@ -12,3 +12,40 @@ def org_with(org_id: str, style: str, members: dict) -> None:
             email = f"{user_id}@example.test"
             User.get_or_create(id=user_id, defaults={"email": email, "email_key": email})
             Membership.create(user=user_id, org=org_id, role=role)
+
+
+# ---------------------------------------------------------------- journeys over HTTP
+# ``api`` is tests/conftest.py's client; a user ``uid`` has the address ``uid@example.com``.
+
+
+def make_user(api, uid: str) -> None:
+    """Create (or update) the user ``uid`` through the API."""
+    response = api.put(f"/v1/users/{uid}", {"email": f"{uid}@example.com", "name": uid})
+    assert response.status_code == 200, response.get_json()
+
+
+def make_org(api, actor: str, style: str) -> str:
+    """A new organization of ``style`` made by ``actor``; its id."""
+    response = api.post("/v1/orgs", {"name": f"{style} co", "style": style}, actor=actor)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"]
+
+
+def invite_one(api, actor: str, org: str, uid: str, role: str) -> dict:
+    """``actor`` invites ``uid`` as ``role``; the invitation (with its token)."""
+    body = {"invitations": [{"email": f"{uid}@example.com", "role": role}]}
+    response = api.post(f"/v1/orgs/{org}/invitations", body, actor=actor)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["items"][0]
+
+
+def accept_as(api, token: str, uid: str):
+    """``uid`` accepts the invitation of ``token``; the response."""
+    person = {"id": uid, "email": f"{uid}@example.com", "name": uid}
+    return api.post("/v1/invitations/accept", {"token": token, "user": person})
+
+
+def join(api, inviter: str, org: str, uid: str, role: str) -> None:
+    """``uid`` becomes a member as ``role``: invited by ``inviter``, then accepting."""
+    response = accept_as(api, invite_one(api, inviter, org, uid, role)["token"], uid)
+    assert response.status_code == 200, response.get_json()

@@ -5,33 +5,7 @@ who holds it gives the invitation their authority."""
 
 import pytest
 
-
-def _user(api, uid):
-    response = api.put(f"/v1/users/{uid}", {"email": f"{uid}@example.com", "name": uid})
-    assert response.status_code == 200, response.get_json()
-
-
-def _org(api, actor, style):
-    response = api.post("/v1/orgs", {"name": f"{style} co", "style": style}, actor=actor)
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()["id"]
-
-
-def _invite(api, actor, org, uid, role) -> dict:
-    body = {"invitations": [{"email": f"{uid}@example.com", "role": role}]}
-    response = api.post(f"/v1/orgs/{org}/invitations", body, actor=actor)
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()["items"][0]
-
-
-def _accept(api, token, uid):
-    person = {"id": uid, "email": f"{uid}@example.com", "name": uid}
-    return api.post("/v1/invitations/accept", {"token": token, "user": person})
-
-
-def _join(api, inviter, org, uid, role) -> None:
-    response = _accept(api, _invite(api, inviter, org, uid, role)["token"], uid)
-    assert response.status_code == 200, response.get_json()
+from tests.support import accept_as, invite_one, join, make_org, make_user
 
 
 def _role(api, actor, org, uid):
@@ -53,15 +27,15 @@ def test_removed_or_demoted_inviter_lends_no_authority(
     api, style, top, role, invited_as, lower, change
 ):
     for uid in ("boss", "mid", "kept", "late"):
-        _user(api, uid)
-    org = _org(api, "boss", style)
-    _join(api, "boss", org, "mid", role)
-    while_they_could = _invite(api, "mid", org, "kept", invited_as)
+        make_user(api, uid)
+    org = make_org(api, "boss", style)
+    join(api, "boss", org, "mid", role)
+    while_they_could = invite_one(api, "mid", org, "kept", invited_as)
     # Still holding the right: accepted with the role they gave.
-    assert _accept(api, while_they_could["token"], "kept").status_code == 200
+    assert accept_as(api, while_they_could["token"], "kept").status_code == 200
     assert _role(api, "boss", org, "kept") == invited_as
 
-    pending = _invite(api, "mid", org, "late", invited_as)
+    pending = invite_one(api, "mid", org, "late", invited_as)
     if change == "removed":
         if style == "up42":  # [U]: an Admin is demoted to Member before being removed
             api.put(f"/v1/orgs/{org}/members/mid", {"role": lower}, actor="boss")
@@ -70,7 +44,7 @@ def test_removed_or_demoted_inviter_lends_no_authority(
     else:  # the same inviter, with a role that may not send it
         changed = api.put(f"/v1/orgs/{org}/members/mid", {"role": lower}, actor="boss")
         assert changed.status_code == 200, changed.get_json()
-    refused = _accept(api, pending["token"], "late")
+    refused = accept_as(api, pending["token"], "late")
     assert refused.status_code == 403, refused.get_json()
     detail = refused.get_json()["detail"]
     assert "sent by mid, who may no longer send it" in detail, detail
@@ -81,7 +55,7 @@ def test_removed_or_demoted_inviter_lends_no_authority(
     resent = api.post(f"/v1/orgs/{org}/invitations/{pending['id']}/resend", actor="boss")
     assert resent.status_code == 200, resent.get_json()
     assert resent.get_json()["invited_by"] == "boss"
-    assert _accept(api, resent.get_json()["token"], "late").status_code == 200
+    assert accept_as(api, resent.get_json()["token"], "late").status_code == 200
     assert _role(api, "boss", org, "late") == invited_as
 
 
@@ -89,15 +63,15 @@ def test_pix4d_manager_demoted_to_manager_from_owner_keeps_what_managers_may_sen
     """An Owner who invited a Manager and is then made a Manager still may send that
     invitation (Managers invite up to Manager), but not one for Owner."""
     for uid in ("boss", "olga", "mgr", "own"):
-        _user(api, uid)
-    org = _org(api, "boss", "pix4d")
-    _join(api, "boss", org, "olga", "owner")
-    as_manager = _invite(api, "olga", org, "mgr", "manager")
-    as_owner = _invite(api, "olga", org, "own", "owner")
+        make_user(api, uid)
+    org = make_org(api, "boss", "pix4d")
+    join(api, "boss", org, "olga", "owner")
+    as_manager = invite_one(api, "olga", org, "mgr", "manager")
+    as_owner = invite_one(api, "olga", org, "own", "owner")
     changed = api.put(f"/v1/orgs/{org}/members/olga", {"role": "manager"}, actor="boss")
     assert changed.status_code == 200, changed.get_json()
-    assert _accept(api, as_manager["token"], "mgr").status_code == 200
-    refused = _accept(api, as_owner["token"], "own")
+    assert accept_as(api, as_manager["token"], "mgr").status_code == 200
+    refused = accept_as(api, as_owner["token"], "own")
     assert refused.status_code == 403, refused.get_json()
     assert "Manager may invite people only up to Manager" in refused.get_json()["detail"]
     assert _role(api, "boss", org, "own") is None

@@ -20,34 +20,7 @@ import pytest
 
 from access import mail
 from models import AuditEvent, Invitation, Membership, Resource, db
-
-
-def _user(api, uid):
-    response = api.put(f"/v1/users/{uid}", {"email": f"{uid}@example.com", "name": uid})
-    assert response.status_code == 200, response.get_json()
-
-
-def _org(api, actor, style):
-    response = api.post("/v1/orgs", {"name": f"{style} co", "style": style}, actor=actor)
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()["id"]
-
-
-def _invite(api, actor, org, uid, role) -> dict:
-    body = {"invitations": [{"email": f"{uid}@example.com", "role": role}]}
-    response = api.post(f"/v1/orgs/{org}/invitations", body, actor=actor)
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()["items"][0]
-
-
-def _accept(api, token, uid):
-    person = {"id": uid, "email": f"{uid}@example.com", "name": uid}
-    return api.post("/v1/invitations/accept", {"token": token, "user": person})
-
-
-def _join(api, inviter, org, uid, role) -> None:
-    response = _accept(api, _invite(api, inviter, org, uid, role)["token"], uid)
-    assert response.status_code == 200, response.get_json()
+from tests.support import accept_as, invite_one, join, make_org, make_user
 
 
 def _patch(api, actor, org, inv_id, body):
@@ -74,12 +47,12 @@ def _may(api, actor, action, org, rid) -> bool:
 # ---------------------------------------------------------------- UP42 workspaces
 def test_up42_creator_and_each_accepting_user_get_their_own_workspace(api, app):
     for uid in ("ada", "bob", "cy"):
-        _user(api, uid)
-    org = _org(api, "ada", "up42")
+        make_user(api, uid)
+    org = make_org(api, "ada", "up42")
     # The account's creator, at its creation.
     assert _workspaces(org) == {"ws-ada": "ada"}
-    _join(api, "ada", org, "bob", "member")
-    _join(api, "ada", org, "cy", "admin")
+    join(api, "ada", org, "bob", "member")
+    join(api, "ada", org, "cy", "admin")
     assert _workspaces(org) == {"ws-ada": "ada", "ws-bob": "bob", "ws-cy": "cy"}
     # Registered like any resource of the org: read through the API, owned by its user.
     got = api.get(f"/v1/orgs/{org}/resources/Workspace/ws-bob", actor="bob")
@@ -106,12 +79,12 @@ def test_up42_creator_and_each_accepting_user_get_their_own_workspace(api, app):
 
 
 def test_other_styles_give_no_one_a_workspace(api, app):
-    _user(api, "pia")
-    _user(api, "rio")
-    pix = _org(api, "pia", "pix4d")
-    _join(api, "pia", pix, "pat", "reader")
-    rio = _org(api, "rio", "respondio")
-    _join(api, "rio", rio, "ray", "member")
+    make_user(api, "pia")
+    make_user(api, "rio")
+    pix = make_org(api, "pia", "pix4d")
+    join(api, "pia", pix, "pat", "reader")
+    rio = make_org(api, "rio", "respondio")
+    join(api, "rio", rio, "ray", "member")
     with db.connection_context():
         owned = Resource.select().where(Resource.owner.is_null(False)).count()
     assert owned == 0
@@ -119,10 +92,10 @@ def test_other_styles_give_no_one_a_workspace(api, app):
 
 def test_a_removed_users_workspace_stays_readable_to_the_users_who_stay(api, app):
     for uid in ("ada", "bob", "cy"):
-        _user(api, uid)
-    org = _org(api, "ada", "up42")
-    _join(api, "ada", org, "bob", "member")
-    _join(api, "ada", org, "cy", "member")
+        make_user(api, uid)
+    org = make_org(api, "ada", "up42")
+    join(api, "ada", org, "bob", "member")
+    join(api, "ada", org, "cy", "member")
     asset = api.put(
         f"/v1/orgs/{org}/resources/Asset/scene-1",
         {"parent": {"type": "Workspace", "id": "ws-bob"}, "owner": "bob"},
@@ -145,19 +118,19 @@ def test_a_removed_users_workspace_stays_readable_to_the_users_who_stay(api, app
     assert api.get(f"/v1/orgs/{org}/resources/Workspace/ws-bob", actor="bob").status_code == 403
 
     # Back again, they find theirs: no second workspace.
-    _join(api, "ada", org, "bob", "member")
+    join(api, "ada", org, "bob", "member")
     assert _workspaces(org) == {"ws-ada": "ada", "ws-bob": "bob", "ws-cy": "cy"}
     assert _may(api, "bob", "edit", org, "ws-bob")
 
 
 def test_a_workspace_id_taken_first_does_not_keep_a_user_from_theirs(api, app):
-    _user(api, "ada")
-    org = _org(api, "ada", "up42")
-    _join(api, "ada", org, "bob", "member")
+    make_user(api, "ada")
+    org = make_org(api, "ada", "up42")
+    join(api, "ada", org, "bob", "member")
     # A member registers a workspace of their own under the id the next user would get.
     squat = api.put(f"/v1/orgs/{org}/resources/Workspace/ws-dan", {"owner": "bob"}, actor="bob")
     assert squat.status_code == 201, squat.get_json()
-    _join(api, "ada", org, "dan", "member")
+    join(api, "ada", org, "dan", "member")
     spaces = _workspaces(org)
     assert spaces["ws-dan"] == "bob"  # left as it was
     [dans] = [rid for rid, owner in spaces.items() if owner == "dan"]
@@ -192,12 +165,12 @@ def _token_of(message) -> str:
 
 def test_pix4d_managers_change_an_invitations_role_up_to_manager(api, app, mailbox):
     for uid in ("ole", "max", "eve"):
-        _user(api, uid)
-    org = _org(api, "ole", "pix4d")
-    _join(api, "ole", org, "max", "manager")
-    _join(api, "ole", org, "eve", "editor")
+        make_user(api, uid)
+    org = make_org(api, "ole", "pix4d")
+    join(api, "ole", org, "max", "manager")
+    join(api, "ole", org, "eve", "editor")
     sent = mailbox()
-    inv = _invite(api, "max", org, "nia", "reader")
+    inv = invite_one(api, "max", org, "nia", "reader")
     [first] = mailbox()[len(sent) :]
     assert "Reader" in first.get_body(("plain",)).get_content()
 
@@ -214,7 +187,7 @@ def test_pix4d_managers_change_an_invitations_role_up_to_manager(api, app, mailb
     assert detail.endswith(
         "an Editor may not change the role of an invitation; Owners and Managers do"
     )
-    owners = _invite(api, "ole", org, "oz", "owner")
+    owners = invite_one(api, "ole", org, "oz", "owner")
     detail = _refused(_patch(api, "max", org, owners["id"], {"role": "reader"}), 403)
     assert detail.endswith(
         "a Manager may change invitations only up to Manager, and this one is for an Owner"
@@ -224,18 +197,18 @@ def test_pix4d_managers_change_an_invitations_role_up_to_manager(api, app, mailb
     changed = _patch(api, "ole", org, owners["id"], {"role": "editor"})
     assert changed.status_code == 200 and changed.get_json()["invited_by"] == "ole"
     raised = _patch(
-        api, "ole", org, _invite(api, "max", org, "kim", "reader")["id"], {"role": "owner"}
+        api, "ole", org, invite_one(api, "max", org, "kim", "reader")["id"], {"role": "owner"}
     )
     assert raised.status_code == 200 and raised.get_json()["invited_by"] == "ole"
-    joined = _accept(api, raised.get_json()["token"], "kim")
+    joined = accept_as(api, raised.get_json()["token"], "kim")
     assert joined.status_code == 200 and joined.get_json()["role"] == "owner"
 
     # A fresh mail with the new role and the new token; the first one's token is dead.
     fresh = [m for m in mailbox() if m["To"] == "nia@example.com"]
     assert len(fresh) == 2 and "Manager" in fresh[-1].get_body(("plain",)).get_content()
     assert _token_of(fresh[-1]) == body["token"]
-    assert _refused(_accept(api, inv["token"], "nia"), 404)
-    joined = _accept(api, _token_of(fresh[-1]), "nia")
+    assert _refused(accept_as(api, inv["token"], "nia"), 404)
+    joined = accept_as(api, _token_of(fresh[-1]), "nia")
     assert joined.status_code == 200 and joined.get_json()["role"] == "manager"
 
     # Audited, and an event, with the role before and after.
@@ -252,10 +225,10 @@ def test_pix4d_managers_change_an_invitations_role_up_to_manager(api, app, mailb
 
 
 def test_up42_and_respondio_decide_by_their_pages(api, app):
-    _user(api, "ada")
-    up = _org(api, "ada", "up42")
-    _join(api, "ada", up, "bob", "member")
-    inv = _invite(api, "ada", up, "cal", "member")
+    make_user(api, "ada")
+    up = make_org(api, "ada", "up42")
+    join(api, "ada", up, "bob", "member")
+    inv = invite_one(api, "ada", up, "cal", "member")
     # UP42 table: Change user roles: Member no, Admin yes.
     assert _refused(_patch(api, "bob", up, inv["id"], {"role": "admin"}), 403).endswith(
         "a Member may not change the role of an invitation; Admins do"
@@ -266,11 +239,11 @@ def test_up42_and_respondio_decide_by_their_pages(api, app):
     bad = _patch(api, "ada", up, inv["id"], {"role": "owner"})
     assert bad.status_code == 422 and "role" in bad.get_json()["errors"]
 
-    _user(api, "rio")
-    rio = _org(api, "rio", "respondio")
-    _join(api, "rio", rio, "ua", "user_admin")
-    _join(api, "rio", rio, "ba", "billing_admin")
-    inv = _invite(api, "ua", rio, "mo", "member")  # "User Admins can only add ... Member"
+    make_user(api, "rio")
+    rio = make_org(api, "rio", "respondio")
+    join(api, "rio", rio, "ua", "user_admin")
+    join(api, "rio", rio, "ba", "billing_admin")
+    inv = invite_one(api, "ua", rio, "mo", "member")  # "User Admins can only add ... Member"
     # "User Admins cannot promote or demote an organization member"
     for actor, label in (("ua", "a User Admin"), ("ba", "a Billing Admin")):
         detail = _refused(_patch(api, actor, rio, inv["id"], {"role": "user_admin"}), 403)
@@ -282,10 +255,10 @@ def test_up42_and_respondio_decide_by_their_pages(api, app):
 
 
 def test_only_a_pending_invitation_of_the_org_changes_its_role(api, app, clock):
-    _user(api, "ole")
-    org = _org(api, "ole", "pix4d")
-    other = _org(api, "ole", "pix4d")
-    pending = _invite(api, "ole", org, "p1", "reader")
+    make_user(api, "ole")
+    org = make_org(api, "ole", "pix4d")
+    other = make_org(api, "ole", "pix4d")
+    pending = invite_one(api, "ole", org, "p1", "reader")
     # The same role: nothing changes, nothing is written, no new token.
     same = _patch(api, "ole", org, pending["id"], {"role": "reader"})
     assert same.status_code == 200 and "token" not in same.get_json()
@@ -299,12 +272,12 @@ def test_only_a_pending_invitation_of_the_org_changes_its_role(api, app, clock):
     _refused(_patch(api, "ole", org, "inv-nope", {"role": "editor"}), 404)
     _refused(_patch(api, "ole", other, pending["id"], {"role": "editor"}), 404)
     # Cancelled, accepted or expired: 409.
-    cancelled = _invite(api, "ole", org, "p2", "reader")
+    cancelled = invite_one(api, "ole", org, "p2", "reader")
     assert (
         api.delete(f"/v1/orgs/{org}/invitations/{cancelled['id']}", actor="ole").status_code == 200
     )
-    accepted = _invite(api, "ole", org, "p3", "reader")
-    assert _accept(api, accepted["token"], "p3").status_code == 200
+    accepted = invite_one(api, "ole", org, "p3", "reader")
+    assert accept_as(api, accepted["token"], "p3").status_code == 200
     for inv, word in ((cancelled, "cancelled"), (accepted, "accepted")):
         detail = _refused(_patch(api, "ole", org, inv["id"], {"role": "editor"}), 409)
         assert f"the invitation is {word}" in detail
