@@ -101,18 +101,14 @@ def decide(
     request); without one each decision is counted at once.
     """
     if tracing.ON:  # the same, in a span (ops/tracing.py); one global read when off
-        return _traced(policy, facts, actor_id, action, target, explain, tally)
-    own = tally is None
-    if own:
-        tally = {}
-    decision = _decide(policy, facts, actor_id, action, target, explain=explain, tally=tally)
-    decisionlog.record(decision, actor_id, action, target)
-    if own and tally:
-        count(tally)
-    return decision
+        with tracing.span("orgauthz.decision") as span:
+            decision = _logged(policy, facts, actor_id, action, target, explain, tally)
+            tracing.decided(span, action, target, decision)
+            return decision
+    return _logged(policy, facts, actor_id, action, target, explain, tally)
 
 
-def _traced(
+def _logged(
     policy: PolicySet,
     facts: TargetBuilder,
     actor_id: str,
@@ -121,17 +117,15 @@ def _traced(
     explain: bool,
     tally: Tally | None,
 ) -> Decision:
-    """``decide`` with tracing on: its steps in an ``orgauthz.decision`` span."""
-    with tracing.span("orgauthz.decision") as span:
-        own = tally is None
-        if own:
-            tally = {}
-        decision = _decide(policy, facts, actor_id, action, target, explain=explain, tally=tally)
-        decisionlog.record(decision, actor_id, action, target)
-        if own and tally:
-            count(tally)
-        tracing.decided(span, action, target, decision)
-        return decision
+    """``decide``'s steps: decided, logged, counted (at once when the caller keeps no tally)."""
+    own = tally is None
+    if own:
+        tally = {}
+    decision = _decide(policy, facts, actor_id, action, target, explain=explain, tally=tally)
+    decisionlog.record(decision, actor_id, action, target)
+    if own and tally:
+        count(tally)
+    return decision
 
 
 def decide_ref(
