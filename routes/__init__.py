@@ -80,7 +80,8 @@ def register(app: Flask) -> None:
     rate_limit = limiter.init(app)
     decisions.configure(app.config)
     app.wsgi_app = decisions.FastPath(app, app.wsgi_app)  # type: ignore[method-assign]
-    app.wsgi_app = tracing.WSGI(app.wsgi_app)  # type: ignore[method-assign]  # span per request
+    if tracing.ON:  # a server span per request; off, not even a layer to call through
+        app.wsgi_app = tracing.WSGI(app.wsgi_app)  # type: ignore[method-assign]
     app.ensure_sync = _sync_once(app)
     counted: dict = {}  # (route, method, status) -> its request counter's child
     timed: dict = {}  # route -> its latency histogram's child

@@ -648,10 +648,10 @@ class FastPath:
         BUDGET["evaluations"] = int(app.config.get("DECISION_BUDGET", 2000))
 
     def __call__(self, environ, start_response):
-        begin_work()  # the request's work budget counts from here (_within_budget)
         path, method = environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")
         if method == "GET" and path == "/healthz":
             return self._healthz(environ, start_response)
+        begin_work()  # the request's work budget counts from here (_within_budget)
         route = ROUTES.get(path) if method == "POST" else None
         length = environ.get("CONTENT_LENGTH")
         if (

@@ -20,6 +20,9 @@ TRACEPARENT = f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"
 
 @pytest.fixture
 def spans():
+    """Tracing on, into memory. A test names it before ``api``: the app installs its
+    request layer only when tracing is on as it is built, as ``create_app`` does after
+    ``tracing.setup()`` in a server."""
     exporter = InMemorySpanExporter()
     tracing.setup(exporter)
     yield exporter
@@ -47,7 +50,7 @@ def server_span(exporter, response):
     return found
 
 
-def test_an_authorize_is_a_server_span_with_its_decision_and_fact_reads(api, org, spans):
+def test_an_authorize_is_a_server_span_with_its_decision_and_fact_reads(spans, api, org):
     body = {
         "actor": {"id": "max"},
         "action": "view",
@@ -72,7 +75,7 @@ def test_an_authorize_is_a_server_span_with_its_decision_and_fact_reads(api, org
         assert decision.attributes["orgauthz.decision_id"] == response.get_json()["decision_id"]
 
 
-def test_a_known_answer_is_a_cached_decision(api, demo, spans):
+def test_a_known_answer_is_a_cached_decision(spans, api, demo):
     resource = {"type": "Dataset", "id": "pix4d-bridge-scan", "org": "org-pix4d"}
     body = {"actor": {"id": "pix4d-member"}, "action": "view", "resource": resource}
     for cached in (False, True):  # the second time from the worker's known answers
@@ -86,7 +89,7 @@ def test_a_known_answer_is_a_cached_decision(api, demo, spans):
         assert parent_of(decision, spans) is server_span(spans, response)
 
 
-def test_a_cold_decision_reads_its_facts_in_spans_of_their_source(api, org, spans, backend):
+def test_a_cold_decision_reads_its_facts_in_spans_of_their_source(spans, api, org, backend):
     from access.cache import CACHE
 
     CACHE.clear()
@@ -107,7 +110,7 @@ def test_a_cold_decision_reads_its_facts_in_spans_of_their_source(api, org, span
         assert parent_of(read, spans).name in ("orgauthz.decision", server.name)
 
 
-def test_an_invite_is_a_unit_of_work_with_its_decisions(api, org, spans):
+def test_an_invite_is_a_unit_of_work_with_its_decisions(spans, api, org):
     invite = {"invitations": [{"email": "new@example.com", "role": "reader"}]}
     response = api.post(f"/v1/orgs/{org}/invitations", invite, actor="max")
     assert response.status_code in (200, 201), response.get_json()
@@ -125,7 +128,7 @@ def test_an_invite_is_a_unit_of_work_with_its_decisions(api, org, spans):
     assert all(parent_of(r, spans) is not None for r in by_name(spans, "orgauthz.facts.read"))
 
 
-def test_a_callers_traceparent_is_continued(api, org, spans):
+def test_a_callers_traceparent_is_continued(spans, api, org):
     body = {
         "actor": {"id": "max"},
         "action": "view",
@@ -146,7 +149,7 @@ def test_a_callers_traceparent_is_continued(api, org, spans):
         )
 
 
-def test_a_webhook_delivery_carries_the_trace_that_made_its_event(api, org, spans, clock):
+def test_a_webhook_delivery_carries_the_trace_that_made_its_event(spans, api, org, clock):
     webhooks.configure({"WEBHOOK_ALLOW_PRIVATE": True})
     try:
         hook = api.post("/v1/webhooks", {"url": "http://127.0.0.1:9/hook", "types": []})
