@@ -60,7 +60,7 @@ SETTINGS = {
     "DATABASE_URL": (str, None, True),  # default: sqlite file in the instance folder
     # PostgreSQL streaming replicas (comma-separated URLs) that decision and list reads may
     # use (access/cache.py); a direct URL of the primary for LISTEN and migrations when
-    # DATABASE_URL goes through PgBouncer in transaction mode (README: several nodes).
+    # DATABASE_URL goes through PgBouncer in transaction mode (docs/operations.md: several nodes).
     "DATABASE_REPLICA_URLS": (str, "", True),
     "DATABASE_LISTEN_URL": (str, None, True),
     "REPLICA_MAX_LAG_SECONDS": (float, 1.0, False),  # a replica further behind is skipped
@@ -70,7 +70,7 @@ SETTINGS = {
     "REPLICA_TIMEOUT_SECONDS": (float, 2.0, False),
     # The fact cache answers from memory only while its listener proved the database's
     # position within this many seconds; past it, decisions read the database and the
-    # listener's connection is replaced (access/cache.py, README: Freshness).
+    # listener's connection is replaced (access/cache.py, docs/consistency.md).
     "FACTS_MAX_STALENESS_SECONDS": (float, 5.0, False),
     # A check must name its resource's organization (docs/API.md 1.2): recommended whenever
     # resource ids can come from end users.
