@@ -17,6 +17,7 @@ from routes import (
     console,
     decisions,
     events,
+    fastpath,
     idempotency,
     invitations,
     keys,
@@ -79,7 +80,7 @@ def register(app: Flask) -> None:
     register_error_handlers(app)
     rate_limit = limiter.init(app)
     decisions.configure(app.config)
-    app.wsgi_app = decisions.FastPath(app, app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = fastpath.FastPath(app, app.wsgi_app)  # type: ignore[method-assign]
     if tracing.ON:  # a server span per request; off, not even a layer to call through
         app.wsgi_app = tracing.WSGI(app.wsgi_app)  # type: ignore[method-assign]
     app.ensure_sync = _sync_once(app)

@@ -17,37 +17,28 @@ decision endpoints take a lean path (bench/ measures it against a minimal Flask 
 Every answer says the change position it was decided at (``consistency_token``).
 """
 
-import io
 import json
 import logging
 import re
 import threading
-import time
 
 from flask import Blueprint, current_app, g, request
-from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from access import listing, previews
-from access.cache import CACHE, MISSING, UnknownToken
+from access.cache import CACHE, UnknownToken
 from access.context import Context
 from access.decisions import Decision, allowed_actions, count, decide, decide_ref, new_decision_id
 from access.errors import ApiError, FactsUnavailable
 from access.keys import outside
-from access.targets import TargetBuilder
-from authz.engine import begin_work, evaluations
-from models import db, hash_secret
+from authz.engine import evaluations
 from models.generation import parse_token, token
 from ops import decisionlog, tracing
-from ops.activity import ACTIVITY
-from ops.metrics import DECISION_ERRORS, FACT_CACHE, LATENCY, REQUESTS
-from routes import schemas
+from ops.metrics import DECISION_ERRORS, FACT_CACHE
 from routes.context import (
     MAX_DEPTH,
     authenticate,
     depth,
-    fast_context,
-    key_scope,
     load,
     policy,
     targets,
@@ -74,8 +65,6 @@ from routes.schemas import (
 bp = Blueprint("decisions", __name__, url_prefix="/v1/authorize")
 log = logging.getLogger("orgauthz.decisions")
 ACCESS = logging.getLogger("orgauthz.access")
-
-MODES = CONSISTENCY_MODES
 
 
 # ---------------------------------------------------------------- before the view
@@ -129,9 +118,11 @@ def _consistency(value) -> tuple:
             {f"consistency.{k}": ["Unknown field."] for k in unknown},
         )
     mode = value.get("mode")
-    if mode not in MODES:
+    if mode not in CONSISTENCY_MODES:
         raise ApiError(
-            422, "invalid fields: consistency.mode", {"consistency.mode": [f"one of {list(MODES)}"]}
+            422,
+            "invalid fields: consistency.mode",
+            {"consistency.mode": [f"one of {list(CONSISTENCY_MODES)}"]},
         )
     if mode != "at_least_as_fresh":
         if "token" in value:
@@ -259,17 +250,18 @@ def _check(check, level: int = 1):
 
 
 # ---------------------------------------------------------------- answers
-# A request's work budget: the Polar queries its checks may run (memo hits run none), set
-# from DECISION_BUDGET when the app is built; 0 is no limit.
-BUDGET = {"evaluations": 2000}
+# Set from the app's config by ``configure`` when it is built (the fast path runs outside any
+# app context): REQUIRE_RESOURCE_ORG, and DECISION_BUDGET, the Polar queries a request's
+# checks may run (memo hits run none; 0 is no limit).
+SETTINGS = {"require_org": False, "budget": 2000}
 
 
 def _within_budget() -> None:
     """A 422 naming the limit once the request has run more than its budget of Polar
-    queries (counted from the start of the request, by ``FastPath``, so a batch the fast
+    queries (counted from the start of the request, by routes/fastpath.py, so a batch the fast
     path gave up on counts its work there too): a batch stops there, whatever else it
     holds, so no request holds a thread for long."""
-    limit = BUDGET["evaluations"]
+    limit = SETTINGS["budget"]
     if limit and evaluations() > limit:
         raise ApiError(
             422,
@@ -279,13 +271,10 @@ def _within_budget() -> None:
         )
 
 
-SETTINGS = {"require_org": False}  # REQUIRE_RESOURCE_ORG, set by ``configure``
-
-
 def configure(config) -> None:
-    """Take the decision endpoints' settings from the app's config (at app creation: the
-    fast path runs outside any app context)."""
+    """Take the decision endpoints' settings from the app's config."""
     SETTINGS["require_org"] = bool(config.get("REQUIRE_RESOURCE_ORG"))
+    SETTINGS["budget"] = int(config.get("DECISION_BUDGET", 2000))
 
 
 def _org_named(resource: dict, field: str) -> None:
@@ -609,175 +598,3 @@ def _denied_on_error(list_query, *args) -> dict:
         log.exception("error while listing (%s); nothing listed", list_query.__name__)
         DECISION_ERRORS.inc()
         return {"items": [], "next": None}
-
-
-__all__ = ["ValidationError", "begin", "bp"]
-
-
-# ---------------------------------------------------------------- the fast path
-ROUTES = {  # path: (endpoint, url rule, the decision)
-    "/v1/authorize": ("decisions.authorize", "/v1/authorize", "single"),
-    "/v1/authorize/batch": ("decisions.authorize_batch", "/v1/authorize/batch", "batch"),
-    "/v1/authorize/actions": ("decisions.list_allowed_actions", "/v1/authorize/actions", "actions"),
-}
-_HEALTHZ = b'{"status":"ok"}\n'
-
-
-class FastPath:
-    """WSGI in front of the Flask app: answers ``POST`` to the three decision endpoints, and
-    ``GET /healthz``, without Flask's request machinery (request and app contexts, routing,
-    request and response objects, nine hooks), which costs more than the decision itself.
-
-    It does what the hooks do for these requests (request id, API key, rate limit, the
-    facts' freshness, metrics, access log, security headers, returning the connection) and
-    answers only what it can answer exactly as the Flask route would: a body in the
-    canonical form from a key the worker already knows, with no ``X-Actor-Id``, within the
-    rate limit. Anything else, or any exception, goes to the Flask route with the body as
-    read, so every error is rendered by the one error handler (routes/errors.py); what the
-    fast path already settled (the rate-limit count, the facts) is handed over in the
-    WSGI environ, not done twice."""
-
-    def __init__(self, app, downstream):
-        self.downstream = downstream
-        self.max_body = app.config.get("MAX_CONTENT_LENGTH") or 0
-        self.clock = app.config["CLOCK"]
-        self.flush = float(app.config["LAST_ACTIVE_FLUSH_SECONDS"])
-        self.holder = app.extensions["orgauthz.policy"]
-        self.limiter = app.extensions["orgauthz.limiter"]
-        self.children: dict = {}
-        BUDGET["evaluations"] = int(app.config.get("DECISION_BUDGET", 2000))
-
-    def __call__(self, environ, start_response):
-        path, method = environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")
-        if method == "GET" and path == "/healthz":
-            return self._healthz(environ, start_response)
-        begin_work()  # the request's work budget counts from here (_within_budget)
-        route = ROUTES.get(path) if method == "POST" else None
-        length = environ.get("CONTENT_LENGTH")
-        if (
-            route is None
-            or not length
-            or not length.isdigit()
-            or "HTTP_TRANSFER_ENCODING" in environ
-            or "HTTP_X_ACTOR_ID" in environ
-            or (self.max_body and int(length) > self.max_body)
-        ):
-            return self.downstream(environ, start_response)
-        started = time.perf_counter()
-        raw = environ["wsgi.input"].read(int(length))
-        answer = None
-        if len(raw) == int(length):
-            try:
-                answer = self._serve(route, raw, environ, started)
-            except Exception:  # noqa: BLE001 -- the Flask route answers (and renders it)
-                log.debug("fast path declined %s", path, exc_info=True)
-        if answer is None:
-            environ["wsgi.input"] = io.BytesIO(raw)
-            environ["CONTENT_LENGTH"] = str(len(raw))
-            environ.pop("wsgi.input_terminated", None)
-            return self.downstream(environ, start_response)
-        status, headers, payload = answer
-        start_response(status, headers)
-        return [payload]
-
-    def _serve(self, route, raw: bytes, environ, started: float):
-        endpoint, rule, kind = route
-        if tracing.ON:
-            tracing.route(rule, environ.get("HTTP_X_REQUEST_ID"))
-        body = json.loads(raw)
-        if type(body) is not dict:
-            return None
-        mode, position = "minimize_latency", None
-        if "consistency" in body:
-            mode, position = _consistency(body.pop("consistency"))  # ApiError: declined
-        scheme, _, key = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
-        key = key.strip()
-        if scheme.lower() != "bearer" or not key:
-            return None
-        facts = CACHE.view(mode, position)  # UnknownToken: declined
-        environ["orgauthz.facts"] = facts
-        name = facts.key(hash_secret(key))
-        if name is MISSING or name is None:  # the Flask route reads the key (and answers 401)
-            return None
-        state = self.limiter.hit(name, endpoint)
-        environ["orgauthz.rate_limit"] = state
-        if not state[0]:
-            return None  # the Flask route answers the 429
-        request_id = schemas.request_id(environ.get("HTTP_X_REQUEST_ID"))
-        fast_context({"api_key": name, "request_id": request_id})
-        _fast.clock = self.clock
-        try:
-            snapshot, builder, mark = self.holder.current, TargetBuilder(facts), self._mark
-            builder.scope = key_scope(name)
-            if kind == "single":
-                text = _single(body, snapshot, builder, mark)
-            elif kind == "batch":
-                checks = _batch_checks(body)
-                text = _batch(checks, snapshot, builder, mark) if checks else None
-            else:
-                refs = _actions_refs(body)
-                text = json.dumps(_actions(*refs, snapshot, builder, mark)) if refs else None
-        finally:
-            fast_context(None)
-            _fast.clock = None
-            if not db.is_closed():
-                db.close()
-        if text is None:
-            return None
-        payload = text.encode()
-        _, limit, remaining, reset = state
-        headers = [
-            ("Content-Type", "application/json"),
-            ("Content-Length", str(len(payload))),
-            ("X-Request-Id", request_id),
-            ("X-Content-Type-Options", "nosniff"),
-            ("X-RateLimit-Limit", str(limit)),
-            ("X-RateLimit-Remaining", str(max(remaining, 0))),
-            ("X-RateLimit-Reset", str(int(reset))),
-            ("X-Decided-By", facts.source),
-        ]
-        self._observed(rule, "POST", started, request_id, name)
-        return "200 OK", headers, payload
-
-    def _healthz(self, environ, start_response):
-        started = time.perf_counter()
-        request_id = schemas.request_id(environ.get("HTTP_X_REQUEST_ID"))
-        start_response(
-            "200 OK",
-            [
-                ("Content-Type", "application/json"),
-                ("Content-Length", str(len(_HEALTHZ))),
-                ("X-Request-Id", request_id),
-                ("X-Content-Type-Options", "nosniff"),
-            ],
-        )
-        self._observed("/healthz", "GET", started, request_id, None)
-        return [_HEALTHZ]
-
-    def _mark(self, actors) -> None:
-        now = self.clock()
-        for actor in actors:
-            ACTIVITY.mark(actor, now, self.flush)
-
-    def _observed(self, rule: str, method: str, started: float, request_id, api_key) -> None:
-        """The metrics and the access-log line the Flask hooks would write."""
-        children = self.children.get(rule)
-        if children is None:
-            children = self.children[rule] = (
-                REQUESTS.labels(rule, method, 200),
-                LATENCY.labels(rule),
-            )
-        duration = time.perf_counter() - started
-        children[0].inc()
-        children[1].observe(duration)
-        if ACCESS.isEnabledFor(logging.INFO):
-            ACCESS.info(
-                {
-                    "request_id": request_id,
-                    "api_key": api_key,
-                    "method": method,
-                    "route": rule,
-                    "status": 200,
-                    "duration_ms": round(duration * 1000, 3),
-                }
-            )

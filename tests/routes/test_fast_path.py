@@ -1,4 +1,4 @@
-"""The decision endpoints' fast path (routes/decisions.py FastPath) answers as the Flask
+"""The decision endpoints' fast path (routes/fastpath.py FastPath) answers as the Flask
 routes do, with the same headers, metrics and decision-log lines, and leaves everything it
 cannot answer exactly to them."""
 
