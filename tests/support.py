@@ -1,6 +1,6 @@
 """Small helpers shared by test modules (no fixtures here: tests/conftest.py has those)."""
 
-from models import Membership, Organization, User, db
+from models import ApiKey, Membership, Organization, User, db
 
 
 def org_with(org_id: str, style: str, members: dict) -> None:
@@ -49,3 +49,30 @@ def join(api, inviter: str, org: str, uid: str, role: str) -> None:
     """``uid`` becomes a member as ``role``: invited by ``inviter``, then accepting."""
     response = accept_as(api, invite_one(api, inviter, org, uid, role)["token"], uid)
     assert response.status_code == 200, response.get_json()
+
+
+def demo_app_on_postgres(url: str, schema: str, tmp_path, key_name: str, db_options=None, **config):
+    """(app, API key): the app on a fresh PostgreSQL ``schema`` with the demo data of
+    ``make run``, for a test that needs its own database settings (``db_options``: more
+    connection parameters, e.g. ``application_name``; ``config``: the app's)."""
+    import models
+    from access.demo import load_demo
+    from app import create_app
+
+    models.init_db(url, options=f"-c search_path={schema}", **(db_options or {}))
+    models.drop_tables()
+    models.create_tables()
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": url,
+            "DATABASE_BOUND": True,
+            "DECISION_LOG": str(tmp_path / "d.log"),
+            "LAST_ACTIVE_FLUSH_SECONDS": 0,
+            **config,
+        }
+    )
+    with db.connection_context():
+        load_demo(app.extensions["orgauthz.policy"].current)
+        key = ApiKey.create_key(key_name)
+    return app, key

@@ -21,12 +21,11 @@ from urllib.parse import quote, urlsplit
 import pytest
 from prometheus_client import REGISTRY
 
-import models
-from app import create_app
-from models import ApiKey, Grant, db
+from models import Grant, db
 from models.generation import current, parse_token
 from ops.config import SETTINGS
 from tests.conftest import PG_URL
+from tests.support import demo_app_on_postgres
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="LISTEN and replicas are PostgreSQL's")
 
@@ -122,25 +121,9 @@ def relay():
 def serve(pg_schema, tmp_path, **config):
     """The app on a fresh schema with the demo data: a function that checks CHECK (its
     answer), after the fact cache's listener connected."""
-    models.init_db(PG_URL, options=f"-c search_path={pg_schema}")
-    models.drop_tables()
-    models.create_tables()
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": PG_URL,
-            "DATABASE_BOUND": True,
-            "DECISION_LOG": str(tmp_path / "d.log"),
-            "LAST_ACTIVE_FLUSH_SECONDS": 0,
-            **config,
-        }
-    )
     from access.cache import CACHE
-    from access.demo import load_demo
 
-    with db.connection_context():
-        load_demo(app.extensions["orgauthz.policy"].current)
-        key = ApiKey.create_key("hung")
+    app, key = demo_app_on_postgres(PG_URL, pg_schema, tmp_path, "hung", **config)
     client = app.test_client()
     headers = {"Authorization": f"Bearer {key}"}
 

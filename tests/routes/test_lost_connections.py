@@ -12,11 +12,10 @@ import uuid
 import psycopg2
 import pytest
 
-import models
-from app import create_app
-from models import ApiKey, AuditEvent, Invitation, db
+from models import AuditEvent, Invitation, db
 from tests.conftest import PG_URL
 from tests.routes.console_helpers import login, set_actor
+from tests.support import demo_app_on_postgres
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="terminates PostgreSQL connections")
 
@@ -29,23 +28,9 @@ SECONDS = 40  # ...and in time
 def keyed(pg_schema, tmp_path):
     """The app with the demo data on a pool whose connections are named ``name``."""
     name = f"oaz-lost-{uuid.uuid4().hex[:10]}"
-    models.init_db(PG_URL, options=f"-c search_path={pg_schema}", application_name=name)
-    models.drop_tables()
-    models.create_tables()
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": PG_URL,
-            "DATABASE_BOUND": True,
-            "DECISION_LOG": str(tmp_path / "d.log"),
-            "LAST_ACTIVE_FLUSH_SECONDS": 0,
-        }
+    app, key = demo_app_on_postgres(
+        PG_URL, pg_schema, tmp_path, "lost-connections", {"application_name": name}
     )
-    from access.demo import load_demo
-
-    with db.connection_context():
-        load_demo(app.extensions["orgauthz.policy"].current)
-        key = ApiKey.create_key("lost-connections")
     yield app, {"Authorization": f"Bearer {key}", "X-Actor-Id": "pix4d-owner"}, name
     if hasattr(db.obj, "close_all"):
         db.obj.close_all()
