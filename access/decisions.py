@@ -14,7 +14,7 @@ from typing import NamedTuple
 import peewee
 from prometheus_client import Counter
 
-from access.errors import FORBIDDEN, ApiError, FactsUnavailable
+from access.errors import FactsUnavailable, Forbidden, NotFound
 from access.keys import OUTSIDE
 from access.targets import TargetBuilder
 from authz.engine import PolicySet, StyleEngine
@@ -345,7 +345,7 @@ def require(
     target: Target | None,
     what: str = "",
 ) -> None:
-    """Ask the policy; raise ApiError 403 with the reason when it says no (404 for no target).
+    """Ask the policy; raise Forbidden with the reason when it says no (NotFound for no target).
     ``what`` is the refused act as a verb phrase ("close org-1"); by default the action and
     the resource.
 
@@ -353,11 +353,11 @@ def require(
     with the facts read under the unit's locks.
     """
     if target is None:
-        raise ApiError(404, "no such resource")
+        raise NotFound("no such resource")
     decision = decide(policy, targets, actor_id, action, target, explain=True)
     if not decision.allowed:
         from access.refusals import why  # refusals asks decide(): imported here, not above
 
         reason = why(policy, targets, actor_id, action, target, decision)
         what = what or f"{action} {target.node.type} {target.node.id}".strip()
-        raise ApiError(403, f"{actor_id} may not {what}: {reason}", title=FORBIDDEN)
+        raise Forbidden(f"{actor_id} may not {what}: {reason}", policy=True)

@@ -19,7 +19,7 @@ import uuid
 from access import mail
 from access.context import Context
 from access.decisions import require
-from access.errors import FORBIDDEN, ApiError
+from access.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from access.events import target_invitation, target_user
 from access.orgs import (
     conflict_is_409,
@@ -115,10 +115,10 @@ def taken(org_id: str, keys: list, now: datetime.datetime) -> dict:
 
 
 def stored(org_id: str, invitation_id: str) -> Invitation:
-    """The invitation ``invitation_id`` of the org. Raises ApiError 404."""
+    """The invitation ``invitation_id`` of the org. Raises NotFound."""
     inv = Invitation.get_or_none((Invitation.id == invitation_id) & (Invitation.org == org_id))
     if inv is None:
-        raise ApiError(404, f"no invitation {invitation_id!r} in {org_id!r}")
+        raise NotFound(f"no invitation {invitation_id!r} in {org_id!r}")
     return inv
 
 
@@ -131,20 +131,18 @@ def stored_question(targets: TargetBuilder, org: OrgRef, action: str, inv: Invit
 
 
 def cancellable(inv: Invitation, now: datetime.datetime) -> None:
-    """Raises ApiError 409 unless the invitation is pending."""
+    """Raises Conflict unless the invitation is pending."""
     status = inv.status_at(now)
     if status != "pending":
-        raise ApiError(409, f"the invitation is {status}; only a pending one can be cancelled")
+        raise Conflict(f"the invitation is {status}; only a pending one can be cancelled")
 
 
 def resendable(org_id: str, inv: Invitation, now: datetime.datetime) -> None:
-    """Raises ApiError 409 unless the invitation is pending or expired, and its email is
+    """Raises Conflict unless the invitation is pending or expired, and its email is
     neither a member of the org nor invited again since."""
     status = inv.status_at(now)
     if status not in ("pending", "expired"):
-        raise ApiError(
-            409, f"the invitation is {status}; only a pending or expired one can be resent"
-        )
+        raise Conflict(f"the invitation is {status}; only a pending or expired one can be resent")
     other = Invitation.select().where(
         (Invitation.org == org_id)
         & (Invitation.email_key == inv.email_key)
@@ -158,8 +156,7 @@ def resendable(org_id: str, inv: Invitation, now: datetime.datetime) -> None:
         .where((Membership.org == org_id) & (User.email_key == inv.email_key))
     )
     if other.exists() or member.exists():
-        raise ApiError(
-            409,
+        raise Conflict(
             f"{inv.email} is already a member of {org_id} or has a newer invitation",
             {"email": ["already a member or invited"]},
         )
@@ -167,20 +164,19 @@ def resendable(org_id: str, inv: Invitation, now: datetime.datetime) -> None:
 
 def invite(ctx: Context, actor: str, org_id: str, items: list) -> list:
     """Invite a batch ``[{"email", "role"}, ...]``, all or nothing. Returns the invitations
-    in the order sent, each with its token (shown once). Raises ApiError 422 (undeclared
-    role or an email twice, per item), 403 (over the policy's batch limit; or items the
+    in the order sent, each with its token (shown once). Raises Invalid (undeclared
+    role or an email twice, per item), Forbidden (over the policy's batch limit; or items the
     policy's ``invite`` refuses, per item), 409 (already a member or invited, per item), 404.
     """
     engine = engine_for(ctx, org_ref(TargetBuilder(), org_id))
     limit = int(setting(engine, "invitation_batch_limit"))
     if len(items) > limit:
-        raise ApiError(
-            403,
+        raise Forbidden(
             f"the {engine.style} policy allows at most {limit} invitations at "
             f"a time (invitation_batch_limit); this batch has {len(items)}, so none "
             "was sent",
             {"invitations": [f"at most {limit} at a time"]},
-            title=FORBIDDEN,
+            policy=True,
         )
     roles = engine.roles("Organization")
     seen: dict[str, int]  # email key -> the first item with it
@@ -193,7 +189,7 @@ def invite(ctx: Context, actor: str, org_id: str, items: list) -> list:
             errors[f"invitations.{i}.email"] = [f"the same as invitations.{seen[key]}.email"]
         seen.setdefault(key, i)
     if errors:
-        raise ApiError(422, f"invalid fields: {', '.join(errors)}; no invitation was sent", errors)
+        raise Invalid(f"invalid fields: {', '.join(errors)}; no invitation was sent", errors)
     lifetime = datetime.timedelta(hours=float(setting(engine, "invitation_lifetime_hours")))
     created = []
     with conflict_is_409(), UnitOfWork(ctx, org_id) as uow:
@@ -205,12 +201,11 @@ def invite(ctx: Context, actor: str, org_id: str, items: list) -> list:
             if reason is not None:
                 denied[f"invitations.{i}.role"] = [reason]
         if denied:
-            raise ApiError(
-                403,
+            raise Forbidden(
                 f"{actor} may not send {len(denied)} of these {len(items)} "
                 "invitations; none was sent",
                 denied,
-                title=FORBIDDEN,
+                policy=True,
             )
         found = taken(org_id, list(seen), now)
         conflicts = {}
@@ -219,8 +214,7 @@ def invite(ctx: Context, actor: str, org_id: str, items: list) -> list:
             if problem is not None:
                 conflicts[f"invitations.{i}.email"] = [problem]
         if conflicts:
-            raise ApiError(
-                409,
+            raise Conflict(
                 f"{len(conflicts)} of these {len(items)} emails are already "
                 "members or invited; no invitation was sent",
                 conflicts,
@@ -259,8 +253,8 @@ def list_page(
     ctx: Context, actor: str, org_id: str, status: str | None, limit: int, after: str | None
 ) -> dict:
     """Invitations by id, by status (pending, accepted, expired, cancelled), after the id
-    ``after``; action ``view_invitations``. Returns ``{"items", "next"}``. Raises ApiError
-    404, 403."""
+    ``after``; action ``view_invitations``. Returns ``{"items", "next"}``. Raises NotFound,
+    Forbidden."""
     targets = TargetBuilder()
     require(
         ctx.policy,
@@ -286,7 +280,7 @@ def list_page(
 
 def cancel(ctx: Context, actor: str, org_id: str, invitation_id: str) -> dict:
     """Cancel a pending invitation (``cancel`` on the Invitation); its token stops working.
-    Raises ApiError 404, 403, 409 (not pending any more)."""
+    Raises NotFound, Forbidden, Conflict (not pending any more)."""
     with UnitOfWork(ctx, org_id) as uow:
         org = uow.org()
         inv = stored(org_id, invitation_id)
@@ -305,11 +299,11 @@ def cancel(ctx: Context, actor: str, org_id: str, invitation_id: str) -> dict:
 
 
 def usable(inv: Invitation, now: datetime.datetime) -> None:
-    """Raises ApiError 410 unless the invitation is pending and not expired."""
+    """Raises Gone unless the invitation is pending and not expired."""
     status = inv.status_at(now)
     if status != "pending":
         word = {"accepted": "was already used"}.get(status, f"is {status}")
-        raise ApiError(410, f"the invitation {word}; ask for a new one")
+        raise Gone(f"the invitation {word}; ask for a new one")
 
 
 # Facts of an accepted invitation and what to tell a person when the policy's answer
@@ -356,13 +350,13 @@ def inviter_question(targets: TargetBuilder, org: OrgRef, inv: Invitation) -> Qu
 
 def accept(ctx: Context, token: str, person: dict) -> dict:
     """Accept an invitation as ``person`` ({"id", "email", "name"}, created if new).
-    Returns the membership. Raises ApiError 404 (unknown token), 410 (expired, cancelled or
+    Returns the membership. Raises NotFound (unknown token), Gone (expired, cancelled or
     used), 403 (the policy's ``accept`` refuses, e.g. another email, or a style with one
     organization per user), 409 (already a member; the email belongs to another user)."""
     user_id = person["id"]
     inv = Invitation.get_or_none(Invitation.token_hash == hash_secret(token))
     if inv is None or (ctx.orgs is not None and inv.org_id not in ctx.orgs):
-        raise ApiError(404, "no invitation has this token")  # another org's: the key's scope
+        raise NotFound("no invitation has this token")  # another org's: the key's scope
     usable(inv, ctx.now())
     # The user's row lock too: "one organization per user" rules span organizations, and
     # every unit that could add this user anywhere (accepting, creating) takes it.
@@ -376,8 +370,7 @@ def accept(ctx: Context, token: str, person: dict) -> dict:
         if user is None:
             holder = User.get_or_none(User.email_key == email_key)
             if holder is not None:
-                raise ApiError(
-                    409,
+                raise Conflict(
                     f"the email {person['email']!r} belongs to another user",
                     {"user.email": ["taken"]},
                 )
@@ -407,23 +400,21 @@ def accept(ctx: Context, token: str, person: dict) -> dict:
                     if what_if({**attrs, fact: not attrs[fact]})
                 ]
             )
-            raise ApiError(
-                403,
+            raise Forbidden(
                 f"{user_id} may not accept this invitation: {'; '.join(why) or reason}",
-                title=FORBIDDEN,
+                policy=True,
             )
         # It carries its inviter's authority: the policy is asked again whether the inviter,
         # as they are now (removed, demoted), may send it.
         lent = uow.refusal(user_id, inviter_question(uow.targets, org, inv))
         if lent is not None:
-            raise ApiError(
-                403,
+            raise Forbidden(
                 f"{user_id} may not accept this invitation: it was sent by {inv.invited_by}, "
                 f"who may no longer send it ({lent}); ask for it to be sent again",
-                title=FORBIDDEN,
+                policy=True,
             )
         if Membership.get_or_none((Membership.org == org.id) & (Membership.user == user_id)):
-            raise ApiError(409, f"{user_id} is already a member of {org.id}")
+            raise Conflict(f"{user_id} is already a member of {org.id}")
         membership = Membership.create(user=user_id, org=org.id, role=inv.role, created_at=now)
         before = _audit_view(inv)
         inv.status, inv.accepted_by, inv.ended_at = "accepted", user_id, now
@@ -452,7 +443,7 @@ def accept(ctx: Context, token: str, person: dict) -> dict:
 
 
 def get(ctx: Context, actor: str, org_id: str, invitation_id: str) -> dict:
-    """One invitation of the org; action ``view_invitations``. Raises ApiError 404, 403."""
+    """One invitation of the org; action ``view_invitations``. Raises NotFound, Forbidden."""
     targets = TargetBuilder()
     require(
         ctx.policy,
@@ -464,7 +455,7 @@ def get(ctx: Context, actor: str, org_id: str, invitation_id: str) -> dict:
     )
     inv = Invitation.get_or_none((Invitation.id == invitation_id) & (Invitation.org == org_id))
     if inv is None:
-        raise ApiError(404, f"no invitation {invitation_id!r} in {org_id!r}")
+        raise NotFound(f"no invitation {invitation_id!r} in {org_id!r}")
     return as_dict(inv, ctx.now())
 
 
@@ -472,7 +463,7 @@ def resend(ctx: Context, actor: str, org_id: str, invitation_id: str) -> dict:
     """Send a pending or expired invitation again: a new token (the old one stops working),
     its lifetime starting again, a new mail, audited. The policy's ``invite`` on the
     Invitation decides, as for inviting with its role. Returns the invitation with its new
-    token (shown once). Raises ApiError 404, 403, 409 (accepted or cancelled; the email is
+    token (shown once). Raises NotFound, Forbidden, Conflict (accepted or cancelled; the email is
     invited again or already a member)."""
     with conflict_is_409(), UnitOfWork(ctx, org_id) as uow:
         org = uow.org()
@@ -502,7 +493,7 @@ def role_change_plan(
     ctx: Context, targets: TargetBuilder, org: OrgRef, invitation_id: str, role: str
 ) -> tuple[Invitation, list[Question]]:
     """What giving a stored invitation the role ``role`` asks the policy: ``change_role`` on
-    it, shown its stored role and ``to_role``. Raises ApiError 422 (undeclared role), 404."""
+    it, shown its stored role and ``to_role``. Raises Invalid (undeclared role), NotFound."""
     to_role = declared_role(engine_for(ctx, org), role)
     inv = stored(org.id, invitation_id)
     target = targets.management(org, "Invitation", {"role": inv.role, "to_role": to_role})
@@ -511,10 +502,10 @@ def role_change_plan(
 
 
 def role_changeable(inv: Invitation, now: datetime.datetime) -> None:
-    """Raises ApiError 409 unless the invitation is pending."""
+    """Raises Conflict unless the invitation is pending."""
     status = inv.status_at(now)
     if status != "pending":
-        raise ApiError(409, f"the invitation is {status}; only a pending one can change its role")
+        raise Conflict(f"the invitation is {status}; only a pending one can change its role")
 
 
 def change_role(ctx: Context, actor: str, org_id: str, invitation_id: str, role: str) -> dict:
@@ -522,8 +513,8 @@ def change_role(ctx: Context, actor: str, org_id: str, invitation_id: str, role:
     role now and ``to_role``. The invitation then carries the actor's authority
     (``invited_by`` becomes the actor), gets a new token (the old one stops working: its
     mail named the old role) and a fresh mail; its expiry stays. Returns the invitation with
-    its new token (shown once); the same role changes nothing (no token). Raises ApiError
-    422 (undeclared role), 404, 403, 409 (not pending any more)."""
+    its new token (shown once); the same role changes nothing (no token). Raises Invalid (undeclared
+    role), NotFound, Forbidden, Conflict (not pending any more)."""
     with UnitOfWork(ctx, org_id) as uow:
         org = uow.org()
         inv, questions = role_change_plan(ctx, uow.targets, org, invitation_id, role)

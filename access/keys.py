@@ -18,7 +18,7 @@ import datetime
 
 import peewee
 
-from access.errors import ApiError
+from access.errors import Conflict, Forbidden, Invalid, NotFound
 from models import (
     ApiKey,
     ApiKeyOrg,
@@ -51,7 +51,7 @@ def authenticated(row: ApiKey) -> KeyName:
 def _row(name: str) -> ApiKey:
     row = ApiKey.get_or_none((ApiKey.name == name) & ApiKey.revoked_at.is_null())
     if row is None:
-        raise ApiError(404, f"no active API key named {name!r}")
+        raise NotFound(f"no active API key named {name!r}")
     return row
 
 
@@ -60,8 +60,7 @@ def _known_orgs(orgs: list[str], field: str = "orgs") -> list[str]:
     found = {o.id for o in Organization.select(Organization.id).where(Organization.id.in_(wanted))}
     missing = [o for o in wanted if o not in found]
     if missing:
-        raise ApiError(
-            422,
+        raise Invalid(
             f"no organization {', '.join(repr(o) for o in missing)}",
             {field: [f"no organization {o!r}" for o in missing]},
         )
@@ -73,14 +72,14 @@ def as_dict(row: ApiKey, orgs: Scope) -> dict:
 
 
 def scope_of(name: str) -> dict:
-    """``{"key", "service_wide", "orgs"}`` of the active key ``name``. Raises ApiError 404."""
+    """``{"key", "service_wide", "orgs"}`` of the active key ``name``. Raises NotFound."""
     row = _row(name)
     return as_dict(row, row.orgs())
 
 
 def set_scope(name: str, orgs: list[str] | None) -> dict:
     """Bind the active key ``name`` to ``orgs`` (each must exist; an empty list: to none),
-    or make it service-wide (None). Raises ApiError 404 (no such key), 422 (an org)."""
+    or make it service-wide (None). Raises NotFound (no such key), Invalid (an org)."""
     with transaction():
         row = _row(name)
         wanted = None if orgs is None else _known_orgs(orgs)
@@ -93,19 +92,19 @@ def set_scope(name: str, orgs: list[str] | None) -> dict:
 
 def create(name: str, orgs: list[str] | None) -> str:
     """Make a key (``flask keys create``), bound to ``orgs`` when given. Returns the key.
-    Raises ApiError 409 (name taken), 422 (an org)."""
+    Raises Conflict (name taken), Invalid (an org)."""
     with transaction():
         wanted = None if orgs is None else _known_orgs(orgs, "--org")
         try:
             with transaction():
                 return ApiKey.create_key(name, wanted)
         except peewee.IntegrityError:
-            raise ApiError(409, f"a key named {name!r} exists; revoke it or pick another") from None
+            raise Conflict(f"a key named {name!r} exists; revoke it or pick another") from None
 
 
 def revoke(name: str, now: datetime.datetime) -> dict:
     """Revoke the active key ``name``: it answers 401 from now on, its webhooks are
-    disabled and its console sessions end. Returns counts. Raises ApiError 404."""
+    disabled and its console sessions end. Returns counts. Raises NotFound."""
     with transaction():
         row = _row(name)
         ApiKey.update(revoked_at=now).where(ApiKey.id == row.id).execute()
@@ -166,15 +165,14 @@ def may_change_user(scope: Scope, user_id: str) -> bool:
 
 
 def require_user(scope: Scope, user_id: str, change: bool = False) -> None:
-    """Raises ApiError 404 for a user the scope does not see, 403 for one it sees but may
+    """Raises NotFound for a user the scope does not see, Forbidden for one it sees but may
     not change (``change``) because they belong to organizations outside it."""
     if scope is None:
         return
     if not may_see_user(scope, user_id):
-        raise ApiError(404, f"no user {user_id!r}")
+        raise NotFound(f"no user {user_id!r}")
     if change and not may_change_user(scope, user_id):
-        raise ApiError(
-            403,
+        raise Forbidden(
             f"{user_id} belongs to organizations outside this key's: only a service-wide key "
             "may change or erase them",
         )

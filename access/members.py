@@ -16,7 +16,7 @@ from peewee import fn
 
 from access.context import Context
 from access.decisions import require
-from access.errors import FORBIDDEN, ApiError
+from access.errors import Forbidden, NotFound
 from access.events import target_user
 from access.orgs import declared_role, engine_for, iso, org_target
 from access.refusals import Question
@@ -64,7 +64,7 @@ def list_page(
 ) -> dict:
     """Active members by user id, then pending invitations, filtered by role and by ``q``
     (name or email), after the key ``after`` (``["m", user_id]`` or ``["i", invitation
-    id]``); action ``view_members``. Returns ``{"items", "next"}``. Raises ApiError 404, 403."""
+    id]``); action ``view_members``. Returns ``{"items", "next"}``. Raises NotFound, Forbidden."""
     targets = TargetBuilder()
     require(
         ctx.policy,
@@ -108,7 +108,7 @@ def list_page(
 
 
 def _membership(org_id: str, user_id: str) -> Membership:
-    """The membership of ``user_id`` in ``org_id``. Raises ApiError 404."""
+    """The membership of ``user_id`` in ``org_id``. Raises NotFound."""
     row = (
         Membership.select(Membership, User)
         .join(User)
@@ -116,7 +116,7 @@ def _membership(org_id: str, user_id: str) -> Membership:
         .first()
     )
     if row is None:
-        raise ApiError(404, f"{user_id!r} is not a member of {org_id!r}")
+        raise NotFound(f"{user_id!r} is not a member of {org_id!r}")
     return row
 
 
@@ -126,7 +126,7 @@ def change_plan(
     """What giving ``user_id`` the role ``role`` asks the policy, on the facts read now:
     the member's current role, ``is_self``, ``last_of_role``. The write calls it under its
     unit's locks, a preview of a RoleChange (access/previews.py) as is. Returns the
-    membership and the questions. Raises ApiError 422 (undeclared role), 404."""
+    membership and the questions. Raises Invalid (undeclared role), NotFound."""
     to_role = declared_role(engine_for(ctx, org), role)
     membership = _membership(org.id, user_id)
     from_role = membership.role
@@ -146,7 +146,7 @@ def change_plan(
 
 def change_role(ctx: Context, actor: str, org_id: str, user_id: str, role: str) -> dict:
     """Give a member another role (``change_role`` on a RoleChange, ``change_plan``).
-    Returns the member. Raises ApiError 422 (undeclared role), 404, 403 (the policy's
+    Returns the member. Raises Invalid (undeclared role), NotFound, Forbidden (the policy's
     reason)."""
     with UnitOfWork(ctx, org_id) as uow:
         membership, questions = change_plan(ctx, uow.targets, uow.org(), actor, user_id, role)
@@ -175,7 +175,7 @@ def removal_plan(
     (counting only members who stay: removing both Owners at once is removing the last
     one). The write calls it under its unit's locks, a preview of a Membership
     (access/previews.py) as is. Returns ({user id: membership}, the questions in the order
-    of ``user_ids``). Raises ApiError 404 (a user who is not a member)."""
+    of ``user_ids``). Raises NotFound (a user who is not a member)."""
     rows = (
         Membership.select(Membership, User)
         .join(User)
@@ -184,8 +184,7 @@ def removal_plan(
     found = {m.user.id: m for m in rows}
     missing = [u for u in user_ids if u not in found]
     if missing:
-        raise ApiError(
-            404,
+        raise NotFound(
             f"not members of {org.id}: {', '.join(missing)}",
             {"user_ids": [f"not a member: {u}" for u in missing]},
         )
@@ -210,8 +209,8 @@ def removal_plan(
 
 def remove(ctx: Context, actor: str, org_id: str, user_ids: list) -> list:
     """Remove members (or leave, for the acting user's own id), all or nothing: ``remove``
-    on each Membership (``removal_plan``). Returns the removed user ids. Raises ApiError 404
-    (a user who is not a member), 403 (any refusal; then nothing is removed)."""
+    on each Membership (``removal_plan``). Returns the removed user ids. Raises NotFound
+    (a user who is not a member), Forbidden (any refusal; then nothing is removed)."""
     with UnitOfWork(ctx, org_id) as uow:
         found, questions = removal_plan(uow.targets, uow.org(), actor, user_ids)
         denied, reasons = {}, {}
@@ -222,17 +221,15 @@ def remove(ctx: Context, actor: str, org_id: str, user_ids: list) -> list:
                 reasons[user_id] = reason
         if denied:
             if len(user_ids) == 1:
-                raise ApiError(
-                    403,
+                raise Forbidden(
                     f"{actor} may not {questions[0].what}: {reasons[user_ids[0]]}",
-                    title=FORBIDDEN,
+                    policy=True,
                 )
-            raise ApiError(
-                403,
+            raise Forbidden(
                 f"{actor} may not remove {len(denied)} of these {len(user_ids)} "
                 "members; nobody was removed",
                 denied,
-                title=FORBIDDEN,
+                policy=True,
             )
         memberships = [found[u] for u in user_ids]
         dropped = drop_memberships(org_id, memberships)
@@ -278,7 +275,7 @@ def drop_memberships(org_id: str, memberships: list) -> dict:
 
 def get(ctx: Context, actor: str, org_id: str, user_id: str) -> dict:
     """One member with role, last activity and grants in the org; action ``view_members``.
-    Raises ApiError 404 (org, not a member), 403 (with the policy's reason)."""
+    Raises NotFound (org, not a member), Forbidden (with the policy's reason)."""
     targets = TargetBuilder()
     require(
         ctx.policy,
@@ -304,7 +301,7 @@ def list_page_with_grants(
 ) -> dict:
     """``list_page`` (action ``view_members``) with each active member's grants in the org
     (``grants``: ``[{"type", "id", "role"}]``, as ``get`` shows one member's), for a
-    screen that lists members with what they were given. Raises ApiError 404, 403."""
+    screen that lists members with what they were given. Raises NotFound, Forbidden."""
     found = list_page(ctx, actor, org_id, limit, after, q=q)
     ids = [m["user_id"] for m in found["items"] if m["status"] == "active"]
     held = grants_in(org_id, ids) if ids else {}

@@ -16,7 +16,7 @@ import peewee
 
 from access.context import Context
 from access.decisions import decide, require
-from access.errors import ApiError
+from access.errors import Conflict, Invalid, NotFound, PolicyFault
 from access.events import summary, target_org
 from access.targets import TargetBuilder
 from access.uow import UnitOfWork
@@ -31,27 +31,26 @@ def iso(value: datetime.datetime | None) -> str | None:
 
 
 def engine_for(ctx: Context, org: OrgRef) -> StyleEngine:
-    """The policy engine of the organization's style. Raises ApiError 409 if none is loaded."""
+    """The policy engine of the organization's style. Raises Conflict if none is loaded."""
     try:
         return ctx.policy.engine(org.style)
     except KeyError as exc:
-        raise ApiError(409, f"no policy is loaded for the style {org.style!r}") from exc
+        raise Conflict(f"no policy is loaded for the style {org.style!r}") from exc
 
 
 def setting(engine: StyleEngine, name: str) -> Any:
-    """A setting the style's policy must state. Raises ApiError 500 when it states none."""
+    """A setting the style's policy must state. Raises PolicyFault when it states none."""
     value = engine.setting(name)
     if value is None:
-        raise ApiError(500, f"the {engine.style} policy states no setting({name!r}, ...)")
+        raise PolicyFault(f"the {engine.style} policy states no setting({name!r}, ...)")
     return value
 
 
 def declared_role(engine: StyleEngine, role: str, field: str = "role") -> str:
-    """``role`` if the style's policy declares it on Organization. Raises ApiError 422."""
+    """``role`` if the style's policy declares it on Organization. Raises Invalid."""
     roles = engine.roles("Organization")
     if role not in roles:
-        raise ApiError(
-            422,
+        raise Invalid(
             f"the {engine.style} policy declares no role {role!r}",
             {field: [f"one of: {', '.join(roles)}"]},
         )
@@ -59,30 +58,29 @@ def declared_role(engine: StyleEngine, role: str, field: str = "role") -> str:
 
 
 def org_ref(targets: TargetBuilder, org_id: str) -> OrgRef:
-    """The organization as decisions see it. Raises ApiError 404."""
+    """The organization as decisions see it. Raises NotFound."""
     org = targets.org(org_id)
     if org is None:
-        raise ApiError(404, f"no organization {org_id!r}")
+        raise NotFound(f"no organization {org_id!r}")
     return org
 
 
 def org_target(targets: TargetBuilder, org_id: str) -> Target:
-    """The Organization as a decision target. Raises ApiError 404."""
+    """The Organization as a decision target. Raises NotFound."""
     target = targets.registered(org_id, "Organization", org_id)
     if target is None:
-        raise ApiError(404, f"no organization {org_id!r}")
+        raise NotFound(f"no organization {org_id!r}")
     return target
 
 
 @contextlib.contextmanager
 def conflict_is_409() -> Iterator[None]:
     """Turn a unique-index violation (a concurrent request wrote the same id or email between
-    our check and our insert; the transaction is rolled back) into ApiError 409."""
+    our check and our insert; the transaction is rolled back) into Conflict."""
     try:
         yield
     except peewee.IntegrityError as exc:
-        raise ApiError(
-            409,
+        raise Conflict(
             "a concurrent request created the same id or email; nothing was changed, try again",
             retryable=True,
         ) from exc
@@ -111,12 +109,11 @@ def _slug(text: str) -> str:
 
 def create(ctx: Context, actor: str, body: dict) -> dict:
     """Create an organization; the acting user gets the role the policy's ``creator_role``
-    names. Returns the org. Raises ApiError 422 (unknown style), 403 (the policy's ``create``
+    names. Returns the org. Raises Invalid (unknown style), Forbidden (the policy's ``create``
     on NewOrganization refuses, e.g. one organization per user), 409 (id taken)."""
     style = body["style"]
     if style not in ctx.policy.styles:
-        raise ApiError(
-            422,
+        raise Invalid(
             f"no policy style {style!r}",
             {"style": [f"one of: {', '.join(ctx.policy.styles)}"]},
         )
@@ -151,7 +148,7 @@ def create(ctx: Context, actor: str, body: dict) -> dict:
         )
         uow.require(actor, "create", target, what=f"create a {style} organization")
         if Organization.get_or_none(Organization.id == org_id) is not None:
-            raise ApiError(409, f"an organization {org_id!r} already exists", {"id": ["taken"]})
+            raise Conflict(f"an organization {org_id!r} already exists", {"id": ["taken"]})
         now = ctx.now()
         org = Organization.create(
             id=org_id,
@@ -189,8 +186,7 @@ def _initial_resource(engine: StyleEngine, org_id: str, now: datetime.datetime) 
     if not initial_type:
         return None
     if initial_type not in engine.types:
-        raise ApiError(
-            500,
+        raise PolicyFault(
             f"the {engine.style} policy's initial_resource_type "
             f"{initial_type!r} is not a resource type it declares",
         )
@@ -212,7 +208,7 @@ def _initial_resource(engine: StyleEngine, org_id: str, now: datetime.datetime) 
 
 
 def get(ctx: Context, actor: str, org_id: str) -> dict:
-    """The organization, for those the policy allows ``view``. Raises ApiError 404, 403."""
+    """The organization, for those the policy allows ``view``. Raises NotFound, Forbidden."""
     targets = TargetBuilder()
     target = org_target(targets, org_id)
     require(ctx.policy, targets, actor, "view", target, what=f"view {org_id}")
@@ -250,7 +246,7 @@ FIELD_ACTIONS = {"name": "edit_details", "legal": "edit_legal", "billing": "edit
 
 def update(ctx: Context, actor: str, org_id: str, changes: dict) -> dict:
     """Change name, legal and/or billing details, each asked as its own action; all or
-    nothing. Raises ApiError 404, 403."""
+    nothing. Raises NotFound, Forbidden."""
     with UnitOfWork(ctx, org_id) as uow:
         uow.org()
         target = org_target(uow.targets, org_id)
@@ -268,8 +264,8 @@ def update(ctx: Context, actor: str, org_id: str, changes: dict) -> dict:
 
 
 def close(ctx: Context, actor: str, org_id: str) -> dict:
-    """Close the organization (action ``close``): it then allows nothing. Raises ApiError
-    404, 403 (also when it is already closed)."""
+    """Close the organization (action ``close``): it then allows nothing. Raises NotFound, Forbidden
+    (also when it is already closed)."""
     with UnitOfWork(ctx, org_id) as uow:
         uow.org()
         uow.require(actor, "close", org_target(uow.targets, org_id), what=f"close {org_id}")
@@ -320,7 +316,7 @@ def audit_page(
     first with ``order="desc"``), filtered by ``filters``: ``actor`` and ``action`` (exact),
     ``subject`` (a target: its own entries, and for a user or a resource the grants on them
     too), ``since`` and ``until`` (datetimes, inclusive); action ``view_audit``. Raises
-    ApiError 404, 403."""
+    NotFound, Forbidden."""
     targets = TargetBuilder()
     require(
         ctx.policy,
@@ -377,7 +373,7 @@ def abilities(ctx: Context, actor: str, org_id: str, actions: list) -> dict:
     """What the acting user may do on the organization: ``{action: None}`` for each action
     the policy allows, else the reason it refuses (the sentence a 403 would carry; for a
     closed organization, that it is closed). Each is a decision, logged like one. Raises
-    ApiError 404."""
+    NotFound."""
     from access.refusals import why  # refusals imports decisions, as this module does
 
     targets = TargetBuilder()
@@ -408,12 +404,12 @@ def closed_audit_page(
     policy), except this: the policy is asked ``view_closed_audit`` on the organization's
     facts as they stood when it closed (the memberships are kept), so those it names (in
     every style: those who could read the trail before) still read what happened, the
-    closing included. Raises ApiError 404, 409 (the organization is open: ``audit_page``),
-    403."""
+    closing included. Raises NotFound, Conflict (the organization is open: ``audit_page``),
+    Forbidden."""
     targets = TargetBuilder()
     target = org_target(targets, org_id)
     if not target.org.is_closed:
-        raise ApiError(409, f"organization {org_id!r} is open; read its audit trail as usual")
+        raise Conflict(f"organization {org_id!r} is open; read its audit trail as usual")
     as_it_stood = target._replace(org=target.org._replace(closed_at=None))
     require(
         ctx.policy,

@@ -42,7 +42,7 @@ import peewee
 from access import invitations, members, resources
 from access.context import Context
 from access.decisions import Decision, Tally, count, decide, new_decision_id
-from access.errors import ApiError, FactsUnavailable
+from access.errors import Conflict, DomainError, FactsUnavailable, Invalid, NotFound
 from access.orgs import declared_role, engine_for
 from access.refusals import Question
 from access.targets import TargetBuilder
@@ -71,23 +71,23 @@ def is_management(ref: dict) -> bool:
 
 
 def _named(ref: dict, name: str) -> str:
-    """The caller's ``attributes.<name>``: a non-empty string. Raises ApiError 422."""
+    """The caller's ``attributes.<name>``: a non-empty string. Raises Invalid."""
     value = (ref.get("attributes") or {}).get(name)
     if not isinstance(value, str) or not value:
-        raise ApiError(422, f"a {ref['type']} names its {name} in attributes.{name}")
+        raise Invalid(f"a {ref['type']} names its {name} in attributes.{name}")
     return value
 
 
 def plan(ctx: Context, targets: TargetBuilder, actor: str, action: str, ref: dict) -> list:
     """The questions the write that ``action`` on ``ref`` names would ask, after the checks
-    it makes, on the facts read now. Raises ApiError where the write would fail before
+    it makes, on the facts read now. Raises DomainError where the write would fail before
     asking (or beside the policy), with its words."""
     type_ = ref["type"]
     if action not in ACTIONS.get(type_, ()):
-        raise ApiError(422, f"no management write does {action!r} on a {type_}")
+        raise Invalid(f"no management write does {action!r} on a {type_}")
     org = targets.org(ref.get("org") or "")
     if org is None:
-        raise ApiError(404, "a management resource names its organization in org")
+        raise NotFound("a management resource names its organization in org")
     level = Target(org, (org_node(org),))
     if targets.outside(level):  # the calling key's scope: read nothing, decide() denies
         return [Question(action, level, "")]
@@ -99,7 +99,7 @@ def plan(ctx: Context, targets: TargetBuilder, actor: str, action: str, ref: dic
     if type_ == "Grant":
         on = ref.get("parent")
         if not on:
-            raise ApiError(422, "a Grant names the resource it is on in parent")
+            raise Invalid("a Grant names the resource it is on in parent")
         user = _named(ref, "user")
         if action == "revoke":
             return resources.revoke_plan(targets, org, on["type"], on["id"], user)[2]
@@ -119,7 +119,7 @@ def _invitation(
         if isinstance(email, str) and email:
             problem = invitations.taken(org.id, [User.email_key_of(email)], now)
             if problem:
-                raise ApiError(409, f"{email}: {next(iter(problem.values()))}")
+                raise Conflict(f"{email}: {next(iter(problem.values()))}")
         return [invitations.invite_question(targets, org, role)]
     inv = invitations.stored(org.id, ref["id"])
     if action == "invite":
@@ -136,9 +136,9 @@ def _invitation(
     invitations.usable(inv, now)  # accept: as the invited user, on their stored email
     user = User.get_or_none(User.id == actor)
     if user is None:
-        raise ApiError(404, f"unknown actor {actor!r}")
+        raise NotFound(f"unknown actor {actor!r}")
     if Membership.get_or_none((Membership.org == org.id) & (Membership.user == actor)):
-        raise ApiError(409, f"{actor} is already a member of {org.id}")
+        raise Conflict(f"{actor} is already a member of {org.id}")
     attrs = invitations.accept_facts(org, inv, actor, user.email_key, user.email_key)
     target = targets.management(org, "Invitation", attrs)
     accepting = Question("accept", target, "accept this invitation")
@@ -172,10 +172,10 @@ def preview(
                 break
         assert decision is not None
         return decision
-    except ApiError as exc:
-        return _deny(policy.version, actor, action, exc.detail, explain, ref)
     except FactsUnavailable:
         raise
+    except DomainError as exc:
+        return _deny(policy.version, actor, action, exc.detail, explain, ref)
     except peewee.DatabaseError as exc:
         log.error("database error while previewing %s: %s; denied", action, exc)
         DECISION_ERRORS.inc()

@@ -16,7 +16,7 @@ import peewee
 
 from access.context import Context
 from access.decisions import allowed_actions, decide, require
-from access.errors import FORBIDDEN, ApiError
+from access.errors import Conflict, Forbidden, Invalid, NotFound, PolicyFault
 from access.events import target_grant, target_resource
 from access.orgs import engine_for, iso, org_ref
 from access.refusals import Question
@@ -34,21 +34,19 @@ def callers_types(engine: StyleEngine) -> list:
 
 
 def check_type(engine: StyleEngine, type_: str, field: str = "type") -> None:
-    """Raises ApiError 422 naming ``field`` unless the policy declares ``type_`` as a
+    """Raises Invalid naming ``field`` unless the policy declares ``type_`` as a
     resource callers register."""
     if type_ not in callers_types(engine):
-        raise ApiError(
-            422,
+        raise Invalid(
             f"the {engine.style} policy declares no resource type {type_!r}",
             {field: [f"not a resource type of this organization: one of {callers_types(engine)}"]},
         )
 
 
 def check_role(engine: StyleEngine, type_: str, role: str, field: str = "role") -> None:
-    """Raises ApiError 422 naming ``field`` unless the policy declares ``role`` on ``type_``."""
+    """Raises Invalid naming ``field`` unless the policy declares ``role`` on ``type_``."""
     if role not in engine.roles(type_):
-        raise ApiError(
-            422,
+        raise Invalid(
             f"the {engine.style} policy declares no role {role!r} on {type_}",
             {field: [f"one of {engine.roles(type_)}"]},
         )
@@ -62,36 +60,33 @@ def _row(org_id: str, type_: str, rid: str) -> Resource | None:
 
 
 def resource_or_404(org_id: str, type_: str, rid: str) -> Resource:
-    """The registered resource of the org. Raises ApiError 404."""
+    """The registered resource of the org. Raises NotFound."""
     row = _row(org_id, type_, rid)
     if row is None:
-        raise ApiError(404, f"no {type_} {rid!r} in organization {org_id!r}")
+        raise NotFound(f"no {type_} {rid!r} in organization {org_id!r}")
     return row
 
 
 def _parent(engine: StyleEngine, org: OrgRef, type_: str, ref: dict | None) -> Resource | None:
-    """The parent named by ``ref`` ({type, id} or None). Raises ApiError 422 naming
+    """The parent named by ``ref`` ({type, id} or None). Raises Invalid naming
     ``parent`` when it is not registered in this org or the policy relates no such parent,
     or when the chain would grow past MAX_DEPTH."""
     if ref is None:
         return None
     row = _row(org.id, ref["type"], ref["id"])
     if row is None:
-        raise ApiError(
-            422,
+        raise Invalid(
             f"no {ref['type']} {ref['id']!r} in organization {org.id!r}",
             {"parent": ["not a registered resource of this organization"]},
         )
     allowed = {t for t in engine.types[type_].relations.values() if t != "Organization"}
     if row.type not in allowed:
-        raise ApiError(
-            422,
+        raise Invalid(
             f"in the {engine.style} policy a {type_} does not sit in a {row.type}",
             {"parent": [f"must be one of {sorted(allowed) or 'none (top level only)'}"]},
         )
     if row.depth + 1 >= MAX_DEPTH or not _fits(row.child_path, f"{row.shape}/{type_}"):
-        raise ApiError(
-            422,
+        raise Invalid(
             f"resources nest at most {MAX_DEPTH} deep, and as deep as the chain's ids and "
             f"types fit {Resource.path.max_length} characters",
             {"parent": [f"too deep: already {row.depth + 1} deep"]},
@@ -147,8 +142,8 @@ def _state(row: Resource, parent: Resource | None = None) -> dict:
 # ---------------------------------------------------------------- resources
 def put(ctx: Context, actor: str, org_id: str, type_: str, rid: str, body: dict) -> tuple:
     """Register or update a resource; a new parent moves its whole subtree. Returns (the
-    resource, created?). Raises ApiError 404 (org), 409 (a move into its own subtree), 422
-    (type not declared, parent unknown or not allowed), 403 (the policy: ``create``;
+    resource, created?). Raises NotFound (org), Conflict (a move into its own subtree), Invalid
+    (type not declared, parent unknown or not allowed), Forbidden (the policy: ``create``;
     ``edit``, and ``create`` under a new parent)."""
     with UnitOfWork(ctx, org_id) as uow:
         org = uow.org()
@@ -212,10 +207,9 @@ def put(ctx: Context, actor: str, org_id: str, type_: str, rid: str, body: dict)
 
 def _move(row: Resource, parent: Resource | None) -> None:
     """Put ``row`` under ``parent`` and rewrite path and shape of its whole subtree, in the
-    caller's unit of work. Raises ApiError 409 for a move into its own subtree."""
+    caller's unit of work. Raises Conflict for a move into its own subtree."""
     if parent is not None and (parent.id == row.id or row.id in parent.ancestor_ids):
-        raise ApiError(
-            409,
+        raise Conflict(
             f"{row.type} {row.rid!r} cannot move into its own subtree",
             {"parent": ["would make a cycle"]},
         )
@@ -234,8 +228,7 @@ def _move(row: Resource, parent: Resource | None) -> None:
     deepest_path = max(longest[0] or 0, len(old_child)) + grow_path
     deepest_shape = max(longest[1] or 0, len(old_shape)) + grow_shape
     if not _fits("x" * deepest_path, "x" * deepest_shape):
-        raise ApiError(
-            422,
+        raise Invalid(
             f"{row.type} {row.rid!r} cannot move there: its subtree would nest deeper than "
             f"the chain's ids and types fit {Resource.path.max_length} characters",
             {"parent": ["too deep"]},
@@ -257,7 +250,7 @@ def _move(row: Resource, parent: Resource | None) -> None:
 
 
 def get(ctx: Context, actor: str, org_id: str, type_: str, rid: str) -> dict:
-    """A registered resource. Raises ApiError 404, 403 (the policy: ``view``)."""
+    """A registered resource. Raises NotFound, Forbidden (the policy: ``view``)."""
     targets = TargetBuilder()
     org_ref(targets, org_id)
     row = resource_or_404(org_id, type_, rid)
@@ -268,7 +261,7 @@ def get(ctx: Context, actor: str, org_id: str, type_: str, rid: str) -> dict:
 def delete(ctx: Context, actor: str, org_id: str, type_: str, rid: str, recursive: bool) -> None:
     """Remove a resource and its grants; with ``recursive`` its whole subtree too.
 
-    Raises ApiError 404, 409 (it has children and recursive is not set), 403 (the policy:
+    Raises NotFound, Conflict (it has children and recursive is not set), Forbidden (the policy:
     ``delete`` on the resource).
     """
     with UnitOfWork(ctx, org_id) as uow:
@@ -279,8 +272,7 @@ def delete(ctx: Context, actor: str, org_id: str, type_: str, rid: str, recursiv
             cast(Any, row.subtree().select(Resource.id, Resource.path).tuples())
         )
         if below and not recursive:
-            raise ApiError(
-                409,
+            raise Conflict(
                 f"{type_} {rid!r} has {len(below)} resources below it; move them"
                 " or delete with ?recursive=true",
                 {"recursive": ["not set"]},
@@ -310,16 +302,15 @@ def delete(ctx: Context, actor: str, org_id: str, type_: str, rid: str, recursiv
 
 # ---------------------------------------------------------------- grants
 def _member_or_error(org_id: str, user_id: str) -> None:
-    """Raises ApiError 404 for an unknown user, 422 naming user_id for a non-member."""
+    """Raises NotFound for an unknown user, Invalid naming user_id for a non-member."""
     if User.get_or_none(User.id == user_id) is None:
-        raise ApiError(404, f"no user {user_id!r}")
+        raise NotFound(f"no user {user_id!r}")
     if (
         not Membership.select()
         .where((Membership.org == org_id) & (Membership.user == user_id))
         .exists()
     ):
-        raise ApiError(
-            422,
+        raise Invalid(
             f"{user_id!r} is not a member of organization {org_id!r}",
             {"user_id": ["not a member of the organization"]},
         )
@@ -350,8 +341,8 @@ def grant_plan(
 ) -> tuple[Resource, Grant | None, list[Question]]:
     """Everything ``put_grant`` checks before it writes, on the facts read now (the write
     calls it under its unit's locks, a preview of a Grant, access/previews.py, as is):
-    (the resource, the grant held, ``grant_questions``). Raises ApiError 404 (resource,
-    user), 422 (role not declared on the type, user not a member)."""
+    (the resource, the grant held, ``grant_questions``). Raises NotFound (resource,
+    user), Invalid (role not declared on the type, user not a member)."""
     row = resource_or_404(org.id, type_, rid)
     check_role(engine_for(ctx, org), type_, role)
     _member_or_error(org.id, user_id)
@@ -364,11 +355,11 @@ def revoke_plan(
 ) -> tuple[Resource, Grant, list[Question]]:
     """Everything ``delete_grant`` checks before it deletes, on the facts read now: the
     resource, the grant (its role read from the database) and ``revoke`` on it. Raises
-    ApiError 404 (resource, no such grant)."""
+    NotFound (resource, no such grant)."""
     row = resource_or_404(org.id, type_, rid)
     grant = Grant.get_or_none((Grant.user == user_id) & (Grant.resource == row.id))
     if grant is None:
-        raise ApiError(404, f"{user_id!r} holds no grant on {type_} {rid!r}")
+        raise NotFound(f"{user_id!r} holds no grant on {type_} {rid!r}")
     on = targets.registered(org.id, type_, rid)
     target = targets.management(org, "Grant", {"role": grant.role}, under=on)
     what = f"revoke {grant.role} on {type_} {rid} from {user_id}"
@@ -413,8 +404,8 @@ def _write_grant(
 def put_grant(
     ctx: Context, actor: str, org_id: str, type_: str, rid: str, user_id: str, role: str
 ) -> tuple:
-    """Give a member a role on a resource. Returns (the grant, created?). Raises ApiError
-    404 (org, resource, user), 422 (role not declared on the type, user not a member), 403
+    """Give a member a role on a resource. Returns (the grant, created?). Raises NotFound (org,
+    resource, user), Invalid (role not declared on the type, user not a member), Forbidden
     (the policy: ``grant`` on a Grant, ``revoke`` of a role it replaces)."""
     with UnitOfWork(ctx, org_id) as uow:
         org = uow.org()
@@ -424,7 +415,7 @@ def put_grant(
 
 
 def delete_grant(ctx: Context, actor: str, org_id: str, type_: str, rid: str, user_id: str) -> None:
-    """Take a grant back. Raises ApiError 404 (org, resource, no such grant), 403 (the
+    """Take a grant back. Raises NotFound (org, resource, no such grant), Forbidden (the
     policy: ``revoke`` on the Grant)."""
     with UnitOfWork(ctx, org_id) as uow:
         _, grant, questions = revoke_plan(uow.targets, uow.org(), type_, rid, user_id)
@@ -443,7 +434,7 @@ def delete_grant(ctx: Context, actor: str, org_id: str, type_: str, rid: str, us
 def grant_batch(ctx: Context, actor: str, org_id: str, user_id: str, items: list) -> list:
     """Give a member roles on several resources at once, all or nothing.
 
-    Raises ApiError 404 (org, user), 403 (more than the policy's ``grant_batch_limit``, as
+    Raises NotFound (org, user), Forbidden (more than the policy's ``grant_batch_limit``, as
     for invitations; or the policy refuses any one of them), 422 (a type, resource or role
     the policy or org does not have, naming ``grants.<i>.<field>``; user not a member).
     """
@@ -452,8 +443,7 @@ def grant_batch(ctx: Context, actor: str, org_id: str, user_id: str, items: list
         engine = engine_for(ctx, org)
         limit = int(engine.setting("grant_batch_limit", 100))
         if len(items) > limit:
-            raise ApiError(
-                403,
+            raise Forbidden(
                 f"at most {limit} grants at a time in a {engine.style} organization;"
                 f" {len(items)} sent",
                 {"grants": [f"at most {limit}"]},
@@ -472,7 +462,7 @@ def grant_batch(ctx: Context, actor: str, org_id: str, user_id: str, items: list
                 continue
             rows.append((row, item["role"]))
         if errors:
-            raise ApiError(422, f"invalid fields: {', '.join(sorted(errors))}", errors)
+            raise Invalid(f"invalid fields: {', '.join(sorted(errors))}", errors)
         _member_or_error(org_id, user_id)
         return [
             grant_dict(_grant(uow, actor, org, row, user_id, role)[0], row) for row, role in rows
@@ -512,8 +502,8 @@ def list_children(
     optionally of one type, that the policy lets the actor ``view``, each with its grants
     when the actor may ``view_members`` of the org (else ``grants`` is null). Needs ``view``
     on the parent (the Organization for the top level). Returns ``{"items", "next"}``; a
-    page holds fewer than ``limit`` items when some rows were not viewable. Raises ApiError
-    404, 403."""
+    page holds fewer than ``limit`` items when some rows were not viewable. Raises NotFound,
+    Forbidden."""
     targets = TargetBuilder()
     org = org_ref(targets, org_id)
     if parent is None:
@@ -577,7 +567,7 @@ def list_children(
 def org_target_of(targets: TargetBuilder, org_id: str) -> Target:
     target = targets.registered(org_id, "Organization", org_id)
     if target is None:
-        raise ApiError(404, f"no organization {org_id!r}")
+        raise NotFound(f"no organization {org_id!r}")
     return target
 
 
@@ -585,7 +575,7 @@ def grants_of(
     ctx: Context, actor: str, org_id: str, type_: str, rid: str, limit: int, after: str | None
 ) -> dict:
     """The grants on one resource, by user id: for those the policy lets ``view`` it and
-    ``view_members`` of the org (a grant names a member). Raises ApiError 404, 403."""
+    ``view_members`` of the org (a grant names a member). Raises NotFound, Forbidden."""
     targets = TargetBuilder()
     org_ref(targets, org_id)
     row = resource_or_404(org_id, type_, rid)
@@ -631,15 +621,14 @@ def seen_by(policy: PolicySet, targets: TargetBuilder, actor: str, target: Targe
 def _require_seen(
     policy: PolicySet, targets: TargetBuilder, actor: str, org_id: str, type_: str, rid: str
 ) -> None:
-    """Raises ApiError 403 (the policy's reason for ``view``) unless ``seen_by``."""
+    """Raises Forbidden (the policy's reason for ``view``) unless ``seen_by``."""
     target = targets.registered(org_id, type_, rid)
     if not seen_by(policy, targets, actor, target):
         engine = policy.engines.get(target.org.style) if target else None
         if engine is not None and "view" not in engine.permissions(type_):
-            raise ApiError(
-                403,
+            raise Forbidden(
                 f"{actor} may not see {type_} {rid}: the policy allows them no action on it",
-                title=FORBIDDEN,
+                policy=True,
             )
         require(policy, targets, actor, "view", target)
 
@@ -651,7 +640,7 @@ def level(
     under ``parent`` (None: the top level) that the actor sees (``seen_by``: licenses
     too), each with its grants when they may ``view_members`` (else null). Needs ``view``
     on the Organization for the top level, the parent seen otherwise. Returns ``{"items",
-    "next"}``. Raises ApiError 404, 403."""
+    "next"}``. Raises NotFound, Forbidden."""
     targets = TargetBuilder()
     org = org_ref(targets, org_id)
     parent_row = None
@@ -742,7 +731,7 @@ def search(
     assign). Each item is ``as_dict`` with ``depth``. Needs no ``view`` of the
     organization: a member who may see only what was assigned to them finds exactly that.
     Returns ``{"items", "next"}`` by row, a page holding fewer than ``limit`` when rows
-    were not seen. Raises ApiError 404."""
+    were not seen. Raises NotFound."""
     targets = TargetBuilder()
     org_ref(targets, org_id)
     query = Resource.select().where(Resource.org == org_id)
@@ -785,7 +774,7 @@ def detail(ctx: Context, actor: str, org_id: str, type_: str, rid: str) -> dict:
     """A registered resource the actor sees (``seen_by``), with what a screen shows around
     it: ``chain``, the resources it sits in from the top (``{"type", "id", "name"}``;
     ``name`` and ``id`` null for one the actor does not see), and ``children``, how many
-    sit directly in it. Raises ApiError 404, 403."""
+    sit directly in it. Raises NotFound, Forbidden."""
     targets = TargetBuilder()
     org_ref(targets, org_id)
     row = resource_or_404(org_id, type_, rid)
@@ -814,7 +803,7 @@ def grants_on(
     ctx: Context, actor: str, org_id: str, type_: str, rid: str, limit: int, after: str | None
 ) -> dict:
     """``grants_of`` for a resource the actor sees (``seen_by``: a license's assignees
-    too), for those who may ``view_members`` of the org. Raises ApiError 404, 403."""
+    too), for those who may ``view_members`` of the org. Raises NotFound, Forbidden."""
     targets = TargetBuilder()
     org_ref(targets, org_id)
     row = resource_or_404(org_id, type_, rid)
@@ -848,7 +837,7 @@ def abilities(
     allows it, else the reason it refuses: ``edit`` (rename), ``delete``, ``grant`` and
     ``revoke`` by role (``{role: reason}``; ``revoke`` for ``roles_held``, the roles its
     grants hold), and ``parents``: the types it may sit in (a move). Each is a decision,
-    logged like one; the change decides again. Raises ApiError 404."""
+    logged like one; the change decides again. Raises NotFound."""
     from access.refusals import why  # refusals imports decisions, as this module does
 
     targets = TargetBuilder()
@@ -881,7 +870,7 @@ def creatable(ctx: Context, actor: str, org_id: str, parent: dict | None) -> lis
     the org), each ``{"type", "reason", "attributes"}``: ``reason`` None when the policy
     lets the actor ``create`` one there, else why not; ``attributes`` the values the policy
     shows apart (``{name: [values]}``, e.g. a License's kind), one of which a new one
-    needs. Raises ApiError 404."""
+    needs. Raises NotFound."""
     from access.refusals import why  # refusals imports decisions, as this module does
 
     targets = TargetBuilder()
@@ -914,7 +903,7 @@ def grant_reasons(ctx: Context, actor: str, org_id: str, action: str, items: lis
     """For each ``{"type", "id", "role"}`` of ``items`` (registered resources of the org),
     None when the policy lets the actor ``action`` (``grant`` or ``revoke``) that role on
     it, else the reason it refuses (or that the resource is gone): the buttons of a screen
-    that lists grants. Each is a decision, logged like one. Raises ApiError 404 (org)."""
+    that lists grants. Each is a decision, logged like one. Raises NotFound (org)."""
     from access.refusals import why  # refusals imports decisions, as this module does
 
     targets = TargetBuilder()
@@ -958,8 +947,7 @@ def create_personal(uow: UnitOfWork, engine: StyleEngine, org_id: str, user_id: 
     if not type_:
         return
     if type_ not in callers_types(engine):
-        raise ApiError(
-            500,
+        raise PolicyFault(
             f"the {engine.style} policy's personal_resource_type {type_!r} is not a "
             "resource type it declares",
         )

@@ -22,7 +22,7 @@ import functools
 import json
 
 from access.cache import MISSING, Facts, PrivateFacts, Roles
-from access.errors import ApiError
+from access.errors import Invalid, NotFound
 from authz.view import ActorFacts, Node, OrgRef, Target, management_target, org_node
 from models import Grant, Membership, Organization, Resource, User, db
 
@@ -86,13 +86,12 @@ def node_of(row: Resource) -> Node:
     return Node(row.type, row.rid, row.id, row.owner, _attrs(row.attributes))
 
 
-class AmbiguousResource(ApiError):
-    """A check named no organization and several registered the resource: a 422 asking
-    for the org (docs/API.md, version 1.2)."""
+class AmbiguousResource(Invalid):
+    """A check named no organization and several registered the resource: the field that
+    names the org is required (docs/API.md, version 1.2)."""
 
     def __init__(self, type_: str, rid: str, field: str) -> None:
         super().__init__(
-            422,
             f"more than one organization registered {type_} {rid!r}: name the organization",
             {field: ["required: more than one organization registered this resource"]},
         )
@@ -209,7 +208,7 @@ class TargetBuilder:
             return Target(org, (org_node(org), node))
         above = self.registered(org.id, parent.type, parent.rid)
         if above is None:  # read without a lock, and deleted since
-            raise ApiError(404, f"no {parent.type} {parent.rid!r} in organization {org.id!r}")
+            raise NotFound(f"no {parent.type} {parent.rid!r} in organization {org.id!r}")
         return Target(org, above.chain + (node,))
 
     @staticmethod

@@ -34,7 +34,7 @@ from typing import Any
 from access import events, refusals
 from access.context import Context
 from access.decisions import require
-from access.errors import FORBIDDEN, ApiError
+from access.errors import Forbidden, NotFound
 from access.targets import TargetBuilder
 from authz.view import OrgRef, Target
 from models import AuditEvent, Organization, User, db, transaction
@@ -127,16 +127,16 @@ class UnitOfWork:
         return self._open()
 
     def org(self) -> OrgRef:
-        """The locked organization as decisions see it. Raises ApiError 404."""
+        """The locked organization as decisions see it. Raises NotFound."""
         org = self._open().org(self.org_id) if self.org_id else None
         if org is None:
-            raise ApiError(404, f"no organization {self.org_id!r}")
+            raise NotFound(f"no organization {self.org_id!r}")
         return org
 
     # ------------------------------------------------------------ asking the policy
     def require(self, actor: str, action: str, target: Target | None, what: str = "") -> None:
-        """Ask the policy on facts read under the locks. Raises ApiError 403 with the reason
-        (404 when there is no target)."""
+        """Ask the policy on facts read under the locks. Raises Forbidden with the reason
+        (NotFound when there is no target)."""
         require(self.ctx.policy, self._open(), actor, action, target, what)
 
     def denial(self, actor: str, action: str, type_: str, attributes: dict) -> str | None:
@@ -155,17 +155,17 @@ class UnitOfWork:
         )
 
     def ask(self, actor: str, questions: list[refusals.Question]) -> None:
-        """Ask every question of a write's plan in order; ApiError 403 at the first refused."""
+        """Ask every question of a write's plan in order; Forbidden at the first refused."""
         for q in questions:
             self.require(q.asker(actor), q.action, q.target, q.what)
 
     def require_management(
         self, actor: str, action: str, type_: str, attributes: dict, what: str
     ) -> None:
-        """``denial``, raising ApiError 403 with the reason when refused."""
+        """``denial``, raising Forbidden with the reason when refused."""
         reason = self.denial(actor, action, type_, attributes)
         if reason is not None:
-            raise ApiError(403, f"{actor} may not {what}: {reason}", title=FORBIDDEN)
+            raise Forbidden(f"{actor} may not {what}: {reason}", policy=True)
 
     # ------------------------------------------------------------ the record of the change
     def audit(

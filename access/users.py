@@ -10,7 +10,7 @@ from peewee import OP, Expression, Field, Value, fn
 
 from access import derived
 from access.context import Context
-from access.errors import ApiError
+from access.errors import Conflict, Invalid, NotFound
 from access.events import subject_of, target_invitation, target_user
 from access.members import drop_memberships
 from access.orgs import conflict_is_409, iso
@@ -43,23 +43,21 @@ def as_dict(user: User) -> dict:
 
 
 def user_or_404(user_id: str) -> User:
-    """The user. Raises ApiError 404."""
+    """The user. Raises NotFound."""
     user = User.get_or_none(User.id == user_id)
     if user is None:
-        raise ApiError(404, f"no user {user_id!r}")
+        raise NotFound(f"no user {user_id!r}")
     return user
 
 
 def put(ctx: Context, user_id: str, email: str, name: str) -> dict:
-    """Create or update a user's email and name. Raises ApiError 409 (the email belongs to
+    """Create or update a user's email and name. Raises Conflict (the email belongs to
     another user)."""
     email_key = User.email_key_of(email)
     with conflict_is_409(), UnitOfWork(ctx, lock_users=[user_id]) as uow:
         holder = User.get_or_none(User.email_key == email_key)
         if holder is not None and holder.id != user_id:
-            raise ApiError(
-                409, f"the email {email!r} belongs to another user", {"email": ["taken"]}
-            )
+            raise Conflict(f"the email {email!r} belongs to another user", {"email": ["taken"]})
         user = User.get_or_none(User.id == user_id)
         created = user is None
         before = None if user is None else {"email": user.email, "name": user.name}
@@ -88,7 +86,7 @@ def put(ctx: Context, user_id: str, email: str, name: str) -> dict:
 
 def set_default_org(ctx: Context, user_id: str, org_id: str | None) -> dict:
     """Set (or clear, with None) the default organization, which must be one the user
-    belongs to. Raises ApiError 422 (not a member of it), 404."""
+    belongs to. Raises Invalid (not a member of it), NotFound."""
     with UnitOfWork(ctx, org_id, lock_users=[user_id]) as uow:
         user = user_or_404(user_id)
         if (
@@ -97,8 +95,7 @@ def set_default_org(ctx: Context, user_id: str, org_id: str | None) -> dict:
             .where((Membership.user == user_id) & (Membership.org == org_id))
             .exists()
         ):
-            raise ApiError(
-                422,
+            raise Invalid(
                 f"{user_id} is not a member of {org_id!r}",
                 {"default_org_id": ["must be an organization the user belongs to"]},
             )
@@ -122,7 +119,7 @@ def orgs_page(
 ) -> dict:
     """The organizations the user belongs to (of ``orgs`` only, when given: an API key's
     scope), each with the user's role, by id, after the id ``after``. Returns ``{"items",
-    "next"}``. Raises ApiError 404."""
+    "next"}``. Raises NotFound."""
     user = user_or_404(user_id)
     query = (
         Membership.select(Membership, Organization)
@@ -186,15 +183,15 @@ def erase(ctx: Context, user_id: str) -> dict:
     Refused (409, naming the orgs) when the user holds the last top role (the policy's
     ``creator_role``) of an open organization: it must not be left without one. Locks every
     organization concerned (sorted) and then the user, as every unit of work locks an
-    organization before a user. Returns ``{"user_id": pseudonym, ...}``. Raises ApiError 404.
+    organization before a user. Returns ``{"user_id": pseudonym, ...}``. Raises NotFound.
     """
     for _ in range(5):
         try:
             return _erase(ctx, user_id)
         except _Retry:
             continue
-    raise ApiError(
-        409, f"{user_id} kept joining organizations during the erasure; try again", retryable=True
+    raise Conflict(
+        f"{user_id} kept joining organizations during the erasure; try again", retryable=True
     )
 
 
@@ -245,7 +242,7 @@ def _erase(ctx: Context, user_id: str) -> dict:
             Organization.lock(org_id)
         user = User.lock(user_id)
         if user is None:
-            raise ApiError(404, f"no user {user_id!r}")
+            raise NotFound(f"no user {user_id!r}")
         if not set(_orgs_of(user)) <= set(org_ids):
             raise _Retry
         memberships = list(
@@ -262,8 +259,7 @@ def _erase(ctx: Context, user_id: str) -> dict:
             if m.role == top and Membership.is_last_of_role(m.org.id, user_id, top):
                 last.append(m.org.id)
         if last:
-            raise ApiError(
-                409,
+            raise Conflict(
                 f"{user_id} is the last holder of the top role of {', '.join(last)}; give "
                 "that role to someone else there (or close the organization) first",
                 {"user_id": [f"last top role of {o}" for o in last]},

@@ -63,7 +63,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from access import derived, events, keys
-from access.errors import ApiError
+from access.errors import Invalid, NotFound
 from access.mail import backoff
 from models import Delivery, Event, Organization, Webhook, transaction
 from ops import tracing
@@ -172,19 +172,18 @@ def vetted(host: str, port: int) -> tuple[list[IPAddress], str | None]:
 
 
 def check_url(url: str) -> None:
-    """Raises ApiError 422 naming ``url`` unless it is one a delivery may go to."""
+    """Raises Invalid naming ``url`` unless it is one a delivery may go to."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ApiError(422, "the url must be http:// or https:// with a host", {"url": ["invalid"]})
+        raise Invalid("the url must be http:// or https:// with a host", {"url": ["invalid"]})
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as exc:
-        raise ApiError(422, f"the url's port: {exc}", {"url": ["invalid port"]}) from exc
+        raise Invalid(f"the url's port: {exc}", {"url": ["invalid port"]}) from exc
     if not SETTINGS.allow_private:
         _, reason = vetted(parts.hostname, port)
         if reason:
-            raise ApiError(
-                422,
+            raise Invalid(
                 f"the url's host {reason} (set WEBHOOK_ALLOW_PRIVATE for local receivers)",
                 {"url": [reason]},
             )
@@ -235,12 +234,11 @@ def create(
 ) -> dict:
     """Register an endpoint for ``api_key`` (whose organizations are ``scope``; None:
     every one), for the events of ``orgs`` (empty: all it may see); answers it with its
-    ``secret`` (only now). Raises ApiError 422 (url, types, orgs: an org that does not
+    ``secret`` (only now). Raises Invalid (url, types, orgs: an org that does not
     exist or is outside the key's scope, in the same words)."""
     unknown = [t for t in types if t not in events.EVENT_TYPES]
     if unknown:
-        raise ApiError(
-            422,
+        raise Invalid(
             f"no event types {', '.join(unknown)}",
             {"types": [f"one of: {', '.join(events.EVENT_TYPES)}"]},
         )
@@ -248,8 +246,7 @@ def create(
     found = {o.id for o in Organization.select(Organization.id).where(Organization.id.in_(orgs))}
     missing = [o for o in orgs if o not in found or keys.outside(scope, o)]
     if missing:
-        raise ApiError(
-            422,
+        raise Invalid(
             f"no organization {', '.join(repr(o) for o in missing)}",
             {"orgs": [f"no organization {o!r}" for o in missing]},
         )
@@ -277,7 +274,7 @@ def _own(api_key: str, hook_id: str) -> Webhook:
         (Webhook.id == hook_id) & (Webhook.api_key == api_key) & Webhook.deleted_at.is_null()
     )
     if hook is None:
-        raise ApiError(404, f"no webhook {hook_id!r} for this API key")
+        raise NotFound(f"no webhook {hook_id!r} for this API key")
     return hook
 
 
@@ -293,7 +290,7 @@ def list_page(api_key: str, limit: int, after: str | None) -> dict:
 
 
 def delete(api_key: str, hook_id: str, now: datetime.datetime) -> None:
-    """Stop an endpoint: nothing more is sent to it. Raises ApiError 404."""
+    """Stop an endpoint: nothing more is sent to it. Raises NotFound."""
     with transaction():
         hook = _own(api_key, hook_id)
         Webhook.update(deleted_at=now).where(Webhook.id == hook.id).execute()
@@ -600,11 +597,11 @@ def deliver_due(
 
 def replay(delivery: str, now: datetime.datetime) -> dict:
     """Send a delivery again (``dlv_12`` or ``12``): pending, due now, tries counted anew.
-    It goes before the endpoint's later deliveries. Raises ApiError 404."""
+    It goes before the endpoint's later deliveries. Raises NotFound."""
     text = delivery.removeprefix("dlv_")
     row = Delivery.get_or_none(Delivery.id == int(text)) if text.isdigit() else None
     if row is None:
-        raise ApiError(404, f"no delivery {delivery!r}")
+        raise NotFound(f"no delivery {delivery!r}")
     with transaction():
         Delivery.update(status="pending", attempts=0, next_attempt_at=now, delivered_at=None).where(
             Delivery.id == row.id

@@ -23,12 +23,12 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from access import listing, previews
 from access.decisions import Decision, allowed_actions, count, new_decision_id
-from access.errors import ApiError
+from access.errors import DomainError, Invalid, Malformed
 from models import Membership, User, db
 from ops import decisionlog
 from routes import decisions
 from routes.context import policy, targets, touch_last_active
-from routes.errors import flatten
+from routes.errors import flatten, status_of
 from routes.openapi import doc
 from routes.pagination import decode, encode
 from routes.schemas import ID, NAME, TYPE, JSONObject, Text
@@ -181,14 +181,12 @@ def _load(schema_cls, data, prefix: str = ""):
     if schema is None:
         schema = _SCHEMAS[schema_cls] = schema_cls()
     if not isinstance(data, dict):
-        raise ApiError(
-            400, "the request must be a JSON object", {prefix or "_body": ["not an object"]}
-        )
+        raise Malformed("the request must be a JSON object", {prefix or "_body": ["not an object"]})
     try:
         return schema.load(data)
     except ValidationError as exc:
         errors = flatten(exc.messages, prefix)
-        raise ApiError(400, f"invalid fields: {', '.join(sorted(errors))}", errors) from exc
+        raise Malformed(f"invalid fields: {', '.join(sorted(errors))}", errors) from exc
 
 
 # ---------------------------------------------------------------- before the view
@@ -198,10 +196,8 @@ def begin() -> None:
     about the body), with the specification's status for a body that is not an object: 400."""
     try:
         decisions.begin()
-    except ApiError as exc:
-        if exc.status == 422:
-            exc.status = 400
-        raise
+    except Invalid as exc:
+        raise Malformed(exc.detail, exc.errors) from exc
 
 
 @bp.after_request
@@ -224,35 +220,32 @@ def _subject_orgs(builder, subject_id: str) -> list:
 def _org(builder, subject_id: str | None, resource: dict, field: str) -> str | None:
     """The organization a resource of a request is decided in (docs/authzen.md): its
     ``properties.org``; else the one org that registered it; else the subject's one
-    organization. None: no such resource (a deny). Raises ApiError 400 when it must be named."""
+    organization. None: no such resource (a deny). Raises Malformed when it must be named."""
     props = resource.get("properties") or {}
     named = props.get("org")
     where = f"{field}.properties.org"
     if named is not None:
         if not isinstance(named, str) or not 0 < len(named) <= 64:
-            raise ApiError(400, f"invalid fields: {where}", {where: ["an organization id"]})
+            raise Malformed(f"invalid fields: {where}", {where: ["an organization id"]})
         return named
     if resource["type"] == "Organization":
         return resource["id"]
     if decisions.SETTINGS["require_org"]:
-        raise ApiError(
-            400,
+        raise Malformed(
             "this service requires the organization of every checked resource",
             {where: ["required: name the resource's organization"]},
         )
     try:
         found = builder.find(resource["type"], resource["id"], where)
-    except ApiError as exc:
-        exc.status = 400
-        raise
+    except Invalid as exc:
+        raise Malformed(exc.detail, exc.errors) from exc
     if found is not None:
         return found.org.id
     if subject_id is None:
         return None
     orgs = _subject_orgs(builder, subject_id)
     if len(orgs) > 1:
-        raise ApiError(
-            400,
+        raise Malformed(
             "no organization registered this resource and the subject belongs to several: "
             "name the organization",
             {where: ["required: the subject belongs to more than one organization"]},
@@ -314,10 +307,8 @@ def _decide(loaded: dict, builder, tally: dict, field: str = "resource") -> Deci
     }
     try:
         decision = decisions._answer(check, snapshot, tally, builder, f"{field}.properties")
-    except ApiError as exc:  # a resource several orgs registered, named by a 422 in /v1
-        if exc.status == 422:
-            exc.status = 400
-        raise
+    except Invalid as exc:  # a resource several orgs registered, named by a 422 in /v1
+        raise Malformed(exc.detail, exc.errors) from exc
     touch_last_active(subject["id"])
     return decision
 
@@ -358,10 +349,9 @@ def evaluations():
         return evaluation()
     keyed = isinstance(items, dict)  # the interop's 1.1-preview draft: an object of requests
     if not keyed and not isinstance(items, list):
-        raise ApiError(400, "invalid fields: evaluations", {"evaluations": ["not a list"]})
+        raise Malformed("invalid fields: evaluations", {"evaluations": ["not a list"]})
     if len(items) > MAX_EVALUATIONS:
-        raise ApiError(
-            400,
+        raise Malformed(
             "invalid fields: evaluations",
             {"evaluations": [f"at most {MAX_EVALUATIONS} evaluations"]},
         )
@@ -372,7 +362,7 @@ def evaluations():
     for key, item in pairs:
         where = f"evaluations.{key}"
         if not isinstance(item, dict):
-            raise ApiError(400, f"invalid fields: {where}", {where: ["not an object"]})
+            raise Malformed(f"invalid fields: {where}", {where: ["not an object"]})
         loaded.append((key, _load(EvaluationRequest, {**defaults, **item}, where)))
     builder, tally = targets(), {}
     answers = []
@@ -380,13 +370,13 @@ def evaluations():
         try:
             decision = _decide(request_, builder, tally, f"evaluations.{key}.resource")
             answer = _answer(decision)
-        except ApiError as exc:
-            if exc.status >= 500:
+        except DomainError as exc:
+            if status_of(exc) >= 500:
                 raise
             # An error of one evaluation is its deny, with the error in its context.
             answer = {
                 "decision": False,
-                "context": {"error": {"status": exc.status, "message": exc.detail}},
+                "context": {"error": {"status": status_of(exc), "message": exc.detail}},
             }
         answers.append((key, answer))
         stop = (semantic == "deny_on_first_deny" and not answer["decision"]) or (
@@ -409,10 +399,10 @@ def _page_of(loaded: dict) -> tuple:
     token = page.get("token", page.get("next_token"))
     try:
         after = decode(token, "str")
-    except ApiError as exc:
+    except DomainError as exc:
         field = "page.token" if "token" in page else "page.next_token"
-        raise ApiError(
-            400, f"invalid fields: {field}", {field: ["not a token this service gave"]}
+        raise Malformed(
+            f"invalid fields: {field}", {field: ["not a token this service gave"]}
         ) from exc
     return page.get("limit", PAGE_DEFAULT), after
 
@@ -455,8 +445,7 @@ def search_resource():
     resource = loaded["resource"]
     named = (resource.get("properties") or {}).get("org")
     if named is not None and not (isinstance(named, str) and named):
-        raise ApiError(
-            400,
+        raise Malformed(
             "invalid fields: resource.properties.org",
             {"resource.properties.org": ["an organization id"]},
         )
@@ -464,8 +453,7 @@ def search_resource():
     if org is None and subject["type"] == "user":
         orgs = _subject_orgs(builder, subject["id"])
         if len(orgs) > 1:
-            raise ApiError(
-                400,
+            raise Malformed(
                 "the subject belongs to several organizations: name one",
                 {"resource.properties.org": ["required: the subject belongs to more than one"]},
             )

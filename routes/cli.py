@@ -62,12 +62,12 @@ def keys_group():
 @click.option("--org", "orgs", multiple=True, help="An organization the key is bound to.")
 def keys_create(name, orgs):
     from access import keys
-    from access.errors import ApiError
+    from access.errors import DomainError
 
     with db.connection_context():
         try:
             key = keys.create(name, list(orgs) if orgs else None)
-        except ApiError as exc:
+        except DomainError as exc:
             raise click.ClickException(exc.detail) from None
     click.echo(key)
 
@@ -94,13 +94,13 @@ def keys_list():
 @click.argument("name")
 def keys_revoke(name):
     from access import keys
-    from access.errors import ApiError
+    from access.errors import DomainError
     from models.base import utcnow
 
     with db.connection_context():
         try:
             done = keys.revoke(name, utcnow())
-        except ApiError:
+        except DomainError:
             raise click.ClickException(f"no active key named {name!r}") from None
     click.echo(
         f"revoked {name} ({done['webhooks']} webhooks disabled, "
@@ -387,12 +387,12 @@ def webhooks_group():
 @click.argument("delivery_ids", nargs=-1, required=True)
 def webhooks_replay(delivery_ids):
     from access import webhooks
-    from access.errors import ApiError
+    from access.errors import DomainError
 
     with db.connection_context():
         for delivery_id in delivery_ids:
             try:
                 row = webhooks.replay(delivery_id, current_app.config["CLOCK"]())
-            except ApiError as exc:
+            except DomainError as exc:
                 raise click.ClickException(exc.detail) from exc
             click.echo(f"{row['id']}: {row['event_type']} {row['event_id']} queued again")

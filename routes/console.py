@@ -43,7 +43,6 @@ import logging
 import os
 import re
 import secrets
-from http import HTTPStatus
 from pathlib import Path
 
 from flask import (
@@ -61,7 +60,7 @@ from marshmallow import ValidationError
 
 from access import invitations, mail, members, orgs, refusals, resources, users
 from access.decisions import decide
-from access.errors import ApiError
+from access.errors import Conflict, DomainError, Invalid, NotFound
 from access.events import TYPES as AUDIT_ACTIONS
 from access.events import parse_subject_filter, role_label
 from access.keys import outside
@@ -75,7 +74,7 @@ from models import ApiKey, transaction
 from models.console import ConsoleSession
 from ops import reload as staging
 from routes.context import ctx, load, now, policy, touch_last_active
-from routes.errors import flatten
+from routes.errors import flatten, status_of, title_of
 from routes.openapi import doc
 from routes.pagination import decode, encode
 from routes.schemas import (
@@ -343,7 +342,7 @@ def hide_tokens(org_id):
 # ---------------------------------------------------------------- the core's answers
 
 
-def _problem(exc: Exception) -> dict:
+def _problem(exc: DomainError | ValidationError) -> dict:
     """A refusal of the core (or of the API's input checks) as the problem the API sends."""
     if isinstance(exc, ValidationError):
         errors = flatten(exc.messages)
@@ -353,13 +352,9 @@ def _problem(exc: Exception) -> dict:
             "detail": f"invalid fields: {', '.join(sorted(errors))}",
             "errors": errors,
         }
-    try:
-        phrase = HTTPStatus(exc.status).phrase
-    except ValueError:
-        phrase = "Error"
     return {
-        "status": exc.status,
-        "title": exc.title or phrase,
+        "status": status_of(exc),
+        "title": title_of(exc),
         "detail": exc.detail,
         "errors": exc.errors,
     }
@@ -373,9 +368,9 @@ def _acting() -> str | None:
     return actor
 
 
-def _invalid(field: str, message: str) -> ApiError:
+def _invalid(field: str, message: str) -> DomainError:
     """A 422 naming ``field``, as the API's input checks answer."""
-    return ApiError(422, f"invalid fields: {field}", {field: [message]})
+    return Invalid(f"invalid fields: {field}", {field: [message]})
 
 
 def _cursor(name: str, kind: str):
@@ -384,7 +379,7 @@ def _cursor(name: str, kind: str):
     so on the page)."""
     try:
         return decode(request.args.get(name) or None, kind)
-    except ApiError:
+    except DomainError:
         g.bad_cursor = True
         return None
 
@@ -489,7 +484,7 @@ def _home(actor_problem: dict | None = None):
     if actor:
         try:
             orgs_of = users.orgs_page(actor, PICK, None, scope)["items"]
-        except ApiError as exc:
+        except DomainError as exc:
             note = exc.detail  # not a registered user: said in one line
     return render_template(
         "console/home.html",
@@ -556,7 +551,7 @@ def _frame(org_id: str, tab: str):
     body, view_reason = None, None
     try:
         body = orgs.get(context, actor, org_id)
-    except ApiError as exc:
+    except DomainError as exc:
         view_reason = exc.detail
     closed = ref.is_closed
     tabs = []
@@ -570,7 +565,7 @@ def _frame(org_id: str, tab: str):
     switch = []
     try:
         switch = users.orgs_page(actor, PICK, None, g.get("key_orgs"))["items"]
-    except ApiError:
+    except DomainError:
         pass
     frame = Frame(
         actor=actor,
@@ -618,7 +613,7 @@ def _change(org_id: str, what: str, call, back: str, tokens: bool = False):
     result = {"what": what, "ok": True, "status": 200, "problem": None, "tokens": []}
     try:
         done = call(ctx(actor), actor)
-    except (ApiError, ValidationError) as exc:
+    except (DomainError, ValidationError) as exc:
         problem = _problem(exc)
         result.update(ok=False, status=problem["status"], problem=problem)
     else:
@@ -873,8 +868,8 @@ def member(org_id, user_id):
     person, reason = None, None
     try:
         person = members.get(context, actor, org_id, user_id)
-    except ApiError as exc:
-        if exc.status == 404:
+    except DomainError as exc:
+        if isinstance(exc, NotFound):
             return _render("console/member.html", frame, 404, person=None, gone=exc.detail)
         reason = exc.detail
     if person is None:
@@ -936,7 +931,7 @@ def member(org_id, user_id):
 
 def _ref_args(prefix: str = "") -> dict | None:
     """``{type, id}`` from ``?<prefix>type=&<prefix>id=`` (both or neither), checked as the
-    API checks ids; None for neither. Raises ApiError 422."""
+    API checks ids; None for neither. Raises Invalid."""
     type_ = request.values.get(f"{prefix}type", "").strip()
     rid = request.values.get(f"{prefix}id", "").strip()
     if not type_ and not rid:
@@ -967,7 +962,7 @@ def resources_page(org_id):
     note = None
     try:
         parent = _ref_args("parent_")
-    except ApiError as exc:
+    except DomainError as exc:
         parent, note = None, exc.detail
     q = request.args.get("q", "").strip()[:200]
     type_ = request.args.get("type", "").strip()[:64]
@@ -979,7 +974,7 @@ def resources_page(org_id):
     if parent is not None:
         try:
             here = resources.detail(context, actor, org_id, parent["type"], parent["id"])
-        except ApiError as exc:
+        except DomainError as exc:
             parent, note = None, exc.detail
     if searching:
         found = resources.search(context, actor, org_id, q or None, type_ or None, PAGE, after)
@@ -988,7 +983,7 @@ def resources_page(org_id):
         try:
             found = resources.level(context, actor, org_id, parent, PAGE, after)
             rows, nxt = found["items"], found["next"]
-        except ApiError as exc:
+        except DomainError as exc:
             # The level is refused (a member who may not view the organization itself):
             # what they may view, wherever it sits, is listed instead.
             level_reason = exc.detail
@@ -1046,14 +1041,14 @@ def resource(org_id):
         if ref is None:
             raise _invalid("id", "name a resource by type and id")
         item = resources.detail(context, actor, org_id, ref["type"], ref["id"])
-    except ApiError as exc:
-        status = 404 if exc.status == 404 else (422 if exc.status == 422 else 200)
+    except DomainError as exc:
+        status = status_of(exc) if isinstance(exc, NotFound | Invalid) else 200
         return _render("console/resource.html", frame, status, item=None, reason=exc.detail)
     type_, rid = item["type"], item["id"]
     grants, grants_reason = [], None
     try:
         grants = resources.grants_on(context, actor, org_id, type_, rid, PICK, None)["items"]
-    except ApiError as exc:
+    except DomainError as exc:
         grants_reason = exc.detail
     can = resources.abilities(context, actor, org_id, type_, rid, [gr["role"] for gr in grants])
     for gr in grants:
@@ -1070,7 +1065,7 @@ def resource(org_id):
         try:
             page = members.list_page(context, actor, org_id, PICK, None)
             members_pick = [m for m in page["items"] if m["status"] == "active"]
-        except ApiError as exc:
+        except DomainError as exc:
             members_reason = exc.detail
     grant_roles = [
         {"role": r, "label": role_label(r), "reason": why} for r, why in can["grant"].items()
@@ -1142,7 +1137,7 @@ def create_resource(org_id):
             raise _invalid("id", "at most 200 characters")
         made, created = resources.put(context, actor, org_id, type_, rid, body)
         if not created:
-            raise ApiError(409, f"{type_} {rid!r} already exists here", {"id": ["taken"]})
+            raise Conflict(f"{type_} {rid!r} already exists here", {"id": ["taken"]})
         return made
 
     return _change(org_id, f"create {type_} {rid}", call, back)
@@ -1412,7 +1407,7 @@ def audit(org_id):
         errors = flatten(exc.messages)
         filter_note = "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(errors.items()))
         filters = {}
-    except ApiError as exc:
+    except DomainError as exc:
         filter_note = "; ".join(f"{k}: {', '.join(v)}" for k, v in (exc.errors or {}).items())
         filters = {}
     after = _cursor("cursor", "int")
@@ -1429,7 +1424,7 @@ def audit(org_id):
                 context, actor, org_id, PAGE, after, order="desc", filters=filters
             )
         entries, nxt = page["items"], page["next"]
-    except ApiError as exc:
+    except DomainError as exc:
         reason = exc.detail
     return _render(
         "console/audit.html",

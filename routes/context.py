@@ -8,7 +8,7 @@ from werkzeug.exceptions import BadRequest
 
 from access.cache import MISSING
 from access.context import Context
-from access.errors import ApiError
+from access.errors import Forbidden, Invalid, Malformed, NotFound, Unauthenticated
 from access.keys import Scope, authenticated, outside
 from access.targets import TargetBuilder
 from authz.engine import PolicySet
@@ -23,20 +23,16 @@ def load(schema_cls, data=None):
         try:
             data = request.get_json(force=True)
         except RecursionError as exc:
-            raise ApiError(
-                400,
+            raise Malformed(
                 f"the body nests deeper than {MAX_DEPTH} levels",
                 {"_body": ["too deeply nested"]},
             ) from exc
         except BadRequest as exc:
-            raise ApiError(
-                400, "the body is not valid JSON", {"_body": ["malformed JSON"]}
-            ) from exc
+            raise Malformed("the body is not valid JSON", {"_body": ["malformed JSON"]}) from exc
         if not isinstance(data, dict):
-            raise ApiError(422, "the body must be a JSON object", {"_body": ["not an object"]})
+            raise Invalid("the body must be a JSON object", {"_body": ["not an object"]})
         if depth(data) > MAX_DEPTH:
-            raise ApiError(
-                400,
+            raise Malformed(
                 f"the body nests deeper than {MAX_DEPTH} levels",
                 {"_body": ["too deeply nested"]},
             )
@@ -133,7 +129,7 @@ def authenticate(facts=None) -> None:
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
-        raise ApiError(401, "send Authorization: Bearer <api key>")
+        raise Unauthenticated("send Authorization: Bearer <api key>")
     key = key.strip()
     digest = hash_secret(key)
     name = facts.key(digest) if facts is not None else MISSING
@@ -143,7 +139,7 @@ def authenticate(facts=None) -> None:
         if facts is not None:
             facts.put_key(digest, name)
     if name is None:
-        raise ApiError(401, "the API key is unknown or revoked")
+        raise Unauthenticated("the API key is unknown or revoked")
     g.api_key = name
     g.key_orgs = key_scope(name)
 
@@ -155,34 +151,33 @@ def key_scope(name: str) -> Scope:
 
 
 def in_scope(org_id: str | None) -> None:
-    """Raises ApiError 404 when the calling key is bound to organizations and ``org_id``
+    """Raises NotFound when the calling key is bound to organizations and ``org_id``
     is not one of them: the same answer as for an organization that does not exist."""
     if org_id is not None and outside(g.get("key_orgs"), org_id):
-        raise ApiError(404, f"no organization {org_id!r}")
+        raise NotFound(f"no organization {org_id!r}")
 
 
 def service_wide(what: str) -> None:
-    """Raises ApiError 403 unless the calling key is service-wide."""
+    """Raises Forbidden unless the calling key is service-wide."""
     if g.get("key_orgs") is not None:
-        raise ApiError(403, f"a key bound to organizations may not {what}")
+        raise Forbidden(f"a key bound to organizations may not {what}")
 
 
 def acting_user(required: bool = True, must_be: str | None = None) -> str | None:
     """The end user named by ``X-Actor-Id``.
 
     ``must_be``: when the header is sent it must name this user (403 otherwise).
-    Raises ApiError 422 when required and missing.
+    Raises Invalid when required and missing.
     """
     actor = request.headers.get("X-Actor-Id", "").strip() or None
     if must_be is not None and actor is not None and actor != must_be:
-        raise ApiError(
-            403,
+        raise Forbidden(
             f"X-Actor-Id {actor!r} may only act for itself here",
             {"X-Actor-Id": ["does not match the user of the request"]},
         )
     if actor is None and required:
-        raise ApiError(
-            422, "management calls name the acting user in X-Actor-Id", {"X-Actor-Id": ["missing"]}
+        raise Invalid(
+            "management calls name the acting user in X-Actor-Id", {"X-Actor-Id": ["missing"]}
         )
     return actor
 
@@ -200,7 +195,7 @@ def forget_last_active() -> None:
 def acting() -> str:
     """The acting user of a management call (``X-Actor-Id``), marked active.
 
-    Raises ApiError 422 when the header is missing.
+    Raises Invalid when the header is missing.
     """
     actor = acting_user()
     touch_last_active(actor)

@@ -29,7 +29,7 @@ from access import listing, previews
 from access.cache import CACHE, UnknownToken
 from access.context import Context
 from access.decisions import Decision, allowed_actions, count, decide, decide_ref, new_decision_id
-from access.errors import ApiError, FactsUnavailable
+from access.errors import DomainError, FactsUnavailable, Invalid, Malformed
 from access.keys import outside
 from authz.engine import evaluations
 from models.generation import parse_token, token
@@ -81,18 +81,17 @@ def begin() -> None:
         body, problem = None, _too_deep()
     except ValueError:
         body = None
-        problem = ApiError(400, "the body is not valid JSON", {"_body": ["malformed JSON"]})
+        problem = Malformed("the body is not valid JSON", {"_body": ["malformed JSON"]})
     mode, position = "minimize_latency", None
     if isinstance(body, dict) and "consistency" in body:
         try:
             mode, position = _consistency(body.pop("consistency"))
-        except ApiError as exc:
+        except DomainError as exc:
             problem = problem or exc
     try:
         facts = request.environ.get("orgauthz.facts") or CACHE.view(mode, position)
     except UnknownToken:
-        problem = problem or ApiError(
-            422,
+        problem = problem or Invalid(
             "the consistency token is not one this service gave",
             {"consistency.token": ["unknown"]},
         )
@@ -102,49 +101,45 @@ def begin() -> None:
     if problem is not None:
         raise problem
     if not isinstance(body, dict):
-        raise ApiError(422, "the body must be a JSON object", {"_body": ["not an object"]})
+        raise Invalid("the body must be a JSON object", {"_body": ["not an object"]})
     g.body = body
 
 
 def _consistency(value) -> tuple:
-    """(mode, position or None) of a ``consistency`` object. Raises ApiError 422."""
+    """(mode, position or None) of a ``consistency`` object. Raises Invalid."""
     if not isinstance(value, dict):
-        raise ApiError(422, "invalid fields: consistency", {"consistency": ["not an object"]})
+        raise Invalid("invalid fields: consistency", {"consistency": ["not an object"]})
     unknown = sorted(set(value) - {"mode", "token"})
     if unknown:
-        raise ApiError(
-            422,
+        raise Invalid(
             f"invalid fields: {', '.join('consistency.' + k for k in unknown)}",
             {f"consistency.{k}": ["Unknown field."] for k in unknown},
         )
     mode = value.get("mode")
     if mode not in CONSISTENCY_MODES:
-        raise ApiError(
-            422,
+        raise Invalid(
             "invalid fields: consistency.mode",
             {"consistency.mode": [f"one of {list(CONSISTENCY_MODES)}"]},
         )
     if mode != "at_least_as_fresh":
         if "token" in value:
-            raise ApiError(
-                422,
+            raise Invalid(
                 "invalid fields: consistency.token",
                 {"consistency.token": [f"only with at_least_as_fresh, not {mode}"]},
             )
         return mode, None
     position = parse_token(value.get("token"))
     if position is None:
-        raise ApiError(
-            422,
+        raise Invalid(
             "invalid fields: consistency.token",
             {"consistency.token": ["missing" if "token" not in value else "malformed"]},
         )
     return mode, position
 
 
-def _too_deep() -> ApiError:
-    return ApiError(
-        400, f"the body nests deeper than {MAX_DEPTH} levels", {"_body": ["too deeply nested"]}
+def _too_deep() -> DomainError:
+    return Malformed(
+        f"the body nests deeper than {MAX_DEPTH} levels", {"_body": ["too deeply nested"]}
     )
 
 
@@ -263,8 +258,7 @@ def _within_budget() -> None:
     holds, so no request holds a thread for long."""
     limit = SETTINGS["budget"]
     if limit and evaluations() > limit:
-        raise ApiError(
-            422,
+        raise Invalid(
             f"the checks need more than {limit} policy evaluations, this service's limit "
             "per request (the setting DECISION_BUDGET): send fewer checks per batch",
             {"checks": [f"over the budget of {limit} policy evaluations (DECISION_BUDGET)"]},
@@ -281,8 +275,7 @@ def _org_named(resource: dict, field: str) -> None:
     """With REQUIRE_RESOURCE_ORG, a 422 naming ``<field>.org`` unless the resource names its
     organization (an Organization is its own)."""
     if SETTINGS["require_org"] and not resource.get("org") and resource["type"] != "Organization":
-        raise ApiError(
-            422,
+        raise Invalid(
             "this service requires the organization of every checked resource",
             {f"{field}.org": ["required: name the resource's organization"]},
         )
@@ -519,7 +512,7 @@ def authorize_batch():
                 _consistency(value)
         text = _batch(loaded, policy(), targets(), _touch)
     if text is None:  # never an empty answer: the schema took what the fast check did not
-        raise ApiError(422, "a check of the batch is not in a form this service decides")
+        raise Invalid("a check of the batch is not in a form this service decides")
     return _json(text)
 
 
@@ -592,7 +585,7 @@ def _denied_on_error(list_query, *args) -> dict:
     a 503) lists nothing, as ``decide`` denies: logged and counted, never an allow."""
     try:
         return list_query(*args)
-    except (ApiError, FactsUnavailable, *DATABASE_FAILURES):
+    except (DomainError, FactsUnavailable, *DATABASE_FAILURES):
         raise
     except Exception:  # nothing listed, never everything
         log.exception("error while listing (%s); nothing listed", list_query.__name__)

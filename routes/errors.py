@@ -10,13 +10,45 @@ from marshmallow import ValidationError
 from playhouse.pool import MaxConnectionsExceeded
 from werkzeug.exceptions import HTTPException
 
-from access.errors import ApiError, FactsUnavailable
+from access import errors as domain
+from access.errors import DomainError, FactsUnavailable, Invalid
 from ops.metrics import DATABASE_ERRORS
 from routes.schemas import UNSTORABLE, storable
 
 log = logging.getLogger("orgauthz.errors")
 
 PROBLEM = "application/problem+json"
+
+
+# Each kind of refusal of the domain core, and the HTTP status it answers: the one place a
+# kind becomes a status (the console and AuthZEN read it here too).
+STATUS: dict[type[DomainError], int] = {
+    domain.Malformed: 400,
+    domain.Unauthenticated: 401,
+    domain.Forbidden: 403,
+    domain.NotFound: 404,
+    domain.Conflict: 409,
+    domain.Gone: 410,
+    domain.Invalid: 422,
+    domain.RateLimited: 429,
+    domain.PolicyFault: 500,
+    domain.Unavailable: 503,
+}
+
+
+def status_of(exc: DomainError) -> int:
+    """The HTTP status of a refusal: its kind's, or the nearest kind it derives from."""
+    for kind in type(exc).__mro__:
+        if kind in STATUS:
+            return STATUS[kind]  # type: ignore[index]
+    return 500
+
+
+def title_of(exc: DomainError) -> str:
+    """The problem's title: the policy's refusals say so; the rest their status's phrase."""
+    if isinstance(exc, domain.Forbidden) and exc.policy:
+        return domain.FORBIDDEN
+    return _title(status_of(exc))
 
 
 def _driver_errors() -> tuple:
@@ -70,7 +102,7 @@ ACTOR_ID_MAX = 200
 
 def check_unloaded_input() -> None:
     """Refuse a path parameter or an ``X-Actor-Id`` no database could store or that is
-    longer than its column. Raises ApiError 422 naming the parameter or the header."""
+    longer than its column. Raises Invalid naming the parameter or the header."""
     errors = {}
     for name, value in (request.view_args or {}).items():
         if not isinstance(value, str):
@@ -86,7 +118,7 @@ def check_unloaded_input() -> None:
     elif len(actor) > ACTOR_ID_MAX:
         errors["X-Actor-Id"] = [f"longer than {ACTOR_ID_MAX} characters"]
     if errors:
-        raise ApiError(422, f"invalid fields: {', '.join(sorted(errors))}", errors)
+        raise Invalid(f"invalid fields: {', '.join(sorted(errors))}", errors)
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -99,12 +131,13 @@ def register_error_handlers(app: Flask) -> None:
     for name in app.blueprints:
         app.before_request_funcs.setdefault(name, []).append(check_unloaded_input)
 
-    @app.errorhandler(ApiError)
-    def api_error(exc: ApiError):
+    @app.errorhandler(DomainError)
+    def refused(exc: DomainError):
+        if isinstance(exc, FactsUnavailable):
+            return database_unavailable(exc)
         if exc.retryable:  # routes/idempotency.py keeps no answer that says "try again"
             g.retryable_refusal = True
-        title = exc.title or _title(exc.status)
-        return problem(exc.status, title, exc.detail, exc.errors)
+        return problem(status_of(exc), title_of(exc), exc.detail, exc.errors)
 
     @app.errorhandler(ValidationError)
     def validation_error(exc: ValidationError):
@@ -119,7 +152,7 @@ def register_error_handlers(app: Flask) -> None:
             detail = f"the body is over the limit of {app.config['MAX_CONTENT_LENGTH']} bytes"
         return problem(exc.code or 500, _title(exc.code or 500), detail)
 
-    for error in (*DATABASE_FAILURES, FactsUnavailable):
+    for error in DATABASE_FAILURES:
         app.register_error_handler(error, database_unavailable)
 
     @app.errorhandler(Exception)

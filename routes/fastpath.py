@@ -103,7 +103,7 @@ class FastPath:
             return None
         mode, position = "minimize_latency", None
         if "consistency" in body:
-            mode, position = _consistency(body.pop("consistency"))  # ApiError: declined
+            mode, position = _consistency(body.pop("consistency"))  # DomainError: declined
         scheme, _, key = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
         key = key.strip()
         if scheme.lower() != "bearer" or not key:

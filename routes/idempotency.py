@@ -34,7 +34,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from flask import Flask, Response, current_app, g, request
 
 from access import derived
-from access.errors import ApiError
+from access.errors import Conflict, Invalid
 from models import IdempotentRequest, transaction
 from routes.errors import DATABASE_FAILURES, database_unavailable, reset_connection
 
@@ -79,8 +79,7 @@ def _begin() -> Response | None:
     if key is None or not _applies():
         return None
     if not _VALID.match(key):
-        raise ApiError(
-            422,
+        raise Invalid(
             f"{HEADER} must be 1 to 255 printable ASCII characters",
             {HEADER: ["1 to 255 printable ASCII characters"]},
         )
@@ -113,19 +112,18 @@ def _begin() -> Response | None:
 def _replay(api_key: str, key: str, lookup: str, fingerprint: str) -> Response:
     row = IdempotentRequest.get_or_none(IdempotentRequest.key_hash == lookup)
     if row is None or not row.sealed:  # rolled back meanwhile: ask again
-        raise ApiError(
-            409, f"a request with this {HEADER} did not finish; send it again", retryable=True
+        raise Conflict(
+            f"a request with this {HEADER} did not finish; send it again", retryable=True
         )
     if row.request_hash != fingerprint:
-        raise ApiError(
-            422,
+        raise Invalid(
             f"this {HEADER} was used with another request; use a new key for a new request",
             {HEADER: ["used with another request"]},
         )
     try:
         kept = json.loads(_fernet(api_key, key).decrypt(row.sealed.encode()))
     except InvalidToken as exc:  # cannot happen with the same key; never a 500
-        raise ApiError(409, f"the answer kept for this {HEADER} cannot be read") from exc
+        raise Conflict(f"the answer kept for this {HEADER} cannot be read") from exc
     response = Response(kept["body"], status=kept["status"], headers=kept["headers"])
     response.headers["Idempotent-Replayed"] = "true"
     return response

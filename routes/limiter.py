@@ -17,7 +17,7 @@ import time
 import limits
 from flask import Flask, g, request
 
-from access.errors import ApiError
+from access.errors import RateLimited
 from ops.metrics import RATE_LIMITED
 
 MAX_WINDOWS = 10_000  # counted (key, endpoint, limit) windows per worker; expired ones go
@@ -90,14 +90,14 @@ def init(app: Flask) -> RateLimiter:
 
 
 def check(limiter: RateLimiter) -> None:
-    """Count this request against its API key (authenticated before). Raises ApiError 429."""
+    """Count this request against its API key (authenticated before). Raises 429."""
     counted = request.environ.get("orgauthz.rate_limit")  # already, by the fast path
     state = counted or limiter.hit(g.api_key, request.endpoint or request.path)
     ok, limit, remaining, reset = state
     g.rate_limit = (limit, remaining, reset)
     if not ok:
         RATE_LIMITED.inc()
-        raise ApiError(429, f"rate limit exceeded: {limiter.text} per API key")
+        raise RateLimited(f"rate limit exceeded: {limiter.text} per API key")
 
 
 def headers(response, ctx=None) -> None:

@@ -3,7 +3,7 @@
 from flask import Blueprint
 
 from access import orgs
-from access.errors import ApiError
+from access.errors import Invalid
 from access.events import parse_subject_filter
 from routes.context import acting, ctx, list_args, load, service_wide
 from routes.openapi import doc
@@ -85,8 +85,7 @@ def list_audit(org_id):
     if args["subject"] is not None:
         filters["subject"] = parse_subject_filter(args["subject"])
         if filters["subject"] is None:
-            raise ApiError(
-                422,
+            raise Invalid(
                 "subject: a target such as user:<id> or resource:<Type>/<id>",
                 {"subject": ["not a target"]},
             )

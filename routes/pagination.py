@@ -9,7 +9,7 @@ import json
 
 from flask import request
 
-from access.errors import ApiError
+from access.errors import Invalid
 from routes.schemas import PageArgs, storable
 
 
@@ -47,7 +47,7 @@ KINDS = {
 def decode(cursor: str | None, kind: str):
     """The sort key a cursor of this service carries, or None for no cursor. The one check
     of every cursor: it must decode to the ``kind`` of the list it is sent to. Raises
-    ApiError 422 naming ``cursor`` otherwise."""
+    Invalid naming ``cursor`` otherwise."""
     if cursor is None or cursor == "":
         return None
     try:
@@ -55,7 +55,7 @@ def decode(cursor: str | None, kind: str):
     except (ValueError, UnicodeError, RecursionError):  # RecursionError: "[[[[..." nested deep
         value = _INVALID
     if value is _INVALID or not KINDS[kind](value):
-        raise ApiError(422, "the cursor is not one this service gave", {"cursor": ["invalid"]})
+        raise Invalid("the cursor is not one this service gave", {"cursor": ["invalid"]})
     return value
 
 

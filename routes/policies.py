@@ -2,7 +2,7 @@
 
 from flask import Blueprint, Response, render_template, request
 
-from access.errors import ApiError
+from access.errors import Invalid, NotFound
 from authz import matrix as effective
 from routes.context import policy
 from routes.openapi import doc
@@ -52,10 +52,10 @@ def matrix(style):
     snapshot = policy()
     styles = snapshot.styles if style == "all" else [style]
     if any(s not in snapshot.engines for s in styles):
-        raise ApiError(404, f"no style {style!r}; styles: {', '.join(snapshot.styles)}")
+        raise NotFound(f"no style {style!r}; styles: {', '.join(snapshot.styles)}")
     fmt = request.args.get("format")
     if fmt not in (None, "json", "html", "markdown", "csv"):
-        raise ApiError(422, "format is json, html, markdown or csv", {"format": ["unknown"]})
+        raise Invalid("format is json, html, markdown or csv", {"format": ["unknown"]})
     matrices = []
     for s in styles:
         engine = snapshot.engine(s)

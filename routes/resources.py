@@ -4,7 +4,7 @@ member. HTTP only: parse, call access/resources.py, dump."""
 from flask import Blueprint, request
 
 from access import resources
-from access.errors import ApiError
+from access.errors import Invalid
 from routes.context import acting_user, ctx, list_args, load
 from routes.openapi import doc
 from routes.pagination import decode, listed
@@ -26,11 +26,9 @@ bp = Blueprint("resources", __name__, url_prefix="/v1/orgs")
 
 
 def _check_ids(type_: str, rid: str) -> None:
-    """Raises ApiError 422 for ids over the stored lengths."""
+    """Raises Invalid for ids over the stored lengths."""
     if len(type_) > 64 or len(rid) > 200:
-        raise ApiError(
-            422, "type or id too long", {"type" if len(type_) > 64 else "id": ["too long"]}
-        )
+        raise Invalid("type or id too long", {"type" if len(type_) > 64 else "id": ["too long"]})
 
 
 @bp.get("/<org_id>/resources")

@@ -9,7 +9,7 @@ nothing outside them (403 otherwise; access/keys.py).
 from flask import Blueprint, g
 
 from access import keys, users
-from access.errors import ApiError
+from access.errors import Invalid
 from routes.context import acting_user, ctx, list_args, load, touch_last_active
 from routes.openapi import doc
 from routes.pagination import decode, listed
@@ -21,7 +21,7 @@ bp = Blueprint("users", __name__, url_prefix="/v1/users")
 def _as(user_id: str, change: bool = False) -> None:
     """Check ``X-Actor-Id`` (optional, must be ``user_id``), that the API key's scope sees
     the user (and may ``change`` them: access/keys.py), and mark the user active. Raises
-    ApiError 403, 404."""
+    Forbidden, NotFound."""
     if acting_user(required=False, must_be=user_id):
         touch_last_active(user_id)
     keys.require_user(g.key_orgs, user_id, change)
@@ -53,8 +53,7 @@ def patch_user(user_id):
     body = load(UserPatch)
     _as(user_id)
     if keys.outside(g.key_orgs, body["default_org_id"]):  # as an org the user is not in
-        raise ApiError(
-            422,
+        raise Invalid(
             f"{user_id} is not a member of {body['default_org_id']!r}",
             {"default_org_id": ["must be an organization the user belongs to"]},
         )

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 import models
 from access import invitations, members, resources
 from access.context import Context
-from access.errors import ApiError
+from access.errors import DomainError
 from models import (
     ApiKey,
     Grant,
@@ -244,7 +244,7 @@ def write_succeeds(ctx: Context, actor: str, write) -> bool:
                 try:
                     write(ctx, actor)
                     ok = True
-                except ApiError:
+                except DomainError:
                     ok = False
                 raise Rollback
         except Rollback:
