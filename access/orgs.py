@@ -23,6 +23,7 @@ from access.uow import UnitOfWork
 from authz.engine import StyleEngine
 from authz.view import OrgRef, Target
 from models import AuditEvent, Membership, Organization, Resource, User
+from models.paging import keyset
 
 
 def iso(value: datetime.datetime | None) -> str | None:
@@ -360,12 +361,8 @@ def audit_page(
 def page(query: Any, key: Any, limit: int, after: Any, dump: Callable[[Any], dict]) -> dict:
     """One page of ``query`` ordered by ``key`` (a field), after the value ``after``:
     ``{"items", "next"}``, ``next`` the key of the last row when more follow."""
-    if after is not None:
-        query = query.where(key > after)
-    rows = list(query.order_by(key).limit(limit + 1))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return {"items": [dump(r) for r in rows], "next": getattr(rows[-1], key.name) if more else None}
+    found = keyset(query, key, limit, after)
+    return {"items": [dump(r) for r in found.rows], "next": found.next}
 
 
 # ---------------------------------------------------------------- reads for the console

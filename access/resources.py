@@ -25,6 +25,7 @@ from access.uow import UnitOfWork
 from authz.engine import PolicySet, StyleEngine
 from authz.view import MANAGEMENT_TYPES, Node, OrgRef, Target
 from models import Grant, Membership, Resource, User, db
+from models.paging import keyset
 
 
 def callers_types(engine: StyleEngine) -> list:
@@ -694,26 +695,8 @@ def level(
 def _scan(query: Any, after: Any, limit: int, most: int, keep: Callable[[Any], bool]) -> tuple:
     """Rows of ``query`` by id after ``after`` that ``keep``, up to ``limit``, looking at
     ``most`` rows at most: (rows, the last id looked at, whether more may follow)."""
-    rows: list = []
-    scanned, last, more = 0, after, False
-    batch_size = min(limit + 1, 200)
-    while True:
-        batch = list(
-            (query.where(Resource.id > last) if last is not None else query)
-            .order_by(Resource.id)
-            .limit(batch_size)
-        )
-        for row in batch:
-            if len(rows) == limit:
-                return rows, last, True  # a row follows the page
-            scanned += 1
-            last = row.id
-            if keep(row):
-                rows.append(row)
-        if len(batch) < batch_size:
-            return rows, last, more
-        if scanned >= most:
-            return rows, last, True  # looked at enough for one request: the next page goes on
+    found = keyset(query, Resource.id, limit, after, keep=keep, most=most)
+    return found.rows, found.next, found.next is not None
 
 
 def search(

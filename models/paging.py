@@ -1,0 +1,52 @@
+"""The one keyset paginator: every list of the service pages by a key, never by an offset,
+so a page costs the same on the millionth row as on the first, and rows written between two
+pages neither repeat nor vanish."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class Page:
+    """The rows of one page, and the key to ask the next page after (None: no more)."""
+
+    rows: list
+    next: Any
+
+
+def keyset(
+    query: Any,
+    key: Any,
+    limit: int,
+    after: Any = None,
+    keep: Callable[[Any], bool] | None = None,
+    most: int | None = None,
+) -> Page:
+    """Rows of ``query`` ordered by the field ``key``, after the value ``after``, up to
+    ``limit``. ``keep`` filters rows in Python (a decision per row); then the scan looks at
+    ``most`` rows at most, and ``next`` says where the next page goes on, even when this one
+    holds fewer than ``limit`` rows."""
+    if keep is None:
+        bounded = query.where(key > after) if after is not None else query
+        rows = list(bounded.order_by(key).limit(limit + 1))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Page(rows, getattr(rows[-1], key.name) if more else None)
+    found: list = []
+    scanned, last = 0, after
+    batch_size = min(limit + 1, 200)
+    while True:
+        bounded = query.where(key > last) if last is not None else query
+        batch = list(bounded.order_by(key).limit(batch_size))
+        for row in batch:
+            if len(found) == limit:
+                return Page(found, last)  # a row follows the page
+            scanned += 1
+            last = getattr(row, key.name)
+            if keep(row):
+                found.append(row)
+        if len(batch) < batch_size:
+            return Page(found, None)
+        if most is not None and scanned >= most:
+            return Page(found, last)  # looked at enough for one request: the next page goes on
