@@ -16,8 +16,6 @@ import json
 import os
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -29,31 +27,16 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from authz.engine import POLICY_DIR, policy_version  # noqa: E402
+from ops.config import usable_cpus  # noqa: E402
+from tests.serving import start_gunicorn  # noqa: E402  (the same server the tests start)
+from tests.support import poll  # noqa: E402
 
-BIN = Path(sys.executable).parent
 CASES = [
     ("pix4d-editor", "upload", "Dataset", "pix4d-bridge-scan"),
     ("pix4d-reader", "upload", "Dataset", "pix4d-bridge-scan"),
     ("up42-admin", "remove_members", "Organization", "org-up42"),
     ("respondio-member", "use", "Space", "respondio-support"),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def flask(env: dict, *args: str) -> str:
-    return subprocess.run(
-        [str(BIN / "flask"), "--app", "app", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
 
 
 class Load:
@@ -115,11 +98,8 @@ def summary(rows: list) -> dict:
 
 
 def wait(condition, seconds: float = 120.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise RuntimeError("timed out")
-        time.sleep(0.05)
+    if not poll(condition, timeout=seconds, every=0.05):
+        raise RuntimeError("timed out")
 
 
 def main() -> dict:
@@ -130,40 +110,16 @@ def main() -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="orgauthz-bench-reload-"))
     policies = tmp / "policies"
     shutil.copytree(POLICY_DIR, policies)
-    (tmp / "metrics").mkdir()
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}",
-        "ORGAUTHZ_POLICY_DIR": str(policies),
-        "ORGAUTHZ_SNAPSHOT_DIR": str(tmp / "snapshots"),
-        "ORGAUTHZ_DECISION_LOG": str(tmp / "decisions.log"),
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp / "metrics"),
-        "LOG_LEVEL": "WARNING",
-    }
-    flask(env, "db", "init")
-    flask(env, "demo", "load")
-    key = flask(env, "keys", "create", "bench-reload")
-    port = free_port()
-    log = open(tmp / "gunicorn.log", "w")
-    proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"]
-        + ["app:create_app()"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    # the server the tests start (tests/serving.py), with the workers of a deployment
+    proc, port, key = start_gunicorn(
+        tmp,
+        ORGAUTHZ_POLICY_DIR=str(policies),
+        ORGAUTHZ_SNAPSHOT_DIR=str(tmp / "snapshots"),
+        ORGAUTHZ_DECISION_LOG=str(tmp / "decisions.log"),
+        LOG_LEVEL="WARNING",
+        WEB_CONCURRENCY=os.environ.get("WEB_CONCURRENCY") or str(usable_cpus()),
     )
     try:
-
-        def ready() -> bool:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                conn.request("GET", "/readyz")
-                return conn.getresponse().status == 200
-            except OSError:
-                return False
-
-        wait(ready)
         load = Load(port, key, args.threads)
         time.sleep(args.seconds)  # the quiet phase: a measured span, not a wait on anything
         quiet_end = time.monotonic()
@@ -181,7 +137,6 @@ def main() -> dict:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
-        log.close()
     results = {
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "threads": args.threads,

@@ -10,325 +10,62 @@ stops it all and removes the folder.
 
 The PostgreSQL servers run as the postgres user (they refuse root): this needs root, runuser
 and Debian's server binaries (/usr/lib/postgresql/*/bin); nginx is Debian's
-(/usr/sbin/nginx), PgBouncer Debian's (/usr/sbin/pgbouncer). The tests' own PostgreSQL
-servers (tests/pgcluster.py) are the ``Cluster`` and ``Server`` below.
+(/usr/sbin/nginx), PgBouncer Debian's (/usr/sbin/pgbouncer). Here: the gunicorn nodes,
+nginx and the whole; the PostgreSQL servers and PgBouncer are deploy/postgres.py (the tests'
+own servers, tests/pgcluster.py, are its ``Cluster`` and ``Server``), the process helpers
+deploy/processes.py; this module re-exports what its callers import.
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
-import os
 import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import psycopg2
+from deploy.postgres import Bouncer, Cluster, Server, wait_until_replayed
+from deploy.processes import (
+    BIN,
+    DEPLOY,
+    NGINX,
+    PG_BIN,
+    PGBOUNCER,
+    ROOT,
+    as_postgres,
+    free_port,
+    inherited_env,
+    log_tail,
+    missing,
+    stop_process,
+    wait_http,
+    wait_listening,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
-DEPLOY = ROOT / "deploy"
-# The venv's commands: this interpreter's folder (.venv/bin when run as the Makefile does).
-BIN = Path(sys.executable).parent
-PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), None)
-
-
-def _find(name: str) -> str | None:
-    return shutil.which(name) or next(
-        (p for p in (f"/usr/sbin/{name}", f"/usr/local/sbin/{name}") if os.access(p, os.X_OK)),
-        None,
-    )
-
-
-NGINX = _find("nginx")
-PGBOUNCER = _find("pgbouncer")
-
-
-def missing() -> list[str]:
-    """What this machine lacks to run a cluster (empty when it can)."""
-    lacks = []
-    if PG_BIN is None:
-        lacks.append("PostgreSQL's server binaries (/usr/lib/postgresql/*/bin)")
-    if shutil.which("runuser") is None or os.geteuid() != 0:
-        lacks.append("root and runuser (the servers run as postgres)")
-    if NGINX is None:
-        lacks.append("nginx (apt-get install nginx-light)")
-    return lacks
-
-
-def as_postgres(*args: Any) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["runuser", "-u", "postgres", "--", *map(str, args)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _tail(path: Path, chars: int = 3000) -> str:
-    try:
-        return path.read_text(errors="replace")[-chars:]
-    except OSError:
-        return ""
-
-
-def _wait_http(
-    port: int, path: str, timeout: float, alive: Callable[[], bool] = lambda: True
-) -> bool:
-    """Poll ``GET path`` on 127.0.0.1:port until it answers 200."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and alive():
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        try:
-            conn.request("GET", path)
-            if conn.getresponse().status == 200:
-                return True
-        except OSError:
-            pass
-        finally:
-            conn.close()
-        time.sleep(0.1)
-    return False
-
-
-def _wait_listening(port: int, timeout: float, alive: Callable[[], bool]) -> bool:
-    """Poll until 127.0.0.1:port accepts a TCP connection."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and alive():
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
-
-
-def _inherited() -> dict[str, str]:
-    """This process's environment without the database settings a node must not inherit
-    (ORGAUTHZ_DATABASE_URL would win over the DATABASE_URL the cluster sets)."""
-    drop = {"DATABASE_URL", "ORGAUTHZ_DATABASE_URL", "ORGAUTHZ_DATABASE_REPLICA_URLS"}
-    drop |= {"DATABASE_LISTEN_URL", "ORGAUTHZ_DATABASE_LISTEN_URL", "DATABASE_REPLICA_URLS"}
-    return {k: v for k, v in os.environ.items() if k not in drop}
-
-
-def _stop_process(proc: subprocess.Popen | None, timeout: float = 15) -> None:
-    """SIGTERM ``proc``'s process group, SIGKILL after ``timeout``."""
-    if proc is None or proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=10)
-
-
-# ---------------------------------------------------------------- PostgreSQL
-
-
-class Server:
-    """One PostgreSQL server: its data folder, port and URL."""
-
-    def __init__(self, data: Path, port: int, dbname: str = "postgres"):
-        self.data, self.port, self.dbname = data, port, dbname
-        self.opts = f"-p {port} -k {data} -c listen_addresses=127.0.0.1"
-
-    @property
-    def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{self.dbname}"
-
-    def ctl(self, *args: Any) -> subprocess.CompletedProcess:
-        assert PG_BIN is not None
-        return as_postgres(PG_BIN / "pg_ctl", "-D", self.data, "-w", "-t", "60", *args)
-
-    def start(self) -> None:
-        self.ctl("-o", self.opts, "-l", self.data / "log", "start")
-
-    def stop(self, mode: str = "fast") -> None:
-        try:
-            self.ctl("-m", mode, "stop")
-        except subprocess.CalledProcessError:
-            pass  # already stopped
-
-    @property
-    def running(self) -> bool:
-        try:
-            self.ctl("status")
-        except subprocess.CalledProcessError:
-            return False
-        return True
-
-    def sql(self, text: str, params: tuple = ()) -> list:
-        """Run one statement in autocommit on this server; its rows."""
-        conn = psycopg2.connect(self.url, connect_timeout=5)
-        conn.autocommit = True
-        try:
-            with conn.cursor() as cur:
-                cur.execute(text, params)
-                return cur.fetchall() if cur.description else []
-        finally:
-            conn.close()
-
-
-class Cluster:
-    """PostgreSQL servers under one temporary folder: a primary and streaming replicas of it
-    (``pg_basebackup -R``); ``close`` stops them all."""
-
-    def __init__(self, base: Path | None = None, dbname: str = "postgres"):
-        # Readable by postgres (pytest's tmp_path is private to root).
-        self.base = base or Path(tempfile.mkdtemp(prefix="orgauthz-pg-"))
-        self.base.chmod(0o755)
-        self.dbname = dbname
-        self.servers: list[Server] = []
-
-    def _folder(self, name: str) -> Path:
-        data = self.base / name
-        data.mkdir()
-        shutil.chown(data, "postgres", "postgres")
-        data.chmod(0o700)
-        return data
-
-    def primary(self) -> Server:
-        """A new primary (trust authentication, replication allowed from 127.0.0.1)."""
-        assert PG_BIN is not None
-        data = self._folder("primary")
-        as_postgres(PG_BIN / "initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync")
-        server = Server(data, free_port(), self.dbname)
-        server.start()
-        self.servers.append(server)
-        if self.dbname != "postgres":
-            Server(data, server.port).sql(f'CREATE DATABASE "{self.dbname}"')
-        return server
-
-    def replica(self, primary: Server) -> Server:
-        """A streaming replica of ``primary``, started, once it is in recovery."""
-        assert PG_BIN is not None
-        data = self._folder(f"replica{len(self.servers)}")
-        as_postgres(
-            PG_BIN / "pg_basebackup",
-            "-h", "127.0.0.1", "-p", primary.port, "-U", "postgres",
-            "-D", data, "-R", "-X", "stream", "-c", "fast", "--no-sync",
-        )  # fmt: skip
-        server = Server(data, free_port(), primary.dbname)
-        server.start()
-        self.servers.append(server)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if server.sql("SELECT pg_is_in_recovery()")[0][0]:
-                return server
-            time.sleep(0.1)
-        raise AssertionError("the replica did not start streaming")
-
-    def close(self) -> None:
-        for server in reversed(self.servers):
-            server.stop("immediate")
-        shutil.rmtree(self.base, ignore_errors=True)
-
-
-def wait_until_replayed(primary: Server, replica: Server, timeout: float = 30) -> None:
-    """Wait until ``replica`` has replayed everything ``primary`` has written so far."""
-    target = primary.sql("SELECT pg_current_wal_lsn()")[0][0]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        caught_up = replica.sql(
-            "SELECT pg_wal_lsn_diff(pg_last_wal_replay_lsn(), %s) >= 0", (target,)
-        )[0][0]
-        if caught_up:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"replica did not replay to {target}")
-
-
-# ---------------------------------------------------------------- PgBouncer
-
-
-class Bouncer:
-    """PgBouncer (deploy/pgbouncer.ini, transaction mode) in front of one server, run as
-    postgres (it refuses root) in the foreground."""
-
-    def __init__(self, folder: Path, server: Server):
-        self.folder, self.server, self.port = folder, server, free_port()
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{self.server.dbname}"
-
-    def config(self) -> str:
-        """deploy/pgbouncer.ini with its database, port, authentication and files set."""
-        text = (DEPLOY / "pgbouncer.ini").read_text()
-        target = f"host=127.0.0.1 port={self.server.port} dbname={self.server.dbname}"
-        text = re.sub(
-            r"(?m)^orgauthz = .*$", lambda _: f"{self.server.dbname} = {target}", text, count=1
-        )
-        settings = {
-            "listen_port": str(self.port),
-            "auth_type": "trust",
-            "auth_file": str(self.folder / "userlist.txt"),
-            "logfile": str(self.folder / "pgbouncer.log"),
-            "pidfile": str(self.folder / "pgbouncer.pid"),
-        }
-        for key, value in settings.items():
-            line = f"{key} = {value}"
-            text, n = re.subn(rf"(?m)^{key} = .*$", line.replace("\\", "\\\\"), text)
-            assert n == 1, f"deploy/pgbouncer.ini has no single {key} line"
-        return text
-
-    def start(self) -> None:
-        assert PGBOUNCER is not None, "PgBouncer is not installed (apt-get install pgbouncer)"
-        self.folder.mkdir(exist_ok=True)
-        shutil.chown(self.folder, "postgres", "postgres")
-        (self.folder / "userlist.txt").write_text('"postgres" ""\n')
-        ini = self.folder / "pgbouncer.ini"
-        ini.write_text(self.config())
-        out = open(self.folder / "pgbouncer.out", "w")
-        self.proc = subprocess.Popen(
-            [PGBOUNCER, str(ini)],
-            user="postgres",
-            group="postgres",
-            extra_groups=[],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        out.close()
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            try:
-                psycopg2.connect(self.url, connect_timeout=2).close()
-                return
-            except psycopg2.OperationalError:
-                time.sleep(0.1)
-        raise RuntimeError(
-            "PgBouncer did not start: "
-            + _tail(self.folder / "pgbouncer.out")
-            + _tail(self.folder / "pgbouncer.log")
-        )
-
-    def stop(self) -> None:
-        _stop_process(self.proc)
-
+__all__ = [  # what the tests, bench/ and `make cluster` import from here
+    "DEPLOY",
+    "NGINX",
+    "PG_BIN",
+    "PGBOUNCER",
+    "Bouncer",
+    "Cluster",
+    "LocalCluster",
+    "Node",
+    "Proxy",
+    "Server",
+    "as_postgres",
+    "free_port",
+    "missing",
+    "wait_until_replayed",
+]
 
 # ---------------------------------------------------------------- gunicorn nodes
 
@@ -379,7 +116,7 @@ class Node:
                 "app:create_app()",
             ],
             cwd=ROOT,
-            env={**_inherited(), **self.env, "BIND": self.address},
+            env={**inherited_env(), **self.env, "BIND": self.address},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -389,14 +126,14 @@ class Node:
             self.wait_ready(timeout)
 
     def wait_ready(self, timeout: float = 60) -> None:
-        if not _wait_http(self.port, "/readyz", timeout, lambda: self.running):
+        if not wait_http(self.port, "/readyz", timeout, lambda: self.running):
             self.stop()
             raise RuntimeError(
-                f"{self.name} did not become ready: " + _tail(self.folder / "gunicorn.log")
+                f"{self.name} did not become ready: " + log_tail(self.folder / "gunicorn.log")
             )
 
     def stop(self) -> None:
-        _stop_process(self.proc, timeout=35)  # gunicorn's graceful_timeout is 30 s
+        stop_process(self.proc, timeout=35)  # gunicorn's graceful_timeout is 30 s
 
 
 # ---------------------------------------------------------------- nginx
@@ -456,19 +193,19 @@ class Proxy:
         )
         out.close()
         if ready is not None:
-            up = _wait_http(self.port, ready, 20, lambda: proc.poll() is None)
+            up = wait_http(self.port, ready, 20, lambda: proc.poll() is None)
         else:
-            up = _wait_listening(self.port, 20, lambda: proc.poll() is None)
+            up = wait_listening(self.port, 20, lambda: proc.poll() is None)
         if not up:
             self.stop()
             raise RuntimeError(
                 "nginx did not start: "
-                + _tail(self.folder / "nginx.out")
-                + _tail(self.folder / "logs" / "error.log")
+                + log_tail(self.folder / "nginx.out")
+                + log_tail(self.folder / "logs" / "error.log")
             )
 
     def stop(self) -> None:
-        _stop_process(self.proc)
+        stop_process(self.proc)
 
 
 # ---------------------------------------------------------------- the whole
@@ -542,7 +279,7 @@ class LocalCluster:
         self.pg = Cluster(pg_folder, self.dbname)
         self.primary = self.pg.primary()
         mark("primary")
-        setup_env = {**_inherited(), **self.extra_env, "DATABASE_URL": self.primary.url}
+        setup_env = {**inherited_env(), **self.extra_env, "DATABASE_URL": self.primary.url}
 
         def replicas() -> None:
             assert self.pg is not None and self.primary is not None
@@ -687,7 +424,7 @@ class LocalCluster:
 # ---------------------------------------------------------------- `make cluster`
 
 
-def main(argv: list[str] | None = None) -> int:
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m deploy.localcluster",
         description="orgauthz on several nodes behind nginx, with PostgreSQL replicas.",
@@ -702,7 +439,47 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-demo", action="store_true", help="skip the demo data")
     parser.add_argument("--folder", type=Path, help="keep everything here (default: a "
                         "temporary folder, removed at the end)")  # fmt: skip
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def _announce(cluster: LocalCluster) -> None:
+    """Where everything listens, the API key and a first call to try."""
+    assert cluster.primary is not None
+    print(f"\norgauthz:   {cluster.url}   (nginx, round-robin over the nodes)")
+    for node in cluster.nodes:
+        print(f"  {node.name}:    {node.url}")
+    print(f"primary:    {cluster.primary.url}")
+    for i, replica in enumerate(cluster.replicas):
+        print(f"replica{i}:   {replica.url}")
+    if cluster.bouncer:
+        print(f"pgbouncer:  {cluster.bouncer.url}")
+    print(f"folder:     {cluster.base}")
+    print(f"\nAPI key (shown once): {cluster.key}\n")
+    print(
+        f"  curl -s -i -H 'Authorization: Bearer {cluster.key}' "
+        f"-H 'Content-Type: application/json' {cluster.url}/v1/authorize \\\n"
+        """    -d '{"actor":{"id":"pix4d-member"},"action":"view","""
+        """"resource":{"type":"Dataset","id":"pix4d-bridge-scan"}}'"""
+    )
+    print("\nCtrl-C stops everything.", flush=True)
+
+
+def _supervise(cluster: LocalCluster) -> None:
+    """Until interrupted: say when a node exits."""
+    while True:
+        for node in cluster.nodes:
+            if node.proc is not None and node.proc.poll() is not None:
+                print(f"{node.name} exited ({node.proc.returncode}); see {node.folder}")
+                node.proc = None
+        time.sleep(1)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
     lacks = missing() + (["PgBouncer (apt-get install pgbouncer)"] if args.pgbouncer
                          and PGBOUNCER is None else [])  # fmt: skip
     if lacks:
@@ -719,41 +496,15 @@ def main(argv: list[str] | None = None) -> int:
         folder=args.folder,
         key_name=f"localcluster-{int(time.time())}",
     )
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
     # Ctrl-C, a kill or a closed terminal all stop everything (SIGINT is set here too: a
     # shell's background job starts with it ignored).
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, interrupt)
+        signal.signal(signum, _interrupt)
     print("starting...", flush=True)
     try:
         cluster.start()
-        assert cluster.primary is not None
-        print(f"\norgauthz:   {cluster.url}   (nginx, round-robin over the nodes)")
-        for node in cluster.nodes:
-            print(f"  {node.name}:    {node.url}")
-        print(f"primary:    {cluster.primary.url}")
-        for i, replica in enumerate(cluster.replicas):
-            print(f"replica{i}:   {replica.url}")
-        if cluster.bouncer:
-            print(f"pgbouncer:  {cluster.bouncer.url}")
-        print(f"folder:     {cluster.base}")
-        print(f"\nAPI key (shown once): {cluster.key}\n")
-        print(
-            f"  curl -s -i -H 'Authorization: Bearer {cluster.key}' "
-            f"-H 'Content-Type: application/json' {cluster.url}/v1/authorize \\\n"
-            """    -d '{"actor":{"id":"pix4d-member"},"action":"view","""
-            """"resource":{"type":"Dataset","id":"pix4d-bridge-scan"}}'"""
-        )
-        print("\nCtrl-C stops everything.", flush=True)
-        while True:
-            for node in cluster.nodes:
-                if node.proc is not None and node.proc.poll() is not None:
-                    print(f"{node.name} exited ({node.proc.returncode}); see {node.folder}")
-                    node.proc = None
-            time.sleep(1)
+        _announce(cluster)
+        _supervise(cluster)
     except KeyboardInterrupt:
         print("\nstopping...", flush=True)
     finally:

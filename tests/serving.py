@@ -8,11 +8,12 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
+
+from tests.support import poll
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -39,45 +40,81 @@ def flask(*args, env):
 def start_gunicorn(folder: Path, **env_extra):
     """gunicorn (2 workers) over a fresh SQLite file in ``folder`` with the demo data and a
     key; returns (process, port, key) once /readyz answers 200."""
+    env = gunicorn_env(folder, **env_extra)
+    flask("db", "init", env=env)
+    flask("demo", "load", env=env)
+    key = flask("keys", "create", "gunicorn-test", env=env)
+    port = free_port()
+    proc = spawn_gunicorn(folder, port, env)
+    wait_answering(proc, port, "/readyz", folder / "gunicorn.log", timeout=60)
+    return proc, port, key
+
+
+def gunicorn_env(folder: Path, **env_extra) -> dict:
+    """The environment of a gunicorn over ``folder``'s SQLite file (2 workers, metrics in
+    the folder), with ``env_extra``."""
     (folder / "metrics").mkdir(exist_ok=True)
-    env = {
+    return {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{folder / 'g.db'}",
         "PROMETHEUS_MULTIPROC_DIR": str(folder / "metrics"),
         "WEB_CONCURRENCY": "2",
         **env_extra,
     }
-    flask("db", "init", env=env)
-    flask("demo", "load", env=env)
-    key = flask("keys", "create", "gunicorn-test", env=env)
-    port = free_port()
-    log = open(folder / "gunicorn.log", "w")
-    proc = subprocess.Popen(
-        [
-            str(BIN / "gunicorn"),
-            "-c",
-            "gunicorn.conf.py",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "app:create_app()",
-        ],
+
+
+def spawn_gunicorn(folder: Path, port: int, env: dict, log_name: str = "gunicorn.log"):
+    """gunicorn with gunicorn.conf.py on 127.0.0.1:``port`` (the Procfile's command), its
+    output in ``folder / log_name``; the process, at once (not yet answering)."""
+    log = open(folder / log_name, "w")
+    return subprocess.Popen(
+        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"]
+        + ["app:create_app()"],
         cwd=ROOT,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/readyz")
-            if conn.getresponse().status == 200:
-                return proc, port, key
-        except OSError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    pytest.fail("gunicorn did not become ready: " + (folder / "gunicorn.log").read_text()[-2000:])
+
+
+def answers(port: int, path: str) -> bool:
+    """Whether GET ``path`` on 127.0.0.1:``port`` answers 200."""
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        conn.request("GET", path)
+        return conn.getresponse().status == 200
+    except OSError:
+        return False
+
+
+def wait_answering(proc, port: int, path: str, log: Path, timeout: float) -> None:
+    """Until GET ``path`` answers 200 (the process killed and the test failed, with the end
+    of ``log``, if it exits first or ``timeout`` passes)."""
+
+    def up() -> bool:
+        return proc.poll() is not None or answers(port, path)
+
+    poll(up, timeout=timeout, every=0.1)
+    if proc.poll() is None and answers(port, path):
+        return
+    if proc.poll() is None:
+        proc.kill()
+    tail = log.read_text()[-2000:] if log.exists() else ""
+    pytest.fail(f"{path} on port {port} did not answer 200 within {timeout} s: {tail}")
+
+
+def workers_of(pid: int) -> set:
+    """The ids of the processes whose parent is ``pid`` (a gunicorn master's workers)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.add(int(entry.name))
+    return found
 
 
 def stop(proc) -> None:
@@ -117,16 +154,9 @@ def start_nginx(folder: Path, upstream_port: int):
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    deadline = time.time() + 20
-    while time.time() < deadline and proc.poll() is None:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return proc, port
-        except OSError:
-            pass
-        time.sleep(0.1)
+    poll(lambda: proc.poll() is not None or answers(port, "/healthz"), timeout=20, every=0.1)
+    if proc.poll() is None and answers(port, "/healthz"):
+        return proc, port
     if proc.poll() is None:
         stop(proc)
     errors = (
@@ -164,3 +194,65 @@ def live_server(app):
         yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
+
+
+class Relay:
+    """A TCP relay on 127.0.0.1 (a free port: ``port``) to ``target`` (host, port), as a
+    balancer (HAProxy, a Kubernetes "-ro" Service) or a network in between would be. Each
+    new connection goes to ``target`` at the time it is made (set it to move new ones);
+    ``freeze()`` stops forwarding on the connections open at that moment, both ways,
+    keeping their sockets open (a hung peer); ``accepted`` counts the connections."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self.closed = threading.Event()
+        self._open: list[tuple[socket.socket, socket.socket, threading.Event]] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.sock.accept()
+                upstream = socket.create_connection(self.target)
+            except OSError:
+                return
+            frozen = threading.Event()
+            self._open.append((client, upstream, frozen))
+            self.accepted += 1
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b, frozen), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, frozen: threading.Event) -> None:
+        try:
+            while data := src.recv(65536):
+                if frozen.is_set():  # what arrives now goes nowhere; the sockets stay open
+                    self.closed.wait()
+                    return
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    def freeze(self) -> None:
+        for _, _, frozen in list(self._open):
+            frozen.set()
+
+    def close(self) -> None:
+        self.closed.set()
+        self.sock.close()
+        for client, upstream, _ in self._open:
+            for s in (client, upstream):
+                try:
+                    s.close()
+                except OSError:
+                    pass

@@ -1,5 +1,8 @@
 """Small helpers shared by test modules (no fixtures here: tests/conftest.py has those)."""
 
+import threading
+import time
+
 from models import ApiKey, Membership, Organization, User, db
 
 
@@ -18,37 +21,110 @@ def org_with(org_id: str, style: str, members: dict) -> None:
 # ``api`` is tests/conftest.py's client; a user ``uid`` has the address ``uid@example.com``.
 
 
-def make_user(api, uid: str) -> None:
-    """Create (or update) the user ``uid`` through the API."""
-    response = api.put(f"/v1/users/{uid}", {"email": f"{uid}@example.com", "name": uid})
+def add_user(api, uid: str, email=None, name=None) -> dict:
+    """Create (or update) the user ``uid`` through the API; the user."""
+    response = api.put(
+        f"/v1/users/{uid}",
+        {"email": email or f"{uid}@example.com", "name": name or uid.replace("-", " ").title()},
+    )
     assert response.status_code == 200, response.get_json()
+    return response.get_json()
 
 
-def make_org(api, actor: str, style: str) -> str:
-    """A new organization of ``style`` made by ``actor``; its id."""
-    response = api.post("/v1/orgs", {"name": f"{style} co", "style": style}, actor=actor)
+def new_org(api, actor: str, style: str, name="Acme", **extra) -> dict:
+    """A new organization of ``style`` made by ``actor``; the organization."""
+    response = api.post("/v1/orgs", {"name": name, "style": style, **extra}, actor=actor)
     assert response.status_code == 201, response.get_json()
-    return response.get_json()["id"]
+    return response.get_json()
 
 
-def invite_one(api, actor: str, org: str, uid: str, role: str) -> dict:
-    """``actor`` invites ``uid`` as ``role``; the invitation (with its token)."""
-    body = {"invitations": [{"email": f"{uid}@example.com", "role": role}]}
-    response = api.post(f"/v1/orgs/{org}/invitations", body, actor=actor)
+def invite(api, actor: str, org_id: str, *pairs):
+    """``actor`` invites each (email, role) of ``pairs``; the response."""
+    body = {"invitations": [{"email": email, "role": role} for email, role in pairs]}
+    return api.post(f"/v1/orgs/{org_id}/invitations", body, actor=actor)
+
+
+def invite_one(api, actor: str, org_id: str, uid: str, role: str) -> dict:
+    """``actor`` invites ``uid`` as ``role`` (asserted to succeed); the invitation (with
+    its token)."""
+    response = invite(api, actor, org_id, (f"{uid}@example.com", role))
     assert response.status_code == 201, response.get_json()
     return response.get_json()["items"][0]
 
 
-def accept_as(api, token: str, uid: str):
+def accept(api, token: str, uid: str, email=None, **kw):
     """``uid`` accepts the invitation of ``token``; the response."""
-    person = {"id": uid, "email": f"{uid}@example.com", "name": uid}
-    return api.post("/v1/invitations/accept", {"token": token, "user": person})
+    person = {"id": uid, "email": email or f"{uid}@example.com", "name": uid}
+    return api.post("/v1/invitations/accept", {"token": token, "user": person}, **kw)
 
 
-def join(api, inviter: str, org: str, uid: str, role: str) -> None:
+def join(api, inviter: str, org_id: str, uid: str, role: str) -> None:
     """``uid`` becomes a member as ``role``: invited by ``inviter``, then accepting."""
-    response = accept_as(api, invite_one(api, inviter, org, uid, role)["token"], uid)
+    response = accept(api, invite_one(api, inviter, org_id, uid, role)["token"], uid)
     assert response.status_code == 200, response.get_json()
+
+
+def members(api, actor: str, org_id: str, **params) -> dict:
+    """The members of ``org_id`` as ``actor`` sees them, by user id (or email when pending)."""
+    response = api.get(f"/v1/orgs/{org_id}/members", actor=actor, query_string=params)
+    assert response.status_code == 200, response.get_json()
+    return {m["user_id"] or m["email"]: m for m in response.get_json()["items"]}
+
+
+def problem(response, status: int) -> dict:
+    """The problem+json body of ``response``, asserted to have ``status``."""
+    assert response.status_code == status, response.get_json()
+    assert response.content_type == "application/problem+json"
+    return response.get_json()
+
+
+def list_resources(api, actor, action, type_, org, limit=None) -> list:
+    """Every page of /v1/authorize/resources, following next_cursor; the ids."""
+    body = {"actor": {"id": actor}, "action": action, "type": type_, "org": org}
+    return _every_page(api, "/v1/authorize/resources", body, limit)
+
+
+def list_actors(api, action, resource, limit=None) -> list:
+    """Every page of /v1/authorize/actors, following next_cursor; the ids."""
+    return _every_page(api, "/v1/authorize/actors", {"action": action, "resource": resource}, limit)
+
+
+def _every_page(api, path: str, body: dict, limit) -> list:
+    ids, cursor = [], None
+    while True:
+        page = dict(
+            body, **({"limit": limit} if limit else {}), **({"cursor": cursor} if cursor else {})
+        )
+        r = api.post(path, page)
+        assert r.status_code == 200, r.get_json()
+        ids += [i["id"] for i in r.get_json()["items"]]
+        cursor = r.get_json()["next_cursor"]
+        if cursor is None:
+            return ids
+
+
+def race(app, key: str, calls) -> list:
+    """Run each (method, path, json, actor) of ``calls`` at once, one thread and client
+    each; the status codes."""
+    from tests.conftest import Api
+
+    barrier = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)
+
+    def run(i, method, path, body, actor):
+        client = Api(app.test_client(), key)
+        barrier.wait()
+        results[i] = client.call(method, path, json=body, actor=actor).status_code
+
+    threads = [threading.Thread(target=run, args=(i, *call)) for i, call in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return results
+
+
+# ---------------------------------------------------------------- apps on PostgreSQL
 
 
 def demo_app_on_postgres(url: str, schema: str, tmp_path, key_name: str, db_options=None, **config):
@@ -76,3 +152,114 @@ def demo_app_on_postgres(url: str, schema: str, tmp_path, key_name: str, db_opti
         load_demo(app.extensions["orgauthz.policy"].current)
         key = ApiKey.create_key(key_name)
     return app, key
+
+
+# ---------------------------------------------------------------- a streaming replica
+# (tests/routes/test_replicas.py and test_replica_edges.py: the app on a primary of
+# tests/pgcluster.py reading decisions from its replica)
+
+DATASET = {"type": "Dataset", "id": "pix4d-bridge-scan"}
+READERS = [f"replica-reader-{i}" for i in range(4)]
+
+
+def replica_app(primary, replica_url: str, tmp_path, **config) -> tuple:
+    """The app on ``primary`` (tables made anew), reading decisions from ``replica_url``;
+    the demo data plus READERS, four readers of org-pix4d. (app, the API key's headers)."""
+    import models
+    from access.demo import load_demo
+    from app import create_app
+
+    models.init_db(primary.url)
+    models.drop_tables()
+    models.create_tables()
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": primary.url,
+            "DATABASE_BOUND": True,
+            "DATABASE_REPLICA_URLS": replica_url,
+            "REPLICA_MAX_LAG_SECONDS": 60.0,
+            "REPLICA_RETRY_SECONDS": 0.5,
+            "DECISION_LOG": str(tmp_path / "d.log"),
+            **config,
+        }
+    )
+    with db.connection_context():
+        load_demo(app.extensions["orgauthz.policy"].current)
+        for user in READERS:
+            User.create(id=user, email=f"{user}@x.example", email_key=f"{user}@x.example")
+            Membership.create(user=user, org="org-pix4d", role="reader")
+        key = ApiKey.create_key("replicas")
+    return app, {"Authorization": f"Bearer {key}"}
+
+
+def view(actor: str, consistency: dict | None = None) -> dict:
+    """The check "may ``actor`` view the dataset", with ``consistency`` if given."""
+    body: dict = {"actor": {"id": actor}, "action": "view", "resource": DATASET}
+    if consistency is not None:
+        body["consistency"] = consistency
+    return body
+
+
+def wait_listening() -> None:
+    """Until the worker's fact cache listens: notices keep its facts fresh from then on
+    (connecting starts the facts over)."""
+    from access.cache import CACHE
+
+    wait_until(CACHE.listening, timeout=10, what="the fact cache's listener to connect")
+
+
+def revoke(users: list) -> str:
+    """Remove ``users`` from org-pix4d on the primary (any code path: here plain SQL); the
+    token of the position it committed at."""
+    from models.generation import current, token
+
+    with db.connection_context():
+        Membership.delete().where(Membership.user.in_(users)).execute()
+        return token(current(db))
+
+
+# ---------------------------------------------------------------- waiting
+
+
+def waiting_on_a_lock(url: str, timeout: float = 10.0) -> bool:
+    """Whether some backend of the PostgreSQL database at ``url`` waits on a lock within
+    ``timeout`` seconds, polled from a connection of its own (autocommit: a transaction
+    would see one snapshot of pg_stat_activity)."""
+    import psycopg2
+
+    watcher = psycopg2.connect(url)
+    watcher.autocommit = True
+
+    def waiting() -> bool:
+        with watcher.cursor() as cur:
+            cur.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database()"
+            )
+            return bool(cur.fetchone()[0])
+
+    try:
+        return bool(poll(waiting, timeout=timeout))
+    finally:
+        watcher.close()
+
+
+def poll(predicate, timeout: float = 10.0, every: float = 0.02):
+    """Call ``predicate`` until it returns something true or ``timeout`` seconds pass; its
+    last value (false when the time ran out). The one place a test waits for something to
+    happen: a fixed sleep either waits too long or not long enough on a loaded machine."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(every)
+
+
+def wait_until(predicate, timeout: float = 10.0, what: str = "the condition", every: float = 0.02):
+    """``poll``, failing (an AssertionError naming ``what``) when the time runs out; the
+    predicate's true value."""
+    value = poll(predicate, timeout, every)
+    assert value, f"waited {timeout} s for {what}"
+    return value

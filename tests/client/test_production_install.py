@@ -13,12 +13,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.serving import free_port
+from tests.support import poll
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_TOOLS = [
@@ -252,16 +252,17 @@ def test_the_image_migrates_serves_and_passes_its_healthcheck(image):
         _exec_form(_one(FINAL, "CMD")), cwd=app_dir, env=env, stdout=log, stderr=subprocess.STDOUT
     )
     try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
+
+        def ready() -> bool:
             try:
                 if _get(port, "/readyz") == 200:
-                    break
+                    return True
             except OSError:
                 pass
             assert server.poll() is None, (top / "gunicorn.log").read_text()[-3000:]
-            time.sleep(0.3)
-        else:
+            return False
+
+        if not poll(ready, timeout=60, every=0.3):
             pytest.fail("not ready in 60 s: " + (top / "gunicorn.log").read_text()[-3000:])
         check = subprocess.run(
             healthcheck, cwd=app_dir, env=env, capture_output=True, text=True, timeout=30

@@ -17,6 +17,7 @@ import pytest
 
 from models import Membership, Organization, User, db
 from ops.activity import Activity
+from tests.support import wait_until
 
 USERS = 300
 BATCH = 50  # users per bulk removal
@@ -55,6 +56,7 @@ def test_concurrent_flushes_and_bulk_removals_never_deadlock(api, app, backend):
     failures: list = []
     statuses: list = []
     stop = threading.Event()
+    flushes = [0] * len(writers)  # each writer's flushes so far
 
     def write(activity: Activity, seed: int) -> None:
         rng = random.Random(seed)
@@ -70,6 +72,7 @@ def test_concurrent_flushes_and_bulk_removals_never_deadlock(api, app, backend):
                 activity.flush()
             except Exception as exc:  # before the fix: "deadlock detected"
                 failures.append(repr(exc))
+            flushes[seed] += 1
 
     def remove(org_id: str, ids: list) -> None:
         client = Api(app.test_client(), api.key)
@@ -86,7 +89,10 @@ def test_concurrent_flushes_and_bulk_removals_never_deadlock(api, app, backend):
             user_ids = [f"u{round_}-{i:04d}" for i in range(USERS)]
             _setup_org(org_id, user_ids)
             current[:] = user_ids
-            time.sleep(0.2)  # let the writers get going
+            # the writers get going: each flushes this round's users (its second flush from
+            # now began after they were set)
+            began = flushes[:]
+            wait_until(lambda b=began: all(f >= s + 2 for f, s in zip(flushes, b)), timeout=30)
             removers = [
                 threading.Thread(target=remove, args=(org_id, user_ids[i : i + BATCH]))
                 for i in range(0, USERS, BATCH)

@@ -20,6 +20,7 @@ from prometheus_client import REGISTRY
 
 from ops import decisionlog
 from routes.context import decision_context
+from tests.support import poll
 
 DATASET = {"type": "Dataset", "id": "pix4d-bridge-scan"}
 
@@ -78,13 +79,8 @@ def disk_full(path):
         path.unlink()
 
 
-def wait_for(check, seconds: float = 15.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return False
+def wait_for(check, seconds: float = 15.0) -> bool:
+    return bool(poll(check, timeout=seconds, every=0.05))
 
 
 @pytest.mark.parametrize("fault", ["read-only folder", "disk full"])

@@ -7,7 +7,7 @@ import peewee
 
 import models
 from models import Grant, Membership, User, db
-from tests.routes.test_orgs import accept, add_user, invite, join, new_org, problem
+from tests.support import accept, add_user, invite, join, new_org, problem
 
 EVE, EVE_MAIL = "eve-9f3k", "Eve.9F3K@example.com"
 

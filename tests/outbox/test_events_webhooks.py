@@ -7,7 +7,6 @@ import base64
 import datetime
 import json
 import threading
-import time
 
 import psycopg2
 import pytest
@@ -19,7 +18,7 @@ from models import Delivery, Event, db
 from routes.pagination import decode
 from tests.conftest import PG_URL
 from tests.outbox.conftest import verify
-from tests.routes.test_orgs import accept, add_user, invite, new_org, problem
+from tests.support import accept, add_user, invite, new_org, problem, waiting_on_a_lock
 
 
 def pull(api, after=None, **params) -> tuple:
@@ -317,7 +316,7 @@ def test_a_reader_never_skips_an_event_that_commits_late(api, app, backend, pg_s
     done = {}
     writer = threading.Thread(target=lambda: done.update(r=add_user(api, "fast")))
     writer.start()
-    time.sleep(0.5)
+    assert waiting_on_a_lock(PG_URL), "the fast write did not wait for the counter"
     assert "r" not in done  # the fast write waits for the counter
     assert pull(api, after=start)[0] == []  # and nothing above the committed head shows
     slow.commit()

@@ -11,7 +11,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.parse
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from access import mail
 from models import AuditEvent, Invitation, OutboxMail, db, hash_secret
 from tests.conftest import PG_URL
 from tests.outbox.conftest import parts
-from tests.routes.test_orgs import accept, invite, problem
+from tests.support import accept, invite, poll, problem
 
 ROOT = Path(__file__).resolve().parents[2]
 # (style, inviter, role to invite, lifetime in words, words of the style's template)
@@ -216,19 +215,25 @@ def test_a_sender_killed_between_commit_and_send_delivers_once_after_restart(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+    held = None
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and queued(item["id"])[0].lease_owner != "crasher":
+
+        def claimed() -> bool:
             assert proc.poll() is None, proc.stdout.read()
-            time.sleep(0.05)
+            return queued(item["id"])[0].lease_owner == "crasher"
+
+        poll(claimed, timeout=30, every=0.05)
         [row] = queued(item["id"])
         assert row.lease_owner == "crasher" and row.status == "pending"
-        time.sleep(0.3)  # it is connected to the silent server now
+        silent.settimeout(30)
+        held, _ = silent.accept()  # it is connected to the silent server now
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     finally:
         if proc.poll() is None:
             proc.kill()
+        if held is not None:
+            held.close()
         silent.close()
     assert smtp.messages == []
     # Restarted while the dead sender's lease holds: nothing yet (no double send).

@@ -2,7 +2,7 @@
 member with grants, the resource tree with grants, one resource's grants, one invitation,
 and the audit trail newest first with filters, each entry in words."""
 
-from tests.routes.test_orgs import add_user, invite, new_org, problem
+from tests.support import add_user, invite, new_org, problem
 
 PIX = "/v1/orgs/org-pix4d"
 

@@ -15,34 +15,12 @@ org's lock), and respond.io's one organization per user holds when one user crea
 once (``User.lock``: without it, [201, 201]).
 """
 
-import threading
-
 import pytest
 
 from models import Membership, Organization, User, db
-from tests.routes.test_orgs import add_user
+from tests.support import add_user, race
 
 ROUNDS = 50
-
-
-def race(app, key, calls):
-    """Run each (method, path, json, actor) at once, one thread and client each."""
-    from tests.conftest import Api
-
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(i, method, path, body, actor):
-        client = Api(app.test_client(), key)
-        barrier.wait()
-        results[i] = client.call(method, path, json=body, actor=actor).status_code
-
-    threads = [threading.Thread(target=run, args=(i, *call)) for i, call in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
 
 
 @pytest.mark.parametrize("move", ["demote", "leave"])
@@ -82,7 +60,7 @@ def test_two_owners_at_once_never_leave_an_org_without_owner(api, app, move):
 
 
 def test_a_token_accepted_twice_at_once_works_once(api, app):
-    from tests.routes.test_orgs import invite, new_org
+    from tests.support import invite, new_org
 
     add_user(api, "ann")
     org = new_org(api, "ann", "pix4d")["id"]

@@ -3,14 +3,13 @@ the change position it committed at; decision and list requests say how fresh th
 must be and answer the position they were decided at (access/cache.py, models/generation.py).
 """
 
-import time
-
 import pytest
 
 from access import targets as facts_module
 from access.cache import FactCache
 from models import Grant, Membership, db
 from models.generation import current, parse_token, token
+from tests.support import poll, wait_until
 
 DATASET = {"type": "Dataset", "id": "pix4d-bridge-scan"}
 PIX = "/v1/orgs/org-pix4d"
@@ -172,10 +171,8 @@ def test_other_tenants_writes_leave_an_orgs_facts_alone(api, demo, backend, monk
         pytest.skip("SQLite drops everything when the counter moves")
     from access.cache import CACHE
 
-    deadline = time.monotonic() + 10
-    while not CACHE.listening():  # notices from here on (connecting starts the facts over)
-        assert time.monotonic() < deadline, "the listener did not connect"
-        time.sleep(0.05)
+    # notices from here on (connecting starts the facts over)
+    wait_until(CACHE.listening, timeout=10, what="the listener to connect")
     up42 = {"type": "Organization", "id": "org-up42"}
     assert api.allowed("up42-member", "view", up42) is True  # facts of org-up42 cached
     assert api.allowed("pix4d-member", "view", DATASET) is True
@@ -183,9 +180,8 @@ def test_other_tenants_writes_leave_an_orgs_facts_alone(api, demo, backend, monk
     written = change.headers["X-Consistency-Token"]
     # the notice of org-pix4d's change is applied before this answer
     assert api.allowed("pix4d-editor", "upload", DATASET, **fresh(written)) is False
-    while CACHE.position < parse_token(written):  # (on a busy machine, after the answer)
-        assert time.monotonic() < deadline + 10, "the notice never arrived"
-        time.sleep(0.05)
+    # (on a busy machine, after the answer)
+    wait_until(lambda: CACHE.position >= parse_token(written), what="the notice to arrive")
     calls = []
     real = facts_module.TargetBuilder._query
     monkeypatch.setattr(
@@ -251,7 +247,6 @@ def test_a_store_that_began_before_a_notice_is_not_kept():
 def test_lost_notices_are_caught_by_the_listeners_position_check(api, demo, backend, monkeypatch):
     """Should notices stop arriving (a proxy that drops LISTEN), minimize_latency answers
     are stale at most two position checks of the listener, then start over."""
-    import time
 
     from access import cache
 
@@ -265,7 +260,5 @@ def test_lost_notices_are_caught_by_the_listeners_position_check(api, demo, back
     )
     with db.connection_context():
         Grant.delete().where(Grant.user == "pix4d-member").execute()
-    deadline = time.monotonic() + 5
-    while api.allowed("pix4d-member", "view", DATASET) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    poll(lambda: not api.allowed("pix4d-member", "view", DATASET), timeout=5, every=0.05)
     assert api.allowed("pix4d-member", "view", DATASET) is False

@@ -3,14 +3,13 @@ allow), /readyz fails, and the service recovers by itself when the database retu
 test runs a PostgreSQL server of its own (initdb + pg_ctl as the postgres user), so it can
 stop and start it without touching the shared one."""
 
-import time
-
 import pytest
 
 import models
 from app import create_app
 from models import ApiKey, db
 from tests.pgcluster import Cluster, needs_pg_server
+from tests.support import poll
 
 pytestmark = needs_pg_server
 
@@ -77,9 +76,7 @@ def test_database_down_means_503_deny_then_recovery(served):
     assert "orgauthz_database_errors_total" in metrics
 
     ctl("-o", opts, "-l", data / "log", "start")
-    deadline = time.time() + 20
-    while ask().status_code != 200 and time.time() < deadline:
-        time.sleep(0.2)
+    poll(lambda: ask().status_code == 200, timeout=20, every=0.2)
     assert ask().get_json()["allowed"] is True
     assert client.get("/readyz").status_code == 200
 

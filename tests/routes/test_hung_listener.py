@@ -13,8 +13,6 @@ sockets open.
 
 import concurrent.futures
 import logging
-import socket
-import threading
 import time
 from urllib.parse import quote, urlsplit
 
@@ -25,7 +23,8 @@ from models import Grant, db
 from models.generation import current, parse_token
 from ops.config import SETTINGS
 from tests.conftest import PG_URL
-from tests.support import demo_app_on_postgres
+from tests.serving import Relay
+from tests.support import demo_app_on_postgres, wait_until
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="LISTEN and replicas are PostgreSQL's")
 
@@ -37,72 +36,12 @@ CHECK = {
 BOUND = SETTINGS["FACTS_MAX_STALENESS_SECONDS"][1]  # the default, as deployed
 
 
-class Relay:
-    """A TCP relay on 127.0.0.1 to the PostgreSQL server. ``freeze()`` stops forwarding on
-    the connections open at that moment, both ways, keeping their sockets open; connections
-    made later are forwarded."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.target = (host, port)
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = 0
-        self.closed = threading.Event()
-        self._open: list[tuple[socket.socket, socket.socket, threading.Event]] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.sock.accept()
-                upstream = socket.create_connection(self.target)
-            except OSError:
-                return
-            frozen = threading.Event()
-            self._open.append((client, upstream, frozen))
-            self.accepted += 1
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b, frozen), daemon=True).start()
-
-    def _pump(self, src: socket.socket, dst: socket.socket, frozen: threading.Event) -> None:
-        try:
-            while data := src.recv(65536):
-                if frozen.is_set():  # what arrives now goes nowhere; the sockets stay open
-                    self.closed.wait()
-                    return
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.close()
-                except OSError:
-                    pass
-
-    def freeze(self) -> None:
-        for _, _, frozen in list(self._open):
-            frozen.set()
-
-    def url(self, **query: str) -> str:
-        parts = urlsplit(PG_URL)
-        user = f"{parts.username}@" if parts.username else ""
-        args = "&".join(f"{k}={quote(v)}" for k, v in query.items())
-        return f"postgresql://{user}127.0.0.1:{self.port}{parts.path}" + (
-            f"?{args}" if args else ""
-        )
-
-    def close(self) -> None:
-        self.closed.set()
-        self.sock.close()
-        for client, upstream, _ in self._open:
-            for s in (client, upstream):
-                try:
-                    s.close()
-                except OSError:
-                    pass
+def relay_url(relay: Relay, **query: str) -> str:
+    """PG_URL through ``relay``, with ``query`` parameters."""
+    parts = urlsplit(PG_URL)
+    user = f"{parts.username}@" if parts.username else ""
+    args = "&".join(f"{k}={quote(v)}" for k, v in query.items())
+    return f"postgresql://{user}127.0.0.1:{relay.port}{parts.path}" + (f"?{args}" if args else "")
 
 
 @pytest.fixture
@@ -139,9 +78,7 @@ def serve(pg_schema, tmp_path, **config):
 def until(condition, seconds: float, message: str) -> float:
     """Wait for ``condition()`` (polled), at most ``seconds``; how long it took."""
     start = time.monotonic()
-    while not condition():
-        assert time.monotonic() - start < seconds, message
-        time.sleep(0.02)
+    wait_until(condition, timeout=seconds, what=message)
     return time.monotonic() - start
 
 
@@ -183,7 +120,7 @@ def test_a_hung_listener_lets_no_revoked_grant_through_past_the_bound(pg_schema,
     from access.cache import CACHE
 
     search_path = f"-c search_path={pg_schema}"
-    check = serve(pg_schema, tmp_path, DATABASE_LISTEN_URL=relay.url(options=search_path))
+    check = serve(pg_schema, tmp_path, DATABASE_LISTEN_URL=relay_url(relay, options=search_path))
     assert relay.accepted == 1  # the listener's connection goes through the relay
     assert check().get_json()["allowed"] is True
     cached = check()
@@ -222,7 +159,7 @@ def test_a_replica_that_hangs_mid_query_is_timed_out_and_the_primary_answers(
     check = serve(
         pg_schema,
         tmp_path,
-        DATABASE_REPLICA_URLS=relay.url(),
+        DATABASE_REPLICA_URLS=relay_url(relay),
         REPLICA_TIMEOUT_SECONDS=timeout,
         REPLICA_MAX_LAG_SECONDS=60.0,
     )

@@ -5,7 +5,7 @@ who holds it gives the invitation their authority."""
 
 import pytest
 
-from tests.support import accept_as, invite_one, join, make_org, make_user
+from tests.support import accept, add_user, invite_one, join, new_org
 
 
 def _role(api, actor, org, uid):
@@ -27,12 +27,12 @@ def test_removed_or_demoted_inviter_lends_no_authority(
     api, style, top, role, invited_as, lower, change
 ):
     for uid in ("boss", "mid", "kept", "late"):
-        make_user(api, uid)
-    org = make_org(api, "boss", style)
+        add_user(api, uid)
+    org = new_org(api, "boss", style)["id"]
     join(api, "boss", org, "mid", role)
     while_they_could = invite_one(api, "mid", org, "kept", invited_as)
     # Still holding the right: accepted with the role they gave.
-    assert accept_as(api, while_they_could["token"], "kept").status_code == 200
+    assert accept(api, while_they_could["token"], "kept").status_code == 200
     assert _role(api, "boss", org, "kept") == invited_as
 
     pending = invite_one(api, "mid", org, "late", invited_as)
@@ -44,7 +44,7 @@ def test_removed_or_demoted_inviter_lends_no_authority(
     else:  # the same inviter, with a role that may not send it
         changed = api.put(f"/v1/orgs/{org}/members/mid", {"role": lower}, actor="boss")
         assert changed.status_code == 200, changed.get_json()
-    refused = accept_as(api, pending["token"], "late")
+    refused = accept(api, pending["token"], "late")
     assert refused.status_code == 403, refused.get_json()
     detail = refused.get_json()["detail"]
     assert "sent by mid, who may no longer send it" in detail, detail
@@ -55,7 +55,7 @@ def test_removed_or_demoted_inviter_lends_no_authority(
     resent = api.post(f"/v1/orgs/{org}/invitations/{pending['id']}/resend", actor="boss")
     assert resent.status_code == 200, resent.get_json()
     assert resent.get_json()["invited_by"] == "boss"
-    assert accept_as(api, resent.get_json()["token"], "late").status_code == 200
+    assert accept(api, resent.get_json()["token"], "late").status_code == 200
     assert _role(api, "boss", org, "late") == invited_as
 
 
@@ -63,15 +63,15 @@ def test_pix4d_manager_demoted_to_manager_from_owner_keeps_what_managers_may_sen
     """An Owner who invited a Manager and is then made a Manager still may send that
     invitation (Managers invite up to Manager), but not one for Owner."""
     for uid in ("boss", "olga", "mgr", "own"):
-        make_user(api, uid)
-    org = make_org(api, "boss", "pix4d")
+        add_user(api, uid)
+    org = new_org(api, "boss", "pix4d")["id"]
     join(api, "boss", org, "olga", "owner")
     as_manager = invite_one(api, "olga", org, "mgr", "manager")
     as_owner = invite_one(api, "olga", org, "own", "owner")
     changed = api.put(f"/v1/orgs/{org}/members/olga", {"role": "manager"}, actor="boss")
     assert changed.status_code == 200, changed.get_json()
-    assert accept_as(api, as_manager["token"], "mgr").status_code == 200
-    refused = accept_as(api, as_owner["token"], "own")
+    assert accept(api, as_manager["token"], "mgr").status_code == 200
+    refused = accept(api, as_owner["token"], "own")
     assert refused.status_code == 403, refused.get_json()
     assert "Manager may invite people only up to Manager" in refused.get_json()["detail"]
     assert _role(api, "boss", org, "own") is None

@@ -10,7 +10,7 @@ import pytest
 import models
 from authz.engine import POLICY_DIR, PolicyHolder
 from models import AuditEvent, Invitation, Membership, User, db, hash_secret
-from tests.routes.test_orgs import accept, add_user, invite, join, new_org, problem
+from tests.support import accept, add_user, invite, join, new_org, problem
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from models import (
     db,
 )
 from routes import schemas
-from tests.routes.test_orgs import accept, invite
+from tests.support import accept, invite
 
 NOT_STORED = None  # the value is looked up, compared or hashed, never written to a column
 

@@ -3,39 +3,7 @@
 import pytest
 
 from models import Membership, db
-
-
-def resources(api, actor, action, type_, org, limit=None):
-    """Every page of the list, following next_cursor."""
-    ids, cursor = [], None
-    while True:
-        body = {"actor": {"id": actor}, "action": action, "type": type_, "org": org}
-        if limit:
-            body["limit"] = limit
-        if cursor:
-            body["cursor"] = cursor
-        r = api.post("/v1/authorize/resources", body)
-        assert r.status_code == 200, r.get_json()
-        ids += [i["id"] for i in r.get_json()["items"]]
-        cursor = r.get_json()["next_cursor"]
-        if cursor is None:
-            return ids
-
-
-def actors(api, action, resource, limit=None):
-    ids, cursor = [], None
-    while True:
-        body = {"action": action, "resource": resource}
-        if limit:
-            body["limit"] = limit
-        if cursor:
-            body["cursor"] = cursor
-        r = api.post("/v1/authorize/actors", body)
-        assert r.status_code == 200, r.get_json()
-        ids += [i["id"] for i in r.get_json()["items"]]
-        cursor = r.get_json()["next_cursor"]
-        if cursor is None:
-            return ids
+from tests.support import list_actors, list_resources
 
 
 def add_asset(api, rid, owner, workspace="up42-ws-member"):
@@ -50,13 +18,13 @@ def add_asset(api, rid, owner, workspace="up42-ws-member"):
 def test_up42_member_sees_other_users_assets(api, demo):
     # UP42 "User management" table: "See storage assets of other account users: Member yes"
     add_asset(api, "up42-asset-2", "up42-member")
-    assert resources(api, "up42-member", "view", "Asset", "org-up42") == [
+    assert list_resources(api, "up42-member", "view", "Asset", "org-up42") == [
         "up42-asset-1",
         "up42-asset-2",
     ]
     # but deletes only its own (the admin's asset is not its)
-    assert resources(api, "up42-member", "delete", "Asset", "org-up42") == ["up42-asset-2"]
-    assert resources(api, "up42-admin", "delete", "Asset", "org-up42") == [
+    assert list_resources(api, "up42-member", "delete", "Asset", "org-up42") == ["up42-asset-2"]
+    assert list_resources(api, "up42-admin", "delete", "Asset", "org-up42") == [
         "up42-asset-1",
         "up42-asset-2",
     ]
@@ -64,31 +32,35 @@ def test_up42_member_sees_other_users_assets(api, demo):
 
 def test_respondio_member_sees_assigned_spaces_admin_sees_all(api, demo):
     all_spaces = ["respondio-my-workspace", "respondio-support"]
-    assert resources(api, "respondio-member", "use", "Space", "org-respondio") == [
+    assert list_resources(api, "respondio-member", "use", "Space", "org-respondio") == [
         "respondio-support"
     ]
-    assert resources(api, "respondio-org-admin", "use", "Space", "org-respondio") == all_spaces
-    assert resources(api, "respondio-user-admin", "use", "Space", "org-respondio") == []
-    assert resources(api, "respondio-user-admin", "view", "Space", "org-respondio") == all_spaces
+    assert list_resources(api, "respondio-org-admin", "use", "Space", "org-respondio") == all_spaces
+    assert list_resources(api, "respondio-user-admin", "use", "Space", "org-respondio") == []
+    assert (
+        list_resources(api, "respondio-user-admin", "view", "Space", "org-respondio") == all_spaces
+    )
 
 
 def test_pix4d_grant_on_a_folder_reaches_everything_below(api, demo):
-    assert resources(api, "pix4d-member", "view", "Dataset", "org-pix4d") == ["pix4d-bridge-scan"]
-    assert resources(api, "pix4d-member", "view", "Folder", "org-pix4d") == [
+    assert list_resources(api, "pix4d-member", "view", "Dataset", "org-pix4d") == [
+        "pix4d-bridge-scan"
+    ]
+    assert list_resources(api, "pix4d-member", "view", "Folder", "org-pix4d") == [
         "pix4d-survey",
         "pix4d-survey-2026",
     ]
-    assert resources(api, "pix4d-reader", "view", "Dataset", "org-pix4d") == [
+    assert list_resources(api, "pix4d-reader", "view", "Dataset", "org-pix4d") == [
         "pix4d-bridge-scan",
         "pix4d-quarry-march",
     ]
     # License attribute kind: a reader uses the cloud license only
-    assert resources(api, "pix4d-reader", "use", "License", "org-pix4d") == ["pix4d-cloud-1"]
-    assert resources(api, "pix4d-editor", "use", "License", "org-pix4d") == [
+    assert list_resources(api, "pix4d-reader", "use", "License", "org-pix4d") == ["pix4d-cloud-1"]
+    assert list_resources(api, "pix4d-editor", "use", "License", "org-pix4d") == [
         "pix4d-cloud-1",
         "pix4d-desktop-1",
     ]
-    assert resources(api, "pix4d-member", "use", "License", "org-pix4d") == ["pix4d-desktop-1"]
+    assert list_resources(api, "pix4d-member", "use", "License", "org-pix4d") == ["pix4d-desktop-1"]
 
 
 @pytest.mark.parametrize(
@@ -102,7 +74,7 @@ def test_pix4d_grant_on_a_folder_reaches_everything_below(api, demo):
     ],
 )
 def test_unknown_things_list_nothing(api, demo, actor, action, type_, org):
-    assert resources(api, actor, action, type_, org) == []
+    assert list_resources(api, actor, action, type_, org) == []
 
 
 def test_pages_are_stable_and_complete(api, demo):
@@ -113,9 +85,11 @@ def test_pages_are_stable_and_complete(api, demo):
             actor="pix4d-owner",
         )
         assert r.status_code == 201
-    everything = resources(api, "pix4d-member", "view", "Dataset", "org-pix4d")
+    everything = list_resources(api, "pix4d-member", "view", "Dataset", "org-pix4d")
     assert len(everything) == 24 and everything == sorted(everything)
-    assert resources(api, "pix4d-member", "view", "Dataset", "org-pix4d", limit=5) == everything
+    assert (
+        list_resources(api, "pix4d-member", "view", "Dataset", "org-pix4d", limit=5) == everything
+    )
     first = api.post(
         "/v1/authorize/resources?limit=5",
         {"actor": {"id": "pix4d-member"}, "action": "view", "type": "Dataset", "org": "org-pix4d"},
@@ -137,9 +111,9 @@ def test_pages_are_stable_and_complete(api, demo):
 
 def test_actors_who_may_use_a_space(api, demo):
     space = {"type": "Space", "id": "respondio-support"}
-    assert actors(api, "use", space) == ["respondio-member", "respondio-org-admin"]
-    assert actors(api, "use", space, limit=1) == ["respondio-member", "respondio-org-admin"]
-    assert actors(api, "view", space) == sorted(
+    assert list_actors(api, "use", space) == ["respondio-member", "respondio-org-admin"]
+    assert list_actors(api, "use", space, limit=1) == ["respondio-member", "respondio-org-admin"]
+    assert list_actors(api, "view", space) == sorted(
         [
             "respondio-member",
             "respondio-org-admin",
@@ -152,16 +126,16 @@ def test_actors_who_may_use_a_space(api, demo):
     with db.connection_context():
         Membership.delete().where(Membership.user == "respondio-member").execute()
     left = api.allowed("respondio-member", "use", space)
-    assert ("respondio-member" in actors(api, "use", space)) is left
+    assert ("respondio-member" in list_actors(api, "use", space)) is left
 
 
 def test_actors_follow_grants_up_the_tree_and_owners(api, demo):
     deep = {"type": "Dataset", "id": "pix4d-bridge-scan"}
-    assert actors(api, "upload", deep) == ["pix4d-editor", "pix4d-manager", "pix4d-owner"]
-    assert "pix4d-member" in actors(api, "view", deep)
+    assert list_actors(api, "upload", deep) == ["pix4d-editor", "pix4d-manager", "pix4d-owner"]
+    assert "pix4d-member" in list_actors(api, "view", deep)
     add_asset(api, "up42-asset-2", "up42-member")
-    assert actors(api, "delete", {"type": "Asset", "id": "up42-asset-2"}) == [
+    assert list_actors(api, "delete", {"type": "Asset", "id": "up42-asset-2"}) == [
         "up42-admin",
         "up42-member",
     ]
-    assert actors(api, "view", {"type": "Dataset", "id": "nope"}) == []
+    assert list_actors(api, "view", {"type": "Dataset", "id": "nope"}) == []

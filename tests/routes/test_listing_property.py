@@ -18,8 +18,7 @@ import models
 from access.decisions import decide
 from access.targets import TargetBuilder
 from models import ApiKey, Grant, Membership, Organization, Resource, User, db
-from tests.routes.test_listing import actors as list_actors
-from tests.routes.test_listing import resources as list_resources
+from tests.support import list_actors, list_resources
 
 SEED = int(os.environ.get("PROPERTY_SEED", "20261123"))
 WORLDS = int(os.environ.get("PROPERTY_WORLDS", "12"))  # PROPERTY_WORLDS=200 for a long run

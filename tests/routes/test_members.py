@@ -2,7 +2,7 @@
 removal of one or several (all or nothing), leaving, and what the policy refuses."""
 
 from models import AuditEvent, Membership, User, db
-from tests.routes.test_orgs import (
+from tests.support import (
     accept,
     add_user,
     invite,

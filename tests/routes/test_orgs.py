@@ -1,61 +1,10 @@
 """Organizations over HTTP: create (creator role from the policy), read, update each field
-under its own action, close, the audit trail. Also the helpers the other management tests
-use."""
+under its own action, close, the audit trail."""
 
 import pytest
 
 from models import AuditEvent, Membership, Organization, Resource, User, db
-
-# ---------------------------------------------------------------- helpers (imported elsewhere)
-
-
-def add_user(api, uid, email=None, name=None):
-    response = api.put(
-        f"/v1/users/{uid}",
-        {"email": email or f"{uid}@example.com", "name": name or uid.replace("-", " ").title()},
-    )
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
-
-
-def new_org(api, actor, style, name="Acme", **extra) -> dict:
-    response = api.post("/v1/orgs", {"name": name, "style": style, **extra}, actor=actor)
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
-
-
-def invite(api, actor, org_id, *pairs):
-    body = {"invitations": [{"email": email, "role": role} for email, role in pairs]}
-    return api.post(f"/v1/orgs/{org_id}/invitations", body, actor=actor)
-
-
-def accept(api, token, uid, email=None, **kw):
-    return api.post(
-        "/v1/invitations/accept",
-        {"token": token, "user": {"id": uid, "email": email or f"{uid}@example.com", "name": uid}},
-        **kw,
-    )
-
-
-def join(api, inviter, org_id, uid, role) -> None:
-    """``inviter`` invites ``uid`` with ``role``; ``uid`` accepts."""
-    response = invite(api, inviter, org_id, (f"{uid}@example.com", role))
-    assert response.status_code == 201, response.get_json()
-    response = accept(api, response.get_json()["items"][0]["token"], uid)
-    assert response.status_code == 200, response.get_json()
-
-
-def members(api, actor, org_id, **params) -> dict:
-    response = api.get(f"/v1/orgs/{org_id}/members", actor=actor, query_string=params)
-    assert response.status_code == 200, response.get_json()
-    return {m["user_id"] or m["email"]: m for m in response.get_json()["items"]}
-
-
-def problem(response, status):
-    assert response.status_code == status, response.get_json()
-    assert response.content_type == "application/problem+json"
-    return response.get_json()
-
+from tests.support import accept, add_user, invite, join, new_org, problem
 
 # ---------------------------------------------------------------- tests
 

@@ -6,12 +6,12 @@ import json
 import shutil
 import signal
 import threading
-import time
 
 import pytest
 
 from authz.engine import POLICY_DIR
 from tests.serving import start_gunicorn, stop
+from tests.support import wait_until
 
 CHECK = {
     "actor": {"id": "pix4d-editor"},
@@ -31,27 +31,30 @@ def get_json(port, path, key=None, body=None):
 
 
 def wait_for_version(port, version, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+    def live():
         try:
             status, body = get_json(port, "/readyz")
-            if status == 200 and body["policy_version"] == version:
-                return body
         except OSError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"version {version} not live")
+            return None
+        return body if status == 200 and body["policy_version"] == version else None
+
+    return wait_until(live, timeout=timeout, what=f"version {version} to be live", every=0.3)
 
 
 def wait_for_reload_error(port, timeout=60):
     """/readyz once it reports a refused reload."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        status, ready = get_json(port, "/readyz")
-        if "policy_reload_error" in ready:
-            return ready
-        time.sleep(0.3)
-    raise AssertionError("no refused reload reported")
+
+    def refused():
+        ready = get_json(port, "/readyz")[1]
+        return ready if "policy_reload_error" in ready else None
+
+    return wait_until(refused, timeout=timeout, what="a refused reload reported", every=0.3)
+
+
+def more_answers(results: list, n: int = 100) -> None:
+    """Until the load has had ``n`` more answers (checks keep going meanwhile)."""
+    before = len(results)
+    wait_until(lambda: len(results) >= before + n, timeout=60, what=f"{n} more answers")
 
 
 @pytest.fixture
@@ -86,7 +89,7 @@ def test_hup_reloads_under_load_and_refuses_a_bad_policy(served):
     threads = [threading.Thread(target=load) for _ in range(4)]
     for t in threads:
         t.start()
-    time.sleep(1)
+    more_answers(results)
 
     # A harmless edit (a comment) changes the version; HUP makes it live.
     pix4d = policies / "pix4d.polar"
@@ -94,7 +97,7 @@ def test_hup_reloads_under_load_and_refuses_a_bad_policy(served):
     v2 = policy_version(policies)
     proc.send_signal(signal.SIGHUP)
     wait_for_version(port, v2)
-    time.sleep(1)
+    more_answers(results)
 
     # A policy that does not parse: refused, v2 keeps answering, /readyz says why.
     pix4d.write_text(pix4d.read_text() + "\nthis is not polar\n")
@@ -102,7 +105,7 @@ def test_hup_reloads_under_load_and_refuses_a_bad_policy(served):
     ready = wait_for_reload_error(port)
     assert ready["policy_version"] == v2
     assert "pix4d.polar" in ready["policy_reload_error"] and "line" in ready["policy_reload_error"]
-    time.sleep(1)
+    more_answers(results)
     stop.set()
     for t in threads:
         t.join()

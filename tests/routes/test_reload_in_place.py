@@ -11,10 +11,10 @@ import shutil
 import signal
 import threading
 import time
-from pathlib import Path
 
 from authz.engine import POLICY_DIR, policy_version
-from tests.serving import start_gunicorn, stop
+from tests.serving import start_gunicorn, stop, workers_of
+from tests.support import wait_until
 
 CHECK = {
     "actor": {"id": "pix4d-editor"},
@@ -22,19 +22,6 @@ CHECK = {
     "resource": {"type": "Dataset", "id": "pix4d-bridge-scan"},
 }
 CLIENT_TIMEOUT = 5.0  # the Python client's default
-
-
-def workers_of(pid: int) -> set:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.add(int(entry.name))
-    return found
 
 
 def call(port, path, key=None, body=None):
@@ -46,13 +33,7 @@ def call(port, path, key=None, body=None):
 
 
 def until(condition, seconds=90.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError("timed out")
+    return wait_until(condition, timeout=seconds, every=0.1)
 
 
 def test_a_hup_swaps_the_policy_in_place_under_continuous_checks(tmp_path):

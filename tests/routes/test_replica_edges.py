@@ -3,68 +3,17 @@ would), each against a real primary and real streaming replicas (tests/pgcluster
 replica URL that reaches several standbys, a batch decided on a lagging replica, and
 ``flask db upgrade`` on a direct URL beside a pooled one."""
 
-import socket
-import threading
-import time
-
 import pytest
 
 import models
 from app import create_app
 from models import db
 from models.generation import parse_token
-from tests.pgcluster import Cluster, free_port, needs_pg_server, wait_until_replayed
-from tests.routes.test_replicas import READERS, replica_app, revoke, view, wait_listening
+from tests.pgcluster import Cluster, needs_pg_server, wait_until_replayed
+from tests.serving import Relay
+from tests.support import READERS, replica_app, revoke, view, wait_listening, wait_until
 
 pytestmark = needs_pg_server
-
-
-class Balancer:
-    """A TCP forwarder in front of several standbys, as HAProxy or a Kubernetes "-ro"
-    Service would be: each new connection goes to ``target`` at the time it is made."""
-
-    def __init__(self, port: int) -> None:
-        self.target = port
-        self.port = free_port()
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", self.port))
-        self.sock.listen(16)
-        self.open: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.sock.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(("127.0.0.1", self.target))
-            self.open += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.close()
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        self.sock.close()
-        for s in self.open:
-            try:
-                s.close()
-            except OSError:
-                pass
 
 
 @pytest.fixture(scope="module")
@@ -82,10 +31,7 @@ def servers():
 def _applied(position: int) -> None:
     from access.cache import CACHE
 
-    deadline = time.monotonic() + 10
-    while CACHE.position < position:
-        assert time.monotonic() < deadline, "the revoke's notice did not arrive"
-        time.sleep(0.02)
+    wait_until(lambda: CACHE.position >= position, what="the revoke's notice to arrive")
 
 
 @pytest.fixture
@@ -129,7 +75,7 @@ def test_a_replica_url_that_reaches_another_standby_never_serves_a_token_it_lack
     on a standby that is behind, a check with a revoke's token is not decided there, and
     nothing stale is cached (the position is asked on the connection the reads use)."""
     cluster, primary, ahead, behind = servers
-    balancer = Balancer(ahead.port)
+    balancer = Relay("127.0.0.1", ahead.port)  # a balancer over the standbys
     try:
         url = f"postgresql://postgres@127.0.0.1:{balancer.port}/{primary.dbname}"
         app, headers = replica_app(primary, url, tmp_path)
@@ -151,13 +97,13 @@ def test_a_replica_url_that_reaches_another_standby_never_serves_a_token_it_lack
         # behind.
         from access.cache import CACHE
 
-        balancer.target = behind.port
+        balancer.target = ("127.0.0.1", behind.port)
         CACHE.replicas[0].database.close()  # a new connection: lands on the standby behind
 
         fresh = {"mode": "at_least_as_fresh", "token": revoked}
         answer = client.post("/v1/authorize", json=view(READERS[0], fresh), headers=headers)
         # Every connection back on the up-to-date standby: what was read is in the cache.
-        balancer.target = ahead.port
+        balancer.target = ("127.0.0.1", ahead.port)
         CACHE.replicas[0].database.close()
         again = client.post("/v1/authorize", json=view(READERS[0], fresh), headers=headers)
         seen = [

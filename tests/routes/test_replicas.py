@@ -10,16 +10,12 @@ import time
 
 import pytest
 
-import models
-from app import create_app
-from models import ApiKey, Membership, User, db
-from models.generation import current, parse_token, token
+from models import Membership, db
+from models.generation import parse_token
 from tests.pgcluster import Cluster, needs_pg_server, wait_until_replayed
+from tests.support import READERS, replica_app, revoke, view, wait_listening, wait_until
 
 pytestmark = needs_pg_server
-
-DATASET = {"type": "Dataset", "id": "pix4d-bridge-scan"}
-READERS = [f"replica-reader-{i}" for i in range(4)]
 
 
 @pytest.fixture(scope="module")
@@ -31,54 +27,6 @@ def servers():
         yield primary, replica
     finally:
         cluster.close()
-
-
-def replica_app(primary, replica_url: str, tmp_path, **config) -> tuple:
-    """The app on ``primary`` (tables made anew), reading decisions from ``replica_url``;
-    the demo data plus READERS, four readers of org-pix4d. (app, the API key's headers)."""
-    models.init_db(primary.url)
-    models.drop_tables()
-    models.create_tables()
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": primary.url,
-            "DATABASE_BOUND": True,
-            "DATABASE_REPLICA_URLS": replica_url,
-            "REPLICA_MAX_LAG_SECONDS": 60.0,
-            "REPLICA_RETRY_SECONDS": 0.5,
-            "DECISION_LOG": str(tmp_path / "d.log"),
-            **config,
-        }
-    )
-    from access.demo import load_demo
-
-    with db.connection_context():
-        load_demo(app.extensions["orgauthz.policy"].current)
-        for user in READERS:
-            User.create(id=user, email=f"{user}@x.example", email_key=f"{user}@x.example")
-            Membership.create(user=user, org="org-pix4d", role="reader")
-        key = ApiKey.create_key("replicas")
-    return app, {"Authorization": f"Bearer {key}"}
-
-
-def view(actor: str, consistency: dict | None = None) -> dict:
-    """The check "may ``actor`` view the dataset", with ``consistency`` if given."""
-    body: dict = {"actor": {"id": actor}, "action": "view", "resource": DATASET}
-    if consistency is not None:
-        body["consistency"] = consistency
-    return body
-
-
-def wait_listening() -> None:
-    """Until the worker's fact cache listens: notices keep its facts fresh from then on
-    (connecting starts the facts over)."""
-    from access.cache import CACHE
-
-    deadline = time.monotonic() + 10
-    while not CACHE.listening():
-        assert time.monotonic() < deadline, "the fact cache's listener did not connect"
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -100,14 +48,6 @@ def served(servers, tmp_path):
     replica.sql("SELECT pg_wal_replay_resume()")
     if hasattr(db.obj, "close_all"):
         db.obj.close_all()
-
-
-def revoke(users: list) -> str:
-    """Remove ``users`` from org-pix4d on the primary (any code path: here plain SQL); the
-    token of the position it committed at."""
-    with db.connection_context():
-        Membership.delete().where(Membership.user.in_(users)).execute()
-        return token(current(db))
 
 
 def position(response) -> int:
@@ -182,13 +122,14 @@ def test_a_replica_that_stops_is_skipped_without_an_error_and_used_again(served)
         replica.start()
     wait_until_replayed(primary, replica)
     revoked = revoke(READERS[:1])  # the cached facts of org-pix4d go: the next check reads
-    deadline = time.monotonic() + 20
-    while True:
+
+    def decided_on_the_replica() -> bool:
         answer = check(READERS[0], {"mode": "at_least_as_fresh", "token": revoked})
         assert answer.get_json()["allowed"] is False
         if answer.headers["X-Decided-By"] == replica_label:
-            break
-        assert time.monotonic() < deadline, "the replica was not used again"
+            return True
         with db.connection_context():  # a change in the org: its cached facts go
             Membership.update(role="reader").where(Membership.user == READERS[3]).execute()
-        time.sleep(0.2)
+        return False
+
+    wait_until(decided_on_the_replica, timeout=20, what="the replica to be used again", every=0.2)

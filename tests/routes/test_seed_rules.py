@@ -20,7 +20,7 @@ import pytest
 
 from access import mail
 from models import AuditEvent, Invitation, Membership, Resource, db
-from tests.support import accept_as, invite_one, join, make_org, make_user
+from tests.support import accept, add_user, invite_one, join, new_org
 
 
 def _patch(api, actor, org, inv_id, body):
@@ -47,8 +47,8 @@ def _may(api, actor, action, org, rid) -> bool:
 # ---------------------------------------------------------------- UP42 workspaces
 def test_up42_creator_and_each_accepting_user_get_their_own_workspace(api, app):
     for uid in ("ada", "bob", "cy"):
-        make_user(api, uid)
-    org = make_org(api, "ada", "up42")
+        add_user(api, uid)
+    org = new_org(api, "ada", "up42")["id"]
     # The account's creator, at its creation.
     assert _workspaces(org) == {"ws-ada": "ada"}
     join(api, "ada", org, "bob", "member")
@@ -79,11 +79,11 @@ def test_up42_creator_and_each_accepting_user_get_their_own_workspace(api, app):
 
 
 def test_other_styles_give_no_one_a_workspace(api, app):
-    make_user(api, "pia")
-    make_user(api, "rio")
-    pix = make_org(api, "pia", "pix4d")
+    add_user(api, "pia")
+    add_user(api, "rio")
+    pix = new_org(api, "pia", "pix4d")["id"]
     join(api, "pia", pix, "pat", "reader")
-    rio = make_org(api, "rio", "respondio")
+    rio = new_org(api, "rio", "respondio")["id"]
     join(api, "rio", rio, "ray", "member")
     with db.connection_context():
         owned = Resource.select().where(Resource.owner.is_null(False)).count()
@@ -92,8 +92,8 @@ def test_other_styles_give_no_one_a_workspace(api, app):
 
 def test_a_removed_users_workspace_stays_readable_to_the_users_who_stay(api, app):
     for uid in ("ada", "bob", "cy"):
-        make_user(api, uid)
-    org = make_org(api, "ada", "up42")
+        add_user(api, uid)
+    org = new_org(api, "ada", "up42")["id"]
     join(api, "ada", org, "bob", "member")
     join(api, "ada", org, "cy", "member")
     asset = api.put(
@@ -124,8 +124,8 @@ def test_a_removed_users_workspace_stays_readable_to_the_users_who_stay(api, app
 
 
 def test_a_workspace_id_taken_first_does_not_keep_a_user_from_theirs(api, app):
-    make_user(api, "ada")
-    org = make_org(api, "ada", "up42")
+    add_user(api, "ada")
+    org = new_org(api, "ada", "up42")["id"]
     join(api, "ada", org, "bob", "member")
     # A member registers a workspace of their own under the id the next user would get.
     squat = api.put(f"/v1/orgs/{org}/resources/Workspace/ws-dan", {"owner": "bob"}, actor="bob")
@@ -165,8 +165,8 @@ def _token_of(message) -> str:
 
 def test_pix4d_managers_change_an_invitations_role_up_to_manager(api, app, mailbox):
     for uid in ("ole", "max", "eve"):
-        make_user(api, uid)
-    org = make_org(api, "ole", "pix4d")
+        add_user(api, uid)
+    org = new_org(api, "ole", "pix4d")["id"]
     join(api, "ole", org, "max", "manager")
     join(api, "ole", org, "eve", "editor")
     sent = mailbox()
@@ -200,15 +200,15 @@ def test_pix4d_managers_change_an_invitations_role_up_to_manager(api, app, mailb
         api, "ole", org, invite_one(api, "max", org, "kim", "reader")["id"], {"role": "owner"}
     )
     assert raised.status_code == 200 and raised.get_json()["invited_by"] == "ole"
-    joined = accept_as(api, raised.get_json()["token"], "kim")
+    joined = accept(api, raised.get_json()["token"], "kim")
     assert joined.status_code == 200 and joined.get_json()["role"] == "owner"
 
     # A fresh mail with the new role and the new token; the first one's token is dead.
     fresh = [m for m in mailbox() if m["To"] == "nia@example.com"]
     assert len(fresh) == 2 and "Manager" in fresh[-1].get_body(("plain",)).get_content()
     assert _token_of(fresh[-1]) == body["token"]
-    assert _refused(accept_as(api, inv["token"], "nia"), 404)
-    joined = accept_as(api, _token_of(fresh[-1]), "nia")
+    assert _refused(accept(api, inv["token"], "nia"), 404)
+    joined = accept(api, _token_of(fresh[-1]), "nia")
     assert joined.status_code == 200 and joined.get_json()["role"] == "manager"
 
     # Audited, and an event, with the role before and after.
@@ -225,8 +225,8 @@ def test_pix4d_managers_change_an_invitations_role_up_to_manager(api, app, mailb
 
 
 def test_up42_and_respondio_decide_by_their_pages(api, app):
-    make_user(api, "ada")
-    up = make_org(api, "ada", "up42")
+    add_user(api, "ada")
+    up = new_org(api, "ada", "up42")["id"]
     join(api, "ada", up, "bob", "member")
     inv = invite_one(api, "ada", up, "cal", "member")
     # UP42 table: Change user roles: Member no, Admin yes.
@@ -239,8 +239,8 @@ def test_up42_and_respondio_decide_by_their_pages(api, app):
     bad = _patch(api, "ada", up, inv["id"], {"role": "owner"})
     assert bad.status_code == 422 and "role" in bad.get_json()["errors"]
 
-    make_user(api, "rio")
-    rio = make_org(api, "rio", "respondio")
+    add_user(api, "rio")
+    rio = new_org(api, "rio", "respondio")["id"]
     join(api, "rio", rio, "ua", "user_admin")
     join(api, "rio", rio, "ba", "billing_admin")
     inv = invite_one(api, "ua", rio, "mo", "member")  # "User Admins can only add ... Member"
@@ -255,9 +255,9 @@ def test_up42_and_respondio_decide_by_their_pages(api, app):
 
 
 def test_only_a_pending_invitation_of_the_org_changes_its_role(api, app, clock):
-    make_user(api, "ole")
-    org = make_org(api, "ole", "pix4d")
-    other = make_org(api, "ole", "pix4d")
+    add_user(api, "ole")
+    org = new_org(api, "ole", "pix4d")["id"]
+    other = new_org(api, "ole", "pix4d")["id"]
     pending = invite_one(api, "ole", org, "p1", "reader")
     # The same role: nothing changes, nothing is written, no new token.
     same = _patch(api, "ole", org, pending["id"], {"role": "reader"})
@@ -277,7 +277,7 @@ def test_only_a_pending_invitation_of_the_org_changes_its_role(api, app, clock):
         api.delete(f"/v1/orgs/{org}/invitations/{cancelled['id']}", actor="ole").status_code == 200
     )
     accepted = invite_one(api, "ole", org, "p3", "reader")
-    assert accept_as(api, accepted["token"], "p3").status_code == 200
+    assert accept(api, accepted["token"], "p3").status_code == 200
     for inv, word in ((cancelled, "cancelled"), (accepted, "accepted")):
         detail = _refused(_patch(api, "ole", org, inv["id"], {"role": "editor"}), 409)
         assert f"the invitation is {word}" in detail

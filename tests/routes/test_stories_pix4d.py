@@ -5,7 +5,7 @@ cannot give Owner; the Owner cannot leave while the only Owner; a Member leaves.
 """
 
 from models import Grant, Membership, Resource, User, db
-from tests.routes.test_orgs import accept, add_user, invite, members, new_org, problem
+from tests.support import accept, add_user, invite, members, new_org, problem
 
 
 def test_pix4d_people_management_story(api, app, clock):

@@ -4,7 +4,7 @@ An Organization Admin creates the org (a first Space comes with it), a User Admi
 Member, cannot add a Billing Admin, cannot delete themselves, and changes no one's role.
 """
 
-from tests.routes.test_orgs import accept, add_user, invite, join, members, new_org, problem
+from tests.support import accept, add_user, invite, join, members, new_org, problem
 
 
 def test_respondio_user_admin_story(api, app):

@@ -6,7 +6,7 @@ merging: a user with an account cannot accept an invitation to another.
 """
 
 from models import Invitation, db
-from tests.routes.test_orgs import accept, add_user, invite, join, members, new_org, problem
+from tests.support import accept, add_user, invite, join, members, new_org, problem
 
 
 def test_up42_admin_story(api, app, clock):

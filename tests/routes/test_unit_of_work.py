@@ -12,7 +12,6 @@
 """
 
 import threading
-import time
 
 import psycopg2
 import pytest
@@ -20,8 +19,7 @@ import pytest
 from access import decisions, refusals, uow
 from models import Invitation, Membership, Organization, db
 from tests.conftest import PG_URL, Api
-from tests.routes.test_concurrency import race
-from tests.routes.test_orgs import accept, add_user, invite, new_org
+from tests.support import accept, add_user, invite, new_org, race, waiting_on_a_lock
 
 PIX = "/v1/orgs/org-pix4d"
 
@@ -29,26 +27,6 @@ PIX = "/v1/orgs/org-pix4d"
 def _connect(schema: str):
     conn = psycopg2.connect(PG_URL, options=f"-c search_path={schema}")
     return conn
-
-
-def _waiting_on_a_lock(schema: str, timeout: float = 10.0) -> bool:
-    """Whether some backend waits on a lock (the request), polled from its own connection."""
-    watcher = _connect(schema)
-    watcher.autocommit = True
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with watcher.cursor() as cur:
-                cur.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                    "AND datname = current_database()"
-                )
-                if cur.fetchone()[0]:
-                    return True
-            time.sleep(0.02)
-        return False
-    finally:
-        watcher.close()
 
 
 def _invitation_id(email: str) -> str:
@@ -241,7 +219,7 @@ def test_a_write_waiting_for_the_lock_is_decided_on_what_committed(
 
         thread = threading.Thread(target=write)
         thread.start()
-        assert _waiting_on_a_lock(pg_schema), "the write did not wait for the org's lock"
+        assert waiting_on_a_lock(PG_URL), "the write did not wait for the org's lock"
         other.commit()
         thread.join(timeout=30)
     finally:

@@ -2,7 +2,7 @@
 user belongs to, and last_active_at."""
 
 from models import User, db
-from tests.routes.test_orgs import add_user, join, new_org, problem
+from tests.support import add_user, join, new_org, problem
 
 
 def test_put_creates_then_updates(api, app):

@@ -1,5 +1,5 @@
 """``Client`` (blocking) and ``AsyncClient`` (asyncio): the same methods, from the same
-operations (``_ops.py``), each sent by its own driver over one ``httpx`` connection pool
+operations (``_ops/``), each sent by its own driver over one ``httpx`` connection pool
 (keep-alive: a decision over a kept-alive connection costs no TCP handshake).
 
     from orgauthz_client import Client
