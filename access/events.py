@@ -20,10 +20,9 @@ change's own writes (the audit comes last), like the change counter's triggers.
 
 import datetime
 import logging
+from collections.abc import Callable
 
-from peewee import fn
-
-from models import AuditEvent, Event, EventCounter, db
+from models import AuditEvent, Event
 
 log = logging.getLogger("orgauthz.events")
 
@@ -144,21 +143,10 @@ def parse_subject_filter(text: str) -> str | None:
 
 
 # ---------------------------------------------------------------- writing
-def _next_position() -> int:
-    table = EventCounter._meta.table_name
-    bump = f'UPDATE "{table}" SET value = value + 1 WHERE id = 1 RETURNING value'
-    rows = db.execute_sql(bump).fetchall()
-    if not rows:  # its row was deleted (a table emptied by hand): start after the last event
-        top = Event.select(fn.MAX(Event.position)).scalar() or 0
-        EventCounter.insert(id=1, value=top).on_conflict_ignore().execute()
-        rows = db.execute_sql(bump).fetchall()
-    return int(rows[0][0])
-
-
 def record(row: AuditEvent) -> Event:
     """Write the event of the audit row ``row``, in the caller's transaction."""
     return Event.create(
-        position=_next_position(),
+        position=Event.next_position(),
         type=event_type(row.action),
         time=row.created_at,
         org=row.org,
@@ -173,9 +161,7 @@ def record(row: AuditEvent) -> Event:
 # ---------------------------------------------------------------- reading
 def head() -> int:
     """The position of the last committed event."""
-    table = EventCounter._meta.table_name
-    rows = db.execute_sql(f'SELECT value FROM "{table}" WHERE id = 1').fetchall()
-    return int(rows[0][0]) if rows else int(Event.select(fn.MAX(Event.position)).scalar() or 0)
+    return Event.head()
 
 
 def event_id(position: int) -> str:
@@ -216,18 +202,9 @@ def page(
     at), so a follower polls with it."""
     after = after or 0
     top = head()  # read first: every event up to it is committed, and none above it shows
-    query = Event.select().where((Event.position > after) & (Event.position <= top))
-    if org:
-        query = query.where(Event.org == org)
-    if orgs is not None:
-        query = query.where(Event.org.in_(sorted(orgs)))
-    if types:
-        query = query.where(Event.type.in_(types))
-    rows = list(query.order_by(Event.position).limit(limit + 1))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    nxt = rows[-1].position if more else max(top, after)
-    return {"items": [as_dict(r) for r in rows], "next": nxt}
+    found = Event.page(after, top, limit, org, orgs, types)
+    nxt = found.next if found.next is not None else max(top, after)
+    return {"items": [as_dict(r) for r in found.rows], "next": nxt}
 
 
 # ---------------------------------------------------------------- words
@@ -253,6 +230,15 @@ def summary(
     who = _who(actor)
     subject = subject_of(target) or {}
     b, a = before or {}, after or {}
+    family = action.partition(".")[0]
+    words = _FAMILIES.get(family)
+    text = words(action, who, actor, subject, b, a) if words else None
+    return text if text is not None else f"{who} did {action} on {target}"
+
+
+def _member_words(
+    action: str, who: str, actor: str | None, subject: dict, b: dict, a: dict
+) -> str | None:
     sid = subject.get("id")
     if action == "member.change_role":
         return (
@@ -275,44 +261,64 @@ def summary(
         if actor == sid:
             return f"{who} joined as {role_label(a.get('role'))}"
         return f"{who} added {sid} as {role_label(a.get('role'))}"
-    if action.startswith("invitation."):
-        email = a.get("email") or b.get("email") or sid
-        role = role_label(a.get("role") or b.get("role"))
-        verbs = {
-            "invitation.create": f"{who} invited {email} as {role}, until {a.get('expires_at')}",
-            "invitation.resend": f"{who} resent the invitation of {email} ({role}) with a new "
-            f"token, until {a.get('expires_at')}",
-            "invitation.accept": f"{who} accepted the invitation sent to {email} ({role})",
-            "invitation.cancel": f"{who} cancelled the invitation of {email} ({role})",
-            "invitation.expire": f"the invitation of {email} ({role}) expired",
-        }
-        return verbs.get(action, f"{who} did {action} on the invitation of {email}")
-    if action.startswith("grant."):
-        user = subject.get("user")
-        res = _res(subject.get("resource"))
-        if action == "grant.create":
-            return f"{who} gave {user} the {role_label(a.get('role'))} role on {res}"
-        if action == "grant.update":
-            return (
-                f"{who} changed {user}'s role on {res} from {role_label(b.get('role'))} "
-                f"to {role_label(a.get('role'))}"
-            )
-        if action == "grant.delete":
-            return f"{who} revoked {user}'s {role_label(b.get('role'))} role on {res}"
-    if action.startswith("resource."):
-        res = _res(subject)
-        if action == "resource.create":
-            where = f" in {_res(a.get('parent'))}" if a.get("parent") else " at the top level"
-            return f"{who} created {res}{where}"
-        if action == "resource.move":
-            return f"{who} moved {res} from {_res(b.get('parent'))} to {_res(a.get('parent'))}"
-        if action == "resource.update":
-            return f"{who} updated {res}"
-        if action == "resource.delete":
-            below = a.get("deleted_below") or 0
-            return f"{who} deleted {res}" + (f" and {below} resources below it" if below else "")
+    return None
+
+
+def _invitation_words(
+    action: str, who: str, actor: str | None, subject: dict, b: dict, a: dict
+) -> str:
+    email = a.get("email") or b.get("email") or subject.get("id")
+    role = role_label(a.get("role") or b.get("role"))
+    verbs = {
+        "invitation.create": f"{who} invited {email} as {role}, until {a.get('expires_at')}",
+        "invitation.resend": f"{who} resent the invitation of {email} ({role}) with a new "
+        f"token, until {a.get('expires_at')}",
+        "invitation.accept": f"{who} accepted the invitation sent to {email} ({role})",
+        "invitation.cancel": f"{who} cancelled the invitation of {email} ({role})",
+        "invitation.expire": f"the invitation of {email} ({role}) expired",
+    }
+    return verbs.get(action, f"{who} did {action} on the invitation of {email}")
+
+
+def _grant_words(
+    action: str, who: str, actor: str | None, subject: dict, b: dict, a: dict
+) -> str | None:
+    user = subject.get("user")
+    res = _res(subject.get("resource"))
+    if action == "grant.create":
+        return f"{who} gave {user} the {role_label(a.get('role'))} role on {res}"
+    if action == "grant.update":
+        return (
+            f"{who} changed {user}'s role on {res} from {role_label(b.get('role'))} "
+            f"to {role_label(a.get('role'))}"
+        )
+    if action == "grant.delete":
+        return f"{who} revoked {user}'s {role_label(b.get('role'))} role on {res}"
+    return None
+
+
+def _resource_words(
+    action: str, who: str, actor: str | None, subject: dict, b: dict, a: dict
+) -> str | None:
+    res = _res(subject)
+    if action == "resource.create":
+        where = f" in {_res(a.get('parent'))}" if a.get("parent") else " at the top level"
+        return f"{who} created {res}{where}"
+    if action == "resource.move":
+        return f"{who} moved {res} from {_res(b.get('parent'))} to {_res(a.get('parent'))}"
+    if action == "resource.update":
+        return f"{who} updated {res}"
+    if action == "resource.delete":
+        below = a.get("deleted_below") or 0
+        return f"{who} deleted {res}" + (f" and {below} resources below it" if below else "")
+    return None
+
+
+def _org_words(
+    action: str, who: str, actor: str | None, subject: dict, b: dict, a: dict
+) -> str | None:
     if action == "org.create":
-        return f"{who} created the organization {a.get('name') or sid}"
+        return f"{who} created the organization {a.get('name') or subject.get('id')}"
     if action == "org.update":
         changed = ", ".join(
             f"the {field} from {b.get(field)!r} to {a.get(field)!r}" for field in sorted(a)
@@ -320,6 +326,12 @@ def summary(
         return f"{who} changed {changed}"
     if action == "org.close":
         return f"{who} closed the organization"
+    return None
+
+
+def _user_words(
+    action: str, who: str, actor: str | None, subject: dict, b: dict, a: dict
+) -> str | None:
     if action == "user.create":
         return f"{who} was registered with the email {a.get('email')}"
     if action == "user.update":
@@ -327,5 +339,17 @@ def summary(
     if action == "user.default_org":
         return f"{who} set their default organization to {a.get('default_org_id') or 'none'}"
     if action == "user.erase":
+        sid = subject.get("id")
         return f"{sid} was erased; their memberships, grants and invitations were removed"
-    return f"{who} did {action} on {target}"
+    return None
+
+
+# The first word of an audit action -> what says its sentence (None: the general one).
+_FAMILIES: dict[str, Callable[[str, str, str | None, dict, dict, dict], str | None]] = {
+    "member": _member_words,
+    "invitation": _invitation_words,
+    "grant": _grant_words,
+    "resource": _resource_words,
+    "org": _org_words,
+    "user": _user_words,
+}

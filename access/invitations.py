@@ -28,13 +28,13 @@ from access.orgs import (
     iso,
     org_ref,
     org_target,
-    page,
     setting,
 )
 from access.refusals import Question, would_allow
 from access.resources import create_personal
 from access.targets import TargetBuilder
 from access.uow import UnitOfWork
+from authz.engine import StyleEngine
 from authz.view import OrgRef
 from models import Invitation, Membership, Organization, User, UserEmail, hash_secret
 
@@ -94,21 +94,8 @@ def invite_question(targets: TargetBuilder, org: OrgRef, role: str) -> Question:
 def taken(org_id: str, keys: list, now: datetime.datetime) -> dict:
     """``{email key: why it cannot be invited}`` for those of ``keys`` that already are a
     member of the org or have a pending invitation there (a 409 for ``invite``)."""
-    members = {
-        u.email_key
-        for u in User.select(User.email_key)
-        .join(Membership)
-        .where((Membership.org == org_id) & (User.email_key.in_(keys)))
-    }
-    pending = {
-        inv.email_key
-        for inv in Invitation.select(Invitation.email_key).where(
-            (Invitation.org == org_id)
-            & (Invitation.email_key.in_(keys))
-            & (Invitation.status == "pending")
-            & (Invitation.expires_at > now)
-        )
-    }
+    members = Membership.email_keys_in(org_id, keys)
+    pending = Invitation.pending_keys(org_id, keys, now)
     found = {k: "already has a pending invitation" for k in pending}
     found.update({k: "already a member of the organization" for k in members})
     return found
@@ -116,7 +103,7 @@ def taken(org_id: str, keys: list, now: datetime.datetime) -> dict:
 
 def stored(org_id: str, invitation_id: str) -> Invitation:
     """The invitation ``invitation_id`` of the org. Raises NotFound."""
-    inv = Invitation.get_or_none((Invitation.id == invitation_id) & (Invitation.org == org_id))
+    inv = Invitation.of_org(org_id, invitation_id)
     if inv is None:
         raise NotFound(f"no invitation {invitation_id!r} in {org_id!r}")
     return inv
@@ -143,19 +130,7 @@ def resendable(org_id: str, inv: Invitation, now: datetime.datetime) -> None:
     status = inv.status_at(now)
     if status not in ("pending", "expired"):
         raise Conflict(f"the invitation is {status}; only a pending or expired one can be resent")
-    other = Invitation.select().where(
-        (Invitation.org == org_id)
-        & (Invitation.email_key == inv.email_key)
-        & (Invitation.id != inv.id)
-        & (Invitation.status == "pending")
-        & (Invitation.expires_at > now)
-    )
-    member = (
-        User.select()
-        .join(Membership)
-        .where((Membership.org == org_id) & (User.email_key == inv.email_key))
-    )
-    if other.exists() or member.exists():
+    if inv.invited_again(now) or Membership.email_keys_in(org_id, [inv.email_key]):
         raise Conflict(
             f"{inv.email} is already a member of {org_id} or has a newer invitation",
             {"email": ["already a member or invited"]},
@@ -169,6 +144,45 @@ def invite(ctx: Context, actor: str, org_id: str, items: list) -> list:
     policy's ``invite`` refuses, per item), 409 (already a member or invited, per item), 404.
     """
     engine = engine_for(ctx, org_ref(TargetBuilder(), org_id))
+    keys = _checked_batch(engine, items)
+    lifetime = datetime.timedelta(hours=float(setting(engine, "invitation_lifetime_hours")))
+    created = []
+    with conflict_is_409(), UnitOfWork(ctx, org_id) as uow:
+        org = uow.org()
+        now = ctx.now()
+        denied = {}
+        for i, item in enumerate(items):
+            reason = uow.refusal(actor, invite_question(uow.targets, org, item["role"]))
+            if reason is not None:
+                denied[f"invitations.{i}.role"] = [reason]
+        if denied:
+            raise Forbidden(
+                f"{actor} may not send {len(denied)} of these {len(items)} "
+                "invitations; none was sent",
+                denied,
+                policy=True,
+            )
+        _refuse_taken(org_id, items, keys, now)
+        inviter = User.find(actor)
+        assert uow.org_row is not None  # locked on entering; uow.org() found it
+        for item in items:
+            inv, token = _new_invitation(org_id, item, actor, now, lifetime)
+            mail.queue_invitation(inv, token[1], _mail_data(uow.org_row, inv, inviter), now)
+            uow.audit(
+                org_id,
+                "invitation.create",
+                target_invitation(inv.id),
+                None,
+                _audit_view(inv),
+                actor,
+            )
+            created.append(as_dict(inv, now, token[0]))
+    return created
+
+
+def _checked_batch(engine: StyleEngine, items: list) -> list:
+    """The email keys of a batch, each once. Raises Forbidden (over the policy's batch
+    limit), Invalid (an undeclared role or an email twice, per item)."""
     limit = int(setting(engine, "invitation_batch_limit"))
     if len(items) > limit:
         raise Forbidden(
@@ -190,63 +204,44 @@ def invite(ctx: Context, actor: str, org_id: str, items: list) -> list:
         seen.setdefault(key, i)
     if errors:
         raise Invalid(f"invalid fields: {', '.join(errors)}; no invitation was sent", errors)
-    lifetime = datetime.timedelta(hours=float(setting(engine, "invitation_lifetime_hours")))
-    created = []
-    with conflict_is_409(), UnitOfWork(ctx, org_id) as uow:
-        org = uow.org()
-        now = ctx.now()
-        denied = {}
-        for i, item in enumerate(items):
-            reason = uow.refusal(actor, invite_question(uow.targets, org, item["role"]))
-            if reason is not None:
-                denied[f"invitations.{i}.role"] = [reason]
-        if denied:
-            raise Forbidden(
-                f"{actor} may not send {len(denied)} of these {len(items)} "
-                "invitations; none was sent",
-                denied,
-                policy=True,
-            )
-        found = taken(org_id, list(seen), now)
-        conflicts = {}
-        for i, item in enumerate(items):
-            problem = found.get(User.email_key_of(item["email"]))
-            if problem is not None:
-                conflicts[f"invitations.{i}.email"] = [problem]
-        if conflicts:
-            raise Conflict(
-                f"{len(conflicts)} of these {len(items)} emails are already "
-                "members or invited; no invitation was sent",
-                conflicts,
-            )
-        inviter = User.get_or_none(User.id == actor)
-        assert uow.org_row is not None  # locked on entering; uow.org() found it
-        for item in items:
-            inv_id = f"inv-{uuid.uuid4().hex[:20]}"
-            token, nonce = mail.new_token(inv_id)
-            inv = Invitation.create(
-                id=inv_id,
-                org=org_id,
-                email=item["email"],
-                email_key=User.email_key_of(item["email"]),
-                role=item["role"],
-                token_hash=hash_secret(token),
-                status="pending",
-                invited_by=actor,
-                created_at=now,
-                expires_at=now + lifetime,
-            )
-            mail.queue_invitation(inv, nonce, _mail_data(uow.org_row, inv, inviter), now)
-            uow.audit(
-                org_id,
-                "invitation.create",
-                target_invitation(inv.id),
-                None,
-                _audit_view(inv),
-                actor,
-            )
-            created.append(as_dict(inv, now, token))
-    return created
+    return list(seen)
+
+
+def _refuse_taken(org_id: str, items: list, keys: list, now: datetime.datetime) -> None:
+    """Raises Conflict naming each item whose email is a member or invited already."""
+    found = taken(org_id, keys, now)
+    conflicts = {}
+    for i, item in enumerate(items):
+        problem = found.get(User.email_key_of(item["email"]))
+        if problem is not None:
+            conflicts[f"invitations.{i}.email"] = [problem]
+    if conflicts:
+        raise Conflict(
+            f"{len(conflicts)} of these {len(items)} emails are already "
+            "members or invited; no invitation was sent",
+            conflicts,
+        )
+
+
+def _new_invitation(
+    org_id: str, item: dict, actor: str, now: datetime.datetime, lifetime: datetime.timedelta
+) -> tuple[Invitation, tuple]:
+    """Write one invitation of a batch. Returns it and (its token, the mail's nonce)."""
+    inv_id = f"inv-{uuid.uuid4().hex[:20]}"
+    token, nonce = mail.new_token(inv_id)
+    inv = Invitation.create(
+        id=inv_id,
+        org=org_id,
+        email=item["email"],
+        email_key=User.email_key_of(item["email"]),
+        role=item["role"],
+        token_hash=hash_secret(token),
+        status="pending",
+        invited_by=actor,
+        created_at=now,
+        expires_at=now + lifetime,
+    )
+    return inv, (token, nonce)
 
 
 def list_page(
@@ -265,17 +260,8 @@ def list_page(
         what=f"view the invitations of {org_id}",
     )
     now = ctx.now()
-    query = Invitation.select().where(Invitation.org == org_id)
-    if status == "pending":
-        query = query.where((Invitation.status == "pending") & (Invitation.expires_at > now))
-    elif status == "expired":  # pending past its time, or marked by the expiry job
-        query = query.where(
-            (Invitation.status == "expired")
-            | ((Invitation.status == "pending") & (Invitation.expires_at <= now))
-        )
-    elif status:
-        query = query.where(Invitation.status == status)
-    return page(query, Invitation.id, limit, after, lambda inv: as_dict(inv, now))
+    found = Invitation.page(org_id, status, now, limit, after)
+    return {"items": [as_dict(inv, now) for inv in found.rows], "next": found.next}
 
 
 def cancel(ctx: Context, actor: str, org_id: str, invitation_id: str) -> dict:
@@ -323,17 +309,7 @@ def accept_facts(
     email is the user's, both as sent now (``email_key``) and as stored for them
     (``stored_key``). The write calls it under its unit's locks, a preview of an
     Invitation (access/previews.py) with the stored email as both."""
-    in_other = (
-        Membership.select()
-        .join(Organization)
-        .where(
-            (Membership.user == user_id)
-            & (Organization.style == org.style)
-            & (Organization.id != org.id)
-            & Organization.closed_at.is_null()
-        )
-        .exists()
-    )
+    in_other = Membership.in_open_org_of_style(user_id, org.style, other_than=org.id)
     return {
         "role": inv.role,
         "actor_in_other_org": in_other,
@@ -354,7 +330,7 @@ def accept(ctx: Context, token: str, person: dict) -> dict:
     used), 403 (the policy's ``accept`` refuses, e.g. another email, or a style with one
     organization per user), 409 (already a member; the email belongs to another user)."""
     user_id = person["id"]
-    inv = Invitation.get_or_none(Invitation.token_hash == hash_secret(token))
+    inv = Invitation.by_token_hash(hash_secret(token))
     if inv is None or (ctx.orgs is not None and inv.org_id not in ctx.orgs):
         raise NotFound("no invitation has this token")  # another org's: the key's scope
     usable(inv, ctx.now())
@@ -365,62 +341,16 @@ def accept(ctx: Context, token: str, person: dict) -> dict:
         now = ctx.now()
         usable(inv, now)
         org = uow.org()
-        user = User.get_or_none(User.id == user_id)
+        user = _accepting_user(person, now)
         email_key = User.email_key_of(person["email"])
-        if user is None:
-            holder = User.get_or_none(User.email_key == email_key)
-            if holder is not None:
-                raise Conflict(
-                    f"the email {person['email']!r} belongs to another user",
-                    {"user.email": ["taken"]},
-                )
-            user = User.create(
-                id=user_id,
-                email=person["email"],
-                email_key=email_key,
-                name=person["name"],
-                created_at=now,
-            )
-            UserEmail.remember(user_id, email_key)
-        attrs = accept_facts(org, inv, user_id, email_key, user.email_key)
-        reason = uow.denial(user_id, "accept", "Invitation", attrs)
-        if reason is not None:
-
-            def what_if(changed: dict) -> bool:
-                return would_allow(
-                    ctx.policy, uow.targets, user_id, "accept", org, "Invitation", changed
-                )
-
-            why = (
-                []
-                if what_if(attrs)
-                else [
-                    text.format(style=org.style)
-                    for fact, text in ACCEPT_FACTS.items()
-                    if what_if({**attrs, fact: not attrs[fact]})
-                ]
-            )
-            raise Forbidden(
-                f"{user_id} may not accept this invitation: {'; '.join(why) or reason}",
-                policy=True,
-            )
-        # It carries its inviter's authority: the policy is asked again whether the inviter,
-        # as they are now (removed, demoted), may send it.
-        lent = uow.refusal(user_id, inviter_question(uow.targets, org, inv))
-        if lent is not None:
-            raise Forbidden(
-                f"{user_id} may not accept this invitation: it was sent by {inv.invited_by}, "
-                f"who may no longer send it ({lent}); ask for it to be sent again",
-                policy=True,
-            )
-        if Membership.get_or_none((Membership.org == org.id) & (Membership.user == user_id)):
+        _require_accept(ctx, uow, org, inv, user_id, email_key, user.email_key)
+        if Membership.holds(user_id, org.id):
             raise Conflict(f"{user_id} is already a member of {org.id}")
         membership = Membership.create(user=user_id, org=org.id, role=inv.role, created_at=now)
         before = _audit_view(inv)
         inv.status, inv.accepted_by, inv.ended_at = "accepted", user_id, now
         inv.save()
-        if user.default_org is None:
-            User.update(default_org=org.id).where(User.id == user_id).execute()
+        User.default_to(user_id, org.id)
         mail.drop_pending(inv.id, "the invitation was accepted")
         uow.audit(
             org.id,
@@ -442,6 +372,74 @@ def accept(ctx: Context, token: str, person: dict) -> dict:
     }
 
 
+def _accepting_user(person: dict, now: datetime.datetime) -> User:
+    """The user accepting (``person``), created when new. Raises Conflict (a new user's
+    email belongs to another user)."""
+    user_id = person["id"]
+    user = User.find(user_id)
+    if user is not None:
+        return user
+    email_key = User.email_key_of(person["email"])
+    if User.by_email_key(email_key) is not None:
+        raise Conflict(
+            f"the email {person['email']!r} belongs to another user",
+            {"user.email": ["taken"]},
+        )
+    user = User.create(
+        id=user_id,
+        email=person["email"],
+        email_key=email_key,
+        name=person["name"],
+        created_at=now,
+    )
+    UserEmail.remember(user_id, email_key)
+    return user
+
+
+def _require_accept(
+    ctx: Context,
+    uow: UnitOfWork,
+    org: OrgRef,
+    inv: Invitation,
+    user_id: str,
+    email_key: str,
+    stored_key: str,
+) -> None:
+    """Ask the policy ``accept`` (naming the fact that made the difference when it
+    refuses), then ``invite`` of the inviter as they are now. Raises Forbidden."""
+    attrs = accept_facts(org, inv, user_id, email_key, stored_key)
+    reason = uow.denial(user_id, "accept", "Invitation", attrs)
+    if reason is not None:
+
+        def what_if(changed: dict) -> bool:
+            return would_allow(
+                ctx.policy, uow.targets, user_id, "accept", org, "Invitation", changed
+            )
+
+        why = (
+            []
+            if what_if(attrs)
+            else [
+                text.format(style=org.style)
+                for fact, text in ACCEPT_FACTS.items()
+                if what_if({**attrs, fact: not attrs[fact]})
+            ]
+        )
+        raise Forbidden(
+            f"{user_id} may not accept this invitation: {'; '.join(why) or reason}",
+            policy=True,
+        )
+    # It carries its inviter's authority: the policy is asked again whether the inviter,
+    # as they are now (removed, demoted), may send it.
+    lent = uow.refusal(user_id, inviter_question(uow.targets, org, inv))
+    if lent is not None:
+        raise Forbidden(
+            f"{user_id} may not accept this invitation: it was sent by {inv.invited_by}, "
+            f"who may no longer send it ({lent}); ask for it to be sent again",
+            policy=True,
+        )
+
+
 def get(ctx: Context, actor: str, org_id: str, invitation_id: str) -> dict:
     """One invitation of the org; action ``view_invitations``. Raises NotFound, Forbidden."""
     targets = TargetBuilder()
@@ -453,10 +451,7 @@ def get(ctx: Context, actor: str, org_id: str, invitation_id: str) -> dict:
         org_target(targets, org_id),
         what=f"view the invitations of {org_id}",
     )
-    inv = Invitation.get_or_none((Invitation.id == invitation_id) & (Invitation.org == org_id))
-    if inv is None:
-        raise NotFound(f"no invitation {invitation_id!r} in {org_id!r}")
-    return as_dict(inv, ctx.now())
+    return as_dict(stored(org_id, invitation_id), ctx.now())
 
 
 def resend(ctx: Context, actor: str, org_id: str, invitation_id: str) -> dict:
@@ -479,7 +474,7 @@ def resend(ctx: Context, actor: str, org_id: str, invitation_id: str) -> dict:
         inv.status, inv.ended_at, inv.expires_at = "pending", None, now + lifetime
         inv.invited_by = actor  # it carries the authority of whoever sent it last
         inv.save()
-        inviter = User.get_or_none(User.id == actor)
+        inviter = User.find(actor)
         assert uow.org_row is not None  # locked on entering; uow.org() found it
         mail.queue_invitation(inv, nonce, _mail_data(uow.org_row, inv, inviter), now)
         uow.audit(
@@ -528,7 +523,7 @@ def change_role(ctx: Context, actor: str, org_id: str, invitation_id: str, role:
         token, nonce = mail.new_token(inv.id)
         inv.token_hash, inv.role, inv.invited_by = hash_secret(token), to_role, actor
         inv.save()
-        inviter = User.get_or_none(User.id == actor)
+        inviter = User.find(actor)
         assert uow.org_row is not None  # locked on entering; uow.org() found it
         mail.queue_invitation(inv, nonce, _mail_data(uow.org_row, inv, inviter), now)
         uow.audit(
@@ -548,28 +543,12 @@ def expire_due(ctx: Context, limit: int = 500) -> int:
     how many were marked. Any scheduler can run it (``flask invitations expire``); the
     worker thread of ``make run`` runs it every minute."""
     now = ctx.now()
-    due = (
-        Invitation.select(Invitation.org)
-        .where((Invitation.status == "pending") & (Invitation.expires_at <= now))
-        .distinct()
-        .limit(limit)
-    )
     marked = 0
-    for org_id in sorted({row.org_id for row in due}):
+    for org_id in Invitation.orgs_with_due(now, limit):
         with UnitOfWork(ctx, org_id) as uow:
             if uow.org_row is None:
                 continue
-            rows = list(
-                Invitation.select()
-                .where(
-                    (Invitation.org == org_id)
-                    & (Invitation.status == "pending")
-                    & (Invitation.expires_at <= now)
-                )
-                .order_by(Invitation.id)
-                .limit(limit)
-            )
-            for inv in rows:
+            for inv in Invitation.due_in(org_id, now, limit):
                 before = _audit_view(inv)
                 inv.status, inv.ended_at = "expired", now
                 inv.save()

@@ -16,20 +16,10 @@ console sessions, in the same transaction.
 
 import datetime
 
-import peewee
-
 from access.errors import Conflict, Forbidden, Invalid, NotFound
-from models import (
-    ApiKey,
-    ApiKeyOrg,
-    ConsoleSession,
-    Grant,
-    KeyName,
-    Membership,
-    Organization,
-    Webhook,
-    transaction,
-)
+from models import ApiKey, ApiKeyOrg, KeyName, Organization, transaction
+from models.base import IntegrityError
+from models.members import user_orgs as _user_orgs
 
 Scope = frozenset[str] | None  # None: service-wide
 
@@ -49,7 +39,7 @@ def authenticated(row: ApiKey) -> KeyName:
 
 
 def _row(name: str) -> ApiKey:
-    row = ApiKey.get_or_none((ApiKey.name == name) & ApiKey.revoked_at.is_null())
+    row = ApiKey.active(name)
     if row is None:
         raise NotFound(f"no active API key named {name!r}")
     return row
@@ -57,7 +47,7 @@ def _row(name: str) -> ApiKey:
 
 def _known_orgs(orgs: list[str], field: str = "orgs") -> list[str]:
     wanted = sorted(set(orgs))
-    found = {o.id for o in Organization.select(Organization.id).where(Organization.id.in_(wanted))}
+    found = Organization.existing(wanted)
     missing = [o for o in wanted if o not in found]
     if missing:
         raise Invalid(
@@ -83,10 +73,7 @@ def set_scope(name: str, orgs: list[str] | None) -> dict:
     with transaction():
         row = _row(name)
         wanted = None if orgs is None else _known_orgs(orgs)
-        ApiKeyOrg.delete().where(ApiKeyOrg.key == row.id).execute()
-        if wanted:
-            ApiKeyOrg.insert_many([{"key": row.id, "org": o} for o in wanted]).execute()
-        ApiKey.update(scoped=wanted is not None).where(ApiKey.id == row.id).execute()
+        row.bind_orgs(wanted)
     return as_dict(row, None if wanted is None else frozenset(wanted))
 
 
@@ -98,7 +85,7 @@ def create(name: str, orgs: list[str] | None) -> str:
         try:
             with transaction():
                 return ApiKey.create_key(name, wanted)
-        except peewee.IntegrityError:
+        except IntegrityError:
             raise Conflict(f"a key named {name!r} exists; revoke it or pick another") from None
 
 
@@ -107,22 +94,12 @@ def revoke(name: str, now: datetime.datetime) -> dict:
     disabled and its console sessions end. Returns counts. Raises NotFound."""
     with transaction():
         row = _row(name)
-        ApiKey.update(revoked_at=now).where(ApiKey.id == row.id).execute()
-        hooks = (
-            Webhook.update(deleted_at=now)
-            .where((Webhook.api_key == name) & Webhook.deleted_at.is_null())
-            .execute()
-        )
-        sessions = ConsoleSession.delete().where(ConsoleSession.key == row.id).execute()
-    return {"webhooks": hooks, "sessions": sessions}
+        return row.revoke(now)
 
 
 def listing() -> list[dict]:
     """Every key, by name: created, revoked, scope."""
-    rows = list(ApiKey.select().order_by(ApiKey.name))
-    bound: dict[int, list[str]] = {}
-    for r in ApiKeyOrg.select().order_by(ApiKeyOrg.org):
-        bound.setdefault(r.key_id, []).append(r.org_id)
+    bound = ApiKeyOrg.bound()
     return [
         {
             "name": r.name,
@@ -130,14 +107,14 @@ def listing() -> list[dict]:
             "revoked_at": r.revoked_at,
             "orgs": bound.get(r.id, []) if r.scoped else None,
         }
-        for r in rows
+        for r in ApiKey.by_name()
     ]
 
 
 def webhook_scope(api_key: str) -> Scope:
     """The organizations the webhooks of the key named ``api_key`` may hear of now
     (None: every one). A revoked or unknown key's: none."""
-    row = ApiKey.get_or_none(ApiKey.name == api_key)
+    row = ApiKey.named(api_key)
     if row is None or row.revoked_at is not None:
         return frozenset()
     return row.orgs()
@@ -146,9 +123,7 @@ def webhook_scope(api_key: str) -> Scope:
 # ---------------------------------------------------------------- users
 def user_orgs(user_id: str) -> set[str]:
     """The organizations ``user_id`` belongs to or holds a grant in."""
-    member = Membership.select(Membership.org).where(Membership.user == user_id)
-    granted = Grant.select(Grant.org).where(Grant.user == user_id)
-    return {m.org_id for m in member} | {g.org_id for g in granted}
+    return _user_orgs(user_id)
 
 
 def may_see_user(scope: Scope, user_id: str) -> bool:

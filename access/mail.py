@@ -44,11 +44,10 @@ from pathlib import Path
 from typing import Any, cast
 
 import jinja2
-import peewee
 
 from access import derived
 from access.events import role_label
-from models import Invitation, OutboxMail, db, hash_secret, transaction
+from models import Invitation, OutboxMail, hash_secret, transaction
 
 log = logging.getLogger("orgauthz.mail")
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "mail"
@@ -129,9 +128,7 @@ def queue_invitation(
 
 def drop_pending(invitation_id: str, reason: str) -> None:
     """Drop the mails of an invitation that are still waiting (their nonce with them)."""
-    OutboxMail.update(status="dropped", nonce=None, lease_until=None, last_error=reason).where(
-        (OutboxMail.invitation_id == invitation_id) & (OutboxMail.status == "pending")
-    ).execute()
+    OutboxMail.drop_pending(invitation_id, reason)
 
 
 # ---------------------------------------------------------------- rendering
@@ -349,46 +346,23 @@ def backoff(attempts: int, base: float, most: float) -> datetime.timedelta:
     return datetime.timedelta(seconds=min(most, base * 2 ** max(0, attempts - 1)))
 
 
-def _due(model: type[OutboxMail], now: datetime.datetime) -> peewee.Expression:
-    return (
-        (model.status == "pending")
-        & (model.next_attempt_at <= now)
-        & (model.lease_until.is_null() | (model.lease_until < now))
-    )
-
-
 def claim(owner: str, now: datetime.datetime, limit: int = 20) -> list:
     """Lease up to ``limit`` due mails to ``owner`` (one attempt each); returns their ids."""
-    if not OutboxMail.select(OutboxMail.id).where(_due(OutboxMail, now)).limit(1).exists():
+    if not OutboxMail.any_due(now):
         return []  # nothing to do: no write transaction
     with transaction():
-        query = (
-            OutboxMail.select(OutboxMail.id)
-            .where(_due(OutboxMail, now))
-            .order_by(OutboxMail.id)
-            .limit(limit)
-        )
-        if not isinstance(db.obj, peewee.SqliteDatabase):
-            query = query.for_update(skip_locked=True)
-        ids = [row.id for row in query]
-        if ids:
-            lease = now + datetime.timedelta(seconds=SETTINGS.lease_seconds)
-            OutboxMail.update(
-                lease_until=lease, lease_owner=owner, attempts=OutboxMail.attempts + 1
-            ).where(OutboxMail.id.in_(ids)).execute()
-    return ids
+        lease = now + datetime.timedelta(seconds=SETTINGS.lease_seconds)
+        return OutboxMail.claim(owner, now, lease, limit)
 
 
 def _finish(mail_id: int, owner: str, **fields: Any) -> None:
     with transaction():
-        OutboxMail.update(lease_until=None, **fields).where(
-            (OutboxMail.id == mail_id) & (OutboxMail.lease_owner == owner)
-        ).execute()
+        OutboxMail.finish(mail_id, owner, **fields)
 
 
 def _why_not(mail: OutboxMail, token: str, now: datetime.datetime) -> str | None:
     """Why the mail must not go out any more, or None."""
-    inv = Invitation.get_or_none(Invitation.id == mail.invitation_id)
+    inv = Invitation.find(mail.invitation_id)
     if inv is None:
         return "the invitation no longer exists"
     status = inv.status_at(now)
@@ -410,7 +384,7 @@ def send_due(
     sender = sender or transport(SETTINGS.url)
     assert sender is not None  # mailing: MAIL_URL is not off, so transport() made one
     for mail_id in claim(owner, now, limit):
-        mail = OutboxMail.get_or_none(OutboxMail.id == mail_id)
+        mail = OutboxMail.find(mail_id)
         if mail is None or mail.lease_owner != owner or mail.nonce is None:
             continue
         # Every queued mail names its invitation (queue_invitation sets it).

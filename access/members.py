@@ -10,10 +10,6 @@ the transaction's BEGIN IMMEDIATE serialises writers the same way. Two Owners de
 other at once: the first wins; the second, now a Manager demoting the last Owner, is refused.
 """
 
-from typing import Any, cast
-
-from peewee import fn
-
 from access.context import Context
 from access.decisions import require
 from access.errors import Forbidden, NotFound
@@ -23,7 +19,8 @@ from access.refusals import Question
 from access.targets import TargetBuilder
 from access.uow import UnitOfWork
 from authz.view import OrgRef
-from models import Grant, Invitation, Membership, Resource, User
+from models import Invitation, Membership, User
+from models import members as queries
 
 
 def as_dict(membership: Membership, user: User) -> dict:
@@ -74,47 +71,16 @@ def list_page(
         org_target(targets, org_id),
         what=f"view the members of {org_id}",
     )
-    items: list[tuple[str, Any, dict]] = []
-    if after is None or after[0] == "m":
-        query = Membership.select(Membership, User).join(User).where(Membership.org == org_id)
-        if role:
-            query = query.where(Membership.role == role)
-        if q:
-            query = query.where(User.name.contains(q) | User.email.contains(q))
-        if after:
-            query = query.where(User.id > after[1])
-        rows = query.order_by(User.id).limit(limit + 1)
-        items = [("m", m.user.id, as_dict(m, m.user)) for m in rows]
-    if len(items) <= limit:
-        pending = Invitation.select().where(
-            (Invitation.org == org_id)
-            & (Invitation.status == "pending")
-            & (Invitation.expires_at > ctx.now())
-        )
-        if role:
-            pending = pending.where(Invitation.role == role)
-        if q:
-            pending = pending.where(Invitation.email.contains(q))
-        if after and after[0] == "i":
-            pending = pending.where(Invitation.id > after[1])
-        invitations = pending.order_by(Invitation.id).limit(limit + 1 - len(items))
-        items += [("i", inv.id, pending_dict(inv)) for inv in invitations]
-    more = len(items) > limit
-    items = items[:limit]
-    return {
-        "items": [item for _, _, item in items],
-        "next": [items[-1][0], items[-1][1]] if more else None,
-    }
+    found = queries.member_page(org_id, ctx.now(), limit, after, role, q)
+    items = [
+        as_dict(row, row.user) if kind == "m" else pending_dict(row) for kind, _, row in found.rows
+    ]
+    return {"items": items, "next": found.next}
 
 
 def _membership(org_id: str, user_id: str) -> Membership:
     """The membership of ``user_id`` in ``org_id``. Raises NotFound."""
-    row = (
-        Membership.select(Membership, User)
-        .join(User)
-        .where((Membership.org == org_id) & (Membership.user == user_id))
-        .first()
-    )
+    row = Membership.find(org_id, user_id)
     if row is None:
         raise NotFound(f"{user_id!r} is not a member of {org_id!r}")
     return row
@@ -154,7 +120,7 @@ def change_role(ctx: Context, actor: str, org_id: str, user_id: str, role: str) 
         from_role, to_role = membership.role, role  # change_plan checked it is declared
         if from_role == to_role:
             return as_dict(membership, membership.user)
-        Membership.update(role=to_role).where(Membership.id == membership.id).execute()
+        Membership.set_role(membership.id, to_role)
         uow.audit(
             org_id,
             "member.change_role",
@@ -176,12 +142,7 @@ def removal_plan(
     one). The write calls it under its unit's locks, a preview of a Membership
     (access/previews.py) as is. Returns ({user id: membership}, the questions in the order
     of ``user_ids``). Raises NotFound (a user who is not a member)."""
-    rows = (
-        Membership.select(Membership, User)
-        .join(User)
-        .where((Membership.org == org.id) & (Membership.user.in_(user_ids)))
-    )
-    found = {m.user.id: m for m in rows}
+    found = {m.user.id: m for m in Membership.of_users(org.id, user_ids)}
     missing = [u for u in user_ids if u not in found]
     if missing:
         raise NotFound(
@@ -191,15 +152,7 @@ def removal_plan(
     questions = []
     for user_id in user_ids:
         role = found[user_id].role
-        stays = (
-            Membership.select()
-            .where(
-                (Membership.org == org.id)
-                & (Membership.role == role)
-                & Membership.user.not_in(user_ids)
-            )
-            .exists()
-        )
+        stays = Membership.role_stays(org.id, role, user_ids)
         attrs = {"role": role, "is_self": user_id == actor, "last_of_role": not stays}
         what = "leave" if user_id == actor else f"remove {user_id} from"
         target = targets.management(org, "Membership", attrs)
@@ -243,18 +196,7 @@ def remove(ctx: Context, actor: str, org_id: str, user_ids: list) -> list:
 def grants_in(org_id: str, user_ids: list) -> dict:
     """The grants of these users in the org: ``{user id: [{"type", "id", "role"}]}``, by
     resource type and id."""
-    rows = (
-        Grant.select(Grant.user, Grant.role, Resource.type, Resource.rid)
-        .join(Resource)
-        .where((Grant.org == org_id) & (Grant.user.in_(user_ids)))
-        .order_by(Resource.type, Resource.rid)
-    )
-    found: dict = {}
-    for g in rows:
-        found.setdefault(g.user_id, []).append(
-            {"type": g.resource.type, "id": g.resource.rid, "role": g.role}
-        )
-    return found
+    return queries.grants_in(org_id, user_ids)
 
 
 def drop_memberships(org_id: str, memberships: list) -> dict:
@@ -263,14 +205,7 @@ def drop_memberships(org_id: str, memberships: list) -> dict:
 
     Runs inside the caller's unit of work, after the policy allowed it.
     """
-    user_ids = [m.user_id for m in memberships]
-    dropped = grants_in(org_id, user_ids)
-    Grant.delete().where((Grant.org == org_id) & (Grant.user.in_(user_ids))).execute()
-    Membership.delete().where(Membership.id.in_([m.id for m in memberships])).execute()
-    User.update(default_org=None).where(
-        (User.id.in_(user_ids)) & (User.default_org == org_id)
-    ).execute()
-    return dropped
+    return queries.drop_memberships(org_id, memberships)
 
 
 def get(ctx: Context, actor: str, org_id: str, user_id: str) -> dict:
@@ -315,15 +250,5 @@ def last_of_role(org_id: str, members_: list) -> dict:
     """``{user id: whether no other member holds their role}`` for the listed members
     (``[{"user_id", "role"}]``): the ``last_of_role`` fact a screen's buttons are asked
     with before the change (the change itself computes it again under the org's lock)."""
-    roles = {m["role"] for m in members_}
-    counts = (
-        {
-            r.role: cast(Any, r).n  # the COUNT aliased above
-            for r in Membership.select(Membership.role, fn.COUNT(Membership.id).alias("n"))
-            .where((Membership.org == org_id) & Membership.role.in_(list(roles)))
-            .group_by(Membership.role)
-        }
-        if roles
-        else {}
-    )
+    counts = Membership.role_counts(org_id, {m["role"] for m in members_})
     return {m["user_id"]: counts.get(m["role"], 0) <= 1 for m in members_}

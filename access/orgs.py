@@ -9,10 +9,8 @@ import datetime
 import re
 import secrets
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
-
-import peewee
 
 from access.context import Context
 from access.decisions import decide, require
@@ -23,7 +21,9 @@ from access.uow import UnitOfWork
 from authz.engine import StyleEngine
 from authz.view import OrgRef, Target
 from models import AuditEvent, Membership, Organization, Resource, User
-from models.paging import keyset
+from models.base import IntegrityError
+from models.members import rid_taken
+from models.paging import Page
 
 
 def iso(value: datetime.datetime | None) -> str | None:
@@ -80,7 +80,7 @@ def conflict_is_409() -> Iterator[None]:
     our check and our insert; the transaction is rolled back) into Conflict."""
     try:
         yield
-    except peewee.IntegrityError as exc:
+    except IntegrityError as exc:
         raise Conflict(
             "a concurrent request created the same id or email; nothing was changed, try again",
             retryable=True,
@@ -124,58 +124,50 @@ def create(ctx: Context, actor: str, body: dict) -> dict:
     # The creator's row lock serialises every unit that could make them a member anywhere,
     # so "one organization per user" reads a count that holds until commit.
     with conflict_is_409(), UnitOfWork(ctx, lock_users=[actor]) as uow:
-        in_style = (
-            Membership.select()
-            .join(Organization)
-            .where(
-                (Membership.user == actor)
-                & (Organization.style == style)
-                & Organization.closed_at.is_null()
-            )
-            .exists()
-        )
-        created_in_style = (
-            Organization.select()
-            .where(
-                (Organization.created_by == actor)
-                & (Organization.style == style)
-                & Organization.closed_at.is_null()
-            )
-            .exists()
-        )
         target = uow.targets.new_organization(
             style,
-            {"creator_in_style_org": in_style, "creator_created_in_style": created_in_style},
+            {
+                "creator_in_style_org": Membership.in_open_org_of_style(actor, style),
+                "creator_created_in_style": Organization.created_open_in_style(actor, style),
+            },
         )
         uow.require(actor, "create", target, what=f"create a {style} organization")
-        if Organization.get_or_none(Organization.id == org_id) is not None:
+        if Organization.find(org_id) is not None:
             raise Conflict(f"an organization {org_id!r} already exists", {"id": ["taken"]})
-        now = ctx.now()
-        org = Organization.create(
-            id=org_id,
-            name=body["name"],
-            style=style,
-            legal=body["legal"],
-            billing=body["billing"],
-            created_by=actor,
-            created_at=now,
-        )
-        Membership.create(user=actor, org=org_id, role=creator_role, created_at=now)
-        initial = _initial_resource(engine, org_id, now)
-        user = User.get_or_none(User.id == actor)
-        if user is not None and user.default_org is None:
-            User.update(default_org=org_id).where(User.id == actor).execute()
-        after = as_dict(org, creator_role)
-        if initial is not None:
-            after["initial_resource"] = {
-                "type": initial.type,
-                "id": initial.rid,
-                "name": initial.attributes["name"],
-            }
+        after = _write_new(ctx, engine, actor, org_id, body, creator_role)
         uow.audit(org_id, "org.create", target_org(org_id), None, after, actor)
         from access.resources import create_personal  # resources imports this module
 
         create_personal(uow, engine, org_id, actor)  # UP42: the creator's own Workspace
+    return after
+
+
+def _write_new(
+    ctx: Context, engine: StyleEngine, actor: str, org_id: str, body: dict, creator_role: str
+) -> dict:
+    """Write the organization, its creator's membership, its initial resource and the
+    creator's default organization (when they had none). Returns what its audit entry
+    records."""
+    now = ctx.now()
+    org = Organization.create(
+        id=org_id,
+        name=body["name"],
+        style=body["style"],
+        legal=body["legal"],
+        billing=body["billing"],
+        created_by=actor,
+        created_at=now,
+    )
+    Membership.create(user=actor, org=org_id, role=creator_role, created_at=now)
+    initial = _initial_resource(engine, org_id, now)
+    User.default_to(actor, org_id)
+    after = as_dict(org, creator_role)
+    if initial is not None:
+        after["initial_resource"] = {
+            "type": initial.type,
+            "id": initial.rid,
+            "name": initial.attributes["name"],
+        }
     return after
 
 
@@ -193,8 +185,7 @@ def _initial_resource(engine: StyleEngine, org_id: str, now: datetime.datetime) 
         )
     name = setting(engine, "initial_resource_name")
     rid = f"{org_id}-{_slug(name)}"[:200]
-    taken = (Resource.org == org_id) & (Resource.type == initial_type) & (Resource.rid == rid)
-    if Resource.select().where(taken).exists():
+    if rid_taken(org_id, initial_type, rid):
         rid = f"{rid[:190]}-{secrets.token_hex(4)}"
     return Resource.create(
         org=org_id,
@@ -221,24 +212,13 @@ def list_mine(ctx: Context, actor: str, limit: int, after: str | None) -> dict:
     closed one allows nothing), by id, after the id ``after``, each with the user's role:
     ``{"items", "next"}``. A page may hold fewer than ``limit`` when some were refused."""
     targets = TargetBuilder()
-    query = (
-        Membership.select(Membership, Organization)
-        .join(Organization)
-        .where(Membership.user == actor)
-    )
-    if ctx.orgs is not None:  # a key bound to organizations lists only those
-        query = query.where(Organization.id.in_(sorted(ctx.orgs)))
-    if after is not None:
-        query = query.where(Organization.id > after)
-    rows = list(query.order_by(Organization.id).limit(limit + 1))
-    more = len(rows) > limit
-    rows = rows[:limit]
+    found = Membership.of_user_page(actor, limit, after, ctx.orgs)
     items = []
-    for m in rows:
+    for m in found.rows:
         target = targets.registered(m.org.id, "Organization", m.org.id)
         if target is not None and decide(ctx.policy, targets, actor, "view", target).allowed:
             items.append(as_dict(m.org, m.role))
-    return {"items": items, "next": rows[-1].org.id if more else None}
+    return {"items": items, "next": found.next}
 
 
 # Each field of an organization is guarded by its own action (docs/API.md).
@@ -327,42 +307,11 @@ def audit_page(
         org_target(targets, org_id),
         what=f"view the audit trail of {org_id}",
     )
-    filters = filters or {}
-    query = AuditEvent.select().where(AuditEvent.org == org_id)
-    if filters.get("actor"):
-        query = query.where(AuditEvent.actor == filters["actor"])
-    if filters.get("action"):
-        query = query.where(AuditEvent.action == filters["action"])
-    if filters.get("since"):
-        query = query.where(AuditEvent.created_at >= filters["since"])
-    if filters.get("until"):
-        query = query.where(AuditEvent.created_at <= filters["until"])
-    subject = filters.get("subject")
-    if subject:
-        kind, _, rest = subject.partition(":")
-        clause = AuditEvent.target == subject
-        if kind == "user":  # grants to the user
-            clause |= AuditEvent.target.startswith("grant:") & (
-                AuditEvent.target.endswith("/" + rest)
-            )
-        elif kind == "resource":  # grants on the resource
-            clause |= AuditEvent.target.startswith("grant:" + rest + "/")
-        query = query.where(clause)
-    if order == "desc":
-        if after is not None:
-            query = query.where(AuditEvent.id < after)
-        rows = list(query.order_by(AuditEvent.id.desc()).limit(limit + 1))
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return {"items": [audit_dict(r) for r in rows], "next": rows[-1].id if more else None}
-    return page(query, AuditEvent.id, limit, after, audit_dict)
+    return _audit_items(AuditEvent.page(org_id, filters or {}, limit, after, order))
 
 
-def page(query: Any, key: Any, limit: int, after: Any, dump: Callable[[Any], dict]) -> dict:
-    """One page of ``query`` ordered by ``key`` (a field), after the value ``after``:
-    ``{"items", "next"}``, ``next`` the key of the last row when more follow."""
-    found = keyset(query, key, limit, after)
-    return {"items": [dump(r) for r in found.rows], "next": found.next}
+def _audit_items(found: Page) -> dict:
+    return {"items": [audit_dict(r) for r in found.rows], "next": found.next}
 
 
 # ---------------------------------------------------------------- reads for the console
@@ -416,43 +365,9 @@ def closed_audit_page(
         as_it_stood,
         what=f"view the audit trail of the closed organization {org_id}",
     )
-    query = _audit_query(org_id, filters or {})
-    if order == "desc":
-        if after is not None:
-            query = query.where(AuditEvent.id < after)
-        rows = list(query.order_by(AuditEvent.id.desc()).limit(limit + 1))
-        more = len(rows) > limit
-        rows = rows[:limit]
-        found = {"items": [audit_dict(r) for r in rows], "next": rows[-1].id if more else None}
-    else:
-        found = page(query, AuditEvent.id, limit, after, audit_dict)
+    found = _audit_items(AuditEvent.page(org_id, filters or {}, limit, after, order))
     found["org"] = as_dict(Organization.get_by_id(org_id))
     return found
-
-
-def _audit_query(org_id: str, filters: dict) -> Any:
-    """The audit rows of ``org_id`` that ``filters`` keep (as ``audit_page`` filters)."""
-    query = AuditEvent.select().where(AuditEvent.org == org_id)
-    if filters.get("actor"):
-        query = query.where(AuditEvent.actor == filters["actor"])
-    if filters.get("action"):
-        query = query.where(AuditEvent.action == filters["action"])
-    if filters.get("since"):
-        query = query.where(AuditEvent.created_at >= filters["since"])
-    if filters.get("until"):
-        query = query.where(AuditEvent.created_at <= filters["until"])
-    subject = filters.get("subject")
-    if subject:
-        kind, _, rest = subject.partition(":")
-        clause = AuditEvent.target == subject
-        if kind == "user":
-            clause |= AuditEvent.target.startswith("grant:") & (
-                AuditEvent.target.endswith("/" + rest)
-            )
-        elif kind == "resource":
-            clause |= AuditEvent.target.startswith("grant:" + rest + "/")
-        query = query.where(clause)
-    return query
 
 
 def directory(
@@ -462,19 +377,9 @@ def directory(
     name contains ``q`` when given, after the id ``after``: the console's pickers (a
     service key may ask about any organization, as /v1/authorize does; a key bound to
     ``orgs`` about those). Returns ``{"items", "next"}``."""
-    query = Organization.select(
-        Organization.id, Organization.name, Organization.style, Organization.closed_at
-    )
-    if orgs is not None:
-        query = query.where(Organization.id.in_(sorted(orgs)))
-    if q:
-        query = query.where(Organization.id.contains(q) | Organization.name.contains(q))
-    if after is not None:
-        query = query.where(Organization.id > after)
-    rows = list(query.order_by(Organization.id).limit(limit + 1))
-    more = len(rows) > limit
-    rows = rows[:limit]
+    found = Organization.directory(q, limit, after, orgs)
     items = [
-        {"id": o.id, "name": o.name, "style": o.style, "closed_at": iso(o.closed_at)} for o in rows
+        {"id": o.id, "name": o.name, "style": o.style, "closed_at": iso(o.closed_at)}
+        for o in found.rows
     ]
-    return {"items": items, "next": rows[-1].id if more else None}
+    return {"items": items, "next": found.next}

@@ -243,7 +243,7 @@ def create(
             {"types": [f"one of: {', '.join(events.EVENT_TYPES)}"]},
         )
     orgs = sorted(set(orgs or ()))
-    found = {o.id for o in Organization.select(Organization.id).where(Organization.id.in_(orgs))}
+    found = Organization.existing(orgs)
     missing = [o for o in orgs if o not in found or keys.outside(scope, o)]
     if missing:
         raise Invalid(
@@ -270,9 +270,7 @@ def create(
 
 
 def _own(api_key: str, hook_id: str) -> Webhook:
-    hook = Webhook.get_or_none(
-        (Webhook.id == hook_id) & (Webhook.api_key == api_key) & Webhook.deleted_at.is_null()
-    )
+    hook = Webhook.owned(api_key, hook_id)
     if hook is None:
         raise NotFound(f"no webhook {hook_id!r} for this API key")
     return hook
@@ -280,20 +278,15 @@ def _own(api_key: str, hook_id: str) -> Webhook:
 
 def list_page(api_key: str, limit: int, after: str | None) -> dict:
     """The endpoints of ``api_key``, by id."""
-    query = Webhook.select().where((Webhook.api_key == api_key) & Webhook.deleted_at.is_null())
-    if after is not None:
-        query = query.where(Webhook.id > after)
-    rows = list(query.order_by(Webhook.id).limit(limit + 1))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return {"items": [as_dict(r) for r in rows], "next": rows[-1].id if more else None}
+    found = Webhook.page_of(api_key, limit, after)
+    return {"items": [as_dict(r) for r in found.rows], "next": found.next}
 
 
 def delete(api_key: str, hook_id: str, now: datetime.datetime) -> None:
     """Stop an endpoint: nothing more is sent to it. Raises NotFound."""
     with transaction():
         hook = _own(api_key, hook_id)
-        Webhook.update(deleted_at=now).where(Webhook.id == hook.id).execute()
+        Webhook.stop(hook.id, now)
 
 
 def deliveries_page(
@@ -301,15 +294,8 @@ def deliveries_page(
 ) -> dict:
     """An endpoint's delivery log, newest first, after the delivery ``after``."""
     hook = _own(api_key, hook_id)
-    query = Delivery.select().where(Delivery.webhook == hook.id)
-    if status:
-        query = query.where(Delivery.status == status)
-    if after is not None:
-        query = query.where(Delivery.id < after)
-    rows = list(query.order_by(Delivery.id.desc()).limit(limit + 1))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return {"items": [delivery_dict(r) for r in rows], "next": rows[-1].id if more else None}
+    found = Delivery.page_of(hook.id, status, limit, after)
+    return {"items": [delivery_dict(r) for r in found.rows], "next": found.next}
 
 
 # ---------------------------------------------------------------- the worker's steps
@@ -331,17 +317,11 @@ def dispatch(now: datetime.datetime, batch: int = 500) -> int:
     organizations it hears of, ``hears``). Returns how many deliveries were made."""
     top = events.head()
     made = 0
-    hooks = list(Webhook.select().where(Webhook.deleted_at.is_null() & (Webhook.cursor < top)))
     scopes: dict = {}
-    for hook in hooks:
+    for hook in Webhook.behind(top):
         orgs = hears(hook, scopes)
         with transaction():
-            rows = list(
-                Event.select(Event.position, Event.type, Event.org)
-                .where((Event.position > hook.cursor) & (Event.position <= top))
-                .order_by(Event.position)
-                .limit(batch)
-            )
+            rows = Event.between(hook.cursor, top, batch)
             if not rows:
                 continue
             wanted = set(hook.types or [])
@@ -359,12 +339,9 @@ def dispatch(now: datetime.datetime, batch: int = 500) -> int:
                 if (not wanted or r.type in wanted) and (orgs is None or r.org in orgs)
             ]
             if new:
-                Delivery.insert_many(new).on_conflict_ignore().execute()
+                Delivery.add(new)
                 made += len(new)
-            last = rows[-1].position if len(rows) == batch else top
-            Webhook.update(cursor=last).where(
-                (Webhook.id == hook.id) & (Webhook.cursor < last)
-            ).execute()
+            Webhook.advance(hook.id, rows[-1].position if len(rows) == batch else top)
     return made
 
 
@@ -372,21 +349,12 @@ def _lease(hook_id: str, owner: str, now: datetime.datetime) -> bool:
     """Hold the endpoint for ``owner`` (one worker sends to it at a time)."""
     until = now + datetime.timedelta(seconds=SETTINGS.lease_seconds)
     with transaction():
-        return bool(
-            Webhook.update(lease_until=until, lease_owner=owner)
-            .where(
-                (Webhook.id == hook_id)
-                & (Webhook.lease_until.is_null() | (Webhook.lease_until < now))
-            )
-            .execute()
-        )
+        return Webhook.lease(hook_id, owner, now, until)
 
 
 def _release(hook_id: str, owner: str) -> None:
     with transaction():
-        Webhook.update(lease_until=None, lease_owner=None).where(
-            (Webhook.id == hook_id) & (Webhook.lease_owner == owner)
-        ).execute()
+        Webhook.release(hook_id, owner)
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -474,7 +442,7 @@ def _attempt(
 ) -> tuple:
     """Send one delivery: (status or None, error or None). ``orgs``: what the endpoint
     hears of now (``hears``); an event outside it is not sent (``OUT_OF_SCOPE``)."""
-    event = Event.get_or_none(Event.position == row.event)
+    event = Event.at(row.event)
     if event is None:
         return None, "the event no longer exists"
     if orgs is not None and event.org not in orgs:
@@ -535,7 +503,7 @@ def _record(
             + backoff(attempts, SETTINGS.retry_base_seconds, SETTINGS.retry_max_seconds)
         )
     with transaction():
-        Delivery.update(**fields).where(Delivery.id == row.id).execute()
+        Delivery.change(row.id, **fields)
     return ok
 
 
@@ -546,64 +514,53 @@ def deliver_due(
     Returns counts ``{"delivered", "retry", "failed"}``."""
     poster = poster or post
     counts = {"delivered": 0, "retry": 0, "failed": 0}
-    due = (
-        Delivery.select(Delivery.webhook)
-        .join(Webhook)
-        .where(
-            (Delivery.status == "pending")
-            & (Delivery.next_attempt_at <= now)
-            & Webhook.deleted_at.is_null()
-        )
-        .distinct()
-    )
-    for hook_id in sorted({row.webhook_id for row in due}):
+    for hook_id in Delivery.due_endpoints(now):
         if not _lease(hook_id, owner, now):
             continue
         try:
-            hook = Webhook.get_by_id(hook_id)
-            orgs = hears(hook)
-            for _ in range(per_endpoint):
-                head = (
-                    Delivery.select()
-                    .where((Delivery.webhook == hook_id) & (Delivery.status == "pending"))
-                    .order_by(Delivery.event, Delivery.id)
-                    .first()
-                )
-                if head is None or head.next_attempt_at > now:
-                    break  # the oldest waits for its retry, and the later ones behind it
-                started = time.monotonic()
-                status, error = _attempt(hook, head, now, poster, orgs)
-                if error == OUT_OF_SCOPE:  # never sent, never retried: the next may go
-                    with transaction():
-                        Delivery.update(status="failed", last_error=error).where(
-                            Delivery.id == head.id
-                        ).execute()
-                    counts["failed"] += 1
-                    continue
-                millis = int((time.monotonic() - started) * 1000)
-                if _record(head, now, status, error, millis):
-                    counts["delivered"] += 1
-                    continue
-                if head.attempts + 1 >= SETTINGS.max_attempts:
-                    counts["failed"] += 1
-                    log.error("webhook %s: delivery %s failed for good", hook_id, head.id)
-                    continue  # given up: the next one may go
-                counts["retry"] += 1
-                break
+            _deliver_to(Webhook.get_by_id(hook_id), now, poster, per_endpoint, counts)
         finally:
             _release(hook_id, owner)
     return counts
+
+
+def _deliver_to(
+    hook: Webhook, now: datetime.datetime, poster: Poster, per_endpoint: int, counts: dict
+) -> None:
+    """Send the leased endpoint its due deliveries in event order, adding to ``counts``."""
+    orgs = hears(hook)
+    for _ in range(per_endpoint):
+        head = Delivery.oldest_pending(hook.id)
+        if head is None or head.next_attempt_at > now:
+            break  # the oldest waits for its retry, and the later ones behind it
+        started = time.monotonic()
+        status, error = _attempt(hook, head, now, poster, orgs)
+        if error == OUT_OF_SCOPE:  # never sent, never retried: the next may go
+            with transaction():
+                Delivery.change(head.id, status="failed", last_error=error)
+            counts["failed"] += 1
+            continue
+        millis = int((time.monotonic() - started) * 1000)
+        if _record(head, now, status, error, millis):
+            counts["delivered"] += 1
+            continue
+        if head.attempts + 1 >= SETTINGS.max_attempts:
+            counts["failed"] += 1
+            log.error("webhook %s: delivery %s failed for good", hook.id, head.id)
+            continue  # given up: the next one may go
+        counts["retry"] += 1
+        break
 
 
 def replay(delivery: str, now: datetime.datetime) -> dict:
     """Send a delivery again (``dlv_12`` or ``12``): pending, due now, tries counted anew.
     It goes before the endpoint's later deliveries. Raises NotFound."""
     text = delivery.removeprefix("dlv_")
-    row = Delivery.get_or_none(Delivery.id == int(text)) if text.isdigit() else None
+    row = Delivery.find(int(text)) if text.isdigit() else None
     if row is None:
         raise NotFound(f"no delivery {delivery!r}")
     with transaction():
-        Delivery.update(status="pending", attempts=0, next_attempt_at=now, delivered_at=None).where(
-            Delivery.id == row.id
-        ).execute()
+        Delivery.change(
+            row.id, status="pending", attempts=0, next_attempt_at=now, delivered_at=None
+        )
     return delivery_dict(Delivery.get_by_id(row.id))

@@ -12,6 +12,9 @@ from playhouse.postgres_ext import PooledPostgresqlExtDatabase
 
 # Bound to a real database by ``init_db`` (in the app factory, the CLI and the tests).
 db = peewee.DatabaseProxy()
+# A unique index refused a write (the domain core turns it into a conflict); the transaction
+# it broke is rolled back.
+IntegrityError = peewee.IntegrityError
 
 
 def utcnow() -> datetime.datetime:

@@ -24,3 +24,13 @@ class IdempotentRequest(BaseModel):
     # " t1 t2 ": erasing a user drops the answers that name them (the answer is sealed).
     subjects = peewee.TextField(default="")
     created_at = peewee.DateTimeField(default=utcnow, index=True)
+
+    @classmethod
+    def forget_subjects(cls, tags: list[str]) -> None:
+        """Drop the answers whose ``subjects`` hold any of ``tags`` (each `` tag ``)."""
+        if not tags:
+            return
+        clause = cls.subjects.contains(tags[0])
+        for tag in tags[1:]:
+            clause |= cls.subjects.contains(tag)
+        cls.delete().where(clause).execute()

@@ -4,6 +4,7 @@ A key is service-wide (``scoped`` false: every organization, today's behaviour f
 product's backend) or bound to the organizations of its ``ApiKeyOrg`` rows (``scoped``
 true: those only, none when it has no row; access/keys.py)."""
 
+import datetime
 import hashlib
 import hmac
 import secrets
@@ -62,6 +63,39 @@ class ApiKey(BaseModel):
             return None
         return row if hmac.compare_digest(row.key_hash, digest) else None
 
+    @classmethod
+    def named(cls, name: str) -> "ApiKey | None":
+        """The key named ``name`` (revoked or not), or None."""
+        return cls.get_or_none(cls.name == name)
+
+    @classmethod
+    def active(cls, name: str) -> "ApiKey | None":
+        """The unrevoked key named ``name``, or None."""
+        return cls.get_or_none((cls.name == name) & cls.revoked_at.is_null())
+
+    @classmethod
+    def by_name(cls) -> list["ApiKey"]:
+        """Every key, by name."""
+        return list(cls.select().order_by(cls.name))
+
+    def bind_orgs(self, orgs: "list[str] | None") -> None:
+        """Bind the key to ``orgs`` (none when empty), or make it service-wide (None)."""
+        ApiKeyOrg.delete().where(ApiKeyOrg.key == self.id).execute()
+        if orgs:
+            ApiKeyOrg.insert_many([{"key": self.id, "org": o} for o in orgs]).execute()
+        ApiKey.update(scoped=orgs is not None).where(ApiKey.id == self.id).execute()
+
+    def revoke(self, now: datetime.datetime) -> dict:
+        """Revoke the key, stop its webhooks and end its console sessions, in the caller's
+        transaction. Returns ``{"webhooks", "sessions"}``: how many."""
+        from models.console import ConsoleSession  # it imports this module
+        from models.outbox import Webhook
+
+        ApiKey.update(revoked_at=now).where(ApiKey.id == self.id).execute()
+        hooks = Webhook.stop_of_key(self.name, now)
+        sessions = ConsoleSession.delete().where(ConsoleSession.key == self.id).execute()
+        return {"webhooks": hooks, "sessions": sessions}
+
 
 class ApiKeyOrg(BaseModel):
     """One organization a scoped key is bound to."""
@@ -70,6 +104,14 @@ class ApiKeyOrg(BaseModel):
     key_id: int  # the foreign key's column, declared for the type checker
     org = peewee.ForeignKeyField(Organization, on_delete="CASCADE", index=True)
     org_id: str  # the foreign key's column, declared for the type checker
+
+    @classmethod
+    def bound(cls) -> "dict[int, list[str]]":
+        """``{key id: the organizations it is bound to, by id}`` of every scoped key."""
+        found: dict[int, list[str]] = {}
+        for r in cls.select().order_by(cls.org):
+            found.setdefault(r.key_id, []).append(r.org_id)
+        return found
 
     class Meta:
         primary_key = peewee.CompositeKey("key", "org")

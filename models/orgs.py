@@ -1,10 +1,13 @@
 """Organizations, their memberships and invitations."""
 
 import datetime
+from collections.abc import Iterable
+from typing import Any
 
 import peewee
 
 from models.base import BaseModel, JSONField, utcnow
+from models.paging import Page, keyset
 from models.users import User
 
 
@@ -39,6 +42,35 @@ class Organization(BaseModel):
             query = query.for_update()
         return query.first()
 
+    @classmethod
+    def find(cls, org_id: str) -> "Organization | None":
+        """The organization ``org_id``, or None."""
+        return cls.get_or_none(cls.id == org_id)
+
+    @classmethod
+    def existing(cls, org_ids: Iterable[str]) -> set[str]:
+        """Those of ``org_ids`` that name an organization."""
+        return {o.id for o in cls.select(cls.id).where(cls.id.in_(sorted(set(org_ids))))}
+
+    @classmethod
+    def created_open_in_style(cls, user_id: str, style: str) -> bool:
+        """Whether ``user_id`` created an open organization of ``style``."""
+        mine = (cls.created_by == user_id) & (cls.style == style) & cls.closed_at.is_null()
+        return cls.select().where(mine).exists()
+
+    @classmethod
+    def directory(
+        cls, q: str | None, limit: int, after: str | None, orgs: frozenset[str] | None
+    ) -> Page:
+        """Organizations by id (id, name, style, closing time), of ``orgs`` when given,
+        whose id or name contains ``q`` when given, after the id ``after``."""
+        query = cls.select(cls.id, cls.name, cls.style, cls.closed_at)
+        if orgs is not None:
+            query = query.where(cls.id.in_(sorted(orgs)))
+        if q:
+            query = query.where(cls.id.contains(q) | cls.name.contains(q))
+        return keyset(query, cls.id, limit, after)
+
 
 class Membership(BaseModel):
     """A user's one role in one organization."""
@@ -61,6 +93,97 @@ class Membership(BaseModel):
             (cls.org == org_id) & (cls.role == role) & (cls.user != user_id)
         )
         return not others.exists()
+
+    @classmethod
+    def find(cls, org_id: str, user_id: str) -> "Membership | None":
+        """The membership of ``user_id`` in ``org_id`` with its user, or None."""
+        mine = (cls.org == org_id) & (cls.user == user_id)
+        return cls.select(cls, User).join(User).where(mine).first()
+
+    @classmethod
+    def holds(cls, user_id: str, org_id: str) -> bool:
+        """Whether ``user_id`` is a member of ``org_id``."""
+        return cls.select().where((cls.user == user_id) & (cls.org == org_id)).exists()
+
+    @classmethod
+    def of_users(cls, org_id: str, user_ids: list) -> list["Membership"]:
+        """The memberships of ``user_ids`` in ``org_id``, each with its user."""
+        mine = (cls.org == org_id) & cls.user.in_(user_ids)
+        return list(cls.select(cls, User).join(User).where(mine))
+
+    @classmethod
+    def in_open_org_of_style(cls, user_id: str, style: str, other_than: str | None = None) -> bool:
+        """Whether ``user_id`` belongs to an open organization of ``style`` (other than
+        ``other_than``)."""
+        clause = (
+            (cls.user == user_id) & (Organization.style == style) & Organization.closed_at.is_null()
+        )
+        if other_than is not None:
+            clause &= Organization.id != other_than
+        return cls.select().join(Organization).where(clause).exists()
+
+    @classmethod
+    def of_user_page(
+        cls, user_id: str, limit: int, after: str | None, orgs: frozenset[str] | None
+    ) -> Page:
+        """The memberships of ``user_id`` (of ``orgs`` when given) with their organization,
+        by organization id, after ``after``."""
+        query = cls.select(cls, Organization).join(Organization).where(cls.user == user_id)
+        if orgs is not None:
+            query = query.where(Organization.id.in_(sorted(orgs)))
+        return keyset(query, Organization.id, limit, after, key_of=lambda m: m.org.id)
+
+    @classmethod
+    def of_user(cls, user_id: str) -> list["Membership"]:
+        """Every membership of ``user_id`` with its organization, by organization id."""
+        query = cls.select(cls, Organization).join(Organization).where(cls.user == user_id)
+        return list(query.order_by(Organization.id))
+
+    @classmethod
+    def org_ids_of(cls, user_id: str) -> set[str]:
+        """The organizations ``user_id`` belongs to."""
+        return {m.org_id for m in cls.select(cls.org).where(cls.user == user_id)}
+
+    @classmethod
+    def role_stays(cls, org_id: str, role: str, leaving: list) -> bool:
+        """Whether a member of ``org_id`` not in ``leaving`` holds ``role``."""
+        stay = (cls.org == org_id) & (cls.role == role) & cls.user.not_in(leaving)
+        return cls.select().where(stay).exists()
+
+    @classmethod
+    def set_role(cls, membership_id: int, role: str) -> None:
+        """Give the membership ``membership_id`` the role ``role``."""
+        cls.update(role=role).where(cls.id == membership_id).execute()
+
+    @classmethod
+    def role_counts(cls, org_id: str, roles: set) -> dict[str, int]:
+        """``{role: how many members of org_id hold it}`` for ``roles``."""
+        if not roles:
+            return {}
+        n = peewee.fn.COUNT(cls.id).alias("n")
+        query = cls.select(cls.role, n).where((cls.org == org_id) & cls.role.in_(sorted(roles)))
+        rows: Any = query.group_by(cls.role).tuples()  # (role, count) rows
+        return {role: count for role, count in rows}
+
+    @classmethod
+    def email_keys_in(cls, org_id: str, keys: Iterable[str]) -> set[str]:
+        """Those of the email keys ``keys`` whose user is a member of ``org_id``."""
+        query = User.select(User.email_key).join(cls)
+        mine = (cls.org == org_id) & User.email_key.in_(sorted(set(keys)))
+        return {u.email_key for u in query.where(mine)}
+
+    @classmethod
+    def listed(
+        cls, org_id: str, role: str | None, q: str | None
+    ) -> "peewee.ModelSelect[Membership]":
+        """The members of ``org_id`` with their users, of ``role`` and whose name or email
+        contains ``q`` when given (the member list)."""
+        query = cls.select(cls, User).join(User).where(cls.org == org_id)
+        if role:
+            query = query.where(cls.role == role)
+        if q:
+            query = query.where(User.name.contains(q) | User.email.contains(q))
+        return query
 
     class Meta:
         indexes = (
@@ -85,6 +208,84 @@ class Invitation(BaseModel):
     expires_at = peewee.DateTimeField()
     accepted_by = peewee.CharField(max_length=200, null=True)
     ended_at = peewee.DateTimeField(null=True)
+
+    @classmethod
+    def find(cls, invitation_id: str | None) -> "Invitation | None":
+        """The invitation ``invitation_id``, or None."""
+        return cls.get_or_none(cls.id == invitation_id)
+
+    @classmethod
+    def of_org(cls, org_id: str, invitation_id: str) -> "Invitation | None":
+        """The invitation ``invitation_id`` of ``org_id``, or None."""
+        return cls.get_or_none((cls.id == invitation_id) & (cls.org == org_id))
+
+    @classmethod
+    def by_token_hash(cls, token_hash: str) -> "Invitation | None":
+        """The invitation whose token hashes to ``token_hash``, or None."""
+        return cls.get_or_none(cls.token_hash == token_hash)
+
+    @classmethod
+    def _pending(cls, now: datetime.datetime) -> peewee.Expression:
+        return (cls.status == "pending") & (cls.expires_at > now)
+
+    @classmethod
+    def pending_keys(cls, org_id: str, keys: Iterable[str], now: datetime.datetime) -> set[str]:
+        """Those of the email keys ``keys`` with a pending invitation to ``org_id``."""
+        mine = (cls.org == org_id) & cls.email_key.in_(sorted(set(keys))) & cls._pending(now)
+        return {inv.email_key for inv in cls.select(cls.email_key).where(mine)}
+
+    def invited_again(self, now: datetime.datetime) -> bool:
+        """Whether another pending invitation to the org has this one's email."""
+        other = (
+            (Invitation.org == self.org_id)
+            & (Invitation.email_key == self.email_key)
+            & (Invitation.id != self.id)
+            & Invitation._pending(now)
+        )
+        return Invitation.select().where(other).exists()
+
+    @classmethod
+    def page(
+        cls, org_id: str, status: str | None, now: datetime.datetime, limit: int, after: str | None
+    ) -> Page:
+        """The invitations of ``org_id`` by id, by status as a person sees it (pending,
+        accepted, expired, cancelled; every one when None), after the id ``after``."""
+        query = cls.select().where(cls.org == org_id)
+        if status == "pending":
+            query = query.where(cls._pending(now))
+        elif status == "expired":  # pending past its time, or marked by the expiry job
+            query = query.where(
+                (cls.status == "expired") | ((cls.status == "pending") & (cls.expires_at <= now))
+            )
+        elif status:
+            query = query.where(cls.status == status)
+        return keyset(query, cls.id, limit, after)
+
+    @classmethod
+    def listed(
+        cls, org_id: str, now: datetime.datetime, role: str | None, q: str | None
+    ) -> "peewee.ModelSelect[Invitation]":
+        """The pending invitations of ``org_id``, of ``role`` and whose email contains ``q``
+        when given (the member list shows them after the members)."""
+        query = cls.select().where((cls.org == org_id) & cls._pending(now))
+        if role:
+            query = query.where(cls.role == role)
+        if q:
+            query = query.where(cls.email.contains(q))
+        return query
+
+    @classmethod
+    def orgs_with_due(cls, now: datetime.datetime, limit: int) -> list[str]:
+        """The organizations (at most ``limit``) with pending invitations past their time."""
+        due = (cls.status == "pending") & (cls.expires_at <= now)
+        rows = cls.select(cls.org).where(due).distinct().limit(limit)
+        return sorted({row.org_id for row in rows})
+
+    @classmethod
+    def due_in(cls, org_id: str, now: datetime.datetime, limit: int) -> list["Invitation"]:
+        """The pending invitations of ``org_id`` past their time, by id, at most ``limit``."""
+        due = (cls.org == org_id) & (cls.status == "pending") & (cls.expires_at <= now)
+        return list(cls.select().where(due).order_by(cls.id).limit(limit))
 
     class Meta:
         indexes = ((("org", "email_key", "status"), False),)

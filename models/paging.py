@@ -22,28 +22,35 @@ def keyset(
     after: Any = None,
     keep: Callable[[Any], bool] | None = None,
     most: int | None = None,
+    *,
+    descending: bool = False,
+    key_of: Callable[[Any], Any] | None = None,
 ) -> Page:
     """Rows of ``query`` ordered by the field ``key``, after the value ``after``, up to
     ``limit``. ``keep`` filters rows in Python (a decision per row); then the scan looks at
     ``most`` rows at most, and ``next`` says where the next page goes on, even when this one
-    holds fewer than ``limit`` rows."""
+    holds fewer than ``limit`` rows. ``descending``: newest first (after: below it);
+    ``key_of``: a row's key when it is not the row's attribute ``key.name`` (a key of a
+    joined model)."""
+    value_of = key_of or (lambda row: getattr(row, key.name))
+    order, past = (key.desc(), key.__lt__) if descending else (key, key.__gt__)
     if keep is None:
-        bounded = query.where(key > after) if after is not None else query
-        rows = list(bounded.order_by(key).limit(limit + 1))
+        bounded = query.where(past(after)) if after is not None else query
+        rows = list(bounded.order_by(order).limit(limit + 1))
         more = len(rows) > limit
         rows = rows[:limit]
-        return Page(rows, getattr(rows[-1], key.name) if more else None)
+        return Page(rows, value_of(rows[-1]) if more else None)
     found: list = []
     scanned, last = 0, after
     batch_size = min(limit + 1, 200)
     while True:
-        bounded = query.where(key > last) if last is not None else query
-        batch = list(bounded.order_by(key).limit(batch_size))
+        bounded = query.where(past(last)) if last is not None else query
+        batch = list(bounded.order_by(order).limit(batch_size))
         for row in batch:
             if len(found) == limit:
                 return Page(found, last)  # a row follows the page
             scanned += 1
-            last = getattr(row, key.name)
+            last = value_of(row)
             if keep(row):
                 found.append(row)
         if len(batch) < batch_size:

@@ -1,5 +1,7 @@
 """Users, as synced from the calling service's identity provider."""
 
+from collections.abc import Iterable
+
 import peewee
 
 from models.base import BaseModel, utcnow
@@ -35,6 +37,37 @@ class User(BaseModel):
             query = query.for_update()
         return query.first()
 
+    @classmethod
+    def find(cls, user_id: str) -> "User | None":
+        """The user ``user_id``, or None."""
+        return cls.get_or_none(cls.id == user_id)
+
+    @classmethod
+    def by_email_key(cls, email_key: str) -> "User | None":
+        """The user whose email has the key ``email_key``, or None."""
+        return cls.get_or_none(cls.email_key == email_key)
+
+    @classmethod
+    def default_to(cls, user_id: str, org_id: str) -> None:
+        """Make ``org_id`` the default organization of ``user_id`` when they have none."""
+        unset = (cls.id == user_id) & cls.default_org.is_null()
+        cls.update(default_org=org_id).where(unset).execute()
+
+    @classmethod
+    def clear_default(cls, user_ids: Iterable[str], org_id: str | None = None) -> None:
+        """Clear the default organization of ``user_ids`` (only where it is ``org_id``,
+        when given)."""
+        clause = cls.id.in_(list(user_ids))
+        if org_id is not None:
+            clause &= cls.default_org == org_id
+        cls.update(default_org=None).where(clause).execute()
+
+    @classmethod
+    def holding(cls, email_keys: Iterable[str], other_than: str) -> set[str]:
+        """Those of ``email_keys`` that a user other than ``other_than`` holds now."""
+        held = cls.email_key.in_(sorted(set(email_keys))) & (cls.id != other_than)
+        return {u.email_key for u in cls.select(cls.email_key).where(held)}
+
 
 class UserEmail(BaseModel):
     """Every address a user has had (lower-cased), the current one included: erasing the
@@ -54,6 +87,11 @@ class UserEmail(BaseModel):
     def remember(cls, user_id: str, email_key: str) -> None:
         """Record that ``user_id`` had ``email_key`` (once)."""
         cls.insert(user_id=user_id, email_key=email_key).on_conflict_ignore().execute()
+
+    @classmethod
+    def forget(cls, user_id: str) -> None:
+        """Forget every address recorded for the user."""
+        cls.delete().where(cls.user_id == user_id).execute()
 
     @classmethod
     def of(cls, user_id: str) -> set:

@@ -47,11 +47,11 @@ def up(database: peewee.Database) -> None:
         f'UPDATE "{counter}" SET value = value + 1 WHERE id = 1; RETURN NULL; END $$ '
         "LANGUAGE plpgsql"
     )
-    for table, events in [(t, "INSERT OR UPDATE OR DELETE") for t in WATCHED] + [
+    for table, kinds in [(t, "INSERT OR UPDATE OR DELETE") for t in WATCHED] + [
         ("user", "INSERT OR DELETE")
     ]:
         database.execute_sql(
-            f'CREATE OR REPLACE TRIGGER "bump_{table}" AFTER {events} ON "{table}" '
+            f'CREATE OR REPLACE TRIGGER "bump_{table}" AFTER {kinds} ON "{table}" '
             "FOR EACH STATEMENT EXECUTE FUNCTION orgauthz_bump()"
         )
     # ``path LIKE '/3/17/%'`` uses a btree only with a pattern operator class.

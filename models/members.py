@@ -1,0 +1,97 @@
+"""Queries that span an organization's tables: a member's memberships, grants (on its
+resources) and default organization, the member list (members, then pending invitations),
+the directory of users, and whether a resource id is registered (models/resources.py holds
+the resource queries of the resource core)."""
+
+import datetime
+
+from models.orgs import Invitation, Membership
+from models.paging import Page, keyset
+from models.resources import Grant, Resource
+from models.users import User
+
+
+def grants_in(org_id: str, user_ids: list) -> dict:
+    """The grants of these users in the org: ``{user id: [{"type", "id", "role"}]}``, by
+    resource type and id."""
+    rows = (
+        Grant.select(Grant.user, Grant.role, Resource.type, Resource.rid)
+        .join(Resource)
+        .where((Grant.org == org_id) & (Grant.user.in_(user_ids)))
+        .order_by(Resource.type, Resource.rid)
+    )
+    found: dict = {}
+    for g in rows:
+        found.setdefault(g.user_id, []).append(
+            {"type": g.resource.type, "id": g.resource.rid, "role": g.role}
+        )
+    return found
+
+
+def drop_memberships(org_id: str, memberships: list) -> dict:
+    """Delete the memberships, the members' grants in the org and their default_org there.
+    Returns the grants dropped (``grants_in``)."""
+    user_ids = [m.user_id for m in memberships]
+    dropped = grants_in(org_id, user_ids)
+    Grant.delete().where((Grant.org == org_id) & (Grant.user.in_(user_ids))).execute()
+    Membership.delete().where(Membership.id.in_([m.id for m in memberships])).execute()
+    User.clear_default(user_ids, org_id)
+    return dropped
+
+
+def user_orgs(user_id: str) -> set[str]:
+    """The organizations ``user_id`` belongs to or holds a grant in."""
+    granted = Grant.select(Grant.org).where(Grant.user == user_id)
+    return Membership.org_ids_of(user_id) | {g.org_id for g in granted}
+
+
+def member_page(
+    org_id: str,
+    now: datetime.datetime,
+    limit: int,
+    after: list | None,
+    role: str | None = None,
+    q: str | None = None,
+) -> Page:
+    """Active members by user id, then pending invitations by id, after the key ``after``
+    (``["m", user id]`` or ``["i", invitation id]``). Rows: ``("m", user id, membership)``
+    or ``("i", invitation id, invitation)``; ``next``: such a key, or None."""
+    rows: list = []
+    if after is None or after[0] == "m":
+        members = keyset(
+            Membership.listed(org_id, role, q),
+            User.id,
+            limit,
+            after[1] if after else None,
+            key_of=lambda m: m.user.id,
+        )
+        rows = [("m", m.user.id, m) for m in members.rows]
+        if members.next is not None:
+            return Page(rows, ["m", members.next])
+    pending = Invitation.listed(org_id, now, role, q)
+    left = limit - len(rows)
+    if left <= 0:  # the page is full of members: does an invitation follow?
+        return Page(rows, ["m", rows[-1][1]] if rows and pending.exists() else None)
+    invited = keyset(pending, Invitation.id, left, after[1] if after and after[0] == "i" else None)
+    rows += [("i", inv.id, inv) for inv in invited.rows]
+    return Page(rows, ["i", invited.next] if invited.next is not None else None)
+
+
+def user_directory(
+    q: str | None, limit: int, after: str | None, orgs: frozenset[str] | None
+) -> Page:
+    """Users by id (id, name, email), members of ``orgs`` only when given, whose id, name or
+    email contains ``q`` when given, after the id ``after``."""
+    query = User.select(User.id, User.name, User.email)
+    if orgs is not None:
+        members = Membership.select(Membership.user).where(Membership.org.in_(sorted(orgs)))
+        query = query.where(User.id.in_(members))
+    if q:
+        query = query.where(User.id.contains(q) | User.name.contains(q) | User.email.contains(q))
+    return keyset(query, User.id, limit, after)
+
+
+def rid_taken(org_id: str, type_: str, rid: str) -> bool:
+    """Whether ``org_id`` registered a resource ``type_`` ``rid``."""
+    taken = (Resource.org == org_id) & (Resource.type == type_) & (Resource.rid == rid)
+    return Resource.select().where(taken).exists()
