@@ -1,10 +1,11 @@
-"""The browser console's server-side sessions (routes/console.py).
+"""The browser console's server-side sessions (routes/console/sessions.py).
 
 The browser's cookie holds only a random session id; this table keeps its SHA-256 and what
 the session needs: the API key it logged in with (never the key itself), the acting user,
 its CSRF token and, between a change and the page that shows its result, that result
-sealed with a key derived from the session id (so the invitation tokens it may carry are
-never readable from the database). Logging out deletes the row; a revoked key ends every
+encrypted (Fernet, routes/console/results.py) with a key derived from the server's secret
+and the session id (so the invitation tokens it may carry are never readable from the
+database). Logging out deletes the row; a revoked key ends every
 session of that key; an expired or idle session is deleted when next seen, and the expired
 rows of every session whenever someone logs in.
 """

@@ -61,6 +61,11 @@ def session_cookie(client) -> str | None:
 # is checked: no console error, no response of 400 or more (a page or an asset), and when
 # shot, at 1280x800 and at a phone's 390 px, no sideways scroll at the phone's width.
 
+# How long a step may take before the test fails: a deadline on a condition (a page loaded,
+# an element shown), not a wait. The policies page computes whole matrices (seconds alone;
+# tens of seconds on a loaded machine), so it is generous: a fast run never waits for it.
+STEP_TIMEOUT_MS = 90_000
+
 AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 WIDE = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
@@ -85,7 +90,8 @@ class Browser:
     def __init__(self, chromium, base, tmp_path):
         self.context = chromium.new_context(viewport=WIDE)
         self.page = self.context.new_page()
-        self.page.set_default_timeout(10_000)
+        self.page.set_default_timeout(STEP_TIMEOUT_MS)
+        self.page.set_default_navigation_timeout(STEP_TIMEOUT_MS)
         self.base, self.shots_dir = base, tmp_path / "shots"
         self.shots_dir.mkdir(exist_ok=True)
         self.errors, self.bad_responses, self.shots, self.axe_checked = [], [], [], []
@@ -102,7 +108,7 @@ class Browser:
     def login(self, key, actor=None):
         self.goto("/console/")  # without a session, every page is the login form
         self.page.fill("input[name=api_key]", key)
-        self.page.click("#login-form button[type=submit]")
+        self.submit("#login-form button[type=submit]")
         self.page.wait_for_url(re.compile(r"/console/$"))
         assert self.page.locator("#actor-form").is_visible()
         if actor:
@@ -112,14 +118,18 @@ class Browser:
         """Pick the acting user from the list of users by name."""
         self.goto("/console/")
         self.page.select_option("#actor-form select[name=actor]", actor)
-        self.page.click("#actor-form button[type=submit]")
-        self.page.wait_for_load_state()
+        self.submit("#actor-form button[type=submit]")
         assert self.page.inner_text("#acting-user") == actor
 
     def submit(self, selector):
         """Click a submit button and wait for the page it leads to (post/redirect/get)."""
         with self.page.expect_navigation():
             self.page.click(selector)
+
+    def follow(self, selector):
+        """Click a link and wait until the page it opens has loaded (a bare click returns
+        once the navigation starts: what follows would read the page half-parsed)."""
+        self.submit(selector)
 
     def confirm(self, scope, key):
         """Open a destructive change's confirmation inside ``scope`` (a locator) and send it."""

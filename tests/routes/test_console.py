@@ -1,4 +1,4 @@
-"""The browser console (routes/console.py): login, the acting user picked by name, an
+"""The browser console (routes/console/): login, the acting user picked by name, an
 organization's members and invitations, buttons the policy refuses carrying its reason, the
 policies page and the playground, in headless Chromium with Playwright against a live
 server; through Flask's test client, on every database: the changes go through the domain
@@ -52,7 +52,7 @@ def test_invite_accept_search_cancel_and_remove(browser, live):
     browser.login(key, actor="pix4d-owner")
     # Home lists the acting user's organizations by name.
     assert page.locator("a[data-org=org-pix4d]").inner_text() == "Demo pix4d"
-    page.click("a[data-org=org-pix4d]")
+    browser.follow("a[data-org=org-pix4d]")
     page.wait_for_url(re.compile(r"/console/orgs/org-pix4d$"))
     assert member_row(page, "pix4d-manager").locator("td.role").inner_text() == "manager"
     assert page.locator("#members-table tbody tr").count() == 5
@@ -180,11 +180,11 @@ def test_policies_page_matrices_and_diff(browser, live, tmp_path):
     styles = ["pix4d", "respondio", "todo", "up42"]
     assert [t.get_attribute("data-style") for t in tabs.all()] == styles
     assert page.locator("section.style").get_attribute("data-style") == "pix4d"
-    page.click("#style-tabs a[data-style=up42]")
+    browser.follow("#style-tabs a[data-style=up42]")
     row = page.locator("table.matrix[data-style=up42]").first.locator("tr", has_text="buy_credits")
     assert [c.inner_text() for c in row.locator("th, td").all()] == ["buy_credits", "✓", "—"]
     # The management matrix: an UP42 Admin may change a Member's role, a Member may not.
-    page.click("#matrix-tabs a[data-show=management]")
+    browser.follow("#matrix-tabs a[data-show=management]")
     table = page.locator("table.management[data-style=up42][data-table=change_role]")
     heads = [h.inner_text() for h in table.locator("thead th").all()]
     assert heads == ["case", "admin", "member"]
@@ -203,12 +203,10 @@ def test_policies_page_matrices_and_diff(browser, live, tmp_path):
     options = page.locator("#diff-form select[name=against] option")
     assert sorted(o.get_attribute("value") for o in options.all()) == sorted([same, wider])
     page.select_option("#diff-form select[name=against]", same)
-    page.click("#diff-form button[type=submit]")
-    page.wait_for_load_state()
+    browser.submit("#diff-form button[type=submit]")
     assert page.locator("#no-changes").is_visible()
     page.select_option("#diff-form select[name=against]", wider)
-    page.click("#diff-form button[type=submit]")
-    page.wait_for_load_state()
+    browser.submit("#diff-form button[type=submit]")
     report = page.inner_text("#diff-report")
     assert "member" in report and "buy_credits" in report and "loses" in report
     # An id the server does not keep is said plainly, not echoed.

@@ -58,7 +58,7 @@ def test_an_admin_builds_an_organization_and_reads_it_in_the_audit(browser, live
     browser.login(key, actor="pix4d-owner")
 
     # A new organization, from the home page.
-    page.click("#new-org-link")
+    browser.follow("#new-org-link")
     page.fill("#new-org-form input[name=name]", "Acme Survey")
     page.select_option("#new-org-form select[name=style]", "pix4d")
     page.fill("#new-org-form input[name=id]", "acme")
@@ -72,13 +72,13 @@ def test_an_admin_builds_an_organization_and_reads_it_in_the_audit(browser, live
 
     # A folder tree: North (and North 2026 in it), South, Scratch; South moves into North,
     # North 2026 is renamed, Scratch deleted after its confirmation.
-    page.click("nav.tabs a[data-tab=resources]")
+    browser.follow("nav.tabs a[data-tab=resources]")
     create_folder(browser, "north", "North")
     create_folder(browser, "south", "South")
     create_folder(browser, "scratch", "Scratch")
-    page.click("a[data-open='Folder/north']")
+    browser.follow("a[data-open='Folder/north']")
     create_folder(browser, "north-2026", "North 26", in_="North")
-    page.click("a[data-resource='Folder/north-2026']")
+    browser.follow("a[data-resource='Folder/north-2026']")
     page.fill("#rename-form input[name=name]", "North 2026")
     browser.submit("#rename-form button[type=submit]")
     ok(page, "rename Folder north-2026 to 'North 2026'")
@@ -93,7 +93,7 @@ def test_an_admin_builds_an_organization_and_reads_it_in_the_audit(browser, live
     ok(page, "delete Folder scratch")
     rows = page.locator("#resources-table tbody tr[data-id]")
     assert sorted(r.get_attribute("data-id") for r in rows.all()) == ["north"]
-    page.click("a[data-open='Folder/north']")
+    browser.follow("a[data-open='Folder/north']")
     inside = page.locator("#resources-table tbody tr[data-id]")
     assert sorted(r.get_attribute("data-id") for r in inside.all()) == ["north-2026", "south"]
     # The search finds a folder wherever it sits.
@@ -105,7 +105,7 @@ def test_an_admin_builds_an_organization_and_reads_it_in_the_audit(browser, live
 
     # Invite two people. The tokens are shown after the redirect; a reload shows them
     # again and sends nothing again.
-    page.click("nav.tabs a[data-tab=members]")
+    browser.follow("nav.tabs a[data-tab=members]")
     page.fill("#invite-form textarea[name=emails]", "ivy@example.com\njo@example.com")
     page.select_option("#invite-form select[name=role]", "editor")
     browser.submit("#invite-form button[type=submit]")
@@ -164,7 +164,7 @@ def test_an_admin_builds_an_organization_and_reads_it_in_the_audit(browser, live
     assert page.locator("#grants-table tr[data-user=jo]").get_attribute("data-role") == "reader"
 
     # Change Ivy's role from Editor to Manager; the members list shows Jo's grant.
-    page.click("nav.tabs a[data-tab=members]")
+    browser.follow("nav.tabs a[data-tab=members]")
     browser.submit(
         "#members-table tr[data-user=ivy] button[data-action=change_role][data-role=manager]"
     )
@@ -173,7 +173,7 @@ def test_an_admin_builds_an_organization_and_reads_it_in_the_audit(browser, live
     assert "reader on Folder north" in page.inner_text("#members-table tr[data-user=jo] td.grants")
 
     # Close the organization: the name typed wrong is refused, then right.
-    page.click("nav.tabs a[data-tab=settings]")
+    browser.follow("nav.tabs a[data-tab=settings]")
     page.locator("details[data-action=close] > summary").click()
     page.fill("#close-form input[name=confirm_name]", "Acme")
     browser.submit("#close-form button[type=submit]")

@@ -141,3 +141,31 @@ def test_a_forged_or_oversized_cookie_is_no_session(app, api):
     assert logged_out(client.get("/console/"))
     client.set_cookie(SESSION_COOKIE, "x" * 300, path="/console")
     assert logged_out(client.get("/console/"))
+
+
+def test_a_kept_result_opens_only_with_its_own_session_id(app, api, demo):
+    """A change's result (invitation tokens included) waits in the row encrypted under a key
+    derived from the session id the cookie holds: the row alone, or another session's id,
+    opens nothing, and what does not open is dropped, never shown."""
+    owner, other = app.test_client(), app.test_client()
+    login(owner, api.key)
+    csrf = set_actor(owner, "pix4d-owner")
+    login(other, api.key)
+    set_actor(other, "pix4d-owner")
+    answer = owner.post(
+        "/console/orgs/org-pix4d/invite",
+        data={"emails": "ivy@example.com", "role": "editor", "csrf": csrf},
+    )
+    assert answer.status_code == 303
+    mine, theirs = hash_secret(session_cookie(owner)), hash_secret(session_cookie(other))
+    with db.connection_context():
+        sealed = ConsoleSession.get(ConsoleSession.id_hash == mine).flash
+        assert sealed and "ivy@example.com" not in sealed
+        ConsoleSession.update(flash=sealed).where(ConsoleSession.id_hash == theirs).execute()
+    page = other.get("/console/orgs/org-pix4d")
+    assert page.status_code == 200
+    assert b'id="result"' not in page.data and b'class="token"' not in page.data
+    with db.connection_context():
+        assert ConsoleSession.get(ConsoleSession.id_hash == theirs).flash is None
+    shown = owner.get("/console/orgs/org-pix4d")
+    assert b'<code class="token" data-email="ivy@example.com">' in shown.data
