@@ -3,7 +3,7 @@
 ``POST /access/v1/evaluation`` and ``/evaluations``, the three search endpoints and the
 PDP metadata at ``GET /.well-known/authzen-configuration``. Nothing is decided here: a
 request is mapped onto the check ``/v1/authorize`` takes and decided by the same core
-(``routes.decisions._answer``: known answers, ``access.decisions.decide``, the decision log,
+(routes/core.py ``answer``: known answers, ``access.decisions.decide``, the decision log,
 the metrics); the searches are the list queries of ``access.listing`` and
 ``access.decisions.allowed_actions``. Requests are authenticated and rate limited as
 ``/v1`` ones (``begin``, run by the app's before-request hook); the metadata is public.
@@ -26,7 +26,7 @@ from access.decisions import Decision, allowed_actions, count, new_decision_id
 from access.errors import DomainError, Invalid, Malformed
 from models import Membership, User, db
 from ops import decisionlog
-from routes import decisions
+from routes import core, decisions
 from routes.context import policy, targets, touch_last_active
 from routes.errors import flatten, status_of
 from routes.openapi import doc
@@ -230,7 +230,7 @@ def _org(builder, subject_id: str | None, resource: dict, field: str) -> str | N
         return named
     if resource["type"] == "Organization":
         return resource["id"]
-    if decisions.SETTINGS["require_org"]:
+    if core.SETTINGS["require_org"]:
         raise Malformed(
             "this service requires the organization of every checked resource",
             {where: ["required: name the resource's organization"]},
@@ -306,7 +306,7 @@ def _decide(loaded: dict, builder, tally: dict, field: str = "resource") -> Deci
         "explain": False,
     }
     try:
-        decision = decisions._answer(check, snapshot, tally, builder, f"{field}.properties")
+        decision = core.answer(check, decisions.call(), tally, f"{field}.properties")
     except Invalid as exc:  # a resource several orgs registered, named by a 422 in /v1
         raise Malformed(exc.detail, exc.errors) from exc
     touch_last_active(subject["id"])
@@ -333,7 +333,7 @@ def evaluation():
     builder, tally = targets(), {}
     decision = _decide(loaded, builder, tally)
     count(tally)
-    decisions._counted(builder.facts)
+    core.counted(builder.facts)
     return _answer(decision)
 
 
@@ -386,7 +386,7 @@ def evaluations():
             answer["context"].update({"code": "200", "reason": semantic})
             break
     count(tally)
-    decisions._counted(builder.facts)
+    core.counted(builder.facts)
     if keyed:  # answered in the draft's own shape: the same keys, decisions only
         return {"evaluations": {str(k): {"decision": a["decision"]} for k, a in answers}}
     return {"evaluations": [a for _, a in answers]}
@@ -496,13 +496,13 @@ def search_action():
     snapshot = policy()
     if previews.is_management(ref):
         actions = previews.allowed_actions(
-            decisions._preview_context(snapshot), builder, subject["id"], ref
+            core.preview_context(decisions.call()), builder, subject["id"], ref
         )
     else:
         target = builder.target(ref, "resource.properties") if ref["org"] else None
         actions = allowed_actions(snapshot, builder, subject["id"], target)
     touch_last_active(subject["id"])
-    decisions._counted(builder.facts)
+    core.counted(builder.facts)
     return _results([{"name": a} for a in actions], {"next": None})
 
 

@@ -6,7 +6,7 @@ import threading
 from flask import current_app, g, has_request_context, request
 from werkzeug.exceptions import BadRequest
 
-from access.cache import MISSING
+from access.cache import MISSING, Facts
 from access.context import Context
 from access.errors import Forbidden, Invalid, Malformed, NotFound, Unauthenticated
 from access.keys import Scope, authenticated, outside
@@ -103,8 +103,8 @@ _fast = threading.local()
 
 
 def fast_context(value: dict | None) -> None:
-    """The decision log's context of a request served outside Flask (routes/decisions.py
-    FastPath), for this thread; None when it is answered."""
+    """The decision log's context of a request served outside Flask (routes/fastpath.py,
+    the lean transport), for this thread; None when it is answered."""
     _fast.log_context = value
 
 
@@ -122,15 +122,22 @@ def decision_context() -> dict:
     return found
 
 
-def authenticate(facts=None) -> None:
-    """Check ``Authorization: Bearer <key>``; 401 without a valid, unrevoked key. ``facts``
-    (access/cache.py): where keys already checked are remembered, as fresh as the request's
-    other facts."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
-        raise Unauthenticated("send Authorization: Bearer <api key>")
+def authenticate(facts: Facts | None = None) -> None:
+    """Check ``Authorization: Bearer <key>`` (``key_of``) and keep the key's name and scope
+    for the request. Raises Unauthenticated."""
+    name = key_of(request.headers.get("Authorization", ""), facts)
+    g.api_key = name
+    g.key_orgs = key_scope(name)
+
+
+def key_of(authorization: str, facts: Facts | None = None) -> str:
+    """The name of the API key an ``Authorization: Bearer <key>`` header sends; Unauthenticated
+    without a valid, unrevoked key. ``facts`` (access/cache.py): where keys already checked
+    are remembered, as fresh as the request's other facts. No Flask: both transports call it."""
+    scheme, _, key = authorization.partition(" ")
     key = key.strip()
+    if scheme.lower() != "bearer" or not key:
+        raise Unauthenticated("send Authorization: Bearer <api key>")
     digest = hash_secret(key)
     name = facts.key(digest) if facts is not None else MISSING
     if name is MISSING:
@@ -140,8 +147,7 @@ def authenticate(facts=None) -> None:
             facts.put_key(digest, name)
     if name is None:
         raise Unauthenticated("the API key is unknown or revoked")
-    g.api_key = name
-    g.key_orgs = key_scope(name)
+    return name  # type: ignore[return-value]
 
 
 def key_scope(name: str) -> Scope:
