@@ -31,7 +31,7 @@ from routes.context import policy, targets, touch_last_active
 from routes.errors import flatten, status_of
 from routes.openapi import doc
 from routes.pagination import decode, encode
-from routes.schemas import ID, NAME, TYPE, JSONObject, Text
+from routes.schemas import JSONObject, Ref, Text, action_name, identifier
 
 bp = Blueprint("authzen", __name__)
 
@@ -49,20 +49,35 @@ class _Lenient(Schema):
         unknown = EXCLUDE
 
 
-class Subject(_Lenient):
-    type = Text(required=True, validate=TYPE)
-    id = Text(required=True, validate=ID)
+class _Entity(_Lenient, Ref):
+    """A subject or a resource: ``type`` and ``id`` of the shapes /v1's ``Ref`` takes, and
+    ``properties``."""
+
     properties = JSONObject()
 
 
-class Resource(_Lenient):
-    type = Text(required=True, validate=TYPE)
-    id = Text(required=True, validate=ID)
-    properties = JSONObject()
+class Subject(_Entity):
+    pass
+
+
+class Resource(_Entity):
+    pass
+
+
+class _Searched(_Entity):
+    id = identifier()  # what is searched for: ignored
+
+
+class SearchSubject(_Searched):
+    pass
+
+
+class SearchResource(_Searched):
+    pass
 
 
 class Action(_Lenient):
-    name = Text(required=True, validate=NAME)
+    name = action_name(required=True)
     properties = fields.Dict(keys=fields.String())
 
 
@@ -116,18 +131,6 @@ class Page(_Lenient):
     token = Text(validate=validate.Length(max=1000))
     next_token = Text(validate=validate.Length(max=1000))  # the drafts' name of ``token``
     limit = fields.Integer(validate=validate.Range(min=1, max=PAGE_MAX))
-
-
-class SearchSubject(_Lenient):
-    type = Text(required=True, validate=TYPE)
-    id = Text(validate=ID)  # ignored by a subject search
-    properties = JSONObject()
-
-
-class SearchResource(_Lenient):
-    type = Text(required=True, validate=TYPE)
-    id = Text(validate=ID)  # ignored by a resource search
-    properties = JSONObject()
 
 
 class SubjectSearchRequest(_Lenient):

@@ -2,8 +2,9 @@
 (routes/__init__.py) and the lean WSGI transport of the decision endpoints
 (routes/fastpath.py) call these, so the two cannot drift apart.
 
-- ``opened``: the request's start time and its id (the caller's ``X-Request-Id`` when it is
-  1 to 100 visible ASCII characters, else a generated one), and its trace span's route;
+- ``opened``: the request's start time and its id (``schemas.request_id``: the caller's
+  ``X-Request-Id`` when it is 1 to 100 visible ASCII characters, else a generated one), and
+  its trace span's route;
 - ``headers``: the security headers of an answer (and of an HTML page);
 - ``closed``: the request's metrics (counter and latency, children looked up once per
   label) and its access-log line (built only when that log is on).
@@ -13,13 +14,12 @@ called the same way by both.
 """
 
 import logging
-import re
 import time
 from typing import Any
 
-from access.decisions import new_decision_id
 from ops import tracing
 from ops.metrics import LATENCY, REQUESTS
+from routes.schemas import request_id
 
 ACCESS = logging.getLogger("orgauthz.access")
 # Metrics labels are bounded: any other method (a client may send any token) and any path
@@ -36,22 +36,6 @@ HTML_HEADERS = (
     ("X-Frame-Options", "DENY"),
     ("Referrer-Policy", "no-referrer"),
 )
-
-# X-Request-Id: kept when it fits audit_event.request_id and is visible ASCII, else replaced.
-REQUEST_ID_MAX = 100
-_REQUEST_ID = re.compile(f"[\x21-\x7e]{{1,{REQUEST_ID_MAX}}}")
-
-
-def request_id(header: str | None) -> str:
-    """The request id: the caller's ``X-Request-Id`` when it is 1 to 100 visible ASCII
-    characters, else a generated one (never an error: the id is for correlating logs).
-    Generated ids are a per-process random prefix and a counter (32 hex digits, as a uuid4
-    was): ``os.urandom`` costs tens of microseconds per call on some VMs."""
-    if header:
-        header = header.strip()
-        if _REQUEST_ID.fullmatch(header):
-            return header
-    return new_decision_id()
 
 
 def opened(rule: Any, header: str | None) -> tuple[float, str]:

@@ -10,7 +10,8 @@ from access import events
 from routes.context import list_args
 from routes.openapi import doc
 from routes.pagination import decode, encode
-from routes.schemas import EventListArgs, EventPage, _event_types
+from routes.schemas import EventListArgs, EventPage
+from routes.schemas.inputs import _event_types
 
 bp = Blueprint("events", __name__, url_prefix="/v1/events")
 
