@@ -71,7 +71,7 @@ def register(app: Flask) -> None:
     app.wsgi_app = fastpath.FastPath(app, app.wsgi_app)  # type: ignore[method-assign]
     if tracing.ON:  # a server span per request; off, not even a layer to call through
         app.wsgi_app = tracing.WSGI(app.wsgi_app)  # type: ignore[method-assign]
-    app.ensure_sync = _sync_once(app)  # type: ignore[method-assign]
+    app.ensure_sync = _sync_once(app)  # type: ignore[assignment]
     app.before_request(_opener(rate_limit))
     app.after_request(close_request)
     app.teardown_request(teardown)

@@ -18,12 +18,16 @@ id and the reason. Errors are problem documents with the specification's status 
 400 for a malformed request (``errors`` naming the field), 401 without a valid key.
 """
 
-from flask import Blueprint, current_app, g, request
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, request
+from flask.typing import ResponseReturnValue
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from access import listing, previews
 from access.decisions import Decision, allowed_actions, count, new_decision_id
 from access.errors import DomainError, Invalid, Malformed
+from access.targets import TargetBuilder
 from models import Membership, User, db
 from ops import decisionlog
 from routes import core, decisions
@@ -178,7 +182,7 @@ class Metadata(Schema):
 _SCHEMAS: dict = {}
 
 
-def _load(schema_cls, data, prefix: str = ""):
+def _load(schema_cls: type[Schema], data: Any, prefix: str = "") -> Any:
     """``data`` loaded with ``schema_cls``; a 400 naming each field (under ``prefix``)."""
     schema = _SCHEMAS.get(schema_cls)
     if schema is None:
@@ -204,7 +208,7 @@ def begin() -> None:
 
 
 @bp.after_request
-def challenge(response):
+def challenge(response: Response) -> Response:
     """A 401 names the scheme it wants (the specification's "Sender Authentication Failure")."""
     if response.status_code == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="orgauthz"'
@@ -212,7 +216,7 @@ def challenge(response):
 
 
 # ---------------------------------------------------------------- the mapping
-def _subject_orgs(builder, subject_id: str) -> list:
+def _subject_orgs(builder: TargetBuilder, subject_id: str) -> list:
     """The organizations ``subject_id`` is a member of, within the calling key's scope."""
     sql = f'SELECT org_id FROM "{Membership._meta.table_name}" WHERE user_id = {db.param}'
     orgs = sorted({row[0] for row in builder.facts.read(sql, (subject_id,))})
@@ -220,7 +224,7 @@ def _subject_orgs(builder, subject_id: str) -> list:
     return [o for o in orgs if scope is None or o in scope]
 
 
-def _org(builder, subject_id: str | None, resource: dict, field: str) -> str | None:
+def _org(builder: TargetBuilder, subject_id: str | None, resource: dict, field: str) -> str | None:
     """The organization a resource of a request is decided in (docs/authzen.md): its
     ``properties.org``; else the one org that registered it; else the subject's one
     organization. None: no such resource (a deny). Raises Malformed when it must be named."""
@@ -256,7 +260,7 @@ def _org(builder, subject_id: str | None, resource: dict, field: str) -> str | N
     return orgs[0] if orgs else None
 
 
-def _owner(builder, org_id: str, props: dict) -> str | None:
+def _owner(builder: TargetBuilder, org_id: str, props: dict) -> str | None:
     """The owner the style's ``authzen_owner_property`` names: a user's id, or the id of the
     user with that email (the interop scenario sends the owner's email)."""
     org = builder.org(org_id)
@@ -273,7 +277,7 @@ def _owner(builder, org_id: str, props: dict) -> str | None:
     return ids[0]
 
 
-def _ref(builder, subject_id: str | None, resource: dict, field: str) -> dict:
+def _ref(builder: TargetBuilder, subject_id: str | None, resource: dict, field: str) -> dict:
     """A resource of a request as the reference ``/v1/authorize`` takes."""
     org = _org(builder, subject_id, resource, field)
     props = dict(resource.get("properties") or {})
@@ -296,7 +300,7 @@ def _not_a_user(subject: dict, action: str, version: str) -> Decision:
     return decision
 
 
-def _decide(loaded: dict, builder, tally: dict, field: str = "resource") -> Decision:
+def _decide(loaded: dict, builder: TargetBuilder, tally: dict, field: str = "resource") -> Decision:
     """The decision on one loaded evaluation request, by the /v1 core."""
     subject, action = loaded["subject"], loaded["action"]["name"]
     snapshot = policy()
@@ -330,10 +334,10 @@ def _answer(decision: Decision) -> dict:
 # ---------------------------------------------------------------- evaluation(s)
 @bp.post("/access/v1/evaluation")
 @doc(request=EvaluationRequest, response=Decided)
-def evaluation():
+def evaluation() -> ResponseReturnValue:
     """AuthZEN Access Evaluation: may the subject do the action on the resource?"""
     loaded = _load(EvaluationRequest, g.body)
-    builder, tally = targets(), {}
+    builder, tally = targets(), {}  # type: TargetBuilder, dict
     decision = _decide(loaded, builder, tally)
     count(tally)
     core.counted(builder.facts)
@@ -342,7 +346,7 @@ def evaluation():
 
 @bp.post("/access/v1/evaluations")
 @doc(request=EvaluationsRequest, response=EvaluationsAnswer)
-def evaluations():
+def evaluations() -> ResponseReturnValue:
     """AuthZEN Access Evaluations: several evaluations, in order, with defaults and
     short-circuiting options."""
     body = g.body
@@ -367,7 +371,7 @@ def evaluations():
         if not isinstance(item, dict):
             raise Malformed(f"invalid fields: {where}", {where: ["not an object"]})
         loaded.append((key, _load(EvaluationRequest, {**defaults, **item}, where)))
-    builder, tally = targets(), {}
+    builder, tally = targets(), {}  # type: TargetBuilder, dict
     answers = []
     for key, request_ in loaded:
         try:
@@ -420,7 +424,7 @@ def _results(results: list, page: dict) -> dict:
 
 @bp.post("/access/v1/search/subject")
 @doc(request=SubjectSearchRequest, response=SearchAnswer)
-def search_subject():
+def search_subject() -> ResponseReturnValue:
     """AuthZEN Subject Search: the users who may do the action on the resource."""
     loaded = _load(SubjectSearchRequest, g.body)
     limit, after = _page_of(loaded)
@@ -439,7 +443,7 @@ def search_subject():
 
 @bp.post("/access/v1/search/resource")
 @doc(request=ResourceSearchRequest, response=SearchAnswer)
-def search_resource():
+def search_resource() -> ResponseReturnValue:
     """AuthZEN Resource Search: the registered resources of the type on which the subject
     may do the action, each with its organization in ``properties.org``."""
     loaded = _load(ResourceSearchRequest, g.body)
@@ -466,7 +470,7 @@ def search_resource():
         or subject["type"] != "user"
         or (builder.scope is not None and org not in builder.scope)
     ):
-        page = {"items": [], "next": None}
+        page: dict = {"items": [], "next": None}
     else:
         page = listing.list_resources(
             policy(),
@@ -488,7 +492,7 @@ def search_resource():
 
 @bp.post("/access/v1/search/action")
 @doc(request=ActionSearchRequest, response=SearchAnswer)
-def search_action():
+def search_action() -> ResponseReturnValue:
     """AuthZEN Action Search: every action the policy allows the subject on the resource."""
     loaded = _load(ActionSearchRequest, g.body)
     _page_of(loaded)  # one page holds every action: a token is checked, and there is no next
@@ -512,7 +516,7 @@ def search_action():
 # ---------------------------------------------------------------- metadata
 @bp.get("/.well-known/authzen-configuration")
 @doc(response=Metadata)
-def configuration():
+def configuration() -> ResponseReturnValue:
     """AuthZEN Policy Decision Point metadata (public)."""
     base = request.host_url.rstrip("/")  # as asked (behind a proxy: its forwarded host)
     body = {

@@ -1,9 +1,12 @@
 """What every request needs: its body, its caller, its acting user, the policy and the clock."""
 
+import datetime
 import functools
 import threading
+from typing import Any, Literal, overload
 
 from flask import current_app, g, has_request_context, request
+from marshmallow import Schema
 from werkzeug.exceptions import BadRequest
 
 from access.cache import MISSING, Facts
@@ -16,7 +19,7 @@ from models import ApiKey, KeyName, hash_secret
 from ops.activity import ACTIVITY
 
 
-def load(schema_cls, data=None):
+def load(schema_cls: type[Schema], data: Any = None) -> Any:
     """Validate the JSON body (or ``data``) with ``schema_cls``; 400 for malformed JSON,
     422 naming the fields for invalid content."""
     if data is None:
@@ -40,7 +43,7 @@ def load(schema_cls, data=None):
 
 
 @functools.cache
-def _schema(schema_cls):
+def _schema(schema_cls: type[Schema]) -> Schema:
     """One instance per schema class: building a Schema costs more than loading with it."""
     return schema_cls()
 
@@ -48,7 +51,7 @@ def _schema(schema_cls):
 MAX_DEPTH = 32
 
 
-def depth(value) -> int:
+def depth(value: Any) -> int:
     """How deeply a JSON value nests (iteratively: a deep value cannot overflow the stack)."""
     deepest, stack = 0, [(value, 1)]
     while stack:
@@ -94,7 +97,7 @@ def ctx(actor: str | None = None) -> Context:
     )
 
 
-def now():
+def now() -> datetime.datetime:
     """The current time from the app's clock (the tests control it)."""
     return current_app.config["CLOCK"]()
 
@@ -147,7 +150,7 @@ def key_of(authorization: str, facts: Facts | None = None) -> str:
             facts.put_key(digest, name)
     if name is None:
         raise Unauthenticated("the API key is unknown or revoked")
-    return name  # type: ignore[return-value]
+    return name
 
 
 def key_scope(name: str) -> Scope:
@@ -167,6 +170,14 @@ def service_wide(what: str) -> None:
     """Raises Forbidden unless the calling key is service-wide."""
     if g.get("key_orgs") is not None:
         raise Forbidden(f"a key bound to organizations may not {what}")
+
+
+@overload
+def acting_user(required: Literal[True] = True, must_be: str | None = None) -> str: ...
+
+
+@overload
+def acting_user(required: bool, must_be: str | None = None) -> str | None: ...
 
 
 def acting_user(required: bool = True, must_be: str | None = None) -> str | None:
@@ -208,6 +219,6 @@ def acting() -> str:
     return actor
 
 
-def list_args(schema_cls) -> dict:
+def list_args(schema_cls: type[Schema]) -> dict:
     """The query string loaded with ``schema_cls`` (unknown parameters: 422)."""
     return _schema(schema_cls).load(request.args.to_dict())

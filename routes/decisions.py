@@ -137,7 +137,7 @@ def list_resources() -> ResponseReturnValue:
     limit, after = _page(body)
     actor = body["actor"]["id"]
     if outside(g.key_orgs, body["org"]):  # another org's: as an unknown org, nothing
-        page = {"items": [], "next": None}
+        page: dict = {"items": [], "next": None}
     else:
         page = _denied_on_error(
             listing.list_resources,

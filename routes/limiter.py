@@ -45,7 +45,7 @@ class RateLimiter:
         if self._shared is not None:
             return self._hit_shared(key, scope)
         now = time.time()
-        worst = None
+        worst: tuple = ()
         with self._lock:
             windows = self._windows
             for i, item in enumerate(self.items):
@@ -57,7 +57,7 @@ class RateLimiter:
                     window = windows[(key, scope, i)] = [now - now % expiry + expiry, 0]
                 window[1] += 1
                 state = (window[1] <= item.amount, item.amount, item.amount - window[1], window[0])
-                if worst is None or not state[0] or state[2] < worst[2]:
+                if not worst or not state[0] or state[2] < worst[2]:
                     worst = state
                     if not state[0]:
                         break
@@ -71,12 +71,12 @@ class RateLimiter:
             windows.clear()
 
     def _hit_shared(self, key: str, scope: str) -> tuple:
-        worst = None
+        worst: tuple = ()
         for item in self.items:
             ok = self._shared.hit(item, key, scope)
             reset, remaining = self._shared.get_window_stats(item, key, scope)
             state = (ok, item.amount, remaining, reset)
-            if worst is None or not ok or remaining < worst[2]:
+            if not worst or not ok or remaining < worst[2]:
                 worst = state
                 if not ok:
                     break

@@ -35,7 +35,7 @@ class Text(fields.String):
 
     default_error_messages = {"unstorable": UNSTORABLE}
 
-    def _deserialize(self, value, attr, data, **kwargs) -> str:
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
         if not storable(text):
             raise self.make_error("unstorable")
@@ -56,7 +56,7 @@ class MailName(Text):
         "(=?...?=) that decodes to a control character: it is shown in mail headers"
     }
 
-    def _deserialize(self, value, attr, data, **kwargs) -> str:
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
         if header_unsafe(text):
             raise self.make_error("header_unsafe")
@@ -76,10 +76,10 @@ class JSONObject(fields.Dict):
     # attributes its policy reads; the fact cache keeps stored resources whole).
     MAX_BYTES = 4096
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(keys=fields.String(), **kwargs)
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         obj = super()._deserialize(value, attr, data, **kwargs)
         if (
             len(json.dumps(obj, ensure_ascii=False).encode("utf-8", "surrogatepass"))

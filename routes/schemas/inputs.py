@@ -4,6 +4,7 @@ routes/schemas/fields.py."""
 
 import datetime
 import re
+from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -57,7 +58,7 @@ class Consistency(Schema):
     )
 
 
-def _consistency():
+def _consistency() -> fields.Nested:
     return fields.Nested(Consistency, metadata={"description": "default: minimize_latency"})
 
 
@@ -115,7 +116,7 @@ class OrganizationPatch(Schema):
     billing = JSONObject()
 
     @validates_schema
-    def not_empty(self, data, **kwargs):
+    def not_empty(self, data: dict, **kwargs: Any) -> None:
         if not data:
             raise ValidationError("send at least one of name, legal, billing", "_body")
 
@@ -132,7 +133,7 @@ class RemoveMembersRequest(Schema):
     user_ids = fields.List(identifier(), required=True, validate=validate.Length(min=1, max=500))
 
     @validates_schema
-    def distinct(self, data, **kwargs):
+    def distinct(self, data: dict, **kwargs: Any) -> None:
         ids = data.get("user_ids") or []
         if len(set(ids)) != len(ids):
             raise ValidationError("a user id is listed twice", "user_ids")
@@ -227,7 +228,7 @@ class GrantBatchRequest(Schema):
     )
 
     @validates_schema
-    def distinct(self, data, **kwargs):
+    def distinct(self, data: dict, **kwargs: Any) -> None:
         keys = [(g["type"], g["id"]) for g in data.get("grants") or []]
         if len(set(keys)) != len(keys):
             raise ValidationError("a resource is listed twice", "grants")
@@ -288,7 +289,7 @@ class ResourceListArgs(PageArgs):
     type = kind(load_default=None)
 
     @validates_schema
-    def both_or_neither(self, data, **kwargs):
+    def both_or_neither(self, data: dict, **kwargs: Any) -> None:
         if (data.get("parent_type") is None) != (data.get("parent_id") is None):
             raise ValidationError("send parent_type and parent_id together", "parent_id")
 
@@ -320,7 +321,7 @@ class EventListArgs(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
     @validates_schema
-    def types_listed(self, data, **kwargs):
+    def types_listed(self, data: dict, **kwargs: Any) -> None:
         if data.get("types") is not None:
             try:
                 _event_types(data["types"])

@@ -5,7 +5,7 @@ from marshmallow import Schema, fields, validate
 from routes.schemas.inputs import EVENT_TYPES_TEXT, INVITATION_STATUSES, Ref
 
 
-def _consistency_token():
+def _consistency_token() -> fields.String:
     return fields.String(metadata={"description": "the change position it was decided at"})
 
 
@@ -40,7 +40,7 @@ class ActionsResponse(Schema):
 
 
 # What the management endpoints answer (for the OpenAPI document; the routes build dicts).
-def _opt_str():
+def _opt_str() -> fields.String:
     return fields.String(required=True, allow_none=True)
 
 
