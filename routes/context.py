@@ -26,19 +26,13 @@ def load(schema_cls: type[Schema], data: Any = None) -> Any:
         try:
             data = request.get_json(force=True)
         except RecursionError as exc:
-            raise Malformed(
-                f"the body nests deeper than {MAX_DEPTH} levels",
-                {"_body": ["too deeply nested"]},
-            ) from exc
+            raise too_deep() from exc
         except BadRequest as exc:
             raise Malformed("the body is not valid JSON", {"_body": ["malformed JSON"]}) from exc
         if not isinstance(data, dict):
             raise Invalid("the body must be a JSON object", {"_body": ["not an object"]})
         if depth(data) > MAX_DEPTH:
-            raise Malformed(
-                f"the body nests deeper than {MAX_DEPTH} levels",
-                {"_body": ["too deeply nested"]},
-            )
+            raise too_deep()
     return _schema(schema_cls).load(data)
 
 
@@ -49,6 +43,13 @@ def _schema(schema_cls: type[Schema]) -> Schema:
 
 
 MAX_DEPTH = 32
+
+
+def too_deep() -> Malformed:
+    """The 400 of a body nested deeper than MAX_DEPTH."""
+    return Malformed(
+        f"the body nests deeper than {MAX_DEPTH} levels", {"_body": ["too deeply nested"]}
+    )
 
 
 def depth(value: Any) -> int:

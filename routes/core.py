@@ -27,14 +27,14 @@ from access import previews
 from access.cache import CACHE, Facts, UnknownToken
 from access.context import Context
 from access.decisions import Decision, allowed_actions, count, decide, decide_ref, new_decision_id
-from access.errors import DomainError, Invalid, Malformed
+from access.errors import Invalid
 from access.targets import TargetBuilder
 from authz.engine import PolicySet, evaluations
 from models.generation import parse_token, token
 from ops import decisionlog, tracing
 from ops.activity import ACTIVITY
 from ops.metrics import FACT_CACHE
-from routes.context import MAX_DEPTH, depth, load
+from routes.context import MAX_DEPTH, depth, load, too_deep
 from routes.schemas import (
     CONSISTENCY_MODES,
     ActionsRequest,
@@ -127,12 +127,6 @@ def consistency(value: Any) -> tuple[str, int | None]:
             {"consistency.token": ["missing" if "token" not in value else "malformed"]},
         )
     return mode, position
-
-
-def too_deep() -> DomainError:
-    return Malformed(
-        f"the body nests deeper than {MAX_DEPTH} levels", {"_body": ["too deeply nested"]}
-    )
 
 
 def loaded(schema_cls: type, body: dict) -> Any:

@@ -23,7 +23,7 @@ from access.keys import outside
 from models.generation import token
 from ops.metrics import DECISION_ERRORS
 from routes import core
-from routes.context import authenticate, policy, targets, touch_last_active
+from routes.context import authenticate, policy, targets, too_deep, touch_last_active
 from routes.errors import DATABASE_FAILURES
 from routes.openapi import doc
 from routes.pagination import listed, page_args
@@ -52,7 +52,7 @@ def _read_body() -> tuple[Any, DomainError | HTTPException | None]:
     except HTTPException as exc:  # 413: answered after authentication, as any other
         return None, exc
     except RecursionError:
-        return None, core.too_deep()
+        return None, too_deep()
     except ValueError:
         return None, Malformed("the body is not valid JSON", {"_body": ["malformed JSON"]})
 
