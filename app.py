@@ -2,6 +2,7 @@
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flask import Flask
 
@@ -10,6 +11,9 @@ from authz.engine import PolicyError, PolicyHolder
 from models.base import utcnow
 from ops import config, logs, tracing
 from ops import reload as staging
+
+if TYPE_CHECKING:  # access/ is imported once the database is bound
+    from access.cache import FactCache
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -66,7 +70,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     return app
 
 
-def _replicas(app: Flask, cache) -> None:
+def _replicas(app: Flask, cache: "FactCache") -> None:
     """Where decision reads may go, and where the cache listens (access/cache.py)."""
     from models.replicas import open_replicas
 

@@ -26,6 +26,7 @@ dropped until the next flush); ids that no user can have (over 200 characters, N
 surrogates) are never kept.
 """
 
+import datetime
 import logging
 import sys
 import threading
@@ -47,7 +48,7 @@ LOCK_TIMEOUT_MS = 1000  # PostgreSQL: the most a batch waits for a lock (rows ar
 _clock = time.monotonic  # the tests move it
 
 
-def _storable(user_id) -> bool:
+def _storable(user_id: object) -> bool:
     """Whether ``user_id`` could be a user's id (else it is never marked or written)."""
     if not isinstance(user_id, str) or not user_id or len(user_id) > MAX_ID or "\x00" in user_id:
         return False
@@ -66,12 +67,12 @@ class Activity:
         self._marked: OrderedDict = OrderedDict()  # user id -> monotonic time of the mark
         self._marked_bytes = 0
         self._flushing = threading.Lock()  # one flush at a time per process
-        self._thread = None
+        self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.failing = False  # the last flush failed (logged once when it starts)
         self.dropped = 0  # marks not kept because the pending writes were full
 
-    def mark(self, user_id: str, when, flush_seconds: float) -> None:
+    def mark(self, user_id: str, when: datetime.datetime, flush_seconds: float) -> None:
         """Remember that ``user_id`` was active at ``when``; write now or soon. Never raises."""
         clock = _clock()
         last = self._marked.get(user_id)
@@ -154,7 +155,7 @@ class Activity:
                         User.select(User.id)
                         .where(User.id.in_(batch))
                         .order_by(User.id)
-                        .for_update("FOR NO KEY UPDATE", skip_locked=True)
+                        .for_update("FOR NO KEY UPDATE", skip_locked=True)  # type: ignore[arg-type]
                     )
                     ids = [row.id for row in locked]
                     if len(ids) < len(batch):  # existing rows someone else holds

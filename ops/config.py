@@ -11,7 +11,9 @@ before any worker starts). A value that does not parse stops startup naming the 
 
 import multiprocessing
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from authz.engine import POLICY_DIR
 
@@ -56,7 +58,7 @@ def _bool(text: str) -> bool:
 
 # name: (type, default, also read without the ORGAUTHZ_ prefix). Defaults that depend on the
 # instance folder are filled in by ``load``.
-SETTINGS = {
+SETTINGS: dict[str, tuple[Callable[[str], Any], Any, bool]] = {
     "DATABASE_URL": (str, None, True),  # default: sqlite file in the instance folder
     # PostgreSQL streaming replicas (comma-separated URLs) that decision and list reads may
     # use (access/cache.py); a direct URL of the primary for LISTEN and migrations when
@@ -117,14 +119,14 @@ SETTINGS = {
 PREFIX = "ORGAUTHZ_"
 
 
-def load(instance_path: str | Path, environ=None) -> dict:
+def load(instance_path: str | Path, environ: Mapping[str, str] | None = None) -> dict:
     """Every setting: its default, or the environment's value parsed to its type.
 
     Raises ConfigError naming the variable whose value does not parse.
     """
     environ = os.environ if environ is None else environ
     instance = Path(instance_path)
-    config = {}
+    config: dict[str, Any] = {}
     for name, (kind, default, bare) in SETTINGS.items():
         for variable in (PREFIX + name, name) if bare else (PREFIX + name,):
             if environ.get(variable, "") != "":

@@ -3,7 +3,7 @@
 ``POST /access/v1/evaluation`` and ``/evaluations``, the three search endpoints and the
 PDP metadata at ``GET /.well-known/authzen-configuration``. Nothing is decided here: a
 request is mapped onto the check ``/v1/authorize`` takes and decided by the same core
-(``routes.decisions._answer``: known answers, ``access.decisions.decide``, the decision log,
+(routes/core.py ``answer``: known answers, ``access.decisions.decide``, the decision log,
 the metrics); the searches are the list queries of ``access.listing`` and
 ``access.decisions.allowed_actions``. Requests are authenticated and rate limited as
 ``/v1`` ones (``begin``, run by the app's before-request hook); the metadata is public.
@@ -18,20 +18,24 @@ id and the reason. Errors are problem documents with the specification's status 
 400 for a malformed request (``errors`` naming the field), 401 without a valid key.
 """
 
-from flask import Blueprint, current_app, g, request
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, request
+from flask.typing import ResponseReturnValue
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from access import listing, previews
 from access.decisions import Decision, allowed_actions, count, new_decision_id
 from access.errors import DomainError, Invalid, Malformed
+from access.targets import TargetBuilder
 from models import Membership, User, db
 from ops import decisionlog
-from routes import decisions
+from routes import core, decisions
 from routes.context import policy, targets, touch_last_active
 from routes.errors import flatten, status_of
 from routes.openapi import doc
 from routes.pagination import decode, encode
-from routes.schemas import ID, NAME, TYPE, JSONObject, Text
+from routes.schemas import JSONObject, Ref, Text, action_name, identifier
 
 bp = Blueprint("authzen", __name__)
 
@@ -49,20 +53,35 @@ class _Lenient(Schema):
         unknown = EXCLUDE
 
 
-class Subject(_Lenient):
-    type = Text(required=True, validate=TYPE)
-    id = Text(required=True, validate=ID)
+class _Entity(_Lenient, Ref):
+    """A subject or a resource: ``type`` and ``id`` of the shapes /v1's ``Ref`` takes, and
+    ``properties``."""
+
     properties = JSONObject()
 
 
-class Resource(_Lenient):
-    type = Text(required=True, validate=TYPE)
-    id = Text(required=True, validate=ID)
-    properties = JSONObject()
+class Subject(_Entity):
+    pass
+
+
+class Resource(_Entity):
+    pass
+
+
+class _Searched(_Entity):
+    id = identifier()  # what is searched for: ignored
+
+
+class SearchSubject(_Searched):
+    pass
+
+
+class SearchResource(_Searched):
+    pass
 
 
 class Action(_Lenient):
-    name = Text(required=True, validate=NAME)
+    name = action_name(required=True)
     properties = fields.Dict(keys=fields.String())
 
 
@@ -118,18 +137,6 @@ class Page(_Lenient):
     limit = fields.Integer(validate=validate.Range(min=1, max=PAGE_MAX))
 
 
-class SearchSubject(_Lenient):
-    type = Text(required=True, validate=TYPE)
-    id = Text(validate=ID)  # ignored by a subject search
-    properties = JSONObject()
-
-
-class SearchResource(_Lenient):
-    type = Text(required=True, validate=TYPE)
-    id = Text(validate=ID)  # ignored by a resource search
-    properties = JSONObject()
-
-
 class SubjectSearchRequest(_Lenient):
     subject = fields.Nested(SearchSubject, required=True)
     action = fields.Nested(Action, required=True)
@@ -175,7 +182,7 @@ class Metadata(Schema):
 _SCHEMAS: dict = {}
 
 
-def _load(schema_cls, data, prefix: str = ""):
+def _load(schema_cls: type[Schema], data: Any, prefix: str = "") -> Any:
     """``data`` loaded with ``schema_cls``; a 400 naming each field (under ``prefix``)."""
     schema = _SCHEMAS.get(schema_cls)
     if schema is None:
@@ -201,7 +208,7 @@ def begin() -> None:
 
 
 @bp.after_request
-def challenge(response):
+def challenge(response: Response) -> Response:
     """A 401 names the scheme it wants (the specification's "Sender Authentication Failure")."""
     if response.status_code == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="orgauthz"'
@@ -209,7 +216,7 @@ def challenge(response):
 
 
 # ---------------------------------------------------------------- the mapping
-def _subject_orgs(builder, subject_id: str) -> list:
+def _subject_orgs(builder: TargetBuilder, subject_id: str) -> list:
     """The organizations ``subject_id`` is a member of, within the calling key's scope."""
     sql = f'SELECT org_id FROM "{Membership._meta.table_name}" WHERE user_id = {db.param}'
     orgs = sorted({row[0] for row in builder.facts.read(sql, (subject_id,))})
@@ -217,7 +224,7 @@ def _subject_orgs(builder, subject_id: str) -> list:
     return [o for o in orgs if scope is None or o in scope]
 
 
-def _org(builder, subject_id: str | None, resource: dict, field: str) -> str | None:
+def _org(builder: TargetBuilder, subject_id: str | None, resource: dict, field: str) -> str | None:
     """The organization a resource of a request is decided in (docs/authzen.md): its
     ``properties.org``; else the one org that registered it; else the subject's one
     organization. None: no such resource (a deny). Raises Malformed when it must be named."""
@@ -230,7 +237,7 @@ def _org(builder, subject_id: str | None, resource: dict, field: str) -> str | N
         return named
     if resource["type"] == "Organization":
         return resource["id"]
-    if decisions.SETTINGS["require_org"]:
+    if core.SETTINGS["require_org"]:
         raise Malformed(
             "this service requires the organization of every checked resource",
             {where: ["required: name the resource's organization"]},
@@ -253,7 +260,7 @@ def _org(builder, subject_id: str | None, resource: dict, field: str) -> str | N
     return orgs[0] if orgs else None
 
 
-def _owner(builder, org_id: str, props: dict) -> str | None:
+def _owner(builder: TargetBuilder, org_id: str, props: dict) -> str | None:
     """The owner the style's ``authzen_owner_property`` names: a user's id, or the id of the
     user with that email (the interop scenario sends the owner's email)."""
     org = builder.org(org_id)
@@ -270,7 +277,7 @@ def _owner(builder, org_id: str, props: dict) -> str | None:
     return ids[0]
 
 
-def _ref(builder, subject_id: str | None, resource: dict, field: str) -> dict:
+def _ref(builder: TargetBuilder, subject_id: str | None, resource: dict, field: str) -> dict:
     """A resource of a request as the reference ``/v1/authorize`` takes."""
     org = _org(builder, subject_id, resource, field)
     props = dict(resource.get("properties") or {})
@@ -293,7 +300,7 @@ def _not_a_user(subject: dict, action: str, version: str) -> Decision:
     return decision
 
 
-def _decide(loaded: dict, builder, tally: dict, field: str = "resource") -> Decision:
+def _decide(loaded: dict, builder: TargetBuilder, tally: dict, field: str = "resource") -> Decision:
     """The decision on one loaded evaluation request, by the /v1 core."""
     subject, action = loaded["subject"], loaded["action"]["name"]
     snapshot = policy()
@@ -306,7 +313,7 @@ def _decide(loaded: dict, builder, tally: dict, field: str = "resource") -> Deci
         "explain": False,
     }
     try:
-        decision = decisions._answer(check, snapshot, tally, builder, f"{field}.properties")
+        decision = core.answer(check, decisions.call(), tally, f"{field}.properties")
     except Invalid as exc:  # a resource several orgs registered, named by a 422 in /v1
         raise Malformed(exc.detail, exc.errors) from exc
     touch_last_active(subject["id"])
@@ -327,19 +334,19 @@ def _answer(decision: Decision) -> dict:
 # ---------------------------------------------------------------- evaluation(s)
 @bp.post("/access/v1/evaluation")
 @doc(request=EvaluationRequest, response=Decided)
-def evaluation():
+def evaluation() -> ResponseReturnValue:
     """AuthZEN Access Evaluation: may the subject do the action on the resource?"""
     loaded = _load(EvaluationRequest, g.body)
-    builder, tally = targets(), {}
+    builder, tally = targets(), {}  # type: TargetBuilder, dict
     decision = _decide(loaded, builder, tally)
     count(tally)
-    decisions._counted(builder.facts)
+    core.counted(builder.facts)
     return _answer(decision)
 
 
 @bp.post("/access/v1/evaluations")
 @doc(request=EvaluationsRequest, response=EvaluationsAnswer)
-def evaluations():
+def evaluations() -> ResponseReturnValue:
     """AuthZEN Access Evaluations: several evaluations, in order, with defaults and
     short-circuiting options."""
     body = g.body
@@ -364,7 +371,7 @@ def evaluations():
         if not isinstance(item, dict):
             raise Malformed(f"invalid fields: {where}", {where: ["not an object"]})
         loaded.append((key, _load(EvaluationRequest, {**defaults, **item}, where)))
-    builder, tally = targets(), {}
+    builder, tally = targets(), {}  # type: TargetBuilder, dict
     answers = []
     for key, request_ in loaded:
         try:
@@ -386,7 +393,7 @@ def evaluations():
             answer["context"].update({"code": "200", "reason": semantic})
             break
     count(tally)
-    decisions._counted(builder.facts)
+    core.counted(builder.facts)
     if keyed:  # answered in the draft's own shape: the same keys, decisions only
         return {"evaluations": {str(k): {"decision": a["decision"]} for k, a in answers}}
     return {"evaluations": [a for _, a in answers]}
@@ -417,7 +424,7 @@ def _results(results: list, page: dict) -> dict:
 
 @bp.post("/access/v1/search/subject")
 @doc(request=SubjectSearchRequest, response=SearchAnswer)
-def search_subject():
+def search_subject() -> ResponseReturnValue:
     """AuthZEN Subject Search: the users who may do the action on the resource."""
     loaded = _load(SubjectSearchRequest, g.body)
     limit, after = _page_of(loaded)
@@ -436,7 +443,7 @@ def search_subject():
 
 @bp.post("/access/v1/search/resource")
 @doc(request=ResourceSearchRequest, response=SearchAnswer)
-def search_resource():
+def search_resource() -> ResponseReturnValue:
     """AuthZEN Resource Search: the registered resources of the type on which the subject
     may do the action, each with its organization in ``properties.org``."""
     loaded = _load(ResourceSearchRequest, g.body)
@@ -463,7 +470,7 @@ def search_resource():
         or subject["type"] != "user"
         or (builder.scope is not None and org not in builder.scope)
     ):
-        page = {"items": [], "next": None}
+        page: dict = {"items": [], "next": None}
     else:
         page = listing.list_resources(
             policy(),
@@ -485,7 +492,7 @@ def search_resource():
 
 @bp.post("/access/v1/search/action")
 @doc(request=ActionSearchRequest, response=SearchAnswer)
-def search_action():
+def search_action() -> ResponseReturnValue:
     """AuthZEN Action Search: every action the policy allows the subject on the resource."""
     loaded = _load(ActionSearchRequest, g.body)
     _page_of(loaded)  # one page holds every action: a token is checked, and there is no next
@@ -496,20 +503,20 @@ def search_action():
     snapshot = policy()
     if previews.is_management(ref):
         actions = previews.allowed_actions(
-            decisions._preview_context(snapshot), builder, subject["id"], ref
+            core.preview_context(decisions.call()), builder, subject["id"], ref
         )
     else:
         target = builder.target(ref, "resource.properties") if ref["org"] else None
         actions = allowed_actions(snapshot, builder, subject["id"], target)
     touch_last_active(subject["id"])
-    decisions._counted(builder.facts)
+    core.counted(builder.facts)
     return _results([{"name": a} for a in actions], {"next": None})
 
 
 # ---------------------------------------------------------------- metadata
 @bp.get("/.well-known/authzen-configuration")
 @doc(response=Metadata)
-def configuration():
+def configuration() -> ResponseReturnValue:
     """AuthZEN Policy Decision Point metadata (public)."""
     base = request.host_url.rstrip("/")  # as asked (behind a proxy: its forwarded host)
     body = {

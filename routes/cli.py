@@ -1,6 +1,8 @@
 """Command-line tools: ``flask --app app db|keys|policy|demo ...``."""
 
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from flask import Flask, current_app
@@ -10,6 +12,9 @@ import models
 from authz.engine import PolicyError, PolicySet
 from authz.tables import TableError, run_tables
 from models import db
+
+if TYPE_CHECKING:
+    from access.context import Context
 
 
 def register(app: Flask) -> None:
@@ -25,12 +30,12 @@ def register(app: Flask) -> None:
 
 
 @click.group("db", cls=AppGroup, help="The database.")
-def db_group():
+def db_group() -> None:
     pass
 
 
 @db_group.command("upgrade", help="Apply the pending migrations (creates the tables at first).")
-def db_upgrade():
+def db_upgrade() -> None:
     """On the direct connection (``DATABASE_LISTEN_URL``) when there is one: the migrations
     take a session advisory lock, which PgBouncer's transaction mode does not keep."""
     direct = current_app.config.get("DATABASE_LISTEN_URL")
@@ -43,12 +48,12 @@ def db_upgrade():
 
 
 @db_group.command("init", help="The same as upgrade (the name `make run` used first).")
-def db_init():
-    db_upgrade.callback()
+def db_init() -> None:
+    db_upgrade.callback()  # type: ignore[misc]
 
 
 @click.group("keys", cls=AppGroup, help="API keys of calling services.")
-def keys_group():
+def keys_group() -> None:
     pass
 
 
@@ -60,7 +65,7 @@ def keys_group():
 )
 @click.argument("name")
 @click.option("--org", "orgs", multiple=True, help="An organization the key is bound to.")
-def keys_create(name, orgs):
+def keys_create(name: str, orgs: tuple[str, ...]) -> None:
     from access import keys
     from access.errors import DomainError
 
@@ -73,7 +78,7 @@ def keys_create(name, orgs):
 
 
 @keys_group.command("list", help="Every key: name, created, revoked, and its organizations.")
-def keys_list():
+def keys_list() -> None:
     from access import keys
 
     with db.connection_context():
@@ -92,7 +97,7 @@ def keys_list():
     "console sessions end.",
 )
 @click.argument("name")
-def keys_revoke(name):
+def keys_revoke(name: str) -> None:
     from access import keys
     from access.errors import DomainError
     from models.base import utcnow
@@ -109,7 +114,7 @@ def keys_revoke(name):
 
 
 @click.group("policy", cls=AppGroup, help="The policies under policies/.")
-def policy_group():
+def policy_group() -> None:
     pass
 
 
@@ -120,10 +125,10 @@ def policy_group():
 )
 @click.option("--dir", "directory", default=None, help="Policy folder (default: the live one).")
 @click.option("--coverage", "with_coverage", is_flag=True, help="Print what the tables exercise.")
-def policy_test(directory, with_coverage):
-    directory = directory or current_app.config["POLICY_DIR"]
+def policy_test(directory: str | None, with_coverage: bool) -> None:
+    folder = Path(directory or current_app.config["POLICY_DIR"])
     try:
-        policy = PolicySet(directory)
+        policy = PolicySet(folder)
         results = run_tables(policy)
     except (PolicyError, TableError) as exc:
         click.echo(f"policy error: {exc}", err=True)
@@ -139,7 +144,7 @@ def policy_test(directory, with_coverage):
         from authz.lint import coverage_text
 
         try:
-            click.echo(coverage_text(directory, policy))
+            click.echo(coverage_text(folder, policy))
         except (PolicyError, TableError) as exc:
             click.echo(f"coverage error: {exc}", err=True)
             sys.exit(2)
@@ -154,10 +159,10 @@ def policy_test(directory, with_coverage):
     "and rules the tables do not exercise, refusals no reason rule explains.",
 )
 @click.option("--dir", "directory", default=None, help="Policy folder (default: the live one).")
-def policy_check(directory):
+def policy_check(directory: str | None) -> None:
     from authz.lint import check
 
-    problems = check(directory or current_app.config["POLICY_DIR"])
+    problems = check(Path(directory or current_app.config["POLICY_DIR"]))
     for problem in problems:
         click.echo(f"  {problem}")
     if problems:
@@ -171,12 +176,12 @@ def policy_check(directory):
 @click.argument("style")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "csv", "json"]), default="markdown")
 @click.option("--dir", "directory", default=None, help="Policy folder (default: the live one).")
-def policy_matrix(style, fmt, directory):
+def policy_matrix(style: str, fmt: str, directory: str | None) -> None:
     import json
 
     from authz import matrix as effective
 
-    policy = PolicySet(directory or current_app.config["POLICY_DIR"])
+    policy = PolicySet(Path(directory or current_app.config["POLICY_DIR"]))
     if style not in policy.engines:
         raise click.ClickException(f"no style {style!r}; styles: {', '.join(policy.styles)}")
     m = effective.compute(policy.engine(style), policy.version)
@@ -196,14 +201,16 @@ def policy_matrix(style, fmt, directory):
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--fail-on-widen", is_flag=True, help="Exit 3 when the change widens access.")
 @click.option("--no-data", is_flag=True, help="Compare the matrices only.")
-def policy_diff(old_dir, new_dir, as_json, fail_on_widen, no_data):
+def policy_diff(
+    old_dir: str, new_dir: str, as_json: bool, fail_on_widen: bool, no_data: bool
+) -> None:
     import json
 
     from access.review import live_worlds
     from authz.diff import diff, to_text, widens
 
     try:
-        old, new = PolicySet(old_dir), PolicySet(new_dir)
+        old, new = PolicySet(Path(old_dir)), PolicySet(Path(new_dir))
     except PolicyError as exc:
         raise click.ClickException(str(exc)) from exc
     with db.connection_context():
@@ -215,7 +222,7 @@ def policy_diff(old_dir, new_dir, as_json, fail_on_widen, no_data):
 
 
 @click.group("decisions", cls=AppGroup, help="The decision log.")
-def decisions_group():
+def decisions_group() -> None:
     pass
 
 
@@ -234,7 +241,14 @@ def decisions_group():
 )
 @click.option("--log", "log_path", default=None, help="Decision log file (default: the app's).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def decisions_replay(decision_id, since, directory, baseline, log_path, as_json):
+def decisions_replay(
+    decision_id: str | None,
+    since: str | None,
+    directory: str | None,
+    baseline: str | None,
+    log_path: str | None,
+    as_json: bool,
+) -> None:
     import json
 
     from access import review
@@ -245,8 +259,8 @@ def decisions_replay(decision_id, since, directory, baseline, log_path, as_json)
     log_path = log_path or current_app.config["DECISION_LOG"]
     live_dir = current_app.config["POLICY_DIR"]
     try:
-        policy = PolicySet(directory or live_dir)
-        base = PolicySet(baseline or live_dir) if since else None
+        policy = PolicySet(Path(directory or live_dir))
+        base = PolicySet(Path(baseline or live_dir)) if since else None
     except PolicyError as exc:
         raise click.ClickException(str(exc)) from exc
     decisionlog.flush()
@@ -256,13 +270,13 @@ def decisions_replay(decision_id, since, directory, baseline, log_path, as_json)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--since") from exc
         with db.connection_context():
-            report = review.replay_window(base, policy, log_path, window)
+            report = review.replay_window(base, policy, log_path, window)  # type: ignore[arg-type]
         click.echo(json.dumps(report, indent=2) if as_json else review.to_text(report))
         if report["gained"]:
             click.echo(f"the policy gains {report['gained']} allow(s) on logged traffic", err=True)
             sys.exit(3)
         return
-    line = decisionlog.find(log_path, decision_id)
+    line = decisionlog.find(log_path, decision_id or "")
     if line is None:
         raise click.ClickException(f"no decision {decision_id} in the log")
     ref = line["resource"] or {}
@@ -294,12 +308,12 @@ def decisions_replay(decision_id, since, directory, baseline, log_path, as_json)
 
 
 @click.group("demo", cls=AppGroup, help="Demo data.")
-def demo_group():
+def demo_group() -> None:
     pass
 
 
 @demo_group.command("load", help="Create demo organizations (one per style) and users.")
-def demo_load():
+def demo_load() -> None:
     from access.demo import load_demo
 
     with db.connection_context():
@@ -308,14 +322,14 @@ def demo_load():
 
 
 # ---------------------------------------------------------------- the outbox (access/worker.py)
-def _worker_context():
+def _worker_context() -> "Context":
     from access.context import Context
 
     return Context(current_app.extensions["orgauthz.policy"].current, current_app.config["CLOCK"])
 
 
 @click.group("outbox", cls=AppGroup, help="Invitation mails and webhook deliveries.")
-def outbox_group():
+def outbox_group() -> None:
     pass
 
 
@@ -324,7 +338,7 @@ def outbox_group():
     help="One pass: send the due mails, dispatch and deliver webhook events, mark expired "
     "invitations; then exit.",
 )
-def outbox_send():
+def outbox_send() -> None:
     from access.worker import Worker
 
     done = Worker(_worker_context).step()
@@ -340,7 +354,7 @@ def outbox_send():
     "with OUTBOX_WORKER=false).",
 )
 @click.option("--seconds", type=float, default=None, help="Stop after this long.")
-def outbox_work(seconds):
+def outbox_work(seconds: float | None) -> None:
     import time
 
     from access import worker
@@ -357,7 +371,7 @@ def outbox_work(seconds):
 
 
 @click.group("invitations", cls=AppGroup, help="Invitations.")
-def invitations_group():
+def invitations_group() -> None:
     pass
 
 
@@ -366,7 +380,7 @@ def invitations_group():
     help="Mark the pending invitations past their time as expired, each once, with its "
     "audit entry and event (any scheduler can run it; make run's worker does every minute).",
 )
-def invitations_expire():
+def invitations_expire() -> None:
     from access.invitations import expire_due
 
     with db.connection_context():
@@ -375,7 +389,7 @@ def invitations_expire():
 
 
 @click.group("webhooks", cls=AppGroup, help="Webhook endpoints and deliveries.")
-def webhooks_group():
+def webhooks_group() -> None:
     pass
 
 
@@ -385,7 +399,7 @@ def webhooks_group():
     "before the endpoint's later ones; the worker sends them at its next pass.",
 )
 @click.argument("delivery_ids", nargs=-1, required=True)
-def webhooks_replay(delivery_ids):
+def webhooks_replay(delivery_ids: tuple[str, ...]) -> None:
     from access import webhooks
     from access.errors import DomainError
 

@@ -1,12 +1,15 @@
 """What every request needs: its body, its caller, its acting user, the policy and the clock."""
 
+import datetime
 import functools
 import threading
+from typing import Any, Literal, overload
 
 from flask import current_app, g, has_request_context, request
+from marshmallow import Schema
 from werkzeug.exceptions import BadRequest
 
-from access.cache import MISSING
+from access.cache import MISSING, Facts
 from access.context import Context
 from access.errors import Forbidden, Invalid, Malformed, NotFound, Unauthenticated
 from access.keys import Scope, authenticated, outside
@@ -16,31 +19,25 @@ from models import ApiKey, KeyName, hash_secret
 from ops.activity import ACTIVITY
 
 
-def load(schema_cls, data=None):
+def load(schema_cls: type[Schema], data: Any = None) -> Any:
     """Validate the JSON body (or ``data``) with ``schema_cls``; 400 for malformed JSON,
     422 naming the fields for invalid content."""
     if data is None:
         try:
             data = request.get_json(force=True)
         except RecursionError as exc:
-            raise Malformed(
-                f"the body nests deeper than {MAX_DEPTH} levels",
-                {"_body": ["too deeply nested"]},
-            ) from exc
+            raise too_deep() from exc
         except BadRequest as exc:
             raise Malformed("the body is not valid JSON", {"_body": ["malformed JSON"]}) from exc
         if not isinstance(data, dict):
             raise Invalid("the body must be a JSON object", {"_body": ["not an object"]})
         if depth(data) > MAX_DEPTH:
-            raise Malformed(
-                f"the body nests deeper than {MAX_DEPTH} levels",
-                {"_body": ["too deeply nested"]},
-            )
+            raise too_deep()
     return _schema(schema_cls).load(data)
 
 
 @functools.cache
-def _schema(schema_cls):
+def _schema(schema_cls: type[Schema]) -> Schema:
     """One instance per schema class: building a Schema costs more than loading with it."""
     return schema_cls()
 
@@ -48,7 +45,14 @@ def _schema(schema_cls):
 MAX_DEPTH = 32
 
 
-def depth(value) -> int:
+def too_deep() -> Malformed:
+    """The 400 of a body nested deeper than MAX_DEPTH."""
+    return Malformed(
+        f"the body nests deeper than {MAX_DEPTH} levels", {"_body": ["too deeply nested"]}
+    )
+
+
+def depth(value: Any) -> int:
     """How deeply a JSON value nests (iteratively: a deep value cannot overflow the stack)."""
     deepest, stack = 0, [(value, 1)]
     while stack:
@@ -94,7 +98,7 @@ def ctx(actor: str | None = None) -> Context:
     )
 
 
-def now():
+def now() -> datetime.datetime:
     """The current time from the app's clock (the tests control it)."""
     return current_app.config["CLOCK"]()
 
@@ -103,8 +107,8 @@ _fast = threading.local()
 
 
 def fast_context(value: dict | None) -> None:
-    """The decision log's context of a request served outside Flask (routes/decisions.py
-    FastPath), for this thread; None when it is answered."""
+    """The decision log's context of a request served outside Flask (routes/fastpath.py,
+    the lean transport), for this thread; None when it is answered."""
     _fast.log_context = value
 
 
@@ -122,15 +126,22 @@ def decision_context() -> dict:
     return found
 
 
-def authenticate(facts=None) -> None:
-    """Check ``Authorization: Bearer <key>``; 401 without a valid, unrevoked key. ``facts``
-    (access/cache.py): where keys already checked are remembered, as fresh as the request's
-    other facts."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
-        raise Unauthenticated("send Authorization: Bearer <api key>")
+def authenticate(facts: Facts | None = None) -> None:
+    """Check ``Authorization: Bearer <key>`` (``key_of``) and keep the key's name and scope
+    for the request. Raises Unauthenticated."""
+    name = key_of(request.headers.get("Authorization", ""), facts)
+    g.api_key = name
+    g.key_orgs = key_scope(name)
+
+
+def key_of(authorization: str, facts: Facts | None = None) -> str:
+    """The name of the API key an ``Authorization: Bearer <key>`` header sends; Unauthenticated
+    without a valid, unrevoked key. ``facts`` (access/cache.py): where keys already checked
+    are remembered, as fresh as the request's other facts. No Flask: both transports call it."""
+    scheme, _, key = authorization.partition(" ")
     key = key.strip()
+    if scheme.lower() != "bearer" or not key:
+        raise Unauthenticated("send Authorization: Bearer <api key>")
     digest = hash_secret(key)
     name = facts.key(digest) if facts is not None else MISSING
     if name is MISSING:
@@ -140,8 +151,7 @@ def authenticate(facts=None) -> None:
             facts.put_key(digest, name)
     if name is None:
         raise Unauthenticated("the API key is unknown or revoked")
-    g.api_key = name
-    g.key_orgs = key_scope(name)
+    return name
 
 
 def key_scope(name: str) -> Scope:
@@ -161,6 +171,14 @@ def service_wide(what: str) -> None:
     """Raises Forbidden unless the calling key is service-wide."""
     if g.get("key_orgs") is not None:
         raise Forbidden(f"a key bound to organizations may not {what}")
+
+
+@overload
+def acting_user(required: Literal[True] = True, must_be: str | None = None) -> str: ...
+
+
+@overload
+def acting_user(required: bool, must_be: str | None = None) -> str | None: ...
 
 
 def acting_user(required: bool = True, must_be: str | None = None) -> str | None:
@@ -202,6 +220,6 @@ def acting() -> str:
     return actor
 
 
-def list_args(schema_cls) -> dict:
+def list_args(schema_cls: type[Schema]) -> dict:
     """The query string loaded with ``schema_cls`` (unknown parameters: 422)."""
     return _schema(schema_cls).load(request.args.to_dict())

@@ -3,9 +3,10 @@
 import json
 import logging
 import sqlite3
+from typing import Any
 
 import peewee
-from flask import Flask, g, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from marshmallow import ValidationError
 from playhouse.pool import MaxConnectionsExceeded
 from werkzeug.exceptions import HTTPException
@@ -40,7 +41,7 @@ def status_of(exc: DomainError) -> int:
     """The HTTP status of a refusal: its kind's, or the nearest kind it derives from."""
     for kind in type(exc).__mro__:
         if kind in STATUS:
-            return STATUS[kind]  # type: ignore[index]
+            return STATUS[kind]
     return 500
 
 
@@ -57,7 +58,7 @@ def _driver_errors() -> tuple:
     they escape Peewee's wrapping, and an exhausted connection pool."""
     errors = [peewee.PeeweeException, sqlite3.Error, MaxConnectionsExceeded]
     try:
-        import psycopg2
+        import psycopg2  # type: ignore[import-untyped]
 
         errors.append(psycopg2.Error)
     except ImportError:  # SQLite only
@@ -68,9 +69,9 @@ def _driver_errors() -> tuple:
 DATABASE_FAILURES = _driver_errors()
 
 
-def flatten(messages, prefix: str = "") -> dict:
+def flatten(messages: Any, prefix: str = "") -> dict:
     """Marshmallow's nested messages as {"checks.3.action": ["..."]}."""
-    out = {}
+    out: dict[str, list] = {}
     if isinstance(messages, dict):
         for key, value in messages.items():
             name = f"{prefix}.{key}" if prefix else str(key)
@@ -83,9 +84,14 @@ def flatten(messages, prefix: str = "") -> dict:
     return out
 
 
-def problem(status: int, title: str, detail: str, errors: dict | None = None):
+def problem(status: int, title: str, detail: str, errors: dict | None = None) -> Response:
     """A problem-details response."""
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
     if errors:
         body["errors"] = errors
     response = jsonify(body)
@@ -132,7 +138,7 @@ def register_error_handlers(app: Flask) -> None:
         app.before_request_funcs.setdefault(name, []).append(check_unloaded_input)
 
     @app.errorhandler(DomainError)
-    def refused(exc: DomainError):
+    def refused(exc: DomainError) -> Response:
         if isinstance(exc, FactsUnavailable):
             return database_unavailable(exc)
         if exc.retryable:  # routes/idempotency.py keeps no answer that says "try again"
@@ -140,13 +146,13 @@ def register_error_handlers(app: Flask) -> None:
         return problem(status_of(exc), title_of(exc), exc.detail, exc.errors)
 
     @app.errorhandler(ValidationError)
-    def validation_error(exc: ValidationError):
+    def validation_error(exc: ValidationError) -> Response:
         errors = flatten(exc.messages)
         fields = ", ".join(sorted(errors))
         return problem(422, _title(422), f"invalid fields: {fields}", errors)
 
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException):
+    def http_error(exc: HTTPException) -> Response:
         detail = exc.description or exc.name
         if exc.code == 413:
             detail = f"the body is over the limit of {app.config['MAX_CONTENT_LENGTH']} bytes"
@@ -156,12 +162,12 @@ def register_error_handlers(app: Flask) -> None:
         app.register_error_handler(error, database_unavailable)
 
     @app.errorhandler(Exception)
-    def unexpected(exc: Exception):
+    def unexpected(exc: Exception) -> Response:
         log.exception("unhandled error")
         return problem(500, "Internal Server Error", "an unexpected error; see the service log")
 
 
-def database_unavailable(exc: BaseException):
+def database_unavailable(exc: BaseException) -> Response:
     """The 503 problem (``Retry-After: 1``) of a database failure, whatever raised it: a
     view, or the idempotency hooks around it (routes/idempotency.py). Fail closed: a
     decision endpoint answers a deny, with a 503 that says why."""

@@ -5,19 +5,21 @@ a key bound to organizations those of its organizations only; no ``X-Actor-Id`` 
 """
 
 from flask import Blueprint, g
+from flask.typing import ResponseReturnValue
 
 from access import events
 from routes.context import list_args
 from routes.openapi import doc
 from routes.pagination import decode, encode
-from routes.schemas import EventListArgs, EventPage, _event_types
+from routes.schemas import EventListArgs, EventPage
+from routes.schemas.inputs import _event_types
 
 bp = Blueprint("events", __name__, url_prefix="/v1/events")
 
 
 @bp.get("")
 @doc(query=EventListArgs, response=EventPage)
-def list_events():
+def list_events() -> ResponseReturnValue:
     """Every committed change in commit order, after ``?after=`` (a ``next_cursor``),
     optionally of one ``org`` and some ``types`` (comma-separated), at most ``limit``.
     ``next_cursor`` is never null: poll again with it for what commits next. 422."""

@@ -28,6 +28,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import peewee
 from cryptography.fernet import Fernet, InvalidToken
@@ -133,7 +134,7 @@ def _store(response: Response) -> Response:
     state = g.get("idempotency")
     if state is None or response.status_code >= 500 or g.get("retryable_refusal"):
         return response  # not kept: the transaction rolls back, a retry runs again
-    kept = {
+    kept: dict[str, Any] = {
         "status": response.status_code,
         "headers": {h: response.headers[h] for h in KEPT_HEADERS if h in response.headers},
         "body": response.get_data(as_text=True),
@@ -184,7 +185,7 @@ def _subjects(body: str) -> str:
     return " " + " ".join(sorted(tags)) + " " if tags else ""
 
 
-def _finish(exc) -> None:
+def _finish(exc: BaseException | None) -> None:
     state = g.pop("idempotency", None)  # still here: not kept (a 5xx, "try again", an error)
     if state is not None:
         _roll_back(state, exc or RuntimeError("the answer was not kept"))

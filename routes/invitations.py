@@ -2,6 +2,7 @@
 only: parse, call access/invitations.py, dump."""
 
 from flask import Blueprint
+from flask.typing import ResponseReturnValue
 
 from access import invitations
 from routes.context import acting, acting_user, ctx, list_args, load, touch_last_active
@@ -23,7 +24,7 @@ bp = Blueprint("invitations", __name__, url_prefix="/v1")
 
 @bp.post("/orgs/<org_id>/invitations")
 @doc(request=InvitationBatchRequest, response=InvitationBatchResponse, status=201)
-def invite(org_id):
+def invite(org_id: str) -> ResponseReturnValue:
     """Invite a batch ``{"invitations": [{"email", "role"}, ...]}``, all or nothing.
 
     201 ``{"items": [...]}`` in the order sent, each with its token (shown once). 422 (body;
@@ -38,7 +39,7 @@ def invite(org_id):
 
 @bp.get("/orgs/<org_id>/invitations")
 @doc(query=InvitationListArgs, response=InvitationPage)
-def list_invitations(org_id):
+def list_invitations(org_id: str) -> ResponseReturnValue:
     """Invitations by id, ``?status=pending|accepted|expired|cancelled``, paginated; action
     ``view_invitations``. 404, 403, 422."""
     actor = acting()
@@ -50,7 +51,7 @@ def list_invitations(org_id):
 
 @bp.get("/orgs/<org_id>/invitations/<invitation_id>")
 @doc(response=InvitationOut)
-def get_invitation(org_id, invitation_id):
+def get_invitation(org_id: str, invitation_id: str) -> ResponseReturnValue:
     """One invitation (never its token); action ``view_invitations``. 404, 403."""
     actor = acting()
     return invitations.get(ctx(actor), actor, org_id, invitation_id)
@@ -58,7 +59,7 @@ def get_invitation(org_id, invitation_id):
 
 @bp.post("/orgs/<org_id>/invitations/<invitation_id>/resend")
 @doc(response=InvitationOut)
-def resend_invitation(org_id, invitation_id):
+def resend_invitation(org_id: str, invitation_id: str) -> ResponseReturnValue:
     """Send a pending or expired invitation again: a new token (in this answer, once, and in
     the mail), the old one dead, the lifetime restarted; decided as inviting with its role.
     404, 403, 409 (accepted or cancelled; the email is a member or invited again)."""
@@ -68,7 +69,7 @@ def resend_invitation(org_id, invitation_id):
 
 @bp.patch("/orgs/<org_id>/invitations/<invitation_id>")
 @doc(request=InvitationRolePatch, response=InvitationOut)
-def change_invitation_role(org_id, invitation_id):
+def change_invitation_role(org_id: str, invitation_id: str) -> ResponseReturnValue:
     """Change a pending invitation's role ``{"role"}`` (``change_role`` on the Invitation).
 
     200 with the invitation and a new token (once; the old one stops working, a fresh mail
@@ -82,7 +83,7 @@ def change_invitation_role(org_id, invitation_id):
 
 @bp.delete("/orgs/<org_id>/invitations/<invitation_id>")
 @doc(response=InvitationOut)
-def cancel_invitation(org_id, invitation_id):
+def cancel_invitation(org_id: str, invitation_id: str) -> ResponseReturnValue:
     """Cancel a pending invitation (``cancel`` on the Invitation); its token stops working.
     200 with the invitation. 404, 403, 409 (not pending any more)."""
     actor = acting()
@@ -91,7 +92,7 @@ def cancel_invitation(org_id, invitation_id):
 
 @bp.post("/invitations/accept")
 @doc(request=AcceptInvitationRequest, response=AcceptResponse)
-def accept_invitation():
+def accept_invitation() -> ResponseReturnValue:
     """Accept an invitation as the user in the body (created if new). 200 with the
     membership. 422, 403 (X-Actor-Id of another user; the policy's ``accept`` refuses, e.g.
     another email), 404 (unknown token), 410 (expired, cancelled or used), 409 (already a

@@ -13,6 +13,7 @@ hosts through the ``limits`` library's fixed-window limiter, one round trip per 
 
 import threading
 import time
+from typing import Any
 
 import limits
 from flask import Flask, g, request
@@ -26,12 +27,12 @@ MAX_WINDOWS = 10_000  # counted (key, endpoint, limit) windows per worker; expir
 class RateLimiter:
     """Fixed windows per (API key, endpoint, limit)."""
 
-    def __init__(self, spec: str, storage_uri: str = "memory://"):
+    def __init__(self, spec: str, storage_uri: str = "memory://") -> None:
         self.items = limits.parse_many(spec)
         self.text = "; ".join(str(i) for i in self.items)
         self._lock = threading.Lock()
         self._windows: dict = {}  # (key, scope, i) -> [window end, count]
-        self._shared = None
+        self._shared: Any = None
         if not storage_uri.startswith("memory"):
             from limits.storage import storage_from_string
             from limits.strategies import FixedWindowRateLimiter
@@ -44,7 +45,7 @@ class RateLimiter:
         if self._shared is not None:
             return self._hit_shared(key, scope)
         now = time.time()
-        worst = None
+        worst: tuple = ()
         with self._lock:
             windows = self._windows
             for i, item in enumerate(self.items):
@@ -56,7 +57,7 @@ class RateLimiter:
                     window = windows[(key, scope, i)] = [now - now % expiry + expiry, 0]
                 window[1] += 1
                 state = (window[1] <= item.amount, item.amount, item.amount - window[1], window[0])
-                if worst is None or not state[0] or state[2] < worst[2]:
+                if not worst or not state[0] or state[2] < worst[2]:
                     worst = state
                     if not state[0]:
                         break
@@ -70,12 +71,12 @@ class RateLimiter:
             windows.clear()
 
     def _hit_shared(self, key: str, scope: str) -> tuple:
-        worst = None
+        worst: tuple = ()
         for item in self.items:
             ok = self._shared.hit(item, key, scope)
             reset, remaining = self._shared.get_window_stats(item, key, scope)
             state = (ok, item.amount, remaining, reset)
-            if worst is None or not ok or remaining < worst[2]:
+            if not worst or not ok or remaining < worst[2]:
                 worst = state
                 if not ok:
                     break
@@ -89,27 +90,34 @@ def init(app: Flask) -> RateLimiter:
     return limiter
 
 
+def count(limiter: RateLimiter, environ: dict, key: str, endpoint: str) -> tuple:
+    """Count this request against its API key, once: the state (allowed, limit, remaining,
+    reset) is kept in the WSGI environ, so the transport that answers (the lean one or the
+    Flask route it hands over to) reads the same count."""
+    state = environ.get("orgauthz.rate_limit")
+    if state is None:
+        state = environ["orgauthz.rate_limit"] = limiter.hit(key, endpoint)
+    return state
+
+
 def check(limiter: RateLimiter) -> None:
-    """Count this request against its API key (authenticated before). Raises 429."""
-    counted = request.environ.get("orgauthz.rate_limit")  # already, by the fast path
-    state = counted or limiter.hit(g.api_key, request.endpoint or request.path)
-    ok, limit, remaining, reset = state
-    g.rate_limit = (limit, remaining, reset)
-    if not ok:
+    """Count this Flask request against its API key (authenticated before). Raises 429."""
+    if not count(limiter, request.environ, g.api_key, request.endpoint or request.path)[0]:
         RATE_LIMITED.inc()
         raise RateLimited(f"rate limit exceeded: {limiter.text} per API key")
 
 
-def headers(response, ctx=None) -> None:
-    """The rate-limit headers of this request's count, if it was counted (``ctx``: the
-    request's ``g``, when the caller has it at hand)."""
-    state = getattr(ctx if ctx is not None else g, "rate_limit", None)
+def header_pairs(state: tuple | None) -> list[tuple[str, str]]:
+    """The rate-limit headers of a count (none for a request not counted); past the limit,
+    ``Retry-After`` too."""
     if state is None:
-        return
-    limit, remaining, reset = state
-    h = response.headers
-    h["X-RateLimit-Limit"] = str(limit)
-    h["X-RateLimit-Remaining"] = str(max(remaining, 0))
-    h["X-RateLimit-Reset"] = str(int(reset))
+        return []
+    _, limit, remaining, reset = state
+    pairs = [
+        ("X-RateLimit-Limit", str(limit)),
+        ("X-RateLimit-Remaining", str(max(remaining, 0))),
+        ("X-RateLimit-Reset", str(int(reset))),
+    ]
     if remaining < 0:
-        h["Retry-After"] = str(max(1, int(reset - time.time() + 0.999)))
+        pairs.append(("Retry-After", str(max(1, int(reset - time.time() + 0.999)))))
+    return pairs

@@ -2,6 +2,7 @@
 access/members.py, dump."""
 
 from flask import Blueprint
+from flask.typing import ResponseReturnValue
 
 from access import members
 from routes.context import acting, ctx, list_args, load
@@ -22,7 +23,7 @@ bp = Blueprint("members", __name__, url_prefix="/v1/orgs/<org_id>/members")
 
 @bp.get("")
 @doc(query=MemberListArgs, response=MemberPage)
-def list_members(org_id):
+def list_members(org_id: str) -> ResponseReturnValue:
     """Active members by user id, then pending invitations, filtered by ``?role=`` and
     ``?q=`` (name or email, case-insensitive), paginated; action ``view_members``.
     404, 403, 422."""
@@ -37,7 +38,7 @@ def list_members(org_id):
 
 @bp.get("/<user_id>")
 @doc(response=MemberDetailOut)
-def get_member(org_id, user_id):
+def get_member(org_id: str, user_id: str) -> ResponseReturnValue:
     """One member: role, last activity, joined, and their grants in the org; action
     ``view_members``. 404 (org, not a member), 403 (the policy's reason)."""
     actor = acting()
@@ -46,7 +47,7 @@ def get_member(org_id, user_id):
 
 @bp.put("/<user_id>")
 @doc(request=RoleRequest, response=MemberOut)
-def change_role(org_id, user_id):
+def change_role(org_id: str, user_id: str) -> ResponseReturnValue:
     """Give a member another role (``change_role`` on a RoleChange). 200 with the member.
     422 (undeclared role), 404, 403 (the policy's reason)."""
     body = load(RoleRequest)
@@ -55,7 +56,7 @@ def change_role(org_id, user_id):
 
 
 @bp.delete("/<user_id>")
-def remove_member(org_id, user_id):
+def remove_member(org_id: str, user_id: str) -> ResponseReturnValue:
     """Remove a member, or leave when ``user_id`` is the acting user (``remove`` on a
     Membership). 204. 404, 403 (the policy's reason)."""
     actor = acting()
@@ -65,7 +66,7 @@ def remove_member(org_id, user_id):
 
 @bp.post("/remove")
 @doc(request=RemoveMembersRequest, response=RemovedResponse)
-def remove_members(org_id):
+def remove_members(org_id: str) -> ResponseReturnValue:
     """Remove several members, all or nothing. 200 ``{"removed": [...]}``.
     422, 404, 403 (naming each refused member)."""
     body = load(RemoveMembersRequest)

@@ -9,14 +9,19 @@ can give, and bearer authentication on /v1.
 
 import copy
 import re
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from flask import Blueprint, Response, current_app, send_from_directory
+from flask import Blueprint, Flask, Response, current_app, send_from_directory
+from flask.typing import ResponseReturnValue
 from marshmallow import Schema, fields
 from openapi_ui_bundles import swagger_ui
+from werkzeug.routing import Rule
 
 bp = Blueprint("openapi", __name__)
+F = TypeVar("F", bound=Callable[..., Any])
 
 ERRORS = {
     "400": "Malformed JSON",
@@ -43,11 +48,17 @@ class Problem(Schema):
     allowed = fields.Boolean(metadata={"description": "false, on decision endpoints"})
 
 
-def doc(request=None, response=None, status: int = 200, query=None, content_types=None):
+def doc(
+    request: Any = None,
+    response: Any = None,
+    status: int = 200,
+    query: Any = None,
+    content_types: list[str] | None = None,
+) -> Callable[[F], F]:
     """Declare a view's request and response schemas (classes or instances) for OpenAPI."""
 
-    def mark(view):
-        view.__openapi__ = {
+    def mark(view: F) -> F:
+        view.__openapi__ = {  # type: ignore[attr-defined]
             "request": request,
             "response": response,
             "status": status,
@@ -64,7 +75,7 @@ def _path(rule: str) -> tuple:
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule), params
 
 
-def build_spec(app) -> dict:
+def build_spec(app: Flask) -> dict:
     """The whole OpenAPI document of ``app``."""
     spec = APISpec(
         title="orgauthz",
@@ -87,62 +98,60 @@ def build_spec(app) -> dict:
         }
         for code, text in ERRORS.items()
     }
-    paths = {}
+    paths: dict = {}
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static" or rule.rule.startswith("/docs/"):
             continue
-        view = app.view_functions[rule.endpoint]
         path, params = _path(rule.rule)
-        meta = getattr(view, "__openapi__", {})
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            summary = (view.__doc__ or rule.endpoint).strip().splitlines()[0]
-            op = {
-                "summary": summary,
-                "operationId": f"{rule.endpoint}.{method.lower()}",
-                "tags": [rule.endpoint.split(".")[0]],
-            }
-            parameters = [
-                {
-                    "name": p,
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "string", "minLength": 1},
-                }
-                for p in params
-            ]
-            if meta.get("query"):
-                parameters.append({"in": "query", "schema": meta["query"]})
-            if path.startswith("/v1/") and not path.startswith("/v1/invitations/accept"):
-                parameters.append(
-                    {
-                        "name": "X-Actor-Id",
-                        "in": "header",
-                        "required": False,
-                        "schema": {"type": "string"},
-                    }
-                )
-            if parameters:
-                op["parameters"] = parameters
-            if meta.get("request") is not None:
-                op["requestBody"] = {
-                    "required": True,
-                    "content": {"application/json": {"schema": meta["request"]}},
-                }
-            ok = {"description": "OK"}
-            body_schema = meta.get("response") or {"type": "object"}
-            ok["content"] = {
-                ct: {"schema": body_schema if ct == "application/json" else {"type": "string"}}
-                for ct in (meta.get("content_types") or ["application/json"])
-            }
-            op["responses"] = {str(meta.get("status") or 200): ok, **errors}
-            if method == "DELETE" and not meta:
-                op["responses"]["204"] = {"description": "Done"}
-            if path.startswith("/v1/"):
-                op["security"] = [{"bearer": []}]
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            op = _operation(app, rule, method, path, params, errors)
             paths.setdefault(path, {})[method.lower()] = op
     for path, ops in sorted(paths.items()):
         spec.path(path=path, operations=ops)
     return _consistency_tokens(spec.to_dict())
+
+
+def _operation(app: Flask, rule: Rule, method: str, path: str, params: list, errors: dict) -> dict:
+    """One operation of the document: a rule's view with one method."""
+    view = app.view_functions[rule.endpoint]
+    meta = getattr(view, "__openapi__", {})
+    summary = (view.__doc__ or rule.endpoint).strip().splitlines()[0]
+    op: dict[str, Any] = {
+        "summary": summary,
+        "operationId": f"{rule.endpoint}.{method.lower()}",
+        "tags": [rule.endpoint.split(".")[0]],
+    }
+    parameters: list[dict] = [
+        {"name": p, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+        for p in params
+    ]
+    if meta.get("query"):
+        parameters.append({"in": "query", "schema": meta["query"]})
+    if path.startswith("/v1/") and not path.startswith("/v1/invitations/accept"):
+        parameters.append(
+            {"name": "X-Actor-Id", "in": "header", "required": False, "schema": {"type": "string"}}
+        )
+    if parameters:
+        op["parameters"] = parameters
+    if meta.get("request") is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": meta["request"]}},
+        }
+    body_schema = meta.get("response") or {"type": "object"}
+    ok = {
+        "description": "OK",
+        "content": {
+            ct: {"schema": body_schema if ct == "application/json" else {"type": "string"}}
+            for ct in (meta.get("content_types") or ["application/json"])
+        },
+    }
+    op["responses"] = {str(meta.get("status") or 200): ok, **errors}
+    if method == "DELETE" and not meta:
+        op["responses"]["204"] = {"description": "Done"}
+    if path.startswith("/v1/"):
+        op["security"] = [{"bearer": []}]
+    return op
 
 
 WRITES = ("post", "put", "patch", "delete")
@@ -174,7 +183,7 @@ def _consistency_tokens(document: dict) -> dict:
 
 
 @bp.get("/openapi.json")
-def openapi_json():
+def openapi_json() -> ResponseReturnValue:
     """The OpenAPI 3.1 document."""
     if "openapi" not in current_app.extensions:
         current_app.extensions["openapi"] = build_spec(current_app)
@@ -196,18 +205,18 @@ DOCS_INIT = """window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swag
 
 @bp.get("/docs")
 @doc(content_types=["text/html"])
-def docs():
+def docs() -> ResponseReturnValue:
     """Interactive API docs (Swagger UI, served from a PyPI package)."""
     return Response(DOCS_PAGE, content_type="text/html; charset=utf-8")
 
 
 @bp.get("/docs/init.js")
-def docs_init():
+def docs_init() -> ResponseReturnValue:
     """Starts Swagger UI on /openapi.json (a file, so the page needs no inline script)."""
     return Response(DOCS_INIT, content_type="text/javascript; charset=utf-8")
 
 
 @bp.get("/docs/static/<path:name>")
-def docs_static(name):
+def docs_static(name: str) -> ResponseReturnValue:
     """Swagger UI's files, from the openapi-ui-bundles package."""
     return send_from_directory(swagger_ui.static_path, name, max_age=3600)

@@ -3,6 +3,7 @@
 import os
 
 from flask import Blueprint, Response, current_app, redirect, request
+from flask.typing import ResponseReturnValue
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
 from models.migrate import pending
@@ -23,7 +24,7 @@ INDEX = {
 
 
 @bp.get("/")
-def index():
+def index() -> ResponseReturnValue:
     """Where to go from here: a browser goes to the console, anything else gets the map."""
     if request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html":
         return redirect("/console/", 302)
@@ -31,13 +32,13 @@ def index():
 
 
 @bp.get("/healthz")
-def healthz():
+def healthz() -> ResponseReturnValue:
     """The process is up."""
     return {"status": "ok"}
 
 
 @bp.get("/readyz")
-def readyz():
+def readyz() -> ResponseReturnValue:
     """The database answers and a policy is loaded: 200 with its version, else 503.
 
     A failing decision log is reported (``decision_log_error``) but stays 200: decisions
@@ -67,7 +68,7 @@ def readyz():
 
 @bp.get("/metrics")
 @doc(content_types=["text/plain"])
-def metrics():
+def metrics() -> ResponseReturnValue:
     """Prometheus metrics (summed over gunicorn workers in multiprocess mode)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess

@@ -1,6 +1,7 @@
 """Organizations: ``/v1/orgs``. HTTP only: parse, call access/orgs.py, dump."""
 
 from flask import Blueprint
+from flask.typing import ResponseReturnValue
 
 from access import orgs
 from access.errors import Invalid
@@ -23,7 +24,7 @@ bp = Blueprint("orgs", __name__, url_prefix="/v1/orgs")
 
 @bp.post("")
 @doc(request=NewOrganizationRequest, response=OrganizationOut, status=201)
-def create_org():
+def create_org() -> ResponseReturnValue:
     """Create an organization; the acting user gets the role the policy's ``creator_role``
     names. 201 with the org. 422 (body, unknown style), 403 (the policy's ``create`` on
     NewOrganization refuses, e.g. one organization per user; an API key bound to
@@ -36,7 +37,7 @@ def create_org():
 
 @bp.get("")
 @doc(query=PlainPageArgs, response=OrgPage)
-def list_orgs():
+def list_orgs() -> ResponseReturnValue:
     """The acting user's organizations that the policy lets them ``view``, each with their
     role, by id, paginated (a page may hold fewer than ``limit``). 422."""
     actor = acting()
@@ -47,7 +48,7 @@ def list_orgs():
 
 @bp.get("/<org_id>")
 @doc(response=OrganizationOut)
-def get_org(org_id):
+def get_org(org_id: str) -> ResponseReturnValue:
     """The organization, for those the policy allows ``view``. 404, 403."""
     actor = acting()
     return orgs.get(ctx(actor), actor, org_id)
@@ -55,7 +56,7 @@ def get_org(org_id):
 
 @bp.patch("/<org_id>")
 @doc(request=OrganizationPatch, response=OrganizationOut)
-def update_org(org_id):
+def update_org(org_id: str) -> ResponseReturnValue:
     """Change name, legal and/or billing details, each asked as its own action; all or
     nothing. 422, 404, 403."""
     body = load(OrganizationPatch)
@@ -65,7 +66,7 @@ def update_org(org_id):
 
 @bp.delete("/<org_id>")
 @doc(response=OrganizationOut)
-def close_org(org_id):
+def close_org(org_id: str) -> ResponseReturnValue:
     """Close the organization (action ``close``): it then allows nothing. 200 with the org.
     404, 403 (also when it is already closed)."""
     actor = acting()
@@ -74,7 +75,7 @@ def close_org(org_id):
 
 @bp.get("/<org_id>/audit")
 @doc(query=AuditListArgs, response=AuditPage)
-def list_audit(org_id):
+def list_audit(org_id: str) -> ResponseReturnValue:
     """The organization's audit trail, oldest first (``?order=desc``: newest first),
     filtered by ``actor``, ``action``, ``subject`` (a target), ``since`` and ``until``,
     paginated; each entry has a ``summary`` in words. Action ``view_audit``. 404, 403, 422."""

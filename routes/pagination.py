@@ -6,6 +6,7 @@ pages are stable while rows are added or removed, and never silently truncated.
 
 import base64
 import json
+from typing import Any
 
 from flask import request
 
@@ -22,7 +23,7 @@ def page_args(kind: str, source: dict | None = None) -> tuple:
     return args["limit"], decode(args["cursor"], kind)
 
 
-def encode(value) -> str:
+def encode(value: Any) -> str:
     """The opaque cursor of a sort key."""
     return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
 
@@ -30,7 +31,7 @@ def encode(value) -> str:
 _MAX_INT = 2**63 - 1
 
 
-def _is_str(value) -> bool:
+def _is_str(value: Any) -> bool:
     """A string sort key (an id): bounded, and one the database can compare (no NUL, no
     lone surrogate)."""
     return isinstance(value, str) and len(value) <= 400 and storable(value)
@@ -44,7 +45,7 @@ KINDS = {
 }
 
 
-def decode(cursor: str | None, kind: str):
+def decode(cursor: str | None, kind: str) -> Any:
     """The sort key a cursor of this service carries, or None for no cursor. The one check
     of every cursor: it must decode to the ``kind`` of the list it is sent to. Raises
     Invalid naming ``cursor`` otherwise."""

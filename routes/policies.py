@@ -1,6 +1,7 @@
 """The policies as reviewers see them: styles with their names, and the effective matrix."""
 
 from flask import Blueprint, Response, render_template, request
+from flask.typing import ResponseReturnValue
 
 from access.errors import Invalid, NotFound
 from authz import matrix as effective
@@ -11,7 +12,7 @@ bp = Blueprint("policies", __name__, url_prefix="/v1/policies", template_folder=
 
 
 @bp.get("")
-def list_policies():
+def list_policies() -> ResponseReturnValue:
     """Each style with its roles (and their order for the management rules), resource types
     (with their roles and actions) and settings, read from the policy files."""
     snapshot = policy()
@@ -42,7 +43,7 @@ def list_policies():
 
 @bp.get("/<style>/matrix")
 @doc(content_types=["application/json", "text/html", "text/markdown", "text/csv"])
-def matrix(style):
+def matrix(style: str) -> ResponseReturnValue:
     """The effective matrices of a style, computed by asking the policy: roles x actions on
     each resource type (``tables``), and the management actions (``management``: actor role
     x target role for invite-as, cancel, change-role from -> to, remove, leave and grant or

@@ -2,6 +2,7 @@
 member. HTTP only: parse, call access/resources.py, dump."""
 
 from flask import Blueprint, request
+from flask.typing import ResponseReturnValue
 
 from access import resources
 from access.errors import Invalid
@@ -33,7 +34,7 @@ def _check_ids(type_: str, rid: str) -> None:
 
 @bp.get("/<org_id>/resources")
 @doc(query=ResourceListArgs, response=ResourceTreePage)
-def list_resources(org_id: str):
+def list_resources(org_id: str) -> ResponseReturnValue:
     """The resources directly under ``?parent_type=&parent_id=`` (neither: the org's top
     level), optionally ``?type=``, that the acting user may ``view``, each with its grants
     (null unless they may ``view_members``), paginated (a page may hold fewer than
@@ -50,7 +51,7 @@ def list_resources(org_id: str):
 
 @bp.get("/<org_id>/resources/<type_>/<rid>/grants")
 @doc(query=PlainPageArgs, response=ResourceGrantPage)
-def list_grants(org_id: str, type_: str, rid: str):
+def list_grants(org_id: str, type_: str, rid: str) -> ResponseReturnValue:
     """Who holds which role on one resource, by user id, paginated: for those who may
     ``view`` it and ``view_members`` of the org. 404, 403, 422."""
     actor = acting_user()
@@ -62,7 +63,7 @@ def list_grants(org_id: str, type_: str, rid: str):
 
 @bp.put("/<org_id>/resources/<type_>/<rid>")
 @doc(request=ResourcePut, response=ResourceOut)
-def put_resource(org_id: str, type_: str, rid: str):
+def put_resource(org_id: str, type_: str, rid: str) -> ResponseReturnValue:
     """Register (201) or update (200) a resource; a new parent moves its whole subtree.
 
     404 (org), 409 (type and id taken in another org, or a move into its own subtree), 422
@@ -78,7 +79,7 @@ def put_resource(org_id: str, type_: str, rid: str):
 
 @bp.get("/<org_id>/resources/<type_>/<rid>")
 @doc(response=ResourceOut)
-def get_resource(org_id: str, type_: str, rid: str):
+def get_resource(org_id: str, type_: str, rid: str) -> ResponseReturnValue:
     """A registered resource. 404, 403 (the policy: ``view``)."""
     actor = acting_user()
     return resources.get(ctx(actor), actor, org_id, type_, rid)
@@ -86,7 +87,7 @@ def get_resource(org_id: str, type_: str, rid: str):
 
 @bp.delete("/<org_id>/resources/<type_>/<rid>")
 @doc(query=RecursiveArgs, status=204)
-def delete_resource(org_id: str, type_: str, rid: str):
+def delete_resource(org_id: str, type_: str, rid: str) -> ResponseReturnValue:
     """Remove a resource and its grants; with ``?recursive=true`` its whole subtree too.
     404, 409 (it has children and recursive is not set), 403 (the policy: ``delete``)."""
     actor = acting_user()
@@ -97,7 +98,7 @@ def delete_resource(org_id: str, type_: str, rid: str):
 
 @bp.put("/<org_id>/resources/<type_>/<rid>/grants/<user_id>")
 @doc(request=GrantPut, response=GrantOut)
-def put_grant(org_id: str, type_: str, rid: str, user_id: str):
+def put_grant(org_id: str, type_: str, rid: str, user_id: str) -> ResponseReturnValue:
     """Give a member a role on a resource: 201 created, 200 changed or unchanged. 404 (org,
     resource, user), 422 (role not declared on the type, user not a member), 403 (the
     policy: ``grant`` on a Grant, ``revoke`` of a role it replaces)."""
@@ -111,7 +112,7 @@ def put_grant(org_id: str, type_: str, rid: str, user_id: str):
 
 @bp.delete("/<org_id>/resources/<type_>/<rid>/grants/<user_id>")
 @doc(status=204)
-def delete_grant(org_id: str, type_: str, rid: str, user_id: str):
+def delete_grant(org_id: str, type_: str, rid: str, user_id: str) -> ResponseReturnValue:
     """Take a grant back (204). 404 (org, resource, no such grant), 403 (the policy:
     ``revoke`` on the Grant)."""
     actor = acting_user()
@@ -121,7 +122,7 @@ def delete_grant(org_id: str, type_: str, rid: str, user_id: str):
 
 @bp.post("/<org_id>/members/<user_id>/grants")
 @doc(request=GrantBatchRequest, response=GrantBatchResponse)
-def grant_batch(org_id: str, user_id: str):
+def grant_batch(org_id: str, user_id: str) -> ResponseReturnValue:
     """Give a member roles on several resources at once, all or nothing (200 with items).
     404 (org, user), 403 (over the policy's ``grant_batch_limit``, or the policy refuses
     any one), 422 (a type, resource or role the org does not have, naming

@@ -7,6 +7,7 @@ nothing outside them (403 otherwise; access/keys.py).
 """
 
 from flask import Blueprint, g
+from flask.typing import ResponseReturnValue
 
 from access import keys, users
 from access.errors import Invalid
@@ -29,7 +30,7 @@ def _as(user_id: str, change: bool = False) -> None:
 
 @bp.put("/<user_id>")
 @doc(request=UserRequest, response=UserOut)
-def put_user(user_id):
+def put_user(user_id: str) -> ResponseReturnValue:
     """Create or update a user's email and name (200 either way). 422, 403, 409 (the email
     belongs to another user)."""
     body = load(UserRequest)
@@ -39,7 +40,7 @@ def put_user(user_id):
 
 @bp.get("/<user_id>")
 @doc(response=UserOut)
-def get_user(user_id):
+def get_user(user_id: str) -> ResponseReturnValue:
     """The user. 404, 403."""
     _as(user_id)
     return users.as_dict(users.user_or_404(user_id))
@@ -47,7 +48,7 @@ def get_user(user_id):
 
 @bp.patch("/<user_id>")
 @doc(request=UserPatch, response=UserOut)
-def patch_user(user_id):
+def patch_user(user_id: str) -> ResponseReturnValue:
     """Set (or clear, with null) the default organization, which must be one the user
     belongs to. 422 (not a member of it), 404, 403."""
     body = load(UserPatch)
@@ -62,7 +63,7 @@ def patch_user(user_id):
 
 @bp.get("/<user_id>/orgs")
 @doc(query=PlainPageArgs, response=UserOrgPage)
-def user_orgs(user_id):
+def user_orgs(user_id: str) -> ResponseReturnValue:
     """The organizations the user belongs to, each with the user's role, by id, paginated.
     404, 403, 422."""
     _as(user_id)
@@ -73,7 +74,7 @@ def user_orgs(user_id):
 
 @bp.delete("/<user_id>")
 @doc(response=ErasedOut)
-def erase_user(user_id):
+def erase_user(user_id: str) -> ResponseReturnValue:
     """Erase the user (a privacy request): memberships, grants, pending invitations and the
     profile go; the audit trail and the events keep their entries under a pseudonym (in the
     answer). 404, 403 (X-Actor-Id of another user), 409 (naming the orgs where the user is

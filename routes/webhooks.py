@@ -6,6 +6,7 @@ else (access/webhooks.py); no ``X-Actor-Id`` is needed.
 """
 
 from flask import Blueprint, g
+from flask.typing import ResponseReturnValue
 
 from access import webhooks
 from routes.context import list_args, load, now
@@ -25,7 +26,7 @@ bp = Blueprint("webhooks", __name__, url_prefix="/v1/webhooks")
 
 @bp.post("")
 @doc(request=WebhookRequest, response=WebhookCreated, status=201)
-def create_webhook():
+def create_webhook() -> ResponseReturnValue:
     """Register an endpoint for the events of ``types`` (empty: all) of ``orgs`` (empty:
     every organization the API key may see) committed from now on. 201 with its
     ``signing_secret`` (Standard Webhooks) and ``secret`` (the deprecated header's), shown
@@ -37,7 +38,7 @@ def create_webhook():
 
 @bp.get("")
 @doc(query=PlainPageArgs, response=WebhookPage)
-def list_webhooks():
+def list_webhooks() -> ResponseReturnValue:
     """This API key's endpoints, by id, paginated (never their secrets). 422."""
     args = list_args(PlainPageArgs)
     return listed(webhooks.list_page(g.api_key, args["limit"], decode(args["cursor"], "str")))
@@ -45,7 +46,7 @@ def list_webhooks():
 
 @bp.delete("/<webhook_id>")
 @doc(status=204)
-def delete_webhook(webhook_id):
+def delete_webhook(webhook_id: str) -> ResponseReturnValue:
     """Stop an endpoint: nothing more is sent to it (its delivery log goes too). 204. 404."""
     webhooks.delete(g.api_key, webhook_id, now())
     return "", 204
@@ -53,7 +54,7 @@ def delete_webhook(webhook_id):
 
 @bp.get("/<webhook_id>/deliveries")
 @doc(query=DeliveryListArgs, response=DeliveryPage)
-def list_deliveries(webhook_id):
+def list_deliveries(webhook_id: str) -> ResponseReturnValue:
     """An endpoint's deliveries, newest first, ``?status=pending|delivered|failed``, each
     with its last attempts. 404, 422."""
     args = list_args(DeliveryListArgs)

@@ -145,3 +145,24 @@ def test_the_rate_limit_counts_once_and_runs_no_timer_thread(app, demo):
     assert refused.status_code == 429 and refused.headers["Retry-After"]
     assert not [t for t in threading.enumerate() if isinstance(t, threading.Timer)]
     CACHE.clear()
+
+
+def test_one_core_for_both_transports(api, app, demo, monkeypatch):
+    """The lean transport parses with the core, schema included: a body only the schema
+    takes is answered there; only a refusal is handed to the Flask route to render."""
+    lean = app.wsgi_app  # routes/fastpath.py FastPath, in front of Flask
+    handed = []
+    downstream = lean.downstream
+
+    def flask_app(environ, start_response):
+        handed.append(environ["PATH_INFO"])
+        return downstream(environ, start_response)
+
+    monkeypatch.setattr(lean, "downstream", flask_app)
+    loose = {**CHECKS[0], "explain": "false"}  # a string bool: the schema's to load
+    answered = api.post("/v1/authorize", loose)
+    assert answered.status_code == 200 and answered.get_json()["allowed"] is True
+    assert handed == []
+    refused = api.post("/v1/authorize", {**CHECKS[0], "action": ""})
+    assert refused.status_code == 422 and "action" in refused.get_json()["errors"]
+    assert handed == ["/v1/authorize"]

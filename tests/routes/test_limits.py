@@ -95,21 +95,21 @@ COLUMNS = {
     **{
         (cls, name): NOT_STORED
         for cls in (
-            authzen.Subject,
-            authzen.Resource,
+            authzen._Entity,  # Subject and Resource; their type and id are /v1's Ref's
             authzen.Action,
             authzen.EvaluationRequest,
             authzen.EvaluationsRequest,
             authzen.Options,
             authzen.Page,
-            authzen.SearchSubject,
-            authzen.SearchResource,
+            authzen._Searched,  # SearchSubject and SearchResource
             authzen.SubjectSearchRequest,
             authzen.ResourceSearchRequest,
             authzen.ActionSearchRequest,
         )
         for name, field in cls._declared_fields.items()
         if isinstance(field, (fields.String, fields.Dict))
+        # declared by the class itself (an inherited field is classified where it is declared)
+        and all(field is not getattr(b, "_declared_fields", {}).get(name) for b in cls.__mro__[1:])
     },
 }
 

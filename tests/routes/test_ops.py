@@ -108,12 +108,12 @@ def test_deeply_nested_bodies_are_refused_without_a_500(api, demo, body):
 
 
 def test_no_stack_trace_in_responses(api, demo, monkeypatch):
-    import routes.decisions
+    import routes.core
 
     def broken(*args, **kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(routes.decisions, "_answer", broken)
+    monkeypatch.setattr(routes.core, "answer", broken)
     response = api.post("/v1/authorize", CHECK)
     assert response.status_code == 500
     assert "secret internals" not in response.text and "Traceback" not in response.text

@@ -141,9 +141,9 @@ def test_an_id_only_one_org_registered_still_resolves_without_the_org(api, demo)
 
 
 def test_require_resource_org_makes_the_org_required(app, api, demo):
-    from routes import decisions
+    from routes import core
 
-    decisions.configure({"REQUIRE_RESOURCE_ORG": True})
+    core.configure({"REQUIRE_RESOURCE_ORG": True})
     try:
         body = {"actor": {"id": OWNER}, "action": "view", "resource": DATASET}
         r = api.post("/v1/authorize", body)
@@ -153,7 +153,7 @@ def test_require_resource_org_makes_the_org_required(app, api, demo):
         org = {"type": "Organization", "id": VICTIM}  # an organization names itself
         assert check(api, OWNER, "view", org)["allowed"] is True
     finally:
-        decisions.configure(app.config)
+        core.configure(app.config)
 
 
 def test_require_resource_org_is_a_setting(monkeypatch, tmp_path):
