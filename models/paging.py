@@ -32,7 +32,7 @@ def keyset(
         rows = list(bounded.order_by(key).limit(limit + 1))
         more = len(rows) > limit
         rows = rows[:limit]
-        return Page(rows, getattr(rows[-1], key.name) if more else None)
+        return Page(rows, _key_of(rows[-1], key) if more else None)
     found: list = []
     scanned, last = 0, after
     batch_size = min(limit + 1, 200)
@@ -43,10 +43,16 @@ def keyset(
             if len(found) == limit:
                 return Page(found, last)  # a row follows the page
             scanned += 1
-            last = getattr(row, key.name)
+            last = _key_of(row, key)
             if keep(row):
                 found.append(row)
         if len(batch) < batch_size:
             return Page(found, None)
         if most is not None and scanned >= most:
             return Page(found, last)  # looked at enough for one request: the next page goes on
+
+
+def _key_of(row: Any, key: Any) -> Any:
+    """The value of ``key`` on ``row``: for a foreign key its column (``user_id``), not the
+    row it names (which would cost one more query)."""
+    return getattr(row, getattr(key, "object_id_name", key.name))
