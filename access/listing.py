@@ -40,6 +40,9 @@ owns. The owners of the chain (at most one per level) are decided one by one, ex
 level): one ``GROUP BY`` lists the groups that exist, the engine is asked once per group (plus
 the group "no role, no grant", which decides whether users outside the org qualify), and
 one query selects the users of the allowed groups, in id order with a keyset cursor.
+
+This module asks the policy; the statements that read the groups and the rows are
+models/listing.py, run through the request's ``Facts.read`` (a replica or the primary).
 """
 
 import json
