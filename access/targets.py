@@ -19,8 +19,8 @@ fresh as the request asked (access/cache.py).
 
 import json
 
-from access.facts import MISSING, Facts, PrivateFacts, Roles
 from access.errors import Invalid, NotFound
+from access.facts import MISSING, Facts, PrivateFacts, Roles
 from authz.view import ActorFacts, Node, OrgRef, Target, management_target, org_node
 from models import Resource
 from models.facts import MAX_DEPTH, statement
