@@ -11,12 +11,12 @@ second registration makes such a check ambiguous), and API keys. ``TargetBuilder
 **How it stays fresh.** Every committed change moves the database's change position
 (models/generation.py). On PostgreSQL the triggers also ``NOTIFY`` which organizations a
 statement touched (models/migrations/m0005_change_notices.py); a listener thread per
-worker, on a connection of its own, applies each notice: it drops only those
-organizations' facts (a user created or deleted: only that user's entries; keys: the keys)
-and then advances ``position``, the change position up to which every notice is applied.
-Other tenants' writes leave an organization's facts alone. On SQLite, or while the
-listener is not connected, each decision request reads the position instead (one
-primary-key read) and drops everything when it moved: never stale, one round trip.
+worker (models/notices.py), on a connection of its own, applies each notice: it drops
+only those organizations' facts (a user created or deleted: only that user's entries;
+keys: the keys) and then advances ``position``, the change position up to which every
+notice is applied. Other tenants' writes leave an organization's facts alone. On SQLite,
+or while the listener is not connected, each decision request reads the position instead
+(one primary-key read) and drops everything when it moved: never stale, one round trip.
 
 **No stale fact is stored.** A request notes the cache's ``epoch`` (how many notices were
 applied) before it reads the database, and stores what it read only if no notice about
@@ -52,21 +52,28 @@ not give room back, so the indexes beside the maps stay bounded too).
 import bisect
 import enum
 import itertools
-import json
 import logging
 import os
-import select
 import threading
 import time
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
-import peewee
-
+from access.facts import (
+    MISSING,
+    ActorEntry,
+    Answer,
+    Facts,
+    Missing,
+    PrivateFacts,
+    Roles,
+    TargetKey,
+)
 from authz.view import OrgRef, Target
 from models import db
+from models.facts import POSITION_SQL, on_postgres
 from models.generation import current
-from models.replicas import KEEPALIVES, Replica, connect_params
-from ops import tracing
+from models.notices import Listener
+from models.replicas import Replica, connect_params
 from ops.metrics import FACT_CACHE_LISTENER_LOST, REPLICA_SKIPS
 
 log = logging.getLogger("orgauthz.cache")
@@ -78,21 +85,16 @@ LISTEN_PING_SECONDS = 2.0  # the listener's heartbeat: this often at most (a qua
 MAX_STALENESS_SECONDS = 5.0  # FACTS_MAX_STALENESS_SECONDS: no position proven since: no cache
 SEEN_POSITIONS = 4096  # notice arrival times kept to tell a replica's lag in seconds
 
-
-class _Missing(enum.Enum):
-    MISSING = "MISSING"
-
-
-MISSING: Final = _Missing.MISSING  # "not cached" (None is a cached answer: no such thing)
-Missing = Literal[_Missing.MISSING]  # its type: ``found is MISSING`` narrows it away
-
-# What the cache keeps: an actor's (known, membership role) in an org, its roles granted on
-# one resource, and an answer decided before (allowed, reason, target, style: None when the
-# policy was not asked, so it is not counted again).
-ActorEntry = tuple[bool, str | None]
-Roles = tuple[str, ...]
-Answer = tuple[bool, str, Target, str | None]
-TargetKey = tuple[str, str, str]  # (organization, type, rid): what names a resource
+__all__ = [
+    "CACHE",
+    "MISSING",
+    "Facts",
+    "FactCache",
+    "PrivateFacts",
+    "Roles",
+    "SharedFacts",
+    "UnknownToken",
+]
 
 
 class UnknownToken(Exception):
@@ -119,7 +121,7 @@ class FactCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._advanced = threading.Condition(self._lock)
-        self._listener: _Listener | None = None
+        self._listener: Listener | None = None
         self._fork: int | None = None  # _FORKS[0] when the listener started
         self._plain: object = None  # a database seen without notices (SQLite): none to start
         self.replicas: list[Replica] = []  # decision reads may go there
@@ -191,14 +193,14 @@ class FactCache:
 
     def _start_listener(self) -> None:
         database = db.obj
-        if database is None or not _is_postgres(database):
+        if database is None or not on_postgres(database):
             self._plain = database
             return
         with self._lock:
             if self._listener is not None and self._fork == _FORKS[0]:
                 return
             self._fork = _FORKS[0]  # a forked worker starts its own
-            self._listener = _Listener(self, database, self.listen_params)
+            self._listener = Listener(self, database, self.listen_params, _lost)
             self._listener.start()
 
     # ------------------------------------------------------------ freshness
@@ -258,7 +260,7 @@ class FactCache:
             try:
                 if replica.known() >= facts.position:  # this connection showed it already
                     return replica
-                rows = replica.read(_POSITION_SQL)
+                rows = replica.read(POSITION_SQL)
                 replayed: int = rows[0][0] if rows else -1
             except Exception as exc:  # noqa: BLE001 -- any failure: the next, else the primary
                 self.failed(replica, exc)
@@ -314,6 +316,11 @@ class FactCache:
     def _poll(self, now: int) -> None:
         if now != self.position:
             self.apply({"g": now, "all": True}, exact=True)
+
+    def heartbeat(self) -> float:
+        """How often the listener reads the position: a quarter of the bound, at most
+        LISTEN_PING_SECONDS."""
+        return min(LISTEN_PING_SECONDS, self.max_staleness / 4)
 
     def resync(self, position: int) -> None:
         """The listener (re)connected at ``position``: keep the facts only if they are of it."""
@@ -388,11 +395,13 @@ class FactCache:
         return facts
 
 
-_POSITION_SQL = 'SELECT value FROM "generation" WHERE id = 1'
-
-
 def _position_of(seen: tuple[int, float]) -> int:
     return seen[0]
+
+
+def _lost(reason: str) -> None:
+    """The listener gave its connection up (``deadline`` or ``error``): counted."""
+    FACT_CACHE_LISTENER_LOST.labels(reason).inc()
 
 
 # Forks of this process so far (a forked worker starts its own listener): counted at fork,
@@ -406,129 +415,6 @@ class _Unchosen(enum.Enum):
 
 
 _UNCHOSEN: Final = _Unchosen.UNCHOSEN  # no replica chosen for the request yet
-
-
-def _is_postgres(database: peewee.Database | None) -> bool:
-    return isinstance(database, peewee.PostgresqlDatabase)
-
-
-class Facts:
-    """What a request reads facts through (TargetBuilder), and the position it decides at."""
-
-    position: int = -1
-    loads: int = 0  # database reads this request made for facts (TargetBuilder counts)
-    source: str = "cache"  # what decided: "cache", "primary" or "replica:<host>:<port>"
-
-    def read(self, sql: str, params: tuple | list = ()) -> list:
-        """Run one read of facts (TargetBuilder, access/listing.py); its rows."""
-        if tracing.ON:
-            with tracing.span("orgauthz.facts.read"):
-                rows = self._read(sql, params)
-                source = self.source
-                system = "postgresql" if source != "primary" or _is_postgres(db.obj) else "sqlite"
-                tracing.fact_read(source, system)
-                return rows
-        return self._read(sql, params)
-
-    def _read(self, sql: str, params: tuple | list = ()) -> list:
-        """One read on the primary (``read`` is it, in a span when tracing)."""
-        self.source = "primary"
-        return db.execute_sql(sql, params).fetchall()
-
-    def org(self, org_id: str) -> OrgRef | None | Missing:
-        return MISSING
-
-    def put_org(self, org_id: str, org: OrgRef | None) -> None:
-        pass
-
-    def target(self, key: TargetKey) -> Target | None | Missing:
-        return MISSING
-
-    def put_target(self, key: TargetKey, target: Target | None) -> None:
-        pass
-
-    def owner_org(self, type_: str, rid: str) -> str | None | Missing:
-        """The one organization known to have registered (type_, rid), None for none."""
-        return MISSING
-
-    def put_owner_org(self, type_: str, rid: str, org: str | None) -> None:
-        pass
-
-    def actor(self, user: str, org: str) -> ActorEntry | Missing:
-        return MISSING
-
-    def put_actor(self, user: str, org: str, value: ActorEntry) -> None:
-        pass
-
-    def grant(self, user: str, org: str, pk: int) -> Roles | Missing:
-        return MISSING
-
-    def put_grant(self, user: str, org: str, pk: int, roles: Roles) -> None:
-        pass
-
-    def key(self, digest: str) -> str | None | Missing:
-        return MISSING
-
-    def put_key(self, digest: str, name: str | None) -> None:
-        pass
-
-    def answer(self, user: str, key: tuple) -> Answer | None:
-        """The answer decided before on these facts: ``key`` is (policy version, action,
-        org, type, rid) of a registered resource (org None: the check named none); None when
-        there is none."""
-        return None
-
-    def put_answer(self, user: str, org: str, key: tuple, answer: Answer) -> None:
-        pass
-
-
-class PrivateFacts(Facts):
-    """Facts for one request or one unit of work only (nothing shared)."""
-
-    def __init__(self, position: int = -1, source: str = "primary") -> None:
-        self.position, self.source = position, source
-        self._orgs: dict[str, OrgRef | None] = {}
-        self._targets: dict[TargetKey, Target | None] = {}
-        self._anyorg: dict[tuple[str, str], str | None] = {}
-        self._actors: dict[tuple[str, str], ActorEntry] = {}
-        self._grants: dict[tuple[str, int], Roles] = {}
-        self._keys: dict[str, str | None] = {}
-
-    def org(self, org_id: str) -> OrgRef | None | Missing:
-        return self._orgs.get(org_id, MISSING)
-
-    def put_org(self, org_id: str, org: OrgRef | None) -> None:
-        self._orgs[org_id] = org
-
-    def target(self, key: TargetKey) -> Target | None | Missing:
-        return self._targets.get(key, MISSING)
-
-    def put_target(self, key: TargetKey, target: Target | None) -> None:
-        self._targets[key] = target
-
-    def owner_org(self, type_: str, rid: str) -> str | None | Missing:
-        return self._anyorg.get((type_, rid), MISSING)
-
-    def put_owner_org(self, type_: str, rid: str, org: str | None) -> None:
-        self._anyorg[(type_, rid)] = org
-
-    def actor(self, user: str, org: str) -> ActorEntry | Missing:
-        return self._actors.get((user, org), MISSING)
-
-    def put_actor(self, user: str, org: str, value: ActorEntry) -> None:
-        self._actors[(user, org)] = value
-
-    def grant(self, user: str, org: str, pk: int) -> Roles | Missing:
-        return self._grants.get((user, pk), MISSING)
-
-    def put_grant(self, user: str, org: str, pk: int, roles: Roles) -> None:
-        self._grants[(user, pk)] = roles
-
-    def key(self, digest: str) -> str | None | Missing:
-        return self._keys.get(digest, MISSING)
-
-    def put_key(self, digest: str, name: str | None) -> None:
-        self._keys[digest] = name
 
 
 class SharedFacts(PrivateFacts):
@@ -703,166 +589,6 @@ class SharedFacts(PrivateFacts):
                 if digest not in cache.keys:
                     cache._room()
                 cache.keys[digest] = name
-
-
-class _Stale(Exception):
-    """The listener proved no position within the bound (its connection hangs)."""
-
-
-class _Listener(threading.Thread):
-    """LISTEN on the database's channel; apply each notice to the cache, and prove the
-    position on a heartbeat of its own (see the module docstring). Reconnects with a
-    backoff; while disconnected, or past the bound without a proof, the cache falls back to
-    a position read per request, and on (re)connecting it starts over from the position.
-
-    The connection is asynchronous (psycopg2 ``async_``): every wait on it is a select()
-    with a deadline, so a connection that stops answering holds nothing."""
-
-    def __init__(
-        self, cache: FactCache, database: peewee.Database, direct: dict | None = None
-    ) -> None:
-        super().__init__(name="fact-cache-listener", daemon=True)
-        self.cache = cache
-        if direct:
-            self.params = dict(direct)
-        else:
-            self.params = dict(database.connect_params)
-            self.params["database"] = database.database
-        self.connected = False
-        self.proven = -float("inf")  # monotonic time up to which every change is applied
-        self._stop = threading.Event()
-        self._conn = None
-
-    def trusted(self) -> bool:
-        """Connected, and every change committed ``max_staleness`` seconds ago is applied."""
-        return self.connected and time.monotonic() - self.proven <= self.cache.max_staleness
-
-    def stop(self) -> None:
-        self._stop.set()
-        self.connected = False
-
-    def run(self) -> None:
-        backoff = 0.05
-        while not self._stop.is_set():
-            try:
-                self._serve()
-            except Exception as exc:  # noqa: BLE001 -- any failure: reconnect
-                if self._stop.is_set():
-                    break
-                stale = isinstance(exc, _Stale)
-                FACT_CACHE_LISTENER_LOST.labels("deadline" if stale else "error").inc()
-                if stale:
-                    log.warning(
-                        "fact-cache listener: %s; decisions read the database until a new "
-                        "connection proves the position; reconnecting",
-                        exc,
-                    )
-                else:
-                    log.warning("fact-cache listener lost its connection (%s); reconnecting", exc)
-            finally:
-                if self.connected:  # it served: the next failure starts the backoff over
-                    backoff = 0.05
-                self.connected = False
-                conn, self._conn = self._conn, None
-                if conn is not None:
-                    try:
-                        conn.close()  # non-blocking: a hung peer does not hold it
-                    except Exception:  # noqa: BLE001, S110 -- closing a dead connection
-                        pass
-            self._stop.wait(backoff)
-            backoff = min(backoff * 2, 5.0)
-
-    def _ready(self, conn: Any, deadline: float) -> None:
-        """Drive the connection until what it was asked is done; _Stale past ``deadline``."""
-        import psycopg2.extensions  # type: ignore[import-untyped]
-
-        while True:
-            state = conn.poll()
-            if state == psycopg2.extensions.POLL_OK:
-                return
-            left = deadline - time.monotonic()
-            if left <= 0 or self._stop.is_set():
-                raise _Stale("connecting took past the bound")
-            if state == psycopg2.extensions.POLL_WRITE:
-                select.select([], [conn], [], min(left, 0.5))
-            else:
-                select.select([conn], [], [], min(left, 0.5))
-
-    def _query(self, conn: Any, sql: str, deadline: float) -> tuple | None:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-            self._ready(conn, deadline)
-            return cur.fetchone() if cur.description else None
-
-    def _serve(self) -> None:
-        import psycopg2
-        import psycopg2.extensions
-
-        bound = self.cache.max_staleness
-        params = {k: v for k, v in self.params.items() if v is not None}
-        params.setdefault("connect_timeout", 5)
-        for name, value in KEEPALIVES.items():  # the kernel notices a peer that is gone
-            params.setdefault(name, value)
-        params.setdefault("tcp_user_timeout", max(int(bound * 1000), 1000))
-        deadline = time.monotonic() + max(bound, float(params["connect_timeout"]))
-        conn = self._conn = psycopg2.connect(**params, async_=1)
-        self._ready(conn, deadline)
-        row = self._query(conn, "SELECT current_schema()", deadline)
-        channel = f"orgauthz:{row[0] if row else 'public'}"
-        self._query(conn, f'LISTEN "{channel}"', deadline)
-        sent = time.monotonic()
-        row = self._query(conn, _POSITION_SQL, deadline)
-        # Listening before the read: every change after it is noticed. Facts kept while the
-        # position was read per request stay if it has not moved since; else start over.
-        self.cache.resync(row[0] if row else -1)
-        self.proven, self.connected = sent, True
-        beat = min(LISTEN_PING_SECONDS, bound / 4)
-        asked: tuple[float, Any] | None = None  # a heartbeat in flight: (sent, cursor)
-        waiting: tuple[float, int] | None = None  # read, not yet applied: (sent, position)
-        writing = False
-        while not self._stop.is_set():
-            now = time.monotonic()
-            if now - self.proven > bound:
-                raise _Stale(f"no position proven for {now - self.proven:.2f} s (bound {bound} s)")
-            if asked is None and now - sent >= beat:  # the heartbeat: read the position
-                sent, asked = now, (now, conn.cursor())
-                asked[1].execute(_POSITION_SQL)
-                writing = conn.poll() == psycopg2.extensions.POLL_WRITE
-            wake = self.proven + bound if asked else min(self.proven + bound, sent + beat)
-            left = max(0.0, wake - time.monotonic())
-            if writing:
-                select.select([], [conn], [], min(left, 0.5))
-            else:
-                select.select([conn], [], [], min(left, 0.5))
-            state = conn.poll()  # reads what arrived; a dead connection raises here
-            writing = state == psycopg2.extensions.POLL_WRITE
-            if conn.notifies:
-                notes, conn.notifies[:] = list(conn.notifies), []
-                for notice in notes:
-                    try:
-                        note = json.loads(notice.payload)
-                    except ValueError:
-                        note = {"all": True}
-                    if isinstance(note, dict):
-                        self.cache.apply(note)
-            if asked is not None and state == psycopg2.extensions.POLL_OK:
-                at, cur = asked
-                asked = None
-                row = cur.fetchone()
-                cur.close()
-                now_at = row[0] if row else -1
-                if waiting is not None and self.cache.position < waiting[1]:
-                    # The last heartbeat's position never arrived by notice (a proxy that
-                    # drops LISTEN, notices lost): start over at this one.
-                    log.warning(
-                        "fact-cache notices missing (position %s, applied %s): starting over",
-                        waiting[1],
-                        self.cache.position,
-                    )
-                    self.cache.apply({"g": now_at, "all": True}, exact=True)
-                waiting = (at, now_at)
-            if waiting is not None and self.cache.position >= waiting[1]:
-                self.proven, waiting = max(self.proven, waiting[0]), None
 
 
 CACHE = FactCache()

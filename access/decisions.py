@@ -11,7 +11,6 @@ import os
 import secrets
 from typing import NamedTuple
 
-import peewee
 from prometheus_client import Counter
 
 from access.errors import FactsUnavailable, Forbidden, NotFound
@@ -19,6 +18,7 @@ from access.keys import OUTSIDE
 from access.targets import TargetBuilder
 from authz.engine import PolicySet, StyleEngine
 from authz.view import ActorFacts, Node, Target, View, build_view
+from models.errors import DatabaseError
 from ops import decisionlog, tracing
 from ops.metrics import DECISION_ERRORS, DECISIONS
 
@@ -209,7 +209,7 @@ def _decide(
             explanation(engine, action, view, target, actor, allowed, actor_id) if explain else None
         )
         return Decision(allowed, decision_id, policy.version, reason, expl)
-    except peewee.DatabaseError as exc:
+    except DatabaseError as exc:
         log.error("database error while deciding %s: %s; denied", action, exc)
         DECISION_ERRORS.inc()
         raise FactsUnavailable(str(exc)) from exc
@@ -226,7 +226,7 @@ def _prepare(
 
     ``problem`` is None, or (reason, extra explanation) when there is nothing to ask the
     policy about: unknown resource, type or actor, a closed organization, a style with no
-    policy. Raises peewee.DatabaseError when the facts cannot be read.
+    policy. Raises DatabaseError when the facts cannot be read.
     """
     if facts.outside(target):  # the calling key's scope: another org is as none at all
         return None, (OUTSIDE, {}), None
@@ -272,7 +272,7 @@ def allowed_actions(
                 allowed.append(action)
         count(tally)
         return allowed
-    except peewee.DatabaseError as exc:
+    except DatabaseError as exc:
         DECISION_ERRORS.inc()
         raise FactsUnavailable(str(exc)) from exc
     except Exception:  # a deny of every action, never an allow

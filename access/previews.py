@@ -37,8 +37,6 @@ asks (``is_self``).
 
 import logging
 
-import peewee
-
 from access import invitations, members, resources
 from access.context import Context
 from access.decisions import Decision, Tally, count, decide, new_decision_id
@@ -48,6 +46,7 @@ from access.refusals import Question
 from access.targets import TargetBuilder
 from authz.view import MANAGEMENT_TYPES, OrgRef, Target, org_node
 from models import Invitation, Membership, User
+from models.errors import DatabaseError
 from ops import decisionlog
 from ops.metrics import DECISION_ERRORS
 
@@ -112,7 +111,7 @@ def _invitation(
     ctx: Context, targets: TargetBuilder, org: OrgRef, actor: str, action: str, ref: dict
 ) -> list:
     now = ctx.now()
-    known = Invitation.get_or_none((Invitation.id == ref["id"]) & (Invitation.org == org.id))
+    known = Invitation.get_or_none(id=ref["id"], org=org.id)
     if action == "invite" and known is None:  # a new invitation
         role = declared_role(engine_for(ctx, org), _named(ref, "role"))
         email = (ref.get("attributes") or {}).get("email")
@@ -134,10 +133,10 @@ def _invitation(
         invitations.role_changeable(inv, now)
         return questions
     invitations.usable(inv, now)  # accept: as the invited user, on their stored email
-    user = User.get_or_none(User.id == actor)
+    user = User.get_or_none(id=actor)
     if user is None:
         raise NotFound(f"unknown actor {actor!r}")
-    if Membership.get_or_none((Membership.org == org.id) & (Membership.user == actor)):
+    if Membership.get_or_none(org=org.id, user=actor):
         raise Conflict(f"{actor} is already a member of {org.id}")
     attrs = invitations.accept_facts(org, inv, actor, user.email_key, user.email_key)
     target = targets.management(org, "Invitation", attrs)
@@ -176,7 +175,7 @@ def preview(
         raise
     except DomainError as exc:
         return _deny(policy.version, actor, action, exc.detail, explain, ref)
-    except peewee.DatabaseError as exc:
+    except DatabaseError as exc:
         log.error("database error while previewing %s: %s; denied", action, exc)
         DECISION_ERRORS.inc()
         raise FactsUnavailable(str(exc)) from exc

@@ -25,7 +25,7 @@ from access.targets import AmbiguousResource, TargetBuilder, node_of
 from authz.diff import Member, World
 from authz.engine import PolicySet
 from authz.view import MANAGEMENT_TYPES, Node, OrgRef, Target, management_target
-from models import Grant, Membership, Organization, Resource
+from models.facts import open_orgs
 from ops import decisionlog
 
 REPLAY_BYTES = 64 * 1024 * 1024  # distinct decisions kept while replaying (estimated size)
@@ -36,16 +36,13 @@ TAIL_BLOCK = 64 * 1024
 def live_worlds() -> Iterator[World]:
     """Every open organization with its members, their grants and every registered chain,
     one organization at a time."""
-    for org in Organization.select().where(Organization.closed_at.is_null()):
+    for org, memberships, stored_grants, resources in open_orgs():
         grants: dict = {}
-        for g in Grant.select().where(Grant.org == org.id):
+        for g in stored_grants:
             held = grants.setdefault(g.user_id, {})
             held[g.resource_id] = held.get(g.resource_id, ()) + (g.role,)
-        members = [
-            Member(m.user_id, m.role, grants.get(m.user_id, {}))
-            for m in Membership.select().where(Membership.org == org.id)
-        ]
-        rows = {r.id: r for r in Resource.select().where(Resource.org == org.id)}
+        members = [Member(m.user_id, m.role, grants.get(m.user_id, {})) for m in memberships]
+        rows = {r.id: r for r in resources}
         root = Node("Organization", org.id)
         chains: list[tuple[Node, ...]] = [(root,)]
         for r in rows.values():
@@ -214,16 +211,9 @@ def _key(line: dict) -> str:
     )
 
 
-def replay(
-    baseline: PolicySet, candidate: PolicySet, lines: Iterable, max_bytes: int = REPLAY_BYTES
-) -> dict:
-    """Decide every distinct question of ``lines`` again on today's data under both
-    policies; the report lists those whose answer differs, allows gained first.
-
-    ``lines``: logged decisions, any order. Distinct questions are kept up to ``max_bytes``
-    (an estimate of what each costs in memory); lines of further new questions are counted
-    as ``skipped`` and not replayed.
-    """
+def _distinct(lines: Iterable, max_bytes: int) -> tuple[dict, int, int]:
+    """The distinct questions of ``lines`` ({key: [its latest line, times asked]}) up to
+    ``max_bytes``, how many lines were read, and how many were skipped past the bound."""
     seen: dict = {}
     used = total = skipped = 0
     for line in lines:
@@ -241,6 +231,20 @@ def replay(
             entry[1] += 1
             if str(line.get("time", "")) >= str(entry[0].get("time", "")):
                 entry[0] = line
+    return seen, total, skipped
+
+
+def replay(
+    baseline: PolicySet, candidate: PolicySet, lines: Iterable, max_bytes: int = REPLAY_BYTES
+) -> dict:
+    """Decide every distinct question of ``lines`` again on today's data under both
+    policies; the report lists those whose answer differs, allows gained first.
+
+    ``lines``: logged decisions, any order. Distinct questions are kept up to ``max_bytes``
+    (an estimate of what each costs in memory); lines of further new questions are counted
+    as ``skipped`` and not replayed.
+    """
+    seen, total, skipped = _distinct(lines, max_bytes)
     facts = TargetBuilder()
     changes = []
     for line, times in seen.values():

@@ -9,8 +9,7 @@ from this class, and the actor's facts on it (membership role, grants on the cha
 
 One SQL loader serves both databases: a resource's chain is one recursive query (a primary
 key probe per level), the actor with its role and grants on the chain another, an
-organization a third. They are plain SQL, prepared once: building them with Peewee's query
-builder cost ~300 µs each, more than running them.
+organization a third (models/facts.py: plain SQL, prepared once).
 
 Without ``facts`` a builder caches for its own lifetime only (a unit of work makes a fresh
 one after taking its locks, so it decides on what is committed now). With the ``facts`` of
@@ -18,61 +17,15 @@ one after taking its locks, so it decides on what is committed now). With the ``
 fresh as the request asked (access/cache.py).
 """
 
-import functools
 import json
 
-from access.cache import MISSING, Facts, PrivateFacts, Roles
 from access.errors import Invalid, NotFound
+from access.facts import MISSING, Facts, PrivateFacts, Roles
 from authz.view import ActorFacts, Node, OrgRef, Target, management_target, org_node
-from models import Grant, Membership, Organization, Resource, User, db
+from models import Resource
+from models.facts import MAX_DEPTH, statement
 
-MAX_DEPTH = 256  # resources nest at most this deep: deeper is a 422 (access/resources.py)
-
-_SQL = {
-    "org": 'SELECT id, style, closed_at FROM "{org}" WHERE id = {p}',
-    # The resource and its ancestors, deepest first, with its organization: one round trip.
-    # A resource is named by (organization, type, id): the org's own registration only.
-    "chain": "WITH RECURSIVE c(id, type, rid, owner, attributes, parent_id, org_id, depth) AS ("
-    ' SELECT id, type, rid, owner, attributes, parent_id, org_id, 0 FROM "{res}"'
-    " WHERE org_id = {p} AND type = {p} AND rid = {p}"
-    " UNION ALL"
-    " SELECT a.id, a.type, a.rid, a.owner, a.attributes, a.parent_id, a.org_id, c.depth + 1"
-    f' FROM "{{res}}" a JOIN c ON a.id = c.parent_id WHERE c.depth < {MAX_DEPTH})'
-    " SELECT c.id, c.type, c.rid, c.owner, c.attributes, o.id, o.style, o.closed_at"
-    ' FROM c JOIN "{org}" o ON o.id = c.org_id ORDER BY c.depth DESC',
-    # A check that names no org: every org's registration of (type, id), at most two (one
-    # is the answer, two are a 422 asking for the org), each chain tagged with its leaf.
-    "chains": "WITH RECURSIVE c(leaf, id, type, rid, owner, attributes, parent_id, org_id, depth)"
-    " AS (SELECT * FROM (SELECT id AS leaf, id, type, rid, owner, attributes, parent_id,"
-    ' org_id, 0 FROM "{res}" WHERE type = {p} AND rid = {p} LIMIT 2) s'
-    " UNION ALL"
-    " SELECT c.leaf, a.id, a.type, a.rid, a.owner, a.attributes, a.parent_id, a.org_id,"
-    f' c.depth + 1 FROM "{{res}}" a JOIN c ON a.id = c.parent_id WHERE c.depth < {MAX_DEPTH})'
-    " SELECT c.id, c.type, c.rid, c.owner, c.attributes, o.id, o.style, o.closed_at, c.leaf"
-    ' FROM c JOIN "{org}" o ON o.id = c.org_id ORDER BY c.leaf, c.depth DESC',
-    # Whether the user exists, its role in the org and its grants on the chain: one round trip.
-    "actor": 'SELECT u.id, m.role FROM "{user}" u LEFT JOIN "{mem}" m '
-    "ON m.user_id = u.id AND m.org_id = {p} WHERE u.id = {p}",
-    "actor_grants": 'SELECT u.id, m.role, g.resource_id, g.role FROM "{user}" u '
-    'LEFT JOIN "{mem}" m ON m.user_id = u.id AND m.org_id = {p} '
-    'LEFT JOIN "{grant}" g ON g.user_id = u.id '
-    "AND g.resource_id IN ({many}) WHERE u.id = {p}",
-    "grants": 'SELECT resource_id, role FROM "{grant}" '
-    "WHERE user_id = {p} AND resource_id IN ({many})",
-}
-
-
-@functools.lru_cache(maxsize=512)
-def _sql(name: str, many: int, p: str) -> str:
-    return _SQL[name].format(
-        p=p,
-        many=", ".join([p] * many),
-        org=Organization._meta.table_name,
-        res=Resource._meta.table_name,
-        user=User._meta.table_name,
-        mem=Membership._meta.table_name,
-        grant=Grant._meta.table_name,
-    )
+__all__ = ["MAX_DEPTH", "AmbiguousResource", "TargetBuilder", "node_of"]
 
 
 def _attrs(value: dict | str | None) -> dict:
@@ -114,7 +67,7 @@ class TargetBuilder:
 
     def _query(self, name: str, params: tuple[str | int, ...], many: int = 0) -> list:
         self.facts.loads += 1
-        return self.facts.read(_sql(name, many, db.param), params)
+        return self.facts.read(statement(name, many), params)
 
     # ------------------------------------------------------------ organizations, resources
     def org(self, org_id: str) -> OrgRef | None:

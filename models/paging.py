@@ -32,7 +32,7 @@ def keyset(
     holds fewer than ``limit`` rows. ``descending``: newest first (after: below it);
     ``key_of``: a row's key when it is not the row's attribute ``key.name`` (a key of a
     joined model)."""
-    value_of = key_of or (lambda row: getattr(row, key.name))
+    value_of = key_of or (lambda row: _key_of(row, key))
     order, past = (key.desc(), key.__lt__) if descending else (key, key.__gt__)
     if keep is None:
         bounded = query.where(past(after)) if after is not None else query
@@ -57,3 +57,9 @@ def keyset(
             return Page(found, None)
         if most is not None and scanned >= most:
             return Page(found, last)  # looked at enough for one request: the next page goes on
+
+
+def _key_of(row: Any, key: Any) -> Any:
+    """The value of ``key`` on ``row``: for a foreign key its column (``user_id``), not the
+    row it names (which would cost one more query)."""
+    return getattr(row, getattr(key, "object_id_name", key.name))

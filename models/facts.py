@@ -1,0 +1,112 @@
+"""The reads of decision facts: what a decision is asked about and who asks.
+
+A resource's chain is one recursive query (a primary key probe per level), the actor with
+its role and grants on the chain another, an organization a third. They are plain SQL,
+prepared once per database (``statement``): building them with Peewee's query builder cost
+~300 µs each, more than running them. ``access.targets.TargetBuilder`` runs them through
+the request's ``Facts.read`` (the primary, or a replica: access/cache.py), whose reads on the
+primary are ``read``.
+
+Also here: the change position's read (``POSITION_SQL``, for replicas and the listener) and
+the live data of every open organization a policy diff compares (``open_orgs``).
+"""
+
+import functools
+from collections.abc import Iterator
+from typing import NamedTuple
+
+import peewee
+
+from models.base import db
+from models.generation import Generation
+from models.orgs import Membership, Organization
+from models.resources import Grant, Resource
+from models.users import User
+
+MAX_DEPTH = 256  # resources nest at most this deep: deeper is a 422 (access/resources.py)
+
+_SQL = {
+    "org": 'SELECT id, style, closed_at FROM "{org}" WHERE id = {p}',
+    # The resource and its ancestors, deepest first, with its organization: one round trip.
+    # A resource is named by (organization, type, id): the org's own registration only.
+    "chain": "WITH RECURSIVE c(id, type, rid, owner, attributes, parent_id, org_id, depth) AS ("
+    ' SELECT id, type, rid, owner, attributes, parent_id, org_id, 0 FROM "{res}"'
+    " WHERE org_id = {p} AND type = {p} AND rid = {p}"
+    " UNION ALL"
+    " SELECT a.id, a.type, a.rid, a.owner, a.attributes, a.parent_id, a.org_id, c.depth + 1"
+    f' FROM "{{res}}" a JOIN c ON a.id = c.parent_id WHERE c.depth < {MAX_DEPTH})'
+    " SELECT c.id, c.type, c.rid, c.owner, c.attributes, o.id, o.style, o.closed_at"
+    ' FROM c JOIN "{org}" o ON o.id = c.org_id ORDER BY c.depth DESC',
+    # A check that names no org: every org's registration of (type, id), at most two (one
+    # is the answer, two are a 422 asking for the org), each chain tagged with its leaf.
+    "chains": "WITH RECURSIVE c(leaf, id, type, rid, owner, attributes, parent_id, org_id, depth)"
+    " AS (SELECT * FROM (SELECT id AS leaf, id, type, rid, owner, attributes, parent_id,"
+    ' org_id, 0 FROM "{res}" WHERE type = {p} AND rid = {p} LIMIT 2) s'
+    " UNION ALL"
+    " SELECT c.leaf, a.id, a.type, a.rid, a.owner, a.attributes, a.parent_id, a.org_id,"
+    f' c.depth + 1 FROM "{{res}}" a JOIN c ON a.id = c.parent_id WHERE c.depth < {MAX_DEPTH})'
+    " SELECT c.id, c.type, c.rid, c.owner, c.attributes, o.id, o.style, o.closed_at, c.leaf"
+    ' FROM c JOIN "{org}" o ON o.id = c.org_id ORDER BY c.leaf, c.depth DESC',
+    # Whether the user exists, its role in the org and its grants on the chain: one round trip.
+    "actor": 'SELECT u.id, m.role FROM "{user}" u LEFT JOIN "{mem}" m '
+    "ON m.user_id = u.id AND m.org_id = {p} WHERE u.id = {p}",
+    "actor_grants": 'SELECT u.id, m.role, g.resource_id, g.role FROM "{user}" u '
+    'LEFT JOIN "{mem}" m ON m.user_id = u.id AND m.org_id = {p} '
+    'LEFT JOIN "{grant}" g ON g.user_id = u.id '
+    "AND g.resource_id IN ({many}) WHERE u.id = {p}",
+    "grants": 'SELECT resource_id, role FROM "{grant}" '
+    "WHERE user_id = {p} AND resource_id IN ({many})",
+}
+
+# The change position (models/generation.py): one primary-key read.
+POSITION_SQL = f'SELECT value FROM "{Generation._meta.table_name}" WHERE id = 1'
+
+
+@functools.lru_cache(maxsize=512)
+def _sql(name: str, many: int, p: str) -> str:
+    return _SQL[name].format(
+        p=p,
+        many=", ".join([p] * many),
+        org=Organization._meta.table_name,
+        res=Resource._meta.table_name,
+        user=User._meta.table_name,
+        mem=Membership._meta.table_name,
+        grant=Grant._meta.table_name,
+    )
+
+
+def statement(name: str, many: int = 0) -> str:
+    """The fact read ``name`` (org, chain, chains, actor, actor_grants, grants) for the
+    bound database, with ``many`` parameters in its ``IN`` list."""
+    return _sql(name, many, db.param)
+
+
+def read(sql: str, params: tuple | list = ()) -> list:
+    """The rows of one read on the primary."""
+    return db.execute_sql(sql, params).fetchall()
+
+
+def on_postgres(database: peewee.Database | None) -> bool:
+    """Whether ``database`` (``db.obj``: the bound one) is PostgreSQL."""
+    return isinstance(database, peewee.PostgresqlDatabase)
+
+
+class OrgData(NamedTuple):
+    """An organization with its memberships, grants and resources, as stored."""
+
+    org: Organization
+    members: list[Membership]
+    grants: list[Grant]
+    resources: list[Resource]
+
+
+def open_orgs() -> Iterator[OrgData]:
+    """Every open organization with its rows, one organization at a time (a policy diff
+    compares them: access/review.py)."""
+    for org in Organization.select().where(Organization.closed_at.is_null()):
+        yield OrgData(
+            org,
+            list(Membership.select().where(Membership.org == org.id)),
+            list(Grant.select().where(Grant.org == org.id)),
+            list(Resource.select().where(Resource.org == org.id)),
+        )

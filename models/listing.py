@@ -1,0 +1,403 @@
+"""The SQL of the list queries (access/listing.py): the few rows and groups the policy is
+asked about, then the rows of the groups it allows, in one select per page.
+
+Every read goes through ``read``, the request's ``Facts.read`` (a replica or the primary:
+access/cache.py), so a list is decided on the same facts as a check. The statements are
+plain SQL: groups of rows become conditions (path prefixes, ``shape IN``, ``owner =``,
+``attributes IN``, ``id IN``) that the indexes on (org, type, shape), (org, type, path) and
+(org, type, rid) answer.
+"""
+
+import json
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+import peewee
+
+from models.base import db
+from models.orgs import Membership
+from models.resources import Grant, Resource, child_path, path_ids
+from models.users import User
+
+# A read of facts (``Facts.read`` of the request: a replica or the primary): SQL and its
+# parameters to rows.
+Read = Callable[[str, tuple], list]
+# The parameters of one query: strings (ids, types, paths) and integers (keys, limits).
+Params = list[str | int]
+# A context's allowed combinations: (shape, attribute texts or None) -> owned values allowed.
+Combos = dict[tuple[str, tuple[str, ...] | None], set[bool | None]]
+
+
+def _tables() -> dict:
+    return {
+        "res": Resource._meta.table_name,
+        "grant": Grant._meta.table_name,
+        "mem": Membership._meta.table_name,
+        "user": User._meta.table_name,
+    }
+
+
+def _run(read: Read, sql: str, params: Sequence[object]) -> list:
+    """Run one read through ``read``."""
+    return read(sql.format(p=db.param, **_tables()), tuple(params))
+
+
+def _marks(n: int) -> str:
+    return ", ".join(["{p}"] * n)
+
+
+# ---------------------------------------------------------------- resources
+class Special(NamedTuple):
+    """A resource whose facts for the actor are not its type alone (access/listing.py)."""
+
+    pk: int
+    type: str
+    rid: str
+    owner: str | None
+    attributes: dict
+    path: str
+    shape: str
+
+    @property
+    def ancestors(self) -> list[int]:
+        return path_ids(self.path)
+
+    @property
+    def child_path(self) -> str:
+        return child_path(self.path, self.pk)
+
+
+class Context(NamedTuple):
+    """The rows under ``prefix`` ("" : the whole org) outside the subtrees ``excluded``, and
+    the combinations of them the policy allows."""
+
+    prefix: str
+    excluded: list[str]
+    combos: Combos
+
+
+_ROW = "r.id, r.type, r.rid, r.owner, r.attributes, r.path, r.shape"
+_HAS_CHILD = 'EXISTS (SELECT 1 FROM "{res}" c WHERE c.parent_id = r.id)'
+
+
+def _special(row: Sequence) -> Special:
+    pk, type_, rid, owner, attributes, path, shape = row
+    return Special(
+        pk,
+        type_,
+        rid,
+        owner,
+        json.loads(attributes) if attributes else {},
+        path or "",
+        shape or type_,
+    )
+
+
+def member_role(read: Read, org_id: str, user_id: str) -> tuple[bool, str | None]:
+    """(whether the user exists, its membership role in the org or None)."""
+    rows = _run(
+        read,
+        'SELECT u.id, m.role FROM "{user}" u LEFT JOIN "{mem}" m'
+        " ON m.user_id = u.id AND m.org_id = {p} WHERE u.id = {p}",
+        [org_id, user_id],
+    )
+    return bool(rows), rows[0][1] if rows else None
+
+
+def granted(read: Read, user_id: str, org_id: str) -> list[tuple[str, Special]]:
+    """The user's grants in the org: (role, the resource)."""
+    rows = _run(
+        read,
+        f'SELECT g.role, {_ROW} FROM "{{grant}}" g JOIN "{{res}}" r'
+        " ON r.id = g.resource_id WHERE g.user_id = {p} AND r.org_id = {p}",
+        [user_id, org_id],
+    )
+    return [(row[0], _special(row[1:])) for row in rows]
+
+
+def owned_parents(read: Read, org_id: str, user_id: str) -> list[Special]:
+    """The resources of the org the user owns that have children."""
+    rows = _run(
+        read,
+        f'SELECT {_ROW} FROM "{{res}}" r WHERE r.org_id = {{p}}'
+        f" AND r.owner = {{p}} AND {_HAS_CHILD}",
+        [org_id, user_id],
+    )
+    return [_special(row) for row in rows]
+
+
+def parents_of_types(read: Read, org_id: str, types: list[str]) -> list[Special]:
+    """The resources of the org of ``types`` that have children."""
+    rows = _run(
+        read,
+        f'SELECT {_ROW} FROM "{{res}}" r WHERE r.org_id = {{p}} AND r.type IN'
+        f" ({_marks(len(types))}) AND {_HAS_CHILD}",
+        [org_id, *types],
+    )
+    return [_special(row) for row in rows]
+
+
+def shapes(read: Read, org_id: str, type_: str) -> list[str]:
+    """The distinct shapes of ``type_`` in the org: one index probe per shape."""
+    sql = (
+        "WITH RECURSIVE s(shape) AS ("
+        ' SELECT MIN(shape) FROM "{res}" WHERE org_id = {p} AND type = {p}'
+        " UNION ALL"
+        ' SELECT (SELECT MIN(r.shape) FROM "{res}" r'
+        "         WHERE r.org_id = {p} AND r.type = {p} AND r.shape > s.shape)"
+        " FROM s WHERE s.shape IS NOT NULL)"
+        " SELECT shape FROM s WHERE shape IS NOT NULL"
+    )
+    return [r[0] for r in _run(read, sql, [org_id, type_, org_id, type_])]
+
+
+def attribute_texts(read: Read, org_id: str, type_: str) -> list[str]:
+    """The distinct ``attributes`` texts of the rows of ``type_`` in the org."""
+    rows = _run(
+        read,
+        'SELECT DISTINCT attributes FROM "{res}" WHERE org_id = {p} AND type = {p}',
+        [org_id, type_],
+    )
+    return [text for (text,) in rows]
+
+
+def allowed_rids(
+    read: Read,
+    org_id: str,
+    type_: str,
+    actor_id: str,
+    allowed_ids: list[int],
+    granted_ids: list[int],
+    contexts: list[Context],
+    after: str | None,
+    limit: int,
+    plan: tuple[int, int],
+) -> list[str]:
+    """The rids of the rows of ``type_`` the policy allows, in rid order after ``after``,
+    ``limit`` + 1 at most: the rows ``allowed_ids`` (granted rows are decided alone) and
+    the allowed combinations of each context, the granted rows ``granted_ids`` left out of
+    them. ``plan``: (SORT_AT, MAX_RUNS), how a subtree is read (``_branches``)."""
+    branches = _branches(read, org_id, type_, actor_id, allowed_ids, granted_ids, contexts, plan)
+    if not branches:
+        return []
+    sqls: list[str] = []
+    all_params: Params = []
+    for condition, params, order in branches:
+        sql = 'SELECT r.rid FROM "{res}" r WHERE r.org_id = {p} AND r.type = {p}'
+        all_params += [org_id, type_]
+        if after is not None:
+            sql += " AND r.rid > {p}"
+            all_params.append(after)
+        sqls.append(f"{sql} AND {condition} ORDER BY {order} LIMIT {{p}}")
+        all_params += params + [limit + 1]
+    if len(sqls) == 1:
+        sql = sqls[0]
+    else:
+        sql = " UNION ALL ".join(f"SELECT rid FROM ({q}) b{i}" for i, q in enumerate(sqls))
+        sql += " ORDER BY rid LIMIT {p}"
+        all_params.append(limit + 1)
+    return [rid for (rid,) in _run(read, sql, all_params)]
+
+
+def _branches(
+    read: Read,
+    org_id: str,
+    type_: str,
+    actor_id: str,
+    allowed_ids: list[int],
+    granted_ids: list[int],
+    contexts: list[Context],
+    plan: tuple[int, int],
+) -> list[tuple[str, Params, str]]:
+    """(condition, parameters, order) of each select of the page.
+
+    One branch per subtree context, one for the rest; contexts are disjoint and granted
+    rows are only in the first branch, so UNION ALL never repeats a row. A subtree is read
+    as one run per folder holding rows of the type (the distinct paths, by index skips, at
+    most MAX_RUNS): the subtree index (org, type, path, rid) gives each run in id order and
+    the union is merged to the page, so a page costs the same whether the subtree holds
+    1,000 rows or 500,000 (sorting it read them all: half the table for a grant on a root
+    folder). A subtree of more folders than that is sorted when it holds few rows (a count
+    stopped at SORT_AT), else the (org, type, rid) index is walked in id order, stopping at
+    the page. (Left to itself the planner may walk the whole rid index for a small
+    subtree: hence the explicit plans.)"""
+    sort_at, max_runs = plan
+    not_granted = f"r.id NOT IN ({_marks(len(granted_ids))})" if granted_ids else ""
+    branches: list[tuple[str, Params, str]] = []
+    rest: list[str] = []
+    rest_params: Params = []
+    if allowed_ids:
+        rest.append(f"r.id IN ({_marks(len(allowed_ids))})")
+        rest_params += allowed_ids
+    for prefix, excluded, combos in contexts:
+        condition, params = _group_condition(prefix, excluded, combos, actor_id)
+        if not_granted:
+            condition = f"({not_granted} AND {condition})"
+            params = [*granted_ids, *params]
+        if not prefix:
+            rest.append(condition)
+            rest_params += params
+        else:
+            runs = _paths(read, org_id, type_, prefix, max_runs + 1)
+            if len(runs) <= max_runs:  # one run per folder, each read in id order
+                for path in runs:
+                    branches.append((f"({condition} AND r.path = {{p}})", [*params, path], "r.rid"))
+            elif _at_least(read, org_id, type_, prefix, sort_at):
+                branches.append((condition, params, "r.rid"))
+            else:
+                branches.append((condition, params, "r.rid || ''"))
+    if rest:
+        branches.insert(0, ("(" + " OR ".join(rest) + ")", rest_params, "r.rid"))
+    return branches
+
+
+def _paths(read: Read, org_id: str, type_: str, prefix: str, most: int) -> list[str]:
+    """The distinct paths of the rows of ``type_`` under ``prefix`` (one index probe each),
+    at most ``most``. On PostgreSQL the subtree index orders paths byte by byte
+    (``varchar_pattern_ops``), so the skips use its operators; ``MIN`` would read the whole
+    subtree."""
+    if isinstance(db.obj, peewee.PostgresqlDatabase):
+        first = (
+            'SELECT path FROM "{res}" WHERE org_id = {p} AND type = {p} AND path LIKE {p}'
+            " ORDER BY path USING ~<~ LIMIT 1"
+        )
+        after = (
+            'SELECT r.path FROM "{res}" r WHERE r.org_id = {p} AND r.type = {p}'
+            " AND r.path LIKE {p} AND r.path ~>~ s.path ORDER BY r.path USING ~<~ LIMIT 1"
+        )
+    else:
+        first = 'SELECT MIN(path) FROM "{res}" WHERE org_id = {p} AND type = {p} AND path LIKE {p}'
+        after = (
+            'SELECT MIN(r.path) FROM "{res}" r WHERE r.org_id = {p} AND r.type = {p}'
+            " AND r.path LIKE {p} AND r.path > s.path"
+        )
+    sql = (
+        f"WITH RECURSIVE s(path) AS (SELECT ({first}) UNION ALL SELECT ({after})"
+        " FROM s WHERE s.path IS NOT NULL) SELECT path FROM s WHERE path IS NOT NULL LIMIT {p}"
+    )
+    like = prefix + "%"
+    return [r[0] for r in _run(read, sql, [org_id, type_, like, org_id, type_, like, most])]
+
+
+def _at_least(read: Read, org_id: str, type_: str, prefix: str, n: int) -> bool:
+    """Whether the subtree ``prefix`` holds at least ``n`` rows of ``type_`` (reads at most
+    ``n`` entries of the subtree index)."""
+    sql = (
+        'SELECT COUNT(*) FROM (SELECT 1 FROM "{res}" r WHERE r.org_id = {p} AND r.type = {p}'
+        " AND r.path LIKE {p} LIMIT {p}) s"
+    )
+    count: int = _run(read, sql, [org_id, type_, prefix + "%", n])[0][0]
+    return count >= n
+
+
+def _group_condition(
+    prefix: str, excluded: list[str], combos: Combos, actor_id: str
+) -> tuple[str, Params]:
+    """The SQL (and parameters) selecting the rows of one context whose combination of
+    shape, ownership and attribute values the policy allows."""
+    by_condition: dict[tuple[tuple[str, ...] | None, frozenset[bool | None]], list[str]] = {}
+    for (shape, texts), owned_set in combos.items():
+        by_condition.setdefault((texts, frozenset(owned_set)), []).append(shape)
+    terms: list[str] = []
+    params: Params = []
+    for (texts, owned), shapes_ in sorted(by_condition.items(), key=repr):
+        parts = [f"r.shape IN ({_marks(len(shapes_))})"]
+        params += sorted(shapes_)
+        if owned == {True}:
+            parts.append("r.owner = {p}")
+            params.append(actor_id)
+        elif owned == {False}:
+            parts.append("(r.owner IS NULL OR r.owner <> {p})")
+            params.append(actor_id)
+        if texts is not None:
+            parts.append(f"r.attributes IN ({_marks(len(texts))})")
+            params += list(texts)
+        terms.append("(" + " AND ".join(parts) + ")")
+    scope: list[str] = []
+    scope_params: Params = []
+    if prefix:
+        scope.append("r.path LIKE {p}")
+        scope_params.append(prefix + "%")
+    for path in excluded:
+        scope.append("r.path NOT LIKE {p}")
+        scope_params.append(path + "%")
+    sql = "(" + " AND ".join(scope + ["(" + " OR ".join(terms) + ")"]) + ")"
+    return sql, scope_params + params
+
+
+# ---------------------------------------------------------------- actors
+def _signature(pks: list[int]) -> tuple[str | None, Params]:
+    """Each user's grant role on each level ``pks`` of a chain (columns g0, g1...), as a
+    subquery, and its parameters; None for a chain of no registered level."""
+    if not pks:
+        return None, []
+    cols = ", ".join(
+        f"MAX(CASE WHEN resource_id = {{p}} THEN role END) AS g{i}" for i in range(len(pks))
+    )
+    sql = (
+        f'(SELECT user_id, {cols} FROM "{{grant}}" WHERE resource_id IN'
+        f" ({_marks(len(pks))}) GROUP BY user_id)"
+    )
+    return sql, [*pks, *pks]
+
+
+def membership_roles(read: Read, org_id: str) -> list[str]:
+    """The distinct membership roles held in the org."""
+    rows = _run(read, 'SELECT DISTINCT role FROM "{mem}" WHERE org_id = {p}', [org_id])
+    return [role for (role,) in rows]
+
+
+def grant_groups(read: Read, org_id: str, pks: list[int]) -> list[tuple[str | None, ...]]:
+    """The distinct (membership role in the org, grant role on each level ``pks``) of the
+    users holding a grant on one of them."""
+    sig, sig_params = _signature(pks)
+    if sig is None:
+        return []
+    cols = ", ".join(f"s.g{i}" for i in range(len(pks)))
+    rows = _run(
+        read,
+        f'SELECT DISTINCT m.role, {cols} FROM {sig} s LEFT JOIN "{{mem}}" m'
+        " ON m.user_id = s.user_id AND m.org_id = {p}",
+        sig_params + [org_id],
+    )
+    return [tuple(row) for row in rows]
+
+
+def users_of_groups(
+    read: Read,
+    org_id: str,
+    pks: list[int],
+    groups: list[tuple[str | None, ...]],
+    owners: list[str],
+    after: str | None,
+    limit: int,
+) -> list[str]:
+    """The ids of the users in ``groups`` (membership role, grant role on each level
+    ``pks``; None: none), but ``owners``, in id order after ``after``, ``limit`` + 1 at
+    most."""
+    sig, sig_params = _signature(pks)
+    terms: list[str] = []
+    term_params: list[str] = []
+    for role, *grant_roles in groups:
+        parts = ["m.role IS NULL" if role is None else "m.role = {p}"]
+        term_params += [] if role is None else [role]
+        for i, r in enumerate(grant_roles):
+            parts.append(f"s.g{i} IS NULL" if r is None else f"s.g{i} = {{p}}")
+            term_params += [] if r is None else [r]
+        terms.append("(" + " AND ".join(parts) + ")")
+    sql = 'SELECT u.id FROM "{user}" u LEFT JOIN "{mem}" m ON m.user_id = u.id AND m.org_id = {p}'
+    params: Params = [org_id]
+    if sig:
+        sql += f" LEFT JOIN {sig} s ON s.user_id = u.id"
+        params += sig_params
+    sql += " WHERE (" + " OR ".join(terms) + ")"
+    params += term_params
+    if owners:
+        sql += f" AND u.id NOT IN ({_marks(len(owners))})"
+        params += owners
+    if after is not None:
+        sql += " AND u.id > {p}"
+        params.append(after)
+    sql += " ORDER BY u.id LIMIT {p}"
+    params.append(limit + 1)
+    return [r[0] for r in _run(read, sql, params)]
