@@ -11,7 +11,7 @@ FORBIDDEN = {
     "authz": {"flask", "peewee", "playhouse", "models", "ops", "access", "routes", "app"},
     "models": {"flask", "ops", "access", "routes", "app"},
     "ops": {"access", "routes", "app"},
-    "access": {"flask", "werkzeug", "routes", "app"},
+    "access": {"flask", "werkzeug", "peewee", "playhouse", "psycopg2", "routes", "app"},
 }
 
 
