@@ -148,11 +148,12 @@ def consistency_token(response: Response) -> Response:
         if facts is not None:  # which database decided (access/cache.py: replicas)
             response.headers["X-Decided-By"] = facts.source
         return response
-    if written is None:  # a write with no unit of work: the position now
+    if written is None:  # a write with no unit of work (a key's scope): the position now
         try:
             written = change_position(db)
         except Exception:  # noqa: BLE001 -- no token rather than a failed answer
             return response
+        CACHE.wrote(written)  # and this worker's next answers include it, as after a unit
     _stamp(response, token(written))
     return response
 
