@@ -15,7 +15,7 @@ PORT ?= 8000
 LOCKS := requirements.txt requirements-dev.txt requirements-bench.txt
 
 
-.PHONY: run test axe setup setup-dev db demo key bench bench-small bench-cluster policy-test typecheck lint lock clean cluster
+.PHONY: run test axe setup setup-dev db demo key bench bench-small bench-cluster policy-test mutmut typecheck lint lock clean cluster
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || (echo "Python 3.11 or 3.12 is required (oso 0.27.3 has no wheel for 3.13)"; exit 1)
@@ -125,7 +125,17 @@ cluster: setup
 	$(BIN)/python -m deploy.localcluster --port $(CLUSTER_PORT) $(CLUSTER_ARGS)
 
 policy-test: setup
-	$(BIN)/flask --app app policy test
+	$(BIN)/flask --app app policy test --mutants
+
+# A mutation run (mutmut, [tool.mutmut] in pyproject.toml) over access/members.py,
+# access/invitations.py and access/uow.py with their feature tests. mutmut copies the code
+# into mutants/ and runs there; the directory is removed afterwards (never committed).
+# MUTMUT_TIME bounds the run (seconds); `mutmut results` lists what survived.
+MUTMUT_TIME ?= 2400
+mutmut: setup-dev
+	-timeout $(MUTMUT_TIME) $(BIN)/mutmut run --max-children 2
+	$(BIN)/mutmut results
+	rm -rf mutants
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache

@@ -142,63 +142,66 @@ def data_changes(old: PolicySet, new: PolicySet, worlds: Iterable[World]) -> lis
     """Each (user, org, resource, action) of ``worlds`` whose answer differs between the two
     versions, and each management question a member could meet there (a member of that
     role to change or remove, a resource to grant on) whose answer differs."""
-    changes = []
+    changes: list = []
     management: dict = {}  # style -> the management cells that differ
     for world in worlds:
-        org = world.org
-        if org.style not in old.engines and org.style not in new.engines:
+        style = world.org.style
+        if style not in old.engines and style not in new.engines:
             continue
-        if org.style in old.engines and org.style in new.engines:
-            if org.style not in management:
-                management[org.style] = management_changes(
-                    old.engine(org.style), new.engine(org.style)
-                )
-            held = Counter(m.role for m in world.members)
-            for m in world.members:
-                for cell in management[org.style]:
-                    if cell["role"] == m.role and _applies(cell, m, world, held):
-                        changes.append(
-                            {
-                                "user": m.user_id,
-                                "role": m.role,
-                                "org": org.id,
-                                "style": org.style,
-                                "resource_type": cell["resource"],
-                                "resource_id": cell["label"],
-                                "action": cell["action"],
-                                "change": cell["change"],
-                            }
-                        )
-        engines = {side: p.engines.get(org.style) for side, p in (("old", old), ("new", new))}
-        for m in world.members:
-            actor = ActorFacts(True, m.role, m.grants)
-            for chain in world.chains:
-                node = chain[-1]
-                answers: dict = {}
-                for side, engine in engines.items():
-                    if engine is None or node.type not in engine.types:
-                        answers[side] = {}
-                        continue
-                    view = build_view(engine, m.user_id, chain, actor)
-                    answers[side] = {
-                        a: engine.is_allowed(a, view) for a in engine.permissions(node.type)
-                    }
-                for action in sorted(set(answers["old"]) | set(answers["new"])):
-                    before = answers["old"].get(action, False)
-                    after = answers["new"].get(action, False)
-                    if before != after:
-                        changes.append(
-                            {
-                                "user": m.user_id,
-                                "role": m.role,
-                                "org": org.id,
-                                "style": org.style,
-                                "resource_type": node.type,
-                                "resource_id": node.id,
-                                "action": action,
-                                "change": "gains" if after else "loses",
-                            }
-                        )
+        if style in old.engines and style in new.engines:
+            if style not in management:
+                management[style] = management_changes(old.engine(style), new.engine(style))
+            changes += _management_changes(world, management[style])
+        engines = {side: p.engines.get(style) for side, p in (("old", old), ("new", new))}
+        changes += _answer_changes(world, engines)
+    return changes
+
+
+def _change(world: World, member: Member, type_: str, id_: str, action: str, change: str) -> dict:
+    return {
+        "user": member.user_id,
+        "role": member.role,
+        "org": world.org.id,
+        "style": world.org.style,
+        "resource_type": type_,
+        "resource_id": id_,
+        "action": action,
+        "change": change,
+    }
+
+
+def _management_changes(world: World, cells: list) -> list:
+    """The management cells that differ which a member of ``world`` could meet there."""
+    held = Counter(m.role for m in world.members)
+    return [
+        _change(world, m, cell["resource"], cell["label"], cell["action"], cell["change"])
+        for m in world.members
+        for cell in cells
+        if cell["role"] == m.role and _applies(cell, m, world, held)
+    ]
+
+
+def _answer_changes(world: World, engines: dict) -> list:
+    """Each (member, resource, action) of ``world`` whose answer differs between the
+    ``old`` and ``new`` engines (None: the style is not in that version)."""
+    changes = []
+    for m in world.members:
+        actor = ActorFacts(True, m.role, m.grants)
+        for chain in world.chains:
+            node = chain[-1]
+            answers: dict = {}
+            for side, engine in engines.items():
+                if engine is None or node.type not in engine.types:
+                    answers[side] = {}
+                    continue
+                view = build_view(engine, m.user_id, chain, actor)
+                actions = engine.permissions(node.type)
+                answers[side] = {a: engine.is_allowed(a, view) for a in actions}
+            for action in sorted(set(answers["old"]) | set(answers["new"])):
+                after = answers["new"].get(action, False)
+                if answers["old"].get(action, False) != after:
+                    change = "gains" if after else "loses"
+                    changes.append(_change(world, m, node.type, node.id, action, change))
     return changes
 
 

@@ -334,38 +334,7 @@ def check(directory: Path) -> list:
     tables_ok = True
     for style in policy.styles:
         engine = policy.engine(style)
-        text = strip_comments("\n".join(Path(f).read_text() for f in engine.files))
-        blocks = resource_blocks(text)
-        usage = _ROLES_LIST.sub("", text)
-        for type_, decl in engine.types.items():
-            if type_ in MANAGEMENT_TYPES:
-                continue
-            for role in decl.roles:
-                if f'"{role}"' not in usage:
-                    problems.append(
-                        f"{style}: role {role!r} on {type_} is declared but no rule "
-                        "grants it anything"
-                    )
-            if not decl.roles:
-                continue
-            body = blocks.get(type_, "")
-            for perm in decl.permissions:
-                shorthand = re.search(rf'"{re.escape(perm)}"\s+if\b', body)
-                rule = re.search(
-                    rf'has_permission\([^)]*"{re.escape(perm)}"\s*,\s*\w+\s*:\s*'
-                    rf"{type_}\b",
-                    text,
-                )
-                if not (shorthand or rule):
-                    problems.append(
-                        f"{style}: permission {perm!r} on {type_} is granted to no role"
-                    )
-        for role in engine.unranked_roles():
-            problems.append(
-                f"{style}: role {role!r} has no place in the role order the management rules "
-                f'read: add rank("{role}", N) beside the other rank lines of {style}.polar, '
-                "or no one may invite as it or give it"
-            )
+        problems += _declaration_problems(style, engine)
         try:
             result = run_table(engine, load_table(table_path(directory, style)))
             problems += [f"table: {f}" for f in result.failures]
@@ -381,32 +350,71 @@ def check(directory: Path) -> list:
     except (PolicyError, TableError) as exc:
         return problems + [f"coverage: {exc}"]
     for result in results:
-        engine = policy.engine(result.style)
-        for type_, decl in engine.types.items():
-            for role in decl.roles:
-                if role not in result.roles.get(type_, set()):
-                    problems.append(
-                        f"{result.style}: role {role!r} on {type_} is exercised by no principal "
-                        f"of {result.style}.test.yaml: add a principal who holds it and the "
-                        "cells it is allowed"
-                    )
-            for action in decl.permissions:
-                if action not in result.allowed_actions.get(
-                    type_, set()
-                ) and action not in result.listed_actions.get(type_, set()):
-                    problems.append(
-                        f"{result.style}: permission {action!r} on {type_} is allowed to no "
-                        f"principal of {result.style}.test.yaml (list who may, or [] for nobody)"
-                    )
-        for st, hit in result.rules:
-            if not hit and not Path(st.path).name.startswith("_"):
-                problems.append(
-                    f"{result.style}: no cell of {result.style}.test.yaml exercises the rule "
-                    f"{st}: removing it changes no answer"
-                )
+        problems += _coverage_problems(policy.engine(result.style), result)
     for st, hit in shared_rules(results).values():
         if not hit:
             problems.append(f"shared: no cell of any table exercises the rule {st}")
+    return problems
+
+
+def _declaration_problems(style: str, engine: StyleEngine) -> list:
+    """Roles granted nothing, permissions granted to no role, roles with no rank."""
+    problems = []
+    text = strip_comments("\n".join(Path(f).read_text() for f in engine.files))
+    blocks = resource_blocks(text)
+    usage = _ROLES_LIST.sub("", text)
+    for type_, decl in engine.types.items():
+        if type_ in MANAGEMENT_TYPES:
+            continue
+        for role in decl.roles:
+            if f'"{role}"' not in usage:
+                problems.append(
+                    f"{style}: role {role!r} on {type_} is declared but no rule grants it anything"
+                )
+        if not decl.roles:
+            continue
+        body = blocks.get(type_, "")
+        for perm in decl.permissions:
+            shorthand = re.search(rf'"{re.escape(perm)}"\s+if\b', body)
+            rule = re.search(
+                rf'has_permission\([^)]*"{re.escape(perm)}"\s*,\s*\w+\s*:\s*{type_}\b', text
+            )
+            if not (shorthand or rule):
+                problems.append(f"{style}: permission {perm!r} on {type_} is granted to no role")
+    for role in engine.unranked_roles():
+        problems.append(
+            f"{style}: role {role!r} has no place in the role order the management rules "
+            f'read: add rank("{role}", N) beside the other rank lines of {style}.polar, '
+            "or no one may invite as it or give it"
+        )
+    return problems
+
+
+def _coverage_problems(engine: StyleEngine, result: Coverage) -> list:
+    """Roles and permissions no principal of the table exercises, rules no cell does."""
+    problems = []
+    style = result.style
+    for type_, decl in engine.types.items():
+        for role in decl.roles:
+            if role not in result.roles.get(type_, set()):
+                problems.append(
+                    f"{style}: role {role!r} on {type_} is exercised by no principal of "
+                    f"{style}.test.yaml: add a principal who holds it and the cells it is allowed"
+                )
+        for action in decl.permissions:
+            if action not in result.allowed_actions.get(
+                type_, set()
+            ) and action not in result.listed_actions.get(type_, set()):
+                problems.append(
+                    f"{style}: permission {action!r} on {type_} is allowed to no principal of "
+                    f"{style}.test.yaml (list who may, or [] for nobody)"
+                )
+    for st, hit in result.rules:
+        if not hit and not Path(st.path).name.startswith("_"):
+            problems.append(
+                f"{style}: no cell of {style}.test.yaml exercises the rule {st}: removing it "
+                "changes no answer"
+            )
     return problems
 
 

@@ -17,6 +17,11 @@ request's roles fill them), or null for "no reason rule holds" (the sentence the
 the roles). A row on a cell the table expects allowed is an error. Every reason text the
 policy declares must be asserted by at least one row, so that a reason rule whose text or
 condition changes fails its table (``reason_failures``).
+
+``settings`` (optional) pins the values the policy states with ``setting(name, value)``
+(an invitation lifetime, a batch limit, the creator's role), each beside the sentence of
+the page it comes from. ``equivalent`` (optional) lists the policy changes no row can
+notice, with the reason (``authz.mutants``, ``policy test --mutants``).
 """
 
 import re
@@ -78,6 +83,19 @@ class UnassertedReason(NamedTuple):
         )
 
 
+class SettingFailure(NamedTuple):
+    style: str
+    name: str
+    expected: object
+    got: object
+
+    def __str__(self) -> str:
+        return (
+            f"{self.style}: the setting {self.name} is {self.got!r}, the table says "
+            f"{self.expected!r}"
+        )
+
+
 class Result(NamedTuple):
     style: str
     cells: int
@@ -99,8 +117,9 @@ def load_table(path: Path) -> dict:
     for key in ("principals", "resources", "expect"):
         if not isinstance(data, dict) or not isinstance(data.get(key), dict):
             raise TableError(f"{path}: needs a mapping {key!r}")
-    if not isinstance(data.get("reasons") or {}, dict):
-        raise TableError(f"{path}: 'reasons' must be a mapping")
+    for key in ("reasons", "settings"):
+        if not isinstance(data.get(key) or {}, dict):
+            raise TableError(f"{path}: {key!r} must be a mapping")
     return data
 
 
@@ -210,7 +229,18 @@ def run_table(engine: StyleEngine, table: dict, source: str = "") -> Result:
                 )
             )
     failures += reason_failures(engine, table, found, views, source)
+    failures += setting_failures(engine, table)
     return Result(engine.style, count, failures)
+
+
+def setting_failures(engine: StyleEngine, table: dict) -> list:
+    """The table's ``settings`` (name: value, as the vendor's pages state it) the policy
+    does not state with that value: a lifetime or a limit changed by mistake fails."""
+    return [
+        SettingFailure(engine.style, name, value, engine.setting(name))
+        for name, value in (table.get("settings") or {}).items()
+        if engine.setting(name) != value
+    ]
 
 
 # ---------------------------------------------------------------- reasons

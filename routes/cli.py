@@ -121,11 +121,22 @@ def policy_group() -> None:
 @policy_group.command(
     "test",
     help="Run every style's test table; exit 1 on any failure. --coverage also prints, per "
-    "style, which rules and (role, action) cells the tables exercise.",
+    "style, which rules and (role, action) cells the tables exercise. --mutants changes each "
+    "rule a little (drops a clause, swaps a role for its neighbour, moves a number, negates) "
+    "and lists the changes no row of the table notices; exit 1 when one no equivalence explains.",
 )
 @click.option("--dir", "directory", default=None, help="Policy folder (default: the live one).")
 @click.option("--coverage", "with_coverage", is_flag=True, help="Print what the tables exercise.")
-def policy_test(directory: str | None, with_coverage: bool) -> None:
+@click.option("--mutants", "with_mutants", is_flag=True, help="Measure the tables' strength.")
+@click.option("--style", "styles", multiple=True, help="With --mutants: only this style.")
+@click.option("--jobs", type=int, default=None, help="With --mutants: worker processes.")
+def policy_test(
+    directory: str | None,
+    with_coverage: bool,
+    with_mutants: bool,
+    styles: tuple[str, ...],
+    jobs: int | None,
+) -> None:
     folder = Path(directory or current_app.config["POLICY_DIR"])
     try:
         policy = PolicySet(folder)
@@ -148,21 +159,57 @@ def policy_test(directory: str | None, with_coverage: bool) -> None:
         except (PolicyError, TableError) as exc:
             click.echo(f"coverage error: {exc}", err=True)
             sys.exit(2)
+    if with_mutants:
+        failed += _echo_mutants(folder, list(styles), jobs)
     click.echo(f"policy version {policy.version}")
     sys.exit(1 if failed else 0)
+
+
+def _echo_mutants(directory: Path, styles: list, jobs: int | None, max_survivors: int = 0) -> int:
+    """Print the mutation report; the number of problems (survivors past
+    ``max_survivors`` and stale equivalence rows)."""
+    from authz import mutants
+
+    try:
+        reports = mutants.run(directory, styles or None, jobs)
+    except (PolicyError, TableError) as exc:
+        click.echo(f"mutants error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(mutants.report_text(reports))
+    return len(mutants.problems(reports, max_survivors))
 
 
 @policy_group.command(
     "check",
     help="Lint the policies: parse errors, table names the policy does not know, roles "
     "granted nothing, permissions granted to no role, roles with no rank, roles, permissions "
-    "and rules the tables do not exercise, refusals no reason rule explains.",
+    "and rules the tables do not exercise, refusals no reason rule explains. --mutants also "
+    "fails on a change to a rule no table row notices (beyond --max-survivors) that the "
+    "table's equivalent section does not explain.",
 )
 @click.option("--dir", "directory", default=None, help="Policy folder (default: the live one).")
-def policy_check(directory: str | None) -> None:
+@click.option("--mutants", "with_mutants", is_flag=True, help="Gate on the tables' strength.")
+@click.option(
+    "--max-survivors",
+    type=int,
+    default=None,
+    help="Unexplained surviving mutants allowed (implies --mutants; default 0).",
+)
+@click.option("--jobs", type=int, default=None, help="With --mutants: worker processes.")
+def policy_check(
+    directory: str | None, with_mutants: bool, max_survivors: int | None, jobs: int | None
+) -> None:
+    from authz import mutants
     from authz.lint import check
 
-    problems = check(Path(directory or current_app.config["POLICY_DIR"]))
+    folder = Path(directory or current_app.config["POLICY_DIR"])
+    problems = check(folder)
+    if with_mutants or max_survivors is not None:
+        try:
+            reports = mutants.run(folder, None, jobs)
+            problems += mutants.problems(reports, max_survivors or 0)
+        except (PolicyError, TableError) as exc:
+            problems.append(f"mutants: {exc}")
     for problem in problems:
         click.echo(f"  {problem}")
     if problems:

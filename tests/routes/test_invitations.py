@@ -200,3 +200,20 @@ def test_a_closed_org_takes_no_invitations(api, org):
     assert "closed" in problem(accept(api, token, "late"), 403)["detail"]
     with db.connection_context():
         assert not Membership.select().where(Membership.user == "late").exists()
+
+
+def test_an_invitation_is_accepted_up_to_its_last_second_and_not_after(api, org, clock):
+    """[P1] "Invitations are valid for 15 days. After 15 days, they automatically expire."
+    Accepting one past its time is refused as gone, and makes no member."""
+    items = invite(api, "max", org, ("a@example.com", "reader"), ("b@example.com", "reader"))
+    a, b = items.get_json()["items"]
+    clock.advance(days=15, seconds=-1)
+    assert accept(api, a["token"], "a").status_code == 200
+    clock.advance(seconds=1)
+    body = problem(accept(api, b["token"], "b"), 410)
+    assert body["detail"] == "the invitation is expired; ask for a new one"
+    body = problem(accept(api, a["token"], "a"), 410)
+    assert body["detail"] == "the invitation was already used; ask for a new one"
+    with db.connection_context():
+        assert not Membership.select().where(Membership.org == org, Membership.user == "b").exists()
+        assert Invitation.get(Invitation.id == b["id"]).status == "pending"

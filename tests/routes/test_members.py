@@ -152,3 +152,29 @@ def test_leaving_and_rejoining(api, app):
     problem(api.delete(f"/v1/orgs/{org}/members/erin", actor="erin"), 404)
     token = invite(api, "max", org, ("erin@example.com", "reader")).get_json()["items"][0]["token"]
     assert accept(api, token, "erin").get_json()["role"] == "reader"
+
+
+def test_the_last_owner_is_not_demoted_and_one_of_two_is(api, app):
+    """[P1] "Requires at least one Owner": the last Owner's role does not change, not even
+    by themselves; with a second Owner either may be demoted, and then the other is last."""
+    org = pix4d_org(api)
+    body = problem(
+        api.put(f"/v1/orgs/{org}/members/olivia", {"role": "manager"}, actor="olivia"), 403
+    )
+    assert body["detail"].startswith(
+        "olivia may not change the role of olivia from owner to manager: "
+    )
+    assert "at least one Owner" in body["detail"]
+    # The same role again asks only to see the members, which a Reader may not.
+    body = problem(api.put(f"/v1/orgs/{org}/members/erin", {"role": "editor"}, actor="rita"), 403)
+    assert body["detail"].startswith(f"rita may not view the members of {org}: ")
+    assert (
+        api.put(f"/v1/orgs/{org}/members/max", {"role": "owner"}, actor="olivia").status_code == 200
+    )
+    demoted = api.put(f"/v1/orgs/{org}/members/olivia", {"role": "manager"}, actor="max")
+    assert demoted.status_code == 200 and demoted.get_json()["role"] == "manager"
+    body = problem(api.put(f"/v1/orgs/{org}/members/max", {"role": "editor"}, actor="max"), 403)
+    assert "at least one Owner" in body["detail"]
+    with db.connection_context():
+        owners = Membership.select().where(Membership.org == org, Membership.role == "owner")
+        assert [m.user.id for m in owners] == ["max"]

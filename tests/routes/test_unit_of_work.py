@@ -384,3 +384,26 @@ def test_asking_for_a_write_outside_its_unit_raises(app):
         pass
     with pytest.raises(RuntimeError, match="inside its unit of work"):
         unit.denial("ann", "remove", "Membership", {})
+
+
+def test_a_unit_of_work_rolls_back_on_an_exception_and_lets_it_through(api, app):
+    """An exception inside the block undoes every write of the unit, goes on to the caller,
+    and leaves no change position to hand out; the next unit commits as usual."""
+    from access.context import Context
+
+    add_user(api, "ann")
+    org = new_org(api, "ann", "pix4d")["id"]
+    ctx = Context(app.extensions["orgauthz.policy"].current, app.config["CLOCK"])
+    with db.connection_context():
+        uow.take_committed()  # the requests above handed theirs out already; none is left
+        unit = uow.UnitOfWork(ctx, org)
+        with pytest.raises(LookupError, match="boom"), unit:
+            Organization.update(name="changed").where(Organization.id == org).execute()
+            raise LookupError("boom")
+        assert Organization.get_by_id(org).name != "changed"
+        assert unit.position is None and uow.take_committed() is None
+        assert uow.current() is None
+        with uow.UnitOfWork(ctx, org) as after:
+            Organization.update(name="kept").where(Organization.id == org).execute()
+        assert Organization.get_by_id(org).name == "kept"
+        assert after.position is not None and uow.take_committed() == after.position
