@@ -296,9 +296,6 @@ def decisions_replay(
     log_path: str | None,
     as_json: bool,
 ) -> None:
-    import json
-
-    from access import review
     from ops import decisionlog
 
     if bool(decision_id) == bool(since):
@@ -311,19 +308,41 @@ def decisions_replay(
     except PolicyError as exc:
         raise click.ClickException(str(exc)) from exc
     decisionlog.flush()
-    if since:
-        try:
-            window = review.parse_duration(since)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--since") from exc
-        with db.connection_context():
-            report = review.replay_window(base, policy, log_path, window)  # type: ignore[arg-type]
-        click.echo(json.dumps(report, indent=2) if as_json else review.to_text(report))
-        if report["gained"]:
-            click.echo(f"the policy gains {report['gained']} allow(s) on logged traffic", err=True)
-            sys.exit(3)
-        return
-    line = decisionlog.find(log_path, decision_id or "")
+    if since and base is not None:
+        _replay_window(base, policy, log_path, since, as_json)
+    else:
+        _replay_one(policy, log_path, decision_id or "", as_json)
+
+
+def _replay_window(
+    base: PolicySet, policy: PolicySet, log_path: str, since: str, as_json: bool
+) -> None:
+    """``decisions replay --since``: every distinct decision of the window; exit 3 when the
+    policy gains an allow."""
+    import json
+
+    from access import review
+
+    try:
+        window = review.parse_duration(since)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from exc
+    with db.connection_context():
+        report = review.replay_window(base, policy, log_path, window)
+    click.echo(json.dumps(report, indent=2) if as_json else review.to_text(report))
+    if report["gained"]:
+        click.echo(f"the policy gains {report['gained']} allow(s) on logged traffic", err=True)
+        sys.exit(3)
+
+
+def _replay_one(policy: PolicySet, log_path: str, decision_id: str, as_json: bool) -> None:
+    """``decisions replay DECISION_ID``: that decision then and now; exit 3 when it changed."""
+    import json
+
+    from access import review
+    from ops import decisionlog
+
+    line = decisionlog.find(log_path, decision_id)
     if line is None:
         raise click.ClickException(f"no decision {decision_id} in the log")
     ref = line["resource"] or {}
@@ -331,11 +350,8 @@ def decisions_replay(
         now = review.replay_one(policy, line)
     changed = now.allowed != line["allowed"]
     if as_json:
-        click.echo(
-            json.dumps(
-                {"line": line, "now": now.as_json(explain=True), "changed": changed}, indent=2
-            )
-        )
+        body = {"line": line, "now": now.as_json(explain=True), "changed": changed}
+        click.echo(json.dumps(body, indent=2))
     else:
         word = {True: "allow", False: "deny"}
         click.echo(
