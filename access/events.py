@@ -190,7 +190,7 @@ EVENT = EventOut()
 
 def as_dict(event: Event) -> dict:
     """The API (and webhook) form of an event."""
-    return EVENT.dump(Given(event, id=event_id(event.position)))
+    return EVENT.answer(Given(event, id=event_id(event.position)))
 
 
 def page(

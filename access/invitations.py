@@ -44,8 +44,8 @@ def as_dict(inv: Invitation, now: datetime.datetime, token: str | None = None) -
     """The API form of an invitation (access/shapes.py, ``InvitationOut``); ``token`` only
     in the answer that created it."""
     if token is None:
-        return INVITATION.dump(Given(inv, status=inv.status_at(now)))
-    return INVITATION.dump(Given(inv, status=inv.status_at(now), token=token))
+        return INVITATION.answer(Given(inv, status=inv.status_at(now)))
+    return INVITATION.answer(Given(inv, status=inv.status_at(now), token=token))
 
 
 def _audit_view(inv: Invitation) -> dict:

@@ -61,7 +61,7 @@ def _known_orgs(orgs: list[str], field: str = "orgs") -> list[str]:
 
 def as_dict(row: ApiKey, orgs: Scope) -> dict:
     """A key's scope (access/shapes.py, ``KeyScopeOut``)."""
-    return shapes.KEY_SCOPE.dump(Given(row, service_wide=orgs is None, orgs=sorted(orgs or ())))
+    return shapes.KEY_SCOPE.answer(Given(row, service_wide=orgs is None, orgs=sorted(orgs or ())))
 
 
 def scope_of(name: str) -> dict:

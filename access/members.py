@@ -26,7 +26,7 @@ from models import members as queries
 
 def as_dict(membership: Membership, user: User) -> dict:
     """An active member as the member list shows it (access/shapes.py, ``MemberOut``)."""
-    return MEMBER.dump(
+    return MEMBER.answer(
         Given(
             user,
             user_id=user.id,
@@ -39,7 +39,7 @@ def as_dict(membership: Membership, user: User) -> dict:
 
 def pending_dict(invitation: Invitation) -> dict:
     """A pending invitation as the member list shows it (``status: pending``)."""
-    return MEMBER.dump(
+    return MEMBER.answer(
         Given(
             invitation,
             user_id=None,

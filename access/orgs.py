@@ -92,7 +92,7 @@ def as_dict(
     given: dict[str, Any] = {} if role is None else {"role": role}
     if initial_resource is not None:
         given["initial_resource"] = initial_resource
-    return shapes.ORGANIZATION.dump(Given(org, **given))
+    return shapes.ORGANIZATION.answer(Given(org, **given))
 
 
 def _slug(text: str) -> str:
@@ -257,7 +257,7 @@ def audit_dict(event: AuditEvent) -> dict:
     """The API form of an audit event: who, the action, the target (one format, see
     access/events.py), the change, and ``summary``, the same in words."""
     words = summary(event.action, event.actor, event.target, event.before, event.after)
-    return shapes.AUDIT_EVENT.dump(Given(event, summary=words))
+    return shapes.AUDIT_EVENT.answer(Given(event, summary=words))
 
 
 def audit_page(

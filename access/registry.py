@@ -82,17 +82,19 @@ def as_dict(row: Resource, parent: Resource | None = None) -> dict:
     """The API form of a resource (access/shapes.py, ``ResourceOut``)."""
     if parent is None and row.parent_id:
         parent = Resource.get_by_id(row.parent_id)
-    return shapes.RESOURCE.dump(Given(row, parent=parent))
+    return shapes.RESOURCE.answer(Given(row, parent=parent))
 
 
 def grant_dict(grant: Grant, resource: Resource) -> dict:
     """The API form of a grant (access/shapes.py, ``GrantOut``)."""
-    return shapes.GRANT.dump(Given(grant, type=resource.type, id=resource.rid, org=resource.org_id))
+    return shapes.GRANT.answer(
+        Given(grant, type=resource.type, id=resource.rid, org=resource.org_id)
+    )
 
 
 def held_dict(grant: Grant) -> dict:
     """A grant as a list of the grants on one resource shows it."""
-    return shapes.RESOURCE_GRANT.dump(grant)
+    return shapes.RESOURCE_GRANT.answer(grant)
 
 
 def state_of(row: Resource, parent: Resource | None = None) -> dict:

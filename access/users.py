@@ -16,7 +16,7 @@ from models.members import user_directory
 
 def as_dict(user: User) -> dict:
     """The API form of a user (access/shapes.py, ``UserOut``)."""
-    return shapes.USER.dump(user)
+    return shapes.USER.answer(user)
 
 
 def user_or_404(user_id: str) -> User:

@@ -193,7 +193,7 @@ def check_url(url: str) -> None:
 # ---------------------------------------------------------------- the API
 def as_dict(hook: Webhook) -> dict:
     """An endpoint (access/shapes.py, ``WebhookOut``)."""
-    return shapes.WEBHOOK.dump(hook)
+    return shapes.WEBHOOK.answer(hook)
 
 
 def delivery_id(row: Delivery) -> str:
@@ -202,7 +202,7 @@ def delivery_id(row: Delivery) -> str:
 
 def delivery_dict(row: Delivery) -> dict:
     """A delivery (access/shapes.py, ``DeliveryOut``)."""
-    return shapes.DELIVERY.dump(
+    return shapes.DELIVERY.answer(
         Given(
             row,
             id=delivery_id(row),
@@ -254,7 +254,7 @@ def create(
         )
     log.info("webhook %s registered by %s", hook_id, api_key)
     secret = derived.webhook_secret(hook_id, nonce)
-    return shapes.WEBHOOK_CREATED.dump(
+    return shapes.WEBHOOK_CREATED.answer(
         Given(hook, secret=secret, signing_secret=signing_secret(secret))
     )
 
