@@ -18,10 +18,12 @@ following positions never skips an event that commits later. The lock is taken a
 change's own writes (the audit comes last), like the change counter's triggers.
 """
 
-import datetime
 import logging
 from collections.abc import Callable
 
+from marshmallow import fields
+
+from access.shapes import Given, Shape, Time
 from models import AuditEvent, Event
 
 log = logging.getLogger("orgauthz.events")
@@ -169,22 +171,26 @@ def event_id(position: int) -> str:
     return f"evt_{position:012d}"
 
 
-def iso(value: datetime.datetime | None) -> str | None:
-    return value.isoformat(timespec="seconds") + "Z" if value else None
+class EventOut(Shape):
+    """The API (and webhook) form of an event; ``Given(row, id=event_id(...))``."""
+
+    GIVEN = frozenset({"id"})
+    id = fields.String(required=True, metadata={"description": "evt_<position>, in commit order"})
+    type = fields.String(required=True, metadata={"description": ", ".join(EVENT_TYPES)})
+    time = Time(required=True)
+    org = fields.String(required=True, allow_none=True)
+    actor = fields.String(required=True, allow_none=True)
+    subject = fields.Dict(required=True, allow_none=True)
+    before = fields.Raw(required=True, allow_none=True)
+    after = fields.Raw(required=True, allow_none=True)
+
+
+EVENT = EventOut()
 
 
 def as_dict(event: Event) -> dict:
     """The API (and webhook) form of an event."""
-    return {
-        "id": event_id(event.position),
-        "type": event.type,
-        "time": iso(event.time),
-        "org": event.org,
-        "actor": event.actor,
-        "subject": event.subject,
-        "before": event.before,
-        "after": event.after,
-    }
+    return EVENT.answer(Given(event, id=event_id(event.position)))
 
 
 def page(

@@ -32,6 +32,7 @@ from access.orgs import (
 )
 from access.refusals import Question, would_allow
 from access.resources import create_personal
+from access.shapes import INVITATION, Given
 from access.targets import TargetBuilder
 from access.uow import UnitOfWork
 from authz.engine import StyleEngine
@@ -40,22 +41,11 @@ from models import Invitation, Membership, Organization, User, UserEmail, hash_s
 
 
 def as_dict(inv: Invitation, now: datetime.datetime, token: str | None = None) -> dict:
-    """The API form of an invitation; ``token`` only in the answer that created it."""
-    body = {
-        "id": inv.id,
-        "org_id": inv.org_id,
-        "email": inv.email,
-        "role": inv.role,
-        "status": inv.status_at(now),
-        "expires_at": iso(inv.expires_at),
-        "invited_by": inv.invited_by,
-        "created_at": iso(inv.created_at),
-        "accepted_by": inv.accepted_by,
-        "ended_at": iso(inv.ended_at),
-    }
-    if token is not None:
-        body["token"] = token
-    return body
+    """The API form of an invitation (access/shapes.py, ``InvitationOut``); ``token`` only
+    in the answer that created it."""
+    if token is None:
+        return INVITATION.answer(Given(inv, status=inv.status_at(now)))
+    return INVITATION.answer(Given(inv, status=inv.status_at(now), token=token))
 
 
 def _audit_view(inv: Invitation) -> dict:

@@ -16,7 +16,9 @@ console sessions, in the same transaction.
 
 import datetime
 
+from access import shapes
 from access.errors import Conflict, Forbidden, Invalid, NotFound
+from access.shapes import Given
 from models import ApiKey, ApiKeyOrg, KeyName, Organization, transaction
 from models.base import IntegrityError
 from models.members import user_orgs as _user_orgs
@@ -58,7 +60,8 @@ def _known_orgs(orgs: list[str], field: str = "orgs") -> list[str]:
 
 
 def as_dict(row: ApiKey, orgs: Scope) -> dict:
-    return {"key": row.name, "service_wide": orgs is None, "orgs": sorted(orgs or ())}
+    """A key's scope (access/shapes.py, ``KeyScopeOut``)."""
+    return shapes.KEY_SCOPE.answer(Given(row, service_wide=orgs is None, orgs=sorted(orgs or ())))
 
 
 def scope_of(name: str) -> dict:

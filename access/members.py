@@ -14,8 +14,9 @@ from access.context import Context
 from access.decisions import require
 from access.errors import Forbidden, NotFound
 from access.events import target_user
-from access.orgs import declared_role, engine_for, iso, org_target
+from access.orgs import declared_role, engine_for, org_target
 from access.refusals import Question
+from access.shapes import MEMBER, Given
 from access.targets import TargetBuilder
 from access.uow import UnitOfWork
 from authz.view import OrgRef
@@ -24,30 +25,30 @@ from models import members as queries
 
 
 def as_dict(membership: Membership, user: User) -> dict:
-    """An active member as the member list shows it."""
-    return {
-        "user_id": user.id,
-        "email": user.email,
-        "name": user.name,
-        "role": membership.role,
-        "status": "active",
-        "last_active_at": iso(user.last_active_at),
-        "joined_at": iso(membership.created_at),
-    }
+    """An active member as the member list shows it (access/shapes.py, ``MemberOut``)."""
+    return MEMBER.answer(
+        Given(
+            user,
+            user_id=user.id,
+            role=membership.role,
+            status="active",
+            joined_at=membership.created_at,
+        )
+    )
 
 
 def pending_dict(invitation: Invitation) -> dict:
     """A pending invitation as the member list shows it (``status: pending``)."""
-    return {
-        "user_id": None,
-        "email": invitation.email,
-        "name": "",
-        "role": invitation.role,
-        "status": "pending",
-        "last_active_at": None,
-        "invitation_id": invitation.id,
-        "expires_at": iso(invitation.expires_at),
-    }
+    return MEMBER.answer(
+        Given(
+            invitation,
+            user_id=None,
+            name="",
+            status="pending",
+            last_active_at=None,
+            invitation_id=invitation.id,
+        )
+    )
 
 
 def list_page(

@@ -12,10 +12,12 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+from access import shapes
 from access.context import Context
 from access.decisions import decide, require
 from access.errors import Conflict, Invalid, NotFound, PolicyFault
 from access.events import summary, target_org
+from access.shapes import Given, iso
 from access.targets import TargetBuilder
 from access.uow import UnitOfWork
 from authz.engine import StyleEngine
@@ -24,11 +26,6 @@ from models import AuditEvent, Membership, Organization, Resource, User
 from models.base import IntegrityError
 from models.members import rid_taken
 from models.paging import Page
-
-
-def iso(value: datetime.datetime | None) -> str | None:
-    """A stored (naive UTC) datetime as ISO 8601 with ``Z``, or None."""
-    return value.isoformat(timespec="seconds") + "Z" if value else None
 
 
 def engine_for(ctx: Context, org: OrgRef) -> StyleEngine:
@@ -87,21 +84,15 @@ def conflict_is_409() -> Iterator[None]:
         ) from exc
 
 
-def as_dict(org: Organization, role: str | None = None) -> dict:
-    """The API form of an organization; ``role``: the acting user's role in it."""
-    body = {
-        "id": org.id,
-        "name": org.name,
-        "style": org.style,
-        "legal": org.legal or {},
-        "billing": org.billing or {},
-        "created_by": org.created_by,
-        "created_at": iso(org.created_at),
-        "closed_at": iso(org.closed_at),
-    }
-    if role is not None:
-        body["role"] = role
-    return body
+def as_dict(
+    org: Organization, role: str | None = None, initial_resource: dict | None = None
+) -> dict:
+    """The API form of an organization (access/shapes.py, ``OrganizationOut``); ``role``:
+    the acting user's role in it, ``initial_resource``: the one its creation made."""
+    given: dict[str, Any] = {} if role is None else {"role": role}
+    if initial_resource is not None:
+        given["initial_resource"] = initial_resource
+    return shapes.ORGANIZATION.answer(Given(org, **given))
 
 
 def _slug(text: str) -> str:
@@ -161,13 +152,10 @@ def _write_new(
     Membership.create(user=actor, org=org_id, role=creator_role, created_at=now)
     initial = _initial_resource(engine, org_id, now)
     User.default_to(actor, org_id)
-    after = as_dict(org, creator_role)
+    first = None
     if initial is not None:
-        after["initial_resource"] = {
-            "type": initial.type,
-            "id": initial.rid,
-            "name": initial.attributes["name"],
-        }
+        first = {"type": initial.type, "id": initial.rid, "name": initial.attributes["name"]}
+    after = as_dict(org, creator_role, first)
     return after
 
 
@@ -268,19 +256,8 @@ def close(ctx: Context, actor: str, org_id: str) -> dict:
 def audit_dict(event: AuditEvent) -> dict:
     """The API form of an audit event: who, the action, the target (one format, see
     access/events.py), the change, and ``summary``, the same in words."""
-    return {
-        "id": event.id,
-        "org": event.org,
-        "actor": event.actor,
-        "action": event.action,
-        "target": event.target,
-        "summary": summary(event.action, event.actor, event.target, event.before, event.after),
-        "before": event.before,
-        "after": event.after,
-        "request_id": event.request_id,
-        "api_key": event.api_key,
-        "created_at": iso(event.created_at),
-    }
+    words = summary(event.action, event.actor, event.target, event.before, event.after)
+    return shapes.AUDIT_EVENT.answer(Given(event, summary=words))
 
 
 def audit_page(

@@ -3,9 +3,10 @@ access/screens.py): the types and roles a policy lets callers register and grant
 registered resource by (organization, type, id), its API form and what the audit trail
 keeps of it, and whether a screen shows it to an actor."""
 
+from access import shapes
 from access.decisions import allowed_actions, decide, require
 from access.errors import Forbidden, Invalid, NotFound
-from access.orgs import iso
+from access.shapes import Given
 from access.targets import MAX_DEPTH, TargetBuilder
 from authz.engine import PolicySet, StyleEngine
 from authz.view import MANAGEMENT_TYPES, OrgRef, Target
@@ -78,36 +79,22 @@ def fits(path: str, shape: str) -> bool:
 
 
 def as_dict(row: Resource, parent: Resource | None = None) -> dict:
-    """The API form of a resource."""
+    """The API form of a resource (access/shapes.py, ``ResourceOut``)."""
     if parent is None and row.parent_id:
         parent = Resource.get_by_id(row.parent_id)
-    return {
-        "type": row.type,
-        "id": row.rid,
-        "org": row.org_id,
-        "parent": {"type": parent.type, "id": parent.rid} if parent else None,
-        "owner": row.owner,
-        "attributes": row.attributes,
-        "created_at": iso(row.created_at),
-        "updated_at": iso(row.updated_at),
-    }
+    return shapes.RESOURCE.answer(Given(row, parent=parent))
 
 
 def grant_dict(grant: Grant, resource: Resource) -> dict:
-    """The API form of a grant."""
-    return {
-        "user_id": grant.user_id,
-        "type": resource.type,
-        "id": resource.rid,
-        "org": resource.org_id,
-        "role": grant.role,
-        "created_at": iso(grant.created_at),
-    }
+    """The API form of a grant (access/shapes.py, ``GrantOut``)."""
+    return shapes.GRANT.answer(
+        Given(grant, type=resource.type, id=resource.rid, org=resource.org_id)
+    )
 
 
 def held_dict(grant: Grant) -> dict:
     """A grant as a list of the grants on one resource shows it."""
-    return {"user_id": grant.user_id, "role": grant.role, "created_at": iso(grant.created_at)}
+    return shapes.RESOURCE_GRANT.answer(grant)
 
 
 def state_of(row: Resource, parent: Resource | None = None) -> dict:

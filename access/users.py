@@ -3,7 +3,7 @@ organization and the organizations they belong to, and erasing one (privacy requ
 
 from typing import Any
 
-from access import derived
+from access import derived, shapes
 from access.context import Context
 from access.errors import Conflict, Invalid, NotFound
 from access.events import subject_of, target_invitation, target_user
@@ -15,15 +15,8 @@ from models.members import user_directory
 
 
 def as_dict(user: User) -> dict:
-    """The API form of a user."""
-    return {
-        "id": user.id,
-        "email": user.email,
-        "name": user.name,
-        "default_org_id": user.default_org,
-        "last_active_at": iso(user.last_active_at),
-        "created_at": iso(user.created_at),
-    }
+    """The API form of a user (access/shapes.py, ``UserOut``)."""
+    return shapes.USER.answer(user)
 
 
 def user_or_404(user_id: str) -> User:

@@ -62,9 +62,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from access import derived, events, keys
+from access import derived, events, keys, shapes
 from access.errors import Invalid, NotFound
 from access.mail import backoff
+from access.shapes import Given
 from models import Delivery, Event, Organization, Webhook, transaction
 from ops import tracing
 
@@ -190,18 +191,9 @@ def check_url(url: str) -> None:
 
 
 # ---------------------------------------------------------------- the API
-def _iso(value: datetime.datetime | None) -> str | None:
-    return events.iso(value)
-
-
 def as_dict(hook: Webhook) -> dict:
-    return {
-        "id": hook.id,
-        "url": hook.url,
-        "types": hook.types or [],
-        "orgs": hook.orgs or [],
-        "created_at": _iso(hook.created_at),
-    }
+    """An endpoint (access/shapes.py, ``WebhookOut``)."""
+    return shapes.WEBHOOK.answer(hook)
 
 
 def delivery_id(row: Delivery) -> str:
@@ -209,19 +201,15 @@ def delivery_id(row: Delivery) -> str:
 
 
 def delivery_dict(row: Delivery) -> dict:
-    return {
-        "id": delivery_id(row),
-        "event_id": events.event_id(row.event),
-        "event_type": row.event_type,
-        "status": row.status,
-        "attempts": row.attempts,
-        "next_attempt_at": _iso(row.next_attempt_at) if row.status == "pending" else None,
-        "last_status": row.last_status,
-        "last_error": row.last_error,
-        "created_at": _iso(row.created_at),
-        "delivered_at": _iso(row.delivered_at),
-        "log": row.log or [],
-    }
+    """A delivery (access/shapes.py, ``DeliveryOut``)."""
+    return shapes.DELIVERY.answer(
+        Given(
+            row,
+            id=delivery_id(row),
+            event_id=events.event_id(row.event),
+            next_attempt_at=row.next_attempt_at if row.status == "pending" else None,
+        )
+    )
 
 
 def create(
@@ -266,7 +254,9 @@ def create(
         )
     log.info("webhook %s registered by %s", hook_id, api_key)
     secret = derived.webhook_secret(hook_id, nonce)
-    return {**as_dict(hook), "secret": secret, "signing_secret": signing_secret(secret)}
+    return shapes.WEBHOOK_CREATED.answer(
+        Given(hook, secret=secret, signing_secret=signing_secret(secret))
+    )
 
 
 def _own(api_key: str, hook_id: str) -> Webhook:
@@ -486,7 +476,7 @@ def _record(
     """Write an attempt's outcome. Returns whether it was delivered."""
     ok = status is not None and 200 <= status < 300
     attempts = row.attempts + 1
-    entry = {"at": _iso(now), "status": status, "error": error, "ms": millis}
+    entry = {"at": shapes.iso(now), "status": status, "error": error, "ms": millis}
     fields = {
         "attempts": attempts,
         "last_status": status,

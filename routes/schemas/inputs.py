@@ -9,6 +9,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from access.events import EVENT_TYPES
+from access.shapes import INVITATION_STATUSES
 from routes.schemas.fields import (
     EMAIL,
     ORG_ID,
@@ -157,9 +158,6 @@ class InvitationBatchRequest(Schema):
     invitations = fields.List(
         fields.Nested(InvitationItem), required=True, validate=validate.Length(min=1, max=1000)
     )
-
-
-INVITATION_STATUSES = ("pending", "accepted", "expired", "cancelled")
 
 
 class InvitationListArgs(PageArgs):
