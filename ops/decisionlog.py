@@ -1,7 +1,11 @@
 """The decision log: one JSON line per decision, written off the request path.
 
 A request thread only puts a tuple of what it already holds on a queue; one writer thread
-per process formats the JSON lines (compact) and appends them to the file in batches.
+per process formats the JSON lines (compact) and appends them to the file in batches. A
+request that decides many times (a batch, the actions) opens ``request()``: its decisions
+are kept in a list and handed over as ONE queued item with one time and one request context
+when it ends, so the writer is woken once per request, not once per decision; the writer
+still writes one line per decision, the same line as a decision recorded alone.
 Sampling (``DECISION_LOG_SAMPLE``, 0..1) and switching it off (``DECISION_LOG=off``) are
 config. ``flask decisions replay`` reads the file back, rotated files included.
 
@@ -38,7 +42,8 @@ import queue
 import random
 import re
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +62,17 @@ RETRY_SECONDS = (0.2, 5.0)  # first retry after a write error, and the longest w
 
 _writers: dict = {}
 _sink = None  # (writer, sample, context provider) of this process, or None when off
+_local = threading.local()  # .records: the list of the request() open on this thread
+
+
+class _Request:
+    """One request's decisions, queued as one item: ``records`` of (decision, actor, action,
+    target, requested), with the request's context and time shared by all of them."""
+
+    __slots__ = ("records", "extra", "when")
+
+    def __init__(self, records: list, extra: dict | None, when: float):
+        self.records, self.extra, self.when = records, extra, when
 
 
 class _Writer(threading.Thread):
@@ -78,14 +94,22 @@ class _Writer(threading.Thread):
         self._fd: int | None = None
         self._carry = b""  # formatted, not yet written (one batch at most)
         self._closing = threading.Event()
+        # Records queued (request threads add, under the lock) and taken (the writer only):
+        # the cap counts decisions, a request's item holding many.
+        self._queued, self._taken = 0, 0
+        self._counting = threading.Lock()
 
     # -- the request side -------------------------------------------------------------
-    def put(self, item: tuple) -> None:
-        """Queue ``item`` unless the queue is full (then drop and count it). Never blocks."""
-        if self.queue.qsize() >= self.max_queue:
-            self.dropped += 1
-            DECISION_LOG_DROPPED.inc()
+    def put(self, item: "tuple | _Request") -> None:
+        """Queue ``item`` (one record, or a request's) unless the queue would hold more than
+        ``max_queue`` records (then drop and count them). Never blocks."""
+        n = len(item.records) if type(item) is _Request else 1
+        if self._queued - self._taken + n > self.max_queue:
+            self.dropped += n
+            DECISION_LOG_DROPPED.inc(n)
             return
+        with self._counting:
+            self._queued += n
         self.queue.put(item)
 
     def flush(self, timeout: float = 5.0) -> None:
@@ -109,18 +133,15 @@ class _Writer(threading.Thread):
                     batch.append(self.queue.get_nowait())
             except queue.Empty:
                 pass
-            lines, events, stop = [], [], False
+            lines: list[str] = []
+            events, stop = [], False
             for item in batch:
                 if item is None:
                     stop = True
                 elif isinstance(item, threading.Event):
                     events.append(item)
                 else:
-                    try:
-                        lines.append(_line(*item))
-                    except Exception:  # a record that cannot be formatted is dropped
-                        self.dropped += 1
-                        DECISION_LOG_DROPPED.inc()
+                    self._format(item, lines)
             if lines:
                 self._carry += ("\n".join(lines) + "\n").encode("utf-8", "backslashreplace")
             self._write_until_done()
@@ -129,6 +150,26 @@ class _Writer(threading.Thread):
             if stop:
                 self._close_file()
                 return
+
+    def _format(self, item: "tuple | _Request", lines: list[str]) -> None:
+        """Append the lines of ``item`` (one record, or a request's) to ``lines``; a record
+        that cannot be formatted is dropped and counted."""
+        if type(item) is not _Request:
+            self._taken += 1
+            item = _Request([item], None, 0.0)
+            line: Callable[..., str] = _line
+        else:
+            self._taken += len(item.records)
+            try:
+                line = _Lines(item.extra, item.when).line
+            except Exception:
+                line = _unformattable
+        for one in item.records:
+            try:
+                lines.append(line(*one))
+            except Exception:
+                self.dropped += 1
+                DECISION_LOG_DROPPED.inc()
 
     def _write_until_done(self) -> None:
         """Write ``_carry``; on an error, say so once and retry (reopening the file) until it
@@ -362,22 +403,47 @@ def record(
     target: "Target | None",
     requested: dict | None = None,
 ) -> None:
-    """Queue one line for ``decision`` (does nothing when the log is off or not sampled)."""
+    """Queue one line for ``decision`` (does nothing when the log is off or not sampled);
+    inside ``request()``, keep it for the request's one queued item."""
     if _sink is None:
         return
     writer, sample, context = _sink
     if sample < 1.0 and random.random() >= sample:
         return
+    records = getattr(_local, "records", None)
+    if records is not None:
+        records.append((decision, actor_id, action, target, requested))
+        return
     extra = context() if context is not None else None
-    writer.put((decision, actor_id, action, target, requested, extra, _now()))
+    writer.put((decision, actor_id, action, target, requested, extra, time.time()))
 
 
-def _now() -> float:
-    return datetime.datetime.now(datetime.UTC).timestamp()
+@contextlib.contextmanager
+def request() -> Iterator[None]:
+    """The decisions recorded on this thread until the block ends are queued as one item,
+    with one time and one call of the request context (kept when the block raises: what
+    was decided is logged). Nested, the outer block hands them over."""
+    if _sink is None or getattr(_local, "records", None) is not None:
+        yield
+        return
+    records: list = []
+    _local.records = records
+    try:
+        yield
+    finally:
+        _local.records = None
+        if records and _sink is not None:
+            writer, _, context = _sink
+            extra = context() if context is not None else None
+            writer.put(_Request(records, extra, time.time()))
 
 
 _ENCODE = json.JSONEncoder(default=str, separators=(",", ":")).encode  # made once, not per line
+_ASCII = json.encoder.encode_basestring_ascii  # what _ENCODE does with a str, minus its checks
 _stamp: list = [None, ""]  # the last millisecond formatted, and its text (writer thread only)
+_FIELDS = frozenset(
+    ("decision_id", "time", "actor", "action", "resource", "allowed", "policy_version", "reason")
+)
 
 
 def _time(when: float) -> str:
@@ -413,6 +479,60 @@ def _line(
     if extra:
         line.update(extra)
     return _ENCODE(line)
+
+
+def _unformattable(*record: Any) -> str:
+    raise ValueError("the request's context cannot be formatted")
+
+
+def _json(value: Any) -> str:
+    return _ASCII(value) if type(value) is str else _ENCODE(value)
+
+
+class _Lines:
+    """The lines of one request's decisions, the same text ``_line`` makes, with what they
+    share (the time, the request context) formatted once: each line is its fields' JSON
+    joined, not a dict encoded."""
+
+    def __init__(self, extra: dict | None, when: float):
+        self.extra, self.when = extra, when
+        self.time = _ASCII(_time(when))
+        self.tail: str | None = "}"
+        if extra:  # a context naming a decision's own field replaces it in place: _line
+            self.tail = None if _FIELDS & extra.keys() else "," + _ENCODE(extra)[1:]
+
+    def line(
+        self,
+        decision: Any,
+        actor_id: str,
+        action: str,
+        target: "Target | None",
+        requested: dict | None,
+    ) -> str:
+        if self.tail is None:
+            return _line(decision, actor_id, action, target, requested, self.extra, self.when)
+        allowed = decision.allowed
+        return "".join(
+            (
+                '{"decision_id":',
+                _json(decision.decision_id),
+                ',"time":',
+                self.time,
+                ',"actor":',
+                _json(actor_id),
+                ',"action":',
+                _json(action),
+                ',"resource":',
+                _ENCODE(resource_record(target) or requested),
+                ',"allowed":',
+                "true" if allowed is True else "false" if allowed is False else _json(allowed),
+                ',"policy_version":',
+                _json(decision.policy_version),
+                ',"reason":',
+                _json(decision.reason),
+                self.tail,
+            )
+        )
 
 
 def files(path: str) -> list:

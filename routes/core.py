@@ -405,16 +405,17 @@ def _batch(checks: list, call: Call) -> str | None:
         return None
     tally: dict = {}
     decided, actors = [], set()
-    for index, (quick, found) in enumerate(known):
-        if found is not None:  # (actor, action, org, type, id), and what was decided then
-            actor, explain = quick[0], False
-            decision = _remembered(quick, found, call.snapshot.version, tally)
-        else:  # a loaded check
-            actor, explain = quick["actor"]["id"], quick["explain"]
-            decision = answer(quick, call, tally, f"checks.{index}.resource")
-        _within_budget()
-        actors.add(actor)
-        decided.append((decision, explain))
+    with decisionlog.request():  # the batch's decisions: one queued log item, one time
+        for index, (quick, found) in enumerate(known):
+            if found is not None:  # (actor, action, org, type, id), and what was decided then
+                actor, explain = quick[0], False
+                decision = _remembered(quick, found, call.snapshot.version, tally)
+            else:  # a loaded check
+                actor, explain = quick["actor"]["id"], quick["explain"]
+                decision = answer(quick, call, tally, f"checks.{index}.resource")
+            _within_budget()
+            actors.add(actor)
+            decided.append((decision, explain))
     # After deciding: a replica behind the cache lowers the position at the batch's first read.
     facts = call.builder.facts
     position = token(facts.position)
@@ -435,10 +436,11 @@ def actions(body: dict, call: Call) -> str:
         actor_ref, resource = body["actor"], body["resource"]
     org_named(resource, "resource")
     actor, builder = actor_ref["id"], call.builder
-    if previews.is_management(resource):
-        found = previews.allowed_actions(preview_context(call), builder, actor, resource)
-    else:
-        found = allowed_actions(call.snapshot, builder, actor, builder.target(resource))
+    with decisionlog.request():  # each action asked is a decision: one queued log item
+        if previews.is_management(resource):
+            found = previews.allowed_actions(preview_context(call), builder, actor, resource)
+        else:
+            found = allowed_actions(call.snapshot, builder, actor, builder.target(resource))
     call.mark((actor,))
     counted(builder.facts)
     return json.dumps(

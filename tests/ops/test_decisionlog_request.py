@@ -1,0 +1,107 @@
+"""A request's decisions reach the decision log as one queued item (issue 24): one time and
+one request context for all of them, the writer woken once, and still one line per decision,
+the same text as a decision recorded alone."""
+
+import json
+import time
+import types
+import uuid
+
+import pytest
+from prometheus_client import REGISTRY
+
+from ops import decisionlog
+from routes.context import decision_context
+
+DATASET = {"type": "Dataset", "id": "pix4d-bridge-scan"}
+
+
+def decision(allowed=False, reason="test"):
+    return types.SimpleNamespace(
+        decision_id=uuid.uuid4().hex, allowed=allowed, policy_version="v", reason=reason
+    )
+
+
+def dropped_total() -> float:
+    return REGISTRY.get_sample_value("orgauthz_decision_log_dropped_total") or 0.0
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [None, {}, {"api_key": "k", "request_id": "r"}, {"api_key": None}, {"reason": "theirs"}],
+)
+def test_a_request_s_lines_are_the_lines_of_its_decisions_alone(extra):
+    when = time.time()
+    lines = decisionlog._Lines(extra, when)
+    for allowed in (True, False, None):
+        for reason in ("ok", None, 'é"\n\t\u2603'):
+            for requested in (None, {"type": "X", "id": "y", "n": 1.5, "o": object()}):
+                record = (decision(allowed, reason), "actor\u2603", "view", None, requested)
+                assert lines.line(*record) == decisionlog._line(*record, extra, when)
+
+
+def test_a_batch_is_one_queued_item_and_one_line_per_check(api, tmp_path, monkeypatch):
+    path = tmp_path / "decisions.log"
+    decisionlog.install(str(path), 1.0, decision_context)
+    try:
+        writer = decisionlog._sink[0]
+        queued = []
+        put = writer.put
+        monkeypatch.setattr(writer, "put", lambda item: (queued.append(item), put(item)))
+        actions = ["view", "upload", "delete", "view", "share"]
+        checks = [
+            {"actor": {"id": "pix4d-reader"}, "action": a, "resource": DATASET} for a in actions
+        ]
+        response = api.post("/v1/authorize/batch", {"checks": checks})
+        assert response.status_code == 200, response.get_json()
+        ids = [r["decision_id"] for r in response.get_json()["results"]]
+        assert len(queued) == 1 and len(queued[0].records) == len(checks)
+        writer.flush()
+        lines = [json.loads(t) for t in path.read_text().splitlines()]
+        assert [line["decision_id"] for line in lines] == ids
+        assert [line["action"] for line in lines] == actions
+        assert len({line["time"] for line in lines}) == 1
+        assert len({line["request_id"] for line in lines}) == 1
+        assert lines[0]["request_id"] and "api_key" in lines[0]
+    finally:
+        decisionlog.close(str(path))
+
+
+def test_a_request_that_does_not_fit_is_dropped_whole_and_counted(tmp_path):
+    path = tmp_path / "decisions.log"
+    decisionlog.install(str(path), 1.0, None, max_queue=10)
+    try:
+        writer = decisionlog._sink[0]
+        before = dropped_total()
+        held = [decision() for _ in range(11)]
+        with decisionlog.request():
+            for one in held:
+                decisionlog.record(one, "a", "view", None, {"type": "X"})
+        assert dropped_total() - before == 11 and writer.dropped == 11
+        kept = [decision() for _ in range(10)]
+        with decisionlog.request():
+            for one in kept:
+                decisionlog.record(one, "a", "view", None, {"type": "X"})
+        writer.flush()
+        seen = [json.loads(t)["decision_id"] for t in path.read_text().splitlines()]
+        assert seen == [one.decision_id for one in kept]
+    finally:
+        decisionlog.close(str(path))
+
+
+def test_what_was_decided_before_an_error_is_logged(tmp_path):
+    path = tmp_path / "decisions.log"
+    decisionlog.install(str(path), 1.0, None)
+    try:
+        first = decision()
+        with pytest.raises(RuntimeError), decisionlog.request():
+            decisionlog.record(first, "a", "view", None, {"type": "X"})
+            with decisionlog.request():  # nested: the outer block hands it over
+                decisionlog.record(decision(), "a", "view", None, {"type": "X"})
+            raise RuntimeError("while deciding the next check")
+        decisionlog._sink[0].flush()
+        lines = path.read_text().splitlines()
+        assert len(lines) == 2 and json.loads(lines[0])["decision_id"] == first.decision_id
+        assert decisionlog._local.records is None
+    finally:
+        decisionlog.close(str(path))
