@@ -39,3 +39,10 @@ def test_every_relative_link_resolves(page):
         elif anchor and path.suffix == ".md" and anchor not in anchors(path):
             broken.append(target)
     assert not broken, f"{page.relative_to(ROOT)}: {broken}"
+
+
+def test_the_readme_is_a_front_door():
+    """What it is, the two commands, try it, the tour: the manual lives in docs/, policies/
+    and bench/, so the README stays one that a newcomer reads to the end."""
+    lines = (ROOT / "README.md").read_text().count("\n")
+    assert lines <= 250, f"README.md has {lines} lines; move the detail to docs/"
