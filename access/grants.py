@@ -94,7 +94,7 @@ def _grant(
     uow: UnitOfWork, actor: str, org: OrgRef, row: Resource, user_id: str, role: str
 ) -> tuple[Grant, bool]:
     """Ask the policy ``grant_questions``, then write the grant. Returns (grant, created?).
-    Raises 403."""
+    Raises Forbidden."""
     existing, questions = grant_questions(uow.targets, org, row, user_id, role)
     return _write_grant(uow, actor, org, row, user_id, role, existing, questions)
 
@@ -159,7 +159,7 @@ def grant_batch(ctx: Context, actor: str, org_id: str, user_id: str, items: list
     """Give a member roles on several resources at once, all or nothing.
 
     Raises NotFound (org, user), Forbidden (more than the policy's ``grant_batch_limit``, as
-    for invitations; or the policy refuses any one of them), 422 (a type, resource or role
+    for invitations; or the policy refuses any one of them), Invalid (a type, resource or role
     the policy or org does not have, naming ``grants.<i>.<field>``; user not a member).
     """
     with UnitOfWork(ctx, org_id) as uow:

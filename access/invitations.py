@@ -131,7 +131,8 @@ def invite(ctx: Context, actor: str, org_id: str, items: list) -> list:
     """Invite a batch ``[{"email", "role"}, ...]``, all or nothing. Returns the invitations
     in the order sent, each with its token (shown once). Raises Invalid (undeclared
     role or an email twice, per item), Forbidden (over the policy's batch limit; or items the
-    policy's ``invite`` refuses, per item), 409 (already a member or invited, per item), 404.
+    policy's ``invite`` refuses, per item), Conflict (already a member or invited, per item),
+    NotFound.
     """
     engine = engine_for(ctx, org_ref(TargetBuilder(), org_id))
     keys = _checked_batch(engine, items)
@@ -317,8 +318,8 @@ def inviter_question(targets: TargetBuilder, org: OrgRef, inv: Invitation) -> Qu
 def accept(ctx: Context, token: str, person: dict) -> dict:
     """Accept an invitation as ``person`` ({"id", "email", "name"}, created if new).
     Returns the membership. Raises NotFound (unknown token), Gone (expired, cancelled or
-    used), 403 (the policy's ``accept`` refuses, e.g. another email, or a style with one
-    organization per user), 409 (already a member; the email belongs to another user)."""
+    used), Forbidden (the policy's ``accept`` refuses, e.g. another email, or a style with one
+    organization per user), Conflict (already a member; the email belongs to another user)."""
     user_id = person["id"]
     inv = Invitation.by_token_hash(hash_secret(token))
     if inv is None or (ctx.orgs is not None and inv.org_id not in ctx.orgs):

@@ -102,7 +102,7 @@ def _slug(text: str) -> str:
 def create(ctx: Context, actor: str, body: dict) -> dict:
     """Create an organization; the acting user gets the role the policy's ``creator_role``
     names. Returns the org. Raises Invalid (unknown style), Forbidden (the policy's ``create``
-    on NewOrganization refuses, e.g. one organization per user), 409 (id taken)."""
+    on NewOrganization refuses, e.g. one organization per user), Conflict (id taken)."""
     style = body["style"]
     if style not in ctx.policy.styles:
         raise Invalid(
