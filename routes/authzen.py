@@ -373,25 +373,26 @@ def evaluations() -> ResponseReturnValue:
         loaded.append((key, _load(EvaluationRequest, {**defaults, **item}, where)))
     builder, tally = targets(), {}  # type: TargetBuilder, dict
     answers = []
-    for key, request_ in loaded:
-        try:
-            decision = _decide(request_, builder, tally, f"evaluations.{key}.resource")
-            answer = _answer(decision)
-        except DomainError as exc:
-            if status_of(exc) >= 500:
-                raise
-            # An error of one evaluation is its deny, with the error in its context.
-            answer = {
-                "decision": False,
-                "context": {"error": {"status": status_of(exc), "message": exc.detail}},
-            }
-        answers.append((key, answer))
-        stop = (semantic == "deny_on_first_deny" and not answer["decision"]) or (
-            semantic == "permit_on_first_permit" and answer["decision"]
-        )
-        if stop:
-            answer["context"].update({"code": "200", "reason": semantic})
-            break
+    with decisionlog.request():  # the evaluations' decisions: one queued log item
+        for key, request_ in loaded:
+            try:
+                decision = _decide(request_, builder, tally, f"evaluations.{key}.resource")
+                answer = _answer(decision)
+            except DomainError as exc:
+                if status_of(exc) >= 500:
+                    raise
+                # An error of one evaluation is its deny, with the error in its context.
+                answer = {
+                    "decision": False,
+                    "context": {"error": {"status": status_of(exc), "message": exc.detail}},
+                }
+            answers.append((key, answer))
+            stop = (semantic == "deny_on_first_deny" and not answer["decision"]) or (
+                semantic == "permit_on_first_permit" and answer["decision"]
+            )
+            if stop:
+                answer["context"].update({"code": "200", "reason": semantic})
+                break
     count(tally)
     core.counted(builder.facts)
     if keyed:  # answered in the draft's own shape: the same keys, decisions only

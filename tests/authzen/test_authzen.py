@@ -294,3 +294,34 @@ def test_unknown_subjects_and_non_users_are_denied(api, demo):
         assert answer["decision"] is False, subject
     with db.connection_context():
         assert Organization.get_by_id("org-todo").style == "todo"
+
+
+def test_evaluations_reach_the_decision_log_as_one_item_and_a_line_each(
+    api, demo, tmp_path, monkeypatch
+):
+    """As a /v1 batch: the evaluations' decisions are queued once, with one time, and the
+    log still has one line per evaluation (those short-circuited away are not decided)."""
+    import json
+
+    from ops import decisionlog
+    from routes.context import decision_context
+
+    path = tmp_path / "authzen-decisions.log"
+    decisionlog.install(str(path), 1.0, decision_context)
+    try:
+        writer = decisionlog._sink[0]
+        queued: list = []
+        put = writer.put
+        monkeypatch.setattr(writer, "put", lambda item: (queued.append(item), put(item)))
+        body = morty_updates(MORTYS, RICKS, MORTYS, RICKS, semantic="deny_on_first_deny")
+        assert decisions_of(api.post("/access/v1/evaluations", body)) == [True, False]
+        assert len(queued) == 1 and len(queued[0].records) == 2
+        writer.flush()
+        lines = [json.loads(t) for t in path.read_text().splitlines()]
+        assert [(line["actor"], line["allowed"]) for line in lines] == [
+            (MORTY, True),
+            (MORTY, False),
+        ]
+        assert len({line["time"] for line in lines}) == 1
+    finally:
+        decisionlog.close(str(path))
