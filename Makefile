@@ -66,9 +66,13 @@ axe:
 	@if command -v chromium >/dev/null 2>&1; then $(MAKE) --no-print-directory $(AXE); fi
 
 # mypy over the packages listed in pyproject.toml ([tool.mypy] files), then the suite.
+# The suite runs on every core (pytest-xdist): each worker has its own SQLite files and its own
+# PostgreSQL schema (tests/conftest.py), and a test file stays on one worker. TEST_JOBS=0 runs
+# it in one process.
+TEST_JOBS ?= auto
 test: setup-dev axe
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile
 
 typecheck: setup-dev
 	$(BIN)/mypy
