@@ -193,8 +193,24 @@ def grant_batch(ctx: Context, actor: str, org_id: str, user_id: str, items: list
         ]
 
 
-def _page_on(row: Resource, limit: int, after: str | None) -> dict:
-    """``{"items", "next"}``: the grants on ``row`` by user id after ``after``."""
+def _page_on(
+    ctx: Context,
+    targets: TargetBuilder,
+    actor: str,
+    row: Resource,
+    limit: int,
+    after: str | None,
+) -> dict:
+    """``{"items", "next"}``: the grants on ``row`` by user id after ``after``, for those
+    who may ``view_members`` of its org (a grant names a member). Raises Forbidden."""
+    require(
+        ctx.policy,
+        targets,
+        actor,
+        "view_members",
+        org_target_of(targets, row.org_id),
+        what=f"view who holds grants in {row.org_id}",
+    )
     found = Grant.page_on(row.id, limit, after)
     return {"items": [held_dict(g) for g in found.rows], "next": found.next}
 
@@ -208,15 +224,7 @@ def grants_of(
     org_ref(targets, org_id)
     row = resource_or_404(org_id, type_, rid)
     require(ctx.policy, targets, actor, "view", targets.registered(org_id, type_, rid))
-    require(
-        ctx.policy,
-        targets,
-        actor,
-        "view_members",
-        org_target_of(targets, org_id),
-        what=f"view who holds grants in {org_id}",
-    )
-    return _page_on(row, limit, after)
+    return _page_on(ctx, targets, actor, row, limit, after)
 
 
 def grants_on(
@@ -228,12 +236,4 @@ def grants_on(
     org_ref(targets, org_id)
     row = resource_or_404(org_id, type_, rid)
     require_seen(ctx.policy, targets, actor, org_id, type_, rid)
-    require(
-        ctx.policy,
-        targets,
-        actor,
-        "view_members",
-        org_target_of(targets, org_id),
-        what=f"view who holds grants in {org_id}",
-    )
-    return _page_on(row, limit, after)
+    return _page_on(ctx, targets, actor, row, limit, after)

@@ -289,12 +289,13 @@ def answer(check: dict, call: Call, tally: dict | None = None, field: str = "res
     builder, resource = call.builder, check["resource"]
     actor, action = check["actor"]["id"], check["action"]
     org_named(resource, field)
-    if check["explain"] and not previews.is_management(resource):
+    management = previews.is_management(resource)
+    if check["explain"] and not management:
         target = builder.target(resource, field)
         return decide(call.snapshot, builder, actor, action, target, explain=True, tally=tally)
     own = tally is None
     tally = {} if tally is None else tally
-    if previews.is_management(resource):  # what the write would do, on the write's facts
+    if management:  # what the write would do, on the write's facts
         decision = previews.preview(
             preview_context(call),
             builder,
