@@ -157,9 +157,22 @@ def decide_ref(
         return decision
     target = builder.target(ref, field)  # AmbiguousResource (a 422) when it needs the org
     before = sum(tally.values())
+    builder.last_until = None
     decision = decide(policy, builder, actor_id, action, target, tally=tally)
     registered = target is not None and (target.node.pk is not None or len(target.chain) == 1)
-    if registered and target is not None and decision.reason not in (_ERROR, OUTSIDE):
+    # An answer on facts that lapse is not kept: asked again, the facts are read again (an
+    # answer would outlive an expiry: access/targets.py).
+    lapses = builder.last_until is not None
+    if (
+        registered
+        and target is not None
+        and not lapses
+        and decision.reason
+        not in (
+            _ERROR,
+            OUTSIDE,
+        )
+    ):
         asked = sum(tally.values()) != before  # the policy was asked (counted), or not
         answer = (decision.allowed, decision.reason, target, target.org.style if asked else None)
         facts.put_answer(actor_id, target.org.id, key, answer)

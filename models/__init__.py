@@ -14,6 +14,7 @@ from models.keys import ApiKey, ApiKeyOrg, KeyName, hash_secret
 from models.orgs import Invitation, Membership, Organization
 from models.outbox import OUTBOX_MODELS, Delivery, Event, EventCounter, OutboxMail, Webhook
 from models.resources import Grant, Resource
+from models.teams import TEAM_MODELS, Team, TeamGrant, TeamMember
 from models.users import User, UserEmail
 
 MODELS = [
@@ -31,6 +32,7 @@ MODELS = [
     ConsoleSession,
     *OUTBOX_MODELS,
     UserEmail,
+    *TEAM_MODELS,
 ]
 
 
@@ -77,6 +79,9 @@ __all__ = [
     "Membership",
     "Organization",
     "Resource",
+    "Team",
+    "TeamGrant",
+    "TeamMember",
     "User",
     "UserEmail",
     "create_tables",

@@ -82,6 +82,9 @@ class Membership(BaseModel):
     org_id: str
     role = peewee.CharField(max_length=64)
     created_at = peewee.DateTimeField(default=utcnow)
+    # When the membership lapses (UTC; None: never). Past it the member holds nothing
+    # (models/facts.py reads only live rows) and the expiry job removes it (access/expiry.py).
+    expires_at = peewee.DateTimeField(null=True)
 
     @classmethod
     def is_last_of_role(cls, org_id: str, user_id: str, role: str) -> bool:
