@@ -19,6 +19,7 @@ from access.targets import TargetBuilder
 from authz.engine import PolicySet, StyleEngine
 from authz.view import ActorFacts, Node, Target, View, build_view
 from models.errors import DatabaseError
+from models.teams import Provenance, provenance
 from ops import decisionlog, tracing
 from ops.metrics import DECISION_ERRORS, DECISIONS
 
@@ -315,9 +316,19 @@ def explanation(
                 "source": "membership",
             }
         )
+    teams = _teams(actor, actor_id, target)
+    for tid, role in teams.team_roles:
+        org = {"type": "Organization", "id": target.org.id, "role": role}
+        held.append({**org, "source": "team", "team": tid})
     for n in target.chain[1:]:
         for role in actor.grants.get(n.pk, ()):
-            held.append({"type": n.type, "id": n.id, "role": role, "source": "grant"})
+            if teams is _NO_TEAMS or role in teams.grants.get(n.pk, ()):
+                held.append({"type": n.type, "id": n.id, "role": role, "source": "grant"})
+        for tid, pk, role in teams.team_grants:
+            if pk == n.pk:
+                held.append(
+                    {"type": n.type, "id": n.id, "role": role, "source": "team", "team": tid}
+                )
         if n.owner is not None and n.owner == actor_id:
             held.append({"type": n.type, "id": n.id, "role": None, "source": "owner"})
     effective = engine.effective_roles(view)
@@ -348,6 +359,18 @@ def explanation(
         "resource_chain": [{"type": n.type, "id": n.id} for n in target.chain],
         "facts_shown": [lvl._asdict() for lvl in view],
     }
+
+
+_NO_TEAMS = Provenance({}, [], [])
+
+
+def _teams(actor: ActorFacts, actor_id: str, target: Target) -> Provenance:
+    """Which of the actor's roles its teams gave (an explanation names the team); nothing
+    read when the actor has no live membership (then it holds nothing)."""
+    if not actor.org_roles() or not actor_id:
+        return _NO_TEAMS
+    pks = [n.pk for n in target.chain if n.pk is not None]
+    return provenance(target.org.id, actor_id, pks, TargetBuilder.clock())
 
 
 def require(

@@ -28,7 +28,8 @@ MAX_DEPTH = 256  # resources nest at most this deep: deeper is a 422 (access/res
 
 _LIVE = "({t}.expires_at IS NULL OR {t}.expires_at > {{p}})"
 _ACTOR = (
-    'SELECT u.id, m.role, m.expires_at, NULL, 0, NULL FROM "{user}" u LEFT JOIN "{mem}" m '
+    "SELECT u.id, m.role, m.expires_at, CAST(NULL AS TIMESTAMP), 0, CAST(NULL AS INTEGER)"
+    ' FROM "{user}" u LEFT JOIN "{mem}" m '
     f"ON m.user_id = u.id AND m.org_id = {{p}} AND {_LIVE.format(t='m')} WHERE u.id = {{p}}"
     ' UNION ALL SELECT tm.user_id, t.role, tm.expires_at, NULL, 1, NULL FROM "{tmem}" tm'
     ' JOIN "{team}" t ON t.id = tm.team_id'
@@ -36,7 +37,8 @@ _ACTOR = (
     f" AND {_LIVE.format(t='tm')}"
 )
 _GRANTS = (
-    'SELECT g.user_id, g.role, g.expires_at, NULL, 2, g.resource_id FROM "{grant}" g'
+    "SELECT g.user_id, g.role, g.expires_at, CAST(NULL AS TIMESTAMP), 2, g.resource_id"
+    ' FROM "{grant}" g'
     f" WHERE g.user_id = {{p}} AND g.resource_id IN ({{many}}) AND {_LIVE.format(t='g')}"
     " UNION ALL SELECT tm.user_id, tg.role, tg.expires_at, tm.expires_at, 3, tg.resource_id"
     ' FROM "{tgrant}" tg JOIN "{tmem}" tm ON tm.team_id = tg.team_id'

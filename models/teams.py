@@ -12,14 +12,14 @@ it once.
 """
 
 import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import peewee
 
 from models.base import BaseModel, utcnow
 from models.orgs import Organization
 from models.paging import Page, keyset
-from models.resources import Resource
+from models.resources import Grant, Resource
 from models.users import User
 
 
@@ -98,6 +98,17 @@ class TeamMember(BaseModel):
         return keyset(query, cls.user, limit, after)
 
     @classmethod
+    def user_ids(cls, team_pk: int) -> list[str]:
+        """The ids of every member of the team, lapsed or not, in order."""
+        return sorted(m.user_id for m in cls.select(cls.user).where(cls.team == team_pk))
+
+    @classmethod
+    def teams_of(cls, org_id: str, user_id: str, now: datetime.datetime) -> list[str]:
+        """The ids of the org's teams ``user_id`` is in, not lapsed by ``now``."""
+        mine = (cls.org == org_id) & (cls.user == user_id) & live(cls.expires_at, now)
+        return sorted(r.team.tid for r in cls.select(cls, Team).join(Team).where(mine))
+
+    @classmethod
     def drop_user(cls, org_id: str, user_ids: list[str]) -> list[tuple[str, str]]:
         """Take ``user_ids`` out of every team of ``org_id`` (they leave the org); returns
         the (user id, team id) pairs dropped."""
@@ -152,6 +163,38 @@ class TeamGrant(BaseModel):
     def any_in(cls, org_id: str) -> bool:
         """Whether a team of the org holds a role on a resource."""
         return cls.select().where(cls.org == org_id).exists()
+
+
+class Provenance(NamedTuple):
+    """Where a member's roles in an org come from, for an explanation: its own grants on
+    some resources, and what its live teams hold (not lapsed)."""
+
+    grants: dict  # resource pk -> its own roles there
+    team_roles: list  # (team id, org role)
+    team_grants: list  # (team id, resource pk, role)
+
+
+def provenance(org_id: str, user_id: str, pks: list[int], now: datetime.datetime) -> Provenance:
+    """Which of the member's roles on the org and on ``pks`` are its own, which its teams'."""
+    own: dict[int, set[str]] = {}
+    mine = (Grant.user == user_id) & Grant.resource.in_(pks or [0]) & live(Grant.expires_at, now)
+    for g in Grant.select(Grant.resource, Grant.role).where(mine):
+        own.setdefault(g.resource_id, set()).add(g.role)
+    in_team = (
+        (TeamMember.org == org_id) & (TeamMember.user == user_id) & live(TeamMember.expires_at, now)
+    )
+    teams = list(Team.select(Team).join(TeamMember).where(in_team))
+    team_roles = sorted((t.tid, t.role) for t in teams if t.role)
+    held = (
+        TeamGrant.team.in_([t.id for t in teams] or [0])
+        & TeamGrant.resource.in_(pks or [0])
+        & live(TeamGrant.expires_at, now)
+    )
+    tids = {t.id: t.tid for t in teams}
+    team_grants = sorted(
+        (tids[g.team_id], g.resource_id, g.role) for g in TeamGrant.select().where(held)
+    )
+    return Provenance(own, team_roles, team_grants)
 
 
 TEAM_MODELS = [Team, TeamMember, TeamGrant]

@@ -28,6 +28,7 @@ from routes import (
     orgs,
     policies,
     resources,
+    teams,
     users,
     webhooks,
 )
@@ -47,6 +48,7 @@ BLUEPRINTS = [
     invitations.bp,
     users.bp,
     resources.bp,
+    teams.bp,
     events.bp,
     webhooks.bp,
     keys.bp,

@@ -1,5 +1,6 @@
 """Teams (``team``, ``team_member``, ``team_grant``) and access that expires
-(``membership.expires_at``, ``grant.expires_at``; the team tables are made with theirs).
+(``membership.expires_at``, ``grant.expires_at``, ``invitation.membership_days``; the team
+tables are made with theirs).
 
 Each team table carries ``org_id``, so a change to it is a change to that organization's
 facts: on PostgreSQL the triggers of m0005 (``orgauthz_changed('org', 'org_id')``) bump the
@@ -30,6 +31,7 @@ def up(database: peewee.Database) -> None:
     stamp = "DATETIME" if isinstance(database, peewee.SqliteDatabase) else "TIMESTAMP"
     _add_column(database, "membership", f"expires_at {stamp} NULL")
     _add_column(database, "grant", f"expires_at {stamp} NULL")
+    _add_column(database, "invitation", "membership_days INTEGER NULL")
     database.create_tables(TEAM_MODELS, safe=True)
     for table in ("membership", "grant"):
         database.execute_sql(
