@@ -130,6 +130,8 @@ MANAGEMENT_TABLES = (
     ("leave", "Membership", "remove", "Leave"),
     ("grant", "Grant", "grant", "Grant"),
     ("revoke", "Grant", "revoke", "Revoke"),
+    ("team_manage", "Team", "manage", "Manage a team (create, rename, delete, members) holding"),
+    ("team_assign", "Team", "assign_role", "Give a team the role"),
 )
 ACTOR_ID = "matrix-actor"  # the actor of every cell; any member id other than the target's
 
@@ -172,6 +174,12 @@ def _rows(engine: StyleEngine, table_id: str) -> list:
     if table_id in ("remove", "remove_last"):
         last = table_id == "remove_last"
         return [(r, r, {"role": r, "is_self": False, "last_of_role": last}, None) for r in roles]
+    if table_id == "team_manage":
+        return [("none", "no role", {"role": None}, None)] + [
+            (r, r, {"role": r}, None) for r in roles
+        ]
+    if table_id == "team_assign":
+        return [(f"none->{b}", f"none -> {b}", {"role": None, "to_role": b}, None) for b in roles]
     if table_id == "leave":
         return [
             (

@@ -17,11 +17,11 @@ from typing import NamedTuple
 
 import peewee
 
-from models.base import db
+from models.base import db, utcnow
 from models.generation import Generation
 from models.orgs import Membership, Organization
 from models.resources import Grant, Resource
-from models.teams import Team, TeamGrant, TeamMember
+from models.teams import Team, TeamGrant, TeamMember, held_through_teams, live
 from models.users import User
 
 MAX_DEPTH = 256  # resources nest at most this deep: deeper is a 422 (access/resources.py)
@@ -114,21 +114,33 @@ def on_postgres(database: peewee.Database | None) -> bool:
 
 
 class OrgData(NamedTuple):
-    """An organization with its memberships, grants and resources, as stored."""
+    """An organization with its live memberships, grants and resources, and what its
+    members hold through live teams: ``team_roles`` (user -> org roles) and
+    ``team_grants`` (user -> resource pk -> roles)."""
 
     org: Organization
     members: list[Membership]
     grants: list[Grant]
     resources: list[Resource]
+    team_roles: dict
+    team_grants: dict
 
 
 def open_orgs() -> Iterator[OrgData]:
     """Every open organization with its rows, one organization at a time (a policy diff
     compares them: access/review.py)."""
+    now = utcnow()
     for org in Organization.select().where(Organization.closed_at.is_null()):
+        roles, grants = held_through_teams(org.id, now)
         yield OrgData(
             org,
-            list(Membership.select().where(Membership.org == org.id)),
-            list(Grant.select().where(Grant.org == org.id)),
+            list(
+                Membership.select().where(
+                    (Membership.org == org.id) & live(Membership.expires_at, now)
+                )
+            ),
+            list(Grant.select().where((Grant.org == org.id) & live(Grant.expires_at, now))),
             list(Resource.select().where(Resource.org == org.id)),
+            roles,
+            grants,
         )

@@ -197,4 +197,26 @@ def provenance(org_id: str, user_id: str, pks: list[int], now: datetime.datetime
     return Provenance(own, team_roles, team_grants)
 
 
+def held_through_teams(org_id: str, now: datetime.datetime) -> tuple[dict, dict]:
+    """What each member of ``org_id`` holds through its live teams: ({user: org roles},
+    {user: {resource pk: roles}}), for a policy diff over the live data."""
+    places = list(
+        TeamMember.select(TeamMember, Team)
+        .join(Team)
+        .where((TeamMember.org == org_id) & live(TeamMember.expires_at, now))
+    )
+    by_team: dict[int, list[str]] = {}
+    roles: dict[str, set[str]] = {}
+    for p in places:
+        by_team.setdefault(p.team_id, []).append(p.user_id)
+        if p.team.role:
+            roles.setdefault(p.user_id, set()).add(p.team.role)
+    grants: dict[str, dict[int, set[str]]] = {}
+    held = (TeamGrant.org == org_id) & live(TeamGrant.expires_at, now)
+    for g in TeamGrant.select().where(held):
+        for user in by_team.get(g.team_id, ()):
+            grants.setdefault(user, {}).setdefault(g.resource_id, set()).add(g.role)
+    return roles, grants
+
+
 TEAM_MODELS = [Team, TeamMember, TeamGrant]
