@@ -306,31 +306,7 @@ def explanation(
 ) -> dict:
     """What the actor holds, what the policy derives from it, and which role carried it."""
     node: Node = target.node
-    held: list[dict[str, str | None]] = []
-    if actor.role:
-        held.append(
-            {
-                "type": "Organization",
-                "id": target.org.id,
-                "role": actor.role,
-                "source": "membership",
-            }
-        )
-    teams = _teams(actor, actor_id, target)
-    for tid, role in teams.team_roles:
-        org = {"type": "Organization", "id": target.org.id, "role": role}
-        held.append({**org, "source": "team", "team": tid})
-    for n in target.chain[1:]:
-        for role in actor.grants.get(n.pk, ()):
-            if teams is _NO_TEAMS or role in teams.grants.get(n.pk, ()):
-                held.append({"type": n.type, "id": n.id, "role": role, "source": "grant"})
-        for tid, pk, role in teams.team_grants:
-            if pk == n.pk:
-                held.append(
-                    {"type": n.type, "id": n.id, "role": role, "source": "team", "team": tid}
-                )
-        if n.owner is not None and n.owner == actor_id:
-            held.append({"type": n.type, "id": n.id, "role": None, "source": "owner"})
+    held = _held(target, actor, actor_id)
     effective = engine.effective_roles(view)
     granting = engine.granting_roles(action, view, effective) if allowed else []
     if allowed and granting:
@@ -359,6 +335,29 @@ def explanation(
         "resource_chain": [{"type": n.type, "id": n.id} for n in target.chain],
         "facts_shown": [lvl._asdict() for lvl in view],
     }
+
+
+def _held(target: Target, actor: ActorFacts, actor_id: str) -> list[dict[str, str | None]]:
+    """What the actor holds on the chain and where it comes from: its membership, its
+    grants, its teams (naming the team), its ownership."""
+    held: list[dict[str, str | None]] = []
+    org = {"type": "Organization", "id": target.org.id}
+    if actor.role:
+        held.append({**org, "role": actor.role, "source": "membership"})
+    teams = _teams(actor, actor_id, target)
+    for tid, role in teams.team_roles:
+        held.append({**org, "role": role, "source": "team", "team": tid})
+    for n in target.chain[1:]:
+        at = {"type": n.type, "id": n.id}
+        for role in actor.grants.get(n.pk, ()):
+            if teams is _NO_TEAMS or role in teams.grants.get(n.pk, ()):
+                held.append({**at, "role": role, "source": "grant"})
+        for tid, pk, role in teams.team_grants:
+            if pk == n.pk:
+                held.append({**at, "role": role, "source": "team", "team": tid})
+        if n.owner is not None and n.owner == actor_id:
+            held.append({**at, "role": None, "source": "owner"})
+    return held
 
 
 _NO_TEAMS = Provenance({}, [], [])

@@ -136,6 +136,16 @@ MANAGEMENT_TABLES = (
 ACTOR_ID = "matrix-actor"  # the actor of every cell; any member id other than the target's
 
 
+def _team_rows(table_id: str, roles: list) -> list:
+    """The cases of a Team table: the role the team holds (``team_manage``), or the role
+    a team holding none is given (``team_assign``)."""
+    if table_id == "team_manage":
+        return [("none", "no role", {"role": None}, None)] + [
+            (r, r, {"role": r}, None) for r in roles
+        ]
+    return [(f"none->{b}", f"none -> {b}", {"role": None, "to_role": b}, None) for b in roles]
+
+
 def _rows(engine: StyleEngine, table_id: str) -> list:
     """The cases of one table: (key, label, attributes or a function of the actor's role,
     the resource a Grant is on)."""
@@ -174,12 +184,8 @@ def _rows(engine: StyleEngine, table_id: str) -> list:
     if table_id in ("remove", "remove_last"):
         last = table_id == "remove_last"
         return [(r, r, {"role": r, "is_self": False, "last_of_role": last}, None) for r in roles]
-    if table_id == "team_manage":
-        return [("none", "no role", {"role": None}, None)] + [
-            (r, r, {"role": r}, None) for r in roles
-        ]
-    if table_id == "team_assign":
-        return [(f"none->{b}", f"none -> {b}", {"role": None, "to_role": b}, None) for b in roles]
+    if table_id.startswith("team_"):
+        return _team_rows(table_id, roles)
     if table_id == "leave":
         return [
             (
