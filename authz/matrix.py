@@ -186,6 +186,10 @@ def _rows(engine: StyleEngine, table_id: str) -> list:
         return [(r, r, {"role": r, "is_self": False, "last_of_role": last}, None) for r in roles]
     if table_id.startswith("team_"):
         return _team_rows(table_id, roles)
+    return _leave_rows(table_id) if table_id == "leave" else _grant_rows(engine)
+
+
+def _leave_rows(table_id: str) -> list:
     if table_id == "leave":
         return [
             (
@@ -196,7 +200,13 @@ def _rows(engine: StyleEngine, table_id: str) -> list:
             )
             for last in (False, True)
         ]
-    rows = []  # grant, revoke: every role of every type that has roles, on each variant
+    return []
+
+
+def _grant_rows(engine: StyleEngine) -> list:
+    """The cases of grant and revoke: every role of every type that has roles, on each
+    variant of its attributes."""
+    rows = []
     for type_, decl in engine.types.items():
         if type_ in MANAGEMENT_TYPES or type_ == "Organization" or not decl.roles:
             continue
