@@ -14,6 +14,7 @@ from models.keys import ApiKey, ApiKeyOrg, KeyName, hash_secret
 from models.orgs import Invitation, Membership, Organization
 from models.outbox import OUTBOX_MODELS, Delivery, Event, EventCounter, OutboxMail, Webhook
 from models.resources import Grant, Resource
+from models.scim import ScimDirectory, ScimUser
 from models.users import User, UserEmail
 
 MODELS = [
@@ -31,6 +32,8 @@ MODELS = [
     ConsoleSession,
     *OUTBOX_MODELS,
     UserEmail,
+    ScimDirectory,
+    ScimUser,
 ]
 
 
@@ -77,6 +80,8 @@ __all__ = [
     "Membership",
     "Organization",
     "Resource",
+    "ScimDirectory",
+    "ScimUser",
     "User",
     "UserEmail",
     "create_tables",

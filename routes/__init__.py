@@ -28,6 +28,7 @@ from routes import (
     orgs,
     policies,
     resources,
+    scim,
     users,
     webhooks,
 )
@@ -51,6 +52,7 @@ BLUEPRINTS = [
     webhooks.bp,
     keys.bp,
     console.bp,
+    scim.bp,
 ]
 
 
