@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import ValidationError
+from pydantic import EmailStr, ValidationError
 from scim2_models import (
     Context as ScimContext,
 )
@@ -48,10 +48,17 @@ from models import User as Person
 MAX_COUNT = 200  # the most users one page answers (count above it is lowered to it)
 
 
-class DirectoryUser(User):
-    """The core User schema, with ``emails`` required: an orgauthz user has an email."""
+class DirectoryEmail(Email):
+    """An email of a User, whose ``value`` is required."""
 
-    emails: Annotated[list[Email] | None, Required.true] = None
+    value: Annotated[EmailStr | None, Required.true] = None
+
+
+class DirectoryUser(User):
+    """The core User schema, with ``emails`` (and their ``value``) required: an orgauthz
+    user has an email."""
+
+    emails: Annotated[list[DirectoryEmail] | None, Required.true] = None  # type: ignore[assignment]
 
 
 SCHEMA = DirectoryUser.to_schema()

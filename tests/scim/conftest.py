@@ -63,3 +63,37 @@ def issue(app, org="org-pix4d", acting="pix4d-owner", role="member"):
 @pytest.fixture
 def directory(app, demo):
     return Scim(app.test_client(), issue(app))
+
+
+def scim_checker_client(base_url, token):
+    """scim2-tester's client over httpx (the suite's HTTP client; scim2-client's own
+    engine needs httpx2, which nothing else here uses)."""
+    import httpx
+    from scim2_client import BaseSyncSCIMClient
+    from scim2_client.errors import RequestNetworkException
+
+    class HttpxSCIMClient(BaseSyncSCIMClient):
+        def __init__(self, client, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.client = client
+
+        def _stays_under_base_url(self, endpoint):
+            base = self.client.base_url
+            url = self.client.build_request("GET", endpoint).url
+            return (
+                url.host == base.host
+                and url.port == base.port
+                and url.raw_path.startswith(base.raw_path)
+            )
+
+        def _parse_json(self, response):
+            return response.json()
+
+        def request(self, method, url, **kwargs):
+            try:
+                return self.client.request(method, url, **kwargs)
+            except httpx.RequestError as exc:
+                raise RequestNetworkException() from exc
+
+    http = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    return HttpxSCIMClient(http)
