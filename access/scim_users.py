@@ -215,8 +215,9 @@ def search(
     MAX_COUNT) from ``start`` (1-based). Raises InvalidFilterException."""
     where = where_of(filter_text)
     start, count = max(start, 1), min(max(count, 0), MAX_COUNT)
+    rows: list[ScimUser] = []
     if where.get("id", "") is None:
-        total, rows = 0, []
+        total = 0
     else:
         total, rows = ScimUser.page(d.org_id, where, start, count)
     return {

@@ -56,7 +56,7 @@ CONFIG = ServiceProviderConfig(
     etag=ETag(supported=True),
     authentication_schemes=[
         AuthenticationScheme(
-            type="oauthbearertoken",
+            type=AuthenticationScheme.Type.oauthbearertoken,
             name="Directory token",
             description="Authorization: Bearer <the organization's directory token>",
             primary=True,
@@ -271,7 +271,7 @@ def users() -> ResponseReturnValue:
 def users_search() -> ResponseReturnValue:
     """``GET /Users`` with its parameters in a SearchRequest body."""
     try:
-        search = SearchRequest.model_validate(_body(), scim_ctx=ScimContext.SEARCH_REQUEST)
+        search: SearchRequest = SearchRequest.model_validate(_body(), scim_ctx=ScimContext.SEARCH_REQUEST)
     except ValidationError as exc:
         raise InvalidValueException(detail=str(exc.errors()[0]["msg"])) from None
     attributes = [str(p) for p in search.attributes or []]

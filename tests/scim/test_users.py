@@ -1,8 +1,8 @@
 """SCIM Users of a directory: each change makes or removes a membership decided by the
 policy, answers SCIM documents and errors, and is audited."""
 
-from models import Membership, ScimUser, db
-from tests.scim.conftest import issue, patch_body, user_body
+from models import Membership, ScimUser, User, db
+from tests.scim.conftest import Scim, issue, patch_body, user_body
 
 
 def _member_role(org, user_id):
@@ -123,3 +123,17 @@ def test_changes_are_audited_and_in_the_events_feed(api, directory):
     types = [e["type"] for e in events]
     assert "scim.user_provisioned" in types and "scim.user_deprovisioned" in types
     assert types.count("member.added") >= 1 and "member.removed" in types
+
+
+def test_joining_is_decided_as_the_acting_user(app, demo):
+    # a Manager may not invite an Owner in pix4d: a directory acting as them cannot
+    # provision one either, and nothing is written
+    token = issue(app, acting="pix4d-manager", role="owner")
+    manager = Scim(app.test_client(), token)
+    r = manager.post("/Users", user_body("hal@acme.example.com"))
+    assert r.status_code == 403, r.get_json()
+    assert r.get_json()["detail"].startswith("pix4d-manager may not invite someone as owner")
+    assert _member_role("org-pix4d", "hal@acme.example.com") is None
+    with db.connection_context():
+        assert ScimUser.select().count() == 0
+        assert User.find("hal@acme.example.com") is None
