@@ -25,12 +25,14 @@ import datetime
 from dataclasses import dataclass
 
 from access.context import Context
+from access.decisions import require
 from access.errors import Forbidden, Invalid, NotFound, Unauthenticated
 from access.events import target_org, target_user
 from access.invitations import invite_question
 from access.members import drop_memberships, removal_plan
-from access.orgs import declared_role, engine_for, iso
+from access.orgs import declared_role, engine_for, iso, org_target
 from access.resources import create_personal
+from access.targets import TargetBuilder
 from access.uow import UnitOfWork
 from models import Membership, Organization, ScimDirectory, ScimUser, User
 
@@ -161,3 +163,12 @@ def leave(uow: UnitOfWork, d: Directory, user_id: str) -> str | None:
     after = {"reason": "deprovisioned"}
     uow.audit(org.id, "member.remove", target_user(user_id), before, after, d.acting_user)
     return membership.role
+
+
+def view(ctx: Context, actor: str, org_id: str) -> dict:
+    """``status`` for the console's Directory page, for those the policy lets view the
+    members (``view_members``: the directory provisions them). Raises NotFound, Forbidden."""
+    targets = TargetBuilder()
+    what = f"view the directory of {org_id}"
+    require(ctx.policy, targets, actor, "view_members", org_target(targets, org_id), what)
+    return status(org_id)

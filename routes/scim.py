@@ -271,7 +271,9 @@ def users() -> ResponseReturnValue:
 def users_search() -> ResponseReturnValue:
     """``GET /Users`` with its parameters in a SearchRequest body."""
     try:
-        search: SearchRequest = SearchRequest.model_validate(_body(), scim_ctx=ScimContext.SEARCH_REQUEST)
+        search: SearchRequest = SearchRequest.model_validate(
+            _body(), scim_ctx=ScimContext.SEARCH_REQUEST
+        )
     except ValidationError as exc:
         raise InvalidValueException(detail=str(exc.errors()[0]["msg"])) from None
     attributes = [str(p) for p in search.attributes or []]
