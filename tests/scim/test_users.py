@@ -137,3 +137,36 @@ def test_joining_is_decided_as_the_acting_user(app, demo):
     with db.connection_context():
         assert ScimUser.select().count() == 0
         assert User.find("hal@acme.example.com") is None
+
+
+def test_scim_writes_decide_only_inside_their_unit_of_work(directory, monkeypatch):
+    from access import decisions, refusals, uow
+
+    outside = []
+    real_decide, real_would_allow = decisions._decide, refusals.would_allow
+
+    def spy_decide(policy, facts, actor, action, target, **kw):
+        if uow.current() is None:
+            outside.append((actor, action))
+        return real_decide(policy, facts, actor, action, target, **kw)
+
+    def spy_would_allow(*args, **kw):
+        if uow.current() is None:
+            outside.append(("what-if", *args[2:4]))
+        return real_would_allow(*args, **kw)
+
+    monkeypatch.setattr(decisions, "_decide", spy_decide)
+    monkeypatch.setattr(refusals, "would_allow", spy_would_allow)
+    asked = []
+    monkeypatch.setattr(
+        decisions, "_decide", lambda *a, **kw: asked.append(a[3]) or spy_decide(*a, **kw)
+    )
+    sid = directory.post("/Users", user_body("ivo@acme.example.com")).get_json()["id"]
+    off = patch_body({"op": "replace", "value": {"active": False}})
+    assert directory.patch(f"/Users/{sid}", off).status_code == 200
+    owner = directory.post("/Users", user_body("owner", email="owner@pix4d.example"))
+    oid = owner.get_json()["id"]
+    assert directory.delete(f"/Users/{oid}").status_code == 403
+    assert directory.delete(f"/Users/{sid}").status_code == 204
+    assert {"invite", "accept", "remove"} <= set(asked)
+    assert outside == []
