@@ -19,6 +19,7 @@ from access.targets import TargetBuilder
 from authz.engine import PolicySet, StyleEngine
 from authz.view import ActorFacts, Node, Target, View, build_view
 from models.errors import DatabaseError
+from models.teams import Provenance, provenance
 from ops import decisionlog, tracing
 from ops.metrics import DECISION_ERRORS, DECISIONS
 
@@ -157,9 +158,22 @@ def decide_ref(
         return decision
     target = builder.target(ref, field)  # AmbiguousResource (a 422) when it needs the org
     before = sum(tally.values())
+    builder.last_until = None
     decision = decide(policy, builder, actor_id, action, target, tally=tally)
     registered = target is not None and (target.node.pk is not None or len(target.chain) == 1)
-    if registered and target is not None and decision.reason not in (_ERROR, OUTSIDE):
+    # An answer on facts that lapse is not kept: asked again, the facts are read again (an
+    # answer would outlive an expiry: access/targets.py).
+    lapses = builder.last_until is not None
+    if (
+        registered
+        and target is not None
+        and not lapses
+        and decision.reason
+        not in (
+            _ERROR,
+            OUTSIDE,
+        )
+    ):
         asked = sum(tally.values()) != before  # the policy was asked (counted), or not
         answer = (decision.allowed, decision.reason, target, target.org.style if asked else None)
         facts.put_answer(actor_id, target.org.id, key, answer)
@@ -302,9 +316,19 @@ def explanation(
                 "source": "membership",
             }
         )
+    teams = _teams(actor, actor_id, target)
+    for tid, role in teams.team_roles:
+        org = {"type": "Organization", "id": target.org.id, "role": role}
+        held.append({**org, "source": "team", "team": tid})
     for n in target.chain[1:]:
         for role in actor.grants.get(n.pk, ()):
-            held.append({"type": n.type, "id": n.id, "role": role, "source": "grant"})
+            if teams is _NO_TEAMS or role in teams.grants.get(n.pk, ()):
+                held.append({"type": n.type, "id": n.id, "role": role, "source": "grant"})
+        for tid, pk, role in teams.team_grants:
+            if pk == n.pk:
+                held.append(
+                    {"type": n.type, "id": n.id, "role": role, "source": "team", "team": tid}
+                )
         if n.owner is not None and n.owner == actor_id:
             held.append({"type": n.type, "id": n.id, "role": None, "source": "owner"})
     effective = engine.effective_roles(view)
@@ -335,6 +359,18 @@ def explanation(
         "resource_chain": [{"type": n.type, "id": n.id} for n in target.chain],
         "facts_shown": [lvl._asdict() for lvl in view],
     }
+
+
+_NO_TEAMS = Provenance({}, [], [])
+
+
+def _teams(actor: ActorFacts, actor_id: str, target: Target) -> Provenance:
+    """Which of the actor's roles its teams gave (an explanation names the team); nothing
+    read when the actor has no live membership (then it holds nothing)."""
+    if not actor.org_roles() or not actor_id:
+        return _NO_TEAMS
+    pks = [n.pk for n in target.chain if n.pk is not None]
+    return provenance(target.org.id, actor_id, pks, TargetBuilder.clock())
 
 
 def require(

@@ -50,6 +50,19 @@ TYPES = {
     "grant.create": "grant.given",
     "grant.update": "grant.changed",
     "grant.delete": "grant.revoked",
+    "member.expire": "member.expired",
+    "grant.expire": "grant.expired",
+    "team.create": "team.created",
+    "team.update": "team.updated",
+    "team.delete": "team.deleted",
+    "team.member_add": "team.member_added",
+    "team.member_update": "team.member_changed",
+    "team.member_remove": "team.member_removed",
+    "team.member_expire": "team.member_expired",
+    "team.grant": "team.grant_given",
+    "team.grant_update": "team.grant_changed",
+    "team.revoke": "team.grant_revoked",
+    "team.grant_expire": "team.grant_expired",
     "user.create": "user.created",
     "user.update": "user.updated",
     "user.default_org": "user.default_org_changed",
@@ -108,7 +121,11 @@ def target_grant(type_: str, rid: str, user_id: str) -> Target:
     )
 
 
-KINDS = ("organization", "user", "invitation", "resource", "grant")
+def target_team(tid: str) -> Target:
+    return Target(f"team:{tid}", {"kind": "team", "id": tid})
+
+
+KINDS = ("organization", "user", "invitation", "resource", "grant", "team")
 
 
 def subject_of(target: str | None) -> dict | None:
@@ -122,7 +139,7 @@ def subject_of(target: str | None) -> dict | None:
     if isinstance(target, Target):
         return target.subject
     kind, sep, rest = target.partition(":")
-    if sep and kind in ("organization", "user", "invitation"):
+    if sep and kind in ("organization", "user", "invitation", "team"):
         return {"kind": kind, "id": rest}
     type_, slash, tail = rest.partition("/")
     if sep and kind == "resource" and slash:
@@ -269,6 +286,8 @@ def _member_words(
             dropped = ", ".join(f"{role_label(g['role'])} on {_res(g)}" for g in grants)
             text += f"; grants dropped: {dropped}"
         return text
+    if action == "member.expire":
+        return f"{sid}'s membership expired (was {role_label(b.get('role'))})"
     if action == "member.add":
         if actor == sid:
             return f"{who} joined as {role_label(a.get('role'))}"
@@ -306,6 +325,8 @@ def _grant_words(
         )
     if action == "grant.delete":
         return f"{who} revoked {user}'s {role_label(b.get('role'))} role on {res}"
+    if action == "grant.expire":
+        return f"{user}'s {role_label(b.get('role'))} role on {res} expired"
     return None
 
 
@@ -356,6 +377,31 @@ def _user_words(
     return None
 
 
+def _team_words(
+    action: str, who: str, actor: str | None, subject: dict, b: dict, a: dict
+) -> str | None:
+    team = f"team {subject.get('id')}"
+    user = a.get("user") or b.get("user")
+    res = _res(a.get("resource") or b.get("resource"))
+    until = f" until {a.get('expires_at')}" if a.get("expires_at") else ""
+    verbs = {
+        "team.create": f"{who} created {team} ({role_label(a.get('role'))})",
+        "team.update": f"{who} changed {team}: "
+        + ", ".join(f"{k} {b.get(k)!r} to {a.get(k)!r}" for k in sorted(a)),
+        "team.delete": f"{who} deleted {team} ({len(b.get('members') or [])} members)",
+        "team.member_add": f"{who} added {user} to {team}{until}",
+        "team.member_update": f"{who} changed when {user}'s place in {team} ends{until}",
+        "team.member_remove": f"{who} took {user} out of {team}",
+        "team.member_expire": f"{user}'s place in {team} expired",
+        "team.grant": f"{who} gave {team} the {role_label(a.get('role'))} role on {res}{until}",
+        "team.grant_update": f"{who} changed {team}'s role on {res} to "
+        f"{role_label(a.get('role'))}{until}",
+        "team.revoke": f"{who} revoked {team}'s {role_label(b.get('role'))} role on {res}",
+        "team.grant_expire": f"{team}'s {role_label(b.get('role'))} role on {res} expired",
+    }
+    return verbs.get(action)
+
+
 # The first word of an audit action -> what says its sentence (None: the general one).
 _FAMILIES: dict[str, Callable[[str, str, str | None, dict, dict, dict], str | None]] = {
     "member": _member_words,
@@ -364,4 +410,5 @@ _FAMILIES: dict[str, Callable[[str, str, str | None, dict, dict, dict], str | No
     "resource": _resource_words,
     "org": _org_words,
     "user": _user_words,
+    "team": _team_words,
 }

@@ -169,6 +169,10 @@ class InvitationOut(Shape):
     created_at = opt_time()
     accepted_by = opt_str()
     ended_at = opt_time()
+    membership_days = fields.Integer(
+        allow_none=True,
+        metadata={"description": "the membership lapses this many days after acceptance"},
+    )
     token = fields.String(metadata={"description": "only in the answer that created it"})
 
 
@@ -218,6 +222,7 @@ class GrantOut(Shape):
     org = fields.String()
     role = fields.String()
     created_at = Time()
+    expires_at = Time()  # when it lapses; null: never
 
 
 class ResourceGrantOut(Shape):
@@ -226,6 +231,7 @@ class ResourceGrantOut(Shape):
     user_id = fields.String(required=True)
     role = fields.String(required=True)
     created_at = opt_time()
+    expires_at = opt_time()
 
 
 class WebhookOut(Shape):

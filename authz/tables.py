@@ -165,7 +165,7 @@ def check_table(engine: StyleEngine, table: dict, source: str = "") -> None:
         if spec.get("parent") and spec["parent"] not in resources:
             raise TableError(f"{source}: resource {name!r} has unknown parent {spec['parent']!r}")
     for pname, p in principals.items():
-        for rname in (p or {}).get("grants", {}) or {}:
+        for rname in {**((p or {}).get("grants") or {}), **((p or {}).get("team_grants") or {})}:
             if rname not in resources:
                 raise TableError(f"{source}: principal {pname!r} has a grant on unknown {rname!r}")
     for rname, actions in expect.items():
@@ -183,6 +183,24 @@ def check_table(engine: StyleEngine, table: dict, source: str = "") -> None:
                     raise TableError(f"{source}: {rname}.{action}: unknown principal {pname!r}")
 
 
+def _actor(p: dict, role: str | None, pks: dict) -> ActorFacts:
+    """A principal's facts: its membership ``role``, its ``grants`` (resource: role or
+    roles), and those of its teams: ``team_roles`` (org roles) and ``team_grants``, which
+    it holds as its own when it is a member (``role``), as the service reads them."""
+    grants: dict = {}
+    teams = role is not None
+    for key, held in (("grants", True), ("team_grants", teams)):
+        for r, g in (p.get(key) or {}).items():
+            if held:
+                grants[pks[r]] = tuple(sorted({*grants.get(pks[r], ()), *_roles(g)}))
+    team_roles = tuple(sorted(set(p.get("team_roles") or ()))) if teams else ()
+    return ActorFacts(True, role, grants, team_roles)
+
+
+def _roles(g: str | list) -> tuple:
+    return (g,) if isinstance(g, str) else tuple(g)
+
+
 def cells(engine: StyleEngine, table: dict, source: str = "") -> Iterator["Cell"]:
     """Every cell of ``table``: each principal, each resource, each action the policy
     declares on its type. Raises TableError for a bad table."""
@@ -192,11 +210,7 @@ def cells(engine: StyleEngine, table: dict, source: str = "") -> Iterator["Cell"
     for pname, p in principals.items():
         p = p or {}
         role = p.get("role")
-        grants = {
-            pks[r]: (g,) if isinstance(g, str) else tuple(g)
-            for r, g in (p.get("grants") or {}).items()
-        }
-        actor = ActorFacts(True, role, grants)
+        actor = _actor(p, role, pks)
         for rname, spec in resources.items():
             if spec.get("user") == "self" and role is None:
                 continue  # "the principal's own membership" means nothing without one

@@ -184,11 +184,23 @@ class Target(NamedTuple):
 
 
 class ActorFacts(NamedTuple):
-    """What the actor holds in one organization."""
+    """What the actor holds in one organization, none of it lapsed.
+
+    A member's effective roles are their own and their teams': the policy is shown
+    ``role`` and ``team_roles`` together on the organization, and each resource's roles
+    (``grants``: the member's own and their teams') together.
+    """
 
     known: bool  # the user exists
     role: str | None  # membership role, or None
     grants: dict  # resource pk -> tuple of roles
+    team_roles: tuple = ()  # the org roles the member's teams hold
+
+    def org_roles(self) -> tuple[str, ...]:
+        """The roles the member holds on the organization, their own and their teams'."""
+        if not self.team_roles:
+            return (self.role,) if self.role else ()
+        return tuple(sorted({self.role, *self.team_roles} - {None}))
 
 
 def org_node(org: OrgRef) -> Node:
@@ -198,7 +210,9 @@ def org_node(org: OrgRef) -> Node:
 
 # The resources the service builds for its own endpoints: their attributes are computed by
 # the service (the vocabulary's "Management actions"), not supplied by callers.
-MANAGEMENT_TYPES = frozenset({"NewOrganization", "Invitation", "RoleChange", "Membership", "Grant"})
+MANAGEMENT_TYPES = frozenset(
+    {"NewOrganization", "Invitation", "RoleChange", "Membership", "Grant", "Team"}
+)
 
 
 def management_target(
@@ -239,7 +253,7 @@ def build_view(
     levels: list[Level] = []
     grants = actor.grants
     for i, node in enumerate(chain):
-        roles = ((actor.role,) if actor.role else ()) if i == 0 else grants.get(node.pk, ())
+        roles = actor.org_roles() if i == 0 else grants.get(node.pk, ())
         owned = node.owner is not None and node.owner == actor_id and engine.reads_ownership
         if not node.attributes and len(roles) <= 1:
             levels.append(Level(node.type, tuple(roles), owned, ()))

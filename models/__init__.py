@@ -15,6 +15,7 @@ from models.orgs import Invitation, Membership, Organization
 from models.outbox import OUTBOX_MODELS, Delivery, Event, EventCounter, OutboxMail, Webhook
 from models.resources import Grant, Resource
 from models.scim import ScimDirectory, ScimUser
+from models.teams import TEAM_MODELS, Team, TeamGrant, TeamMember
 from models.users import User, UserEmail
 
 MODELS = [
@@ -34,6 +35,7 @@ MODELS = [
     UserEmail,
     ScimDirectory,
     ScimUser,
+    *TEAM_MODELS,
 ]
 
 
@@ -82,6 +84,9 @@ __all__ = [
     "Resource",
     "ScimDirectory",
     "ScimUser",
+    "Team",
+    "TeamGrant",
+    "TeamMember",
     "User",
     "UserEmail",
     "create_tables",

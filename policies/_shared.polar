@@ -18,6 +18,12 @@
 #   RoleChange       change_role   from_role, to_role, is_self, last_of_role
 #   Membership       remove        role, is_self, last_of_role
 #   Grant            grant, revoke role; its parent is the resource the role is on
+#                    (to a member or to a team: the same rules)
+#   Team             manage (create, rename, delete, add and remove members), assign_role
+#                                  role (the org role the team holds; nil: none),
+#                                  to_role (the role assign_role gives; nil: none)
+# A team's members hold its roles as their own (its org role and its grants): who may
+# manage a team is who may hand out what it holds.
 # `last_of_role` is true when no other active member of the organization holds that role.
 # These are the only attributes a management resource shows the policy, and the service
 # computes them, for a preview on /v1/authorize as for the write (access/previews.py):
@@ -35,6 +41,8 @@ attribute("Membership", "role");
 attribute("Membership", "is_self");
 attribute("Membership", "last_of_role");
 attribute("Grant", "role");
+attribute("Team", "role");
+attribute("Team", "to_role");
 
 actor User {}
 

@@ -322,6 +322,27 @@ grant_manager(actor: User, resource) if
     not resource matches License and
     has_permission(actor, "assign_roles", resource.organization);
 
+# ---------------------------------------------------------------- teams
+# The pages name no teams. Reading chosen: a team hands its org role and its resource roles
+# to each of its members, so it is managed as those roles are handed out one by one ([P1]
+# Manager: "Invite, remove, and assign roles up to Manager."): whoever may assign roles
+# creates, renames, deletes and fills teams whose org role is within their reach (or that
+# hold none), and gives a team only a role within it. Its grants on resources are Grants,
+# decided by the rules above as for a member.
+resource Team {
+  permissions = ["manage", "assign_role"];
+}
+has_permission(actor: User, "manage", team: Team) if
+    has_permission(actor, "assign_roles", team.organization) and
+    team_role_within_reach(actor, team.role, team.organization);
+has_permission(actor: User, "assign_role", team: Team) if
+    has_permission(actor, "assign_roles", team.organization) and
+    team_role_within_reach(actor, team.role, team.organization) and
+    team_role_within_reach(actor, team.to_role, team.organization);
+team_role_within_reach(_actor: User, role, _org: Organization) if role = nil;
+team_role_within_reach(actor: User, role: String, org: Organization) if
+    may_handle_role(actor, role, org);
+
 # ---------------------------------------------------------------- why a refusal
 # reason(actor, action, resource, text) (see _shared.polar): one per limit of the rules
 # above; a refusal shows the first that holds.
@@ -410,3 +431,23 @@ reason(actor: User, "grant", grant: Grant,
 reason(actor: User, "revoke", grant: Grant,
        "{a actor_role} may not take back roles on a {type}; Owners and Managers do") if
     not grant_manager(actor, grant.parent);
+
+# Teams: as assigning roles ([P1] "assign roles up to Manager").
+reason(actor: User, "manage", team: Team,
+       "{a actor_role} may not manage teams; Owners and Managers do") if
+    not has_permission(actor, "assign_roles", team.organization);
+reason(actor: User, "manage", team: Team,
+       "{a actor_role} may manage teams only up to {actor_role}, and this team is {a role}") if
+    has_permission(actor, "assign_roles", team.organization) and
+    not team_role_within_reach(actor, team.role, team.organization);
+reason(actor: User, "assign_role", team: Team,
+       "{a actor_role} may not give teams roles; Owners and Managers do") if
+    not has_permission(actor, "assign_roles", team.organization);
+reason(actor: User, "assign_role", team: Team,
+       "{a actor_role} may give teams roles only up to {actor_role}, and this team is {a role}") if
+    has_permission(actor, "assign_roles", team.organization) and
+    not team_role_within_reach(actor, team.role, team.organization);
+reason(actor: User, "assign_role", team: Team,
+       "{a actor_role} may give teams roles only up to {actor_role}, not {to_role}") if
+    has_permission(actor, "assign_roles", team.organization) and
+    not team_role_within_reach(actor, team.to_role, team.organization);

@@ -229,6 +229,29 @@ has_permission(actor: User, "revoke", grant: Grant) if
 space_assigner(actor: User, space: Space) if
     has_permission(actor, "assign_users", space);
 
+# ---------------------------------------------------------------- teams
+# The pages name no organization teams. Reading chosen: a team hands its organization role
+# to its members, so it is managed as members are: [R1] "User Admins can only add users
+# with Member access" and "cannot promote or demote an organization member", so a User
+# Admin manages teams that hold no role or Member, an Organization Admin every team, and
+# only an Organization Admin gives a team a role. A team's spaces are Grants (the rules
+# above: assigned as a user is, Member only).
+resource Team {
+  permissions = ["manage", "assign_role"];
+}
+has_permission(actor: User, "manage", team: Team) if
+    has_role(actor, "org_admin", team.organization);
+has_permission(actor: User, "manage", team: Team) if
+    has_role(actor, "user_admin", team.organization) and
+    team_of_members(team);
+team_of_members(team: Team) if team.role = nil;
+team_of_members(team: Team) if team.role = "member";
+has_permission(actor: User, "assign_role", team: Team) if
+    has_role(actor, "org_admin", team.organization) and
+    team_role_declared(team.to_role);
+team_role_declared(role) if role = nil;
+team_role_declared(role: String) if rank(role, _);
+
 # ---------------------------------------------------------------- why a refusal
 # reason(actor, action, resource, text) (see _shared.polar): one per limit of the rules
 # above; a refusal shows the first that holds.
@@ -301,3 +324,22 @@ reason(actor: User, "grant", grant: Grant,
 reason(actor: User, "revoke", grant: Grant,
        "{a actor_role} may not take users off spaces; Organization Admins and User Admins do") if
     not space_assigner(actor, grant.parent);
+
+
+# Teams: [R1] "User Admins can only add users with Member access", "cannot promote or
+# demote an organization member".
+reason(actor: User, "manage", team: Team,
+       "{a actor_role} may not manage teams; Organization Admins and User Admins do") if
+    not has_role(actor, "org_admin", team.organization) and
+    not has_role(actor, "user_admin", team.organization);
+reason(actor: User, "manage", team: Team,
+       "a User Admin manages only teams of Members, and this team is {a role}") if
+    has_role(actor, "user_admin", team.organization) and
+    not has_role(actor, "org_admin", team.organization) and
+    not team_of_members(team);
+reason(actor: User, "assign_role", team: Team,
+       "{a actor_role} may not give teams roles; only Organization Admins do") if
+    not has_role(actor, "org_admin", team.organization);
+reason(_actor: User, "assign_role", team: Team,
+       "respond.io has no role {to_role}") if
+    not team_role_declared(team.to_role);

@@ -203,6 +203,22 @@ resource Grant {
 # UP42 has no per-resource roles: access comes from the account role alone, so no grant
 # is ever allowed (there is no has_permission rule for Grant).
 
+# ---------------------------------------------------------------- teams
+# The page names no teams. Reading chosen: a team hands its account role to its members,
+# so teams are managed by those who change user roles ([U] table: Change user roles:
+# Member no, Admin yes), who may give a team either role (or none). UP42 has no resource
+# roles, so a team holds no grant (no Grant rule allows one).
+resource Team {
+  permissions = ["manage", "assign_role"];
+}
+has_permission(actor: User, "manage", team: Team) if
+    has_permission(actor, "change_roles", team.organization);
+has_permission(actor: User, "assign_role", team: Team) if
+    has_permission(actor, "change_roles", team.organization) and
+    team_role_declared(team.to_role);
+team_role_declared(role) if role = nil;
+team_role_declared(role: String) if rank(role, _);
+
 # ---------------------------------------------------------------- why a refusal
 # reason(actor, action, resource, text) (see _shared.polar): one per limit of the rules
 # above; a refusal shows the first that holds.
@@ -266,3 +282,15 @@ reason(_actor: User, "grant", _grant: Grant,
        "UP42 has no roles on resources: access comes from the account role alone");
 reason(_actor: User, "revoke", _grant: Grant,
        "UP42 has no roles on resources: access comes from the account role alone");
+
+
+# Teams: [U] table: Change user roles: Member no, Admin yes.
+reason(actor: User, "manage", team: Team,
+       "{a actor_role} may not manage teams; Admins do") if
+    not has_permission(actor, "change_roles", team.organization);
+reason(actor: User, "assign_role", team: Team,
+       "{a actor_role} may not give teams roles; Admins do") if
+    not has_permission(actor, "change_roles", team.organization);
+reason(_actor: User, "assign_role", team: Team,
+       "UP42 has no role {to_role}: a user is an Admin or a Member") if
+    not team_role_declared(team.to_role);

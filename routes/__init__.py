@@ -29,6 +29,7 @@ from routes import (
     policies,
     resources,
     scim,
+    teams,
     users,
     webhooks,
 )
@@ -48,6 +49,7 @@ BLUEPRINTS = [
     invitations.bp,
     users.bp,
     resources.bp,
+    teams.bp,
     events.bp,
     webhooks.bp,
     keys.bp,

@@ -150,6 +150,8 @@ class MemberListArgs(PageArgs):
 class InvitationItem(Schema):
     email = EmailText(required=True, validate=EMAIL)
     role = role(required=True)
+    # The membership lapses this many days after acceptance (a contractor for 30 days).
+    membership_days = fields.Integer(load_default=None, validate=validate.Range(min=1, max=3650))
 
 
 class InvitationBatchRequest(Schema):
@@ -209,9 +211,10 @@ class ResourcePut(Schema):
 
 
 class GrantPut(Schema):
-    """``PUT .../resources/{type}/{id}/grants/{user_id}``."""
+    """``PUT .../resources/{type}/{id}/grants/{user_id}``; ``expires_at``: when it lapses."""
 
     role = role(required=True)
+    expires_at = fields.NaiveDateTime(load_default=None, allow_none=True, timezone=datetime.UTC)
 
 
 class GrantItem(Ref):
