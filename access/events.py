@@ -73,6 +73,10 @@ TYPES = {
     "scim.user_create": "scim.user_provisioned",
     "scim.user_update": "scim.user_updated",
     "scim.user_delete": "scim.user_deprovisioned",
+    "scim.group_create": "scim.group_provisioned",
+    "scim.group_update": "scim.group_updated",
+    "scim.group_delete": "scim.group_deprovisioned",
+    "scim.mapping": "scim.mapping_changed",
 }
 EVENT_TYPES = sorted(set(TYPES.values()))
 

@@ -172,3 +172,34 @@ def view(ctx: Context, actor: str, org_id: str) -> dict:
     what = f"view the directory of {org_id}"
     require(ctx.policy, targets, actor, "view_members", org_target(targets, org_id), what)
     return status(org_id)
+
+
+# ---------------------------------------------------------------- group -> role mapping
+def mapped_role(org_id: str, group_name: str) -> str | None:
+    """The org role the directory's mapping gives a group named ``group_name``
+    (case-insensitive), or None."""
+    row = ScimDirectory.of_org(org_id)
+    return (row.role_map or {}).get(group_name.strip().lower()) if row else None
+
+
+def set_mapping(ctx: Context, org_id: str, group_name: str, role: str | None) -> dict:
+    """Map groups named ``group_name`` to the org role ``role`` (None: drop the mapping):
+    a group of that name the directory creates (or renames to it) makes a team holding
+    that role, when the acting user may ``assign_role`` it. Returns the mapping. Raises
+    NotFound (no directory), Invalid (undeclared role)."""
+    with UnitOfWork(ctx, org_id) as uow:
+        org = uow.org()
+        row = ScimDirectory.of_org(org.id)
+        if row is None:
+            raise NotFound(f"{org.id} has no directory: issue its token first")
+        mapping = dict(row.role_map or {})
+        before = dict(mapping)
+        key = group_name.strip().lower()
+        if role is None:
+            mapping.pop(key, None)
+        else:
+            mapping[key] = declared_role(engine_for(ctx, org), role, "ROLE")
+        row.role_map = mapping
+        row.save()
+        uow.audit(org.id, "scim.mapping", target_org(org.id), before, mapping)
+    return mapping

@@ -64,7 +64,8 @@ class DirectoryUser(User):
 SCHEMA = DirectoryUser.to_schema()
 
 
-def _invalid(exc: ValidationError) -> InvalidValueException:
+def invalid(exc: ValidationError) -> InvalidValueException:
+    """A pydantic validation error as a SCIM invalidValue naming the attributes."""
     errors = "; ".join(
         f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
     )
@@ -76,7 +77,7 @@ def parse(payload: Any, scim_ctx: ScimContext) -> DirectoryUser:
     try:
         return DirectoryUser.model_validate(payload, scim_ctx=scim_ctx)
     except ValidationError as exc:
-        raise _invalid(exc) from None
+        raise invalid(exc) from None
 
 
 def _primary_email(user: DirectoryUser) -> str:
@@ -120,7 +121,7 @@ def as_dict(row: ScimUser, location: str, params: ResponseParameters | None = No
     return user.model_dump(scim_ctx=ScimContext.RESOURCE_QUERY_RESPONSE, response_parameters=params)
 
 
-def etag(row: ScimUser) -> str:
+def etag(row: Any) -> str:
     return f'W/"{row.version}"'
 
 
@@ -135,7 +136,8 @@ def _row(org_id: str, scim_id: str) -> ScimUser:
     return row
 
 
-def _check_version(row: ScimUser, if_match: str | None) -> None:
+def check_version(row: Any, if_match: str | None) -> None:
+    """Raises PreconditionFailedException when ``If-Match`` names another version."""
     if if_match is None or if_match.strip() == "*":
         return
     wanted = {t.strip() for t in if_match.split(",")}
@@ -167,39 +169,41 @@ def found(d: Directory, scim_id: str) -> ScimUser:
 FILTERABLE = {"username": "user_name_key", "externalid": "external_id", "id": "id"}
 
 
-def _equalities(node: Any, where: dict) -> None:
+def _equalities(node: Any, where: dict, fields: dict) -> None:
     if isinstance(node, LogicalExpr) and str(node.op).lower() == "and":
         for term in node.terms:
-            _equalities(term, where)
+            _equalities(term, where, fields)
         return
     if (
         isinstance(node, Comparison)
         and node.op == CompareOperator.eq
         and node.attr_path.sub_attr is None
-        and str(node.attr_path.attr).lower() in FILTERABLE
+        and str(node.attr_path.attr).lower() in fields
         and isinstance(node.value, str)
     ):
-        field = FILTERABLE[str(node.attr_path.attr).lower()]
-        value = node.value.strip().lower() if field == "user_name_key" else node.value
+        field = fields[str(node.attr_path.attr).lower()]
+        value = node.value.strip().lower() if field.endswith("_key") else node.value
         if where.setdefault(field, value) != value:
             where["id"] = None  # two different values of one attribute: nothing matches
         return
+    names = ", ".join(sorted(fields))
     raise InvalidFilterException(
-        detail="this service filters on userName, externalId and id with eq, joined by and"
+        detail=f"this service filters on {names} with eq, joined by and (case-insensitive names)"
     )
 
 
-def where_of(filter_text: str | None) -> dict:
+def where_of(filter_text: str | None, model: Any = None, fields: dict | None = None) -> dict:
     """The equalities a filter states (``{column: value}``). Raises InvalidFilterException
-    for a filter that is not one or more ``userName``, ``externalId``, ``id`` ``eq`` joined
-    by ``and``."""
+    for a filter that is not one or more ``eq`` of ``fields`` (default: the User's
+    ``userName``, ``externalId``, ``id``) joined by ``and``."""
     where: dict = {}
     if filter_text:
         try:
-            parsed = ScimFilter[DirectoryUser](filter_text)
+            bound: Any = ScimFilter  # parameterised with a model chosen at run time
+            parsed = bound[model or DirectoryUser](filter_text)
         except (ValueError, InvalidFilterException) as exc:
             raise InvalidFilterException(detail=f"filter: {exc}") from None
-        _equalities(parsed.ast, where)
+        _equalities(parsed.ast, where, fields or FILTERABLE)
     return where
 
 
@@ -301,7 +305,7 @@ def _change(
     with UnitOfWork(ctx, d.org_id, lock_users=[user_id]) as uow:
         uow.org()
         row = _row(d.org_id, scim_id)  # read again under the locks
-        _check_version(row, if_match)
+        check_version(row, if_match)
         current = DirectoryUser.model_validate(
             {**row.resource, "id": row.id}, scim_ctx=ScimContext.RESOURCE_QUERY_RESPONSE
         )
@@ -350,7 +354,7 @@ def patch(
             payload, scim_ctx=ScimContext.RESOURCE_PATCH_REQUEST
         )
     except ValidationError as exc:
-        raise _invalid(exc) from None
+        raise invalid(exc) from None
 
     def patched(current: DirectoryUser) -> DirectoryUser:
         op.patch(current)
@@ -369,7 +373,7 @@ def delete(ctx: Context, d: Directory, scim_id: str, if_match: str | None) -> No
     with UnitOfWork(ctx, d.org_id, lock_users=[user_id]) as uow:
         uow.org()
         row = _row(d.org_id, scim_id)
-        _check_version(row, if_match)
+        check_version(row, if_match)
         if row.active:
             scim.leave(uow, d, user_id)
         before = _audit_view(row)

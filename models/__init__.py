@@ -14,7 +14,7 @@ from models.keys import ApiKey, ApiKeyOrg, KeyName, hash_secret
 from models.orgs import Invitation, Membership, Organization
 from models.outbox import OUTBOX_MODELS, Delivery, Event, EventCounter, OutboxMail, Webhook
 from models.resources import Grant, Resource
-from models.scim import ScimDirectory, ScimUser
+from models.scim import ScimDirectory, ScimGroup, ScimUser
 from models.teams import TEAM_MODELS, Team, TeamGrant, TeamMember
 from models.users import User, UserEmail
 
@@ -35,6 +35,7 @@ MODELS = [
     UserEmail,
     ScimDirectory,
     ScimUser,
+    ScimGroup,
     *TEAM_MODELS,
 ]
 
@@ -83,6 +84,7 @@ __all__ = [
     "Organization",
     "Resource",
     "ScimDirectory",
+    "ScimGroup",
     "ScimUser",
     "Team",
     "TeamGrant",

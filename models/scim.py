@@ -1,6 +1,7 @@
 """SCIM 2.0 provisioning (access/scim.py): an organization's directory (its bearer token,
 the user on whose authority its changes are decided, the role a provisioned user gets) and
-the users it provisioned, each kept as the identity provider last sent it."""
+the users it provisioned, each kept as the identity provider last sent it, and the groups
+(teams) it provisioned."""
 
 import datetime
 import secrets
@@ -10,6 +11,7 @@ import peewee
 from models.base import BaseModel, JSONField, utcnow
 from models.keys import hash_secret
 from models.orgs import Organization
+from models.teams import Team, TeamMember
 
 TOKEN_PREFIX = "oazscim_"
 
@@ -129,4 +131,67 @@ class ScimUser(BaseModel):
         return active, len(rows) - active
 
 
-SCIM_MODELS = [ScimDirectory, ScimUser]
+class ScimGroup(BaseModel):
+    """A group an organization's directory provisioned: the team it is (its ``tid`` is the
+    SCIM id), its displayName's key for filtering and uniqueness, and its ETag."""
+
+    id = peewee.CharField(primary_key=True, max_length=36)  # the SCIM id, the team's tid
+    org = peewee.ForeignKeyField(Organization, on_delete="CASCADE")
+    org_id: str
+    team = peewee.ForeignKeyField(Team, unique=True, on_delete="CASCADE")
+    team_id: int
+    display_name_key = peewee.CharField(max_length=200)  # lower-cased: caseExact false
+    external_id = peewee.CharField(max_length=320, null=True)
+    version = peewee.IntegerField(default=1)
+    created_at = peewee.DateTimeField(default=utcnow)
+    modified_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("org", "display_name_key"), True),
+            (("org", "external_id"), False),
+        )
+
+    @classmethod
+    def of_org(cls, org_id: str, scim_id: str) -> "ScimGroup | None":
+        return cls.get_or_none((cls.org == org_id) & (cls.id == scim_id))
+
+    @classmethod
+    def named(cls, org_id: str, key: str) -> "ScimGroup | None":
+        return cls.get_or_none((cls.org == org_id) & (cls.display_name_key == key))
+
+    @classmethod
+    def page(cls, org_id: str, where: dict, start: int, count: int) -> tuple[int, list]:
+        """(total, rows) of the org's groups matching ``where`` (equalities), by
+        displayName, ``count`` from the 1-based ``start``."""
+        clause = cls.org == org_id
+        for field, value in where.items():
+            clause &= getattr(cls, field) == value
+        total = cls.select().where(clause).count()
+        rows = []
+        if count > 0:
+            query = cls.select().where(clause).order_by(cls.display_name_key)
+            rows = list(query.offset(start - 1).limit(count))
+        return total, rows
+
+
+def team_users(team_pk: int, org_id: str, limit: int) -> list[tuple[str, str, str]]:
+    """(SCIM user id, userName, user id) of the team's members the org's directory
+    provisioned, by userName, at most ``limit``."""
+    query = (
+        ScimUser.select(ScimUser.id, ScimUser.user_name, ScimUser.user_id)
+        .join(TeamMember, on=(TeamMember.user == ScimUser.user_id))
+        .where((TeamMember.team == team_pk) & (ScimUser.org == org_id))
+        .order_by(ScimUser.user_name_key)
+        .limit(limit)
+    )
+    return [(r.id, r.user_name, r.user_id) for r in query]
+
+
+def users_by_scim_id(org_id: str, scim_ids: list[str]) -> dict[str, ScimUser]:
+    """The org's directory users of ``scim_ids``, by SCIM id."""
+    rows = ScimUser.select().where((ScimUser.org == org_id) & ScimUser.id.in_(scim_ids))
+    return {r.id: r for r in rows}
+
+
+SCIM_MODELS = [ScimDirectory, ScimUser, ScimGroup]

@@ -34,7 +34,7 @@ from scim2_models import (
 from scim2_models import Context as ScimContext
 from werkzeug.exceptions import HTTPException
 
-from access import scim, scim_users
+from access import scim, scim_groups, scim_users
 from access.context import Context
 from access.errors import DomainError, Unauthenticated
 from models import db
@@ -63,7 +63,11 @@ CONFIG = ServiceProviderConfig(
         )
     ],
 )
-USER_TYPE = ResourceType.from_resource(scim_users.DirectoryUser)
+TYPES = {  # resource type name -> (its ResourceType, its Schema)
+    "User": (ResourceType.from_resource(scim_users.DirectoryUser), scim_users.SCHEMA),
+    "Group": (ResourceType.from_resource(scim_groups.DirectoryGroup), scim_groups.SCHEMA),
+}
+SCHEMAS = {str(schema.id): schema for _, schema in TYPES.values()}
 
 
 def _answer(body: Any, status: int = 200, headers: dict | None = None) -> Response:
@@ -193,16 +197,16 @@ def service_provider_config() -> ResponseReturnValue:
     return _answer(body)
 
 
-def _resource_type() -> dict:
-    body = USER_TYPE.model_dump(scim_ctx=ScimContext.RESOURCE_QUERY_RESPONSE)
-    location = url_for("scim.resource_type", name="User", _external=True)
+def _resource_type(name: str) -> dict:
+    body = TYPES[name][0].model_dump(scim_ctx=ScimContext.RESOURCE_QUERY_RESPONSE)
+    location = url_for("scim.resource_type", name=name, _external=True)
     body["meta"] = {"resourceType": "ResourceType", "location": location}
     return body
 
 
-def _schema() -> dict:
-    body = scim_users.SCHEMA.model_dump(scim_ctx=ScimContext.RESOURCE_QUERY_RESPONSE)
-    location = url_for("scim.schema", schema_id=scim_users.SCHEMA.id, _external=True)
+def _schema(schema_id: str) -> dict:
+    body = SCHEMAS[schema_id].model_dump(scim_ctx=ScimContext.RESOURCE_QUERY_RESPONSE)
+    location = url_for("scim.schema", schema_id=schema_id, _external=True)
     body["meta"] = {"resourceType": "Schema", "location": location}
     return body
 
@@ -221,32 +225,33 @@ def _list(items: list) -> Response:
 
 @bp.route("/ResourceTypes", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 def resource_types() -> ResponseReturnValue:
-    """The resource types served: User."""
+    """The resource types served: User, Group."""
     _only_get()
-    return _list([_resource_type()])
+    return _list([_resource_type(name) for name in TYPES])
 
 
 @bp.get("/ResourceTypes/<name>")
 def resource_type(name: str) -> ResponseReturnValue:
     """One resource type by name."""
-    if name != "User":
+    if name not in TYPES:
         return scim_error(404, f"no resource type {name!r}")
-    return _answer(_resource_type())
+    return _answer(_resource_type(name))
 
 
 @bp.route("/Schemas", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 def schemas() -> ResponseReturnValue:
-    """The schemas of the resources served: the core User (``emails`` required)."""
+    """The schemas of the resources served: the core User (``emails`` required) and Group
+    (its members' ``display`` read only, and not kept)."""
     _only_get()
-    return _list([_schema()])
+    return _list([_schema(schema_id) for schema_id in SCHEMAS])
 
 
 @bp.get("/Schemas/<schema_id>")
 def schema(schema_id: str) -> ResponseReturnValue:
     """One schema by its URN."""
-    if schema_id != scim_users.SCHEMA.id:
+    if schema_id not in SCHEMAS:
         return scim_error(404, f"no schema {schema_id!r}")
-    return _answer(_schema())
+    return _answer(_schema(schema_id))
 
 
 # ---------------------------------------------------------------- users
@@ -334,6 +339,86 @@ def delete_user(scim_id: str) -> ResponseReturnValue:
     return Response(status=204)
 
 
+# ---------------------------------------------------------------- groups (teams)
+def _group_location(scim_id: str) -> str:
+    return url_for("scim.group", scim_id=scim_id, _external=True)
+
+
+GROUP_LOCATIONS = (_group_location, _location)
+
+
+@bp.get("/Groups")
+def groups() -> ResponseReturnValue:
+    """The directory's groups: ``filter`` (``displayName``, ``externalId``, ``id`` ``eq``,
+    joined by ``and``), ``startIndex``, ``count`` (at most 200), ``attributes`` /
+    ``excludedAttributes``."""
+    params = _group_params(request.args.get("attributes"), request.args.get("excludedAttributes"))
+    return _answer(
+        scim_groups.search(
+            _directory(),
+            request.args.get("filter"),
+            _int("startIndex", 1),
+            _int("count", 100),
+            GROUP_LOCATIONS,
+            params,
+        )
+    )
+
+
+def _group_params(attributes: Any, excluded: Any) -> ResponseParameters | None:
+    if not attributes and not excluded:
+        return None
+    try:
+        return ResponseParameters[scim_groups.DirectoryGroup].model_validate(
+            {"attributes": attributes or None, "excludedAttributes": excluded or None}
+        )
+    except ValidationError as exc:
+        raise InvalidValueException(detail=f"attributes: {exc.errors()[0]['msg']}") from None
+
+
+@bp.post("/Groups")
+def create_group() -> ResponseReturnValue:
+    """Provision a group: a new team of the organization with the members named (Users of
+    this directory); 403 with the policy's reason if refused."""
+    body = scim_groups.create(_ctx(), _directory(), _body(), GROUP_LOCATIONS)
+    return _user_answer(body, 201)
+
+
+@bp.get("/Groups/<scim_id>")
+def group(scim_id: str) -> ResponseReturnValue:
+    """One group with its members."""
+    row = scim_groups.found(_directory(), scim_id)
+    if request.headers.get("If-None-Match") in (scim_users.etag(row), "*"):
+        return Response(status=304, headers={"ETag": scim_users.etag(row)})
+    params = _group_params(request.args.get("attributes"), request.args.get("excludedAttributes"))
+    return _user_answer(scim_groups.as_dict(row, *GROUP_LOCATIONS, params))
+
+
+@bp.put("/Groups/<scim_id>")
+def replace_group(scim_id: str) -> ResponseReturnValue:
+    """Replace a group: its name and exactly the members named."""
+    if_match = request.headers.get("If-Match")
+    return _user_answer(
+        scim_groups.replace(_ctx(), _directory(), scim_id, _body(), if_match, GROUP_LOCATIONS)
+    )
+
+
+@bp.patch("/Groups/<scim_id>")
+def patch_group(scim_id: str) -> ResponseReturnValue:
+    """Patch a group (members add and remove, displayName)."""
+    if_match = request.headers.get("If-Match")
+    return _user_answer(
+        scim_groups.patch(_ctx(), _directory(), scim_id, _body(), if_match, GROUP_LOCATIONS)
+    )
+
+
+@bp.delete("/Groups/<scim_id>")
+def delete_group(scim_id: str) -> ResponseReturnValue:
+    """Deprovision a group: its team is deleted (the policy decides)."""
+    scim_groups.delete(_ctx(), _directory(), scim_id, request.headers.get("If-Match"))
+    return Response(status=204)
+
+
 @bp.route("/.search", methods=["POST"])
 def search_everything() -> ResponseReturnValue:
     """Searching every resource type at once is not supported (501)."""
@@ -367,6 +452,24 @@ def token_command(org: str, acting_user: str, role: str) -> None:
         except DomainError as exc:
             raise click.ClickException(exc.detail) from None
     click.echo(token)
+
+
+@bp.cli.command(
+    "map",
+    help="Map the identity provider's groups named GROUP to the org role ROLE ('-' drops the "
+    "mapping): a group of that name the directory creates, or renames to it, is a team "
+    "holding that role, when the acting user may give it.",
+)
+@click.argument("org")
+@click.argument("group")
+@click.argument("role")
+def map_command(org: str, group: str, role: str) -> None:
+    with db.connection_context():
+        try:
+            mapping = scim.set_mapping(_cli_ctx(), org, group, None if role == "-" else role)
+        except DomainError as exc:
+            raise click.ClickException(exc.detail) from None
+    click.echo(json.dumps(mapping, sort_keys=True))
 
 
 @bp.cli.command("revoke", help="Revoke the organization's directory token.")

@@ -1,6 +1,6 @@
 """SCIM 2.0 provisioning: each organization's directory (``scim_directory``: its token's
 hash, the user whose authority its changes carry, the default role) and the users it
-provisioned (``scim_user``)."""
+provisioned (``scim_user``) and the groups, each a team (``scim_group``)."""
 
 import peewee
 

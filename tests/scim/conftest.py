@@ -97,3 +97,21 @@ def scim_checker_client(base_url, token):
 
     http = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
     return HttpxSCIMClient(http)
+
+
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
+
+def group_body(name, *member_ids, external_id=None):
+    body = {"schemas": [GROUP], "displayName": name}
+    if member_ids:
+        body["members"] = [{"value": m} for m in member_ids]
+    if external_id:
+        body["externalId"] = external_id
+    return body
+
+
+def map_group(app, group, role, org="org-pix4d"):
+    ctx = Context(app.extensions["orgauthz.policy"].current, app.config["CLOCK"])
+    with db.connection_context():
+        return scim.set_mapping(ctx, org, group, role)

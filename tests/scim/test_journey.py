@@ -3,8 +3,8 @@ member, linked by email), looked up by filter, renamed and re-pushed, one deacti
 deleted, one reactivated; at the end the organization has exactly the members expected,
 with their roles, and the audit trail names each change. On both databases."""
 
-from models import Membership, db
-from tests.scim.conftest import patch_body, user_body
+from models import Grant, Membership, db
+from tests.scim.conftest import group_body, map_group, patch_body, user_body
 
 
 def _members(org):
@@ -63,3 +63,49 @@ def test_an_identity_provider_day(api, directory):
     assert {e["actor"] for e in audit["items"] if e["action"].startswith("member.")} == {
         "pix4d-owner"
     }
+
+
+def test_an_identity_provider_day_with_groups(app, api, directory):
+    """Users and groups pushed, group membership patched, a user deactivated: the
+    organization's members, its teams (with the mapped role) and grants are exactly those
+    expected, and decisions follow."""
+    map_group(app, "Surveyors", "editor")
+    ids = {}
+    for name in ("ada", "ben", "cy"):
+        r = directory.post("/Users", user_body(f"{name}@acme.example.com"))
+        ids[name] = r.get_json()["id"]
+    who = {n: f"{n}@acme.example.com" for n in ids}
+    grant = api.put(
+        f"/v1/orgs/org-pix4d/resources/Folder/pix4d-survey/grants/{who['cy']}",
+        {"role": "reader"},
+        actor="pix4d-manager",
+    )
+    assert grant.status_code in (200, 201), grant.get_json()
+    surveyors = directory.post("/Groups", group_body("Surveyors", ids["ada"], ids["ben"]))
+    assert surveyors.status_code == 201, surveyors.get_json()
+    sid = surveyors.get_json()["id"]
+    guests = directory.post("/Groups", group_body("Guests", ids["cy"])).get_json()["id"]
+    # Okta moves ben out of Surveyors and cy in (one PATCH), then deactivates cy
+    move = patch_body(
+        {"op": "remove", "path": f'members[value eq "{ids["ben"]}"]'},
+        {"op": "add", "path": "members", "value": [{"value": ids["cy"]}]},
+    )
+    assert directory.patch(f"/Groups/{sid}", move).status_code == 200
+    off = patch_body({"op": "replace", "value": {"active": False}})
+    assert directory.patch(f"/Users/{ids['cy']}", off).status_code == 200
+
+    members = _members("org-pix4d")
+    assert members[who["ada"]] == members[who["ben"]] == "member" and who["cy"] not in members
+    team = api.get(f"/v1/orgs/org-pix4d/teams/{sid}", actor="pix4d-owner").get_json()
+    assert team["name"] == "Surveyors" and team["role"] == "editor"
+    assert [m["user_id"] for m in team["members"]] == [who["ada"]]
+    assert (
+        api.get(f"/v1/orgs/org-pix4d/teams/{guests}", actor="pix4d-owner").get_json()["members"]
+        == []
+    )
+    with db.connection_context():
+        assert Grant.select().where(Grant.user == who["cy"]).count() == 0
+    dataset = {"type": "Dataset", "id": "pix4d-bridge-scan"}
+    assert api.allowed(who["ada"], "upload", dataset)  # editor through Surveyors
+    assert not api.allowed(who["ben"], "upload", dataset)  # moved out
+    assert not api.allowed(who["cy"], "view", dataset)  # deactivated: no longer a member
