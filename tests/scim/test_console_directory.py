@@ -12,7 +12,7 @@ from tests.routes.console_helpers import (
     login,
     set_actor,
 )
-from tests.scim.conftest import Scim, issue, user_body
+from tests.scim.conftest import Scim, issue, map_group, user_body
 from tests.serving import needs_chromium
 
 FIXTURES = (browser, chromium, live)  # used by name by the tests below
@@ -31,8 +31,10 @@ def test_the_directory_page_shows_the_token_and_the_last_sync(app, api, demo):
     assert page.status_code == 200 and b'data-state="none"' in page.data
     directory = Scim(app.test_client(), issue(app))
     directory.post("/Users", user_body("ivy@acme.example.com"))
+    map_group(app, "Surveyors", "editor")
     page = client.get("/console/orgs/org-pix4d/directory")
     text = page.get_data(as_text=True)
+    assert "<td>group surveyors</td><td>editor</td>" in text
     assert 'data-state="active"' in text and ">pix4d-owner<" in text
     assert "1 active, 0 deactivated" in text and "never" not in text
     assert 'data-tab="directory"' in text
@@ -59,6 +61,7 @@ def test_the_directory_page_passes_axe_at_both_widths(app, browser, live):
     browser.goto("/console/orgs/org-pix4d/directory")
     browser.shot("directory-none", axe=True)
     Scim(app.test_client(), issue(app)).post("/Users", user_body("jo@acme.example.com"))
+    map_group(app, "Surveyors", "editor")
     browser.goto("/console/orgs/org-pix4d/directory")
     browser.shot("directory-active", axe=True)
     assert len(browser.axe_checked) == 2 * 2
