@@ -287,6 +287,33 @@ class KeyScopeOut(Shape):
     orgs = fields.List(fields.String(), required=True)
 
 
+class TeamOut(Shape):
+    """A team; ``Given(team, id=team.tid)``."""
+
+    GIVEN = frozenset({"id"})
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    role = opt_str()
+    created_at = opt_time()
+
+
+class TeamMemberOut(Shape):
+    """A member's place in a team."""
+
+    user_id = fields.String(required=True)
+    expires_at = opt_time()
+
+
+class TeamGrantOut(Shape):
+    """A team's role on a resource; ``Given(grant, type=..., id=...)`` of its resource."""
+
+    GIVEN = frozenset({"type", "id"})
+    type = fields.String(required=True)
+    id = fields.String(required=True)
+    role = fields.String(required=True)
+    expires_at = opt_time()
+
+
 USER = UserOut()
 ORGANIZATION = OrganizationOut()
 MEMBER = MemberOut()
@@ -299,3 +326,6 @@ WEBHOOK = WebhookOut()
 WEBHOOK_CREATED = WebhookCreated()
 DELIVERY = DeliveryOut()
 KEY_SCOPE = KeyScopeOut()
+TEAM = TeamOut()
+TEAM_MEMBER = TeamMemberOut()
+TEAM_GRANT = TeamGrantOut()

@@ -20,6 +20,7 @@ from access.events import target_team
 from access.orgs import conflict_is_409, declared_role, engine_for, org_target
 from access.refusals import Question
 from access.registry import check_role, resource_or_404
+from access.shapes import TEAM, Given, iso
 from access.targets import TargetBuilder
 from access.uow import UnitOfWork
 from authz.view import OrgRef
@@ -27,17 +28,12 @@ from models import Membership, Team, TeamGrant, TeamMember
 
 
 def team_dict(team: Team) -> dict:
-    """A team as the API shows it."""
-    return {
-        "id": team.tid,
-        "name": team.name,
-        "role": team.role,
-        "created_at": _iso(team.created_at),
-    }
+    """A team as the API shows it (access/shapes.py, ``TeamOut``)."""
+    return TEAM.answer(Given(team, id=team.tid))
 
 
 def _iso(value: datetime.datetime | None) -> str | None:
-    return value.isoformat() + "Z" if value is not None else None
+    return iso(value)
 
 
 def _team(org_id: str, tid: str) -> Team:
@@ -275,7 +271,8 @@ def put_grant(
             existing.role, existing.expires_at = role, expires_at
             existing.save()
             uow.audit(org_id, "team.grant_update", target_team(tid), before, after, actor)
-    return {"type": type_, "id": rid, "role": role, "expires_at": _iso(expires_at)}, created
+    answer = {"type": type_, "id": rid, "role": role, "expires_at": _iso(expires_at)}
+    return answer, created
 
 
 def delete_grant(ctx: Context, actor: str, org_id: str, tid: str, type_: str, rid: str) -> None:

@@ -8,13 +8,24 @@ from access.errors import Invalid
 from routes.context import acting, ctx, list_args, load
 from routes.openapi import doc
 from routes.pagination import decode, listed
-from routes.schemas.teams import TeamCreate, TeamGrantPut, TeamListArgs, TeamMemberPut, TeamUpdate
+from routes.schemas.teams import (
+    TeamCreate,
+    TeamDetailOut,
+    TeamGrantOut,
+    TeamGrantPut,
+    TeamListArgs,
+    TeamMemberOut,
+    TeamMemberPut,
+    TeamOut,
+    TeamPage,
+    TeamUpdate,
+)
 
 bp = Blueprint("teams", __name__, url_prefix="/v1/orgs/<org_id>/teams")
 
 
 @bp.get("")
-@doc(query=TeamListArgs)
+@doc(query=TeamListArgs, response=TeamPage)
 def list_teams(org_id: str) -> ResponseReturnValue:
     """The org's teams by id, paginated; action ``view_members``. 404, 403, 422."""
     actor = acting()
@@ -24,7 +35,7 @@ def list_teams(org_id: str) -> ResponseReturnValue:
 
 
 @bp.post("")
-@doc(request=TeamCreate)
+@doc(request=TeamCreate, response=TeamOut, status=201)
 def create_team(org_id: str) -> ResponseReturnValue:
     """Create a team (``manage`` on a Team; with ``role``, ``assign_role`` too). 201 with the
     team. 422 (undeclared role), 409 (the id is taken), 404, 403 (the policy's reason)."""
@@ -34,6 +45,7 @@ def create_team(org_id: str) -> ResponseReturnValue:
 
 
 @bp.get("/<team_id>")
+@doc(response=TeamDetailOut)
 def get_team(org_id: str, team_id: str) -> ResponseReturnValue:
     """A team with its members and its roles on resources; action ``view_members``."""
     actor = acting()
@@ -41,7 +53,7 @@ def get_team(org_id: str, team_id: str) -> ResponseReturnValue:
 
 
 @bp.patch("/<team_id>")
-@doc(request=TeamUpdate)
+@doc(request=TeamUpdate, response=TeamOut)
 def update_team(org_id: str, team_id: str) -> ResponseReturnValue:
     """Rename a team (``manage``) or change its org role (``assign_role``; null: none)."""
     body = load(TeamUpdate)
@@ -53,6 +65,7 @@ def update_team(org_id: str, team_id: str) -> ResponseReturnValue:
 
 
 @bp.delete("/<team_id>")
+@doc(status=204)
 def delete_team(org_id: str, team_id: str) -> ResponseReturnValue:
     """Delete a team, its memberships and its grants (``manage``). 204."""
     actor = acting()
@@ -61,7 +74,7 @@ def delete_team(org_id: str, team_id: str) -> ResponseReturnValue:
 
 
 @bp.put("/<team_id>/members/<user_id>")
-@doc(request=TeamMemberPut)
+@doc(request=TeamMemberPut, response=TeamMemberOut)
 def put_member(org_id: str, team_id: str, user_id: str) -> ResponseReturnValue:
     """Put a member of the org in the team, optionally until ``expires_at`` (``manage``).
     422 (not a member, an expiry in the past), 404, 403."""
@@ -71,6 +84,7 @@ def put_member(org_id: str, team_id: str, user_id: str) -> ResponseReturnValue:
 
 
 @bp.delete("/<team_id>/members/<user_id>")
+@doc(status=204)
 def delete_member(org_id: str, team_id: str, user_id: str) -> ResponseReturnValue:
     """Take a member out of the team (``manage``). 204. 404, 403."""
     actor = acting()
@@ -79,7 +93,7 @@ def delete_member(org_id: str, team_id: str, user_id: str) -> ResponseReturnValu
 
 
 @bp.put("/<team_id>/grants/<type_>/<rid>")
-@doc(request=TeamGrantPut)
+@doc(request=TeamGrantPut, response=TeamGrantOut)
 def put_grant(org_id: str, team_id: str, type_: str, rid: str) -> ResponseReturnValue:
     """Give the team a role on a resource, optionally until ``expires_at`` (``grant`` on a
     Grant, as for a member). 201 when new, else 200. 422, 404, 403."""
@@ -92,6 +106,7 @@ def put_grant(org_id: str, team_id: str, type_: str, rid: str) -> ResponseReturn
 
 
 @bp.delete("/<team_id>/grants/<type_>/<rid>")
+@doc(status=204)
 def delete_grant(org_id: str, team_id: str, type_: str, rid: str) -> ResponseReturnValue:
     """Take the team's role on a resource back (``revoke`` on the Grant). 204."""
     actor = acting()

@@ -5,6 +5,7 @@ import datetime
 
 from marshmallow import Schema, fields, validate
 
+from access.shapes import TeamGrantOut, TeamMemberOut, TeamOut
 from routes.schemas.fields import Text, identifier, role
 from routes.schemas.inputs import PageArgs
 
@@ -50,7 +51,25 @@ class TeamListArgs(PageArgs):
     """``GET /v1/orgs/{org_id}/teams?limit=&cursor=``."""
 
 
+class TeamDetailOut(TeamOut):
+    """``GET /v1/orgs/{org_id}/teams/{team_id}``: the team, its live members (first 500) and
+    its live roles on resources."""
+
+    members = fields.List(fields.Nested(TeamMemberOut), required=True)
+    grants = fields.List(fields.Nested(TeamGrantOut), required=True)
+
+
+class TeamPage(Schema):
+    items = fields.List(fields.Nested(TeamOut), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
 __all__ = [
+    "TeamDetailOut",
+    "TeamGrantOut",
+    "TeamMemberOut",
+    "TeamOut",
+    "TeamPage",
     "TeamCreate",
     "TeamGrantPut",
     "TeamListArgs",

@@ -52,6 +52,10 @@ from .types import (
     ResourceGrant,
     ResourceRef,
     ResourceWithGrants,
+    Team,
+    TeamDetail,
+    TeamGrant,
+    TeamMember,
     User,
     UserOrg,
 )
@@ -101,6 +105,10 @@ __all__ = [
     "ResourceGrant",
     "ResourceRef",
     "ResourceWithGrants",
+    "Team",
+    "TeamDetail",
+    "TeamGrant",
+    "TeamMember",
     "User",
     "UserOrg",
 ]

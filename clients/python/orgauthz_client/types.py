@@ -316,6 +316,7 @@ class Invitation(_Model):
     accepted_by: str | None
     ended_at: str | None
     token: str | None = None
+    membership_days: int | None = None  # the membership lapses this many days after (1.3)
     extra: dict[str, Any] = _extra()
 
 
@@ -410,6 +411,7 @@ class Grant(_Model):
     org: str | None = None
     role: str | None = None
     created_at: str | None = None
+    expires_at: str | None = None  # when it lapses (1.3); None: never
     consistency_token: str | None = None  # the change position it committed at (1.1)
     extra: dict[str, Any] = _extra()
 
@@ -442,6 +444,7 @@ class ResourceGrant(_Model):
     user_id: str
     role: str
     created_at: str | None
+    expires_at: str | None  # when it lapses (1.3); None: never
     extra: dict[str, Any] = _extra()
 
 
@@ -486,6 +489,61 @@ class Page(Generic[T]):
     next_cursor: str | None
 
 
+@dataclass
+class TeamMember(_Model):
+    """A member's place in a team (1.3)."""
+
+    __openapi__ = ("put", "/v1/orgs/{}/teams/{}/members/{}", "")
+
+    user_id: str
+    expires_at: str | None
+    consistency_token: str | None = None  # the change position it committed at
+    extra: dict[str, Any] = _extra()
+
+
+@dataclass
+class TeamGrant(_Model):
+    """A team's role on one resource (1.3)."""
+
+    __openapi__ = ("put", "/v1/orgs/{}/teams/{}/grants/{}/{}", "")
+
+    type: str
+    id: str
+    role: str
+    expires_at: str | None
+    consistency_token: str | None = None  # the change position it committed at
+    extra: dict[str, Any] = _extra()
+
+
+@dataclass
+class Team(_Model):
+    """A team of an organization (1.3): its members hold its org role and its grants."""
+
+    __openapi__ = ("post", "/v1/orgs/{}/teams", "")
+
+    id: str
+    name: str
+    role: str | None
+    created_at: str | None
+    consistency_token: str | None = None  # the change position it committed at
+    extra: dict[str, Any] = _extra()
+
+
+@dataclass
+class TeamDetail(_Model):
+    """A team with its live members and roles on resources (1.3)."""
+
+    __openapi__ = ("get", "/v1/orgs/{}/teams/{}", "")
+
+    id: str
+    name: str
+    members: list[TeamMember]
+    grants: list[TeamGrant]
+    role: str | None
+    created_at: str | None
+    extra: dict[str, Any] = _extra()
+
+
 MODELS: tuple[type[_Model], ...] = (
     Ref,
     ResourceRef,
@@ -509,5 +567,9 @@ MODELS: tuple[type[_Model], ...] = (
     ResourceGrant,
     Erasure,
     Event,
+    Team,
+    TeamDetail,
+    TeamMember,
+    TeamGrant,
 )
 """Every class that mirrors a schema of the service's OpenAPI document."""
