@@ -67,6 +67,16 @@ TYPES = {
     "user.update": "user.updated",
     "user.default_org": "user.default_org_changed",
     "user.erase": "user.erased",
+    # SCIM provisioning (access/scim.py, access/scim_users.py)
+    "scim.token_issue": "scim.token_issued",
+    "scim.token_revoke": "scim.token_revoked",
+    "scim.user_create": "scim.user_provisioned",
+    "scim.user_update": "scim.user_updated",
+    "scim.user_delete": "scim.user_deprovisioned",
+    "scim.group_create": "scim.group_provisioned",
+    "scim.group_update": "scim.group_updated",
+    "scim.group_delete": "scim.group_deprovisioned",
+    "scim.mapping": "scim.mapping_changed",
 }
 EVENT_TYPES = sorted(set(TYPES.values()))
 

@@ -14,6 +14,7 @@ from models.keys import ApiKey, ApiKeyOrg, KeyName, hash_secret
 from models.orgs import Invitation, Membership, Organization
 from models.outbox import OUTBOX_MODELS, Delivery, Event, EventCounter, OutboxMail, Webhook
 from models.resources import Grant, Resource
+from models.scim import ScimDirectory, ScimGroup, ScimUser
 from models.teams import TEAM_MODELS, Team, TeamGrant, TeamMember
 from models.users import User, UserEmail
 
@@ -32,6 +33,9 @@ MODELS = [
     ConsoleSession,
     *OUTBOX_MODELS,
     UserEmail,
+    ScimDirectory,
+    ScimUser,
+    ScimGroup,
     *TEAM_MODELS,
 ]
 
@@ -79,6 +83,9 @@ __all__ = [
     "Membership",
     "Organization",
     "Resource",
+    "ScimDirectory",
+    "ScimGroup",
+    "ScimUser",
     "Team",
     "TeamGrant",
     "TeamMember",

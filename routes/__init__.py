@@ -28,6 +28,7 @@ from routes import (
     orgs,
     policies,
     resources,
+    scim,
     teams,
     users,
     webhooks,
@@ -53,6 +54,7 @@ BLUEPRINTS = [
     webhooks.bp,
     keys.bp,
     console.bp,
+    scim.bp,
 ]
 
 
