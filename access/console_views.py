@@ -68,3 +68,19 @@ def invitation_refusal(
     attributes = {"role": role} if role else {}
     ref = {"type": "Invitation", "org": org_id, "id": invitation_id, "attributes": attributes}
     return refusal_preview(ctx, targets, actor, action, ref)
+
+
+def team_refusal(
+    ctx: Context,
+    targets: TargetBuilder,
+    actor: str,
+    org_id: str,
+    action: str,
+    role: str | None,
+    to_role: str | None = None,
+) -> str | None:
+    """``refusal_preview`` of ``action`` (``manage``, ``assign_role``) on a Team holding
+    ``role`` (given ``to_role``)."""
+    attributes = {"role": role} if action == "manage" else {"role": role, "to_role": to_role}
+    ref = {"type": "Team", "org": org_id, "id": "", "attributes": attributes}
+    return refusal_preview(ctx, targets, actor, action, ref)

@@ -65,6 +65,33 @@ def _assign(
     uow.ask(actor, [Question("assign_role", target, what)])
 
 
+def team_plan(
+    ctx: Context, targets: TargetBuilder, org: OrgRef, action: str, tid: str, ref_attrs: dict
+) -> list[Question]:
+    """What a write on a team asks the policy, on the facts read now (a preview on
+    /v1/authorize, access/previews.py): ``manage`` on the stored team ``tid`` (its role
+    read here), or on a new one (``tid`` empty) holding ``attributes.role``;
+    ``assign_role`` of ``attributes.to_role`` (empty: none) to the stored team ``tid``.
+    Raises NotFound (no such team), Invalid (undeclared role)."""
+    engine = engine_for(ctx, org)
+    if tid:
+        role = _team(org.id, tid).role
+    else:
+        asked = ref_attrs.get("role")
+        role = declared_role(engine, asked) if isinstance(asked, str) and asked else None
+    if action == "manage":
+        target = targets.management(org, "Team", {"role": role})
+        return [Question("manage", target, f"manage team {tid or 'new'}")]
+    if not tid:
+        raise Invalid("assign_role names a stored team in id", {"resource.id": ["required"]})
+    to = ref_attrs.get("to_role")
+    to_role = (
+        declared_role(engine, to, "attributes.to_role") if isinstance(to, str) and to else None
+    )
+    target = targets.management(org, "Team", {"role": role, "to_role": to_role})
+    return [Question("assign_role", target, f"give team {tid} the role {to_role}")]
+
+
 # ---------------------------------------------------------------- reading
 def _viewer(ctx: Context, actor: str, org_id: str) -> None:
     targets = TargetBuilder()
