@@ -76,11 +76,12 @@ def team_refusal(
     actor: str,
     org_id: str,
     action: str,
-    role: str | None,
-    to_role: str | None = None,
+    tid: str,
+    role: str | None = None,
 ) -> str | None:
-    """``refusal_preview`` of ``action`` (``manage``, ``assign_role``) on a Team holding
-    ``role`` (given ``to_role``)."""
-    attributes = {"role": role} if action == "manage" else {"role": role, "to_role": to_role}
-    ref = {"type": "Team", "org": org_id, "id": "", "attributes": attributes}
+    """``refusal_preview`` of ``action`` on the Team ``tid``: ``manage`` (a stored team,
+    or creating it holding ``role``), ``assign_role`` of ``role`` to a stored team."""
+    name = "role" if action == "manage" else "to_role"
+    attributes = {name: role} if role else {}
+    ref = {"type": "Team", "org": org_id, "id": tid, "attributes": attributes}
     return refusal_preview(ctx, targets, actor, action, ref)

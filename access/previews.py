@@ -22,7 +22,7 @@ below are read.
     Grant       grant        parent (the registered resource), attributes.user, .role
                 revoke       parent, attributes.user
     Team        manage       ``id`` naming a stored team of ``org`` (its role read), or
-                             none: a new team holding attributes.role (or no role)
+                             one it has not: creating it, holding attributes.role (or none)
                 assign_role  ``id`` (stored), attributes.to_role (absent: none)
 
 The answer is allowed only when every check of the write passes (the member exists, the

@@ -70,20 +70,27 @@ def team_plan(
 ) -> list[Question]:
     """What a write on a team asks the policy, on the facts read now (a preview on
     /v1/authorize, access/previews.py): ``manage`` on the stored team ``tid`` (its role
-    read here), or on a new one (``tid`` empty) holding ``attributes.role``;
-    ``assign_role`` of ``attributes.to_role`` (empty: none) to the stored team ``tid``.
-    Raises NotFound (no such team), Invalid (undeclared role)."""
+    read here, whatever the caller says), or, when ``tid`` names none, on the team creating
+    it would make, holding ``attributes.role`` (then also ``assign_role`` of it, as
+    ``create`` asks); ``assign_role`` of ``attributes.to_role``
+    (absent: none) to the stored team ``tid``. Raises NotFound (assign_role: no such team),
+    Invalid (undeclared role)."""
     engine = engine_for(ctx, org)
-    if tid:
-        role = _team(org.id, tid).role
-    else:
+    stored = Team.of_org(org.id, tid) if tid else None
+    if stored is not None:
+        role = stored.role
+    elif action == "manage":
         asked = ref_attrs.get("role")
         role = declared_role(engine, asked) if isinstance(asked, str) and asked else None
+    else:
+        raise NotFound(f"no team {tid!r} in organization {org.id!r}")
     if action == "manage":
         target = targets.management(org, "Team", {"role": role})
-        return [Question("manage", target, f"manage team {tid or 'new'}")]
-    if not tid:
-        raise Invalid("assign_role names a stored team in id", {"resource.id": ["required"]})
+        questions = [Question("manage", target, f"manage team {tid}")]
+        if stored is None and role is not None:  # creating it with a role gives it one
+            given = targets.management(org, "Team", {"role": None, "to_role": role})
+            questions.append(Question("assign_role", given, f"give team {tid} the role {role}"))
+        return questions
     to = ref_attrs.get("to_role")
     to_role = (
         declared_role(engine, to, "attributes.to_role") if isinstance(to, str) and to else None

@@ -22,6 +22,8 @@ from routes.context import load
 from routes.openapi import doc
 from routes.schemas.teams import TeamCreate, TeamMemberPut
 
+NEW = "(new team)"  # no team has this id (not a TEAM_ID): the team the form would make
+
 
 def _rows(frame: Frame, targets: TargetBuilder) -> tuple[list, object]:
     """The teams of this page with their members and grants, each with why it may not be
@@ -31,7 +33,7 @@ def _rows(frame: Frame, targets: TargetBuilder) -> tuple[list, object]:
     rows = []
     for team in page["items"]:
         detail = teams.get(context, actor, org_id, team["id"])
-        reason = team_refusal(context, targets, actor, org_id, "manage", team["role"])
+        reason = team_refusal(context, targets, actor, org_id, "manage", team["id"])
         rows.append({**detail, "manage_reason": reason, "role_label": role_label(team["role"])})
     return rows, page["next"]
 
@@ -57,11 +59,8 @@ def teams_page(org_id: str) -> ResponseReturnValue:
         reason = exc.detail
     if reason is None and frame.engine is not None:
         for r in [None, *frame.engine.roles("Organization")]:
-            why = team_refusal(frame.context, targets, frame.actor, org_id, "manage", r)
-            if why is None and r is not None:
-                why = team_refusal(
-                    frame.context, targets, frame.actor, org_id, "assign_role", None, r
-                )
+            # the form makes a new team: creating one holding r, as the write asks it
+            why = team_refusal(frame.context, targets, frame.actor, org_id, "manage", NEW, r)
             roles.append(
                 {"role": r or "", "label": role_label(r) if r else "no role", "reason": why}
             )

@@ -131,3 +131,19 @@ def test_changes_are_audited_as_events_and_removal_leaves_teams(api, demo):
         assert not TeamMember.select().where(TeamMember.user == "pix4d-member").exists()
     assert api.delete(f"{TEAMS}/field", actor="pix4d-owner").status_code == 204
     assert api.get(f"{TEAMS}/field", actor="pix4d-owner").status_code == 404
+
+
+def test_a_preview_answers_what_the_write_would(api, demo):
+    make_team(api, tid="owners", role="owner")
+    stored = {"type": "Team", "org": ORG, "id": "owners", "attributes": {"role": "member"}}
+    # the stored team's role is read (an Owner's), whatever the caller says it is
+    assert not api.allowed("pix4d-manager", "manage", stored)
+    assert api.allowed("pix4d-owner", "manage", stored)
+    new = {"type": "Team", "org": ORG, "id": "new", "attributes": {"role": "manager"}}
+    assert api.allowed("pix4d-manager", "manage", new)  # creating it, as a Manager
+    assert not api.allowed("pix4d-manager", "manage", {**new, "attributes": {"role": "owner"}})
+    give = {"type": "Team", "org": ORG, "id": "owners", "attributes": {"to_role": "reader"}}
+    assert api.allowed("pix4d-owner", "assign_role", give)
+    assert not api.allowed("pix4d-manager", "assign_role", give)
+    missing = {"type": "Team", "org": ORG, "id": "nope", "attributes": {"to_role": "reader"}}
+    assert not api.allowed("pix4d-owner", "assign_role", missing)
