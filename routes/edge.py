@@ -34,7 +34,7 @@ from typing import Any
 
 from ops import tracing
 from ops.logs import JsonFormatter
-from ops.metrics import LATENCY, REQUESTS
+from ops.metrics import LATENCY, REQUESTS, TALLY
 from routes.schemas import request_id
 
 ACCESS = logging.getLogger("orgauthz.access")
@@ -198,8 +198,7 @@ def closed(
     if children is None:
         children = _CHILDREN[key] = (REQUESTS.labels(*key), LATENCY.labels(route))
     duration = time.perf_counter() - started if started is not None else 0.0
-    children[0].inc()
-    children[1].observe(duration)
+    TALLY.add(children[0], children[1], duration)
     if ACCESS.isEnabledFor(logging.INFO):  # the line is built only when it is written
         line = (time.time(), rid, api_key, method, route, status, round(duration * 1000, 3))
         if LINES.handler() is not None:
