@@ -448,7 +448,9 @@ def check_baseline(runs: list, log) -> list:
         failures += [f"[{where}] {f}" for f in got_failures]
     log(
         f"\nRegression guard (each a ratio of two costs timed round-robin in one run, lower "
-        f"is better; fails above {guard.TOLERANCE} x its baseline):\n"
+        f"is better; fails above {guard.TOLERANCE} x its baseline, "
+        + ", ".join(f"{k} {v} x" for k, v in guard.TOLERANCES.items())
+        + "):\n"
     )
     log(table(["ratio", "baseline", "now", "now/baseline", "limit", ""], rows))
     return failures
