@@ -5,34 +5,12 @@ unknown or ill-typed attributes a 422 naming the field; read by the policy's rul
 or memo entry decided without it, and a deny with the policy's reason when a rule needs
 context the check did not send."""
 
-import shutil
-
 import pytest
 
-from app import create_app
-from authz.engine import POLICY_DIR
-from models import ApiKey, db
-from tests.conftest import Api
+from tests.support import context_policy_api
 
 PIX4D = {"type": "Organization", "id": "org-pix4d"}
 DATASET = {"type": "Dataset", "id": "pix4d-bridge-scan"}
-
-# Added to a copy of the pix4d policy: a rule that reads request context directly (the
-# shipped policies read it only with an organization's IP allow-list, a setting no demo
-# organization has), one attribute of each other kind.
-MFA_RULES = """
-context_attribute("Dataset", "mfa", "boolean");
-context_attribute("Dataset", "clearance", "integer");
-context_attribute("Dataset", "region", "string");
-context_refuses(actor: User, "delete", _dataset: Dataset) if not actor.context.mfa = true;
-context_refuses(actor: User, "download_report", _dataset: Dataset) if
-  not cleared(actor, 2);
-cleared(actor: User, level: Integer) if
-  actor.context.clearance != nil and actor.context.clearance >= level;
-reason(actor: User, "delete", dataset: Dataset,
-  "deleting a dataset needs a check whose context says mfa") if
-  context_refuses(actor, "delete", dataset);
-"""
 
 
 def flask_route(api, path, body):
@@ -46,15 +24,8 @@ def check(actor, action, resource, **extra):
 
 @pytest.fixture
 def mfa_api(app, tmp_path, demo):
-    """The demo, served by an app whose pix4d policy also has MFA_RULES."""
-    folder = tmp_path / "policies"
-    shutil.copytree(POLICY_DIR, folder)
-    with open(folder / "pix4d.polar", "a") as f:
-        f.write(MFA_RULES)
-    edited = create_app({**app.config, "POLICY_DIR": str(folder)})
-    with db.connection_context():
-        key = ApiKey.create_key("context")
-    return Api(edited.test_client(), key)
+    """The demo, served by an app whose pix4d policy also reads context (support.MFA_RULES)."""
+    return context_policy_api(app, tmp_path)
 
 
 @pytest.mark.parametrize("send", [lambda api, p, b: api.post(p, b), flask_route])
