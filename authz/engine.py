@@ -311,22 +311,9 @@ class StyleEngine:
             if isinstance(b[0], str) and isinstance(b[1], (int, float)):
                 self.role_ranks.setdefault(b[0], b[1])
         # role_label(role, label): how a role is named in sentences (default: "Org Admin").
-        self.role_labels: dict[str, str] = {}
-        for b in self._declared("role_label", 2):
-            self.role_labels.setdefault(str(b[0]), str(b[1]))
-        # context_attribute(Type, name, kind): the request context the rules read on a type
-        # (docs/API.md 1.3), kind one of CONTEXT_TYPES.
-        self.context_attributes: dict[str, dict[str, str]] = {}
-        for b in self._declared("context_attribute", 3):
-            type_, name, kind = (str(v) for v in b)
-            if kind not in CONTEXT_TYPES:
-                raise PolicyError(
-                    f"{style}: context_attribute({type_!r}, {name!r}, {kind!r}): the kind is "
-                    f"one of {', '.join(CONTEXT_TYPES)}"
-                )
-            if self.context_kinds().get(name, kind) != kind:
-                raise PolicyError(f"{style}: the context attribute {name!r} has two kinds")
-            self.context_attributes.setdefault(type_, {})[name] = kind
+        labels = reversed(self._declared("role_label", 2))  # the first one wins: written last
+        self.role_labels: dict[str, str] = {str(r): str(label) for r, label in labels}
+        self.context_attributes = self._context_declarations()
         self.is_allowed = Memo(self._is_allowed, context=self.context_of)
         # What an explanation shows (the roles held, those carrying the action), memoized
         # like the answers (per view, and so per policy version: a reload builds new
@@ -334,6 +321,23 @@ class StyleEngine:
         # where the answer costs a memo lookup.
         self._effective = Memo(self._effective_roles, MEMO_BYTES // 4)
         self._granting = Memo(self._granting_roles, MEMO_BYTES // 4)
+
+    def _context_declarations(self) -> dict[str, dict[str, str]]:
+        """``context_attribute(Type, name, kind)``: the request context the rules read on
+        each type (docs/API.md 1.3), type -> name -> kind (one of CONTEXT_TYPES). Raises
+        PolicyError for an unknown kind or a name declared with two."""
+        found: dict[str, dict[str, str]] = {}
+        for b in self._declared("context_attribute", 3):
+            type_, name, kind = (str(v) for v in b)
+            if kind not in CONTEXT_TYPES:
+                raise PolicyError(
+                    f"{self.style}: context_attribute({type_!r}, {name!r}, {kind!r}): the kind "
+                    f"is one of {', '.join(CONTEXT_TYPES)}"
+                )
+            if any(names.get(name, kind) != kind for names in found.values()):
+                raise PolicyError(f"{self.style}: the context attribute {name!r} has two kinds")
+            found.setdefault(type_, {})[name] = kind
+        return found
 
     def _declared(self, name: str, arity: int) -> list:
         """The facts ``name(a, b, ...)`` the policy states, as tuples; [] when it defines no

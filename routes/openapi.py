@@ -186,7 +186,7 @@ def _consistency_tokens(document: dict) -> dict:
 
 # A check's ``context`` (docs/API.md 1.3, "Request context"): the attributes the live
 # policy declares, each of its kind (routes/schemas/context.py loads them so).
-CONTEXT_KINDS = {
+CONTEXT_KINDS: dict[str, dict[str, Any]] = {
     "boolean": {"type": "boolean"},
     "integer": {"type": "integer"},
     "string": {"type": "string", "minLength": 1, "maxLength": 200},
