@@ -30,6 +30,7 @@ from access import listing, previews
 from access.decisions import Decision, allowed_actions, count, new_decision_id
 from access.errors import DomainError, Invalid, Malformed
 from access.targets import TargetBuilder
+from authz.engine import asking
 from models import Membership, User, db
 from ops import decisionlog
 from routes import core, decisions
@@ -513,20 +514,21 @@ def search_resource() -> ResponseReturnValue:
 @doc(request=ActionSearchRequest, response=SearchAnswer)
 def search_action() -> ResponseReturnValue:
     """AuthZEN Action Search: every action the policy allows the subject on the resource."""
-    loaded = _load(ActionSearchRequest, g.body)
+    loaded = _context(_load(ActionSearchRequest, g.body))
     _page_of(loaded)  # one page holds every action: a token is checked, and there is no next
     builder, subject = targets(), loaded["subject"]
     if subject["type"] != "user":
         return _results([], {"next": None})
     ref = _ref(builder, subject["id"], loaded["resource"], "resource")
     snapshot = policy()
-    if previews.is_management(ref):
-        actions = previews.allowed_actions(
-            core.preview_context(decisions.call()), builder, subject["id"], ref
-        )
-    else:
-        target = builder.target(ref, "resource.properties") if ref["org"] else None
-        actions = allowed_actions(snapshot, builder, subject["id"], target)
+    with asking(loaded["context"]):  # the declared request context, as for an evaluation
+        if previews.is_management(ref):
+            actions = previews.allowed_actions(
+                core.preview_context(decisions.call()), builder, subject["id"], ref
+            )
+        else:
+            target = builder.target(ref, "resource.properties") if ref["org"] else None
+            actions = allowed_actions(snapshot, builder, subject["id"], target)
     touch_last_active(subject["id"])
     core.counted(builder.facts)
     return _results([{"name": a} for a in actions], {"next": None})

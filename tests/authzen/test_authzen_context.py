@@ -75,3 +75,20 @@ def test_an_ill_typed_declared_context_is_a_400_naming_the_field(api, demo):
     got = api.post("/access/v1/evaluation", fine)
     assert got.status_code == 200, got.get_json()
     assert got.get_json()["decision"] is True
+
+
+def test_the_action_search_reads_the_declared_context(mfa_api):
+    def actions(context=None):
+        body = {
+            "subject": {"type": "user", "id": "pix4d-editor"},
+            "resource": {**DATASET, "properties": {"org": "org-pix4d"}},
+        }
+        if context is not None:
+            body["context"] = context
+        got = mfa_api.post("/access/v1/search/action", body)
+        assert got.status_code == 200, got.get_json()
+        return {r["name"] for r in got.get_json()["results"]}
+
+    assert "delete" not in actions()
+    assert actions({"mfa": True}) == actions() | {"delete"}
+    assert "delete" not in actions({"mfa": False, "time": "now"})
