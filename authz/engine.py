@@ -135,11 +135,6 @@ _CONTEXT_KIND_TEXT = {
 }
 
 
-def request_context() -> dict | None:
-    """The request context set by ``asking`` on this thread, or None."""
-    return _CONTEXT.get()
-
-
 class Memo(Generic[T]):
     """The answers of one engine, keyed on (action, view), least recently used first out,
     bounded in bytes (by the size of each key's text), whatever the views callers send.
@@ -320,7 +315,7 @@ class StyleEngine:
         # engines): asked per role, they cost an explained check 5 to 10 Polar queries
         # where the answer costs a memo lookup.
         self._effective = Memo(self._effective_roles, MEMO_BYTES // 4)
-        self._granting = Memo(self._granting_roles, MEMO_BYTES // 4)
+        self._granting = Memo(self._granting_roles, MEMO_BYTES // 4, context=self.context_of)
 
     def _context_declarations(self) -> dict[str, dict[str, str]]:
         """``context_attribute(Type, name, kind)``: the request context the rules read on
@@ -455,7 +450,7 @@ class StyleEngine:
         """Which of ``roles``, held alone and directly on the resource, carry ``action``."""
         return list(self._granting("\0".join((action, *roles)), view))
 
-    def _granting_roles(self, key: str, view: View) -> tuple:
+    def _granting_roles(self, key: str, view: View, _context: tuple = ()) -> tuple:
         action, *roles = key.split("\0")
         bare = tuple(lvl._replace(roles=()) for lvl in view[:-1])
         return tuple(

@@ -51,7 +51,8 @@ allow(actor, action, resource) if
 # lies in one of a list of CIDR ranges. Nothing else of the request is shown, and only on
 # that type, so the answer stays a function of the view and those attributes (the memo keys
 # on them). A style refuses what its roles allow with context_refuses(actor, action,
-# resource): a rule that needs context it was not sent refuses, with a reason(...).
+# resource): a rule that needs context it was not sent refuses, with a reason(...). Read it
+# in permission rules only: the roles a has_role rule derives are kept without it.
 context_attribute(_type, _name, _kind) if false;
 context_refuses(_actor, _action, _resource) if false;
 

@@ -150,3 +150,26 @@ def test_a_check_without_the_context_a_rule_needs_is_a_deny_with_its_reason(mfa_
     body = mfa_api.post("/v1/authorize", reader).get_json()
     assert body["allowed"] is False
     assert "carries 'delete'" in body["explanation"]["reason"]
+
+
+def test_checks_with_context_are_answered_on_the_fast_path(api, app, demo, monkeypatch):
+    lean = app.wsgi_app  # routes/fastpath.py FastPath, in front of Flask
+    handed = []
+    downstream = lean.downstream
+
+    def flask_app(environ, start_response):
+        handed.append(environ["PATH_INFO"])
+        return downstream(environ, start_response)
+
+    monkeypatch.setattr(lean, "downstream", flask_app)
+    office = {"ip": "203.0.113.7"}
+    one = check("pix4d-owner", "edit_details", PIX4D, context=office)
+    assert api.post("/v1/authorize", one).get_json()["allowed"] is True
+    batch = api.post("/v1/authorize/batch", {"checks": [one, check("pix4d-owner", "view", PIX4D)]})
+    assert [r["allowed"] for r in batch.get_json()["results"]] == [True, True]
+    actions = {"actor": {"id": "pix4d-owner"}, "resource": PIX4D, "context": office}
+    assert "edit_details" in api.post("/v1/authorize/actions", actions).get_json()["actions"]
+    assert handed == []
+    refused = api.post("/v1/authorize", {**one, "context": {"ip": "x"}})
+    assert refused.status_code == 422
+    assert handed == ["/v1/authorize"]  # a refusal is rendered by the Flask route
