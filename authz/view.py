@@ -413,3 +413,59 @@ _RELATION_RULE = re.compile(
 )
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _ON_RELATION = re.compile(r'"(\w+)"\s+if\s+"(\w+)"\s+on\s+"(\w+)"')
+
+
+# ---------------------------------------------------------------- request context
+# What a check says about the request itself (docs/API.md 1.3, "Request context"): an IP
+# address, a flag... A style declares the ones its rules read, per resource type and with
+# their types, ``context_attribute("Organization", "ip", "ip")``; the engine shows a rule
+# only those (authz/engine.py ``StyleEngine.context_of``), so a decision stays a pure
+# function of (style, policy version, action, view, the context attributes the style reads
+# on the resource's type), and the memo keys on those.
+
+CONTEXT_TYPES = ("string", "boolean", "integer", "ip")
+
+
+class RequestContext(PolarObject):
+    """The context attributes of a check the policy reads, as ``actor.context``: each a
+    plain value (an ``ip`` one in its canonical text); one the check did not send reads nil,
+    so a rule that needs it does not hold (a deny)."""
+
+    def __init__(self, items: tuple = ()) -> None:
+        self._items = items
+        for name, value in items:
+            setattr(self, name, value)
+
+    def ip_in(self, networks: Any) -> bool:
+        """Whether the context's ``ip`` lies in one of ``networks`` (CIDR texts, or single
+        addresses): False without an ``ip``, for a network that does not parse, and for
+        anything but a list."""
+        ip = self.__dict__.get("ip")
+        if not isinstance(ip, str) or not isinstance(networks, list):
+            return False
+        import ipaddress
+
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        for text in networks:
+            try:
+                if isinstance(text, str) and address in ipaddress.ip_network(text, strict=False):
+                    return True
+            except ValueError:
+                continue
+        return False
+
+    def __repr__(self) -> str:
+        return f"RequestContext({self._items})"
+
+
+class Requester(Actor):
+    """The acting user with the request's context (``actor.context`` in a rule)."""
+
+    def __init__(self, context: RequestContext) -> None:
+        self.context = context
+
+
+NO_CONTEXT = Requester(RequestContext())

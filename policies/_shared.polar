@@ -46,7 +46,23 @@ attribute("Team", "to_role");
 
 actor User {}
 
-allow(actor, action, resource) if has_permission(actor, action, resource);
+allow(actor, action, resource) if
+  has_permission(actor, action, resource) and
+  not context_refuses(actor, action, resource);
+
+# ---------------------------------------------------------------- request context
+# A check may carry a `context` object (docs/API.md 1.3, "Request context"): facts about the
+# request itself, such as the caller's IP address. A style declares the ones its rules read,
+# on which resource type and of which kind (string, boolean, integer, ip), with
+# context_attribute(Type, name, kind); a rule reads them as `actor.context.<name>` (nil when
+# the check did not send it), and `actor.context.ip_in(list)` says whether the context's ip
+# lies in one of a list of CIDR ranges. Nothing else of the request is shown, and only on
+# that type, so the answer stays a function of the view and those attributes (the memo keys
+# on them). A style refuses what its roles allow with context_refuses(actor, action,
+# resource): a rule that needs context it was not sent refuses, with a reason(...). Read it
+# in permission rules only: the roles a has_role rule derives are kept without it.
+context_attribute(_type, _name, _kind) if false;
+context_refuses(_actor, _action, _resource) if false;
 
 # A style states its settings with setting(name, value) and the caller attributes it reads
 # with attribute(Type, name). These never hold; they only let a style state none.

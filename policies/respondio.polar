@@ -24,6 +24,44 @@ setting("creator_role", "org_admin");
 setting("initial_resource_type", "Space");
 setting("initial_resource_name", "My Workspace");
 
+# ---------------------------------------------------------------- request context
+# docs/API.md 1.3, "Request context"; kept together here, apart from the role rules. The
+# organization's setting `admin_ip_allowlist` (a list of CIDR ranges) limits where its
+# settings may be changed from: the edits of details, legal and billing information ([R2]
+# "Organization settings"). A check of one of these actions on the Organization of an org
+# that set a list is allowed only when its context names an `ip` in the list; without one,
+# or outside it, it is refused with the reason below. Without a list (or null) nothing
+# changes. [R1] and [R2] state no restriction by network (the Security link of [R2] leads to
+# no setting): our addition, reading "Organization settings" as the three edit_* actions.
+context_attribute("Organization", "ip", "ip");
+attribute("Organization", "admin_ip_allowlist");
+ip_guarded("edit_details");
+ip_guarded("edit_legal");
+ip_guarded("edit_billing");
+context_refuses(actor: User, action: String, org: Organization) if
+  ip_guarded(action) and
+  org.admin_ip_allowlist != nil and
+  not actor.context.ip_in(org.admin_ip_allowlist);
+# A refusal says which: no address sent, or one outside the list.
+reason(actor: User, "edit_details", org: Organization,
+  "the organization accepts changes to its settings only from its IP allow-list, and the check's context names no ip") if
+  context_refuses(actor, "edit_details", org) and actor.context.ip = nil;
+reason(actor: User, "edit_details", org: Organization,
+  "the organization accepts changes to its settings only from its IP allow-list, and the check's context ip is not in it") if
+  context_refuses(actor, "edit_details", org) and actor.context.ip != nil;
+reason(actor: User, "edit_legal", org: Organization,
+  "the organization accepts changes to its settings only from its IP allow-list, and the check's context names no ip") if
+  context_refuses(actor, "edit_legal", org) and actor.context.ip = nil;
+reason(actor: User, "edit_legal", org: Organization,
+  "the organization accepts changes to its settings only from its IP allow-list, and the check's context ip is not in it") if
+  context_refuses(actor, "edit_legal", org) and actor.context.ip != nil;
+reason(actor: User, "edit_billing", org: Organization,
+  "the organization accepts changes to its settings only from its IP allow-list, and the check's context names no ip") if
+  context_refuses(actor, "edit_billing", org) and actor.context.ip = nil;
+reason(actor: User, "edit_billing", org: Organization,
+  "the organization accepts changes to its settings only from its IP allow-list, and the check's context ip is not in it") if
+  context_refuses(actor, "edit_billing", org) and actor.context.ip != nil;
+
 # ---------------------------------------------------------------- organization
 resource Organization {
   roles = ["org_admin", "billing_admin", "user_admin", "member"];

@@ -63,11 +63,24 @@ def _consistency() -> fields.Nested:
     return fields.Nested(Consistency, metadata={"description": "default: minimize_latency"})
 
 
+def _context() -> JSONObject:
+    return JSONObject(
+        load_default=dict,
+        metadata={
+            "description": "version 1.3: the request context the policy may read (name -> "
+            "value; each a context attribute a style declares, of its kind: string, boolean, "
+            'integer or ip), e.g. {"ip": "203.0.113.7"}. Unknown or ill-typed: a 422 naming '
+            "context.<name>"
+        },
+    )
+
+
 class AuthorizeRequest(Schema):
     actor = fields.Nested(ActorRef, required=True)
     action = action_name(required=True)
     resource = fields.Nested(ResourceRef, required=True)
     explain = fields.Boolean(load_default=False)
+    context = _context()
     consistency = _consistency()
 
 
@@ -81,6 +94,7 @@ class BatchRequest(Schema):
 class ActionsRequest(Schema):
     actor = fields.Nested(ActorRef, required=True)
     resource = fields.Nested(ResourceRef, required=True)
+    context = _context()
     consistency = _consistency()
 
 

@@ -126,15 +126,18 @@ class Check(_Model):
     resource: ResourceRef
     explain: bool = False
     consistency: dict[str, Any] | None = None  # {"mode": ..., "token": ...} (contract 1.1)
+    context: dict[str, Any] | None = None  # the request context, e.g. {"ip": ...} (1.3)
     extra: dict[str, Any] = _extra()
 
     def to_json(self) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "actor": {"id": self.actor},
             "action": self.action,
             "resource": self.resource.to_json(),
             "explain": self.explain,
         }
+        if self.context:
+            out["context"] = dict(self.context)
         if self.consistency is not None:
             out["consistency"] = self.consistency
         return out
