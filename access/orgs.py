@@ -210,7 +210,13 @@ def list_mine(ctx: Context, actor: str, limit: int, after: str | None) -> dict:
 
 
 # Each field of an organization is guarded by its own action (docs/API.md).
-FIELD_ACTIONS = {"name": "edit_details", "legal": "edit_legal", "billing": "edit_billing"}
+FIELD_ACTIONS = {
+    "name": "edit_details",
+    "legal": "edit_legal",
+    "billing": "edit_billing",
+    # where settings may be changed from is a setting: asked as one, from inside the list
+    "admin_ip_allowlist": "edit_details",
+}
 
 
 def update(ctx: Context, actor: str, org_id: str, changes: dict) -> dict:

@@ -137,6 +137,11 @@ class OrganizationOut(Shape):
     created_by = opt_str()
     created_at = opt_time()
     closed_at = opt_time()
+    admin_ip_allowlist = fields.List(
+        fields.String(),
+        allow_none=True,
+        metadata={"description": "CIDR ranges its settings may be changed from (1.3)"},
+    )
     role = fields.String(metadata={"description": "the acting user's role in it"})
     initial_resource = fields.Dict(metadata={"description": "respond.io: the first Space"})
 

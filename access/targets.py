@@ -24,7 +24,15 @@ from typing import Any
 
 from access.errors import Invalid, NotFound
 from access.facts import MISSING, ActorEntry, Facts, PrivateFacts, Roles
-from authz.view import ActorFacts, Node, OrgRef, Target, management_target, org_node
+from authz.view import (
+    ActorFacts,
+    Node,
+    OrgRef,
+    Target,
+    freeze,
+    management_target,
+    org_node,
+)
 from models import Resource
 from models.base import utcnow
 from models.facts import MAX_DEPTH, statement
@@ -36,6 +44,13 @@ def _attrs(value: dict | str | None) -> dict:
     if isinstance(value, dict):
         return value
     return json.loads(value) if value else {}
+
+
+def org_of(org_id: str, style: str, closed_at: object, allowlist: object = None) -> OrgRef:
+    """An organization as read (``org``, ``chain``: models/facts.py), its settings with it."""
+    found = json.loads(allowlist) if isinstance(allowlist, str) else allowlist
+    settings = (("admin_ip_allowlist", freeze(found)),) if found else ()
+    return OrgRef(org_id, style, closed_at, settings)
 
 
 def node_of(row: Resource) -> Node:
@@ -82,7 +97,7 @@ class TargetBuilder:
         found = self.facts.org(org_id)
         if found is MISSING:
             rows = self._query("org", (org_id,))
-            found = OrgRef(*rows[0]) if rows else None
+            found = org_of(*rows[0]) if rows else None
             self.facts.put_org(org_id, found)
         return found
 
@@ -106,8 +121,8 @@ class TargetBuilder:
     def _chain(self, rows: list) -> Target | None:
         if not rows:
             return None
-        org_id, style, closed_at = rows[-1][5:8]
-        org = OrgRef(org_id, style, closed_at)
+        org = org_of(*rows[-1][5:9])
+        org_id = org.id
         self.facts.put_org(org_id, org)
         chain = tuple(Node(r[1], r[2], r[0], r[3], _attrs(r[4])) for r in rows)
         return Target(org, (org_node(org), *chain))
@@ -122,10 +137,10 @@ class TargetBuilder:
         if org_id is not MISSING:
             return self.registered(org_id, type_, rid) if org_id is not None else None
         rows = self._query("chains", (type_, rid))
-        leaves = {r[8] for r in rows}
+        leaves = {r[9] for r in rows}
         if len(leaves) > 1:
             raise AmbiguousResource(type_, rid, field)
-        found = self._chain([r[:8] for r in rows])
+        found = self._chain([r[:9] for r in rows])
         if found is not None:
             self.facts.put_target((found.org.id, type_, rid), found)
         self.facts.put_owner_org(type_, rid, found.org.id if found else None)

@@ -156,6 +156,9 @@ class OrgRef(NamedTuple):
     id: str
     style: str
     closed_at: object = None
+    # The organization's settings a policy may read as its attributes, as sorted frozen
+    # (name, value) pairs: ``admin_ip_allowlist`` (docs/API.md 1.3, "Request context").
+    settings: tuple = ()
 
     @property
     def is_closed(self) -> bool:
@@ -204,8 +207,10 @@ class ActorFacts(NamedTuple):
 
 
 def org_node(org: OrgRef) -> Node:
-    """The organization as the first level of a chain."""
-    return Node("Organization", org.id)
+    """The organization as the first level of a chain, with the settings it has."""
+    if not org.settings:
+        return Node("Organization", org.id)
+    return Node("Organization", org.id, attributes={k: thaw(v) for k, v in org.settings})
 
 
 # The resources the service builds for its own endpoints: their attributes are computed by

@@ -22,6 +22,8 @@ class Organization(BaseModel):
     created_by = peewee.CharField(max_length=200, null=True, index=True)
     created_at = peewee.DateTimeField(default=utcnow)
     closed_at = peewee.DateTimeField(null=True)
+    # CIDR ranges the org's settings may be changed from (a check's context.ip; None: any).
+    admin_ip_allowlist = JSONField(null=True)
 
     @property
     def is_closed(self) -> bool:

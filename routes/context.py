@@ -6,7 +6,7 @@ import threading
 from typing import Any, Literal, overload
 
 from flask import current_app, g, has_request_context, request
-from marshmallow import Schema
+from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import BadRequest
 
 from access.cache import MISSING, Facts
@@ -17,6 +17,7 @@ from access.targets import TargetBuilder
 from authz.engine import PolicySet
 from models import ApiKey, KeyName, hash_secret
 from ops.activity import ACTIVITY
+from routes.schemas.context import load_context
 
 
 def load(schema_cls: type[Schema], data: Any = None) -> Any:
@@ -65,6 +66,17 @@ def depth(value: Any) -> int:
         elif isinstance(item, list):
             stack.extend((v, level + 1) for v in item)
     return deepest
+
+
+def request_context(value: dict | None, field: str = "context") -> dict:
+    """A management request's ``context`` loaded against the context attributes the live
+    policy declares (routes/schemas/context.py); a 422 naming ``<field>.<name>``."""
+    try:
+        return load_context(policy().context_kinds, value or {})
+    except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_": exc.messages}
+        errors = {f"{field}.{name}": list(texts) for name, texts in messages.items()}
+        raise Invalid(f"invalid fields: {', '.join(sorted(errors))}", errors) from exc
 
 
 def policy() -> PolicySet:

@@ -6,7 +6,8 @@ from flask.typing import ResponseReturnValue
 from access import orgs
 from access.errors import Invalid
 from access.events import parse_subject_filter
-from routes.context import acting, ctx, list_args, load, service_wide
+from authz.engine import asking
+from routes.context import acting, ctx, list_args, load, request_context, service_wide
 from routes.openapi import doc
 from routes.pagination import decode, listed
 from routes.schemas import (
@@ -60,8 +61,10 @@ def update_org(org_id: str) -> ResponseReturnValue:
     """Change name, legal and/or billing details, each asked as its own action; all or
     nothing. 422, 404, 403."""
     body = load(OrganizationPatch)
+    context = request_context(body.pop("context", None))
     actor = acting()
-    return orgs.update(ctx(actor), actor, org_id, body)
+    with asking(context):  # the rules that read the request's ip (docs/API.md 1.3)
+        return orgs.update(ctx(actor), actor, org_id, body)
 
 
 @bp.delete("/<org_id>")

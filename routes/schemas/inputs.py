@@ -3,6 +3,7 @@ the only way a request body gets in), built from the field shapes of
 routes/schemas/fields.py."""
 
 import datetime
+import ipaddress
 import re
 from typing import Any
 
@@ -123,17 +124,32 @@ class NewOrganizationRequest(Schema):
     billing = JSONObject(load_default=dict)
 
 
+def _cidr(value: str) -> None:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError as exc:
+        raise ValidationError("a CIDR range, e.g. 203.0.113.0/24 or 2001:db8::/32") from exc
+
+
 class OrganizationPatch(Schema):
-    """``PATCH /v1/orgs/{org_id}``: any of name, legal, billing (each its own action)."""
+    """``PATCH /v1/orgs/{org_id}``: any of name, legal, billing, admin_ip_allowlist (each its
+    own action), and the acting user's request ``context`` (its ``ip``) the policy may read
+    while deciding them."""
 
     name = MailName(validate=validate.Length(min=1, max=200))
     legal = JSONObject()
     billing = JSONObject()
+    admin_ip_allowlist = fields.List(
+        Text(validate=_cidr), allow_none=True, validate=validate.Length(min=1, max=50)
+    )
+    context = JSONObject(load_default=None)
 
     @validates_schema
     def not_empty(self, data: dict, **kwargs: Any) -> None:
-        if not data:
-            raise ValidationError("send at least one of name, legal, billing", "_body")
+        if not {k for k in data if k != "context"}:
+            raise ValidationError(
+                "send at least one of name, legal, billing, admin_ip_allowlist", "_body"
+            )
 
 
 class RoleRequest(Schema):

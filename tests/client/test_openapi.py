@@ -168,7 +168,9 @@ CALLS = {
     "list_actors": lambda c: list(c.list_actors("view", ("Dataset", "d"), page_size=5)),
     "create_org": lambda c: c.create_org("N", "pix4d", id="o", legal={}, billing={}),
     "get_org": lambda c: c.get_org("o"),
-    "update_org": lambda c: c.update_org("o", name="N", legal={}, billing={}),
+    "update_org": lambda c: c.update_org(
+        "o", name="N", legal={}, billing={}, admin_ip_allowlist=None, context={"ip": "192.0.2.1"}
+    ),
     "close_org": lambda c: c.close_org("o"),
     "list_orgs": lambda c: list(c.list_orgs(page_size=5)),
     "audit": lambda c: list(c.audit("o", page_size=5)),

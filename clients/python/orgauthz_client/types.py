@@ -259,6 +259,7 @@ class Organization(_Model):
     created_by: str | None
     created_at: str | None
     closed_at: str | None
+    admin_ip_allowlist: list[str] | None = None  # where its settings may change from (1.3)
     role: str | None = None  # the acting user's role in it
     initial_resource: dict[str, Any] | None = None  # respond.io: the first Space
     extra: dict[str, Any] = _extra()

@@ -15,6 +15,7 @@ from ..types import (
     Organization,
 )
 from ._base import (
+    UNSET,
     Op,
     Paged,
     _seg,
@@ -62,14 +63,22 @@ def update_org(
     name: str | None = None,
     legal: Mapping[str, Any] | None = None,
     billing: Mapping[str, Any] | None = None,
+    admin_ip_allowlist: Any = UNSET,
+    context: Mapping[str, Any] | None = None,
     actor: str | None = None,
     idempotency_key: str | None = None,
 ) -> Op[Organization]:
-    """Change the name, legal or billing details (each is its own action; all must be
-    allowed). ``legal`` and ``billing`` replace the stored object."""
-    body = {
+    """Change the name, legal or billing details, or the CIDR ranges its settings may be
+    changed from (``admin_ip_allowlist``; ``None`` clears it) (each is its own action; all
+    must be allowed). ``legal`` and ``billing`` replace the stored object. ``context``: the
+    end user's request (``{"ip": ...}``), which the policy may read (contract 1.3)."""
+    body: dict[str, Any] = {
         k: v for k, v in (("name", name), ("legal", legal), ("billing", billing)) if v is not None
     }
+    if admin_ip_allowlist is not UNSET:
+        body["admin_ip_allowlist"] = admin_ip_allowlist
+    if context:
+        body["context"] = dict(context)
     reply = yield Call(
         "PATCH",
         f"/v1/orgs/{_seg(org_id)}",
