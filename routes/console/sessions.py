@@ -16,11 +16,13 @@ from flask import abort, g, render_template, request, send_from_directory, url_f
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
+from access.errors import DomainError
 from access.keys import outside
+from authz.engine import asking
 from models import ApiKey, transaction
 from models.console import ConsoleSession
 from routes.console.base import HTML, bp, cookie_secure, here, safe_next, see_other, setting
-from routes.context import now
+from routes.context import now, request_context
 from routes.openapi import doc
 from routes.schemas import storable
 
@@ -95,6 +97,7 @@ def guard() -> ResponseReturnValue | None:
     if request.method == "POST":
         _check_csrf(found)
     if found is not None:
+        _ask_from_the_browser()
         org_id = (request.view_args or {}).get("org_id")
         if org_id is not None and outside(g.key_orgs, org_id):  # as no such organization
             page = render_template(
@@ -107,6 +110,26 @@ def guard() -> ResponseReturnValue | None:
     # No session: the login form in place (200), back here after logging in.
     _login_token()
     return render_template("console/login.html", error=None, next=here(), title="Log in")
+
+
+def _ask_from_the_browser() -> None:
+    """The console's user is the end user: its decisions (buttons asked, changes made) read
+    the browser's address as the request context's ``ip`` (an organization's IP allow-list,
+    docs/API.md 1.3). Behind a proxy, the address the WSGI server was given (ProxyFix, as
+    docs/operations.md sets it up, makes it the client's)."""
+    try:
+        context = request_context({"ip": request.remote_addr} if request.remote_addr else {})
+    except DomainError:
+        return  # an address no style reads, or none: decided without it
+    g.asking = asking(context)
+    g.asking.__enter__()
+
+
+@bp.teardown_request
+def _stop_asking(_exc: BaseException | None) -> None:
+    found = g.pop("asking", None)
+    if found is not None:
+        found.__exit__(None, None, None)
 
 
 @bp.after_request

@@ -142,7 +142,7 @@ class OrganizationPatch(Schema):
     admin_ip_allowlist = fields.List(
         Text(validate=_cidr), allow_none=True, validate=validate.Length(min=1, max=50)
     )
-    context = JSONObject(load_default=None)
+    context = JSONObject()
 
     @validates_schema
     def not_empty(self, data: dict, **kwargs: Any) -> None:

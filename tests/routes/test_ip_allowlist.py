@@ -49,3 +49,24 @@ def test_bad_lists_and_contexts_name_the_field(api, demo):
     # only those who may edit the details set it
     refused = api.patch(ORG, {"admin_ip_allowlist": ["10.0.0.0/8"]}, actor="pix4d-manager")
     assert problem(refused, 403)
+
+
+def test_the_console_asks_from_the_browsers_address(app, api, demo):
+    from tests.routes.console_helpers import login, set_actor
+
+    body = {"admin_ip_allowlist": ["203.0.113.0/24"]}
+    assert api.patch(ORG, body, actor="pix4d-owner").status_code == 200
+    outside = app.test_client()
+    login(outside, api.key)
+    token = set_actor(outside, "pix4d-owner")
+    page = outside.get("/console/orgs/org-pix4d/settings")  # the test client is 127.0.0.1
+    assert "is not in it" in page.text
+    inside = app.test_client()
+    inside.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    login(inside, api.key)
+    token = set_actor(inside, "pix4d-owner")
+    changed = inside.post(
+        "/console/orgs/org-pix4d/settings/name", data={"csrf": token, "name": "From inside"}
+    )
+    assert changed.status_code == 303
+    assert api.get(ORG, actor="pix4d-owner").get_json()["name"] == "From inside"
