@@ -8,10 +8,11 @@ from flask import Flask
 
 import models
 from access.targets import TargetBuilder
-from authz.engine import PolicyError, PolicyHolder
+from authz.engine import PolicyError, PolicyHolder, asked
 from models.base import utcnow
 from ops import config, logs, tracing
 from ops import reload as staging
+from ops.decisionlog import set_asked_context as decisionlog_hook
 
 if TYPE_CHECKING:  # access/ is imported once the database is bound
     from access.cache import FactCache
@@ -32,6 +33,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     logs.setup(app.config["LOG_LEVEL"])
+    # The decision log records each decision's request context, for a replay to ask with it.
+    decisionlog_hook(asked)
     # Decisions read what has not lapsed by the service's clock (access/targets.py).
     TargetBuilder.clock = staticmethod(app.config["CLOCK"])
     try:  # OpenTelemetry traces, when the OTEL_* variables ask for them (ops/tracing.py)

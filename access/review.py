@@ -23,7 +23,7 @@ from typing import Any, NamedTuple, cast
 from access.decisions import Decision, _decide
 from access.targets import AmbiguousResource, TargetBuilder, node_of
 from authz.diff import Member, World
-from authz.engine import PolicySet
+from authz.engine import PolicySet, asking
 from authz.view import MANAGEMENT_TYPES, Node, OrgRef, Target, management_target
 from models.facts import open_orgs
 from ops import decisionlog
@@ -185,7 +185,9 @@ def redecide(
     # As logged (ops/decisionlog.py writes both); a line without them is asked as is, and
     # whatever cannot be decided is denied.
     actor, action = cast(str, line.get("actor")), cast(str, line.get("action"))
-    return _decide(policy, facts, actor, action, target, explain=explain)
+    context = line.get("context")  # the check's request context, as logged
+    with asking(context if isinstance(context, dict) else None):
+        return _decide(policy, facts, actor, action, target, explain=explain)
 
 
 def replay_one(policy: PolicySet, line: dict) -> Decision:
@@ -216,7 +218,7 @@ class Change(NamedTuple):
 
 def _key(line: dict) -> str:
     return json.dumps(
-        [line.get("actor"), line.get("action"), line.get("resource")],
+        [line.get("actor"), line.get("action"), line.get("resource"), line.get("context")],
         sort_keys=True,
         separators=(",", ":"),
         default=str,

@@ -98,6 +98,11 @@ def _spend(n: int = 1) -> None:
 _CONTEXT: ContextVar[dict | None] = ContextVar("orgauthz_request_context", default=None)
 
 
+def asked() -> dict | None:
+    """The request context the checks of this thread are decided with (None: none)."""
+    return _CONTEXT.get()
+
+
 @contextmanager
 def asking(context: dict | None) -> Iterator[None]:
     """Decide with ``context`` (name -> checked value) as the request's context."""

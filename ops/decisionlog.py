@@ -408,6 +408,18 @@ def resource_record(target: "Target | None") -> dict | None:
 
 
 # ``decision``: an access.decisions.Decision (ops cannot import access, a layer below it).
+# The request context of the decision being recorded (authz.engine sets it: ``asking``);
+# read through a hook (app.py sets it) so this module imports nothing of the engine.
+def asked_context() -> dict | None:
+    return None
+
+
+def set_asked_context(read: Callable[[], dict | None]) -> None:
+    """Read each decision's request context with ``read`` (app.py: the engine's)."""
+    global asked_context
+    asked_context = read
+
+
 def record(
     decision: Any,
     actor_id: str,
@@ -422,12 +434,13 @@ def record(
     writer, sample, context = _sink
     if sample < 1.0 and random.random() >= sample:
         return
+    asked = asked_context()  # the check's request context (docs/API.md 1.3), if any
     records = getattr(_local, "records", None)
     if records is not None:
-        records.append((decision, actor_id, action, target, requested))
+        records.append((decision, actor_id, action, target, requested, asked))
         return
     extra = context() if context is not None else None
-    writer.put((decision, actor_id, action, target, requested, extra, time.time()))
+    writer.put((decision, actor_id, action, target, requested, asked, extra, time.time()))
 
 
 @contextlib.contextmanager
@@ -475,6 +488,7 @@ def _line(
     action: str,
     target: "Target | None",
     requested: dict | None,
+    asked: dict | None,
     extra: dict | None,
     when: float,
 ) -> str:
@@ -488,6 +502,8 @@ def _line(
         "policy_version": decision.policy_version,
         "reason": decision.reason,
     }
+    if asked:  # the check's request context: a replay asks with it
+        line["context"] = asked
     if extra:
         line.update(extra)
     return _ENCODE(line)
@@ -520,9 +536,12 @@ class _Lines:
         action: str,
         target: "Target | None",
         requested: dict | None,
+        asked: dict | None = None,
     ) -> str:
-        if self.tail is None:
-            return _line(decision, actor_id, action, target, requested, self.extra, self.when)
+        if self.tail is None or asked:
+            return _line(
+                decision, actor_id, action, target, requested, asked, self.extra, self.when
+            )
         allowed = decision.allowed
         return "".join(
             (

@@ -189,7 +189,7 @@ def test_two_workers_rotating_one_file_lose_nothing(tmp_path):
             for w in writers:
                 for _ in range(5):
                     decision = fake_decision()
-                    w.put((decision, "a", "view", None, {"type": "X"}, None, time.time()))
+                    w.put((decision, "a", "view", None, {"type": "X"}, None, None, time.time()))
                     sent.append(decision.decision_id)
             if len(sent) % 100 == 0:  # small batches: a file passes its cap by one at most
                 for w in writers:

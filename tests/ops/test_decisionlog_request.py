@@ -36,8 +36,11 @@ def test_a_request_s_lines_are_the_lines_of_its_decisions_alone(extra):
     for allowed in (True, False, None):
         for reason in ("ok", None, 'é"\n\t\u2603'):
             for requested in (None, {"type": "X", "id": "y", "n": 1.5, "o": object()}):
-                record = (decision(allowed, reason), "actor\u2603", "view", None, requested)
-                assert lines.line(*record) == decisionlog._line(*record, extra, when)
+                for asked in (None, {"ip": "203.0.113.7"}):
+                    record = (decision(allowed, reason), "actor\u2603", "view", None, requested)
+                    made = decisionlog._line(*record, asked, extra, when)
+                    assert lines.line(*record, asked) == made
+                    assert ('"context":' in made) == bool(asked)
 
 
 def test_a_batch_is_one_queued_item_and_one_line_per_check(api, tmp_path, monkeypatch):

@@ -70,3 +70,19 @@ def test_the_console_asks_from_the_browsers_address(app, api, demo):
     )
     assert changed.status_code == 303
     assert api.get(ORG, actor="pix4d-owner").get_json()["name"] == "From inside"
+
+
+def test_a_check_s_context_is_logged_and_replayed_with_it(app, api, demo):
+    from ops import decisionlog
+
+    body = {"admin_ip_allowlist": ["203.0.113.0/24"]}
+    assert api.patch(ORG, body, actor="pix4d-owner").status_code == 200
+    asked = {"actor": {"id": "pix4d-owner"}, "action": "edit_details", "resource": EDIT}
+    inside = api.post("/v1/authorize", {**asked, "context": {"ip": "203.0.113.7"}}).get_json()
+    assert inside["allowed"]
+    decisionlog.flush()
+    line = decisionlog.find(app.config["DECISION_LOG"], inside["decision_id"])
+    assert line["context"] == {"ip": "203.0.113.7"}
+    # replayed with its context, the answer stands (without it, it would be a deny)
+    result = app.test_cli_runner().invoke(args=["decisions", "replay", inside["decision_id"]])
+    assert "now:  allow" in result.output and result.exit_code == 0, result.output
