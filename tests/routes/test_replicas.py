@@ -133,3 +133,34 @@ def test_a_replica_that_stops_is_skipped_without_an_error_and_used_again(served)
         return False
 
     wait_until(decided_on_the_replica, timeout=20, what="the replica to be used again", every=0.2)
+
+
+def test_an_expired_grant_is_denied_on_the_replica_within_a_second(served):
+    """Real time: a grant two seconds from lapsing is allowed through the replica (and from
+    the worker's cache), then denied from its expires_at on, never allowed after it."""
+    import datetime
+
+    from models import Grant, Resource, User
+    from models.base import utcnow
+
+    check, primary, replica, replica_label = served
+    with db.connection_context():
+        User.create(id="temp", email="temp@x.example", email_key="temp@x.example")
+        Membership.create(user="temp", org="org-pix4d", role="member")
+        folder = Resource.named("org-pix4d", "Folder", "pix4d-survey")
+        lapses = utcnow() + datetime.timedelta(seconds=2)
+        Grant.create(
+            user="temp", resource=folder.id, org="org-pix4d", role="reader", expires_at=lapses
+        )
+    wait_until_replayed(primary, replica)
+    first = check("temp")
+    assert first.get_json()["allowed"] is True
+    assert first.headers["X-Decided-By"] in (replica_label, "cache")
+    answers = []
+    while utcnow() < lapses + datetime.timedelta(seconds=1.5):
+        asked_at = utcnow()  # checks back to back across the expiry
+        answers.append((asked_at, check("temp").get_json()["allowed"]))
+    # an answer asked at or after expires_at (its facts read after it) is a deny
+    after = [allowed for at, allowed in answers if at >= lapses]
+    assert after and not any(after), answers  # never allowed past expires_at
+    assert any(allowed for at, allowed in answers if at < lapses)  # allowed until then
