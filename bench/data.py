@@ -30,7 +30,18 @@ from dataclasses import dataclass, field
 import peewee
 
 import models
-from models import ApiKey, Grant, Membership, Organization, Resource, User, db
+from models import (
+    ApiKey,
+    Grant,
+    Membership,
+    Organization,
+    Resource,
+    Team,
+    TeamGrant,
+    TeamMember,
+    User,
+    db,
+)
 from models.migrations import m0001_initial
 
 WATCHED = m0001_initial.WATCHED
@@ -133,6 +144,81 @@ class Writer:
             )
         self.count += len(self.rows)
         self.rows = []
+
+
+TEAMS = 1_000  # teams of the organization with ``add_teams`` (issue 27)
+TEAM_SIZE = 3  # new members in each
+
+
+def add_teams(org: str, folders: list, n: int = TEAMS, places=(), seed: int = 7) -> dict:
+    """``n`` teams in ``org``, written in bulk like the rest (call inside the build's
+    transaction, triggers off): each with ``TEAM_SIZE`` new members of the org (users
+    ``<org>-t<i>-<k>``, role member) and a grant on one of ``folders`` (pks), reader or
+    editor. Expiring access is present: every third team grant, every fifth place in a team
+    and a third of the new members' own grants (one each, on a folder) carry an
+    ``expires_at`` a year after the real clock (the service's: they are live); every tenth
+    team holds the org role ``member``. ``places``: (user, folder pk) of existing members,
+    each put in a team of its own holding an expiring ``reader`` grant on that folder, so it
+    holds a role through a team. Returns the counts written."""
+    import models.base
+
+    rnd = random.Random(seed)
+    now = _now()
+    ahead = models.base.utcnow() + datetime.timedelta(days=365)
+    users = Writer(User)
+    mems = Writer(Membership, after=(users,))
+    teams = Writer(Team, with_id=True)
+    places_w = Writer(TeamMember, after=(users, mems, teams))
+    tgrants = Writer(TeamGrant, after=(teams,))
+    grants = Writer(Grant, after=(users,))
+    first = (Team.select(peewee.fn.MAX(Team.id)).scalar() or 0) + 1
+    for i in range(n + len(places)):
+        pk, tid = first + i, f"team-{i:04d}"
+        teams.add(id=pk, org=org, tid=tid, name=tid, role=None if i % 10 else "member")
+        own = i >= n
+        if own:
+            holders, folder = [places[i - n][0]], places[i - n][1]
+        else:
+            holders, folder = [f"{org}-t{i}-{k}" for k in range(TEAM_SIZE)], rnd.choice(folders)
+        for k, uid in enumerate(holders):
+            if not own:
+                users.add(id=uid, email=f"{uid}@b.io", email_key=f"{uid}@b.io", name=uid)
+                mems.add(user=uid, org=org, role="member", created_at=now)
+                if k == 0 and i % 3 == 0:  # an expiring grant of its own
+                    grants.add(
+                        user=uid,
+                        resource=rnd.choice(folders),
+                        org=org,
+                        role="reader",
+                        created_at=now,
+                        expires_at=ahead,
+                    )
+            lapses = ahead if (own or (i * TEAM_SIZE + k) % 5 == 0) else None
+            places_w.add(team=pk, user=uid, org=org, created_at=now, expires_at=lapses)
+        tgrants.add(
+            team=pk,
+            resource=folder,
+            org=org,
+            role="reader" if own or rnd.random() < 0.5 else "editor",
+            created_at=now,
+            expires_at=ahead if (own or i % 3 == 0) else None,
+        )
+    for w in (users, mems, teams, places_w, tgrants, grants):
+        w.flush()
+    if not isinstance(db.obj, peewee.SqliteDatabase):
+        for model in (Team, TeamMember, TeamGrant, Grant, Membership):
+            t = model._meta.table_name
+            db.execute_sql(
+                f"SELECT setval(pg_get_serial_sequence('\"{t}\"', 'id'), "
+                f'(SELECT COALESCE(MAX(id), 1) FROM "{t}"))'
+            )
+    return {
+        "teams": teams.count,
+        "team places": places_w.count,
+        "team grants": tgrants.count,
+        "members added": mems.count,
+        "expiring grants of their own": grants.count,
+    }
 
 
 def connect(url: str, schema: str | None):
