@@ -157,9 +157,9 @@ def add_teams(org: str, folders: list, n: int = TEAMS, places=(), seed: int = 7)
     editor. Expiring access is present: every third team grant, every fifth place in a team
     and a third of the new members' own grants (one each, on a folder) carry an
     ``expires_at`` a year after the real clock (the service's: they are live); every tenth
-    team holds the org role ``member``. ``places``: (user, folder pk) of existing members,
-    each put in a team of its own holding an expiring ``reader`` grant on that folder, so it
-    holds a role through a team. Returns the counts written."""
+    team holds the org role ``member``. ``places``: (user, folder pk[, role]) of existing
+    members, each put in a team of its own holding an expiring grant of that role (default
+    ``reader``) on that folder, so it holds a role through a team. Returns the counts written."""
     import models.base
 
     rnd = random.Random(seed)
@@ -177,9 +177,13 @@ def add_teams(org: str, folders: list, n: int = TEAMS, places=(), seed: int = 7)
         teams.add(id=pk, org=org, tid=tid, name=tid, role=None if i % 10 else "member")
         own = i >= n
         if own:
-            holders, folder = [places[i - n][0]], places[i - n][1]
+            holders, folder, role = [places[i - n][0]], places[i - n][1], places[i - n][2:]
         else:
-            holders, folder = [f"{org}-t{i}-{k}" for k in range(TEAM_SIZE)], rnd.choice(folders)
+            holders, folder, role = (
+                [f"{org}-t{i}-{k}" for k in range(TEAM_SIZE)],
+                rnd.choice(folders),
+                (),
+            )
         for k, uid in enumerate(holders):
             if not own:
                 users.add(id=uid, email=f"{uid}@b.io", email_key=f"{uid}@b.io", name=uid)
@@ -199,7 +203,7 @@ def add_teams(org: str, folders: list, n: int = TEAMS, places=(), seed: int = 7)
             team=pk,
             resource=folder,
             org=org,
-            role="reader" if own or rnd.random() < 0.5 else "editor",
+            role=(role[0] if role else "reader") if own or rnd.random() < 0.5 else "editor",
             created_at=now,
             expires_at=ahead if (own or i % 3 == 0) else None,
         )
@@ -265,18 +269,23 @@ def _drop_sqlite_triggers():
         db.execute_sql(f'DROP TRIGGER IF EXISTS "bump_user_{e}"')
 
 
-def build(url: str, size: str, seed: int = 7, log=print) -> Dataset:
-    """Create the tables in a fresh schema (or SQLite file) and fill them. Returns a Dataset."""
+def build(url: str, size: str, seed: int = 7, log=print, teams: int = 0) -> Dataset:
+    """Create the tables in a fresh schema (or SQLite file) and fill them. Returns a Dataset.
+
+    ``teams``: that many teams in ``bench-pix4d`` too (``add_teams``, on its ten folders),
+    ``bench-member`` in one holding ``editor`` on ``bench-f3`` (so it may edit
+    ``bench-deep`` through a team only) and ``bench-reader`` in one holding ``reader`` on
+    ``bench-f0``, both expiring a year ahead (``bench/run.py --teams``)."""
     schema = None if url.startswith("sqlite") else new_schema(url)
     ds = Dataset(url=url, size=size, schema=schema)
     try:
-        return _build(ds, seed, log)
+        return _build(ds, seed, log, teams)
     except BaseException:
         drop(ds)
         raise
 
 
-def _build(ds: Dataset, seed: int, log) -> Dataset:
+def _build(ds: Dataset, seed: int, log, teams: int = 0) -> Dataset:
     url, size, schema = ds.url, ds.size, ds.schema
     spec = SIZES[size]
     connect(url, schema)
@@ -375,9 +384,10 @@ def _build(ds: Dataset, seed: int, log) -> Dataset:
                 return (pk, path or "/", shape)  # (pk, path of its children's prefix, shape)
 
             # the bench chain
-            parent = None
+            parent, chain = None, []
             for d in range(DEPTH):
                 parent = add_res(BENCH_ORG, "Folder", f"bench-f{d}", parent)
+                chain.append(parent[0])
                 if d == 0:
                     f0 = parent[0]
             add_res(BENCH_ORG, "Dataset", "bench-deep", parent)
@@ -438,6 +448,9 @@ def _build(ds: Dataset, seed: int, log) -> Dataset:
                             grants.add(user=uid, resource=t[2], org=oid, role=grole, created_at=now)
             res.flush()
             grants.flush()
+            if teams:
+                places = [("bench-member", chain[3], "editor"), ("bench-reader", chain[0])]
+                log(f"  teams in {BENCH_ORG}: {add_teams(BENCH_ORG, chain, teams, places, seed)}")
             if pg:
                 for model in (Resource, Grant, Membership):
                     t = model._meta.table_name

@@ -77,7 +77,7 @@ def inproc_table(result: dict) -> str:
 def run_backend(backend: str, args, log) -> dict:
     tmpdir = tempfile.mkdtemp(prefix="orgauthz-bench-")
     url = data.default_url(backend, tmpdir)
-    ds = data.build(url, args.size, log=log)
+    ds = data.build(url, args.size, log=log, teams=args.teams)
     out = {"backend": backend, "size": args.size, "build_seconds": ds.seconds, "counts": ds.counts}
     out["loadavg"] = {"start": os.getloadavg()}  # other work on the machine, for the reader
     try:
@@ -512,6 +512,12 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--no-breadth", action="store_true", help="skip bench/breadth.py")
     parser.add_argument("--no-teams", action="store_true", help="skip bench/teams.py")
+    parser.add_argument(
+        "--teams",
+        type=int,
+        default=0,
+        help="that many teams in bench-pix4d for the whole run (bench/data.py add_teams)",
+    )
     parser.add_argument(
         "--write-baseline",
         action="store_true",
