@@ -272,10 +272,11 @@ def _drop_sqlite_triggers():
 def build(url: str, size: str, seed: int = 7, log=print, teams: int = 0) -> Dataset:
     """Create the tables in a fresh schema (or SQLite file) and fill them. Returns a Dataset.
 
-    ``teams``: that many teams in ``bench-pix4d`` too (``add_teams``, on its ten folders),
-    ``bench-member`` in one holding ``editor`` on ``bench-f3`` (so it may edit
-    ``bench-deep`` through a team only) and ``bench-reader`` in one holding ``reader`` on
-    ``bench-f0``, both expiring a year ahead (``bench/run.py --teams``)."""
+    ``teams``: that many teams in ``bench-pix4d`` too (``add_teams``, on its ten folders, so
+    every team member may view ``bench-deep`` through a team), ``bench-member`` in one
+    holding ``reader`` on ``bench-f3`` and ``bench-reader`` in one holding it on
+    ``bench-f0``, both expiring a year ahead; what the timed cases expect is unchanged
+    (``bench/run.py --teams``)."""
     schema = None if url.startswith("sqlite") else new_schema(url)
     ds = Dataset(url=url, size=size, schema=schema)
     try:
@@ -449,7 +450,7 @@ def _build(ds: Dataset, seed: int, log, teams: int = 0) -> Dataset:
             res.flush()
             grants.flush()
             if teams:
-                places = [("bench-member", chain[3], "editor"), ("bench-reader", chain[0])]
+                places = [("bench-member", chain[3]), ("bench-reader", chain[0])]
                 log(f"  teams in {BENCH_ORG}: {add_teams(BENCH_ORG, chain, teams, places, seed)}")
             if pg:
                 for model in (Resource, Grant, Membership):
