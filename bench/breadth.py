@@ -25,21 +25,37 @@ import uuid
 
 from access import listing
 from access.targets import TargetBuilder
-from bench.data import Writer, _now, connect, drop, new_schema
-from models import ApiKey, Grant, Membership, Organization, Resource, User, db
+from bench.data import Writer, _now, add_teams, connect, drop, new_schema
+from models import (
+    ApiKey,
+    Grant,
+    Membership,
+    Organization,
+    Resource,
+    Team,
+    TeamGrant,
+    TeamMember,
+    User,
+    db,
+)
 
 ORG = "breadth"
 SIZES = (10_000, 1_000_000)
 ACTORS = ("broad", "medium", "narrow", "tiny", "org", "none")
 
 
-def build(url: str, size: int, log=print):
-    """A fresh schema (or SQLite file) holding the organization of ``size`` resources."""
+def build(url: str, size: int, log=print, teams: int | None = None):
+    """A fresh schema (or SQLite file) holding the organization of ``size`` resources.
+
+    ``teams`` (bench/teams.py; None: as above): the actor ``team`` too, a member with no
+    grant of its own; and, when above 0, that many teams (bench/data.py ``add_teams``) on
+    the mid and leaf folders, ``team`` in a team holding ``reader`` on the second folder
+    under A (5%), ``narrow`` in one holding it on a second leaf."""
     import models
     from bench.data import Dataset
 
-    if url.startswith("sqlite"):  # a file per size
-        url = url.removesuffix(".db") + f"-{size}.db"
+    if url.startswith("sqlite"):  # a file per size (and with or without teams)
+        url = url.removesuffix(".db") + f"-{size}{'' if teams is None else f'-t{teams}'}.db"
     schema = None if url.startswith("sqlite") else new_schema(url)
     ds = Dataset(url=url, size=str(size), schema=schema)
     connect(url, schema)
@@ -53,7 +69,7 @@ def build(url: str, size: int, log=print):
         with db.atomic():
             now = _now()
             Organization.create(id=ORG, name=ORG, style="pix4d", created_at=now)
-            for actor in ACTORS:
+            for actor in ACTORS + (() if teams is None else ("team",)):
                 User.create(id=actor, email=f"{actor}@b.io", email_key=f"{actor}@b.io")
                 role = "reader" if actor == "org" else "member"
                 Membership.create(user=actor, org=ORG, role=role, created_at=now)
@@ -100,6 +116,10 @@ def build(url: str, size: int, log=print):
             grants = {"broad": roots[0], "medium": mids[0], "narrow": leaves[0], "tiny": tiny}
             for actor, folder in grants.items():
                 Grant.create(user=actor, resource=folder[0], org=ORG, role="reader", created_at=now)
+            if teams:
+                places = [("team", mids[1][0]), ("narrow", leaves[1][0])]
+                folders = [f[0] for f in mids + leaves]
+                ds.counts.update(add_teams(ORG, folders, teams, places, seed=size))
             if pg:
                 db.execute_sql(
                     "SELECT setval(pg_get_serial_sequence('\"resource\"', 'id'), "
@@ -109,21 +129,21 @@ def build(url: str, size: int, log=print):
         if pg:
             db.execute_sql("SET session_replication_role = origin")
             db.execute_sql('UPDATE "generation" SET value = value + 1 WHERE id = 1')
-            for model in (Resource, Grant, Membership):
+            for model in (Resource, Grant, Membership, Team, TeamMember, TeamGrant):
                 db.execute_sql(f'VACUUM ANALYZE "{model._meta.table_name}"')
         else:
             db.execute_sql("ANALYZE")
-        ds.counts = {"Resource": Resource.select().count()}
+        ds.counts["Resource"] = Resource.select().count()
     ds.seconds = time.perf_counter() - started
     log(f"  breadth: {size:,} resources built in {ds.seconds:.1f} s")
     return ds
 
 
-def first_pages(policy, runs: int) -> dict:
+def first_pages(policy, runs: int, actors=ACTORS) -> dict:
     """ms of each of ``runs`` first pages (100) per actor, and the page's length."""
     out = {}
     with db.connection_context():
-        for actor in ACTORS:
+        for actor in actors:
             facts = TargetBuilder()
             page = listing.list_resources(policy, facts, actor, "view", "Dataset", ORG, 100, None)
             times = []

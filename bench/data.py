@@ -30,7 +30,18 @@ from dataclasses import dataclass, field
 import peewee
 
 import models
-from models import ApiKey, Grant, Membership, Organization, Resource, User, db
+from models import (
+    ApiKey,
+    Grant,
+    Membership,
+    Organization,
+    Resource,
+    Team,
+    TeamGrant,
+    TeamMember,
+    User,
+    db,
+)
 from models.migrations import m0001_initial
 
 WATCHED = m0001_initial.WATCHED
@@ -135,6 +146,85 @@ class Writer:
         self.rows = []
 
 
+TEAMS = 1_000  # teams of the organization with ``add_teams`` (issue 27)
+TEAM_SIZE = 3  # new members in each
+
+
+def add_teams(org: str, folders: list, n: int = TEAMS, places=(), seed: int = 7) -> dict:
+    """``n`` teams in ``org``, written in bulk like the rest (call inside the build's
+    transaction, triggers off): each with ``TEAM_SIZE`` new members of the org (users
+    ``<org>-t<i>-<k>``, role member) and a grant on one of ``folders`` (pks), reader or
+    editor. Expiring access is present: every third team grant, every fifth place in a team
+    and a third of the new members' own grants (one each, on a folder) carry an
+    ``expires_at`` a year after the real clock (the service's: they are live); every tenth
+    team holds the org role ``member``. ``places``: (user, folder pk[, role]) of existing
+    members, each put in a team of its own holding an expiring grant of that role (default
+    ``reader``) on that folder, so it holds a role through a team. Returns the counts written."""
+    import models.base
+
+    rnd = random.Random(seed)
+    now = _now()
+    ahead = models.base.utcnow() + datetime.timedelta(days=365)
+    users = Writer(User)
+    mems = Writer(Membership, after=(users,))
+    teams = Writer(Team, with_id=True)
+    places_w = Writer(TeamMember, after=(users, mems, teams))
+    tgrants = Writer(TeamGrant, after=(teams,))
+    grants = Writer(Grant, after=(users,))
+    first = (Team.select(peewee.fn.MAX(Team.id)).scalar() or 0) + 1
+    for i in range(n + len(places)):
+        pk, tid = first + i, f"team-{i:04d}"
+        teams.add(id=pk, org=org, tid=tid, name=tid, role=None if i % 10 else "member")
+        own = i >= n
+        if own:
+            holders, folder, role = [places[i - n][0]], places[i - n][1], places[i - n][2:]
+        else:
+            holders, folder, role = (
+                [f"{org}-t{i}-{k}" for k in range(TEAM_SIZE)],
+                rnd.choice(folders),
+                (),
+            )
+        for k, uid in enumerate(holders):
+            if not own:
+                users.add(id=uid, email=f"{uid}@b.io", email_key=f"{uid}@b.io", name=uid)
+                mems.add(user=uid, org=org, role="member", created_at=now)
+                if k == 0 and i % 3 == 0:  # an expiring grant of its own
+                    grants.add(
+                        user=uid,
+                        resource=rnd.choice(folders),
+                        org=org,
+                        role="reader",
+                        created_at=now,
+                        expires_at=ahead,
+                    )
+            lapses = ahead if (own or (i * TEAM_SIZE + k) % 5 == 0) else None
+            places_w.add(team=pk, user=uid, org=org, created_at=now, expires_at=lapses)
+        tgrants.add(
+            team=pk,
+            resource=folder,
+            org=org,
+            role=(role[0] if role else "reader") if own or rnd.random() < 0.5 else "editor",
+            created_at=now,
+            expires_at=ahead if (own or i % 3 == 0) else None,
+        )
+    for w in (users, mems, teams, places_w, tgrants, grants):
+        w.flush()
+    if not isinstance(db.obj, peewee.SqliteDatabase):
+        for model in (Team, TeamMember, TeamGrant, Grant, Membership):
+            t = model._meta.table_name
+            db.execute_sql(
+                f"SELECT setval(pg_get_serial_sequence('\"{t}\"', 'id'), "
+                f'(SELECT COALESCE(MAX(id), 1) FROM "{t}"))'
+            )
+    return {
+        "teams": teams.count,
+        "team places": places_w.count,
+        "team grants": tgrants.count,
+        "members added": mems.count,
+        "expiring grants of their own": grants.count,
+    }
+
+
 def connect(url: str, schema: str | None):
     """Bind models.db to ``url`` (in ``schema`` on PostgreSQL)."""
     if url.startswith("sqlite"):
@@ -179,18 +269,24 @@ def _drop_sqlite_triggers():
         db.execute_sql(f'DROP TRIGGER IF EXISTS "bump_user_{e}"')
 
 
-def build(url: str, size: str, seed: int = 7, log=print) -> Dataset:
-    """Create the tables in a fresh schema (or SQLite file) and fill them. Returns a Dataset."""
+def build(url: str, size: str, seed: int = 7, log=print, teams: int = 0) -> Dataset:
+    """Create the tables in a fresh schema (or SQLite file) and fill them. Returns a Dataset.
+
+    ``teams``: that many teams in ``bench-pix4d`` too (``add_teams``, on its ten folders, so
+    every team member may view ``bench-deep`` through a team), ``bench-member`` in one
+    holding ``reader`` on ``bench-f3`` and ``bench-reader`` in one holding it on
+    ``bench-f0``, both expiring a year ahead; what the timed cases expect is unchanged
+    (``bench/run.py --teams``)."""
     schema = None if url.startswith("sqlite") else new_schema(url)
     ds = Dataset(url=url, size=size, schema=schema)
     try:
-        return _build(ds, seed, log)
+        return _build(ds, seed, log, teams)
     except BaseException:
         drop(ds)
         raise
 
 
-def _build(ds: Dataset, seed: int, log) -> Dataset:
+def _build(ds: Dataset, seed: int, log, teams: int = 0) -> Dataset:
     url, size, schema = ds.url, ds.size, ds.schema
     spec = SIZES[size]
     connect(url, schema)
@@ -289,9 +385,10 @@ def _build(ds: Dataset, seed: int, log) -> Dataset:
                 return (pk, path or "/", shape)  # (pk, path of its children's prefix, shape)
 
             # the bench chain
-            parent = None
+            parent, chain = None, []
             for d in range(DEPTH):
                 parent = add_res(BENCH_ORG, "Folder", f"bench-f{d}", parent)
+                chain.append(parent[0])
                 if d == 0:
                     f0 = parent[0]
             add_res(BENCH_ORG, "Dataset", "bench-deep", parent)
@@ -352,6 +449,9 @@ def _build(ds: Dataset, seed: int, log) -> Dataset:
                             grants.add(user=uid, resource=t[2], org=oid, role=grole, created_at=now)
             res.flush()
             grants.flush()
+            if teams:
+                places = [("bench-member", chain[3]), ("bench-reader", chain[0])]
+                log(f"  teams in {BENCH_ORG}: {add_teams(BENCH_ORG, chain, teams, places, seed)}")
             if pg:
                 for model in (Resource, Grant, Membership):
                     t = model._meta.table_name

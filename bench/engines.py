@@ -51,6 +51,18 @@ class Facts:
             (g.user_id, by_pk[g.resource_id].rid): g.role
             for g in Grant.select().where(Grant.org == org)
         }
+        # What members hold through teams (bench/run.py --teams), folded into their own
+        # grants: one role per (user, resource) here, the highest of the style's roles.
+        from bench.data import ORG_ROLES
+        from models.base import utcnow
+        from models.teams import held_through_teams
+
+        rank = ORG_ROLES["pix4d"][0]  # highest first
+        for user, held in held_through_teams(org, utcnow())[1].items():
+            for pk, got in held.items():
+                key = (user, by_pk[pk].rid)
+                both = sorted({*got, *([grants[key]] if key in grants else [])}, key=rank.index)
+                grants[key] = both[0]
         return cls(org, roles, grants, resources)
 
     def chain(self, rid: str) -> list:

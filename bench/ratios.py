@@ -282,6 +282,10 @@ def rows_of(result: dict) -> list:
                 "yes" if max(r) <= 2 else "**no**",
             )
         )
+    if result.get("teams"):  # bench/teams.py: the same sizes with 1,000 teams, and plain
+        from bench import teams
+
+        rows += teams.table_rows(result["teams"])
     return rows
 
 

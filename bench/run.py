@@ -12,7 +12,8 @@ cold decisions at every depth (bench/depth.py); the decision log's cost and the 
 million decisions; then, unless ``--quick``, the performance table over HTTP (bench/table.py:
 orgauthz and the servers it is measured against behind the same gunicorn settings, loaded by
 wrk), the first page of list-resources at 10,000 and 1,000,000 resources (bench/breadth.py),
-and, with ``--sweep``, the gunicorn settings. Prints the report with every target as a ratio of
+the same with 1,000 teams and expiring access present beside plain (bench/teams.py), and, with
+``--sweep``, the gunicorn settings. Prints the report with every target as a ratio of
 two figures of the same run, and writes bench/results/<size>.json.
 """
 
@@ -76,7 +77,7 @@ def inproc_table(result: dict) -> str:
 def run_backend(backend: str, args, log) -> dict:
     tmpdir = tempfile.mkdtemp(prefix="orgauthz-bench-")
     url = data.default_url(backend, tmpdir)
-    ds = data.build(url, args.size, log=log)
+    ds = data.build(url, args.size, log=log, teams=args.teams)
     out = {"backend": backend, "size": args.size, "build_seconds": ds.seconds, "counts": ds.counts}
     out["loadavg"] = {"start": os.getloadavg()}  # other work on the machine, for the reader
     try:
@@ -145,6 +146,11 @@ def run_backend(backend: str, args, log) -> dict:
 
         log(f"[{backend}] breadth: list-resources at {args.breadth[0]:,} and {args.breadth[1]:,}")
         out["breadth"] = breadth.run(url, PolicySet(POLICY_DIR), sizes=tuple(args.breadth), log=log)
+    if not args.quick and backend == "postgres" and not args.no_teams:
+        from bench import teams
+
+        log(f"[{backend}] teams: list and decisions with {data.TEAMS:,} teams / plain")
+        out["teams"] = teams.run(url, PolicySet(POLICY_DIR), sizes=tuple(args.breadth), log=log)
     shutil.rmtree(tmpdir, ignore_errors=True)
     out["loadavg"]["end"] = os.getloadavg()
     return out
@@ -407,6 +413,10 @@ def targets(results: list) -> list:
                 2.0,
                 max(r["ratio"] for r in res["breadth"]["rows"]),
             )
+        for name, row in ((res.get("teams") or {}).get("rows") or {}).items():
+            if row["goal"]:  # bench/teams.py: the list ratio with teams present
+                op, goal = row["goal"].split()
+                add(where + name + " (median of rounds)", op, float(goal), row["ratio"]["median"])
         if "rss_inproc" in res:
             add(
                 where + "RSS growth, MB per million decisions",
@@ -501,6 +511,13 @@ def main(argv=None) -> int:
         "--max-depth", type=int, default=10**6, help="deepest chain timed (default: every depth)"
     )
     parser.add_argument("--no-breadth", action="store_true", help="skip bench/breadth.py")
+    parser.add_argument("--no-teams", action="store_true", help="skip bench/teams.py")
+    parser.add_argument(
+        "--teams",
+        type=int,
+        default=0,
+        help="that many teams in bench-pix4d for the whole run (bench/data.py add_teams)",
+    )
     parser.add_argument(
         "--write-baseline",
         action="store_true",
