@@ -15,6 +15,7 @@ from routes import (
     console,
     core,
     decisions,
+    domains,
     edge,
     events,
     fastpath,
@@ -51,6 +52,7 @@ BLUEPRINTS = [
     webhooks.bp,
     keys.bp,
     console.bp,
+    domains.bp,  # verified domains and requests to join (issue 28)
 ]
 
 
