@@ -26,6 +26,7 @@ import dns.exception
 import dns.resolver
 from marshmallow import fields
 
+from access import refusals
 from access.context import Context
 from access.decisions import require
 from access.errors import Conflict, Invalid, NotFound
@@ -318,3 +319,22 @@ def suggestions(ctx: Context, user_id: str) -> dict:
             }
         )
     return {"items": items}
+
+
+def screen_refusals(
+    ctx: Context, targets: TargetBuilder, actor: str, org_id: str, roles: list
+) -> dict:
+    """What the Domains page's buttons would answer, asked as the writes ask (each a
+    decision, logged; the write decides again): ``{"manage": why not or None, "suggest":
+    ..., "auto": {role: ...}}``. Raises NotFound."""
+    org = org_ref(targets, org_id)
+
+    def why(action: str, attrs: dict) -> str | None:
+        target = targets.management(org, "Domain", attrs)
+        return refusals.denial(ctx.policy, targets, actor, action, target)
+
+    return {
+        "manage": why("manage", MANAGE),
+        "suggest": why("configure", {"join_mode": "suggest"}),
+        "auto": {r: why("configure", {"join_mode": "auto", "role": r}) for r in roles},
+    }

@@ -19,13 +19,13 @@ import uuid
 
 from marshmallow import fields, validate
 
-from access import domains
+from access import domains, refusals
 from access.context import Context
 from access.decisions import require
 from access.errors import Conflict, Forbidden, NotFound, PolicyFault
 from access.events import target_join_request, target_user
 from access.invitations import invite_question
-from access.orgs import declared_role, engine_for, iso, org_target
+from access.orgs import declared_role, engine_for, iso, org_ref, org_target
 from access.refusals import Question
 from access.resources import create_personal
 from access.shapes import Given, Shape, opt_str, opt_time
@@ -268,3 +268,28 @@ def expire_due(ctx: Context, limit: int = 500) -> int:
                 uow.audit(org_id, "join_request.expire", target, before, _audit_view(jr))
                 marked += 1
     return marked
+
+
+def screen_refusals(
+    ctx: Context, targets: TargetBuilder, actor: str, org_id: str, jr: dict, roles: list
+) -> dict:
+    """What the Requests list's buttons for the pending request ``jr`` would answer, asked
+    as approving and declining ask (each a decision, logged; the write decides again):
+    ``{"approve": {role: why not or None}, "decline": why not or None}``."""
+    org = org_ref(targets, org_id)
+
+    def approve_why(role: str) -> str | None:
+        for q in (
+            invite_question(targets, org, role),
+            joining_question(targets, org, jr["user_id"], role),
+        ):
+            reason = refusals.denial(ctx.policy, targets, q.asker(actor), q.action, q.target)
+            if reason is not None:
+                return reason
+        return None
+
+    cancel = targets.management(org, "Invitation", {"role": jr["role"]})
+    return {
+        "approve": {r: approve_why(r) for r in roles},
+        "decline": refusals.denial(ctx.policy, targets, actor, "cancel", cancel),
+    }

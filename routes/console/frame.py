@@ -40,6 +40,8 @@ TITLES = {
     "audit": "Audit trail",
     "member": "Member",
     "resource": "Resource",
+    "domains": "Domains",
+    "requests": "Requests to join",
 }
 
 
@@ -98,6 +100,9 @@ def _tabs(org_id: str, closed: bool, can: dict) -> list:
             tabs.append(("settings", "Settings", url_for("console.settings", org_id=org_id)))
     if closed or can["view_audit"] is None:
         tabs.append(("audit", "Audit trail", url_for("console.audit", org_id=org_id)))
+    if not closed:  # issue 28: each page says why when the policy refuses it
+        tabs.append(("domains", "Domains", url_for("console.domains_page", org_id=org_id)))
+        tabs.append(("requests", "Requests", url_for("console.requests_page", org_id=org_id)))
     return tabs
 
 
