@@ -478,6 +478,66 @@ class Event(_Model):
     extra: dict[str, Any] = _extra()
 
 
+# ---------------------------------------------------------------- domains, join requests (1.3)
+
+
+@dataclass
+class Domain(_Model):
+    """A domain of an organization: publish ``txt_value`` at ``txt_name``, then verify."""
+
+    __openapi__ = ("get", "/v1/orgs/{}/domains/{}", "")
+
+    id: str
+    org_id: str
+    domain: str
+    status: str
+    txt_name: str
+    txt_value: str
+    join_mode: str
+    join_role: str | None
+    added_by: str | None
+    created_at: str | None
+    verified_at: str | None
+    checked_at: str | None
+    check_error: str | None
+    extra: dict[str, Any] = _extra()
+
+
+@dataclass
+class Suggestion(_Model):
+    """An organization a user's verified email domain suggests."""
+
+    __openapi__ = ("get", "/v1/users/{}/suggested-orgs", "items[]")
+
+    org_id: str
+    org_name: str
+    style: str
+    domain: str
+    join: str
+    extra: dict[str, Any] = _extra()
+
+
+@dataclass
+class JoinRequest(_Model):
+    """A user's request to join an organization."""
+
+    __openapi__ = ("get", "/v1/orgs/{}/join-requests/{}", "")
+
+    id: str
+    org_id: str
+    user_id: str
+    email: str
+    role: str
+    status: str
+    via_domain: str | None
+    message: str
+    created_at: str | None
+    expires_at: str | None
+    decided_by: str | None
+    ended_at: str | None
+    extra: dict[str, Any] = _extra()
+
+
 @dataclass
 class Page(Generic[T]):
     """One page of a list: ``next_cursor`` is None on the last one."""
@@ -509,5 +569,8 @@ MODELS: tuple[type[_Model], ...] = (
     ResourceGrant,
     Erasure,
     Event,
+    Domain,
+    Suggestion,
+    JoinRequest,
 )
 """Every class that mirrors a schema of the service's OpenAPI document."""
