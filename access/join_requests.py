@@ -19,7 +19,7 @@ import uuid
 
 from marshmallow import fields, validate
 
-from access import domains, refusals
+from access import domains, mail, refusals
 from access.context import Context
 from access.decisions import require
 from access.errors import Conflict, Forbidden, NotFound, PolicyFault
@@ -169,6 +169,21 @@ def _domain_question(targets: TargetBuilder, org: OrgRef, offer: Domain) -> Ques
     return Question(q.action, q.target, q.what, of=offer.configured_by or "")
 
 
+def _mail_decision(uow: UnitOfWork, jr: JoinRequest, by: str, now: datetime.datetime) -> None:
+    """Queue the mail telling the requester their request was approved or declined."""
+    org, decider = uow.org_row, User.find(by)
+    assert org is not None  # locked on entering; uow.org() found it
+    data = {
+        "style": org.style,
+        "org_id": org.id,
+        "org_name": org.name,
+        "decider_name": (decider.name or decider.id) if decider else by,
+        "role": jr.role,
+        "approved": jr.status == "approved",
+    }
+    mail.queue_notice(jr.email, "join_request_decided", data, now)
+
+
 def _stored(org_id: str, request_id: str) -> JoinRequest:
     found = JoinRequest.of_org(org_id, request_id)
     if found is None:
@@ -200,6 +215,7 @@ def approve(ctx: Context, actor: str, org_id: str, request_id: str, role: str | 
             raise Forbidden(f"{user_id} may not join {org_id} as {given}: {refused}", policy=True)
         jr.role = given
         _join(uow, ctx, org, jr, actor)
+        _mail_decision(uow, jr, actor, now)
     return as_dict(jr, now)
 
 
@@ -224,6 +240,7 @@ def decline(ctx: Context, actor: str, org_id: str, request_id: str) -> dict:
             _audit_view(jr),
             actor,
         )
+        _mail_decision(uow, jr, actor, now)
     return as_dict(jr, now)
 
 
