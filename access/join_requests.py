@@ -22,7 +22,7 @@ from marshmallow import fields, validate
 from access import domains, mail, refusals
 from access.context import Context
 from access.decisions import require
-from access.errors import Conflict, Forbidden, NotFound, PolicyFault
+from access.errors import Conflict, Forbidden, NotFound
 from access.events import target_join_request, target_user
 from access.invitations import invite_question
 from access.orgs import declared_role, engine_for, iso, org_ref, org_target
@@ -72,9 +72,14 @@ def _audit_view(jr: JoinRequest) -> dict:
 
 
 def _setting(engine: StyleEngine, name: str) -> object:
+    """A setting of requests to join; a style that states none offers no requests (the
+    AuthZEN ``todo`` scenario's). Raises Forbidden."""
     value = engine.setting(name)
     if value is None:
-        raise PolicyFault(f"the {engine.style} policy states no setting({name!r}, ...)")
+        raise Forbidden(
+            f"the {engine.style} policy offers no requests to join (it states no {name})",
+            policy=True,
+        )
     return value
 
 

@@ -149,3 +149,13 @@ def test_a_request_expires_after_the_styles_lifetime(api, app, clock):
         assert Event.select().where(Event.type == "join_request.expired").count() == 1
     # Expired, it no longer blocks asking again.
     assert ask(api, "ann", org_id).status_code == 201
+
+
+def test_a_style_without_requests_or_domains_refuses_them(api, demo):
+    """The AuthZEN todo scenario's policy states neither: a 403 saying so, not a fault."""
+    add_user(api, "ann")
+    body = problem(ask(api, "ann", "org-todo"), 403)
+    assert "offers no requests to join" in body["detail"]
+    rick = "CiRmZDA2MTRkMy1jMzlhLTQ3ODEtYjdiZC04Yjk2ZjVhNTEwMGQSBWxvY2Fs"  # an admin there
+    response = api.post("/v1/orgs/org-todo/domains", {"domain": "todo.test"}, actor=rick)
+    assert response.status_code == 403, response.get_json()
