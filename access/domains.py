@@ -338,3 +338,11 @@ def screen_refusals(
         "suggest": why("configure", {"join_mode": "suggest"}),
         "auto": {r: why("configure", {"join_mode": "auto", "role": r}) for r in roles},
     }
+
+
+def manage_refusal(ctx: Context, actor: str, org_id: str) -> str | None:
+    """Why ``actor`` may not manage the org's domains (None: they may): whether the console
+    shows its Domains tab. Raises NotFound."""
+    targets = TargetBuilder()
+    target = targets.management(org_ref(targets, org_id), "Domain", MANAGE)
+    return refusals.denial(ctx.policy, targets, actor, "manage", target)

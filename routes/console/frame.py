@@ -11,7 +11,7 @@ from flask import g, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 
-from access import mail, orgs, users
+from access import domains, mail, orgs, users
 from access.context import Context
 from access.errors import DomainError, Invalid
 from access.targets import TargetBuilder
@@ -100,8 +100,9 @@ def _tabs(org_id: str, closed: bool, can: dict) -> list:
             tabs.append(("settings", "Settings", url_for("console.settings", org_id=org_id)))
     if closed or can["view_audit"] is None:
         tabs.append(("audit", "Audit trail", url_for("console.audit", org_id=org_id)))
-    if not closed:  # issue 28: each page says why when the policy refuses it
+    if not closed and can.get("manage_domains") is None:  # issue 28
         tabs.append(("domains", "Domains", url_for("console.domains_page", org_id=org_id)))
+    if not closed and can["view_invitations"] is None:
         tabs.append(("requests", "Requests", url_for("console.requests_page", org_id=org_id)))
     return tabs
 
@@ -131,6 +132,7 @@ def open_frame(org_id: str, tab: str) -> Frame | ResponseReturnValue:
         return page, 404
     context = ctx(actor)
     can = orgs.abilities(context, actor, org_id, ORG_ACTIONS)
+    can["manage_domains"] = domains.manage_refusal(context, actor, org_id)  # issue 28
     body, view_reason = None, None
     try:
         body = orgs.get(context, actor, org_id)
