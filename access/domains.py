@@ -32,9 +32,11 @@ from access.decisions import require
 from access.errors import Conflict, Invalid, NotFound
 from access.events import target_domain
 from access.orgs import declared_role, engine_for, org_ref
+from access.refusals import Question
 from access.shapes import Given, Shape, Time, opt_str, opt_time
 from access.targets import TargetBuilder
 from access.uow import UnitOfWork
+from authz.view import OrgRef
 from models import Domain, Membership, User
 from models.base import IntegrityError
 
@@ -346,3 +348,21 @@ def manage_refusal(ctx: Context, actor: str, org_id: str) -> str | None:
     targets = TargetBuilder()
     target = targets.management(org_ref(targets, org_id), "Domain", MANAGE)
     return refusals.denial(ctx.policy, targets, actor, "manage", target)
+
+
+def preview_plan(
+    ctx: Context, targets: TargetBuilder, org: OrgRef, action: str, attrs: dict
+) -> list[Question]:
+    """What ``manage`` or ``configure`` on a Domain asks the policy, for a preview on
+    /v1/authorize (access/previews.py), as the writes ask it. Raises Invalid (a mode or
+    role the write would refuse)."""
+    if action == "manage":
+        return [Question("manage", targets.management(org, "Domain", MANAGE), "manage domains")]
+    mode = attrs.get("join_mode")
+    if mode not in JOIN_MODES:
+        raise Invalid(f"a Domain's configure names attributes.join_mode: {', '.join(JOIN_MODES)}")
+    shown: dict = {"join_mode": mode}
+    if mode == "auto":
+        shown["role"] = declared_role(engine_for(ctx, org), str(attrs.get("role") or ""), "role")
+    target = targets.management(org, "Domain", shown)
+    return [Question("configure", target, f"configure a domain: {mode}")]

@@ -206,3 +206,17 @@ def test_up42_one_account_holds_for_a_domain_join(api, dns):
     assert "accounts cannot be merged" in body["detail"]
     with db.connection_context():
         assert Domain.get_by_id(d["id"]).join_mode == "auto"
+
+
+def test_a_preview_of_a_domain_answers_as_its_write(api, org):
+    def preview(actor, action, **attributes):
+        ref = {"type": "Domain", "org": org, "id": "acme.test", "attributes": attributes}
+        return api.allowed(actor, action, ref, explain=True)
+
+    assert preview("max", "manage") and not preview("erin", "manage")
+    assert preview("max", "configure", join_mode="suggest")
+    assert preview("max", "configure", join_mode="auto", role="manager")
+    assert not preview("max", "configure", join_mode="auto", role="owner")
+    assert preview("olivia", "configure", join_mode="auto", role="owner")
+    assert not preview("olivia", "configure", join_mode="auto", role="wizard")  # as the write
+    assert not preview("olivia", "configure", join_mode="sometimes")
