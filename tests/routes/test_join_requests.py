@@ -159,3 +159,18 @@ def test_a_style_without_requests_or_domains_refuses_them(api, demo):
     rick = "CiRmZDA2MTRkMy1jMzlhLTQ3ODEtYjdiZC04Yjk2ZjVhNTEwMGQSBWxvY2Fs"  # an admin there
     response = api.post("/v1/orgs/org-todo/domains", {"domain": "todo.test"}, actor=rick)
     assert response.status_code == 403, response.get_json()
+
+
+def test_erasing_a_user_forgets_their_requests_and_names_the_decider_by_pseudonym(api):
+    org_id = build(api, "pix4d")
+    add_user(api, "ann")
+    add_user(api, "bob")
+    ask(api, "ann", org_id)
+    jr = ask(api, "bob", org_id).get_json()
+    assert decide(api, "max", org_id, jr["id"], "decline").status_code == 200
+    assert api.delete("/v1/users/ann").status_code == 200
+    erased = api.delete("/v1/users/max")
+    assert erased.status_code == 200, erased.get_json()
+    with db.connection_context():
+        assert not JoinRequest.select().where(JoinRequest.user_id == "ann").exists()
+        assert JoinRequest.get_by_id(jr["id"]).decided_by == erased.get_json()["user_id"]
