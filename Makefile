@@ -15,7 +15,7 @@ PORT ?= 8000
 LOCKS := requirements.txt requirements-dev.txt requirements-bench.txt
 
 
-.PHONY: run test axe setup setup-dev db demo key bench bench-small bench-cluster policy-test mutmut typecheck lint lock clean cluster
+.PHONY: run test axe setup setup-dev db demo key bench bench-small bench-scale bench-cluster policy-test mutmut typecheck lint lock clean cluster
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || (echo "Python 3.11 or 3.12 is required (oso 0.27.3 has no wheel for 3.13)"; exit 1)
@@ -103,12 +103,20 @@ lock:
 # $$TEST_DATABASE_URL, else postgres@127.0.0.1/test, in a schema of its own) and on SQLite;
 # the HTTP runs need wrk (apt-get install -y wrk). `make bench-small` is the CI guard.
 # bench/reload.py: the slowest check during policy reloads beside the slowest without one.
+# bench/scale.py: varied checks and writes at 1,000,000 and 10,000,000 memberships side by
+# side (docs/capacity.md; about 30 minutes and 4 GB of disk on the 2-core machine); `make
+# bench BENCH_SCALE=` skips it, `make bench-scale` runs it alone.
 BENCH_SIZE ?= large
 BENCH_BACKEND ?= postgres,sqlite
+BENCH_SCALE ?= large,xlarge
 bench: setup-dev
 	$(BIN)/python bench/run.py --size $(BENCH_SIZE) --backend $(BENCH_BACKEND)
+	$(if $(BENCH_SCALE),$(BIN)/python bench/scale.py --sizes $(BENCH_SCALE))
 	$(BIN)/python bench/cluster.py
 	$(BIN)/python bench/reload.py
+
+bench-scale: setup-dev
+	$(BIN)/python bench/scale.py --sizes $(or $(BENCH_SCALE),large,xlarge)
 
 # Two nodes on a primary and a streaming replica (deploy/localcluster.py): the staleness
 # window of checks without a token, and checks/s with and without the replica.

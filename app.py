@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from flask import Flask
 
 import models
+from access.targets import TargetBuilder
 from authz.engine import PolicyError, PolicyHolder
 from models.base import utcnow
 from ops import config, logs, tracing
@@ -31,6 +32,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     logs.setup(app.config["LOG_LEVEL"])
+    # Decisions read what has not lapsed by the service's clock (access/targets.py).
+    TargetBuilder.clock = staticmethod(app.config["CLOCK"])
     try:  # OpenTelemetry traces, when the OTEL_* variables ask for them (ops/tracing.py)
         tracing.setup()
     except tracing.ConfigError as exc:

@@ -63,6 +63,7 @@ from access.facts import (
     ActorEntry,
     Answer,
     Facts,
+    GrantEntry,
     Missing,
     PrivateFacts,
     Roles,
@@ -110,7 +111,7 @@ class OrgFacts:
         self.org: OrgRef | Missing = MISSING
         self.targets: dict[TargetKey, Target] = {}  # (org, type, rid) -> Target
         self.actors: dict[str, ActorEntry] = {}  # user -> (known, role)
-        self.grants: dict[tuple[str, int], Roles] = {}  # (user, pk) -> roles
+        self.grants: dict[tuple[str, int], GrantEntry] = {}  # (user, pk) -> roles
         # user -> {(policy version, action, org, type, rid): answer}
         self.answers: dict[str, dict[tuple, Answer]] = {}
 
@@ -530,7 +531,7 @@ class SharedFacts(PrivateFacts):
                 facts.actors[user] = value
                 cache.user_orgs.setdefault(user, set()).add(org)
 
-    def grant(self, user: str, org: str, pk: int) -> Roles | Missing:
+    def grant(self, user: str, org: str, pk: int) -> GrantEntry | Missing:
         facts = self.cache.orgs.get(org)
         if facts is not None:
             found = facts.grants.get((user, pk), MISSING)
@@ -538,7 +539,7 @@ class SharedFacts(PrivateFacts):
                 return found
         return super().grant(user, org, pk)
 
-    def put_grant(self, user: str, org: str, pk: int, roles: Roles) -> None:
+    def put_grant(self, user: str, org: str, pk: int, roles: GrantEntry) -> None:
         super().put_grant(user, org, pk, roles)
         cache = self.cache
         with cache._lock:

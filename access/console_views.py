@@ -68,3 +68,20 @@ def invitation_refusal(
     attributes = {"role": role} if role else {}
     ref = {"type": "Invitation", "org": org_id, "id": invitation_id, "attributes": attributes}
     return refusal_preview(ctx, targets, actor, action, ref)
+
+
+def team_refusal(
+    ctx: Context,
+    targets: TargetBuilder,
+    actor: str,
+    org_id: str,
+    action: str,
+    tid: str,
+    role: str | None = None,
+) -> str | None:
+    """``refusal_preview`` of ``action`` on the Team ``tid``: ``manage`` (a stored team,
+    or creating it holding ``role``), ``assign_role`` of ``role`` to a stored team."""
+    name = "role" if action == "manage" else "to_role"
+    attributes = {name: role} if role else {}
+    ref = {"type": "Team", "org": org_id, "id": tid, "attributes": attributes}
+    return refusal_preview(ctx, targets, actor, action, ref)

@@ -19,6 +19,7 @@ from access.targets import TargetBuilder
 from authz.engine import PolicySet, StyleEngine
 from authz.view import ActorFacts, Node, Target, View, build_view
 from models.errors import DatabaseError
+from models.teams import Provenance, provenance
 from ops import decisionlog, tracing
 from ops.metrics import DECISION_ERRORS, DECISIONS
 
@@ -157,9 +158,22 @@ def decide_ref(
         return decision
     target = builder.target(ref, field)  # AmbiguousResource (a 422) when it needs the org
     before = sum(tally.values())
+    builder.last_until = None
     decision = decide(policy, builder, actor_id, action, target, tally=tally)
     registered = target is not None and (target.node.pk is not None or len(target.chain) == 1)
-    if registered and target is not None and decision.reason not in (_ERROR, OUTSIDE):
+    # An answer on facts that lapse is not kept: asked again, the facts are read again (an
+    # answer would outlive an expiry: access/targets.py).
+    lapses = builder.last_until is not None
+    if (
+        registered
+        and target is not None
+        and not lapses
+        and decision.reason
+        not in (
+            _ERROR,
+            OUTSIDE,
+        )
+    ):
         asked = sum(tally.values()) != before  # the policy was asked (counted), or not
         answer = (decision.allowed, decision.reason, target, target.org.style if asked else None)
         facts.put_answer(actor_id, target.org.id, key, answer)
@@ -292,21 +306,7 @@ def explanation(
 ) -> dict:
     """What the actor holds, what the policy derives from it, and which role carried it."""
     node: Node = target.node
-    held: list[dict[str, str | None]] = []
-    if actor.role:
-        held.append(
-            {
-                "type": "Organization",
-                "id": target.org.id,
-                "role": actor.role,
-                "source": "membership",
-            }
-        )
-    for n in target.chain[1:]:
-        for role in actor.grants.get(n.pk, ()):
-            held.append({"type": n.type, "id": n.id, "role": role, "source": "grant"})
-        if n.owner is not None and n.owner == actor_id:
-            held.append({"type": n.type, "id": n.id, "role": None, "source": "owner"})
+    held = _held(target, actor, actor_id)
     effective = engine.effective_roles(view)
     granting = engine.granting_roles(action, view, effective) if allowed else []
     if allowed and granting:
@@ -335,6 +335,41 @@ def explanation(
         "resource_chain": [{"type": n.type, "id": n.id} for n in target.chain],
         "facts_shown": [lvl._asdict() for lvl in view],
     }
+
+
+def _held(target: Target, actor: ActorFacts, actor_id: str) -> list[dict[str, str | None]]:
+    """What the actor holds on the chain and where it comes from: its membership, its
+    grants, its teams (naming the team), its ownership."""
+    held: list[dict[str, str | None]] = []
+    org = {"type": "Organization", "id": target.org.id}
+    if actor.role:
+        held.append({**org, "role": actor.role, "source": "membership"})
+    teams = _teams(actor, actor_id, target)
+    for tid, role in teams.team_roles:
+        held.append({**org, "role": role, "source": "team", "team": tid})
+    for n in target.chain[1:]:
+        at = {"type": n.type, "id": n.id}
+        for role in actor.grants.get(n.pk, ()):
+            if teams is _NO_TEAMS or role in teams.grants.get(n.pk, ()):
+                held.append({**at, "role": role, "source": "grant"})
+        for tid, pk, role in teams.team_grants:
+            if pk == n.pk:
+                held.append({**at, "role": role, "source": "team", "team": tid})
+        if n.owner is not None and n.owner == actor_id:
+            held.append({**at, "role": None, "source": "owner"})
+    return held
+
+
+_NO_TEAMS = Provenance({}, [], [])
+
+
+def _teams(actor: ActorFacts, actor_id: str, target: Target) -> Provenance:
+    """Which of the actor's roles its teams gave (an explanation names the team); nothing
+    read when the actor has no live membership (then it holds nothing)."""
+    if not actor.org_roles() or not actor_id:
+        return _NO_TEAMS
+    pks = [n.pk for n in target.chain if n.pk is not None]
+    return provenance(target.org.id, actor_id, pks, TargetBuilder.clock())
 
 
 def require(

@@ -50,10 +50,33 @@ TYPES = {
     "grant.create": "grant.given",
     "grant.update": "grant.changed",
     "grant.delete": "grant.revoked",
+    "member.expire": "member.expired",
+    "grant.expire": "grant.expired",
+    "team.create": "team.created",
+    "team.update": "team.updated",
+    "team.delete": "team.deleted",
+    "team.member_add": "team.member_added",
+    "team.member_update": "team.member_changed",
+    "team.member_remove": "team.member_removed",
+    "team.member_expire": "team.member_expired",
+    "team.grant": "team.grant_given",
+    "team.grant_update": "team.grant_changed",
+    "team.revoke": "team.grant_revoked",
+    "team.grant_expire": "team.grant_expired",
     "user.create": "user.created",
     "user.update": "user.updated",
     "user.default_org": "user.default_org_changed",
     "user.erase": "user.erased",
+    # SCIM provisioning (access/scim.py, access/scim_users.py)
+    "scim.token_issue": "scim.token_issued",
+    "scim.token_revoke": "scim.token_revoked",
+    "scim.user_create": "scim.user_provisioned",
+    "scim.user_update": "scim.user_updated",
+    "scim.user_delete": "scim.user_deprovisioned",
+    "scim.group_create": "scim.group_provisioned",
+    "scim.group_update": "scim.group_updated",
+    "scim.group_delete": "scim.group_deprovisioned",
+    "scim.mapping": "scim.mapping_changed",
     # verified domains and requests to join (issue 28: access/domains.py, join_requests.py)
     "domain.add": "domain.added",
     "domain.verify": "domain.verified",
@@ -111,6 +134,10 @@ def target_grant(type_: str, rid: str, user_id: str) -> Target:
     )
 
 
+def target_team(tid: str) -> Target:
+    return Target(f"team:{tid}", {"kind": "team", "id": tid})
+
+
 def target_domain(domain_id: str) -> Target:
     return Target(f"domain:{domain_id}", {"kind": "domain", "id": domain_id})
 
@@ -119,7 +146,16 @@ def target_join_request(request_id: str) -> Target:
     return Target(f"join_request:{request_id}", {"kind": "join_request", "id": request_id})
 
 
-KINDS = ("organization", "user", "invitation", "resource", "grant", "domain", "join_request")
+KINDS = (
+    "organization",
+    "user",
+    "invitation",
+    "resource",
+    "grant",
+    "team",
+    "domain",
+    "join_request",
+)
 
 
 def subject_of(target: str | None) -> dict | None:
@@ -133,7 +169,7 @@ def subject_of(target: str | None) -> dict | None:
     if isinstance(target, Target):
         return target.subject
     kind, sep, rest = target.partition(":")
-    if sep and kind in ("organization", "user", "invitation", "domain", "join_request"):
+    if sep and kind in ("organization", "user", "invitation", "team", "domain", "join_request"):
         return {"kind": kind, "id": rest}
     type_, slash, tail = rest.partition("/")
     if sep and kind == "resource" and slash:
@@ -280,6 +316,8 @@ def _member_words(
             dropped = ", ".join(f"{role_label(g['role'])} on {_res(g)}" for g in grants)
             text += f"; grants dropped: {dropped}"
         return text
+    if action == "member.expire":
+        return f"{sid}'s membership expired (was {role_label(b.get('role'))})"
     if action == "member.add":
         if actor == sid:
             return f"{who} joined as {role_label(a.get('role'))}"
@@ -317,6 +355,8 @@ def _grant_words(
         )
     if action == "grant.delete":
         return f"{who} revoked {user}'s {role_label(b.get('role'))} role on {res}"
+    if action == "grant.expire":
+        return f"{user}'s {role_label(b.get('role'))} role on {res} expired"
     return None
 
 
@@ -367,6 +407,31 @@ def _user_words(
     return None
 
 
+def _team_words(
+    action: str, who: str, actor: str | None, subject: dict, b: dict, a: dict
+) -> str | None:
+    team = f"team {subject.get('id')}"
+    user = a.get("user") or b.get("user")
+    res = _res(a.get("resource") or b.get("resource"))
+    until = f" until {a.get('expires_at')}" if a.get("expires_at") else ""
+    verbs = {
+        "team.create": f"{who} created {team} ({role_label(a.get('role'))})",
+        "team.update": f"{who} changed {team}: "
+        + ", ".join(f"{k} {b.get(k)!r} to {a.get(k)!r}" for k in sorted(a)),
+        "team.delete": f"{who} deleted {team} ({len(b.get('members') or [])} members)",
+        "team.member_add": f"{who} added {user} to {team}{until}",
+        "team.member_update": f"{who} changed when {user}'s place in {team} ends{until}",
+        "team.member_remove": f"{who} took {user} out of {team}",
+        "team.member_expire": f"{user}'s place in {team} expired",
+        "team.grant": f"{who} gave {team} the {role_label(a.get('role'))} role on {res}{until}",
+        "team.grant_update": f"{who} changed {team}'s role on {res} to "
+        f"{role_label(a.get('role'))}{until}",
+        "team.revoke": f"{who} revoked {team}'s {role_label(b.get('role'))} role on {res}",
+        "team.grant_expire": f"{team}'s {role_label(b.get('role'))} role on {res} expired",
+    }
+    return verbs.get(action)
+
+
 def _domain_words(
     action: str, who: str, actor: str | None, subject: dict, b: dict, a: dict
 ) -> str | None:
@@ -408,6 +473,7 @@ _FAMILIES: dict[str, Callable[[str, str, str | None, dict, dict, dict], str | No
     "resource": _resource_words,
     "org": _org_words,
     "user": _user_words,
+    "team": _team_words,
     "domain": _domain_words,
     "join_request": _join_request_words,
 }

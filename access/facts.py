@@ -5,6 +5,7 @@ asks them first and stores what it read.
 
 ``MISSING`` says "not kept" (None is a kept answer: no such thing)."""
 
+import datetime
 import enum
 from typing import Final, Literal
 
@@ -25,8 +26,12 @@ Missing = Literal[_Missing.MISSING]  # its type: ``found is MISSING`` narrows it
 # What the cache keeps: an actor's (known, membership role) in an org, its roles granted on
 # one resource, and an answer decided before (allowed, reason, target, style: None when the
 # policy was not asked, so it is not counted again).
-ActorEntry = tuple[bool, str | None]
+# An actor entry is (known, live membership role, its teams' org roles, when the first of
+# them lapses or None); a grant entry (roles on the resource, its own and its teams', when
+# the first lapses or None). A reader treats an entry past its time as not cached.
+ActorEntry = tuple[bool, str | None, tuple[str, ...], datetime.datetime | None]
 Roles = tuple[str, ...]
+GrantEntry = tuple[Roles, datetime.datetime | None]
 Answer = tuple[bool, str, Target, str | None]
 TargetKey = tuple[str, str, str]  # (organization, type, rid): what names a resource
 
@@ -79,10 +84,10 @@ class Facts:
     def put_actor(self, user: str, org: str, value: ActorEntry) -> None:
         pass
 
-    def grant(self, user: str, org: str, pk: int) -> Roles | Missing:
+    def grant(self, user: str, org: str, pk: int) -> GrantEntry | Missing:
         return MISSING
 
-    def put_grant(self, user: str, org: str, pk: int, roles: Roles) -> None:
+    def put_grant(self, user: str, org: str, pk: int, roles: GrantEntry) -> None:
         pass
 
     def key(self, digest: str) -> str | None | Missing:
@@ -110,7 +115,7 @@ class PrivateFacts(Facts):
         self._targets: dict[TargetKey, Target | None] = {}
         self._anyorg: dict[tuple[str, str], str | None] = {}
         self._actors: dict[tuple[str, str], ActorEntry] = {}
-        self._grants: dict[tuple[str, int], Roles] = {}
+        self._grants: dict[tuple[str, int], GrantEntry] = {}
         self._keys: dict[str, str | None] = {}
 
     def org(self, org_id: str) -> OrgRef | None | Missing:
@@ -137,10 +142,10 @@ class PrivateFacts(Facts):
     def put_actor(self, user: str, org: str, value: ActorEntry) -> None:
         self._actors[(user, org)] = value
 
-    def grant(self, user: str, org: str, pk: int) -> Roles | Missing:
+    def grant(self, user: str, org: str, pk: int) -> GrantEntry | Missing:
         return self._grants.get((user, pk), MISSING)
 
-    def put_grant(self, user: str, org: str, pk: int, roles: Roles) -> None:
+    def put_grant(self, user: str, org: str, pk: int, roles: GrantEntry) -> None:
         self._grants[(user, pk)] = roles
 
     def key(self, digest: str) -> str | None | Missing:

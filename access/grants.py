@@ -8,6 +8,8 @@ demoted while their grant waited is refused as a Reader). ``grant_plan`` and
 (access/previews.py) asks them as they are.
 """
 
+import datetime
+
 from access.context import Context
 from access.decisions import require
 from access.errors import Forbidden, Invalid, NotFound
@@ -23,6 +25,7 @@ from access.registry import (
     require_seen,
     resource_or_404,
 )
+from access.shapes import iso
 from access.targets import TargetBuilder
 from access.uow import UnitOfWork
 from authz.view import OrgRef
@@ -108,33 +111,56 @@ def _write_grant(
     role: str,
     existing: Grant | None,
     questions: list[Question],
+    expires_at: datetime.datetime | None = None,
 ) -> tuple[Grant, bool]:
     uow.ask(actor, questions)
+    if expires_at is not None and expires_at <= uow.ctx.now():
+        raise Invalid("expires_at is not in the future", {"expires_at": ["must be in the future"]})
     audit_target = target_grant(row.type, row.rid, user_id)
+    after: dict = {"role": role}
+    if expires_at is not None:
+        after["expires_at"] = iso(expires_at)
     if existing is None:
         grant = Grant.create(
-            user=user_id, resource=row.id, org=org.id, role=role, created_at=uow.ctx.now()
+            user=user_id,
+            resource=row.id,
+            org=org.id,
+            role=role,
+            created_at=uow.ctx.now(),
+            expires_at=expires_at,
         )
-        uow.audit(org.id, "grant.create", audit_target, None, {"role": role}, actor)
+        uow.audit(org.id, "grant.create", audit_target, None, after, actor)
         return grant, True
-    if existing.role != role:
-        before = {"role": existing.role}
-        existing.role = role
+    if (existing.role, existing.expires_at) != (role, expires_at):
+        before: dict = {"role": existing.role}
+        if existing.expires_at is not None:
+            before["expires_at"] = iso(existing.expires_at)
+        existing.role, existing.expires_at = role, expires_at
         existing.save()
-        uow.audit(org.id, "grant.update", audit_target, before, {"role": role}, actor)
+        uow.audit(org.id, "grant.update", audit_target, before, after, actor)
     return existing, False
 
 
 def put_grant(
-    ctx: Context, actor: str, org_id: str, type_: str, rid: str, user_id: str, role: str
+    ctx: Context,
+    actor: str,
+    org_id: str,
+    type_: str,
+    rid: str,
+    user_id: str,
+    role: str,
+    expires_at: datetime.datetime | None = None,
 ) -> tuple:
-    """Give a member a role on a resource. Returns (the grant, created?). Raises NotFound (org,
-    resource, user), Invalid (role not declared on the type, user not a member), Forbidden
-    (the policy: ``grant`` on a Grant, ``revoke`` of a role it replaces)."""
+    """Give a member a role on a resource, until ``expires_at`` when given (access/expiry.py).
+    Returns (the grant, created?). Raises NotFound (org, resource, user), Invalid (role not
+    declared on the type, user not a member, an expiry not in the future), Forbidden (the
+    policy: ``grant`` on a Grant, ``revoke`` of a role it replaces)."""
     with UnitOfWork(ctx, org_id) as uow:
         org = uow.org()
         row, existing, questions = grant_plan(ctx, uow.targets, org, type_, rid, user_id, role)
-        grant, created = _write_grant(uow, actor, org, row, user_id, role, existing, questions)
+        grant, created = _write_grant(
+            uow, actor, org, row, user_id, role, existing, questions, expires_at
+        )
     return grant_dict(grant, row), created
 
 

@@ -56,6 +56,7 @@ def _audit_view(inv: Invitation) -> dict:
         "role": inv.role,
         "status": inv.status,
         "expires_at": iso(inv.expires_at),
+        **({"membership_days": inv.membership_days} if inv.membership_days else {}),
     }
 
 
@@ -231,6 +232,7 @@ def _new_invitation(
         invited_by=actor,
         created_at=now,
         expires_at=now + lifetime,
+        membership_days=item.get("membership_days"),
     )
     return inv, (token, nonce)
 
@@ -337,7 +339,10 @@ def accept(ctx: Context, token: str, person: dict) -> dict:
         _require_accept(ctx, uow, org, inv, user_id, email_key, user.email_key)
         if Membership.holds(user_id, org.id):
             raise Conflict(f"{user_id} is already a member of {org.id}")
-        membership = Membership.create(user=user_id, org=org.id, role=inv.role, created_at=now)
+        lapses = now + datetime.timedelta(days=inv.membership_days) if inv.membership_days else None
+        membership = Membership.create(
+            user=user_id, org=org.id, role=inv.role, created_at=now, expires_at=lapses
+        )
         before = _audit_view(inv)
         inv.status, inv.accepted_by, inv.ended_at = "accepted", user_id, now
         inv.save()

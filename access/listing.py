@@ -50,7 +50,7 @@ from collections.abc import Callable
 
 from access.targets import TargetBuilder
 from authz.engine import PolicySet, StyleEngine
-from authz.view import MANAGEMENT_TYPES, ActorFacts, Node, OrgRef, Target, build_view
+from authz.view import MANAGEMENT_TYPES, ActorFacts, Node, OrgRef, Target, build_view, org_node
 from models import listing as stored
 from models.listing import Combos, Context, Read, Special
 
@@ -101,13 +101,13 @@ def _attribute_variants(read: Read, engine: StyleEngine, org_id: str, type_: str
 
 
 def _specials(
-    read: Read, engine: StyleEngine, org_id: str, actor_id: str
+    read: Read, engine: StyleEngine, org_id: str, actor_id: str, now: object
 ) -> tuple[dict[int, list[str]], dict[int, Special]]:
     """The special resources (granted, owned with children, read attributes with
     children) by pk, and the actor's grant roles on them."""
     grants: dict[int, list[str]] = {}
     specials: dict[int, Special] = {}
-    for role, s in stored.granted(read, actor_id, org_id):
+    for role, s in stored.granted(read, actor_id, org_id, now):
         grants.setdefault(s.pk, []).append(role)
         specials[s.pk] = s
     if engine.reads_ownership:
@@ -143,11 +143,13 @@ def list_resources(
     engine = _engine(policy, org, type_, action)
     if engine is None or org is None or type_ in MANAGEMENT_TYPES or type_ == "Organization":
         return _page([], False)
-    known, role = stored.member_role(read, org_id, actor_id)
-    if not known:
+    member = facts.actor(actor_id, Target(org, (org_node(org),)))
+    if not member.known:
         return _page([], False)
-    grants, specials = _specials(read, engine, org_id, actor_id)
-    held = ActorFacts(True, role, {pk: tuple(roles) for pk, roles in grants.items()})
+    grants, specials = _specials(read, engine, org_id, actor_id, facts.now())
+    if not member.org_roles():  # no live membership: its grants give nothing
+        grants = {}
+    held = member._replace(grants={pk: tuple(sorted(set(r))) for pk, r in grants.items()})
 
     def allowed(chain: tuple[Node, ...]) -> bool:
         return engine.is_allowed(action, build_view(engine, actor_id, chain, held))
@@ -253,30 +255,72 @@ def list_actors(
             if after is None or owner > after:
                 chosen.append(owner)
 
+    now = facts.now()
+    if stored.teams_hold(read, target.org.id, pks, now):  # roles through teams: one by one
+        scanned, stop = _members_allowed(facts, engine, action, target, owners, after, limit)
+        merged = sorted(set(scanned) | {c for c in chosen if stop is None or c <= stop})
+        if stop is not None and len(merged) <= limit:  # the scan's budget: go on from there
+            return {"items": [{"id": uid} for uid in merged], "next": stop}
+        return _page([{"id": uid} for uid in merged[:limit]], len(merged) > limit)
     # Everyone else, grouped by (membership role, grant role on each registered level).
-    allowed = _allowed_groups(read, engine, action, target, pks)
+    allowed = _allowed_groups(read, engine, action, target, pks, now)
     rows: list[str] = []
     if allowed:
-        rows = stored.users_of_groups(read, target.org.id, pks, allowed, owners, after, limit)
+        rows = stored.users_of_groups(read, target.org.id, pks, allowed, owners, after, limit, now)
     merged = sorted(set(rows) | set(chosen))[: limit + 1]
     items = [{"id": uid} for uid in merged[:limit]]
     return _page(items, len(merged) > limit)
 
 
+def _members_allowed(
+    facts: TargetBuilder,
+    engine: StyleEngine,
+    action: str,
+    target: Target,
+    owners: list[str],
+    after: str | None,
+    limit: int,
+) -> tuple[list[str], str | None]:
+    """The members (not ``owners``) the policy lets do ``action`` on ``target``, in id
+    order after ``after``, ``limit`` + 1 at most, each decided on their own facts (their
+    teams' roles included), as ``decide`` does; and the id the read stopped at when it
+    read ``MEMBER_SCAN`` members first (None: it did not), where the next page goes on."""
+    read, now, seen = facts.facts.read, facts.now(), 0
+    found: list[str] = []
+    while len(found) <= limit:
+        if seen >= MEMBER_SCAN:
+            return found, after
+        batch = stored.members_after(read, target.org.id, after, 200, now)
+        for uid in batch:
+            seen, after = seen + 1, uid
+            held = facts.actor(uid, target)
+            view = build_view(engine, None, target.chain, held)
+            if uid not in owners and engine.is_allowed(action, view):
+                found.append(uid)
+        if len(batch) < 200:
+            break
+    return found, None
+
+
+MEMBER_SCAN = 5000  # members read per page of list-actors when teams hold roles
+
+
 def _allowed_groups(
-    read: Read, engine: StyleEngine, action: str, target: Target, pks: list
+    read: Read, engine: StyleEngine, action: str, target: Target, pks: list, now: object
 ) -> list[tuple[str | None, ...]]:
     """The groups (membership role, grant role on each registered level) whose users the
     policy lets do ``action`` on ``target``, owning nothing; the group "no role, no grant"
     is users outside the org."""
     groups: set[tuple[str | None, ...]] = {(None,) + (None,) * len(pks)}
-    for member_role in stored.membership_roles(read, target.org.id):
+    for member_role in stored.membership_roles(read, target.org.id, now):
         groups.add((member_role,) + (None,) * len(pks))
-    groups.update(stored.grant_groups(read, target.org.id, pks))
+    groups.update(stored.grant_groups(read, target.org.id, pks, now))
     allowed: list[tuple[str | None, ...]] = []
     for group in groups:
         role, *grant_roles = group
-        held = ActorFacts(True, role, {pk: (r,) for pk, r in zip(pks, grant_roles) if r})
+        # A grant counts for a member only, as decide() counts it.
+        grants = {pk: (r,) for pk, r in zip(pks, grant_roles) if r} if role else {}
+        held = ActorFacts(True, role, grants)
         # actor_id None: owns nothing (the owners were decided above).
         if engine.is_allowed(action, build_view(engine, None, target.chain, held)):
             allowed.append(group)

@@ -21,6 +21,9 @@ below are read.
                              email stored for them; its inviter's authority asked too
     Grant       grant        parent (the registered resource), attributes.user, .role
                 revoke       parent, attributes.user
+    Team        manage       ``id`` naming a stored team of ``org`` (its role read), or
+                             one it has not: creating it, holding attributes.role (or none)
+                assign_role  ``id`` (stored), attributes.to_role (absent: none)
 
 The answer is allowed only when every check of the write passes (the member exists, the
 role is declared, the invitation is pending, the email is free...) and the policy allows
@@ -37,7 +40,7 @@ asks (``is_self``).
 
 import logging
 
-from access import domains, invitations, members, resources
+from access import domains, invitations, members, resources, teams
 from access.context import Context
 from access.decisions import Decision, Tally, count, decide, new_decision_id
 from access.errors import Conflict, DomainError, FactsUnavailable, Invalid, NotFound
@@ -60,6 +63,7 @@ ACTIONS = {
     "Membership": ("remove",),
     "Invitation": ("invite", "cancel", "change_role", "accept"),
     "Grant": ("grant", "revoke"),
+    "Team": ("manage", "assign_role"),
     "Domain": ("manage", "configure"),  # issue 28: access/domains.py
 }
 
@@ -68,6 +72,12 @@ def is_management(ref: dict) -> bool:
     """Whether ``ref`` (a resource reference of the API) is one of the service's own
     management resources, answered by ``preview``."""
     return ref.get("type") in MANAGEMENT_TYPES
+
+
+def attrs_of(ref: dict) -> dict:
+    """The caller's ``attributes`` (an object, or none)."""
+    found = ref.get("attributes")
+    return found if isinstance(found, dict) else {}
 
 
 def _named(ref: dict, name: str) -> str:
@@ -96,6 +106,8 @@ def plan(ctx: Context, targets: TargetBuilder, actor: str, action: str, ref: dic
         return members.change_plan(ctx, targets, org, actor, member, role)[1]
     if type_ == "Membership":
         return members.removal_plan(targets, org, actor, [_named(ref, "user")])[1]
+    if type_ == "Team":
+        return teams.team_plan(ctx, targets, org, action, ref.get("id") or "", attrs_of(ref))
     if type_ == "Grant":
         on = ref.get("parent")
         if not on:

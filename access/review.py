@@ -36,12 +36,24 @@ TAIL_BLOCK = 64 * 1024
 def live_worlds() -> Iterator[World]:
     """Every open organization with its members, their grants and every registered chain,
     one organization at a time."""
-    for org, memberships, stored_grants, resources in open_orgs():
+    for org, memberships, stored_grants, resources, team_roles, team_grants in open_orgs():
         grants: dict = {}
         for g in stored_grants:
             held = grants.setdefault(g.user_id, {})
             held[g.resource_id] = held.get(g.resource_id, ()) + (g.role,)
-        members = [Member(m.user_id, m.role, grants.get(m.user_id, {})) for m in memberships]
+        for user, on in team_grants.items():  # a member holds its teams' grants as its own
+            held = grants.setdefault(user, {})
+            for pk, roles in on.items():
+                held[pk] = tuple(sorted({*held.get(pk, ()), *roles}))
+        members = [
+            Member(
+                m.user_id,
+                m.role,
+                grants.get(m.user_id, {}),
+                tuple(sorted(team_roles.get(m.user_id, ()))),
+            )
+            for m in memberships
+        ]
         rows = {r.id: r for r in resources}
         root = Node("Organization", org.id)
         chains: list[tuple[Node, ...]] = [(root,)]

@@ -169,6 +169,10 @@ class InvitationOut(Shape):
     created_at = opt_time()
     accepted_by = opt_str()
     ended_at = opt_time()
+    membership_days = fields.Integer(
+        allow_none=True,
+        metadata={"description": "the membership lapses this many days after acceptance"},
+    )
     token = fields.String(metadata={"description": "only in the answer that created it"})
 
 
@@ -218,6 +222,7 @@ class GrantOut(Shape):
     org = fields.String()
     role = fields.String()
     created_at = Time()
+    expires_at = Time()  # when it lapses; null: never
 
 
 class ResourceGrantOut(Shape):
@@ -226,6 +231,7 @@ class ResourceGrantOut(Shape):
     user_id = fields.String(required=True)
     role = fields.String(required=True)
     created_at = opt_time()
+    expires_at = opt_time()
 
 
 class WebhookOut(Shape):
@@ -281,6 +287,33 @@ class KeyScopeOut(Shape):
     orgs = fields.List(fields.String(), required=True)
 
 
+class TeamOut(Shape):
+    """A team; ``Given(team, id=team.tid)``."""
+
+    GIVEN = frozenset({"id"})
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    role = opt_str()
+    created_at = opt_time()
+
+
+class TeamMemberOut(Shape):
+    """A member's place in a team."""
+
+    user_id = fields.String(required=True)
+    expires_at = opt_time()
+
+
+class TeamGrantOut(Shape):
+    """A team's role on a resource; ``Given(grant, type=..., id=...)`` of its resource."""
+
+    GIVEN = frozenset({"type", "id"})
+    type = fields.String(required=True)
+    id = fields.String(required=True)
+    role = fields.String(required=True)
+    expires_at = opt_time()
+
+
 USER = UserOut()
 ORGANIZATION = OrganizationOut()
 MEMBER = MemberOut()
@@ -293,3 +326,6 @@ WEBHOOK = WebhookOut()
 WEBHOOK_CREATED = WebhookCreated()
 DELIVERY = DeliveryOut()
 KEY_SCOPE = KeyScopeOut()
+TEAM = TeamOut()
+TEAM_MEMBER = TeamMemberOut()
+TEAM_GRANT = TeamGrantOut()

@@ -17,12 +17,16 @@ one after taking its locks, so it decides on what is committed now). With the ``
 fresh as the request asked (access/cache.py).
 """
 
+import datetime
 import json
+from collections.abc import Callable
+from typing import Any
 
 from access.errors import Invalid, NotFound
-from access.facts import MISSING, Facts, PrivateFacts, Roles
+from access.facts import MISSING, ActorEntry, Facts, PrivateFacts, Roles
 from authz.view import ActorFacts, Node, OrgRef, Target, management_target, org_node
 from models import Resource
+from models.base import utcnow
 from models.facts import MAX_DEPTH, statement
 
 __all__ = ["MAX_DEPTH", "AmbiguousResource", "TargetBuilder", "node_of"]
@@ -56,6 +60,9 @@ class TargetBuilder:
     # The organizations of the calling API key (access/keys.py); None: service-wide. Every
     # decision on a target of another organization is a deny (access/decisions.py).
     scope: frozenset[str] | None = None
+    # The service's clock (app.py sets it to ``CLOCK``); what lapsed by now is not a fact.
+    clock: Callable[[], datetime.datetime] = staticmethod(utcnow)
+    last_until: datetime.datetime | None = None  # when the last actor's facts lapse
 
     def __init__(self, facts: Facts | None = None) -> None:
         self.facts = facts if facts is not None else PrivateFacts()
@@ -190,38 +197,106 @@ class TargetBuilder:
         return tuple(chain)
 
     # ------------------------------------------------------------ the actor
+    def now(self) -> datetime.datetime:
+        """The service's clock (``CLOCK``: tests move it): what has lapsed is read as gone."""
+        return self.clock()
+
     def actor(self, user_id: str, target: Target) -> ActorFacts:
-        """The actor's membership role in the target's org and grants on its chain."""
-        facts, org = self.facts, target.org.id
+        """The actor's live membership role in the target's org, its teams' org roles and
+        its grants (its own and its teams') on the chain, none past its ``expires_at``.
+
+        Cached facts carry the time the first of them lapses (``until``): from then they
+        are read again, so no decision allows past an expiry, from a cache either.
+        ``last_until`` is that time for the facts returned (None: nothing lapses)."""
+        facts, org, now = self.facts, target.org.id, self.now()
         pks = [n.pk for n in target.chain if n.pk is not None]
-        held = {pk: facts.grant(user_id, org, pk) for pk in pks}
-        missing = [pk for pk, roles in held.items() if roles is MISSING]
-        cached = facts.actor(user_id, org)
+        held = {pk: _live(facts.grant(user_id, org, pk), now) for pk in pks}
+        missing = [pk for pk, entry in held.items() if entry is MISSING]
+        cached = _live(facts.actor(user_id, org), now)
         if cached is MISSING:
-            if missing:  # exists? role? grants on the chain? one query
-                rows = self._query("actor_grants", (org, *missing, user_id), len(missing))
-                found: dict[int, Roles] = {}
-                for _uid, _role, pk, grant_role in rows:
-                    if pk is not None:
-                        found[pk] = found.get(pk, ()) + (grant_role,)
-                if rows:
-                    for pk in missing:
-                        held[pk] = roles = found.get(pk, ())
-                        facts.put_grant(user_id, org, pk, roles)
-                    missing = []
-            else:  # exists? role? one query
-                rows = self._query("actor", (org, user_id))
-            cached = (bool(rows), rows[0][1] if rows else None)
+            params: tuple = (org, now, user_id, org, user_id, now)
+            if missing:  # exists? role? teams? grants on the chain? one query
+                params += _grant_params(user_id, org, missing, now)
+                rows = self._query("actor_grants", params, len(missing))
+            else:
+                rows = self._query("actor", params)
+            cached = _actor_entry(rows)
             facts.put_actor(user_id, org, cached)
-        known, role = cached
-        if known and missing:
-            found = {}
-            for pk, grant_role in self._query("grants", (user_id, *missing), len(missing)):
-                found[pk] = found.get(pk, ()) + (grant_role,)
-            for pk in missing:
-                held[pk] = roles = found.get(pk, ())
-                facts.put_grant(user_id, org, pk, roles)
-        elif missing:  # an unknown user holds nothing
-            for pk in missing:
-                held[pk] = ()
-        return ActorFacts(known, role, held)
+            if missing and cached[0]:
+                self._put_grants(user_id, org, missing, rows, cached, held)
+                missing = []
+        known, role, team_roles, until = cached
+        if missing and known and (role or team_roles):
+            params = _grant_params(user_id, org, missing, now)
+            rows = self._query("grants", params, len(missing))
+            self._put_grants(user_id, org, missing, rows, cached, held)
+        grants: dict = {}
+        for pk, entry in held.items():
+            if entry is MISSING or not (role or team_roles):
+                grants[pk] = ()  # an unknown user, or one with no live membership: nothing
+                continue
+            grants[pk] = entry[0]
+            until = _first(until, entry[1])
+        self.last_until = until
+        return ActorFacts(known, role, grants, team_roles)
+
+    def _put_grants(
+        self, user_id: str, org: str, pks: list[int], rows: list, actor: ActorEntry, held: dict
+    ) -> None:
+        """Cache the grants of ``rows`` (kinds 2 and 3) on each of ``pks`` into ``held``;
+        each lapses with its own expiry, its team membership's, and the membership's."""
+        found: dict[int, tuple[Roles, datetime.datetime | None]] = {}
+        for _uid, role, expires, team_expires, kind, pk in rows:
+            if kind < 2:
+                continue
+            roles, until = found.get(pk, ((), None))
+            found[pk] = (roles + (role,), _first(_first(until, expires), team_expires))
+        for pk in pks:
+            roles, until = found.get(pk, ((), None))
+            entry = (tuple(sorted(set(roles))), _first(until, actor[3]))
+            held[pk] = entry
+            self.facts.put_grant(user_id, org, pk, entry)
+
+
+def _grant_params(user_id: str, org: str, pks: list[int], now: datetime.datetime) -> tuple:
+    """The parameters of the ``grants`` read (models/facts.py) for ``pks``."""
+    return (user_id, *pks, now, user_id, org, *pks, now, now)
+
+
+def _actor_entry(rows: list) -> ActorEntry:
+    """(known, live membership role, its teams' org roles, when the first lapses) from the
+    rows of an ``actor`` read (kinds 0 and 1)."""
+    known, role, until, team_roles = False, None, None, set()
+    for _uid, held, expires, _team_expires, kind, _pk in rows:
+        if kind == 0:
+            known, role = True, held
+            until = _first(until, expires)
+        elif kind == 1:
+            team_roles.add(held)
+            until = _first(until, expires)
+    if role is None:  # not a live member: its teams give nothing
+        return (known, None, (), until if known else None)
+    return (known, role, tuple(sorted(team_roles)), until)
+
+
+def _first(a: datetime.datetime | None, b: datetime.datetime | None) -> datetime.datetime | None:
+    """The earlier of two expiries (None: never)."""
+    if a is None:
+        return _stamp(b)
+    if b is None:
+        return _stamp(a)
+    return min(_stamp(a), _stamp(b))  # type: ignore[type-var]
+
+
+def _stamp(value: object) -> datetime.datetime | None:
+    """A stored time as a naive UTC datetime (SQLite hands back text)."""
+    if value is None or isinstance(value, datetime.datetime):
+        return value
+    return datetime.datetime.fromisoformat(str(value))
+
+
+def _live(entry: Any, now: datetime.datetime) -> Any:
+    """A cached entry, or MISSING when one of its facts has lapsed by ``now``."""
+    if entry is MISSING or entry[-1] is None or entry[-1] > now:
+        return entry
+    return MISSING

@@ -1,5 +1,6 @@
 """The outbox worker: sends queued invitation mails, turns events into webhook deliveries
-and sends them, and marks expired invitations, every ``OUTBOX_POLL_SECONDS``.
+and sends them, and marks expired invitations and removes lapsed access (access/expiry.py),
+every ``OUTBOX_POLL_SECONDS``.
 
 ``make run`` (gunicorn) starts one as a daemon thread in each worker process; they share the
 work through leases (access/mail.py, access/webhooks.py), so any number of them, or a
@@ -53,7 +54,7 @@ class Worker:
 
     def step(self, expire: bool = True) -> dict:
         """Every job once. Returns what each did."""
-        from access import join_requests
+        from access import expiry, join_requests
         from access.invitations import expire_due
 
         ctx: Context = self.ctx_factory()
@@ -62,6 +63,7 @@ class Worker:
             now = ctx.now()
             if expire:
                 done["expired"] = expire_due(ctx)
+                done["lapsed"] = expiry.expire_due(ctx)
                 done["requests_expired"] = join_requests.expire_due(ctx)
             done["mail"] = mail.send_due(self.owner, now, self.sender)
             done["dispatched"] = webhooks.dispatch(now)

@@ -29,7 +29,8 @@ class Member(NamedTuple):
 
     user_id: str
     role: str
-    grants: dict  # resource pk -> tuple of roles
+    grants: dict  # resource pk -> tuple of roles, its own and its teams'
+    team_roles: tuple = ()  # the org roles its teams hold
 
 
 class World(NamedTuple):
@@ -131,6 +132,8 @@ def _applies(cell: dict, actor: Member, world: World, held: Counter) -> bool:
         if others < 1:
             return False
         return (held[role] == 1) == table.endswith("_last")
+    if table in ("team_manage", "team_assign"):
+        return True  # any member may be put in a team, or a team made
     if table in ("grant", "revoke"):
         on = case.rsplit(":", 1)[0]
         type_ = on.split(" (")[0]
@@ -186,7 +189,7 @@ def _answer_changes(world: World, engines: dict) -> list:
     ``old`` and ``new`` engines (None: the style is not in that version)."""
     changes = []
     for m in world.members:
-        actor = ActorFacts(True, m.role, m.grants)
+        actor = ActorFacts(True, m.role, m.grants, m.team_roles)
         for chain in world.chains:
             node = chain[-1]
             answers: dict = {}

@@ -11,11 +11,14 @@ lifetimes) is read from its policy, never listed in Python.
 """
 
 import hashlib
+import ipaddress
 import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -25,7 +28,19 @@ from polar import Variable
 from polar.exceptions import OsoError
 from polar.query import Query
 
-from authz.view import ACTOR, Actor, Level, PolarObject, View, level, to_polar
+from authz.view import (
+    ACTOR,
+    CONTEXT_TYPES,
+    NO_CONTEXT,
+    Actor,
+    Level,
+    PolarObject,
+    RequestContext,
+    Requester,
+    View,
+    level,
+    to_polar,
+)
 
 log = logging.getLogger("orgauthz.engine")
 
@@ -77,19 +92,73 @@ def _spend(n: int = 1) -> None:
     _work.n = getattr(_work, "n", 0) + n
 
 
+# The request context of the checks being decided on this thread (docs/API.md 1.3): set by
+# the decision endpoints around a check (``asking``), read by each engine's memo, which keeps
+# only the attributes its style declares for the resource's type (``StyleEngine.context_of``).
+_CONTEXT: ContextVar[dict | None] = ContextVar("orgauthz_request_context", default=None)
+
+
+@contextmanager
+def asking(context: dict | None) -> Iterator[None]:
+    """Decide with ``context`` (name -> checked value) as the request's context."""
+    token = _CONTEXT.set(context or None)
+    try:
+        yield
+    finally:
+        _CONTEXT.reset(token)
+
+
+def context_value(kind: str, value: Any) -> Any:
+    """``value`` as a context attribute of ``kind`` shows it to a rule (an ip in its
+    canonical text). Raises ValueError naming what it should be. The API's schema
+    (routes/schemas/context.py) and the test tables load context with it."""
+    if kind == "boolean" and type(value) is bool:
+        return value
+    if kind == "integer" and type(value) is int and abs(value) < 2**53:
+        return value
+    if kind == "string" and type(value) is str and 0 < len(value) <= CONTEXT_TEXT_MAX:
+        return value
+    if kind == "ip" and type(value) is str and len(value) <= 64:
+        try:
+            return ipaddress.ip_address(value).compressed
+        except ValueError:
+            pass
+    raise ValueError(_CONTEXT_KIND_TEXT[kind])
+
+
+CONTEXT_TEXT_MAX = 200
+_CONTEXT_KIND_TEXT = {
+    "boolean": "a boolean",
+    "integer": "an integer",
+    "string": f"a string of 1 to {CONTEXT_TEXT_MAX} characters",
+    "ip": "an IPv4 or IPv6 address",
+}
+
+
 class Memo(Generic[T]):
     """The answers of one engine, keyed on (action, view), least recently used first out,
-    bounded in bytes (by the size of each key's text), whatever the views callers send."""
+    bounded in bytes (by the size of each key's text), whatever the views callers send.
 
-    def __init__(self, compute: Callable[[str, View], T], max_bytes: int = MEMO_BYTES):
+    With ``context`` (the engine's ``context_of``), the key also holds the request context's
+    attributes the style reads on the view's resource (none: the key is (action, view) as
+    without), and ``compute`` is given them."""
+
+    def __init__(
+        self,
+        compute: Callable[..., T],
+        max_bytes: int = MEMO_BYTES,
+        context: Callable[[View], tuple] | None = None,
+    ):
         self._compute = compute
+        self._context = context
         self._entries: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
         self.max_bytes = max_bytes
         self.bytes = 0
 
     def __call__(self, action: str, view: View) -> T:
-        key = (action, view)
+        read = self._context(view) if self._context is not None else ()
+        key = (action, view, read) if read else (action, view)
         try:
             with self._lock:
                 answer = self._entries[key][0]
@@ -97,7 +166,7 @@ class Memo(Generic[T]):
             return answer
         except KeyError:
             pass
-        answer = self._compute(action, view)
+        answer = self._compute(action, view, read) if read else self._compute(action, view)
         size = len(repr(key)) + 200  # the key's text, and the entry's own overhead
         with self._lock:
             if key not in self._entries:
@@ -237,16 +306,33 @@ class StyleEngine:
             if isinstance(b[0], str) and isinstance(b[1], (int, float)):
                 self.role_ranks.setdefault(b[0], b[1])
         # role_label(role, label): how a role is named in sentences (default: "Org Admin").
-        self.role_labels: dict[str, str] = {}
-        for b in self._declared("role_label", 2):
-            self.role_labels.setdefault(str(b[0]), str(b[1]))
-        self.is_allowed = Memo(self._is_allowed)
+        labels = reversed(self._declared("role_label", 2))  # the first one wins: written last
+        self.role_labels: dict[str, str] = {str(r): str(label) for r, label in labels}
+        self.context_attributes = self._context_declarations()
+        self.is_allowed = Memo(self._is_allowed, context=self.context_of)
         # What an explanation shows (the roles held, those carrying the action), memoized
         # like the answers (per view, and so per policy version: a reload builds new
         # engines): asked per role, they cost an explained check 5 to 10 Polar queries
         # where the answer costs a memo lookup.
         self._effective = Memo(self._effective_roles, MEMO_BYTES // 4)
-        self._granting = Memo(self._granting_roles, MEMO_BYTES // 4)
+        self._granting = Memo(self._granting_roles, MEMO_BYTES // 4, context=self.context_of)
+
+    def _context_declarations(self) -> dict[str, dict[str, str]]:
+        """``context_attribute(Type, name, kind)``: the request context the rules read on
+        each type (docs/API.md 1.3), type -> name -> kind (one of CONTEXT_TYPES). Raises
+        PolicyError for an unknown kind or a name declared with two."""
+        found: dict[str, dict[str, str]] = {}
+        for b in self._declared("context_attribute", 3):
+            type_, name, kind = (str(v) for v in b)
+            if kind not in CONTEXT_TYPES:
+                raise PolicyError(
+                    f"{self.style}: context_attribute({type_!r}, {name!r}, {kind!r}): the kind "
+                    f"is one of {', '.join(CONTEXT_TYPES)}"
+                )
+            if any(names.get(name, kind) != kind for names in found.values()):
+                raise PolicyError(f"{self.style}: the context attribute {name!r} has two kinds")
+            found.setdefault(type_, {})[name] = kind
+        return found
 
     def _declared(self, name: str, arity: int) -> list:
         """The facts ``name(a, b, ...)`` the policy states, as tuples; [] when it defines no
@@ -262,9 +348,26 @@ class StyleEngine:
                 return []
             raise PolicyError(f"{self.style}: {exc}") from exc
 
-    def _is_allowed(self, action: str, view: View) -> bool:
+    def _is_allowed(self, action: str, view: View, context: tuple = ()) -> bool:
         _spend()
-        return self.oso.is_allowed(ACTOR, action, to_polar(view, self.classes))
+        actor = Requester(RequestContext(context)) if context else NO_CONTEXT
+        return self.oso.is_allowed(actor, action, to_polar(view, self.classes))
+
+    def context_kinds(self) -> dict[str, str]:
+        """Every context attribute the style declares, name -> kind, whatever the type."""
+        return {n: k for names in self.context_attributes.values() for n, k in names.items()}
+
+    def context_of(self, view: View) -> tuple:
+        """The request context's attributes (``asking``) the style reads on the view's
+        resource type, as sorted (name, value) pairs: what a rule sees as ``actor.context``
+        and what the memo keys on. () without a context, or when the type reads none."""
+        context = _CONTEXT.get()
+        if not context or not view:
+            return ()
+        wanted = self.context_attributes.get(view[-1].type)
+        if not wanted:
+            return ()
+        return tuple(sorted((n, context[n]) for n in wanted if n in context))
 
     def roles(self, type_: str = "Organization") -> list:
         """The roles the policy declares on ``type_``, in declaration order."""
@@ -301,7 +404,9 @@ class StyleEngine:
             obj = to_polar(view, self.classes)
             _spend()
             texts = []
-            for r in self.oso.query_rule("reason", ACTOR, action, obj, Variable("text")):
+            read = self.context_of(view)
+            actor = Requester(RequestContext(read)) if read else NO_CONTEXT
+            for r in self.oso.query_rule("reason", actor, action, obj, Variable("text")):
                 text = r["bindings"]["text"]
                 if isinstance(text, str) and text not in texts:
                     texts.append(text)
@@ -345,7 +450,7 @@ class StyleEngine:
         """Which of ``roles``, held alone and directly on the resource, carry ``action``."""
         return list(self._granting("\0".join((action, *roles)), view))
 
-    def _granting_roles(self, key: str, view: View) -> tuple:
+    def _granting_roles(self, key: str, view: View, _context: tuple = ()) -> tuple:
         action, *roles = key.split("\0")
         bare = tuple(lvl._replace(roles=()) for lvl in view[:-1])
         return tuple(
@@ -382,6 +487,16 @@ class PolicySet:
             raise PolicyError(f"no policy files in {self.directory}")
         self.version = policy_version(self.directory)
         self.engines = {name: StyleEngine(name, shared + [path]) for name, path in styles.items()}
+        # Every context attribute a style declares, name -> kind: what a check's ``context``
+        # may hold (routes/schemas/context.py); a name is one kind in every style.
+        self.context_kinds: dict[str, str] = {}
+        for engine in self.engines.values():
+            for name, kind in sorted(engine.context_kinds().items()):
+                if self.context_kinds.setdefault(name, kind) != kind:
+                    raise PolicyError(
+                        f"{engine.style}: the context attribute {name!r} is {kind!r} here and "
+                        f"{self.context_kinds[name]!r} in another style: one kind per name"
+                    )
 
     @property
     def styles(self) -> list:

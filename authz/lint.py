@@ -41,6 +41,7 @@ from authz.engine import (
     PolicyError,
     PolicySet,
     StyleEngine,
+    asking,
     resource_blocks,
     strip_comments,
 )
@@ -232,8 +233,9 @@ def _exercised(
         try:
             if key not in views:
                 views[key] = build_view(engine, cell.principal, cell.chain, cell.actor)
-            if engine.is_allowed(cell.action, views[key]) != base[k]:
-                return True
+            with asking(dict(cell.context)):
+                if engine.is_allowed(cell.action, views[key]) != base[k]:
+                    return True
         except Exception:  # noqa: BLE001 -- an error without the rule: the rule mattered
             return True
     return False
@@ -261,7 +263,8 @@ def coverage(directory: Path, policy: PolicySet | None = None) -> list:
                 views[key] = build_view(engine, cell.principal, cell.chain, cell.actor)
                 for role in engine.effective_roles(views[key]):
                     roles[cell.type].add(role)
-            answer = engine.is_allowed(cell.action, views[key])
+            with asking(dict(cell.context)):
+                answer = engine.is_allowed(cell.action, views[key])
             base.append(answer)
             if cell.actor.role:
                 seen = pairs[cell.type].get((cell.actor.role, cell.action))

@@ -130,8 +130,20 @@ MANAGEMENT_TABLES = (
     ("leave", "Membership", "remove", "Leave"),
     ("grant", "Grant", "grant", "Grant"),
     ("revoke", "Grant", "revoke", "Revoke"),
+    ("team_manage", "Team", "manage", "Manage a team (create, rename, delete, members) holding"),
+    ("team_assign", "Team", "assign_role", "Give a team the role"),
 )
 ACTOR_ID = "matrix-actor"  # the actor of every cell; any member id other than the target's
+
+
+def _team_rows(table_id: str, roles: list) -> list:
+    """The cases of a Team table: the role the team holds (``team_manage``), or the role
+    a team holding none is given (``team_assign``)."""
+    if table_id == "team_manage":
+        return [("none", "no role", {"role": None}, None)] + [
+            (r, r, {"role": r}, None) for r in roles
+        ]
+    return [(f"none->{b}", f"none -> {b}", {"role": None, "to_role": b}, None) for b in roles]
 
 
 def _rows(engine: StyleEngine, table_id: str) -> list:
@@ -172,6 +184,12 @@ def _rows(engine: StyleEngine, table_id: str) -> list:
     if table_id in ("remove", "remove_last"):
         last = table_id == "remove_last"
         return [(r, r, {"role": r, "is_self": False, "last_of_role": last}, None) for r in roles]
+    if table_id.startswith("team_"):
+        return _team_rows(table_id, roles)
+    return _leave_rows(table_id) if table_id == "leave" else _grant_rows(engine)
+
+
+def _leave_rows(table_id: str) -> list:
     if table_id == "leave":
         return [
             (
@@ -182,7 +200,13 @@ def _rows(engine: StyleEngine, table_id: str) -> list:
             )
             for last in (False, True)
         ]
-    rows = []  # grant, revoke: every role of every type that has roles, on each variant
+    return []
+
+
+def _grant_rows(engine: StyleEngine) -> list:
+    """The cases of grant and revoke: every role of every type that has roles, on each
+    variant of its attributes."""
+    rows = []
     for type_, decl in engine.types.items():
         if type_ in MANAGEMENT_TYPES or type_ == "Organization" or not decl.roles:
             continue

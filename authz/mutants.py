@@ -28,7 +28,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from authz.engine import PolicyError, PolicySet, StyleEngine, strip_comments
+from authz.engine import PolicyError, PolicySet, StyleEngine, asking, strip_comments
 from authz.lint import Statement, _about, _callers, _score, statements
 from authz.tables import (
     Cell,
@@ -301,7 +301,8 @@ def _answer(engine: StyleEngine, cell: Cell, views: dict) -> bool:
     try:
         if key not in views:
             views[key] = build_view(engine, cell.principal, cell.chain, cell.actor)
-        return bool(engine.is_allowed(cell.action, views[key]))
+        with asking(dict(cell.context)):
+            return bool(engine.is_allowed(cell.action, views[key]))
     except Exception:  # noqa: BLE001 -- any error while deciding is a deny
         return False
 

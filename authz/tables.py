@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 import yaml
 
-from authz.engine import PolicySet, StyleEngine
+from authz.engine import PolicySet, StyleEngine, asking, context_value
 from authz.view import ActorFacts, Node, build_view
 
 
@@ -154,18 +154,60 @@ class Cell(NamedTuple):
     actor: ActorFacts
     expected: bool
     listed: bool  # the table names this action for this resource (even as [])
+    context: tuple = ()  # the resource's ``context``: the request context it is asked with
+
+
+def expectations(table: dict) -> dict:
+    """The table's ``expect`` with each ``like: other`` resolved: the other resource's
+    rows, then this one's (``org_outside_allowlist: {like: org, edit_details: []}``)."""
+    expect = table["expect"]
+    out = {}
+    for name, rows in expect.items():
+        rows = dict(rows or {})
+        seen = {name}
+        while "like" in rows:
+            other = rows.pop("like")
+            if other in seen or other not in expect:
+                raise TableError(f"expect: {name}: like names {other!r}, no other resource's rows")
+            seen.add(other)
+            rows = {**(expect[other] or {}), **rows}
+        out[name] = rows
+    return out
+
+
+def context_of(engine: StyleEngine, spec: dict, source: str, name: str) -> tuple:
+    """A resource's ``context`` (name: value), checked as the API checks a check's: each a
+    context attribute the policy declares, of its kind. Raises TableError."""
+    given = spec.get("context") or {}
+    kinds = engine.context_kinds()
+    if not isinstance(given, dict):
+        raise TableError(f"{source}: resource {name!r}: context must be a mapping")
+    out = []
+    for key, value in given.items():
+        if key not in kinds:
+            raise TableError(f"{source}: resource {name!r}: the policy declares no context {key!r}")
+        try:
+            out.append((key, context_value(kinds[key], value)))
+        except ValueError as exc:
+            raise TableError(f"{source}: resource {name!r}: context.{key}: {exc}") from exc
+    return tuple(sorted(out))
 
 
 def check_table(engine: StyleEngine, table: dict, source: str = "") -> None:
     """Raises TableError when ``table`` names what ``engine`` does not declare."""
-    principals, resources, expect = table["principals"], table["resources"], table["expect"]
+    principals, resources = table["principals"], table["resources"]
+    try:
+        expect = expectations(table)
+    except TableError as exc:
+        raise TableError(f"{source}: {exc}") from exc
     for name, spec in resources.items():
         if not isinstance(spec, dict) or spec.get("type") not in engine.types:
             raise TableError(f"{source}: resource {name!r} has no type the policy declares")
+        context_of(engine, spec, source, name)
         if spec.get("parent") and spec["parent"] not in resources:
             raise TableError(f"{source}: resource {name!r} has unknown parent {spec['parent']!r}")
     for pname, p in principals.items():
-        for rname in (p or {}).get("grants", {}) or {}:
+        for rname in {**((p or {}).get("grants") or {}), **((p or {}).get("team_grants") or {})}:
             if rname not in resources:
                 raise TableError(f"{source}: principal {pname!r} has a grant on unknown {rname!r}")
     for rname, actions in expect.items():
@@ -183,20 +225,35 @@ def check_table(engine: StyleEngine, table: dict, source: str = "") -> None:
                     raise TableError(f"{source}: {rname}.{action}: unknown principal {pname!r}")
 
 
+def _actor(p: dict, role: str | None, pks: dict) -> ActorFacts:
+    """A principal's facts: its membership ``role``, its ``grants`` (resource: role or
+    roles), and those of its teams: ``team_roles`` (org roles) and ``team_grants``, which
+    it holds as its own when it is a member (``role``), as the service reads them."""
+    grants: dict = {}
+    teams = role is not None
+    for key, held in (("grants", True), ("team_grants", teams)):
+        for r, g in (p.get(key) or {}).items():
+            if held:
+                grants[pks[r]] = tuple(sorted({*grants.get(pks[r], ()), *_roles(g)}))
+    team_roles = tuple(sorted(set(p.get("team_roles") or ()))) if teams else ()
+    return ActorFacts(True, role, grants, team_roles)
+
+
+def _roles(g: str | list) -> tuple:
+    return (g,) if isinstance(g, str) else tuple(g)
+
+
 def cells(engine: StyleEngine, table: dict, source: str = "") -> Iterator["Cell"]:
     """Every cell of ``table``: each principal, each resource, each action the policy
     declares on its type. Raises TableError for a bad table."""
     check_table(engine, table, source)
-    principals, resources, expect = table["principals"], table["resources"], table["expect"]
+    principals, resources, expect = table["principals"], table["resources"], expectations(table)
     pks = {name: i + 1 for i, name in enumerate(resources)}
+    contexts = {name: context_of(engine, spec, source, name) for name, spec in resources.items()}
     for pname, p in principals.items():
         p = p or {}
         role = p.get("role")
-        grants = {
-            pks[r]: (g,) if isinstance(g, str) else tuple(g)
-            for r, g in (p.get("grants") or {}).items()
-        }
-        actor = ActorFacts(True, role, grants)
+        actor = _actor(p, role, pks)
         for rname, spec in resources.items():
             if spec.get("user") == "self" and role is None:
                 continue  # "the principal's own membership" means nothing without one
@@ -205,7 +262,15 @@ def cells(engine: StyleEngine, table: dict, source: str = "") -> Iterator["Cell"
             for action in engine.permissions(spec["type"]):
                 expected = pname in (listed.get(action) or [])
                 yield Cell(
-                    pname, rname, spec["type"], action, chain, actor, expected, action in listed
+                    pname,
+                    rname,
+                    spec["type"],
+                    action,
+                    chain,
+                    actor,
+                    expected,
+                    action in listed,
+                    contexts[rname],
                 )
 
 
@@ -220,7 +285,8 @@ def run_table(engine: StyleEngine, table: dict, source: str = "") -> Result:
         if key not in views:
             views[key] = build_view(engine, cell.principal, cell.chain, cell.actor)
         found[(cell.resource, cell.action, cell.principal)] = cell
-        got = engine.is_allowed(cell.action, views[key])
+        with asking(dict(cell.context)):
+            got = engine.is_allowed(cell.action, views[key])
         count += 1
         if got != cell.expected:
             failures.append(
@@ -359,7 +425,8 @@ def reason_failures(
                 key = (pname, rname)
                 if key not in views:
                     views[key] = build_view(engine, pname, cell.chain, cell.actor)
-                texts = engine.reasons(action, views[key])
+                with asking(dict(cell.context)):
+                    texts = engine.reasons(action, views[key])
                 got = texts[0] if texts else None
                 if got != expected:
                     failures.append(

@@ -184,11 +184,23 @@ class Target(NamedTuple):
 
 
 class ActorFacts(NamedTuple):
-    """What the actor holds in one organization."""
+    """What the actor holds in one organization, none of it lapsed.
+
+    A member's effective roles are their own and their teams': the policy is shown
+    ``role`` and ``team_roles`` together on the organization, and each resource's roles
+    (``grants``: the member's own and their teams') together.
+    """
 
     known: bool  # the user exists
     role: str | None  # membership role, or None
     grants: dict  # resource pk -> tuple of roles
+    team_roles: tuple = ()  # the org roles the member's teams hold
+
+    def org_roles(self) -> tuple[str, ...]:
+        """The roles the member holds on the organization, their own and their teams'."""
+        if not self.team_roles:
+            return (self.role,) if self.role else ()
+        return tuple(sorted({self.role, *self.team_roles} - {None}))
 
 
 def org_node(org: OrgRef) -> Node:
@@ -199,7 +211,7 @@ def org_node(org: OrgRef) -> Node:
 # The resources the service builds for its own endpoints: their attributes are computed by
 # the service (the vocabulary's "Management actions"), not supplied by callers.
 MANAGEMENT_TYPES = frozenset(
-    {"NewOrganization", "Invitation", "RoleChange", "Membership", "Grant", "Domain"}
+    {"NewOrganization", "Invitation", "RoleChange", "Membership", "Grant", "Team", "Domain"}
 )
 
 
@@ -241,7 +253,7 @@ def build_view(
     levels: list[Level] = []
     grants = actor.grants
     for i, node in enumerate(chain):
-        roles = ((actor.role,) if actor.role else ()) if i == 0 else grants.get(node.pk, ())
+        roles = actor.org_roles() if i == 0 else grants.get(node.pk, ())
         owned = node.owner is not None and node.owner == actor_id and engine.reads_ownership
         if not node.attributes and len(roles) <= 1:
             levels.append(Level(node.type, tuple(roles), owned, ()))
@@ -401,3 +413,59 @@ _RELATION_RULE = re.compile(
 )
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _ON_RELATION = re.compile(r'"(\w+)"\s+if\s+"(\w+)"\s+on\s+"(\w+)"')
+
+
+# ---------------------------------------------------------------- request context
+# What a check says about the request itself (docs/API.md 1.3, "Request context"): an IP
+# address, a flag... A style declares the ones its rules read, per resource type and with
+# their types, ``context_attribute("Organization", "ip", "ip")``; the engine shows a rule
+# only those (authz/engine.py ``StyleEngine.context_of``), so a decision stays a pure
+# function of (style, policy version, action, view, the context attributes the style reads
+# on the resource's type), and the memo keys on those.
+
+CONTEXT_TYPES = ("string", "boolean", "integer", "ip")
+
+
+class RequestContext(PolarObject):
+    """The context attributes of a check the policy reads, as ``actor.context``: each a
+    plain value (an ``ip`` one in its canonical text); one the check did not send reads nil,
+    so a rule that needs it does not hold (a deny)."""
+
+    def __init__(self, items: tuple = ()) -> None:
+        self._items = items
+        for name, value in items:
+            setattr(self, name, value)
+
+    def ip_in(self, networks: Any) -> bool:
+        """Whether the context's ``ip`` lies in one of ``networks`` (CIDR texts, or single
+        addresses): False without an ``ip``, for a network that does not parse, and for
+        anything but a list."""
+        ip = self.__dict__.get("ip")
+        if not isinstance(ip, str) or not isinstance(networks, list):
+            return False
+        import ipaddress
+
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        for text in networks:
+            try:
+                if isinstance(text, str) and address in ipaddress.ip_network(text, strict=False):
+                    return True
+            except ValueError:
+                continue
+        return False
+
+    def __repr__(self) -> str:
+        return f"RequestContext({self._items})"
+
+
+class Requester(Actor):
+    """The acting user with the request's context (``actor.context`` in a rule)."""
+
+    def __init__(self, context: RequestContext) -> None:
+        self.context = context
+
+
+NO_CONTEXT = Requester(RequestContext())

@@ -3,6 +3,7 @@
 Sizes (memberships / resources):
     small   10,000 /   2,000   (CI, seconds)
     large 1,000,000 / 100,000  (minutes on PostgreSQL)
+    xlarge 10,000,000 / 1,000,000  (bench/scale.py; about 10 times large)
 
 Every size also holds a fixed Pix4D org ``bench-pix4d`` that the timed cases ask about:
 a chain of ten folders ``bench-f0`` .. ``bench-f9`` with the dataset ``bench-deep`` at the
@@ -37,6 +38,7 @@ WATCHED = m0001_initial.WATCHED
 SIZES = {
     "small": {"memberships": 10_000, "resources": 2_000},
     "large": {"memberships": 1_000_000, "resources": 100_000},
+    "xlarge": {"memberships": 10_000_000, "resources": 1_000_000},  # bench/scale.py
 }
 STYLES = ("pix4d", "up42", "respondio")
 ORG_ROLES = {

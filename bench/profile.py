@@ -37,6 +37,8 @@ ROWS = {
     "batch1": ("/v1/authorize/batch", "batch", 1, "wrk.lua"),
     "invite1": ("", "invites", 1, "wrk_calls.lua"),
     "role1": ("", "role_changes", 1, "wrk_calls.lua"),
+    "grant1": ("", "grants", 1, "wrk_calls.lua"),
+    "consistent": ("/v1/authorize", "consistent", 8, "wrk.lua"),
 }
 
 

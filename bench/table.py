@@ -2,9 +2,13 @@
 measured against, all behind the same gunicorn settings (gunicorn.conf.py), loaded by wrk
 (1 thread, 8 connections, keep-alive) from another process, in one run.
 
-Every server is started first and stays up; then each round runs every row once, and the
-rounds repeat (``rounds``): noise spreads over all rows alike, and each figure is the
-median of its rounds. A ratio compares two figures of the same run.
+Every server is started first and stays up; then the issue's table is timed round by round
+(bench/ratios.py: each target's two runs back to back, A B then B A, every round), the rows
+that are no target's run once a round after it; each row's figure is the median of its runs.
+A ratio compares two runs of the same round, and states its spread over the rounds.
+
+    python -m bench.table --markdown bench/results/large.json            # print the table
+    python -m bench.table --markdown bench/results/large.json --write bench/README.md
 
 Rows (see ``ROWS``): the floor (a bare WSGI callable, minimal Flask), minimal Flask with a
 dict, casbin, cedarpy and raw oso answering the same check; orgauthz /healthz, one check
@@ -31,6 +35,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+
+from bench import ratios  # noqa: E402
 
 
 def free_port() -> int:
@@ -182,6 +189,9 @@ class Bodies:
         ]
         self.checks = checks
         self.varied = self._write("varied", checks)
+        self.consistent = self._write(
+            "consistent", [{**c, "consistency": {"mode": "fully_consistent"}} for c in checks]
+        )
         self.batch = self._write(
             "batch", [{"checks": checks[i : i + 100]} for i in range(0, len(checks) - 99, 100)]
         )
@@ -216,6 +226,7 @@ class Bodies:
                     )
         self.invites = self._calls("invites", invites)
         self.role_changes = self._calls("role-changes", changes)
+        self.grants = self._calls("grants", self._grant_calls(owners, members))
         self.bench_org = BENCH_ORG
 
     def _people(self):
@@ -237,6 +248,27 @@ class Bodies:
         random.Random(3).shuffle(members)
         members = [(o, u) for o, u in members if o in owners]
         return owners, members, sorted(owners)
+
+    def _grant_calls(self, owners: dict, members: list) -> list:
+        """PUT grant calls: a member of a Pix4D org given reader, then editor, on a folder
+        of that org, by its owner (a replaced grant is a write like a new one)."""
+        from models import db
+
+        folders: dict = {}
+        with db.connection_context():
+            for org, rid in db.execute_sql(
+                'SELECT r.org_id, r.rid FROM "resource" r JOIN "organization" o ON o.id = '
+                "r.org_id WHERE o.style = 'pix4d' AND r.type = 'Folder' ORDER BY r.id"
+            ).fetchall():
+                folders.setdefault(org, []).append(rid)
+        calls = []
+        for org, user in members[:2000]:
+            if org in folders and user != owners[org]:
+                rid = folders[org][len(calls) % len(folders[org])]
+                for role in ("reader", "editor"):
+                    path = f"/v1/orgs/{org}/resources/Folder/{rid}/grants/{user}"
+                    calls.append(("PUT", path, owners[org], json.dumps({"role": role})))
+        return calls
 
     def _write(self, name: str, bodies: list) -> str:
         path = os.path.join(self.tmp, f"{name}.jsonl")
@@ -307,6 +339,10 @@ def run(ds, cases, seconds: float, rounds: int, log=print) -> dict:
     try:
         log("  starting the servers (orgauthz, and each peer: 2 gunicorn workers each)")
         servers["orgauthz"] = Served("app:create_app()", ds.url, ds.schema)
+        # the same at the default LOG_LEVEL (INFO: an access-log line per request)
+        servers["orgauthz-info"] = Served(
+            "app:create_app()", ds.url, ds.schema, {"LOG_LEVEL": "INFO"}
+        )
         for kind in PEERS:
             servers[kind] = Served(f"bench.peers:app('{kind}')", ds.url, ds.schema)
         port = servers["orgauthz"].port
@@ -322,22 +358,37 @@ def run(ds, cases, seconds: float, rounds: int, log=print) -> dict:
         wrk(base + "/v1/authorize/resources", bodies.lists, 2, key)
         for kind in ("flask",):
             wrk(servers[kind].base + "/check", bodies.varied, 2, key)
+        if "orgauthz-info" in servers:
+            wrk(servers["orgauthz-info"].base + "/v1/authorize", bodies.single, 1, key)
         rows = _rows(servers, bodies, key)
-        results: dict = {name: [] for name, *_ in rows}
-        for r in range(rounds):
-            log(f"  round {r + 1} of {rounds} (load average {os.getloadavg()[0]:.2f})")
-            for name, url, arg, conns, script in rows:
+        runs = {name: (url, arg, conns, script) for name, url, arg, conns, script in rows}
+        out = {
+            "ratios": ratios.run(
+                runs,
+                lambda url, arg, secs, conns, script: wrk(url, arg, secs, key, conns, script),
+                lambda: bare_commit_ms(ds.url, ds.schema, 200),
+                seconds,
+                rounds,
+                log,
+            )
+        }
+        results: dict = dict(out["ratios"].pop("runs"))
+        used = set(results)
+        extra = [r for r in rows if r[0] not in used]  # rows of no ratio: once a round
+        for _ in range(rounds):
+            for name, url, arg, conns, script in extra:
                 got = wrk(url, arg, seconds, key, conns, script)
-                results[name].append(got)
+                results.setdefault(name, []).append(got)
                 log(
                     f"    {name:52} {got['rps']:9.0f}/s  p50 {got['p50_ms']:7.2f}  "
                     f"p99 {got['p99_ms']:7.2f} ms  errors {got['errors']}"
                 )
-        out = {"rows": {k: _median(v) for k, v in results.items()}, "runs": results}
+        results.pop(ratios.BARE_COMMIT, None)
+        out["rows"] = {k: _median(v) for k, v in results.items()}
+        out["runs"] = results
         out["bare_commit_ms"] = bare_commit_ms(ds.url, ds.schema)
-        out["pairs"] = pairs(servers, bodies, key, seconds, max(4, 2 * rounds), log)
         log(f"    bare INSERT ... COMMIT p50 {out['bare_commit_ms']:.2f} ms")
-        for kind in PEERS:  # the peers are done: their CPU goes to what follows
+        for kind in PEERS + ["orgauthz-info"]:  # done: their CPU goes to what follows
             servers.pop(kind).stop()
         out["writes_elsewhere"] = writes_elsewhere(
             servers["orgauthz"], ds, bodies, seconds, log, rounds=max(4, 2 * rounds)
@@ -427,61 +478,27 @@ def _rows(servers, bodies, key) -> list:
         ("orgauthz change a role", s["orgauthz"], bodies.role_changes, 8, calls),
         ("orgauthz invite one user, 1 connection", s["orgauthz"], bodies.invites, 1, calls),
         ("orgauthz change a role, 1 connection", s["orgauthz"], bodies.role_changes, 1, calls),
-    ]
-
-
-# The targets' pairs (name: (A row, B row) of ``_rows``), each measured back to back.
-PAIRS = {
-    "varied: orgauthz / Flask + dict": (
-        "orgauthz /v1/authorize, varied",
-        "minimal Flask + dict, varied checks",
-    ),
-    "/healthz: orgauthz / minimal Flask": ("orgauthz /healthz", "minimal Flask /healthz"),
-    "1 connection: batch of 100 / single": (
-        "orgauthz batch of 100 varied, 1 connection",
-        "orgauthz /v1/authorize varied, 1 connection",
-    ),
-}
-
-
-def pairs(servers, bodies, key, seconds: float, rounds: int, log) -> dict:
-    """Each target's two rows back to back, in short rounds, A B then B A (as the
-    writes-elsewhere pair): in the table a row's partner runs a minute later, and on a
-    machine doing other work one round's ratio of two rows swung 0.3 to 2.1. Per pair: each
-    side's median figures and the median of the rounds' ratios (rps, p50, p99 of A / B)."""
-    rows = {
-        name: (url, arg, conns, script)
-        for name, url, arg, conns, script in _rows(servers, bodies, key)
-    }
-    each = max(2.0, seconds / 2)
-    out = {}
-    for label, (a, b) in PAIRS.items():
-        got = {a: [], b: []}
-        ratios = {"rps": [], "p50_ms": [], "p99_ms": []}
-        for r in range(rounds):
-            order = (a, b) if r % 2 == 0 else (b, a)
-            for name in order:
-                url, arg, conns, script = rows[name]
-                got[name].append(wrk(url, arg, each, key, conns, script))
-            for k in ratios:
-                ratios[k].append(got[a][-1][k] / got[b][-1][k])
-        out[label] = {
-            "a": a,
-            "b": b,
-            "rounds": rounds,
-            "seconds_per_round": each,
-            "a_median": _median(got[a]),
-            "b_median": _median(got[b]),
-            "ratios": ratios,
-            "ratio": {k: statistics.median(v) for k, v in ratios.items()},
-        }
-        rr = out[label]["ratio"]
-        log(
-            f"    pair {label:40} req/s {rr['rps']:.2f} (rounds {min(ratios['rps']):.2f} to "
-            f"{max(ratios['rps']):.2f}), p50 {rr['p50_ms']:.2f}, p99 {rr['p99_ms']:.2f} "
-            f"(rounds {min(ratios['p99_ms']):.2f} to {max(ratios['p99_ms']):.2f})"
-        )
-    return out
+        ("orgauthz grant on a resource, 1 connection", s["orgauthz"], bodies.grants, 1, calls),
+        (
+            "orgauthz /v1/authorize varied, fully_consistent",
+            s["orgauthz"] + "/v1/authorize",
+            bodies.consistent,
+            8,
+            lua,
+        ),
+    ] + (
+        [
+            (
+                "orgauthz /v1/authorize, one check repeated, LOG_LEVEL=INFO",
+                s["orgauthz-info"] + "/v1/authorize",
+                bodies.single,
+                8,
+                lua,
+            )
+        ]
+        if "orgauthz-info" in s
+        else []
+    )
 
 
 def _median(runs: list) -> dict:
@@ -713,3 +730,26 @@ def staleness(server: Served, ds, bodies: Bodies, seconds: float, log, writes: i
         f"of {out['probes']} probes saw a stale answer ({stale[0]} stale answers)"
     )
     return out
+
+
+def main(argv=None) -> int:
+    """``--markdown RESULTS [--write FILE]``: the ratio table of a ``make bench`` run as the
+    README's markdown (``--write`` replaces it between bench/ratios.py's markers)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--markdown", required=True, help="a bench/results/<size>.json")
+    parser.add_argument("--write", default=None, help="a markdown file with the markers")
+    args = parser.parse_args(argv)
+    doc = json.loads(Path(args.markdown).read_text())
+    text = ratios.markdown(doc)
+    if args.write:
+        path = Path(args.write)
+        path.write_text(ratios.splice(path.read_text(), text))
+    else:
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

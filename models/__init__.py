@@ -16,6 +16,8 @@ from models.keys import ApiKey, ApiKeyOrg, KeyName, hash_secret
 from models.orgs import Invitation, Membership, Organization
 from models.outbox import OUTBOX_MODELS, Delivery, Event, EventCounter, OutboxMail, Webhook
 from models.resources import Grant, Resource
+from models.scim import ScimDirectory, ScimGroup, ScimUser
+from models.teams import TEAM_MODELS, Team, TeamGrant, TeamMember
 from models.users import User, UserEmail
 
 MODELS = [
@@ -33,6 +35,10 @@ MODELS = [
     ConsoleSession,
     *OUTBOX_MODELS,
     UserEmail,
+    ScimDirectory,
+    ScimUser,
+    ScimGroup,
+    *TEAM_MODELS,
     Domain,
     JoinRequest,
 ]
@@ -81,6 +87,12 @@ __all__ = [
     "Membership",
     "Organization",
     "Resource",
+    "ScimDirectory",
+    "ScimGroup",
+    "ScimUser",
+    "Team",
+    "TeamGrant",
+    "TeamMember",
     "User",
     "UserEmail",
     "Domain",

@@ -17,13 +17,34 @@ from typing import NamedTuple
 
 import peewee
 
-from models.base import db
+from models.base import db, utcnow
 from models.generation import Generation
 from models.orgs import Membership, Organization
 from models.resources import Grant, Resource
+from models.teams import Team, TeamGrant, TeamMember, held_through_teams, live
 from models.users import User
 
 MAX_DEPTH = 256  # resources nest at most this deep: deeper is a 422 (access/resources.py)
+
+_LIVE = "({t}.expires_at IS NULL OR {t}.expires_at > {{p}})"
+_ACTOR = (
+    "SELECT u.id, m.role, m.expires_at, CAST(NULL AS TIMESTAMP), 0, CAST(NULL AS INTEGER)"
+    ' FROM "{user}" u LEFT JOIN "{mem}" m '
+    f"ON m.user_id = u.id AND m.org_id = {{p}} AND {_LIVE.format(t='m')} WHERE u.id = {{p}}"
+    ' UNION ALL SELECT tm.user_id, t.role, tm.expires_at, NULL, 1, NULL FROM "{tmem}" tm'
+    ' JOIN "{team}" t ON t.id = tm.team_id'
+    " WHERE tm.org_id = {p} AND tm.user_id = {p} AND t.role IS NOT NULL"
+    f" AND {_LIVE.format(t='tm')}"
+)
+_GRANTS = (
+    "SELECT g.user_id, g.role, g.expires_at, CAST(NULL AS TIMESTAMP), 2, g.resource_id"
+    ' FROM "{grant}" g'
+    f" WHERE g.user_id = {{p}} AND g.resource_id IN ({{many}}) AND {_LIVE.format(t='g')}"
+    " UNION ALL SELECT tm.user_id, tg.role, tg.expires_at, tm.expires_at, 3, tg.resource_id"
+    ' FROM "{tgrant}" tg JOIN "{tmem}" tm ON tm.team_id = tg.team_id'
+    " WHERE tm.user_id = {p} AND tm.org_id = {p} AND tg.resource_id IN ({many})"
+    f" AND {_LIVE.format(t='tg')} AND {_LIVE.format(t='tm')}"
+)
 
 _SQL = {
     "org": 'SELECT id, style, closed_at FROM "{org}" WHERE id = {p}',
@@ -47,15 +68,13 @@ _SQL = {
     f' c.depth + 1 FROM "{{res}}" a JOIN c ON a.id = c.parent_id WHERE c.depth < {MAX_DEPTH})'
     " SELECT c.id, c.type, c.rid, c.owner, c.attributes, o.id, o.style, o.closed_at, c.leaf"
     ' FROM c JOIN "{org}" o ON o.id = c.org_id ORDER BY c.leaf, c.depth DESC',
-    # Whether the user exists, its role in the org and its grants on the chain: one round trip.
-    "actor": 'SELECT u.id, m.role FROM "{user}" u LEFT JOIN "{mem}" m '
-    "ON m.user_id = u.id AND m.org_id = {p} WHERE u.id = {p}",
-    "actor_grants": 'SELECT u.id, m.role, g.resource_id, g.role FROM "{user}" u '
-    'LEFT JOIN "{mem}" m ON m.user_id = u.id AND m.org_id = {p} '
-    'LEFT JOIN "{grant}" g ON g.user_id = u.id '
-    "AND g.resource_id IN ({many}) WHERE u.id = {p}",
-    "grants": 'SELECT resource_id, role FROM "{grant}" '
-    "WHERE user_id = {p} AND resource_id IN ({many})",
+    # Whether the user exists and its live role in the org (kind 0), the org roles of its
+    # live teams (kind 1): one round trip. A lapsed membership holds nothing, nor do its
+    # teams. Each row: (user, role, expires_at, team expires_at, kind, resource pk).
+    "actor": _ACTOR,
+    # The same, with the grants on the chain, its own (kind 2) and its teams' (kind 3).
+    "actor_grants": f"{_ACTOR} UNION ALL {_GRANTS}",
+    "grants": _GRANTS,
 }
 
 # The change position (models/generation.py): one primary-key read.
@@ -72,6 +91,9 @@ def _sql(name: str, many: int, p: str) -> str:
         user=User._meta.table_name,
         mem=Membership._meta.table_name,
         grant=Grant._meta.table_name,
+        team=Team._meta.table_name,
+        tmem=TeamMember._meta.table_name,
+        tgrant=TeamGrant._meta.table_name,
     )
 
 
@@ -92,21 +114,33 @@ def on_postgres(database: peewee.Database | None) -> bool:
 
 
 class OrgData(NamedTuple):
-    """An organization with its memberships, grants and resources, as stored."""
+    """An organization with its live memberships, grants and resources, and what its
+    members hold through live teams: ``team_roles`` (user -> org roles) and
+    ``team_grants`` (user -> resource pk -> roles)."""
 
     org: Organization
     members: list[Membership]
     grants: list[Grant]
     resources: list[Resource]
+    team_roles: dict
+    team_grants: dict
 
 
 def open_orgs() -> Iterator[OrgData]:
     """Every open organization with its rows, one organization at a time (a policy diff
     compares them: access/review.py)."""
+    now = utcnow()
     for org in Organization.select().where(Organization.closed_at.is_null()):
+        roles, grants = held_through_teams(org.id, now)
         yield OrgData(
             org,
-            list(Membership.select().where(Membership.org == org.id)),
-            list(Grant.select().where(Grant.org == org.id)),
+            list(
+                Membership.select().where(
+                    (Membership.org == org.id) & live(Membership.expires_at, now)
+                )
+            ),
+            list(Grant.select().where((Grant.org == org.id) & live(Grant.expires_at, now))),
             list(Resource.select().where(Resource.org == org.id)),
+            roles,
+            grants,
         )

@@ -17,6 +17,7 @@ import peewee
 from models.base import db
 from models.orgs import Membership
 from models.resources import Grant, Resource, child_path, path_ids
+from models.teams import Team, TeamGrant, TeamMember
 from models.users import User
 
 # A read of facts (``Facts.read`` of the request: a replica or the primary): SQL and its
@@ -34,7 +35,15 @@ def _tables() -> dict:
         "grant": Grant._meta.table_name,
         "mem": Membership._meta.table_name,
         "user": User._meta.table_name,
+        "team": Team._meta.table_name,
+        "tmem": TeamMember._meta.table_name,
+        "tgrant": TeamGrant._meta.table_name,
     }
+
+
+def _live(alias: str) -> str:
+    """The condition that the row ``alias`` has not lapsed by the parameter given."""
+    return f"({alias}.expires_at IS NULL OR {alias}.expires_at > {{p}})"
 
 
 def _run(read: Read, sql: str, params: Sequence[object]) -> list:
@@ -93,24 +102,17 @@ def _special(row: Sequence) -> Special:
     )
 
 
-def member_role(read: Read, org_id: str, user_id: str) -> tuple[bool, str | None]:
-    """(whether the user exists, its membership role in the org or None)."""
-    rows = _run(
-        read,
-        'SELECT u.id, m.role FROM "{user}" u LEFT JOIN "{mem}" m'
-        " ON m.user_id = u.id AND m.org_id = {p} WHERE u.id = {p}",
-        [org_id, user_id],
-    )
-    return bool(rows), rows[0][1] if rows else None
-
-
-def granted(read: Read, user_id: str, org_id: str) -> list[tuple[str, Special]]:
-    """The user's grants in the org: (role, the resource)."""
+def granted(read: Read, user_id: str, org_id: str, now: object) -> list[tuple[str, Special]]:
+    """The user's live grants in the org, its own and its teams' (live team memberships):
+    (role, the resource). The caller counts them only for a live member."""
     rows = _run(
         read,
         f'SELECT g.role, {_ROW} FROM "{{grant}}" g JOIN "{{res}}" r'
-        " ON r.id = g.resource_id WHERE g.user_id = {p} AND r.org_id = {p}",
-        [user_id, org_id],
+        f" ON r.id = g.resource_id WHERE g.user_id = {{p}} AND r.org_id = {{p}} AND {_live('g')}"
+        f' UNION ALL SELECT tg.role, {_ROW} FROM "{{tgrant}}" tg'
+        ' JOIN "{tmem}" tm ON tm.team_id = tg.team_id JOIN "{res}" r ON r.id = tg.resource_id'
+        f" WHERE tm.user_id = {{p}} AND tm.org_id = {{p}} AND {_live('tg')} AND {_live('tm')}",
+        [user_id, org_id, now, user_id, org_id, now, now],
     )
     return [(row[0], _special(row[1:])) for row in rows]
 
@@ -326,7 +328,7 @@ def _group_condition(
 
 
 # ---------------------------------------------------------------- actors
-def _signature(pks: list[int]) -> tuple[str | None, Params]:
+def _signature(pks: list[int], now: object) -> tuple[str | None, Params]:
     """Each user's grant role on each level ``pks`` of a chain (columns g0, g1...), as a
     subquery, and its parameters; None for a chain of no registered level."""
     if not pks:
@@ -335,32 +337,67 @@ def _signature(pks: list[int]) -> tuple[str | None, Params]:
         f"MAX(CASE WHEN resource_id = {{p}} THEN role END) AS g{i}" for i in range(len(pks))
     )
     sql = (
-        f'(SELECT user_id, {cols} FROM "{{grant}}" WHERE resource_id IN'
-        f" ({_marks(len(pks))}) GROUP BY user_id)"
+        f'(SELECT user_id, {cols} FROM "{{grant}}" g WHERE resource_id IN'
+        f" ({_marks(len(pks))}) AND {_live('g')} GROUP BY user_id)"
     )
-    return sql, [*pks, *pks]
+    return sql, [*pks, *pks, now]  # type: ignore[list-item]
 
 
-def membership_roles(read: Read, org_id: str) -> list[str]:
-    """The distinct membership roles held in the org."""
-    rows = _run(read, 'SELECT DISTINCT role FROM "{mem}" WHERE org_id = {p}', [org_id])
+def membership_roles(read: Read, org_id: str, now: object) -> list[str]:
+    """The distinct live membership roles held in the org."""
+    rows = _run(
+        read,
+        f'SELECT DISTINCT role FROM "{{mem}}" m WHERE org_id = {{p}} AND {_live("m")}',
+        [org_id, now],
+    )
     return [role for (role,) in rows]
 
 
-def grant_groups(read: Read, org_id: str, pks: list[int]) -> list[tuple[str | None, ...]]:
-    """The distinct (membership role in the org, grant role on each level ``pks``) of the
-    users holding a grant on one of them."""
-    sig, sig_params = _signature(pks)
+def grant_groups(
+    read: Read, org_id: str, pks: list[int], now: object
+) -> list[tuple[str | None, ...]]:
+    """The distinct (live membership role in the org, live grant role on each level
+    ``pks``) of the users holding a grant on one of them."""
+    sig, sig_params = _signature(pks, now)
     if sig is None:
         return []
     cols = ", ".join(f"s.g{i}" for i in range(len(pks)))
     rows = _run(
         read,
         f'SELECT DISTINCT m.role, {cols} FROM {sig} s LEFT JOIN "{{mem}}" m'
-        " ON m.user_id = s.user_id AND m.org_id = {p}",
-        sig_params + [org_id],
+        f" ON m.user_id = s.user_id AND m.org_id = {{p}} AND {_live('m')}",
+        sig_params + [org_id, now],
     )
     return [tuple(row) for row in rows]
+
+
+def teams_hold(read: Read, org_id: str, pks: list[int], now: object) -> bool:
+    """Whether a team of the org with a live member holds an org role, or a live role on
+    one of ``pks``: then who may do what is read member by member (access/listing.py)."""
+    sql = (
+        'SELECT 1 FROM "{team}" t JOIN "{tmem}" tm ON tm.team_id = t.id'
+        f" WHERE t.org_id = {{p}} AND t.role IS NOT NULL AND {_live('tm')}"
+    )
+    params: Params = [org_id, now]  # type: ignore[list-item]
+    if pks:
+        sql += (
+            ' UNION ALL SELECT 1 FROM "{tgrant}" tg JOIN "{tmem}" tm ON tm.team_id = tg.team_id'
+            f" WHERE tg.org_id = {{p}} AND tg.resource_id IN ({_marks(len(pks))})"
+            f" AND {_live('tg')} AND {_live('tm')}"
+        )
+        params += [org_id, *pks, now, now]  # type: ignore[list-item]
+    return bool(_run(read, f"SELECT EXISTS ({sql})", params)[0][0])
+
+
+def members_after(read: Read, org_id: str, after: str | None, n: int, now: object) -> list[str]:
+    """The ids of the org's live members in id order after ``after``, ``n`` at most."""
+    sql = f'SELECT user_id FROM "{{mem}}" m WHERE org_id = {{p}} AND {_live("m")}'
+    params: list = [org_id, now]
+    if after is not None:
+        sql += " AND user_id > {p}"
+        params.append(after)
+    params.append(n)
+    return [r[0] for r in _run(read, sql + " ORDER BY user_id LIMIT {p}", params)]
 
 
 def users_of_groups(
@@ -371,11 +408,12 @@ def users_of_groups(
     owners: list[str],
     after: str | None,
     limit: int,
+    now: object,
 ) -> list[str]:
-    """The ids of the users in ``groups`` (membership role, grant role on each level
-    ``pks``; None: none), but ``owners``, in id order after ``after``, ``limit`` + 1 at
-    most."""
-    sig, sig_params = _signature(pks)
+    """The ids of the users in ``groups`` (live membership role, live grant role on each
+    level ``pks``; None: none), but ``owners``, in id order after ``after``, ``limit`` + 1
+    at most."""
+    sig, sig_params = _signature(pks, now)
     terms: list[str] = []
     term_params: list[str] = []
     for role, *grant_roles in groups:
@@ -385,8 +423,11 @@ def users_of_groups(
             parts.append(f"s.g{i} IS NULL" if r is None else f"s.g{i} = {{p}}")
             term_params += [] if r is None else [r]
         terms.append("(" + " AND ".join(parts) + ")")
-    sql = 'SELECT u.id FROM "{user}" u LEFT JOIN "{mem}" m ON m.user_id = u.id AND m.org_id = {p}'
-    params: Params = [org_id]
+    sql = (
+        'SELECT u.id FROM "{user}" u LEFT JOIN "{mem}" m ON m.user_id = u.id AND m.org_id = {p}'
+        f" AND {_live('m')}"
+    )
+    params: Params = [org_id, now]  # type: ignore[list-item]
     if sig:
         sql += f" LEFT JOIN {sig} s ON s.user_id = u.id"
         params += sig_params

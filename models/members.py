@@ -8,6 +8,7 @@ import datetime
 from models.orgs import Invitation, Membership
 from models.paging import Page, keyset
 from models.resources import Grant, Resource
+from models.teams import TeamMember
 from models.users import User
 
 
@@ -29,11 +30,12 @@ def grants_in(org_id: str, user_ids: list) -> dict:
 
 
 def drop_memberships(org_id: str, memberships: list) -> dict:
-    """Delete the memberships, the members' grants in the org and their default_org there.
-    Returns the grants dropped (``grants_in``)."""
+    """Delete the memberships, the members' grants and places in teams in the org, and
+    their default_org there. Returns the grants dropped (``grants_in``)."""
     user_ids = [m.user_id for m in memberships]
     dropped = grants_in(org_id, user_ids)
     Grant.delete().where((Grant.org == org_id) & (Grant.user.in_(user_ids))).execute()
+    TeamMember.drop_user(org_id, user_ids)
     Membership.delete().where(Membership.id.in_([m.id for m in memberships])).execute()
     User.clear_default(user_ids, org_id)
     return dropped

@@ -82,15 +82,22 @@ class Membership(BaseModel):
     org_id: str
     role = peewee.CharField(max_length=64)
     created_at = peewee.DateTimeField(default=utcnow)
+    # When the membership lapses (UTC; None: never). Past it the member holds nothing
+    # (models/facts.py reads only live rows) and the expiry job removes it (access/expiry.py).
+    expires_at = peewee.DateTimeField(null=True)
 
     @classmethod
     def is_last_of_role(cls, org_id: str, user_id: str, role: str) -> bool:
-        """Whether no other member of the organization holds ``role``.
+        """Whether no other member of the organization holds ``role`` for good (a
+        membership that expires does not keep the org's last owner: it lapses).
 
         Call it under ``Organization.lock`` so the answer holds until commit.
         """
         others = cls.select().where(
-            (cls.org == org_id) & (cls.role == role) & (cls.user != user_id)
+            (cls.org == org_id)
+            & (cls.role == role)
+            & (cls.user != user_id)
+            & cls.expires_at.is_null()
         )
         return not others.exists()
 
@@ -146,8 +153,13 @@ class Membership(BaseModel):
 
     @classmethod
     def role_stays(cls, org_id: str, role: str, leaving: list) -> bool:
-        """Whether a member of ``org_id`` not in ``leaving`` holds ``role``."""
-        stay = (cls.org == org_id) & (cls.role == role) & cls.user.not_in(leaving)
+        """Whether a member of ``org_id`` not in ``leaving`` holds ``role`` for good."""
+        stay = (
+            (cls.org == org_id)
+            & (cls.role == role)
+            & cls.user.not_in(leaving)
+            & cls.expires_at.is_null()
+        )
         return cls.select().where(stay).exists()
 
     @classmethod
@@ -208,6 +220,8 @@ class Invitation(BaseModel):
     expires_at = peewee.DateTimeField()
     accepted_by = peewee.CharField(max_length=200, null=True)
     ended_at = peewee.DateTimeField(null=True)
+    # The membership it gives lapses this many days after acceptance (None: never).
+    membership_days = peewee.IntegerField(null=True)
 
     @classmethod
     def find(cls, invitation_id: str | None) -> "Invitation | None":

@@ -234,6 +234,7 @@ class Grant(BaseModel):
     org_id: str
     role = peewee.CharField(max_length=64)
     created_at = peewee.DateTimeField(default=utcnow)
+    expires_at = peewee.DateTimeField(null=True)  # when it lapses (UTC; None: never)
 
     class Meta:
         indexes = (

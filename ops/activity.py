@@ -46,6 +46,27 @@ ENTRY_OVERHEAD = 120  # bytes per LRU entry beyond its id string (node, float, d
 MAX_ID = 200  # User.id's column
 LOCK_TIMEOUT_MS = 1000  # PostgreSQL: the most a batch waits for a lock (rows are skipped)
 _clock = time.monotonic  # the tests move it
+_TABLE = User._meta.table_name
+_SQLITE_UPDATE = (
+    f'UPDATE "{_TABLE}" SET last_active_at = ? WHERE id = ? '
+    "AND (last_active_at IS NULL OR last_active_at < ?)"
+)
+# PostgreSQL, one round trip: the batch's rows locked FOR NO KEY UPDATE SKIP LOCKED (in id
+# order), those moved forward, and the ids of existing rows another transaction holds
+# returned (written at the next flush). Rows no user has are neither.
+_PG_UPDATE = f"""SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms';
+WITH want (id, at) AS (SELECT * FROM unnest(%s::text[], %s::timestamp[])),
+locked AS (
+    SELECT u.id FROM "{_TABLE}" u WHERE u.id = ANY(%s::text[])
+    ORDER BY u.id FOR NO KEY UPDATE SKIP LOCKED
+),
+moved AS (
+    UPDATE "{_TABLE}" u SET last_active_at = w.at FROM want w, locked l
+    WHERE u.id = w.id AND l.id = w.id AND (u.last_active_at IS NULL OR u.last_active_at < w.at)
+)
+SELECT w.id FROM want w
+WHERE NOT EXISTS (SELECT 1 FROM locked l WHERE l.id = w.id)
+AND EXISTS (SELECT 1 FROM "{_TABLE}" u WHERE u.id = w.id)"""
 
 
 def _storable(user_id: object) -> bool:
@@ -143,34 +164,22 @@ class Activity:
 
     def _write(self, batch: list, pending: dict) -> list:
         """One batch in its own transaction; returns the ids to try again (rows held by
-        another transaction)."""
-        postgres = not isinstance(db.obj, peewee.SqliteDatabase)
-        busy: list = []
+        another transaction). One statement of fixed text whatever the batch (the ids and
+        times are parameters; building a peewee query of a 500-branch CASE per batch was 13%
+        of a worker's time under varied checks), one round trip on PostgreSQL."""
+        field = User.last_active_at
+        ids = list(batch)
+        times = [field.db_value(pending[u]) for u in ids]
         with db.connection_context():
-            with db.atomic("IMMEDIATE") if not postgres else db.atomic():
-                ids = batch
-                if postgres:
-                    db.execute_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'")
-                    locked = (
-                        User.select(User.id)
-                        .where(User.id.in_(batch))
-                        .order_by(User.id)
-                        .for_update("FOR NO KEY UPDATE", skip_locked=True)  # type: ignore[arg-type]
+            if isinstance(db.obj, peewee.SqliteDatabase):
+                with db.atomic("IMMEDIATE"):  # one prepared statement, run per row
+                    db.connection().executemany(
+                        _SQLITE_UPDATE, [(at, u, at) for u, at in zip(ids, times)]
                     )
-                    ids = [row.id for row in locked]
-                    if len(ids) < len(batch):  # existing rows someone else holds
-                        got = set(ids)
-                        rest = [u for u in batch if u not in got]
-                        busy = [row.id for row in User.select(User.id).where(User.id.in_(rest))]
-                if ids:
-                    field = User.last_active_at
-                    at = peewee.Case(User.id, [(u, field.db_value(pending[u])) for u in ids])
-                    (
-                        User.update(last_active_at=at)
-                        .where(User.id.in_(ids) & (field.is_null() | (field < at)))
-                        .execute()
-                    )
-        return busy
+                return []
+            with db.atomic():
+                cursor = db.execute_sql(_PG_UPDATE, (ids, times, ids))
+                return [row[0] for row in cursor.fetchall()]
 
     def _requeue(self, ids: list, pending: dict) -> None:
         """Put back what was not written, unless a newer mark came meanwhile."""

@@ -1,11 +1,13 @@
 """The decision log: one JSON line per decision, written off the request path.
 
-A request thread only puts a tuple of what it already holds on a queue; one writer thread
-per process formats the JSON lines (compact) and appends them to the file in batches. A
-request that decides many times (a batch, the actions) opens ``request()``: its decisions
-are kept in a list and handed over as ONE queued item with one time and one request context
-when it ends, so the writer is woken once per request, not once per decision; the writer
-still writes one line per decision, the same line as a decision recorded alone.
+A request thread only appends a tuple of what it already holds to a deque (no lock, no
+thread woken: waking the writer per request cost about 11 µs of CPU and was the largest
+item of a repeated check's profile); one writer thread per process wakes every
+``DRAIN_SECONDS`` (or at once for ``flush`` and ``close``), formats the JSON lines (compact)
+and appends them to the file in batches. A request that decides many times (a batch, the
+actions) opens ``request()``: its decisions are kept in a list and handed over as ONE item
+with one time and one request context when it ends; the writer still writes one line per
+decision, the same line as a decision recorded alone.
 Sampling (``DECISION_LOG_SAMPLE``, 0..1) and switching it off (``DECISION_LOG=off``) are
 config. ``flask decisions replay`` reads the file back, rotated files included.
 
@@ -31,6 +33,7 @@ It is bounded and it survives a failing disk:
 """
 
 import atexit
+import collections
 import contextlib
 import datetime
 import errno
@@ -38,7 +41,6 @@ import fcntl
 import json
 import logging
 import os
-import queue
 import random
 import re
 import threading
@@ -58,6 +60,7 @@ MAX_QUEUE = 20_000  # about 0.9 kB each queued: some 18 MB per worker at most
 MAX_BYTES = 100 * 1000 * 1000
 BACKUPS = 5
 BATCH = 1000
+DRAIN_SECONDS = 0.05  # how long a decision may wait to be written (flush() does not wait)
 RETRY_SECONDS = (0.2, 5.0)  # first retry after a write error, and the longest wait
 
 _writers: dict = {}
@@ -86,7 +89,9 @@ class _Writer(threading.Thread):
         backups: int = BACKUPS,
     ):
         super().__init__(name="decision-log", daemon=True)
-        self.queue: queue.SimpleQueue = queue.SimpleQueue()
+        # appended by request threads, popped by the writer: both atomic on a deque
+        self.queue: collections.deque = collections.deque()
+        self._wake = threading.Event()  # set by flush() and close(): drain now
         self.path = path
         self.max_queue, self.max_bytes, self.backups = max_queue, max_bytes, backups
         self.error: str | None = None  # why writing fails, while it does
@@ -110,28 +115,35 @@ class _Writer(threading.Thread):
             return
         with self._counting:
             self._queued += n
-        self.queue.put(item)
+        self.queue.append(item)
 
     def flush(self, timeout: float = 5.0) -> None:
         """Wait (at most ``timeout``) until what was queued before is written."""
         done = threading.Event()
-        self.queue.put(done)  # never dropped: a flush is not a record
+        self.queue.append(done)  # never dropped: a flush is not a record
+        self._wake.set()
         done.wait(timeout)
 
     def close(self, timeout: float = 5.0) -> None:
         """Write what is queued (unless failing), then stop the thread."""
         self._closing.set()
-        self.queue.put(None)
+        self.queue.append(None)
+        self._wake.set()
         self.join(timeout)
 
     # -- the writer thread --------------------------------------------------------------
     def run(self) -> None:
         while True:
-            batch = [self.queue.get()]
+            if not self.queue:
+                self._wake.wait(DRAIN_SECONDS)
+                self._wake.clear()
+                if not self.queue:
+                    continue
+            batch: list = []
             try:
                 while len(batch) < BATCH:
-                    batch.append(self.queue.get_nowait())
-            except queue.Empty:
+                    batch.append(self.queue.popleft())
+            except IndexError:
                 pass
             lines: list[str] = []
             events, stop = [], False

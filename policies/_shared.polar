@@ -18,6 +18,12 @@
 #   RoleChange       change_role   from_role, to_role, is_self, last_of_role
 #   Membership       remove        role, is_self, last_of_role
 #   Grant            grant, revoke role; its parent is the resource the role is on
+#                    (to a member or to a team: the same rules)
+#   Team             manage (create, rename, delete, add and remove members), assign_role
+#                                  role (the org role the team holds; nil: none),
+#                                  to_role (the role assign_role gives; nil: none)
+# A team's members hold its roles as their own (its org role and its grants): who may
+# manage a team is who may hand out what it holds.
 # `last_of_role` is true when no other active member of the organization holds that role.
 # These are the only attributes a management resource shows the policy, and the service
 # computes them, for a preview on /v1/authorize as for the write (access/previews.py):
@@ -35,10 +41,28 @@ attribute("Membership", "role");
 attribute("Membership", "is_self");
 attribute("Membership", "last_of_role");
 attribute("Grant", "role");
+attribute("Team", "role");
+attribute("Team", "to_role");
 
 actor User {}
 
-allow(actor, action, resource) if has_permission(actor, action, resource);
+allow(actor, action, resource) if
+  has_permission(actor, action, resource) and
+  not context_refuses(actor, action, resource);
+
+# ---------------------------------------------------------------- request context
+# A check may carry a `context` object (docs/API.md 1.3, "Request context"): facts about the
+# request itself, such as the caller's IP address. A style declares the ones its rules read,
+# on which resource type and of which kind (string, boolean, integer, ip), with
+# context_attribute(Type, name, kind); a rule reads them as `actor.context.<name>` (nil when
+# the check did not send it), and `actor.context.ip_in(list)` says whether the context's ip
+# lies in one of a list of CIDR ranges. Nothing else of the request is shown, and only on
+# that type, so the answer stays a function of the view and those attributes (the memo keys
+# on them). A style refuses what its roles allow with context_refuses(actor, action,
+# resource): a rule that needs context it was not sent refuses, with a reason(...). Read it
+# in permission rules only: the roles a has_role rule derives are kept without it.
+context_attribute(_type, _name, _kind) if false;
+context_refuses(_actor, _action, _resource) if false;
 
 # A style states its settings with setting(name, value) and the caller attributes it reads
 # with attribute(Type, name). These never hold; they only let a style state none.

@@ -26,6 +26,44 @@ attribute("License", "kind");
 attribute_value("License", "kind", "cloud");
 attribute_value("License", "kind", "desktop");
 
+# ---------------------------------------------------------------- request context
+# docs/API.md 1.3, "Request context"; kept together here, apart from the role rules. The
+# organization's setting `admin_ip_allowlist` (a list of CIDR ranges) limits where its
+# settings may be changed from: the edits of details, legal and billing information ([P1]
+# "Edit Organization Settings (Owners only)"). A check of one of these actions on the
+# Organization of an org that set a list is allowed only when its context names an `ip` in
+# the list; without one, or outside it, it is refused with the reason below. Without a list
+# (or null) nothing changes. [P1] and [P0] state no restriction by network: our addition,
+# reading "Organization Settings" as the three edit_* actions.
+context_attribute("Organization", "ip", "ip");
+attribute("Organization", "admin_ip_allowlist");
+ip_guarded("edit_details");
+ip_guarded("edit_legal");
+ip_guarded("edit_billing");
+context_refuses(actor: User, action: String, org: Organization) if
+  ip_guarded(action) and
+  org.admin_ip_allowlist != nil and
+  not actor.context.ip_in(org.admin_ip_allowlist);
+# A refusal says which: no address sent, or one outside the list.
+reason(actor: User, "edit_details", org: Organization,
+  "the organization accepts changes to its settings only from its IP allow-list, and the check's context names no ip") if
+  context_refuses(actor, "edit_details", org) and actor.context.ip = nil;
+reason(actor: User, "edit_details", org: Organization,
+  "the organization accepts changes to its settings only from its IP allow-list, and the check's context ip is not in it") if
+  context_refuses(actor, "edit_details", org) and actor.context.ip != nil;
+reason(actor: User, "edit_legal", org: Organization,
+  "the organization accepts changes to its settings only from its IP allow-list, and the check's context names no ip") if
+  context_refuses(actor, "edit_legal", org) and actor.context.ip = nil;
+reason(actor: User, "edit_legal", org: Organization,
+  "the organization accepts changes to its settings only from its IP allow-list, and the check's context ip is not in it") if
+  context_refuses(actor, "edit_legal", org) and actor.context.ip != nil;
+reason(actor: User, "edit_billing", org: Organization,
+  "the organization accepts changes to its settings only from its IP allow-list, and the check's context names no ip") if
+  context_refuses(actor, "edit_billing", org) and actor.context.ip = nil;
+reason(actor: User, "edit_billing", org: Organization,
+  "the organization accepts changes to its settings only from its IP allow-list, and the check's context ip is not in it") if
+  context_refuses(actor, "edit_billing", org) and actor.context.ip != nil;
+
 # ---------------------------------------------------------------- organization
 resource Organization {
   roles = ["owner", "manager", "editor", "reader", "member"];
@@ -322,6 +360,27 @@ grant_manager(actor: User, resource) if
     not resource matches License and
     has_permission(actor, "assign_roles", resource.organization);
 
+# ---------------------------------------------------------------- teams
+# The pages name no teams. Reading chosen: a team hands its org role and its resource roles
+# to each of its members, so it is managed as those roles are handed out one by one ([P1]
+# Manager: "Invite, remove, and assign roles up to Manager."): whoever may assign roles
+# creates, renames, deletes and fills teams whose org role is within their reach (or that
+# hold none), and gives a team only a role within it. Its grants on resources are Grants,
+# decided by the rules above as for a member.
+resource Team {
+  permissions = ["manage", "assign_role"];
+}
+has_permission(actor: User, "manage", team: Team) if
+    has_permission(actor, "assign_roles", team.organization) and
+    team_role_within_reach(actor, team.role, team.organization);
+has_permission(actor: User, "assign_role", team: Team) if
+    has_permission(actor, "assign_roles", team.organization) and
+    team_role_within_reach(actor, team.role, team.organization) and
+    team_role_within_reach(actor, team.to_role, team.organization);
+team_role_within_reach(_actor: User, role, _org: Organization) if role = nil;
+team_role_within_reach(actor: User, role: String, org: Organization) if
+    may_handle_role(actor, role, org);
+
 # ---------------------------------------------------------------- why a refusal
 # reason(actor, action, resource, text) (see _shared.polar): one per limit of the rules
 # above; a refusal shows the first that holds.
@@ -411,6 +470,25 @@ reason(actor: User, "revoke", grant: Grant,
        "{a actor_role} may not take back roles on a {type}; Owners and Managers do") if
     not grant_manager(actor, grant.parent);
 
+# Teams: as assigning roles ([P1] "assign roles up to Manager").
+reason(actor: User, "manage", team: Team,
+       "{a actor_role} may not manage teams; Owners and Managers do") if
+    not has_permission(actor, "assign_roles", team.organization);
+reason(actor: User, "manage", team: Team,
+       "{a actor_role} may manage teams only up to {actor_role}, and this team is {a role}") if
+    has_permission(actor, "assign_roles", team.organization) and
+    not team_role_within_reach(actor, team.role, team.organization);
+reason(actor: User, "assign_role", team: Team,
+       "{a actor_role} may not give teams roles; Owners and Managers do") if
+    not has_permission(actor, "assign_roles", team.organization);
+reason(actor: User, "assign_role", team: Team,
+       "{a actor_role} may give teams roles only up to {actor_role}, and this team is {a role}") if
+    has_permission(actor, "assign_roles", team.organization) and
+    not team_role_within_reach(actor, team.role, team.organization);
+reason(actor: User, "assign_role", team: Team,
+       "{a actor_role} may give teams roles only up to {actor_role}, not {to_role}") if
+    has_permission(actor, "assign_roles", team.organization) and
+    not team_role_within_reach(actor, team.to_role, team.organization);
 # ---------------------------------------------------------------- verified domains and requests to join (issue 28)
 # The pages describe neither; these readings follow the rules for inviting, since a
 # verified domain and an approved request both bring people in without an invitation.

@@ -24,6 +24,44 @@ setting("creator_role", "org_admin");
 setting("initial_resource_type", "Space");
 setting("initial_resource_name", "My Workspace");
 
+# ---------------------------------------------------------------- request context
+# docs/API.md 1.3, "Request context"; kept together here, apart from the role rules. The
+# organization's setting `admin_ip_allowlist` (a list of CIDR ranges) limits where its
+# settings may be changed from: the edits of details, legal and billing information ([R2]
+# "Organization settings"). A check of one of these actions on the Organization of an org
+# that set a list is allowed only when its context names an `ip` in the list; without one,
+# or outside it, it is refused with the reason below. Without a list (or null) nothing
+# changes. [R1] and [R2] state no restriction by network (the Security link of [R2] leads to
+# no setting): our addition, reading "Organization settings" as the three edit_* actions.
+context_attribute("Organization", "ip", "ip");
+attribute("Organization", "admin_ip_allowlist");
+ip_guarded("edit_details");
+ip_guarded("edit_legal");
+ip_guarded("edit_billing");
+context_refuses(actor: User, action: String, org: Organization) if
+  ip_guarded(action) and
+  org.admin_ip_allowlist != nil and
+  not actor.context.ip_in(org.admin_ip_allowlist);
+# A refusal says which: no address sent, or one outside the list.
+reason(actor: User, "edit_details", org: Organization,
+  "the organization accepts changes to its settings only from its IP allow-list, and the check's context names no ip") if
+  context_refuses(actor, "edit_details", org) and actor.context.ip = nil;
+reason(actor: User, "edit_details", org: Organization,
+  "the organization accepts changes to its settings only from its IP allow-list, and the check's context ip is not in it") if
+  context_refuses(actor, "edit_details", org) and actor.context.ip != nil;
+reason(actor: User, "edit_legal", org: Organization,
+  "the organization accepts changes to its settings only from its IP allow-list, and the check's context names no ip") if
+  context_refuses(actor, "edit_legal", org) and actor.context.ip = nil;
+reason(actor: User, "edit_legal", org: Organization,
+  "the organization accepts changes to its settings only from its IP allow-list, and the check's context ip is not in it") if
+  context_refuses(actor, "edit_legal", org) and actor.context.ip != nil;
+reason(actor: User, "edit_billing", org: Organization,
+  "the organization accepts changes to its settings only from its IP allow-list, and the check's context names no ip") if
+  context_refuses(actor, "edit_billing", org) and actor.context.ip = nil;
+reason(actor: User, "edit_billing", org: Organization,
+  "the organization accepts changes to its settings only from its IP allow-list, and the check's context ip is not in it") if
+  context_refuses(actor, "edit_billing", org) and actor.context.ip != nil;
+
 # ---------------------------------------------------------------- organization
 resource Organization {
   roles = ["org_admin", "billing_admin", "user_admin", "member"];
@@ -229,6 +267,29 @@ has_permission(actor: User, "revoke", grant: Grant) if
 space_assigner(actor: User, space: Space) if
     has_permission(actor, "assign_users", space);
 
+# ---------------------------------------------------------------- teams
+# The pages name no organization teams. Reading chosen: a team hands its organization role
+# to its members, so it is managed as members are: [R1] "User Admins can only add users
+# with Member access" and "cannot promote or demote an organization member", so a User
+# Admin manages teams that hold no role or Member, an Organization Admin every team, and
+# only an Organization Admin gives a team a role. A team's spaces are Grants (the rules
+# above: assigned as a user is, Member only).
+resource Team {
+  permissions = ["manage", "assign_role"];
+}
+has_permission(actor: User, "manage", team: Team) if
+    has_role(actor, "org_admin", team.organization);
+has_permission(actor: User, "manage", team: Team) if
+    has_role(actor, "user_admin", team.organization) and
+    team_of_members(team);
+team_of_members(team: Team) if team.role = nil;
+team_of_members(team: Team) if team.role = "member";
+has_permission(actor: User, "assign_role", team: Team) if
+    has_role(actor, "org_admin", team.organization) and
+    team_role_declared(team.to_role);
+team_role_declared(role) if role = nil;
+team_role_declared(role: String) if rank(role, _);
+
 # ---------------------------------------------------------------- why a refusal
 # reason(actor, action, resource, text) (see _shared.polar): one per limit of the rules
 # above; a refusal shows the first that holds.
@@ -302,6 +363,24 @@ reason(actor: User, "revoke", grant: Grant,
        "{a actor_role} may not take users off spaces; Organization Admins and User Admins do") if
     not space_assigner(actor, grant.parent);
 
+
+# Teams: [R1] "User Admins can only add users with Member access", "cannot promote or
+# demote an organization member".
+reason(actor: User, "manage", team: Team,
+       "{a actor_role} may not manage teams; Organization Admins and User Admins do") if
+    not has_role(actor, "org_admin", team.organization) and
+    not has_role(actor, "user_admin", team.organization);
+reason(actor: User, "manage", team: Team,
+       "a User Admin manages only teams of Members, and this team is {a role}") if
+    has_role(actor, "user_admin", team.organization) and
+    not has_role(actor, "org_admin", team.organization) and
+    not team_of_members(team);
+reason(actor: User, "assign_role", team: Team,
+       "{a actor_role} may not give teams roles; only Organization Admins do") if
+    not has_role(actor, "org_admin", team.organization);
+reason(_actor: User, "assign_role", team: Team,
+       "respond.io has no role {to_role}") if
+    not team_role_declared(team.to_role);
 # ---------------------------------------------------------------- verified domains and requests to join (issue 28)
 # The pages describe neither; these readings follow the rules for adding users, since a
 # verified domain and an approved request both bring people in without an invitation.

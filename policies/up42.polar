@@ -43,6 +43,44 @@ setting("creator_role", "admin");
 setting("personal_resource_type", "Workspace");
 setting("personal_resource_id", "ws-{user}");
 
+# ---------------------------------------------------------------- request context
+# docs/API.md 1.3, "Request context"; kept together here, apart from the role rules. The
+# organization's setting `admin_ip_allowlist` (a list of CIDR ranges) limits where its
+# settings may be changed from: the edits of details, legal and billing information ([U]
+# table "Modify organization details"). A check of one of these actions on the Organization
+# of an org that set a list is allowed only when its context names an `ip` in the list;
+# without one, or outside it, it is refused with the reason below. Without a list (or null)
+# nothing changes. [U] states no restriction by network: our addition, reading "organization
+# details" as the three edit_* actions.
+context_attribute("Organization", "ip", "ip");
+attribute("Organization", "admin_ip_allowlist");
+ip_guarded("edit_details");
+ip_guarded("edit_legal");
+ip_guarded("edit_billing");
+context_refuses(actor: User, action: String, org: Organization) if
+  ip_guarded(action) and
+  org.admin_ip_allowlist != nil and
+  not actor.context.ip_in(org.admin_ip_allowlist);
+# A refusal says which: no address sent, or one outside the list.
+reason(actor: User, "edit_details", org: Organization,
+  "the organization accepts changes to its settings only from its IP allow-list, and the check's context names no ip") if
+  context_refuses(actor, "edit_details", org) and actor.context.ip = nil;
+reason(actor: User, "edit_details", org: Organization,
+  "the organization accepts changes to its settings only from its IP allow-list, and the check's context ip is not in it") if
+  context_refuses(actor, "edit_details", org) and actor.context.ip != nil;
+reason(actor: User, "edit_legal", org: Organization,
+  "the organization accepts changes to its settings only from its IP allow-list, and the check's context names no ip") if
+  context_refuses(actor, "edit_legal", org) and actor.context.ip = nil;
+reason(actor: User, "edit_legal", org: Organization,
+  "the organization accepts changes to its settings only from its IP allow-list, and the check's context ip is not in it") if
+  context_refuses(actor, "edit_legal", org) and actor.context.ip != nil;
+reason(actor: User, "edit_billing", org: Organization,
+  "the organization accepts changes to its settings only from its IP allow-list, and the check's context names no ip") if
+  context_refuses(actor, "edit_billing", org) and actor.context.ip = nil;
+reason(actor: User, "edit_billing", org: Organization,
+  "the organization accepts changes to its settings only from its IP allow-list, and the check's context ip is not in it") if
+  context_refuses(actor, "edit_billing", org) and actor.context.ip != nil;
+
 # ---------------------------------------------------------------- account
 resource Organization {
   roles = ["admin", "member"];
@@ -203,6 +241,22 @@ resource Grant {
 # UP42 has no per-resource roles: access comes from the account role alone, so no grant
 # is ever allowed (there is no has_permission rule for Grant).
 
+# ---------------------------------------------------------------- teams
+# The page names no teams. Reading chosen: a team hands its account role to its members,
+# so teams are managed by those who change user roles ([U] table: Change user roles:
+# Member no, Admin yes), who may give a team either role (or none). UP42 has no resource
+# roles, so a team holds no grant (no Grant rule allows one).
+resource Team {
+  permissions = ["manage", "assign_role"];
+}
+has_permission(actor: User, "manage", team: Team) if
+    has_permission(actor, "change_roles", team.organization);
+has_permission(actor: User, "assign_role", team: Team) if
+    has_permission(actor, "change_roles", team.organization) and
+    team_role_declared(team.to_role);
+team_role_declared(role) if role = nil;
+team_role_declared(role: String) if rank(role, _);
+
 # ---------------------------------------------------------------- why a refusal
 # reason(actor, action, resource, text) (see _shared.polar): one per limit of the rules
 # above; a refusal shows the first that holds.
@@ -267,6 +321,17 @@ reason(_actor: User, "grant", _grant: Grant,
 reason(_actor: User, "revoke", _grant: Grant,
        "UP42 has no roles on resources: access comes from the account role alone");
 
+
+# Teams: [U] table: Change user roles: Member no, Admin yes.
+reason(actor: User, "manage", team: Team,
+       "{a actor_role} may not manage teams; Admins do") if
+    not has_permission(actor, "change_roles", team.organization);
+reason(actor: User, "assign_role", team: Team,
+       "{a actor_role} may not give teams roles; Admins do") if
+    not has_permission(actor, "change_roles", team.organization);
+reason(_actor: User, "assign_role", team: Team,
+       "UP42 has no role {to_role}: a user is an Admin or a Member") if
+    not team_role_declared(team.to_role);
 # ---------------------------------------------------------------- verified domains and requests to join (issue 28)
 # The page describes neither; these readings follow the rules for inviting, since a
 # verified domain and an approved request both bring people in without an invitation.

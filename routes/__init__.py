@@ -29,6 +29,8 @@ from routes import (
     orgs,
     policies,
     resources,
+    scim,
+    teams,
     users,
     webhooks,
 )
@@ -48,10 +50,12 @@ BLUEPRINTS = [
     invitations.bp,
     users.bp,
     resources.bp,
+    teams.bp,
     events.bp,
     webhooks.bp,
     keys.bp,
     console.bp,
+    scim.bp,
     domains.bp,  # verified domains and requests to join (issue 28)
 ]
 

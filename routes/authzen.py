@@ -13,8 +13,10 @@ action; resource ``type`` and ``id`` -> the resource, its ``properties`` -> inli
 attributes, ``properties.org`` -> its organization (else the one org that registered it,
 else the subject's one organization), the property the style names in
 ``setting("authzen_owner_property", ...)`` (default ``owner``) -> its owner, a user's id or
-email. ``context`` is accepted and not read; the answer's ``context`` carries the decision
-id and the reason. Errors are problem documents with the specification's status codes:
+email. ``context``: the attributes a style declares (``context_attribute``, docs/API.md
+1.3) are read, of their kind (else a 400 naming ``context.<name>``); any other key is
+ignored, as the specification lets a PEP send more. The answer's ``context`` carries the
+decision id and the reason. Errors are problem documents with the specification's status codes:
 400 for a malformed request (``errors`` naming the field), 401 without a valid key.
 """
 
@@ -28,6 +30,7 @@ from access import listing, previews
 from access.decisions import Decision, allowed_actions, count, new_decision_id
 from access.errors import DomainError, Invalid, Malformed
 from access.targets import TargetBuilder
+from authz.engine import asking
 from models import Membership, User, db
 from ops import decisionlog
 from routes import core, decisions
@@ -35,7 +38,7 @@ from routes.context import policy, targets, touch_last_active
 from routes.errors import flatten, status_of
 from routes.openapi import doc
 from routes.pagination import decode, encode
-from routes.schemas import JSONObject, Ref, Text, action_name, identifier
+from routes.schemas import JSONObject, Ref, Text, action_name, identifier, load_context
 
 bp = Blueprint("authzen", __name__)
 
@@ -196,6 +199,21 @@ def _load(schema_cls: type[Schema], data: Any, prefix: str = "") -> Any:
         raise Malformed(f"invalid fields: {', '.join(sorted(errors))}", errors) from exc
 
 
+def _context(loaded: dict, prefix: str = "") -> dict:
+    """An evaluation's ``context`` as the policy reads it, in place: the attributes some
+    style declares, loaded to their kind (a 400 naming ``context.<name>``); other keys are
+    the PEP's own and ignored."""
+    given = loaded.get("context") or {}
+    kinds = policy().context_kinds
+    read = {k: v for k, v in given.items() if k in kinds}
+    try:
+        loaded["context"] = load_context(kinds, read)
+    except ValidationError as exc:
+        errors = flatten(exc.messages, f"{prefix}.context" if prefix else "context")
+        raise Malformed(f"invalid fields: {', '.join(sorted(errors))}", errors) from exc
+    return loaded
+
+
 # ---------------------------------------------------------------- before the view
 def begin() -> None:
     """Before an AuthZEN request (the app's before-request hook): what ``/v1/authorize``
@@ -311,6 +329,7 @@ def _decide(loaded: dict, builder: TargetBuilder, tally: dict, field: str = "res
         "action": action,
         "resource": _ref(builder, subject["id"], loaded["resource"], field),
         "explain": False,
+        "context": loaded.get("context") or {},
     }
     try:
         decision = core.answer(check, decisions.call(), tally, f"{field}.properties")
@@ -336,7 +355,7 @@ def _answer(decision: Decision) -> dict:
 @doc(request=EvaluationRequest, response=Decided)
 def evaluation() -> ResponseReturnValue:
     """AuthZEN Access Evaluation: may the subject do the action on the resource?"""
-    loaded = _load(EvaluationRequest, g.body)
+    loaded = _context(_load(EvaluationRequest, g.body))
     builder, tally = targets(), {}  # type: TargetBuilder, dict
     decision = _decide(loaded, builder, tally)
     count(tally)
@@ -370,7 +389,7 @@ def evaluations() -> ResponseReturnValue:
         where = f"evaluations.{key}"
         if not isinstance(item, dict):
             raise Malformed(f"invalid fields: {where}", {where: ["not an object"]})
-        loaded.append((key, _load(EvaluationRequest, {**defaults, **item}, where)))
+        loaded.append((key, _context(_load(EvaluationRequest, {**defaults, **item}, where), where)))
     builder, tally = targets(), {}  # type: TargetBuilder, dict
     answers = []
     with decisionlog.request():  # the evaluations' decisions: one queued log item
@@ -495,20 +514,21 @@ def search_resource() -> ResponseReturnValue:
 @doc(request=ActionSearchRequest, response=SearchAnswer)
 def search_action() -> ResponseReturnValue:
     """AuthZEN Action Search: every action the policy allows the subject on the resource."""
-    loaded = _load(ActionSearchRequest, g.body)
+    loaded = _context(_load(ActionSearchRequest, g.body))
     _page_of(loaded)  # one page holds every action: a token is checked, and there is no next
     builder, subject = targets(), loaded["subject"]
     if subject["type"] != "user":
         return _results([], {"next": None})
     ref = _ref(builder, subject["id"], loaded["resource"], "resource")
     snapshot = policy()
-    if previews.is_management(ref):
-        actions = previews.allowed_actions(
-            core.preview_context(decisions.call()), builder, subject["id"], ref
-        )
-    else:
-        target = builder.target(ref, "resource.properties") if ref["org"] else None
-        actions = allowed_actions(snapshot, builder, subject["id"], target)
+    with asking(loaded["context"]):  # the declared request context, as for an evaluation
+        if previews.is_management(ref):
+            actions = previews.allowed_actions(
+                core.preview_context(decisions.call()), builder, subject["id"], ref
+            )
+        else:
+            target = builder.target(ref, "resource.properties") if ref["org"] else None
+            actions = allowed_actions(snapshot, builder, subject["id"], target)
     touch_last_active(subject["id"])
     core.counted(builder.facts)
     return _results([{"name": a} for a in actions], {"next": None})

@@ -26,6 +26,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(decisions_group)
     app.cli.add_command(outbox_group)
     app.cli.add_command(invitations_group)
+    app.cli.add_command(access_group)
     app.cli.add_command(webhooks_group)
 
 
@@ -449,6 +450,25 @@ def invitations_expire() -> None:
     with db.connection_context():
         count = expire_due(_worker_context())
     click.echo(f"expired {count} invitations")
+
+
+@click.group("access", cls=AppGroup, help="Access that expires.")
+def access_group() -> None:
+    pass
+
+
+@access_group.command(
+    "expire",
+    help="Remove the memberships, grants, team memberships and team grants past their "
+    "expires_at, each recorded once (any scheduler can run it; make run's worker does every "
+    "minute). Decisions never allow past an expiry, whether or not this has run.",
+)
+def access_expire() -> None:
+    from access.expiry import expire_due
+
+    with db.connection_context():
+        count = expire_due(_worker_context())
+    click.echo(f"removed {count} lapsed memberships, grants and team places")
 
 
 @click.group("webhooks", cls=AppGroup, help="Webhook endpoints and deliveries.")

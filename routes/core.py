@@ -29,7 +29,8 @@ from access.context import Context
 from access.decisions import Decision, allowed_actions, count, decide, decide_ref, new_decision_id
 from access.errors import Invalid
 from access.targets import TargetBuilder
-from authz.engine import PolicySet, evaluations
+from authz.engine import PolicySet, asking, evaluations
+from authz.view import build_view
 from models.generation import parse_token, token
 from ops import decisionlog, tracing
 from ops.activity import ACTIVITY
@@ -41,6 +42,8 @@ from routes.schemas import (
     AuthorizeRequest,
     BatchRequest,
     JSONObject,
+    ValidationError,
+    load_context,
 )
 
 Clock = Callable[[], Any]
@@ -139,7 +142,7 @@ def loaded(schema_cls: type, body: dict) -> Any:
 
 # ---------------------------------------------------------------- parse: the lean checks
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-_CHECK_KEYS = frozenset(("actor", "action", "resource", "explain"))
+_CHECK_KEYS = frozenset(("actor", "action", "resource", "explain", "context"))
 _RESOURCE_KEYS = frozenset(("type", "id", "org", "parent", "owner", "attributes"))
 
 
@@ -232,7 +235,31 @@ def _check(check: Any, level: int = 1) -> dict | None:
     resource = _resource(check.get("resource"), level + 2)
     if resource is None:
         return None
-    return {"actor": actor, "action": action, "resource": resource, "explain": explain}
+    context = check.get("context", {})
+    if type(context) is not dict or (
+        context and (not _plain(context, level + 1) or _too_large(context))
+    ):
+        return None
+    return {
+        "actor": actor,
+        "action": action,
+        "resource": resource,
+        "explain": explain,
+        "context": context,
+    }
+
+
+def checked_context(check: dict, call: Call, field: str = "context") -> dict:
+    """The check's ``context`` loaded against the context attributes the live policy
+    declares (routes/schemas/context.py), in place; a 422 naming ``<field>.<name>`` for
+    one no style declares or of another kind."""
+    try:
+        check["context"] = load_context(call.snapshot.context_kinds, check.get("context") or {})
+    except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_": exc.messages}
+        errors = {f"{field}.{name}": list(texts) for name, texts in messages.items()}
+        raise Invalid(f"invalid fields: {', '.join(sorted(errors))}", errors) from exc
+    return check["context"]
 
 
 def _quick(check: Any) -> tuple | None:
@@ -286,13 +313,24 @@ def answer(check: dict, call: Call, tally: dict | None = None, field: str = "res
     (``decide_ref``). ``tally``: the request's decision counts (None: counted here).
     ``field``: where the check's resource sits in the body, named by a 422 (a resource
     several orgs registered, no org named)."""
+    context = check.get("context")
+    if context:  # the request context the policy reads: never a known answer (those lack it)
+        with asking(context):
+            return _answer(check, call, tally, field, bool(context))
+    return _answer(check, call, tally, field, False)
+
+
+def _answer(check: dict, call: Call, tally: dict | None, field: str, context: bool) -> Decision:
     builder, resource = call.builder, check["resource"]
     actor, action = check["actor"]["id"], check["action"]
     org_named(resource, field)
     management = previews.is_management(resource)
-    if check["explain"] and not management:
+    if (check["explain"] or context) and not management:
         target = builder.target(resource, field)
-        return decide(call.snapshot, builder, actor, action, target, explain=True, tally=tally)
+        decision = decide(
+            call.snapshot, builder, actor, action, target, explain=check["explain"], tally=tally
+        )
+        return _with_policy_reason(decision, call, actor, action, target)
     own = tally is None
     tally = {} if tally is None else tally
     if management:  # what the write would do, on the write's facts
@@ -310,6 +348,27 @@ def answer(check: dict, call: Call, tally: dict | None = None, field: str = "res
     if own:
         count(tally)
     return decision
+
+
+def _with_policy_reason(
+    decision: Decision, call: Call, actor: str, action: str, target: Any
+) -> Decision:
+    """An explained deny on a type whose rules read request context, with the policy's
+    first ``reason(...)`` that holds (a missing or refused context attribute says so)."""
+    expl = decision.explanation
+    if decision.allowed or expl is None or target is None or call.builder.outside(target):
+        return decision
+    engine = call.snapshot.engines.get(target.org.style)
+    if engine is None or not engine.context_attributes.get(target.node.type):
+        return decision
+    facts = call.builder.actor(actor, target)
+    if not facts.known:
+        return decision
+    texts = engine.reasons(action, build_view(engine, actor, target.chain, facts))
+    if not texts:
+        return decision
+    reason = f"{engine.style}: {texts[0]}"
+    return decision._replace(reason=reason, explanation={**expl, "reason": reason})
 
 
 def preview_context(call: Call) -> Context:
@@ -341,6 +400,7 @@ def single(body: dict, call: Call) -> str:
     check = _check(body)
     if check is None:  # not in the canonical form: the schema loads it, or names what is wrong
         check = loaded(AuthorizeRequest, body)
+    checked_context(check, call)
     decision = answer(check, call)
     call.mark((check["actor"]["id"],))
     facts = call.builder.facts
@@ -372,7 +432,7 @@ def _known(checks: list, call: Call) -> list | None:
     decided before every check is known to be valid."""
     facts, version, builder = call.builder.facts, call.snapshot.version, call.builder
     known = []
-    for check in checks:
+    for index, check in enumerate(checks):
         quick: Any = _quick(check)
         found = None
         if quick is not None:
@@ -383,6 +443,7 @@ def _known(checks: list, call: Call) -> list | None:
             quick = _check(check, 3)
             if quick is None:
                 return None
+            checked_context(quick, call, f"checks.{index}.context")
         known.append((quick, found))
     return known
 
@@ -432,12 +493,14 @@ def actions(body: dict, call: Call) -> str:
     resource."""
     actor_ref: Any = body.get("actor")
     resource = _resource(body.get("resource")) if len(body) == 2 else None
+    context: dict = {}
     if resource is None or not _actor(actor_ref):
         body = loaded(ActionsRequest, body)
         actor_ref, resource = body["actor"], body["resource"]
+        context = checked_context(body, call)
     org_named(resource, "resource")
     actor, builder = actor_ref["id"], call.builder
-    with decisionlog.request():  # each action asked is a decision: one queued log item
+    with decisionlog.request(), asking(context):  # each action asked: one queued log item
         if previews.is_management(resource):
             found = previews.allowed_actions(preview_context(call), builder, actor, resource)
         else:

@@ -108,7 +108,9 @@ def build_spec(app: Flask) -> dict:
             paths.setdefault(path, {})[method.lower()] = op
     for path, ops in sorted(paths.items()):
         spec.path(path=path, operations=ops)
-    return _consistency_tokens(spec.to_dict())
+    holder = app.extensions.get("orgauthz.policy")
+    kinds = holder.current.context_kinds if holder is not None else {}
+    return _request_context(_consistency_tokens(spec.to_dict()), kinds)
 
 
 def _operation(app: Flask, rule: Rule, method: str, path: str, params: list, errors: dict) -> dict:
@@ -182,12 +184,46 @@ def _consistency_tokens(document: dict) -> dict:
     return document
 
 
+# A check's ``context`` (docs/API.md 1.3, "Request context"): the attributes the live
+# policy declares, each of its kind (routes/schemas/context.py loads them so).
+CONTEXT_KINDS: dict[str, dict[str, Any]] = {
+    "boolean": {"type": "boolean"},
+    "integer": {"type": "integer"},
+    "string": {"type": "string", "minLength": 1, "maxLength": 200},
+    "ip": {"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]},
+}
+CONTEXT_SCHEMAS = ("AuthorizeRequest", "ActionsRequest")
+
+
+def _request_context(document: dict, kinds: dict) -> dict:
+    """The ``context`` of a check described as the live policy's declarations allow it:
+    the schema ``RequestContext`` (no other property), referenced by the checks' bodies."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas["RequestContext"] = {
+        "type": "object",
+        "description": "version 1.3: the request context the policy may read; each property "
+        "a context attribute some style declares (context_attribute(Type, name, kind)); "
+        "an unknown or ill-typed one is a 422 naming context.<name>",
+        "properties": {name: dict(CONTEXT_KINDS[kind]) for name, kind in sorted(kinds.items())},
+        "additionalProperties": False,
+    }
+    for name in CONTEXT_SCHEMAS:
+        props = schemas.get(name, {}).get("properties", {})
+        if "context" in props:
+            props["context"] = {"$ref": "#/components/schemas/RequestContext"}
+    return document
+
+
 @bp.get("/openapi.json")
 def openapi_json() -> ResponseReturnValue:
-    """The OpenAPI 3.1 document."""
-    if "openapi" not in current_app.extensions:
-        current_app.extensions["openapi"] = build_spec(current_app)
-    return current_app.extensions["openapi"]
+    """The OpenAPI 3.1 document (built again when the policy version changes: what a
+    check's ``context`` may hold is the policy's)."""
+    holder = current_app.extensions.get("orgauthz.policy")
+    version = holder.current.version if holder is not None else ""
+    cached = current_app.extensions.get("openapi")
+    if cached is None or cached[0] != version:
+        cached = current_app.extensions["openapi"] = (version, build_spec(current_app))
+    return cached[1]
 
 
 DOCS_PAGE = """<!doctype html>

@@ -105,7 +105,7 @@ def put_grant(org_id: str, type_: str, rid: str, user_id: str) -> ResponseReturn
     actor = acting_user()
     body = load(GrantPut)
     grant, created = resources.put_grant(
-        ctx(actor), actor, org_id, type_, rid, user_id, body["role"]
+        ctx(actor), actor, org_id, type_, rid, user_id, body["role"], body["expires_at"]
     )
     return grant, 201 if created else 200
 

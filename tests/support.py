@@ -265,6 +265,43 @@ def wait_until(predicate, timeout: float = 10.0, what: str = "the condition", ev
     return value
 
 
+# ---------------------------------------------------------------- request context
+# Added to a copy of the pix4d policy by ``context_policy_api``: rules that read a check's
+# request context directly (docs/API.md 1.3; the shipped policies read it only with an
+# organization's IP allow-list), one attribute of each kind.
+MFA_RULES = """
+context_attribute("Dataset", "mfa", "boolean");
+context_attribute("Dataset", "clearance", "integer");
+context_attribute("Dataset", "region", "string");
+context_refuses(actor: User, "delete", _dataset: Dataset) if not actor.context.mfa = true;
+context_refuses(actor: User, "download_report", _dataset: Dataset) if
+  not cleared(actor, 2);
+cleared(actor: User, level: Integer) if
+  actor.context.clearance != nil and actor.context.clearance >= level;
+reason(actor: User, "delete", dataset: Dataset,
+  "deleting a dataset needs a check whose context says mfa") if
+  context_refuses(actor, "delete", dataset);
+"""
+
+
+def context_policy_api(app, tmp_path):
+    """A client of an app on ``app``'s database whose pix4d policy also has MFA_RULES."""
+    import shutil
+
+    from app import create_app
+    from authz.engine import POLICY_DIR
+    from tests.conftest import Api
+
+    folder = tmp_path / "context-policies"
+    shutil.copytree(POLICY_DIR, folder)
+    with open(folder / "pix4d.polar", "a") as f:
+        f.write(MFA_RULES)
+    edited = create_app({**app.config, "POLICY_DIR": str(folder)})
+    with db.connection_context():
+        key = ApiKey.create_key("context")
+    return Api(edited.test_client(), key)
+
+
 class DnsServer:
     """A DNS server on 127.0.0.1 (dnslib, UDP, a free port) answering TXT questions from
     ``records`` ({name: [values]}; any other name: NXDOMAIN): what the verified-domain tests

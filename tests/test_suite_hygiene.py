@@ -16,6 +16,7 @@ SHARED = {
     "tests.pgcluster",
     "tests.conftest",
     "tests.outbox.conftest",
+    "tests.scim.conftest",  # the SCIM tests' client, bodies and directory token
     "tests.routes.console_helpers",  # the console tests' page helpers (not a test module)
 }
 

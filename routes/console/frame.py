@@ -40,6 +40,8 @@ TITLES = {
     "audit": "Audit trail",
     "member": "Member",
     "resource": "Resource",
+    "directory": "Directory",
+    "teams": "Teams",
     "domains": "Domains",
     "requests": "Requests to join",
 }
@@ -98,6 +100,9 @@ def _tabs(org_id: str, closed: bool, can: dict) -> list:
         tabs.append(("resources", "Resources", url_for("console.resources_page", org_id=org_id)))
         if can["view"] is None:
             tabs.append(("settings", "Settings", url_for("console.settings", org_id=org_id)))
+        if can["view_members"] is None:  # routes/console/teams.py, directory.py (SCIM)
+            tabs.append(("teams", "Teams", url_for("console.teams_page", org_id=org_id)))
+            tabs.append(("directory", "Directory", url_for("console.directory", org_id=org_id)))
     if closed or can["view_audit"] is None:
         tabs.append(("audit", "Audit trail", url_for("console.audit", org_id=org_id)))
     if not closed and can.get("manage_domains") is None:  # issue 28

@@ -1,11 +1,13 @@
 """Marshmallow schemas: the only way a request body gets in, and what the routes answer
-(for the OpenAPI document). Three modules: ``fields`` (the field shapes, each defined once:
+(for the OpenAPI document). Four modules: ``fields`` (the field shapes, each defined once:
 storable text, bounded JSON objects, ids, types, the request id), ``inputs`` (what the
-requests take) and ``outputs`` (what they answer). Every name is importable from here.
+requests take), ``outputs`` (what they answer) and ``context`` (a check's request context,
+loaded against the live policy's declarations). Every name is importable from here.
 """
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema  # noqa: F401
 
+from routes.schemas.context import ContextValue, load_context  # noqa: F401
 from routes.schemas.fields import (  # noqa: F401 -- the package's names
     EMAIL,
     ID,

@@ -63,11 +63,24 @@ def _consistency() -> fields.Nested:
     return fields.Nested(Consistency, metadata={"description": "default: minimize_latency"})
 
 
+def _context() -> JSONObject:
+    return JSONObject(
+        load_default=dict,
+        metadata={
+            "description": "version 1.3: the request context the policy may read (name -> "
+            "value; each a context attribute a style declares, of its kind: string, boolean, "
+            'integer or ip), e.g. {"ip": "203.0.113.7"}. Unknown or ill-typed: a 422 naming '
+            "context.<name>"
+        },
+    )
+
+
 class AuthorizeRequest(Schema):
     actor = fields.Nested(ActorRef, required=True)
     action = action_name(required=True)
     resource = fields.Nested(ResourceRef, required=True)
     explain = fields.Boolean(load_default=False)
+    context = _context()
     consistency = _consistency()
 
 
@@ -81,6 +94,7 @@ class BatchRequest(Schema):
 class ActionsRequest(Schema):
     actor = fields.Nested(ActorRef, required=True)
     resource = fields.Nested(ResourceRef, required=True)
+    context = _context()
     consistency = _consistency()
 
 
@@ -150,6 +164,8 @@ class MemberListArgs(PageArgs):
 class InvitationItem(Schema):
     email = EmailText(required=True, validate=EMAIL)
     role = role(required=True)
+    # The membership lapses this many days after acceptance (a contractor for 30 days).
+    membership_days = fields.Integer(load_default=None, validate=validate.Range(min=1, max=3650))
 
 
 class InvitationBatchRequest(Schema):
@@ -209,9 +225,10 @@ class ResourcePut(Schema):
 
 
 class GrantPut(Schema):
-    """``PUT .../resources/{type}/{id}/grants/{user_id}``."""
+    """``PUT .../resources/{type}/{id}/grants/{user_id}``; ``expires_at``: when it lapses."""
 
     role = role(required=True)
+    expires_at = fields.NaiveDateTime(load_default=None, allow_none=True, timezone=datetime.UTC)
 
 
 class GrantItem(Ref):

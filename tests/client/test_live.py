@@ -225,3 +225,37 @@ def test_a_write_sent_again_with_its_key_gets_the_first_answer(client):
     with pytest.raises(Conflict):  # a new key is a new invitation: already invited
         owner.invite("org-pix4d", [(email, "reader")])
     owner.cancel_invitation("org-pix4d", first.id)
+
+
+def test_teams_and_expiring_grants_through_the_client(client):
+    founder = unique("founder")
+    client.put_user(founder, f"{founder}@example.com", "Founder")
+    org = client.create_org("Teams", "pix4d", actor=founder)
+    me = client.as_actor(founder)
+    folder = me.put_resource(org.id, "Folder", unique("f"))
+    member = unique("m")
+    client.put_user(member, f"{member}@example.com")
+    [inv] = me.invite(org.id, [(f"{member}@example.com", "member")])
+    client.accept_invitation(inv.token, member, f"{member}@example.com")
+
+    team = me.create_team(org.id, "crew", "Crew", role="editor")
+    assert (team.id, team.role) == ("crew", "editor")
+    placed = me.add_team_member(org.id, "crew", member, expires_at="2099-01-01T00:00:00Z")
+    assert placed.user_id == member and placed.expires_at.startswith("2099-01-01")
+    assert client.allowed(member, "upload", ("Folder", folder.id, org.id))
+    assert me.update_team(org.id, "crew", role=None).role is None
+    assert not client.allowed(member, "upload", ("Folder", folder.id, org.id))
+    given = me.grant_team(org.id, "crew", "Folder", folder.id, "reader")
+    assert given.role == "reader" and client.allowed(member, "view", ("Folder", folder.id, org.id))
+    detail = me.get_team(org.id, "crew")
+    assert [m.user_id for m in detail.members] == [member] and detail.grants[0].id == folder.id
+    assert [t.id for t in me.list_teams(org.id)] == ["crew"]
+    with pytest.raises(Forbidden):
+        client.as_actor(member).create_team(org.id, "mine", "Mine")
+    me.revoke_team(org.id, "crew", "Folder", folder.id)
+    me.remove_team_member(org.id, "crew", member)
+    me.delete_team(org.id, "crew")
+    grant = me.grant(
+        org.id, "Folder", folder.id, member, "reader", expires_at="2099-01-01T00:00:00Z"
+    )
+    assert grant.expires_at.startswith("2099-01-01")

@@ -169,3 +169,49 @@ def test_ids_no_user_can_have_are_not_kept():
     act = _marks_of(["x" * 201, "nul\x00id", "lone\ud800", "ok"])
     assert list(act._marked) == ["ok"]
     assert list(act._pending) == ["ok"]
+
+
+def test_a_flush_moves_rows_forward_skips_held_ones_and_writes_them_next(app, backend):
+    """One statement per batch: rows are only moved forward, ids no user has are dropped,
+    and (PostgreSQL) a row another transaction holds is skipped, not waited for, and
+    written at the next flush."""
+    early, late = datetime.datetime(2026, 11, 23, 12, 0), datetime.datetime(2026, 11, 23, 13, 0)
+    with db.connection_context():
+        for u in ("held", "free", "newer"):
+            User.create(id=u, email=f"{u}@x.test", email_key=f"{u}@x.test")
+        User.update(last_active_at=late).where(User.id == "newer").execute()
+    act = Activity()
+    with act._lock:
+        act._pending.update({"held": early, "free": early, "newer": early, "ghost": early})
+    holder = None
+    if backend == "postgres":  # another transaction holds the row "held"
+        import psycopg2
+
+        holder = psycopg2.connect(db.obj.connect_params.get("dsn") or "", **_pg_params())
+        holder.cursor().execute("SELECT 1 FROM \"user\" WHERE id = 'held' FOR UPDATE")
+    try:
+        act.flush()
+        with db.connection_context():
+            got = {u.id: u.last_active_at for u in User.select()}
+        assert got["free"] == early and got["newer"] == late
+        if holder is not None:
+            assert got["held"] is None and list(act._pending) == ["held"]
+            holder.rollback()
+            act.flush()
+            with db.connection_context():
+                assert User.get_by_id("held").last_active_at == early
+        else:
+            assert got["held"] == early
+        assert act._pending == {} and not act.failing
+    finally:
+        if holder is not None:
+            holder.close()
+
+
+def _pg_params() -> dict:
+    """The connection parameters of the app's PostgreSQL database (its schema included)."""
+    params = dict(db.obj.connect_params)
+    params.pop("dsn", None)
+    params.pop("max_connections", None)
+    params.pop("stale_timeout", None)
+    return {**params, "database": db.obj.database}

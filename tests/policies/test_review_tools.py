@@ -143,6 +143,26 @@ def test_diff_lists_exactly_the_demo_users_who_lose(app, demo, tmp_path):
     assert widens(reverse) and reverse["summary"]["users_gaining"] == 1
 
 
+def test_diff_counts_what_members_hold_through_teams(app, api, demo, tmp_path):
+    org = "org-pix4d"
+    api.post(
+        f"/v1/orgs/{org}/teams", {"id": "eds", "name": "Eds", "role": "editor"}, actor="pix4d-owner"
+    )
+    api.put(f"/v1/orgs/{org}/teams/eds/members/pix4d-reader", {}, actor="pix4d-owner")
+    api.post(f"/v1/orgs/{org}/teams", {"id": "site", "name": "Site"}, actor="pix4d-owner")
+    api.put(f"/v1/orgs/{org}/teams/site/members/pix4d-member", {}, actor="pix4d-owner")
+    body = {"role": "editor"}
+    api.put(f"/v1/orgs/{org}/teams/site/grants/Site/pix4d-quarry", body, actor="pix4d-owner")
+    new = PolicySet(editor_loses_upload(tmp_path))
+    with db.connection_context():
+        report = diff(POLICY, new, live_worlds())
+    losers = {c["user"] for c in report["data"]}
+    # the Reader is an Editor through its team; the Member edits a Site through its team
+    assert losers == {"pix4d-editor", "pix4d-reader", "pix4d-member"}
+    site = {c["resource_id"] for c in report["data"] if c["user"] == "pix4d-member"}
+    assert site == {"pix4d-quarry", "pix4d-quarry-march"}
+
+
 def test_diff_command_gates_a_widening_change(app, demo, tmp_path):
     import os
 

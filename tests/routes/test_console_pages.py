@@ -76,6 +76,10 @@ def test_every_page_at_both_widths(browser, live, tmp_path, monkeypatch, api):
     page.locator("#delete details[data-action=delete] > summary").click()
     look(browser, "resource-confirm-delete")
     look(browser, "settings", "/console/orgs/org-pix4d/settings")
+    team = {"id": "crew", "name": "Crew", "role": "editor"}
+    api.post("/v1/orgs/org-pix4d/teams", team, actor="pix4d-owner")
+    api.put("/v1/orgs/org-pix4d/teams/crew/members/pix4d-member", {}, actor="pix4d-owner")
+    look(browser, "teams", "/console/orgs/org-pix4d/teams")
     look(browser, "audit", "/console/orgs/org-pix4d/audit")
     look(browser, "audit-filtered", "/console/orgs/org-pix4d/audit?action=invitation.create")
     look(
@@ -120,4 +124,4 @@ def test_every_page_at_both_widths(browser, live, tmp_path, monkeypatch, api):
     assert closed.status_code == 200, closed.get_json()
     look(browser, "closed-audit", "/console/orgs/org-up42/audit")
     look(browser, "closed-members", "/console/orgs/org-up42")
-    assert len(browser.shots) == len(browser.axe_checked) == 2 * 22
+    assert len(browser.shots) == len(browser.axe_checked) == 2 * 23

@@ -126,15 +126,18 @@ class Check(_Model):
     resource: ResourceRef
     explain: bool = False
     consistency: dict[str, Any] | None = None  # {"mode": ..., "token": ...} (contract 1.1)
+    context: dict[str, Any] | None = None  # the request context, e.g. {"ip": ...} (1.3)
     extra: dict[str, Any] = _extra()
 
     def to_json(self) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "actor": {"id": self.actor},
             "action": self.action,
             "resource": self.resource.to_json(),
             "explain": self.explain,
         }
+        if self.context:
+            out["context"] = dict(self.context)
         if self.consistency is not None:
             out["consistency"] = self.consistency
         return out
@@ -316,6 +319,7 @@ class Invitation(_Model):
     accepted_by: str | None
     ended_at: str | None
     token: str | None = None
+    membership_days: int | None = None  # the membership lapses this many days after (1.3)
     extra: dict[str, Any] = _extra()
 
 
@@ -410,6 +414,7 @@ class Grant(_Model):
     org: str | None = None
     role: str | None = None
     created_at: str | None = None
+    expires_at: str | None = None  # when it lapses (1.3); None: never
     consistency_token: str | None = None  # the change position it committed at (1.1)
     extra: dict[str, Any] = _extra()
 
@@ -442,6 +447,7 @@ class ResourceGrant(_Model):
     user_id: str
     role: str
     created_at: str | None
+    expires_at: str | None  # when it lapses (1.3); None: never
     extra: dict[str, Any] = _extra()
 
 
@@ -478,66 +484,6 @@ class Event(_Model):
     extra: dict[str, Any] = _extra()
 
 
-# ---------------------------------------------------------------- domains, join requests (1.3)
-
-
-@dataclass
-class Domain(_Model):
-    """A domain of an organization: publish ``txt_value`` at ``txt_name``, then verify."""
-
-    __openapi__ = ("get", "/v1/orgs/{}/domains/{}", "")
-
-    id: str
-    org_id: str
-    domain: str
-    status: str
-    txt_name: str
-    txt_value: str
-    join_mode: str
-    join_role: str | None
-    added_by: str | None
-    created_at: str | None
-    verified_at: str | None
-    checked_at: str | None
-    check_error: str | None
-    extra: dict[str, Any] = _extra()
-
-
-@dataclass
-class Suggestion(_Model):
-    """An organization a user's verified email domain suggests."""
-
-    __openapi__ = ("get", "/v1/users/{}/suggested-orgs", "items[]")
-
-    org_id: str
-    org_name: str
-    style: str
-    domain: str
-    join: str
-    extra: dict[str, Any] = _extra()
-
-
-@dataclass
-class JoinRequest(_Model):
-    """A user's request to join an organization."""
-
-    __openapi__ = ("get", "/v1/orgs/{}/join-requests/{}", "")
-
-    id: str
-    org_id: str
-    user_id: str
-    email: str
-    role: str
-    status: str
-    via_domain: str | None
-    message: str
-    created_at: str | None
-    expires_at: str | None
-    decided_by: str | None
-    ended_at: str | None
-    extra: dict[str, Any] = _extra()
-
-
 @dataclass
 class Page(Generic[T]):
     """One page of a list: ``next_cursor`` is None on the last one."""
@@ -545,6 +491,64 @@ class Page(Generic[T]):
     items: list[T]
     next_cursor: str | None
 
+
+@dataclass
+class TeamMember(_Model):
+    """A member's place in a team (1.3)."""
+
+    __openapi__ = ("put", "/v1/orgs/{}/teams/{}/members/{}", "")
+
+    user_id: str
+    expires_at: str | None
+    consistency_token: str | None = None  # the change position it committed at
+    extra: dict[str, Any] = _extra()
+
+
+@dataclass
+class TeamGrant(_Model):
+    """A team's role on one resource (1.3)."""
+
+    __openapi__ = ("put", "/v1/orgs/{}/teams/{}/grants/{}/{}", "")
+
+    type: str
+    id: str
+    role: str
+    expires_at: str | None
+    consistency_token: str | None = None  # the change position it committed at
+    extra: dict[str, Any] = _extra()
+
+
+@dataclass
+class Team(_Model):
+    """A team of an organization (1.3): its members hold its org role and its grants."""
+
+    __openapi__ = ("post", "/v1/orgs/{}/teams", "")
+
+    id: str
+    name: str
+    role: str | None
+    created_at: str | None
+    consistency_token: str | None = None  # the change position it committed at
+    extra: dict[str, Any] = _extra()
+
+
+@dataclass
+class TeamDetail(_Model):
+    """A team with its live members and roles on resources (1.3)."""
+
+    __openapi__ = ("get", "/v1/orgs/{}/teams/{}", "")
+
+    id: str
+    name: str
+    members: list[TeamMember]
+    grants: list[TeamGrant]
+    role: str | None
+    created_at: str | None
+    extra: dict[str, Any] = _extra()
+
+
+# Contract 1.3's verified domains and requests to join live in their own module (length).
+from .domain_types import Domain, JoinRequest, Suggestion  # noqa: E402
 
 MODELS: tuple[type[_Model], ...] = (
     Ref,
@@ -569,6 +573,10 @@ MODELS: tuple[type[_Model], ...] = (
     ResourceGrant,
     Erasure,
     Event,
+    Team,
+    TeamDetail,
+    TeamMember,
+    TeamGrant,
     Domain,
     Suggestion,
     JoinRequest,

@@ -72,8 +72,28 @@ from .resources import (
     ready,
     revoke,
 )
+from .teams import (
+    add_team_member,
+    create_team,
+    delete_team,
+    get_team,
+    grant_team,
+    list_teams,
+    remove_team_member,
+    revoke_team,
+    update_team,
+)
 
 __all__ = [
+    "add_team_member",
+    "create_team",
+    "delete_team",
+    "get_team",
+    "grant_team",
+    "list_teams",
+    "remove_team_member",
+    "revoke_team",
+    "update_team",
     "MAX_BATCH",
     "UNSET",
     "ActorLike",

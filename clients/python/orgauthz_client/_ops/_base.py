@@ -88,8 +88,10 @@ def _check_json(
         body = check.to_json()
         body["explain"] = check.explain or explain
     elif isinstance(check, tuple):
-        actor, action, resource = check
+        actor, action, resource, *rest = check
         body = {"actor": _actor(actor), "action": action, "resource": resource_json(resource)}
+        if rest and rest[0]:
+            body["context"] = dict(rest[0])
     else:
         body = dict(check)
         body["actor"] = _actor(body["actor"])

@@ -30,18 +30,28 @@ from ._base import (
 
 
 def authorize(
-    c: Core, actor: ActorLike, action: str, resource: ResourceLike, *, explain: bool = False
+    c: Core,
+    actor: ActorLike,
+    action: str,
+    resource: ResourceLike,
+    *,
+    explain: bool = False,
+    context: Mapping[str, Any] | None = None,
 ) -> Op[Decision]:
     """May ``actor`` (a user id) do ``action`` on ``resource``? Unknown actors, actions and
     resources are ``allowed: False``, never an error. ``explain=True`` adds the
-    explanation (``decision.reason``). Raises on errors; see :meth:`allowed` for a
-    fail-closed answer."""
-    body = {
+    explanation (``decision.reason``). ``context``: the request context the policy may
+    read (contract 1.3), e.g. ``{"ip": "203.0.113.7"}``; an attribute no style declares,
+    or of another kind, raises ``Invalid`` naming ``context.<name>``. Raises on errors;
+    see :meth:`allowed` for a fail-closed answer."""
+    body: dict[str, Any] = {
         "actor": _actor(actor),
         "action": action,
         "resource": resource_json(resource),
         "explain": explain,
     }
+    if context:
+        body["context"] = dict(context)
     reply = yield Call("POST", "/v1/authorize", json=body)
     return Decision.from_json(reply.body)
 
@@ -53,13 +63,21 @@ def allowed(
     resource: ResourceLike,
     *,
     timeout: float | None = None,
+    context: Mapping[str, Any] | None = None,
 ) -> Op[bool]:
     """Fail closed: True only when the service answered ``allowed: true``. A timeout, a
-    connection error, a 503 (or any other error) is False, within ``timeout`` seconds in
-    all (the client's timeout by default) including retries. Never raises for those; they
-    are logged on the ``orgauthz_client`` logger."""
+    connection error, a 503 (or any other error, a 422 for a bad ``context`` too) is
+    False, within ``timeout`` seconds in all (the client's timeout by default) including
+    retries. Never raises for those; they are logged on the ``orgauthz_client`` logger.
+    ``context`` as for :meth:`authorize`."""
     seconds = timeout if timeout is not None else c._settings.timeout
-    body = {"actor": _actor(actor), "action": action, "resource": resource_json(resource)}
+    body: dict[str, Any] = {
+        "actor": _actor(actor),
+        "action": action,
+        "resource": resource_json(resource),
+    }
+    if context:
+        body["context"] = dict(context)
     call = Call(
         "POST",
         "/v1/authorize",
@@ -77,8 +95,9 @@ def authorize_batch(
     *,
     explain: bool = False,
 ) -> Op[BatchResult]:
-    """Decide many checks, answered in their order. A check is a :class:`Check`, a dict
-    like the body of ``authorize``, or ``(actor, action, resource)``.
+    """Decide many checks, answered in their order. A check is a :class:`Check` (its
+    ``context`` is the check's own request context), a dict like the body of
+    ``authorize``, ``(actor, action, resource)`` or ``(actor, action, resource, context)``.
 
     The service takes at most 1,000 checks per call (``MAX_BATCH``), each call against one
     policy version. A longer list is split into several calls, so a policy reload between
@@ -97,9 +116,18 @@ def authorize_batch(
     return BatchResult(results, {r.policy_version for r in results}, calls)
 
 
-def allowed_actions(c: Core, actor: ActorLike, resource: ResourceLike) -> Op[Actions]:
-    """Every action the policy allows ``actor`` on ``resource``."""
-    body = {"actor": _actor(actor), "resource": resource_json(resource)}
+def allowed_actions(
+    c: Core,
+    actor: ActorLike,
+    resource: ResourceLike,
+    *,
+    context: Mapping[str, Any] | None = None,
+) -> Op[Actions]:
+    """Every action the policy allows ``actor`` on ``resource`` (with ``context``, the
+    request context, as for :meth:`authorize`)."""
+    body: dict[str, Any] = {"actor": _actor(actor), "resource": resource_json(resource)}
+    if context:
+        body["context"] = dict(context)
     reply = yield Call("POST", "/v1/authorize/actions", json=body)
     return Actions.from_json(reply.body)
 

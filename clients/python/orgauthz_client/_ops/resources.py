@@ -121,14 +121,19 @@ def grant(
     user_id: str,
     role: str,
     *,
+    expires_at: str | None = None,
     actor: str | None = None,
     idempotency_key: str | None = None,
 ) -> Op[Grant]:
-    """Give a member a role on one resource (replacing the one held)."""
+    """Give a member a role on one resource (replacing the one held), until ``expires_at``
+    (ISO 8601) when given (1.3)."""
+    body: dict[str, Any] = {"role": role}
+    if expires_at is not None:
+        body["expires_at"] = expires_at
     reply = yield Call(
         "PUT",
         f"{_resource_path(org_id, type, resource_id)}/grants/{_seg(user_id)}",
-        json={"role": role},
+        json=body,
         actor=c._actor(actor),
         write=True,
         idempotency_key=idempotency_key,
