@@ -77,6 +77,15 @@ TYPES = {
     "scim.group_update": "scim.group_updated",
     "scim.group_delete": "scim.group_deprovisioned",
     "scim.mapping": "scim.mapping_changed",
+    # verified domains and requests to join (issue 28: access/domains.py, join_requests.py)
+    "domain.add": "domain.added",
+    "domain.verify": "domain.verified",
+    "domain.configure": "domain.configured",
+    "domain.remove": "domain.removed",
+    "join_request.create": "join_request.created",
+    "join_request.approve": "join_request.approved",
+    "join_request.decline": "join_request.declined",
+    "join_request.expire": "join_request.expired",
 }
 EVENT_TYPES = sorted(set(TYPES.values()))
 
@@ -129,7 +138,24 @@ def target_team(tid: str) -> Target:
     return Target(f"team:{tid}", {"kind": "team", "id": tid})
 
 
-KINDS = ("organization", "user", "invitation", "resource", "grant", "team")
+def target_domain(domain_id: str) -> Target:
+    return Target(f"domain:{domain_id}", {"kind": "domain", "id": domain_id})
+
+
+def target_join_request(request_id: str) -> Target:
+    return Target(f"join_request:{request_id}", {"kind": "join_request", "id": request_id})
+
+
+KINDS = (
+    "organization",
+    "user",
+    "invitation",
+    "resource",
+    "grant",
+    "team",
+    "domain",
+    "join_request",
+)
 
 
 def subject_of(target: str | None) -> dict | None:
@@ -143,7 +169,7 @@ def subject_of(target: str | None) -> dict | None:
     if isinstance(target, Target):
         return target.subject
     kind, sep, rest = target.partition(":")
-    if sep and kind in ("organization", "user", "invitation", "team"):
+    if sep and kind in ("organization", "user", "invitation", "team", "domain", "join_request"):
         return {"kind": kind, "id": rest}
     type_, slash, tail = rest.partition("/")
     if sep and kind == "resource" and slash:
@@ -406,6 +432,39 @@ def _team_words(
     return verbs.get(action)
 
 
+def _domain_words(
+    action: str, who: str, actor: str | None, subject: dict, b: dict, a: dict
+) -> str | None:
+    name = a.get("domain") or b.get("domain") or subject.get("id")
+    if action == "domain.configure":
+        mode = a.get("join_mode")
+        offer = (
+            f"its users join as {role_label(a.get('join_role'))}"
+            if mode == "auto"
+            else "its users may ask to join"
+            if mode == "suggest"
+            else "nothing"
+        )
+        return f"{who} set what the domain {name} offers: {offer}"
+    verbs = {"domain.add": "added", "domain.verify": "verified", "domain.remove": "removed"}
+    verb = verbs.get(action)
+    return f"{who} {verb} the domain {name}" if verb else None
+
+
+def _join_request_words(
+    action: str, who: str, actor: str | None, subject: dict, b: dict, a: dict
+) -> str | None:
+    user = a.get("user_id") or b.get("user_id") or subject.get("id")
+    role = role_label(a.get("role") or b.get("role"))
+    verbs = {
+        "join_request.create": f"{who} asked to join as {role}",
+        "join_request.approve": f"{who} approved {user}'s request to join, as {role}",
+        "join_request.decline": f"{who} declined {user}'s request to join ({role})",
+        "join_request.expire": f"{user}'s request to join ({role}) expired",
+    }
+    return verbs.get(action)
+
+
 # The first word of an audit action -> what says its sentence (None: the general one).
 _FAMILIES: dict[str, Callable[[str, str, str | None, dict, dict, dict], str | None]] = {
     "member": _member_words,
@@ -415,4 +474,6 @@ _FAMILIES: dict[str, Callable[[str, str, str | None, dict, dict, dict], str | No
     "org": _org_words,
     "user": _user_words,
     "team": _team_words,
+    "domain": _domain_words,
+    "join_request": _join_request_words,
 }

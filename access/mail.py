@@ -131,6 +131,29 @@ def drop_pending(invitation_id: str, reason: str) -> None:
     OutboxMail.drop_pending(invitation_id, reason)
 
 
+# Mails that carry no token (issue 28: a request to join approved or declined), by template:
+# each renders ``<template>.txt``, ``.html`` and ``<template>_subject.txt`` of the style.
+NOTICES = frozenset({"join_request_decided"})
+
+
+def queue_notice(recipient: str, template: str, data: dict, now: datetime.datetime) -> None:
+    """Queue a mail with no token in the caller's transaction (nothing when not mailing):
+    sent by the same sender, with the same retries, as an invitation's."""
+    if template not in NOTICES:
+        raise ValueError(f"no notice template {template!r}")
+    if not mailing():
+        return
+    OutboxMail.create(
+        recipient=recipient,
+        template=template,
+        style=data["style"],
+        data=data,
+        status="pending",
+        next_attempt_at=now,
+        created_at=now,
+    )
+
+
 # ---------------------------------------------------------------- rendering
 _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(str(TEMPLATES)),
@@ -279,6 +302,26 @@ def render(mail: OutboxMail, token: str, now: datetime.datetime) -> EmailMessage
     return message
 
 
+def render_notice(mail: OutboxMail) -> EmailMessage:
+    """The message of a notice (``NOTICES``): text and HTML parts, no token. Raises
+    ValueError when a header cannot be built safely."""
+    data = {k: one_line(v) if isinstance(v, str) else v for k, v in dict(mail.data).items()}
+    values = {**data, "role_label": role_label(data.get("role"))}
+    message = EmailMessage(policy=email.policy.default)
+    subject = _template(mail.style, f"{mail.template}_subject.txt").render(values)
+    message["Subject"] = header_text(subject)
+    sender = sender_address()
+    message["From"] = sender
+    message["To"] = Address(addr_spec=mail.recipient)
+    message["Date"] = email.utils.format_datetime(mail.created_at.replace(tzinfo=datetime.UTC))
+    message["Message-ID"] = f"<{mail.template}-{mail.id}@{sender.domain or 'localhost'}>"
+    message.set_content(_template(mail.style, f"{mail.template}.txt").render(values))
+    html = _template(mail.style, f"{mail.template}.html").render(values)
+    message.add_alternative(html, subtype="html")
+    _check_headers(message)
+    return message
+
+
 # ---------------------------------------------------------------- transports
 class FileTransport:
     """Writes each mail as ``<folder>/<mail id>-<invitation id>.eml`` (the same name when
@@ -289,7 +332,7 @@ class FileTransport:
 
     def send(self, mail: OutboxMail, message: EmailMessage) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / f"{mail.id:08d}-{mail.invitation_id}.eml"
+        path = self.folder / f"{mail.id:08d}-{mail.invitation_id or mail.template}.eml"
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(bytes(message))
         os.replace(tmp, path)
@@ -385,17 +428,21 @@ def send_due(
     assert sender is not None  # mailing: MAIL_URL is not off, so transport() made one
     for mail_id in claim(owner, now, limit):
         mail = OutboxMail.find(mail_id)
-        if mail is None or mail.lease_owner != owner or mail.nonce is None:
+        if mail is None or mail.lease_owner != owner:
             continue
-        # Every queued mail names its invitation (queue_invitation sets it).
-        token = derived.invitation_token(cast(str, mail.invitation_id), mail.nonce)
-        reason = _why_not(mail, token, now)
-        if reason is not None:
-            _finish(mail_id, owner, status="dropped", nonce=None, last_error=reason)
-            counts["dropped"] += 1
+        if mail.template in NOTICES:
+            token = None
+        elif mail.nonce is None:
             continue
+        else:  # an invitation's: every one names its invitation (queue_invitation sets it)
+            token = derived.invitation_token(cast(str, mail.invitation_id), mail.nonce)
+            reason = _why_not(mail, token, now)
+            if reason is not None:
+                _finish(mail_id, owner, status="dropped", nonce=None, last_error=reason)
+                counts["dropped"] += 1
+                continue
         try:
-            message = render(mail, token, now)
+            message = render_notice(mail) if token is None else render(mail, token, now)
             sender.send(mail, message)
         except Exception as exc:  # noqa: BLE001 - any failure of one mail is retried
             error = f"{type(exc).__name__}: {exc}"[:500]

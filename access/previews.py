@@ -40,7 +40,7 @@ asks (``is_self``).
 
 import logging
 
-from access import invitations, members, resources, teams
+from access import domains, invitations, members, resources, teams
 from access.context import Context
 from access.decisions import Decision, Tally, count, decide, new_decision_id
 from access.errors import Conflict, DomainError, FactsUnavailable, Invalid, NotFound
@@ -64,6 +64,7 @@ ACTIONS = {
     "Invitation": ("invite", "cancel", "change_role", "accept"),
     "Grant": ("grant", "revoke"),
     "Team": ("manage", "assign_role"),
+    "Domain": ("manage", "configure"),  # issue 28: access/domains.py
 }
 
 
@@ -116,6 +117,8 @@ def plan(ctx: Context, targets: TargetBuilder, actor: str, action: str, ref: dic
             return resources.revoke_plan(targets, org, on["type"], on["id"], user)[2]
         role = _named(ref, "role")
         return resources.grant_plan(ctx, targets, org, on["type"], on["id"], user, role)[2]
+    if type_ == "Domain":
+        return domains.preview_plan(ctx, targets, org, action, ref.get("attributes") or {})
     return _invitation(ctx, targets, org, actor, action, ref)
 
 

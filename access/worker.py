@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from access import mail, webhooks
+from access import domains, mail, webhooks
 from access.context import Context
 from models import db
 
@@ -54,7 +54,7 @@ class Worker:
 
     def step(self, expire: bool = True) -> dict:
         """Every job once. Returns what each did."""
-        from access import expiry
+        from access import expiry, join_requests
         from access.invitations import expire_due
 
         ctx: Context = self.ctx_factory()
@@ -64,6 +64,7 @@ class Worker:
             if expire:
                 done["expired"] = expire_due(ctx)
                 done["lapsed"] = expiry.expire_due(ctx)
+                done["requests_expired"] = join_requests.expire_due(ctx)
             done["mail"] = mail.send_due(self.owner, now, self.sender)
             done["dispatched"] = webhooks.dispatch(now)
             done["webhooks"] = webhooks.deliver_due(self.owner, now, self.poster)
@@ -108,6 +109,7 @@ def configure(config: Mapping[str, Any], instance_path: str) -> None:
     derived.configure(config.get("TOKEN_KEY"), instance_path)
     mail.configure(config, instance_path)
     webhooks.configure(config)
+    domains.configure(config)
 
 
 def wanted(config: Mapping[str, Any]) -> bool:

@@ -216,7 +216,7 @@ def org_node(org: OrgRef) -> Node:
 # The resources the service builds for its own endpoints: their attributes are computed by
 # the service (the vocabulary's "Management actions"), not supplied by callers.
 MANAGEMENT_TYPES = frozenset(
-    {"NewOrganization", "Invitation", "RoleChange", "Membership", "Grant", "Team"}
+    {"NewOrganization", "Invitation", "RoleChange", "Membership", "Grant", "Team", "Domain"}
 )
 
 

@@ -8,8 +8,10 @@ import peewee
 from models.audit import AuditEvent
 from models.base import JSONField, db, open_database, transaction, utcnow
 from models.console import ConsoleSession
+from models.domains import Domain
 from models.generation import Generation
 from models.idempotency import IdempotentRequest
+from models.join_requests import JoinRequest
 from models.keys import ApiKey, ApiKeyOrg, KeyName, hash_secret
 from models.orgs import Invitation, Membership, Organization
 from models.outbox import OUTBOX_MODELS, Delivery, Event, EventCounter, OutboxMail, Webhook
@@ -37,6 +39,8 @@ MODELS = [
     ScimUser,
     ScimGroup,
     *TEAM_MODELS,
+    Domain,
+    JoinRequest,
 ]
 
 
@@ -91,6 +95,8 @@ __all__ = [
     "TeamMember",
     "User",
     "UserEmail",
+    "Domain",
+    "JoinRequest",
     "create_tables",
     "db",
     "drop_tables",

@@ -9,7 +9,9 @@ from peewee import OP, Expression, Field, Value, fn
 
 from models.audit import AuditEvent
 from models.console import ConsoleSession
+from models.domains import Domain
 from models.idempotency import IdempotentRequest
+from models.join_requests import JoinRequest
 from models.orgs import Invitation, Membership, Organization
 from models.outbox import Event, OutboxMail
 from models.resources import Resource
@@ -84,6 +86,11 @@ def forget_user(user: User, pseudonym: str, tags: list[str]) -> int:
     Organization.update(created_by=pseudonym).where(Organization.created_by == user.id).execute()
     ConsoleSession.update(actor=None).where(ConsoleSession.actor == user.id).execute()
     User.clear_default([user.id])
+    # Issue 28: their requests to join go; domains they added or set name the pseudonym.
+    JoinRequest.delete().where(JoinRequest.user_id == user.id).execute()
+    JoinRequest.update(decided_by=pseudonym).where(JoinRequest.decided_by == user.id).execute()
+    Domain.update(added_by=pseudonym).where(Domain.added_by == user.id).execute()
+    Domain.update(configured_by=pseudonym).where(Domain.configured_by == user.id).execute()
     user.delete_instance()
     UserEmail.forget(user.id)
     IdempotentRequest.forget_subjects(tags)

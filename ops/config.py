@@ -115,6 +115,10 @@ SETTINGS: dict[str, tuple[Callable[[str], Any], Any, bool]] = {
     "BIND": (str, "127.0.0.1:8000", True),
     "WEB_CONCURRENCY": (int, None, True),  # default: the CPUs this process may use
     "GUNICORN_THREADS": (int, 4, True),
+    # Verified domains (access/domains.py): the DNS server asked for their TXT tokens,
+    # "host" or "host:port" (default: the system's resolvers), and how long it may take.
+    "DNS_NAMESERVER": (str, "", False),
+    "DNS_TIMEOUT_SECONDS": (float, 5.0, False),
 }
 PREFIX = "ORGAUTHZ_"
 

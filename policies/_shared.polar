@@ -86,3 +86,13 @@ role_label(_role, _label) if false;
 # {actor_role} (the actor's role in the organization) and {type} (the resource a Grant is
 # on) are filled in by the service; {a role} puts "a" or "an" before it.
 reason(_actor, _action, _resource, _text) if false;
+
+# ---------------------------------------------------------------- verified domains (issue 28)
+# A management resource of the verified domains (access/domains.py), built by the service:
+#   Domain           manage        (adding a domain, verifying its DNS token, removing it)
+#                    configure     join_mode ("off", "suggest" or "auto") and role (the role
+#                                  an automatic join gives; asked only for "auto")
+# Joining through a domain and approving a request to join are decided as an Invitation of
+# that role is (invite, by whoever configured or approves; accept, by the user who joins).
+attribute("Domain", "join_mode");
+attribute("Domain", "role");

@@ -489,3 +489,39 @@ reason(actor: User, "assign_role", team: Team,
        "{a actor_role} may give teams roles only up to {actor_role}, not {to_role}") if
     has_permission(actor, "assign_roles", team.organization) and
     not team_role_within_reach(actor, team.to_role, team.organization);
+# ---------------------------------------------------------------- verified domains and requests to join (issue 28)
+# The pages describe neither; these readings follow the rules for inviting, since a
+# verified domain and an approved request both bring people in without an invitation.
+# A request to join lives as long as an invitation ([P1] "Invitations are valid for 15
+# days"), and asks for the lowest role (a member sees "only what is assigned to them").
+setting("join_request_lifetime_hours", 360);
+setting("join_request_role", "member");
+
+resource Domain {
+  permissions = ["manage", "configure"];
+}
+# [P1] "Invite Users (Available to Owner and Managers.)": a domain invites its users.
+has_permission(actor: User, "manage", domain: Domain) if
+    has_permission(actor, "invite_members", domain.organization);
+# Suggesting the organization to the domain's users (or nothing): whoever manages domains.
+has_permission(actor: User, "configure", domain: Domain) if
+    has_permission(actor, "manage", domain) and
+    not domain.join_mode = "auto";
+# Joining at once with a role: as inviting with that role ([P1] Manager: "Invite ... up to
+# Manager").
+has_permission(actor: User, "configure", domain: Domain) if
+    has_permission(actor, "manage", domain) and
+    domain.join_mode = "auto" and
+    may_handle_role(actor, domain.role, domain.organization);
+
+reason(actor: User, "manage", domain: Domain,
+       "{a actor_role} may not manage verified domains; Owners and Managers do") if
+    not has_permission(actor, "invite_members", domain.organization);
+reason(actor: User, "configure", domain: Domain,
+       "{a actor_role} may not manage verified domains; Owners and Managers do") if
+    not has_permission(actor, "invite_members", domain.organization);
+reason(actor: User, "configure", domain: Domain,
+       "{a actor_role} may let a domain's users join only up to {actor_role}, and this domain would make them {a role}") if
+    has_permission(actor, "invite_members", domain.organization) and
+    domain.join_mode = "auto" and
+    not may_handle_role(actor, domain.role, domain.organization);

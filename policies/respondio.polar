@@ -381,3 +381,45 @@ reason(actor: User, "assign_role", team: Team,
 reason(_actor: User, "assign_role", team: Team,
        "respond.io has no role {to_role}") if
     not team_role_declared(team.to_role);
+# ---------------------------------------------------------------- verified domains and requests to join (issue 28)
+# The pages describe neither; these readings follow the rules for adding users, since a
+# verified domain and an approved request both bring people in without an invitation.
+# A request to join lives as long as an invitation (7 days, chosen above), and asks to be
+# a Member.
+setting("join_request_lifetime_hours", 168);
+setting("join_request_role", "member");
+
+resource Domain {
+  permissions = ["manage", "configure"];
+}
+# [R1] adding users: "only available to Organization Admin and User Admin".
+has_permission(actor: User, "manage", domain: Domain) if
+    has_permission(actor, "invite_members", domain.organization);
+# Suggesting the organization (or nothing): whoever manages domains.
+has_permission(actor: User, "configure", domain: Domain) if
+    has_permission(actor, "manage", domain) and
+    not domain.join_mode = "auto";
+# Joining at once with a role: as adding a user with it ([R1] "Select appropriate
+# organization access for this new user."; "User Admins can only add users with Member
+# access").
+has_permission(actor: User, "configure", domain: Domain) if
+    domain.join_mode = "auto" and
+    has_role(actor, "org_admin", domain.organization) and
+    rank(domain.role, _);
+has_permission(actor: User, "configure", domain: Domain) if
+    domain.join_mode = "auto" and
+    has_role(actor, "user_admin", domain.organization) and
+    domain.role = "member";
+
+reason(actor: User, "manage", domain: Domain,
+       "{a actor_role} may not manage verified domains; Organization Admins and User Admins do") if
+    not has_permission(actor, "invite_members", domain.organization);
+reason(actor: User, "configure", domain: Domain,
+       "{a actor_role} may not manage verified domains; Organization Admins and User Admins do") if
+    not has_permission(actor, "invite_members", domain.organization);
+reason(actor: User, "configure", domain: Domain,
+       "a User Admin may let a domain's users join only as Members, and this domain would make them {a role}") if
+    domain.join_mode = "auto" and
+    has_role(actor, "user_admin", domain.organization) and
+    not has_role(actor, "org_admin", domain.organization) and
+    not domain.role = "member";

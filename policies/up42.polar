@@ -332,3 +332,32 @@ reason(actor: User, "assign_role", team: Team,
 reason(_actor: User, "assign_role", team: Team,
        "UP42 has no role {to_role}: a user is an Admin or a Member") if
     not team_role_declared(team.to_role);
+# ---------------------------------------------------------------- verified domains and requests to join (issue 28)
+# The page describes neither; these readings follow the rules for inviting, since a
+# verified domain and an approved request both bring people in without an invitation.
+# A request to join lives as long as an invitation ([U] "The invitations are valid for 48
+# hours."), and asks to be a Member ([U] "A regular user.").
+setting("join_request_lifetime_hours", 48);
+setting("join_request_role", "member");
+
+resource Domain {
+  permissions = ["manage", "configure"];
+}
+# [U] table: Invite new users: Member no, Admin yes.
+has_permission(actor: User, "manage", domain: Domain) if
+    has_permission(actor, "invite_members", domain.organization);
+# Suggesting the account (or nothing), or joining at once with a role UP42 has: as inviting.
+has_permission(actor: User, "configure", domain: Domain) if
+    has_permission(actor, "manage", domain) and
+    not domain.join_mode = "auto";
+has_permission(actor: User, "configure", domain: Domain) if
+    has_permission(actor, "manage", domain) and
+    domain.join_mode = "auto" and
+    rank(domain.role, _);
+
+reason(actor: User, "manage", domain: Domain,
+       "{a actor_role} may not manage verified domains; Admins do") if
+    not has_permission(actor, "invite_members", domain.organization);
+reason(actor: User, "configure", domain: Domain,
+       "{a actor_role} may not manage verified domains; Admins do") if
+    not has_permission(actor, "invite_members", domain.organization);

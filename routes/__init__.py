@@ -15,6 +15,7 @@ from routes import (
     console,
     core,
     decisions,
+    domains,
     edge,
     events,
     fastpath,
@@ -55,6 +56,7 @@ BLUEPRINTS = [
     keys.bp,
     console.bp,
     scim.bp,
+    domains.bp,  # verified domains and requests to join (issue 28)
 ]
 
 

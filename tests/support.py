@@ -300,3 +300,46 @@ def context_policy_api(app, tmp_path):
     with db.connection_context():
         key = ApiKey.create_key("context")
     return Api(edited.test_client(), key)
+
+
+class DnsServer:
+    """A DNS server on 127.0.0.1 (dnslib, UDP, a free port) answering TXT questions from
+    ``records`` ({name: [values]}; any other name: NXDOMAIN): what the verified-domain tests
+    point ``DNS_NAMESERVER`` at, so no lookup leaves the machine."""
+
+    def __init__(self) -> None:
+        from dnslib import QTYPE, RCODE, RR, TXT
+        from dnslib.server import DNSLogger, DNSServer
+
+        self.records: dict = {}
+        self.asked: list = []
+        records, asked = self.records, self.asked
+
+        class Resolver:
+            def resolve(self, request, handler):
+                reply = request.reply()
+                name = str(request.q.qname).rstrip(".").lower()
+                asked.append(name)
+                values = records.get(name)
+                if values is None:
+                    reply.header.rcode = RCODE.NXDOMAIN
+                elif request.q.qtype == QTYPE.TXT:
+                    for value in values:
+                        reply.add_answer(RR(request.q.qname, QTYPE.TXT, rdata=TXT(value), ttl=1))
+                return reply
+
+        quiet = DNSLogger(log="-request,-reply,-truncated,-error,-recv,-send,-data", prefix=False)
+        self.server = DNSServer(Resolver(), address="127.0.0.1", port=0, logger=quiet)
+        self.port = self.server.server.server_address[1]
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def __enter__(self) -> "DnsServer":
+        self.server.start_thread()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.stop()
+        self.server.server.server_close()

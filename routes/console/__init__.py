@@ -12,7 +12,8 @@ One blueprint (``bp``, routes/console/base.py), its pages in rooms by family:
 - ``home`` (the acting user, opening and creating organizations), ``members`` (an
   organization's page and a member's), ``invitations``, ``resources``, ``settings``,
   ``audit``, ``policies`` (matrices, diff and replay against the versions
-  ops/snapshots.py lists), ``playground``, ``directory`` (SCIM provisioning), ``teams``.
+  ops/snapshots.py lists), ``playground``, ``directory`` (SCIM provisioning), ``teams``,
+  ``domains`` (verified domains, requests to join).
 
 Every read and change calls the domain core (``access/``) with a Context like the API's,
 after the same input checks as the API (its marshmallow schemas): the console can do
@@ -26,6 +27,7 @@ CSP allows none): one static script adds conveniences; every page works without 
 from routes.console import (  # noqa: F401  (each registers its pages on bp)
     audit,
     directory,
+    domains,
     home,
     invitations,
     members,

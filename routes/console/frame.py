@@ -11,7 +11,7 @@ from flask import g, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 
-from access import mail, orgs, users
+from access import domains, mail, orgs, users
 from access.context import Context
 from access.errors import DomainError, Invalid
 from access.targets import TargetBuilder
@@ -42,6 +42,8 @@ TITLES = {
     "resource": "Resource",
     "directory": "Directory",
     "teams": "Teams",
+    "domains": "Domains",
+    "requests": "Requests to join",
 }
 
 
@@ -103,6 +105,10 @@ def _tabs(org_id: str, closed: bool, can: dict) -> list:
             tabs.append(("directory", "Directory", url_for("console.directory", org_id=org_id)))
     if closed or can["view_audit"] is None:
         tabs.append(("audit", "Audit trail", url_for("console.audit", org_id=org_id)))
+    if not closed and can.get("manage_domains") is None:  # issue 28
+        tabs.append(("domains", "Domains", url_for("console.domains_page", org_id=org_id)))
+    if not closed and can["view_invitations"] is None:
+        tabs.append(("requests", "Requests", url_for("console.requests_page", org_id=org_id)))
     return tabs
 
 
@@ -131,6 +137,7 @@ def open_frame(org_id: str, tab: str) -> Frame | ResponseReturnValue:
         return page, 404
     context = ctx(actor)
     can = orgs.abilities(context, actor, org_id, ORG_ACTIONS)
+    can["manage_domains"] = domains.manage_refusal(context, actor, org_id)  # issue 28
     body, view_reason = None, None
     try:
         body = orgs.get(context, actor, org_id)

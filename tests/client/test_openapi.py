@@ -220,6 +220,19 @@ CALLS = {
     "matrix": lambda c: c.matrix("pix4d"),
     "health": lambda c: c.health(),
     "ready": lambda c: c.ready(),
+    # verified domains and requests to join (contract 1.3)
+    "add_domain": lambda c: c.add_domain("o", "example.com"),
+    "list_domains": lambda c: list(c.list_domains("o", page_size=5)),
+    "get_domain": lambda c: c.get_domain("o", "dom-1"),
+    "verify_domain": lambda c: c.verify_domain("o", "dom-1"),
+    "configure_domain": lambda c: c.configure_domain("o", "dom-1", "auto", "member"),
+    "remove_domain": lambda c: c.remove_domain("o", "dom-1"),
+    "suggested_orgs": lambda c: c.suggested_orgs("u"),
+    "ask_to_join": lambda c: c.ask_to_join("o", role="member", message="hi"),
+    "list_join_requests": lambda c: list(c.list_join_requests("o", status="pending", page_size=5)),
+    "get_join_request": lambda c: c.get_join_request("o", "jr-1"),
+    "approve_join_request": lambda c: c.approve_join_request("o", "jr-1", role="member"),
+    "decline_join_request": lambda c: c.decline_join_request("o", "jr-1"),
 }
 
 EMPTY = {"items": [], "next_cursor": None, "results": [], "removed": []}
@@ -281,6 +294,12 @@ def _path_template(path: str) -> str:
         "audit",
         "healthz",
         "readyz",
+        "domains",
+        "verify",
+        "suggested-orgs",
+        "join-requests",
+        "approve",
+        "decline",
         "",
     }
     return "/".join(p if p in fixed else "{}" for p in parts)

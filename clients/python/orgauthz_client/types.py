@@ -548,6 +548,9 @@ class TeamDetail(_Model):
     extra: dict[str, Any] = _extra()
 
 
+# Contract 1.3's verified domains and requests to join live in their own module (length).
+from .domain_types import Domain, JoinRequest, Suggestion  # noqa: E402
+
 MODELS: tuple[type[_Model], ...] = (
     Ref,
     ResourceRef,
@@ -575,5 +578,8 @@ MODELS: tuple[type[_Model], ...] = (
     TeamDetail,
     TeamMember,
     TeamGrant,
+    Domain,
+    Suggestion,
+    JoinRequest,
 )
 """Every class that mirrors a schema of the service's OpenAPI document."""

@@ -15,6 +15,20 @@ from .decisions import (
     list_actors,
     list_resources,
 )
+from .domains import (
+    add_domain,
+    approve_join_request,
+    ask_to_join,
+    configure_domain,
+    decline_join_request,
+    get_domain,
+    get_join_request,
+    list_domains,
+    list_join_requests,
+    remove_domain,
+    suggested_orgs,
+    verify_domain,
+)
 from .orgs import (
     accept_invitation,
     audit,
@@ -130,4 +144,16 @@ __all__ = [
     "matrix",
     "health",
     "ready",
+    "add_domain",
+    "list_domains",
+    "get_domain",
+    "verify_domain",
+    "configure_domain",
+    "remove_domain",
+    "suggested_orgs",
+    "ask_to_join",
+    "list_join_requests",
+    "get_join_request",
+    "approve_join_request",
+    "decline_join_request",
 ]
