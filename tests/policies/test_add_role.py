@@ -22,7 +22,8 @@ STEP_3_RESOURCE = (
     "  invite_billing_viewer: {type: Invitation, attributes: {role: billing_viewer}}\n"
 )
 STEP_3_CELLS = (
-    "  invite_billing_viewer:\n    invite: [owner, manager]\n    cancel: [owner, manager]\n"
+    "  invite_billing_viewer:\n    invite: [owner, manager, team_manager]\n"
+    "    cancel: [owner, manager, team_manager]\n"
 )
 # Step 3 also lists the new principal in the cells every member has: resource -> actions.
 EVERY_MEMBER = {
