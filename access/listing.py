@@ -285,17 +285,26 @@ def _members_allowed(
     order after ``after``, ``limit`` + 1 at most, each decided on their own facts (their
     teams' roles included), as ``decide`` does; and the id the read stopped at when it
     read ``MEMBER_SCAN`` members first (None: it did not), where the next page goes on."""
-    read, now, seen = facts.facts.read, facts.now(), 0
+    read, now, seen, org = facts.facts.read, facts.now(), 0, target.org.id
+    pks = [n.pk for n in target.chain if n.pk is not None]
     found: list[str] = []
     while len(found) <= limit:
         if seen >= MEMBER_SCAN:
             return found, after
-        batch = stored.members_after(read, target.org.id, after, 200, now)
+        batch = stored.members_after(read, org, after, 200, now)
+        held_by = stored.facts_of_members(read, org, batch, pks, now) if batch else {}
         for uid in batch:
             seen, after = seen + 1, uid
-            held = facts.actor(uid, target)
-            view = build_view(engine, None, target.chain, held)
-            if uid not in owners and engine.is_allowed(action, view):
+            if uid in owners or uid not in held_by:
+                continue
+            role, team_roles, grants = held_by[uid]
+            held = ActorFacts(
+                True,
+                role,
+                {pk: tuple(sorted(r)) for pk, r in grants.items()},
+                tuple(sorted(team_roles)),
+            )
+            if engine.is_allowed(action, build_view(engine, None, target.chain, held)):
                 found.append(uid)
         if len(batch) < 200:
             break

@@ -389,6 +389,48 @@ def teams_hold(read: Read, org_id: str, pks: list[int], now: object) -> bool:
     return bool(_run(read, f"SELECT EXISTS ({sql})", params)[0][0])
 
 
+def facts_of_members(
+    read: Read, org_id: str, user_ids: list[str], pks: list[int], now: object
+) -> dict[str, tuple[str | None, set[str], dict[int, set[str]]]]:
+    """What each of ``user_ids`` holds in the org, none of it lapsed, in one read: {user:
+    (membership role, its teams' org roles, {pk of ``pks``: roles, its own and its
+    teams'})}; a user with no live membership is absent."""
+    users = _marks(len(user_ids))
+    sql = (
+        f'SELECT m.user_id, m.role, 0, 0 FROM "{{mem}}" m WHERE m.org_id = {{p}}'
+        f" AND m.user_id IN ({users}) AND {_live('m')}"
+        ' UNION ALL SELECT tm.user_id, t.role, 1, 0 FROM "{tmem}" tm'
+        ' JOIN "{team}" t ON t.id = tm.team_id WHERE tm.org_id = {p}'
+        f" AND tm.user_id IN ({users}) AND t.role IS NOT NULL AND {_live('tm')}"
+    )
+    params: list = [org_id, *user_ids, now, org_id, *user_ids, now]
+    if pks:
+        on = _marks(len(pks))
+        sql += (
+            ' UNION ALL SELECT g.user_id, g.role, 2, g.resource_id FROM "{grant}" g'
+            f" WHERE g.user_id IN ({users}) AND g.resource_id IN ({on}) AND {_live('g')}"
+            ' UNION ALL SELECT tm.user_id, tg.role, 2, tg.resource_id FROM "{tgrant}" tg'
+            ' JOIN "{tmem}" tm ON tm.team_id = tg.team_id WHERE tm.org_id = {p}'
+            f" AND tm.user_id IN ({users}) AND tg.resource_id IN ({on})"
+            f" AND {_live('tg')} AND {_live('tm')}"
+        )
+        params += [*user_ids, *pks, now, org_id, *user_ids, *pks, now, now]
+    found: dict[str, tuple[str | None, set[str], dict[int, set[str]]]] = {}
+    rows = _run(read, sql, params)
+    for user, role, kind, _pk in rows:
+        if kind == 0:
+            found[user] = (role, set(), {})
+    for user, role, kind, pk in rows:
+        held = found.get(user)
+        if held is None or kind == 0:
+            continue  # no live membership: nothing through teams or grants
+        if kind == 1:
+            held[1].add(role)
+        else:
+            held[2].setdefault(pk, set()).add(role)
+    return found
+
+
 def members_after(read: Read, org_id: str, after: str | None, n: int, now: object) -> list[str]:
     """The ids of the org's live members in id order after ``after``, ``n`` at most."""
     sql = f'SELECT user_id FROM "{{mem}}" m WHERE org_id = {{p}} AND {_live("m")}'
