@@ -157,6 +157,19 @@ resource Grant {
 }
 # No roles on resources: access comes from the member's role alone (no rule for Grant).
 
+# The scenario has no teams and no verified domains: nothing allows them (no rule for
+# either), so a todo organization refuses them as the policy's answer.
+resource Team {
+  permissions = ["manage", "assign_role"];
+}
+resource Domain {
+  permissions = ["manage", "configure"];
+}
+reason(_actor: User, "manage", _team: Team, "the todo scenario has no teams");
+reason(_actor: User, "assign_role", _team: Team, "the todo scenario has no teams");
+reason(_actor: User, "manage", _domain: Domain, "the todo scenario has no verified domains");
+reason(_actor: User, "configure", _domain: Domain, "the todo scenario has no verified domains");
+
 # ---------------------------------------------------------------- why a refusal
 reason(actor: User, "invite", invitation: Invitation,
        "{a actor_role} may not invite people; Admins do") if
