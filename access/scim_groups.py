@@ -34,7 +34,7 @@ from access.events import target_team
 from access.orgs import conflict_is_409, declared_role, engine_for
 from access.scim import Directory
 from access.scim_users import check_version, etag, invalid, where_of
-from access.teams import _assign, _manage
+from access.teams import ask_assign, ask_manage
 from access.uow import UnitOfWork
 from authz.view import OrgRef
 from models import Membership, ScimGroup, Team, TeamMember
@@ -173,12 +173,12 @@ def _set_members(
     for user_id in sorted(set(wanted) - current):
         if not Membership.holds(user_id, org.id):
             raise InvalidValueException(detail=f"members: {user_id} is not a member")
-        _manage(uow, actor, org, team.role, f"add {user_id} to team {team.tid}")
+        ask_manage(uow, actor, org, team.role, f"add {user_id} to team {team.tid}")
         TeamMember.create(team=team.id, user=user_id, org=org.id, created_at=now)
         after = {"user": user_id, "expires_at": None}
         uow.audit(org.id, "team.member_add", target_team(team.tid), None, after, actor)
     for user_id in sorted(current - set(wanted)):
-        _manage(uow, actor, org, team.role, f"take {user_id} out of team {team.tid}")
+        ask_manage(uow, actor, org, team.role, f"take {user_id} out of team {team.tid}")
         TeamMember.delete().where(
             (TeamMember.team == team.id) & (TeamMember.user == user_id)
         ).execute()
@@ -202,9 +202,9 @@ def create(ctx: Context, d: Directory, payload: Any, locations: tuple[Location, 
         key = _unique_name(d.org_id, name, None)
         wanted = _wanted(d, group)
         role = _mapped_role(ctx, org, d, name)
-        _manage(uow, actor, org, role, f"create team {tid}")
+        ask_manage(uow, actor, org, role, f"create team {tid}")
         if role is not None:
-            _assign(uow, actor, org, None, role, tid)
+            ask_assign(uow, actor, org, None, role, tid)
         team = Team.create(org=d.org_id, tid=tid, name=name, role=role, created_at=now)
         after = {"name": name, "role": role}
         uow.audit(d.org_id, "team.create", target_team(tid), None, after, actor)
@@ -259,11 +259,11 @@ def _rename(uow: UnitOfWork, d: Directory, org: OrgRef, team: Team, name: str) -
     """Rename the team (``manage``), and give it the role the mapping names for its new
     name, if any (``assign_role``)."""
     actor = d.acting_user
-    _manage(uow, actor, org, team.role, f"rename team {team.tid}")
+    ask_manage(uow, actor, org, team.role, f"rename team {team.tid}")
     before, after = {"name": team.name}, {"name": name}
     role = _mapped_role(uow.ctx, org, d, name)
     if role is not None and role != team.role:
-        _assign(uow, actor, org, team.role, role, team.tid)
+        ask_assign(uow, actor, org, team.role, role, team.tid)
         before["role"], after["role"] = team.role or "", role
         team.role = role
     team.name = name
@@ -315,7 +315,7 @@ def delete(ctx: Context, d: Directory, scim_id: str, if_match: str | None) -> No
         row = found(d, scim_id)
         check_version(row, if_match)
         team = Team.get_by_id(row.team_id)
-        _manage(uow, d.acting_user, org, team.role, f"delete team {team.tid}")
+        ask_manage(uow, d.acting_user, org, team.role, f"delete team {team.tid}")
         members = TeamMember.user_ids(team.id)
         before = {"name": team.name, "role": team.role, "members": members}
         view = _audit_view(row, team.name)

@@ -50,13 +50,14 @@ def _future(uow: UnitOfWork, expires_at: datetime.datetime | None) -> None:
         raise Invalid("expires_at is not in the future", {"expires_at": ["must be in the future"]})
 
 
-def _manage(uow: UnitOfWork, actor: str, org: OrgRef, role: str | None, what: str) -> None:
-    """Ask ``manage`` on a Team holding ``role``. Raises Forbidden (the policy's reason)."""
+def ask_manage(uow: UnitOfWork, actor: str, org: OrgRef, role: str | None, what: str) -> None:
+    """Ask ``manage`` on a Team holding ``role``, in ``uow`` (the one way a team change is
+    asked: the API here, SCIM groups in access/scim_groups.py). Raises Forbidden."""
     target = uow.targets.management(org, "Team", {"role": role})
     uow.ask(actor, [Question("manage", target, what)])
 
 
-def _assign(
+def ask_assign(
     uow: UnitOfWork, actor: str, org: OrgRef, role: str | None, to_role: str | None, tid: str
 ) -> None:
     """Ask ``assign_role`` on a Team from ``role`` to ``to_role``. Raises Forbidden."""
@@ -147,9 +148,9 @@ def create(
         org = uow.org()
         if role is not None:
             declared_role(engine_for(ctx, org), role)
-        _manage(uow, actor, org, role, f"create team {tid}")
+        ask_manage(uow, actor, org, role, f"create team {tid}")
         if role is not None:
-            _assign(uow, actor, org, None, role, tid)
+            ask_assign(uow, actor, org, None, role, tid)
         if Team.of_org(org_id, tid) is not None:
             raise Conflict(f"team {tid!r} already exists", {"id": ["already taken"]})
         with conflict_is_409():
@@ -173,12 +174,12 @@ def update(
         before: dict[str, str | None] = {}
         after: dict[str, str | None] = {}
         if name is not None and name != team.name:
-            _manage(uow, actor, org, team.role, f"rename team {tid}")
+            ask_manage(uow, actor, org, team.role, f"rename team {tid}")
             before["name"], after["name"] = team.name, name
             team.name = name
         if role is not _UNSET and role != team.role:
             to_role = None if role is None else declared_role(engine_for(ctx, org), str(role))
-            _assign(uow, actor, org, team.role, to_role, tid)
+            ask_assign(uow, actor, org, team.role, to_role, tid)
             before["role"], after["role"] = team.role, to_role
             team.role = to_role
         if after:
@@ -193,7 +194,7 @@ def delete(ctx: Context, actor: str, org_id: str, tid: str) -> None:
     with UnitOfWork(ctx, org_id) as uow:
         org = uow.org()
         team = _team(org_id, tid)
-        _manage(uow, actor, org, team.role, f"delete team {tid}")
+        ask_manage(uow, actor, org, team.role, f"delete team {tid}")
         members = TeamMember.user_ids(team.id)
         before = {"name": team.name, "role": team.role, "members": members}
         team.delete_instance(recursive=True)
@@ -222,7 +223,7 @@ def add_member(
                 f"{user_id!r} is not a member of organization {org_id!r}",
                 {"user_id": ["not a member of the organization"]},
             )
-        _manage(uow, actor, org, team.role, f"add {user_id} to team {tid}")
+        ask_manage(uow, actor, org, team.role, f"add {user_id} to team {tid}")
         held = TeamMember.held(team.id, user_id)
         after = {"user": user_id, "expires_at": _iso(expires_at)}
         if held is None:
@@ -246,7 +247,7 @@ def remove_member(ctx: Context, actor: str, org_id: str, tid: str, user_id: str)
         held = TeamMember.held(team.id, user_id)
         if held is None:
             raise NotFound(f"{user_id!r} is not in team {tid!r}")
-        _manage(uow, actor, org, team.role, f"take {user_id} out of team {tid}")
+        ask_manage(uow, actor, org, team.role, f"take {user_id} out of team {tid}")
         held.delete_instance()
         before = {"user": user_id}
         uow.audit(org_id, "team.member_remove", target_team(tid), before, None, actor)
