@@ -17,7 +17,7 @@ from access.targets import TargetBuilder
 from authz.engine import PolicySet
 from models import ApiKey, KeyName, hash_secret
 from ops.activity import ACTIVITY
-from routes.schemas.context import load_context
+from routes.schemas.context import context_errors, load_context
 
 
 def load(schema_cls: type[Schema], data: Any = None) -> Any:
@@ -74,8 +74,7 @@ def request_context(value: dict | None, field: str = "context") -> dict:
     try:
         return load_context(policy().context_kinds, value or {})
     except ValidationError as exc:
-        messages = exc.messages if isinstance(exc.messages, dict) else {"_": exc.messages}
-        errors = {f"{field}.{name}": list(texts) for name, texts in messages.items()}
+        errors = context_errors(exc, field)
         raise Invalid(f"invalid fields: {', '.join(sorted(errors))}", errors) from exc
 
 

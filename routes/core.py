@@ -43,6 +43,7 @@ from routes.schemas import (
     BatchRequest,
     JSONObject,
     ValidationError,
+    context_errors,
     load_context,
 )
 
@@ -256,8 +257,7 @@ def checked_context(check: dict, call: Call, field: str = "context") -> dict:
     try:
         check["context"] = load_context(call.snapshot.context_kinds, check.get("context") or {})
     except ValidationError as exc:
-        messages = exc.messages if isinstance(exc.messages, dict) else {"_": exc.messages}
-        errors = {f"{field}.{name}": list(texts) for name, texts in messages.items()}
+        errors = context_errors(exc, field)
         raise Invalid(f"invalid fields: {', '.join(sorted(errors))}", errors) from exc
     return check["context"]
 

@@ -70,11 +70,16 @@ DATABASE_FAILURES = _driver_errors()
 
 
 def flatten(messages: Any, prefix: str = "") -> dict:
-    """Marshmallow's nested messages as {"checks.3.action": ["..."]}."""
+    """Marshmallow's nested messages as {"checks.3.action": ["..."]}. A key a caller sent
+    that no answer could carry (an unknown field named with a lone surrogate) is written
+    escaped (``\\udc80``), so the problem document stays valid JSON text."""
     out: dict[str, list] = {}
     if isinstance(messages, dict):
         for key, value in messages.items():
-            name = f"{prefix}.{key}" if prefix else str(key)
+            text = str(key)
+            if not storable(text):
+                text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+            name = f"{prefix}.{text}" if prefix else text
             if isinstance(value, dict):
                 out.update(flatten(value, name))
             else:

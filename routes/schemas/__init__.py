@@ -7,7 +7,7 @@ loaded against the live policy's declarations). Every name is importable from he
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema  # noqa: F401
 
-from routes.schemas.context import ContextValue, load_context  # noqa: F401
+from routes.schemas.context import ContextValue, context_errors, load_context  # noqa: F401
 from routes.schemas.fields import (  # noqa: F401 -- the package's names
     EMAIL,
     ID,

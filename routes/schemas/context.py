@@ -34,6 +34,13 @@ def _schema(kinds: tuple[tuple[str, str], ...]) -> Schema:
     return Schema.from_dict(shape, name="RequestContext")()
 
 
+def context_errors(exc: ValidationError, field: str) -> dict[str, list]:
+    """``load_context``'s refusal as errors naming ``<field>.<name>`` (the names are
+    storable text: ``JSONObject`` refused any other before)."""
+    messages = exc.messages if isinstance(exc.messages, dict) else {"_": exc.messages}
+    return {f"{field}.{name}": list(texts) for name, texts in messages.items()}
+
+
 def load_context(kinds: dict[str, str], value: dict) -> dict:
     """``value`` (a check's ``context``) loaded against ``kinds`` (name -> kind, every
     style's declarations: ``PolicySet.context_kinds``). Raises ValidationError, its

@@ -5,6 +5,8 @@ unknown or ill-typed attributes a 422 naming the field; read by the policy's rul
 or memo entry decided without it, and a deny with the policy's reason when a rule needs
 context the check did not send."""
 
+import json
+
 import pytest
 
 from tests.support import context_policy_api
@@ -173,3 +175,26 @@ def test_checks_with_context_are_answered_on_the_fast_path(api, app, demo, monke
     refused = api.post("/v1/authorize", {**one, "context": {"ip": "x"}})
     assert refused.status_code == 422
     assert handed == ["/v1/authorize"]  # a refusal is rendered by the Flask route
+
+
+def test_a_context_name_no_answer_could_carry_is_refused_whole(api, demo):
+    """A lone surrogate in a context attribute's name: a 422 naming the context, never the
+    name (the answer stays valid JSON text, as the fuzzing test requires)."""
+    body = {"checks": [{"actor": {"id": "pix4d-member"}, "action": "view"}]}
+    body["checks"][0]["resource"] = {"type": "Dataset", "id": "pix4d-bridge-scan"}
+    body["checks"][0]["context"] = {"\udc80": 1}
+    response = api.post("/v1/authorize/batch", body)
+    assert response.status_code == 422
+    errors = response.get_json()["errors"]
+    json.dumps(errors, ensure_ascii=False).encode("utf-8")  # no lone surrogate in the answer
+    assert list(errors) == ["checks.0.context"]
+
+
+def test_an_unknown_field_named_with_a_lone_surrogate_is_written_escaped(api, demo):
+    body = {"checks": [{"actor": {"id": "pix4d-member"}, "action": "view", "\udc80": 1}]}
+    body["checks"][0]["resource"] = {"type": "Dataset", "id": "pix4d-bridge-scan"}
+    response = api.post("/v1/authorize/batch", body)
+    assert response.status_code == 422
+    errors = response.get_json()["errors"]
+    json.dumps(errors, ensure_ascii=False).encode("utf-8")  # no lone surrogate in the answer
+    assert "checks.0.\\udc80" in errors
