@@ -366,8 +366,8 @@ _NO_TEAMS = Provenance({}, [], [])
 def _teams(actor: ActorFacts, actor_id: str, target: Target) -> Provenance:
     """Which of the actor's roles its teams gave (an explanation names the team); nothing
     read when the actor has no live membership (then it holds nothing)."""
-    if not actor.org_roles() or not actor_id:
-        return _NO_TEAMS
+    if not actor.in_teams or not actor.org_roles() or not actor_id:
+        return _NO_TEAMS  # in no team: every role and grant it holds is its own
     pks = [n.pk for n in target.chain if n.pk is not None]
     return provenance(target.org.id, actor_id, pks, TargetBuilder.clock())
 

@@ -26,10 +26,11 @@ Missing = Literal[_Missing.MISSING]  # its type: ``found is MISSING`` narrows it
 # What the cache keeps: an actor's (known, membership role) in an org, its roles granted on
 # one resource, and an answer decided before (allowed, reason, target, style: None when the
 # policy was not asked, so it is not counted again).
-# An actor entry is (known, live membership role, its teams' org roles, when the first of
-# them lapses or None); a grant entry (roles on the resource, its own and its teams', when
-# the first lapses or None). A reader treats an entry past its time as not cached.
-ActorEntry = tuple[bool, str | None, tuple[str, ...], datetime.datetime | None]
+# An actor entry is (known, live membership role, its teams' org roles, whether it is in a
+# live team, when the first of them lapses or None); a grant entry (roles on the resource,
+# its own and its teams', when the first lapses or None). A reader treats an entry past its
+# time as not cached.
+ActorEntry = tuple[bool, str | None, tuple[str, ...], bool, datetime.datetime | None]
 Roles = tuple[str, ...]
 GrantEntry = tuple[Roles, datetime.datetime | None]
 Answer = tuple[bool, str, Target, str | None]

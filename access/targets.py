@@ -240,7 +240,7 @@ class TargetBuilder:
             if missing and cached[0]:
                 self._put_grants(user_id, org, missing, rows, cached, held)
                 missing = []
-        known, role, team_roles, until = cached
+        known, role, team_roles, in_teams, until = cached
         if missing and known and (role or team_roles):
             params = _grant_params(user_id, org, missing, now)
             rows = self._query("grants", params, len(missing))
@@ -253,7 +253,7 @@ class TargetBuilder:
             grants[pk] = entry[0]
             until = _first(until, entry[1])
         self.last_until = until
-        return ActorFacts(known, role, grants, team_roles)
+        return ActorFacts(known, role, grants, team_roles, in_teams)
 
     def _put_grants(
         self, user_id: str, org: str, pks: list[int], rows: list, actor: ActorEntry, held: dict
@@ -268,7 +268,7 @@ class TargetBuilder:
             found[pk] = (roles + (role,), _first(_first(until, expires), team_expires))
         for pk in pks:
             roles, until = found.get(pk, ((), None))
-            entry = (tuple(sorted(set(roles))), _first(until, actor[3]))
+            entry = (tuple(sorted(set(roles))), _first(until, actor[-1]))
             held[pk] = entry
             self.facts.put_grant(user_id, org, pk, entry)
 
@@ -281,17 +281,19 @@ def _grant_params(user_id: str, org: str, pks: list[int], now: datetime.datetime
 def _actor_entry(rows: list) -> ActorEntry:
     """(known, live membership role, its teams' org roles, when the first lapses) from the
     rows of an ``actor`` read (kinds 0 and 1)."""
-    known, role, until, team_roles = False, None, None, set()
+    known, role, until, team_roles, in_teams = False, None, None, set(), False
     for _uid, held, expires, _team_expires, kind, _pk in rows:
         if kind == 0:
             known, role = True, held
             until = _first(until, expires)
-        elif kind == 1:
-            team_roles.add(held)
+        elif kind == 1:  # a live place in a team (its org role, when it holds one)
+            in_teams = True
+            if held is not None:
+                team_roles.add(held)
             until = _first(until, expires)
     if role is None:  # not a live member: its teams give nothing
-        return (known, None, (), until if known else None)
-    return (known, role, tuple(sorted(team_roles)), until)
+        return (known, None, (), False, until if known else None)
+    return (known, role, tuple(sorted(team_roles)), in_teams, until)
 
 
 def _first(a: datetime.datetime | None, b: datetime.datetime | None) -> datetime.datetime | None:

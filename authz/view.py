@@ -198,6 +198,7 @@ class ActorFacts(NamedTuple):
     role: str | None  # membership role, or None
     grants: dict  # resource pk -> tuple of roles
     team_roles: tuple = ()  # the org roles the member's teams hold
+    in_teams: bool = False  # in a live team (its grants may be a team's: explain asks which)
 
     def org_roles(self) -> tuple[str, ...]:
         """The roles the member holds on the organization, their own and their teams'."""

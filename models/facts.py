@@ -33,7 +33,7 @@ _ACTOR = (
     f"ON m.user_id = u.id AND m.org_id = {{p}} AND {_LIVE.format(t='m')} WHERE u.id = {{p}}"
     ' UNION ALL SELECT tm.user_id, t.role, tm.expires_at, NULL, 1, NULL FROM "{tmem}" tm'
     ' JOIN "{team}" t ON t.id = tm.team_id'
-    " WHERE tm.org_id = {p} AND tm.user_id = {p} AND t.role IS NOT NULL"
+    " WHERE tm.org_id = {p} AND tm.user_id = {p}"
     f" AND {_LIVE.format(t='tm')}"
 )
 _GRANTS = (

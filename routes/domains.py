@@ -46,7 +46,7 @@ class DomainName(Text):
 class DomainRequest(Schema):
     """``POST /v1/orgs/{org_id}/domains``."""
 
-    domain = DomainName(required=True)
+    domain = DomainName(required=True, validate=validate.Length(min=1, max=253))
 
 
 class DomainPatch(Schema):

@@ -22,7 +22,7 @@ def expires_at() -> fields.NaiveDateTime:
 class TeamCreate(Schema):
     """``POST /v1/orgs/{org_id}/teams``."""
 
-    id = Text(required=True, validate=TEAM_ID)
+    id = Text(required=True, validate=[validate.Length(min=1, max=64), TEAM_ID])
     name = Text(required=True, validate=validate.Length(min=1, max=200))
     role = role(load_default=None, allow_none=True)
 

@@ -60,6 +60,7 @@ def test_the_resource_tree_by_parent_with_grants(api, demo):
             "user_id": "pix4d-member",
             "role": "reader",
             "created_at": top[0]["grants"][0]["created_at"],
+            "expires_at": None,  # a grant that never lapses (1.3)
         }
     ]
     assert all(r["parent"] is None for r in top)

@@ -207,7 +207,7 @@ def test_notices_drop_only_what_they_name():
     for org in (org_a, org_b):
         target = Target(org, (Node("Organization", org.id),))
         facts.put_target((org.id, "Organization", org.id), target)
-        facts.put_actor("ann", org.id, (True, "owner", (), None))
+        facts.put_actor("ann", org.id, (True, "owner", (), False, None))
     facts.put_key("digest", "key-1")
     facts.put_target(("a", "Folder", "none"), None)
     facts.put_owner_org("Folder", "f-1", "b")  # a check naming no org found it in b only
@@ -215,7 +215,7 @@ def test_notices_drop_only_what_they_name():
     later = SharedFacts(cache, cache.epoch, 1)
     assert later.target(("a", "Organization", "a")) is MISSING
     assert later.target(("b", "Organization", "b")) is not MISSING
-    assert later.actor("ann", "b") == (True, "owner", (), None)
+    assert later.actor("ann", "b") == (True, "owner", (), False, None)
     assert later.target(("a", "Folder", "none")) is None  # "no such resource" kept
     assert later.owner_org("Folder", "f-1") == "b"
     cache.apply({"g": 2, "u": ["ann"]})

@@ -14,6 +14,7 @@ import pytest
 from marshmallow import Schema, fields, validate
 
 import routes.authzen as authzen
+import routes.domains as domains
 import routes.errors
 from models import (
     AuditEvent,
@@ -22,11 +23,16 @@ from models import (
     Membership,
     Organization,
     Resource,
+    Team,
+    TeamGrant,
     User,
     Webhook,
     db,
 )
+from models.domains import Domain
+from models.join_requests import JoinRequest
 from routes import schemas
+from routes.schemas.teams import TeamCreate, TeamGrantPut, TeamUpdate
 from tests.support import accept, invite
 
 NOT_STORED = None  # the value is looked up, compared or hashed, never written to a column
@@ -91,6 +97,24 @@ COLUMNS = {
     (schemas.InvitationRolePatch, "role"): Invitation.role,
     (schemas.KeyScopeRequest, "orgs"): Organization.id,  # ApiKeyOrg.org, a foreign key
     (schemas.WebhookRequest, "orgs"): NOT_STORED,  # JSON text, each one an org of the key
+    # 1.3: request context, an org's IP allow-list, teams, verified domains, requests to join
+    (schemas.AuthorizeRequest, "context"): NOT_STORED,  # read by the policy, then logged
+    (schemas.ActionsRequest, "context"): NOT_STORED,
+    (schemas.OrganizationPatch, "context"): NOT_STORED,
+    (schemas.OrganizationPatch, "admin_ip_allowlist"): NOT_STORED,  # JSON text, 50 ranges
+    (TeamCreate, "id"): Team.tid,
+    (TeamCreate, "name"): Team.name,
+    (TeamCreate, "role"): Team.role,
+    (TeamUpdate, "name"): Team.name,
+    (TeamUpdate, "role"): Team.role,
+    (TeamGrantPut, "role"): TeamGrant.role,
+    (domains.DomainRequest, "domain"): Domain.name,
+    (domains.DomainPatch, "join_mode"): Domain.join_mode,
+    (domains.DomainPatch, "join_role"): Domain.join_role,
+    (domains.JoinRequestCreate, "role"): JoinRequest.role,
+    (domains.JoinRequestCreate, "message"): JoinRequest.message,
+    (domains.JoinRequestApprove, "role"): JoinRequest.role,
+    (domains.JoinRequestListArgs, "status"): NOT_STORED,
     # AuthZEN requests are decisions and list queries: nothing of them is written
     **{
         (cls, name): NOT_STORED
