@@ -1,13 +1,14 @@
 """The decision log: one JSON line per decision, written off the request path.
 
-A request thread only appends a tuple of what it already holds to a deque (no lock, no
-thread woken: waking the writer per request cost about 11 µs of CPU and was the largest
-item of a repeated check's profile); one writer thread per process wakes every
-``DRAIN_SECONDS`` (or at once for ``flush`` and ``close``), formats the JSON lines (compact)
-and appends them to the file in batches. A request that decides many times (a batch, the
-actions) opens ``request()``: its decisions are kept in a list and handed over as ONE item
-with one time and one request context when it ends; the writer still writes one line per
-decision, the same line as a decision recorded alone.
+A request thread only appends a tuple of what it already holds to a deque (no lock, and no
+thread woken while the writer is busy: waking the writer per request cost about 11 µs of
+CPU and was the largest item of a repeated check's profile); one writer thread per process
+drains it every ``DRAIN_SECONDS`` while there is work, sleeps with no timeout when there is
+none (the next put wakes it; ``flush`` and ``close`` wake it at once), formats the JSON
+lines (compact) and appends them to the file in batches. A request that decides many
+times (a batch, the actions) opens ``request()``: its decisions are kept in a list and
+handed over as ONE item with one time and one request context when it ends; the writer
+still writes one line per decision, the same line as a decision recorded alone.
 Sampling (``DECISION_LOG_SAMPLE``, 0..1) and switching it off (``DECISION_LOG=off``) are
 config. ``flask decisions replay`` reads the file back, rotated files included.
 
@@ -91,7 +92,8 @@ class _Writer(threading.Thread):
         super().__init__(name="decision-log", daemon=True)
         # appended by request threads, popped by the writer: both atomic on a deque
         self.queue: collections.deque = collections.deque()
-        self._wake = threading.Event()  # set by flush() and close(): drain now
+        self._wake = threading.Event()  # set by flush(), close() and a put to an idle writer
+        self._idle = False  # the writer waits for _wake with no timeout
         self.path = path
         self.max_queue, self.max_bytes, self.backups = max_queue, max_bytes, backups
         self.error: str | None = None  # why writing fails, while it does
@@ -116,6 +118,9 @@ class _Writer(threading.Thread):
         with self._counting:
             self._queued += n
         self.queue.append(item)
+        if self._idle:  # the writer sleeps until told: tell it once
+            self._idle = False
+            self._wake.set()
 
     def flush(self, timeout: float = 5.0) -> None:
         """Wait (at most ``timeout``) until what was queued before is written."""
@@ -135,10 +140,14 @@ class _Writer(threading.Thread):
     def run(self) -> None:
         while True:
             if not self.queue:
-                self._wake.wait(DRAIN_SECONDS)
-                self._wake.clear()
+                # Idle: sleep until a put wakes it (a put wakes it only when idle, so a busy
+                # log drains every DRAIN_SECONDS instead of waking per request).
+                self._idle = True
                 if not self.queue:
-                    continue
+                    self._wake.wait()
+                self._wake.clear()
+                self._idle = False
+                continue
             batch: list = []
             try:
                 while len(batch) < BATCH:
@@ -162,6 +171,9 @@ class _Writer(threading.Thread):
             if stop:
                 self._close_file()
                 return
+            if not events:  # while busy, let the next batch gather (puts do not wake it)
+                self._wake.wait(DRAIN_SECONDS)
+                self._wake.clear()
 
     def _format(self, item: "tuple | _Request", lines: list[str]) -> None:
         """Append the lines of ``item`` (one record, or a request's) to ``lines``; a record

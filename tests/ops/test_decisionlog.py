@@ -14,13 +14,14 @@ import subprocess
 import time
 import types
 import uuid
+from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
 
 from ops import decisionlog
 from routes.context import decision_context
-from tests.support import poll
+from tests.support import poll, wait_until
 
 DATASET = {"type": "Dataset", "id": "pix4d-bridge-scan"}
 
@@ -317,3 +318,21 @@ def test_readyz_says_how_the_log_fails_now_and_clears_on_recovery(
         assert len(path.read_text().splitlines()) == 5
     finally:
         decisionlog.close(str(path))
+
+
+def test_an_idle_writer_sleeps_until_a_put_wakes_it(tmp_path):
+    """With nothing to write the writer waits with no timeout (a leaked or quiet writer costs
+    no CPU: polling every 50 ms in every test's app once loaded the machine hundreds deep);
+    the next put wakes it."""
+    path = str(tmp_path / "decisions.log")
+    w = decisionlog._Writer(path)
+    w.start()
+    try:
+        wait_until(lambda: w._idle, what="the writer to go idle")
+        cpu = time.thread_time()
+        decision = fake_decision()
+        w.put((decision, "a", "view", None, {"type": "X"}, None, None, time.time()))
+        wait_until(lambda: Path(path).exists() and decision.decision_id in Path(path).read_text())
+        assert time.thread_time() - cpu < 1.0
+    finally:
+        w.close()
