@@ -1,14 +1,11 @@
 """The decision log: one JSON line per decision, written off the request path.
 
-A request thread only appends a tuple of what it already holds to a deque (no lock, and no
-thread woken while the writer is busy: waking the writer per request cost about 11 µs of
-CPU and was the largest item of a repeated check's profile); one writer thread per process
-drains it every ``DRAIN_SECONDS`` while there is work, sleeps with no timeout when there is
-none (the next put wakes it; ``flush`` and ``close`` wake it at once), formats the JSON
-lines (compact) and appends them to the file in batches. A request that decides many
-times (a batch, the actions) opens ``request()``: its decisions are kept in a list and
-handed over as ONE item with one time and one request context when it ends; the writer
-still writes one line per decision, the same line as a decision recorded alone.
+A request thread appends a tuple to a deque (no lock; no wake while the writer is busy:
+a wake per request was the largest item of a repeated check's profile). One writer thread
+per process drains it every ``DRAIN_SECONDS`` while busy, sleeps untimed when idle (a put,
+``flush`` or ``close`` wakes it) and appends compact JSON lines in batches. A request that
+decides many times (a batch, the actions) opens ``request()``: its decisions go as ONE
+item with one time and request context; still one line per decision, as if alone.
 Sampling (``DECISION_LOG_SAMPLE``, 0..1) and switching it off (``DECISION_LOG=off``) are
 config. ``flask decisions replay`` reads the file back, rotated files included.
 
@@ -60,8 +57,7 @@ log = logging.getLogger("orgauthz.decisionlog")
 MAX_QUEUE = 20_000  # about 0.9 kB each queued: some 18 MB per worker at most
 MAX_BYTES = 100 * 1000 * 1000
 BACKUPS = 5
-BATCH = 1000
-DRAIN_SECONDS = 0.05  # how long a decision may wait to be written (flush() does not wait)
+BATCH, DRAIN_SECONDS = 1000, 0.05  # lines per write; how long a busy writer gathers them
 RETRY_SECONDS = (0.2, 5.0)  # first retry after a write error, and the longest wait
 
 _writers: dict = {}
@@ -139,9 +135,7 @@ class _Writer(threading.Thread):
     # -- the writer thread --------------------------------------------------------------
     def run(self) -> None:
         while True:
-            if not self.queue:
-                # Idle: sleep until a put wakes it (a put wakes it only when idle, so a busy
-                # log drains every DRAIN_SECONDS instead of waking per request).
+            if not self.queue:  # idle: sleep until a put wakes it (only an idle one is woken)
                 self._idle = True
                 if not self.queue:
                     self._wake.wait()
@@ -420,16 +414,14 @@ def resource_record(target: "Target | None") -> dict | None:
 
 
 # ``decision``: an access.decisions.Decision (ops cannot import access, a layer below it).
-# The request context of the decision being recorded (authz.engine sets it: ``asking``);
-# read through a hook (app.py sets it) so this module imports nothing of the engine.
 def asked_context() -> dict | None:
+    """The recorded decision's request context: app.py sets the engine's (``asking``)."""
     return None
 
 
 def set_asked_context(read: Callable[[], dict | None]) -> None:
     """Read each decision's request context with ``read`` (app.py: the engine's)."""
-    global asked_context
-    asked_context = read
+    globals()["asked_context"] = read
 
 
 def record(

@@ -149,6 +149,8 @@ def _operation(app: Flask, rule: Rule, method: str, path: str, params: list, err
         },
     }
     op["responses"] = {str(meta.get("status") or 200): ok, **errors}
+    if method == "PUT" and (meta.get("status") or 200) == 200:  # creates (201) or replaces
+        op["responses"]["201"] = {**ok, "description": "Created"}
     if method == "DELETE" and not meta:
         op["responses"]["204"] = {"description": "Done"}
     if path.startswith("/v1/"):

@@ -13,6 +13,7 @@ from access import review
 from access.targets import TargetBuilder
 from authz.engine import POLICY_DIR, PolicySet
 from models import db
+from ops import decisionlog
 
 POLICY = PolicySet(POLICY_DIR)
 NOW = datetime.datetime.now(datetime.UTC)
@@ -69,6 +70,7 @@ def a_logged_week(folder):
             if item["allowed"] is None:
                 item["allowed"] = review.redecide(POLICY, TargetBuilder(), item).allowed
     lines.sort(key=lambda item: item["time"])
+    decisionlog.flush()  # the app's own lines are written before the file is made anew
     recent = NOW - datetime.timedelta(days=3)
     log = folder / "decisions.log"
     older = [x for x in lines if x["time"] < recent.isoformat()]
