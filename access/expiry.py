@@ -13,13 +13,10 @@ scheduler can run it (``flask access expire``); the worker thread runs it every 
 
 from access.context import Context
 from access.events import target_grant, target_team, target_user
+from access.shapes import iso
 from access.uow import UnitOfWork
 from models import expiry
 from models import members as member_queries
-
-
-def _iso(value: object) -> str | None:
-    return value.isoformat() + "Z" if hasattr(value, "isoformat") else None
 
 
 def expire_due(ctx: Context, limit: int = 500) -> int:
@@ -33,7 +30,7 @@ def expire_due(ctx: Context, limit: int = 500) -> int:
             lapsed = expiry.lapsed_in(org_id, now, limit)  # read again under the lock
             for m in lapsed.memberships:
                 dropped = member_queries.drop_memberships(org_id, [m])
-                before: dict = {"role": m.role, "expires_at": _iso(m.expires_at)}
+                before: dict = {"role": m.role, "expires_at": iso(m.expires_at)}
                 before["grants"] = dropped.get(m.user_id, [])
                 uow.audit(org_id, "member.expire", target_user(m.user_id), before, None, None)
             gone = {m.user_id for m in lapsed.memberships}
@@ -41,14 +38,14 @@ def expire_due(ctx: Context, limit: int = 500) -> int:
                 if g.user_id in gone:
                     continue  # dropped with the membership above
                 g.delete_instance()
-                before = {"role": g.role, "expires_at": _iso(g.expires_at)}
+                before = {"role": g.role, "expires_at": iso(g.expires_at)}
                 target = target_grant(g.resource.type, g.resource.rid, g.user_id)
                 uow.audit(org_id, "grant.expire", target, before, None, None)
             for tm in lapsed.team_members:
                 if tm.user_id in gone:
                     continue
                 tm.delete_instance()
-                before = {"user": tm.user_id, "expires_at": _iso(tm.expires_at)}
+                before = {"user": tm.user_id, "expires_at": iso(tm.expires_at)}
                 uow.audit(
                     org_id, "team.member_expire", target_team(tm.team.tid), before, None, None
                 )
@@ -56,7 +53,7 @@ def expire_due(ctx: Context, limit: int = 500) -> int:
                 tg.delete_instance()
                 res = {"type": tg.resource.type, "id": tg.resource.rid}
                 before = {"resource": res, "role": tg.role}
-                before["expires_at"] = _iso(tg.expires_at)
+                before["expires_at"] = iso(tg.expires_at)
                 uow.audit(org_id, "team.grant_expire", target_team(tg.team.tid), before, None, None)
             done += sum(len(rows) for rows in lapsed)
     return done

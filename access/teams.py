@@ -20,7 +20,7 @@ from access.events import target_team
 from access.orgs import conflict_is_409, declared_role, engine_for, org_target
 from access.refusals import Question
 from access.registry import check_role, resource_or_404
-from access.shapes import TEAM, Given, iso
+from access.shapes import TEAM, TEAM_GRANT, TEAM_MEMBER, Given, iso
 from access.targets import TargetBuilder
 from access.uow import UnitOfWork
 from authz.view import OrgRef
@@ -30,10 +30,6 @@ from models import Membership, Team, TeamGrant, TeamMember
 def team_dict(team: Team) -> dict:
     """A team as the API shows it (access/shapes.py, ``TeamOut``)."""
     return TEAM.answer(Given(team, id=team.tid))
-
-
-def _iso(value: datetime.datetime | None) -> str | None:
-    return iso(value)
 
 
 def _team(org_id: str, tid: str) -> Team:
@@ -124,14 +120,9 @@ def get(ctx: Context, actor: str, org_id: str, tid: str) -> dict:
     members = TeamMember.page(team.id, now, 500, None)
     return {
         **team_dict(team),
-        "members": [{"user_id": m.user_id, "expires_at": _iso(m.expires_at)} for m in members.rows],
+        "members": [TEAM_MEMBER.answer(m) for m in members.rows],
         "grants": [
-            {
-                "type": g.resource.type,
-                "id": g.resource.rid,
-                "role": g.role,
-                "expires_at": _iso(g.expires_at),
-            }
+            TEAM_GRANT.answer(Given(g, type=g.resource.type, id=g.resource.rid))
             for g in TeamGrant.of_team(team.id, now)
         ],
     }
@@ -225,18 +216,18 @@ def add_member(
             )
         ask_manage(uow, actor, org, team.role, f"add {user_id} to team {tid}")
         held = TeamMember.held(team.id, user_id)
-        after = {"user": user_id, "expires_at": _iso(expires_at)}
+        after = {"user": user_id, "expires_at": iso(expires_at)}
         if held is None:
             TeamMember.create(
                 team=team.id, user=user_id, org=org_id, expires_at=expires_at, created_at=ctx.now()
             )
             uow.audit(org_id, "team.member_add", target_team(tid), None, after, actor)
         elif held.expires_at != expires_at:
-            before = {"user": user_id, "expires_at": _iso(held.expires_at)}
+            before = {"user": user_id, "expires_at": iso(held.expires_at)}
             held.expires_at = expires_at
             held.save()
             uow.audit(org_id, "team.member_update", target_team(tid), before, after, actor)
-    return {"user_id": user_id, "expires_at": _iso(expires_at)}
+    return {"user_id": user_id, "expires_at": iso(expires_at)}
 
 
 def remove_member(ctx: Context, actor: str, org_id: str, tid: str, user_id: str) -> None:
@@ -288,7 +279,7 @@ def put_grant(
         after = {
             "resource": {"type": type_, "id": rid},
             "role": role,
-            "expires_at": _iso(expires_at),
+            "expires_at": iso(expires_at),
         }
         created = existing is None
         if existing is None:
@@ -302,11 +293,11 @@ def put_grant(
             )
             uow.audit(org_id, "team.grant", target_team(tid), None, after, actor)
         elif (existing.role, existing.expires_at) != (role, expires_at):
-            before = {**after, "role": existing.role, "expires_at": _iso(existing.expires_at)}
+            before = {**after, "role": existing.role, "expires_at": iso(existing.expires_at)}
             existing.role, existing.expires_at = role, expires_at
             existing.save()
             uow.audit(org_id, "team.grant_update", target_team(tid), before, after, actor)
-    answer = {"type": type_, "id": rid, "role": role, "expires_at": _iso(expires_at)}
+    answer = {"type": type_, "id": rid, "role": role, "expires_at": iso(expires_at)}
     return answer, created
 
 
