@@ -251,7 +251,7 @@ def configure_join(
         if mode == "auto":
             if not role:
                 raise Invalid("automatic joining needs a role", {"join_role": ["required"]})
-            attrs["role"] = declared_role(engine_for(ctx, org), role, "join_role")
+            attrs["role"] = declared_role(engine_for(ctx, org), role, "join_role", org)
         what = f"let the users of {d.name} " + (
             f"join as {role}"
             if mode == "auto"
@@ -363,6 +363,8 @@ def preview_plan(
         raise Invalid(f"a Domain's configure names attributes.join_mode: {', '.join(JOIN_MODES)}")
     shown: dict = {"join_mode": mode}
     if mode == "auto":
-        shown["role"] = declared_role(engine_for(ctx, org), str(attrs.get("role") or ""), "role")
+        shown["role"] = declared_role(
+            engine_for(ctx, org), str(attrs.get("role") or ""), "role", org
+        )
     target = targets.management(org, "Domain", shown)
     return [Question("configure", target, f"configure a domain: {mode}")]

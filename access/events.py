@@ -63,6 +63,9 @@ TYPES = {
     "team.grant_update": "team.grant_changed",
     "team.revoke": "team.grant_revoked",
     "team.grant_expire": "team.grant_expired",
+    "role.create": "role.defined",
+    "role.update": "role.redefined",
+    "role.delete": "role.deleted",
     "user.create": "user.created",
     "user.update": "user.updated",
     "user.default_org": "user.default_org_changed",
@@ -136,6 +139,10 @@ def target_grant(type_: str, rid: str, user_id: str) -> Target:
 
 def target_team(tid: str) -> Target:
     return Target(f"team:{tid}", {"kind": "team", "id": tid})
+
+
+def target_role(key: str) -> Target:
+    return Target(f"role:{key}", {"kind": "role", "id": key})
 
 
 def target_domain(domain_id: str) -> Target:

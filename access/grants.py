@@ -20,6 +20,7 @@ from access.registry import (
     callers_types,
     check_role,
     grant_dict,
+    grantable,
     held_dict,
     org_target_of,
     require_seen,
@@ -71,7 +72,7 @@ def grant_plan(
     (the resource, the grant held, ``grant_questions``). Raises NotFound (resource,
     user), Invalid (role not declared on the type, user not a member)."""
     row = resource_or_404(org.id, type_, rid)
-    check_role(engine_for(ctx, org), type_, role)
+    check_role(engine_for(ctx, org), type_, role, org)
     _member_or_error(org.id, user_id)
     existing, questions = grant_questions(targets, org, row, user_id, role)
     return row, existing, questions
@@ -207,8 +208,9 @@ def grant_batch(ctx: Context, actor: str, org_id: str, user_id: str, items: list
             if row is None:
                 errors[f"grants.{i}.id"] = ["not a registered resource of this organization"]
                 continue
-            if item["role"] not in engine.roles(item["type"]):
-                errors[f"grants.{i}.role"] = [f"one of {engine.roles(item['type'])}"]
+            roles = grantable(engine, item["type"], org)
+            if item["role"] not in roles:
+                errors[f"grants.{i}.role"] = [f"one of {roles}"]
                 continue
             rows.append((row, item["role"]))
         if errors:

@@ -135,12 +135,14 @@ def invite(ctx: Context, actor: str, org_id: str, items: list) -> list:
     policy's ``invite`` refuses, per item), Conflict (already a member or invited, per item),
     NotFound.
     """
-    engine = engine_for(ctx, org_ref(TargetBuilder(), org_id))
-    keys = _checked_batch(engine, items)
+    named = org_ref(TargetBuilder(), org_id)
+    engine = engine_for(ctx, named)
+    keys = _checked_batch(engine, items, named)
     lifetime = datetime.timedelta(hours=float(setting(engine, "invitation_lifetime_hours")))
     created = []
     with conflict_is_409(), UnitOfWork(ctx, org_id) as uow:
         org = uow.org()
+        _checked_batch(engine, items, org)  # its own roles as they are under the lock
         now = ctx.now()
         denied = {}
         for i, item in enumerate(items):
@@ -172,9 +174,10 @@ def invite(ctx: Context, actor: str, org_id: str, items: list) -> list:
     return created
 
 
-def _checked_batch(engine: StyleEngine, items: list) -> list:
+def _checked_batch(engine: StyleEngine, items: list, org: OrgRef) -> list:
     """The email keys of a batch, each once. Raises Forbidden (over the policy's batch
-    limit), Invalid (an undeclared role or an email twice, per item)."""
+    limit), Invalid (a role neither declared nor defined by ``org``, or an email twice, per
+    item)."""
     limit = int(setting(engine, "invitation_batch_limit"))
     if len(items) > limit:
         raise Forbidden(
@@ -184,7 +187,7 @@ def _checked_batch(engine: StyleEngine, items: list) -> list:
             {"invitations": [f"at most {limit} at a time"]},
             policy=True,
         )
-    roles = engine.roles("Organization")
+    roles = engine.roles("Organization") + [key for key, _ in org.custom_roles]
     seen: dict[str, int]  # email key -> the first item with it
     errors, seen = {}, {}
     for i, item in enumerate(items):
@@ -485,7 +488,7 @@ def role_change_plan(
 ) -> tuple[Invitation, list[Question]]:
     """What giving a stored invitation the role ``role`` asks the policy: ``change_role`` on
     it, shown its stored role and ``to_role``. Raises Invalid (undeclared role), NotFound."""
-    to_role = declared_role(engine_for(ctx, org), role)
+    to_role = declared_role(engine_for(ctx, org), role, org=org)
     inv = stored(org.id, invitation_id)
     target = targets.management(org, "Invitation", {"role": inv.role, "to_role": to_role})
     what = f"change the role of the invitation {invitation_id} to {to_role}"

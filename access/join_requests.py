@@ -128,7 +128,7 @@ def create(ctx: Context, user_id: str, org_id: str, role: str | None, message: s
         offer = domains.offer_for(org_id, user.email_key)
         auto = offer is not None and offer.join_mode == "auto" and offer.join_role
         if role is not None:
-            role = declared_role(engine, role)
+            role = declared_role(engine, role, org=org)
         elif auto:
             role = str(offer.join_role)  # type: ignore[union-attr]
         else:
@@ -211,7 +211,7 @@ def approve(ctx: Context, actor: str, org_id: str, request_id: str, role: str | 
     with UnitOfWork(ctx, org_id, lock_users=[user_id]) as uow:
         org = uow.org()
         jr = _stored(org_id, request_id)
-        given = declared_role(engine_for(ctx, org), role or jr.role)
+        given = declared_role(engine_for(ctx, org), role or jr.role, org=org)
         uow.ask(actor, [invite_question(uow.targets, org, given)])
         now = ctx.now()
         _pending(jr, now, "approved")

@@ -150,6 +150,7 @@ def list_resources(
     if not member.org_roles():  # no live membership: its grants give nothing
         grants = {}
     held = member._replace(grants={pk: tuple(sorted(set(r))) for pk, r in grants.items()})
+    held = held.holding(org.custom_roles)  # the org's own roles among those grants too
 
     def allowed(chain: tuple[Node, ...]) -> bool:
         return engine.is_allowed(action, build_view(engine, actor_id, chain, held))
@@ -303,7 +304,7 @@ def _members_allowed(
                 role,
                 {pk: tuple(sorted(r)) for pk, r in grants.items()},
                 tuple(sorted(team_roles)),
-            )
+            ).holding(target.org.custom_roles)
             if engine.is_allowed(action, build_view(engine, None, target.chain, held)):
                 found.append(uid)
         if len(batch) < 200:
@@ -329,7 +330,7 @@ def _allowed_groups(
         role, *grant_roles = group
         # A grant counts for a member only, as decide() counts it.
         grants = {pk: (r,) for pk, r in zip(pks, grant_roles) if r} if role else {}
-        held = ActorFacts(True, role, grants)
+        held = ActorFacts(True, role, grants).holding(target.org.custom_roles)
         # actor_id None: owns nothing (the owners were decided above).
         if engine.is_allowed(action, build_view(engine, None, target.chain, held)):
             allowed.append(group)

@@ -94,7 +94,7 @@ def change_plan(
     the member's current role, ``is_self``, ``last_of_role``. The write calls it under its
     unit's locks, a preview of a RoleChange (access/previews.py) as is. Returns the
     membership and the questions. Raises Invalid (undeclared role), NotFound."""
-    to_role = declared_role(engine_for(ctx, org), role)
+    to_role = declared_role(engine_for(ctx, org), role, org=org)
     membership = _membership(org.id, user_id)
     from_role = membership.role
     if from_role == to_role:  # nothing to change; still only for those who see members

@@ -44,13 +44,18 @@ def setting(engine: StyleEngine, name: str) -> Any:
     return value
 
 
-def declared_role(engine: StyleEngine, role: str, field: str = "role") -> str:
-    """``role`` if the style's policy declares it on Organization. Raises Invalid."""
+def declared_role(
+    engine: StyleEngine, role: str, field: str = "role", org: OrgRef | None = None
+) -> str:
+    """``role`` if the style's policy declares it on Organization, or ``org`` defines it
+    itself (access/custom_roles.py). Raises Invalid."""
     roles = engine.roles("Organization")
-    if role not in roles:
+    own = [key for key, _ in org.custom_roles] if org is not None else []
+    if role not in roles and role not in own:
         raise Invalid(
-            f"the {engine.style} policy declares no role {role!r}",
-            {field: [f"one of: {', '.join(roles)}"]},
+            f"the {engine.style} policy declares no role {role!r}"
+            + (f" and organization {org.id!r} defines none" if org is not None else ""),
+            {field: [f"one of: {', '.join(roles + own)}"]},
         )
     return role
 

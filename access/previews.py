@@ -128,7 +128,7 @@ def _invitation(
     now = ctx.now()
     known = Invitation.get_or_none(id=ref["id"], org=org.id)
     if action == "invite" and known is None:  # a new invitation
-        role = declared_role(engine_for(ctx, org), _named(ref, "role"))
+        role = declared_role(engine_for(ctx, org), _named(ref, "role"), org=org)
         email = (ref.get("attributes") or {}).get("email")
         if isinstance(email, str) and email:
             problem = invitations.taken(org.id, [User.email_key_of(email)], now)

@@ -29,12 +29,22 @@ def check_type(engine: StyleEngine, type_: str, field: str = "type") -> None:
         )
 
 
-def check_role(engine: StyleEngine, type_: str, role: str, field: str = "role") -> None:
-    """Raises Invalid naming ``field`` unless the policy declares ``role`` on ``type_``."""
-    if role not in engine.roles(type_):
+def grantable(engine: StyleEngine, type_: str, org: OrgRef) -> list:
+    """The roles a member may be granted on a ``type_``: the policy's on that type, and
+    every role ``org`` defines itself (what it lists of other types reaches what sits in
+    the resource; the policy decides who may grant it)."""
+    return engine.roles(type_) + [key for key, _ in org.custom_roles]
+
+
+def check_role(
+    engine: StyleEngine, type_: str, role: str, org: OrgRef, field: str = "role"
+) -> None:
+    """Raises Invalid naming ``field`` unless ``role`` is grantable on ``type_``."""
+    roles = grantable(engine, type_, org)
+    if role not in roles:
         raise Invalid(
             f"the {engine.style} policy declares no role {role!r} on {type_}",
-            {field: [f"one of {engine.roles(type_)}"]},
+            {field: [f"one of {roles}"]},
         )
 
 

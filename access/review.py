@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, cast
 
 from access.decisions import Decision, _decide
-from access.targets import AmbiguousResource, TargetBuilder, node_of
+from access.targets import AmbiguousResource, TargetBuilder, custom_permissions, node_of
 from authz.diff import Member, World
 from authz.engine import PolicySet, asking
 from authz.view import MANAGEMENT_TYPES, Node, OrgRef, Target, management_target
@@ -61,7 +61,8 @@ def live_worlds() -> Iterator[World]:
             chains.append(
                 (root, *(node_of(rows[pk]) for pk in r.ancestor_ids if pk in rows), node_of(r))
             )
-        yield World(OrgRef(org.id, org.style, org.closed_at), members, chains)
+        custom = custom_permissions(org.custom_roles)  # the org's own roles, as decisions see them
+        yield World(OrgRef(org.id, org.style, org.closed_at, custom_roles=custom), members, chains)
 
 
 # ---------------------------------------------------------------- reading the log

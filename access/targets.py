@@ -46,11 +46,28 @@ def _attrs(value: dict | str | None) -> dict:
     return json.loads(value) if value else {}
 
 
-def org_of(org_id: str, style: str, closed_at: object, allowlist: object = None) -> OrgRef:
-    """An organization as read (``org``, ``chain``: models/facts.py), its settings with it."""
+def org_of(
+    org_id: str, style: str, closed_at: object, allowlist: object = None, custom: object = None
+) -> OrgRef:
+    """An organization as read (``org``, ``chain``: models/facts.py), its settings and the
+    permissions of the roles it defines (``custom_roles``) with it."""
     found = json.loads(allowlist) if isinstance(allowlist, str) else allowlist
     settings = (("admin_ip_allowlist", freeze(found)),) if found else ()
-    return OrgRef(org_id, style, closed_at, settings)
+    return OrgRef(org_id, style, closed_at, settings, custom_permissions(custom))
+
+
+def custom_permissions(stored: object) -> tuple:
+    """The stored ``custom_roles`` of an organization (JSON text or its value) as OrgRef
+    holds them: sorted (key, ((type, permission), ...)) pairs."""
+    roles = json.loads(stored) if isinstance(stored, str) else stored
+    if not roles:
+        return ()
+    return tuple(
+        sorted(
+            (key, tuple(sorted((str(t), str(p)) for t, p in role.get("permissions", ()))))
+            for key, role in roles.items()
+        )
+    )
 
 
 def node_of(row: Resource) -> Node:
@@ -121,7 +138,7 @@ class TargetBuilder:
     def _chain(self, rows: list) -> Target | None:
         if not rows:
             return None
-        org = org_of(*rows[-1][5:9])
+        org = org_of(*rows[-1][5:10])
         org_id = org.id
         self.facts.put_org(org_id, org)
         chain = tuple(Node(r[1], r[2], r[0], r[3], _attrs(r[4])) for r in rows)
@@ -137,10 +154,10 @@ class TargetBuilder:
         if org_id is not MISSING:
             return self.registered(org_id, type_, rid) if org_id is not None else None
         rows = self._query("chains", (type_, rid))
-        leaves = {r[9] for r in rows}
+        leaves = {r[10] for r in rows}
         if len(leaves) > 1:
             raise AmbiguousResource(type_, rid, field)
-        found = self._chain([r[:9] for r in rows])
+        found = self._chain([r[:10] for r in rows])
         if found is not None:
             self.facts.put_target((found.org.id, type_, rid), found)
         self.facts.put_owner_org(type_, rid, found.org.id if found else None)
@@ -253,7 +270,8 @@ class TargetBuilder:
             grants[pk] = entry[0]
             until = _first(until, entry[1])
         self.last_until = until
-        return ActorFacts(known, role, grants, team_roles, in_teams)
+        held = ActorFacts(known, role, grants, team_roles, in_teams)
+        return held.holding(target.org.custom_roles) if target.org.custom_roles else held
 
     def _put_grants(
         self, user_id: str, org: str, pks: list[int], rows: list, actor: ActorEntry, held: dict

@@ -78,7 +78,7 @@ def team_plan(
         role = stored.role
     elif action == "manage":
         asked = ref_attrs.get("role")
-        role = declared_role(engine, asked) if isinstance(asked, str) and asked else None
+        role = declared_role(engine, asked, org=org) if isinstance(asked, str) and asked else None
     else:
         raise NotFound(f"no team {tid!r} in organization {org.id!r}")
     if action == "manage":
@@ -90,7 +90,7 @@ def team_plan(
         return questions
     to = ref_attrs.get("to_role")
     to_role = (
-        declared_role(engine, to, "attributes.to_role") if isinstance(to, str) and to else None
+        declared_role(engine, to, "attributes.to_role", org) if isinstance(to, str) and to else None
     )
     target = targets.management(org, "Team", {"role": role, "to_role": to_role})
     return [Question("assign_role", target, f"give team {tid} the role {to_role}")]
@@ -138,7 +138,7 @@ def create(
     with UnitOfWork(ctx, org_id) as uow:
         org = uow.org()
         if role is not None:
-            declared_role(engine_for(ctx, org), role)
+            declared_role(engine_for(ctx, org), role, org=org)
         ask_manage(uow, actor, org, role, f"create team {tid}")
         if role is not None:
             ask_assign(uow, actor, org, None, role, tid)
@@ -169,7 +169,9 @@ def update(
             before["name"], after["name"] = team.name, name
             team.name = name
         if role is not _UNSET and role != team.role:
-            to_role = None if role is None else declared_role(engine_for(ctx, org), str(role))
+            to_role = (
+                None if role is None else declared_role(engine_for(ctx, org), str(role), org=org)
+            )
             ask_assign(uow, actor, org, team.role, to_role, tid)
             before["role"], after["role"] = team.role, to_role
             team.role = to_role
@@ -262,7 +264,7 @@ def put_grant(
         org = uow.org()
         team = _team(org_id, tid)
         row = resource_or_404(org_id, type_, rid)
-        check_role(engine_for(ctx, org), type_, role)
+        check_role(engine_for(ctx, org), type_, role, org)
         _future(uow, expires_at)
         on = uow.targets.registered(org_id, type_, rid)
         existing = TeamGrant.held(team.id, row.id)

@@ -79,12 +79,16 @@ def matrix_changes(old: PolicySet, new: PolicySet) -> list:
     return changes
 
 
-def management_changes(old_engine: StyleEngine, new_engine: StyleEngine) -> list:
+def management_changes(
+    old_engine: StyleEngine, new_engine: StyleEngine, custom: tuple = ()
+) -> list:
     """The cells of the management matrices (authz.matrix.management) that differ: who may
-    invite as, change from -> to, remove, cancel, grant what, in the old and new policy."""
+    invite as, change from -> to, remove, cancel, grant what, in the old and new policy;
+    with ``custom`` (OrgRef.custom_roles), an organization's own roles too."""
     cells: dict = {}
     for side, engine in (("old", old_engine), ("new", new_engine)):
-        for key, allowed, (table, row) in effective.management_cells(effective.management(engine)):
+        matrix = effective.management(engine, custom=custom)
+        for key, allowed, (table, row) in effective.management_cells(matrix):
             entry = cells.setdefault(key, {"table": table, "row": row})
             entry[side] = allowed
     changes = []
@@ -152,9 +156,13 @@ def data_changes(old: PolicySet, new: PolicySet, worlds: Iterable[World]) -> lis
         if style not in old.engines and style not in new.engines:
             continue
         if style in old.engines and style in new.engines:
-            if style not in management:
-                management[style] = management_changes(old.engine(style), new.engine(style))
-            changes += _management_changes(world, management[style])
+            # per style, and per set of roles an org defines itself (most orgs: none)
+            key = (style, world.org.custom_roles)
+            if key not in management:
+                management[key] = management_changes(
+                    old.engine(style), new.engine(style), world.org.custom_roles
+                )
+            changes += _management_changes(world, management[key])
         engines = {side: p.engines.get(style) for side, p in (("old", old), ("new", new))}
         changes += _answer_changes(world, engines)
     return changes
@@ -189,7 +197,7 @@ def _answer_changes(world: World, engines: dict) -> list:
     ``old`` and ``new`` engines (None: the style is not in that version)."""
     changes = []
     for m in world.members:
-        actor = ActorFacts(True, m.role, m.grants, m.team_roles)
+        actor = ActorFacts(True, m.role, m.grants, m.team_roles).holding(world.org.custom_roles)
         for chain in world.chains:
             node = chain[-1]
             answers: dict = {}

@@ -10,6 +10,7 @@ What a style has (resource types, roles, permissions, relations, settings such a
 lifetimes) is read from its policy, never listed in Python.
 """
 
+import functools
 import hashlib
 import ipaddress
 import logging
@@ -31,6 +32,7 @@ from polar.query import Query
 from authz.view import (
     ACTOR,
     CONTEXT_TYPES,
+    MANAGEMENT_TYPES,
     NO_CONTEXT,
     Actor,
     Level,
@@ -54,14 +56,19 @@ T = TypeVar("T")
 # and the Actor's methods. Oso's host looks attributes up with getattr on whatever a rule
 # names, so without this a rule could walk from any object to its class, a module, a
 # function's globals and the builtins (``r.__class__.__mro__`` ...). Every external
-# attribute lookup passes here; anything else is an application error (a deny).
+# attribute lookup passes here; anything else is an application error (a deny). Of a
+# string, a rule may ask only ``startswith`` (``custom_role`` in _shared.polar).
 _host_lookup = Query.handle_external_call
+_STRING_METHODS = frozenset({"startswith"})
 
 
 def _view_only_lookup(self: Query, data: dict[str, Any]) -> None:
     name = data["attribute"]
     instance = self.host.to_python(data["instance"])
-    if name.startswith("_") or not isinstance(instance, (PolarObject, Actor)):
+    readable = isinstance(instance, (PolarObject, Actor)) or (
+        isinstance(instance, str) and name in _STRING_METHODS
+    )
+    if name.startswith("_") or not readable:
         self.ffi_query.application_error(
             f"a policy may read only the view: no {name!r} on {type(instance).__name__}"
         )
@@ -306,10 +313,13 @@ class StyleEngine:
         self.reads_ownership = bool(re.search(r"\.owns\s*\(", strip_comments(source)))
         # rank(role, n): each organization role's place in the order the management rules
         # read ("up to their own rank"); declared once, beside the rules that read it.
+        # Asked per declared role: a rule may rank the roles an org defines by their key.
         self.role_ranks: dict[str, int | float] = {}
-        for b in self._declared("rank", 2):
-            if isinstance(b[0], str) and isinstance(b[1], (int, float)):
-                self.role_ranks.setdefault(b[0], b[1])
+        for role in self.roles("Organization"):
+            for r in self.oso.query_rule("rank", role, Variable("n")):
+                if isinstance(r["bindings"]["n"], (int, float)):
+                    self.role_ranks.setdefault(role, r["bindings"]["n"])
+                    break
         # role_label(role, label): how a role is named in sentences (default: "Org Admin").
         labels = reversed(self._declared("role_label", 2))  # the first one wins: written last
         self.role_labels: dict[str, str] = {str(r): str(label) for r, label in labels}
@@ -378,6 +388,28 @@ class StyleEngine:
         """The roles the policy declares on ``type_``, in declaration order."""
         decl = self.types.get(type_)
         return list(decl.roles) if decl else []
+
+    @functools.cached_property
+    def delegable(self) -> dict[str, list]:
+        """What an organization's own roles may list (``delegable`` in the policy), type ->
+        permissions in declaration order: each type's permissions asked of the policy on a
+        resource of that type in an organization."""
+        found: dict[str, list] = {}
+        for type_ in self.types:
+            if type_ in MANAGEMENT_TYPES:
+                continue
+            chain = (
+                (Level("Organization"),)
+                if type_ == "Organization"
+                else (Level("Organization"), Level(type_))
+            )
+            obj = to_polar(chain, self.classes)
+            allowed = [
+                p for p in self.permissions(type_) if self.oso.query_rule_once("delegable", obj, p)
+            ]
+            if allowed:
+                found[type_] = allowed
+        return found
 
     def permissions(self, type_: str) -> list:
         """The actions the policy declares on ``type_``."""

@@ -30,7 +30,6 @@ from authz.view import (
     OrgRef,
     Target,
     build_view,
-    level,
     management_target,
     org_node,
 )
@@ -43,9 +42,16 @@ def variants(engine: StyleEngine, type_: str) -> list:
     return [dict(zip(names, combo)) for combo in itertools.product(*(values[n] for n in names))]
 
 
-def compute(engine: StyleEngine, version: str = "") -> dict:
-    """The matrix as JSON-ready data: roles, and one table per (type, attribute variant)."""
-    roles = engine.roles("Organization")
+def org_roles(engine: StyleEngine, custom: tuple = ()) -> list:
+    """The organization roles of the matrices' columns: the style's, then those an
+    organization defines itself (``custom``: OrgRef.custom_roles), if any."""
+    return engine.roles("Organization") + [key for key, _ in custom]
+
+
+def compute(engine: StyleEngine, version: str = "", custom: tuple = ()) -> dict:
+    """The matrix as JSON-ready data: roles, and one table per (type, attribute variant).
+    ``custom``: an organization's own roles (OrgRef.custom_roles), as columns too."""
+    roles = org_roles(engine, custom)
     tables = []
     for type_, decl in engine.types.items():
         if type_ in MANAGEMENT_TYPES or not decl.permissions:
@@ -58,12 +64,11 @@ def compute(engine: StyleEngine, version: str = "") -> dict:
             for action in decl.permissions:
                 allowed = []
                 for role in roles:
-                    org = level("Organization", [role])
-                    view = (
-                        (org,)
-                        if type_ == "Organization"
-                        else (org, level(type_, attributes=variant))
-                    )
+                    chain = (Node("Organization", "org"),)
+                    if type_ != "Organization":
+                        chain += (Node(type_, "resource", None, None, variant),)
+                    actor = ActorFacts(True, role, {}).holding(custom)
+                    view = build_view(engine, ACTOR_ID, chain, actor)
                     allowed.append(engine.is_allowed(action, view))
                 rows.append({"action": action, "allowed": allowed})
             tables.append({"type": type_, "attributes": variant, "label": label, "rows": rows})
@@ -146,10 +151,9 @@ def _team_rows(table_id: str, roles: list) -> list:
     return [(f"none->{b}", f"none -> {b}", {"role": None, "to_role": b}, None) for b in roles]
 
 
-def _rows(engine: StyleEngine, table_id: str) -> list:
+def _rows(engine: StyleEngine, table_id: str, roles: list) -> list:
     """The cases of one table: (key, label, attributes or a function of the actor's role,
-    the resource a Grant is on)."""
-    roles = engine.roles("Organization")
+    the resource a Grant is on), for the organization ``roles``."""
     pairs = [(a, b) for a in roles for b in roles if a != b]
     if table_id in ("invite", "cancel"):
         return [(r, r, {"role": r}, None) for r in roles]
@@ -186,7 +190,8 @@ def _rows(engine: StyleEngine, table_id: str) -> list:
         return [(r, r, {"role": r, "is_self": False, "last_of_role": last}, None) for r in roles]
     if table_id.startswith("team_"):
         return _team_rows(table_id, roles)
-    return _leave_rows(table_id) if table_id == "leave" else _grant_rows(engine)
+    extra = roles[len(engine.roles("Organization")) :]  # the organization's own roles
+    return _leave_rows(table_id) if table_id == "leave" else _grant_rows(engine, extra)
 
 
 def _leave_rows(table_id: str) -> list:
@@ -203,9 +208,9 @@ def _leave_rows(table_id: str) -> list:
     return []
 
 
-def _grant_rows(engine: StyleEngine) -> list:
-    """The cases of grant and revoke: every role of every type that has roles, on each
-    variant of its attributes."""
+def _grant_rows(engine: StyleEngine, custom: list) -> list:
+    """The cases of grant and revoke: every role of every type that has roles, and each
+    of the organization's own roles (``custom``), on each variant of its attributes."""
     rows = []
     for type_, decl in engine.types.items():
         if type_ in MANAGEMENT_TYPES or type_ == "Organization" or not decl.roles:
@@ -214,7 +219,7 @@ def _grant_rows(engine: StyleEngine) -> list:
             on = type_ + (
                 " (" + ", ".join(f"{k}={v}" for k, v in variant.items()) + ")" if variant else ""
             )
-            for r in decl.roles:
+            for r in [*decl.roles, *custom]:
                 rows.append((f"{on}:{r}", f"{r} on {on}", {"role": r}, (type_, variant)))
     return rows
 
@@ -230,35 +235,38 @@ class Question(NamedTuple):
     view: tuple | None
 
 
-def management_questions(engine: StyleEngine) -> Iterator[Question]:
+def management_questions(engine: StyleEngine, custom: tuple = ()) -> Iterator[Question]:
     """Every cell of the management matrix of ``engine``, table by table, row by row, role
-    by role, with the view the policy is asked on (built as the service builds it)."""
-    org = OrgRef("org", engine.style)
+    by role, with the view the policy is asked on (built as the service builds it).
+    ``custom``: an organization's own roles (OrgRef.custom_roles), as roles too."""
+    org = OrgRef("org", engine.style, custom_roles=custom)
+    roles = org_roles(engine, custom)
     for spec in MANAGEMENT_TABLES:
         _table_id, type_, action, _heading = spec
         if type_ not in engine.types or action not in engine.permissions(type_):
             continue
-        for key, label, attrs, on in _rows(engine, spec[0]):
+        for key, label, attrs, on in _rows(engine, spec[0], roles):
             under = None
             if on is not None:
                 node = Node(on[0], "resource", None, None, on[1])
                 under = Target(org, (org_node(org), node))
-            for role in engine.roles("Organization"):
+            for role in roles:
                 facts = attrs(role) if callable(attrs) else attrs
                 view = None
                 if facts is not None:
                     target = management_target(org, type_, facts, under=under)
-                    actor = ActorFacts(True, role, {})
+                    actor = ActorFacts(True, role, {}).holding(custom)
                     view = build_view(engine, ACTOR_ID, target.chain, actor)
                 yield Question(spec, key, label, role, view)
 
 
-def management(engine: StyleEngine, version: str = "") -> dict:
+def management(engine: StyleEngine, version: str = "", custom: tuple = ()) -> dict:
     """The management matrix as JSON-ready data: actor roles across, one table per kind of
     management action, each row a case (the target's role, from -> to, ...). A cell is
-    true, false, or null where the case means nothing for that actor role."""
+    true, false, or null where the case means nothing for that actor role. ``custom``: an
+    organization's own roles (OrgRef.custom_roles), as actors and as cases."""
     tables: dict = {}
-    for q in management_questions(engine):
+    for q in management_questions(engine, custom):
         table_id, type_, action, heading = q.table
         table = tables.setdefault(
             table_id,
@@ -271,7 +279,7 @@ def management(engine: StyleEngine, version: str = "") -> dict:
     return {
         "style": engine.style,
         "policy_version": version,
-        "roles": engine.roles("Organization"),
+        "roles": org_roles(engine, custom),
         "tables": [t for t in tables.values() if t["rows"]],
     }
 

@@ -32,7 +32,7 @@ from typing import NamedTuple
 import yaml
 
 from authz.engine import PolicySet, StyleEngine, asking, context_value
-from authz.view import ActorFacts, Node, build_view
+from authz.view import ActorFacts, Node, build_view, handing_out
 
 
 class TableError(Exception):
@@ -123,13 +123,28 @@ def load_table(path: Path) -> dict:
     return data
 
 
+def custom_roles(table: dict) -> tuple:
+    """The table's ``custom_roles`` (key: ["Type.permission", ...]), the roles its
+    organization defines, as OrgRef.custom_roles holds them. Raises TableError."""
+    out = []
+    for key, listed in (table.get("custom_roles") or {}).items():
+        out.append((str(key), _pairs(listed, f"custom_roles.{key}")))
+    return tuple(sorted(out))
+
+
+def _pairs(listed: object, where: str) -> tuple:
+    if not isinstance(listed, list) or not all(isinstance(x, str) and "." in x for x in listed):
+        raise TableError(f"{where}: a list of Type.permission")
+    return tuple(sorted(tuple(x.split(".", 1)) for x in listed))
+
+
 def _chain(
-    name: str, resources: dict, principal: str, role: str | None, pks: dict
+    name: str, resources: dict, principal: str, role: str | None, pks: dict, custom: tuple = ()
 ) -> tuple[Node, ...]:
     spec = resources[name]
     chain: tuple[Node, ...] = ()
     if spec.get("parent"):
-        chain = _chain(spec["parent"], resources, principal, role, pks)
+        chain = _chain(spec["parent"], resources, principal, role, pks, custom)
     elif spec["type"] != "Organization" and not spec.get("standalone"):
         chain = (Node("Organization", "org"),)
     attrs = dict(spec.get("attributes") or {})
@@ -138,6 +153,9 @@ def _chain(
         if spec["user"] == "self":
             attrs.setdefault("role", role)
             attrs.setdefault("from_role", role)
+    if "role_permissions" in attrs:  # a CustomRole's: as its definition lists them
+        attrs["role_permissions"] = [list(p) for p in _pairs(attrs["role_permissions"], name)]
+    attrs = handing_out(spec["type"], attrs, custom)
     owner = spec.get("owner")
     owner = principal if owner == "self" else owner
     return chain + (Node(spec["type"], name, pks[name], owner, attrs),)
@@ -225,7 +243,7 @@ def check_table(engine: StyleEngine, table: dict, source: str = "") -> None:
                     raise TableError(f"{source}: {rname}.{action}: unknown principal {pname!r}")
 
 
-def _actor(p: dict, role: str | None, pks: dict) -> ActorFacts:
+def _actor(p: dict, role: str | None, pks: dict, custom: tuple = ()) -> ActorFacts:
     """A principal's facts: its membership ``role``, its ``grants`` (resource: role or
     roles), and those of its teams: ``team_roles`` (org roles) and ``team_grants``, which
     it holds as its own when it is a member (``role``), as the service reads them."""
@@ -236,7 +254,7 @@ def _actor(p: dict, role: str | None, pks: dict) -> ActorFacts:
             if held:
                 grants[pks[r]] = tuple(sorted({*grants.get(pks[r], ()), *_roles(g)}))
     team_roles = tuple(sorted(set(p.get("team_roles") or ()))) if teams else ()
-    return ActorFacts(True, role, grants, team_roles)
+    return ActorFacts(True, role, grants, team_roles).holding(custom)
 
 
 def _roles(g: str | list) -> tuple:
@@ -250,14 +268,15 @@ def cells(engine: StyleEngine, table: dict, source: str = "") -> Iterator["Cell"
     principals, resources, expect = table["principals"], table["resources"], expectations(table)
     pks = {name: i + 1 for i, name in enumerate(resources)}
     contexts = {name: context_of(engine, spec, source, name) for name, spec in resources.items()}
+    custom = custom_roles(table)
     for pname, p in principals.items():
         p = p or {}
         role = p.get("role")
-        actor = _actor(p, role, pks)
+        actor = _actor(p, role, pks, custom)
         for rname, spec in resources.items():
             if spec.get("user") == "self" and role is None:
                 continue  # "the principal's own membership" means nothing without one
-            chain = _chain(rname, resources, pname, role, pks)
+            chain = _chain(rname, resources, pname, role, pks, custom)
             listed = expect.get(rname) or {}
             for action in engine.permissions(spec["type"]):
                 expected = pname in (listed.get(action) or [])

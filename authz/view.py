@@ -26,12 +26,16 @@ class Level(NamedTuple):
         its grants on any other resource), sorted.
     owned: whether the actor is the resource's owner.
     attributes: sorted ``(name, value)`` pairs of the attributes the policy reads.
+    custom: the ``(type, permission)`` pairs that roles the organization defines itself give
+        the actor here: those it holds on this resource or on one it sits in, sorted
+        (docs/API.md 1.3, "Custom roles"; the policy reads them with ``actor.custom_on``).
     """
 
     type: str
     roles: tuple[str, ...] = ()
     owned: bool = False
     attributes: tuple[tuple[str, Any], ...] = ()
+    custom: tuple[tuple[str, str], ...] = ()
 
 
 # A view is a tuple of Levels, the organization first and the resource asked about last.
@@ -52,7 +56,7 @@ def collapse(levels: list[Level]) -> View:
     out: list[Level] = []
     last = len(levels) - 1
     for i, lvl in enumerate(levels):
-        bare = 0 < i < last and not lvl.roles and not lvl.owned and not lvl.attributes
+        bare = 0 < i < last and not (lvl.roles or lvl.owned or lvl.attributes or lvl.custom)
         if bare and out and out[-1] == lvl:
             continue
         out.append(lvl)
@@ -95,6 +99,7 @@ class PolarObject:
     """
 
     _level: Level
+    _classes: dict
     organization: "PolarObject | None"
     parent: "PolarObject | None"
 
@@ -108,6 +113,23 @@ class PolarObject:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._level.attributes})"
 
+    def inside(self, type_: str) -> "PolarObject | None":
+        """A resource of ``type_`` in this one, of which the actor holds nothing of its own:
+        this one for its own type (what the actor holds here, or from above, on every
+        resource of that type inside). Nil for a type the policy does not declare."""
+        if type_ == self._level.type:
+            return self
+        if type_ == "Organization":  # every resource's organization is its chain's first
+            return self.organization
+        cls = self._classes.get(type_)
+        if cls is None:
+            return None
+        obj = cls()
+        obj._level = Level(type_, custom=self._level.custom)
+        obj._classes, obj.parent = self._classes, self
+        obj.organization = self.organization or self
+        return obj
+
 
 class Actor:
     """The acting user as the policy sees it: only what it holds on the chain it is asked about."""
@@ -119,6 +141,12 @@ class Actor:
     def owns(self, resource: PolarObject) -> bool:
         """Whether the actor is the owner of ``resource``."""
         return resource._level.owned
+
+    def custom_on(self, resource: PolarObject) -> list[str]:
+        """The permissions on ``resource`` that roles its organization defines give the
+        actor (held on it or on a resource it sits in)."""
+        lvl = resource._level
+        return [p for t, p in lvl.custom if t == lvl.type]
 
 
 ACTOR = Actor()
@@ -133,7 +161,7 @@ def to_polar(view: View, classes: dict[str, type[PolarObject]]) -> PolarObject |
     parent: PolarObject | None = None
     for lvl in view:
         obj = classes[lvl.type]()
-        obj._level = lvl
+        obj._level, obj._classes = lvl, classes
         for name, value in lvl.attributes:
             setattr(obj, name, thaw(value))
         root = root or obj
@@ -159,6 +187,9 @@ class OrgRef(NamedTuple):
     # The organization's settings a policy may read as its attributes, as sorted frozen
     # (name, value) pairs: ``admin_ip_allowlist`` (docs/API.md 1.3, "Request context").
     settings: tuple = ()
+    # The roles it defines itself (docs/API.md 1.3, "Custom roles"): sorted (key,
+    # ((type, permission), ...)) pairs.
+    custom_roles: tuple = ()
 
     @property
     def is_closed(self) -> bool:
@@ -199,6 +230,17 @@ class ActorFacts(NamedTuple):
     grants: dict  # resource pk -> tuple of roles
     team_roles: tuple = ()  # the org roles the member's teams hold
     in_teams: bool = False  # in a live team (its grants may be a team's: explain asks which)
+    # The roles the organization defines itself that the actor holds (in ``role``,
+    # ``team_roles`` or ``grants``): key -> its sorted (type, permission) pairs.
+    custom: dict = {}
+
+    def holding(self, custom_roles: tuple) -> "ActorFacts":
+        """These facts with ``custom``: those of the org's own roles (OrgRef.custom_roles)
+        the actor holds, anywhere."""
+        if not custom_roles:
+            return self
+        held = {self.role, *self.team_roles}.union(*self.grants.values())
+        return self._replace(custom={k: perms for k, perms in custom_roles if k in held})
 
     def org_roles(self) -> tuple[str, ...]:
         """The roles the member holds on the organization, their own and their teams'."""
@@ -217,8 +259,35 @@ def org_node(org: OrgRef) -> Node:
 # The resources the service builds for its own endpoints: their attributes are computed by
 # the service (the vocabulary's "Management actions"), not supplied by callers.
 MANAGEMENT_TYPES = frozenset(
-    {"NewOrganization", "Invitation", "RoleChange", "Membership", "Grant", "Team", "Domain"}
+    {
+        "NewOrganization",
+        "Invitation",
+        "RoleChange",
+        "Membership",
+        "Grant",
+        "Team",
+        "Domain",
+        "CustomRole",
+    }
 )
+
+
+# The management resources that hand out a role (``to_role``, else ``role``): when it is
+# one the organization defined, the service shows its permissions as ``role_permissions``
+# (_shared.polar: no one hands out more than they hold).
+HANDING_OUT = frozenset({"Invitation", "RoleChange", "Grant", "Team", "Domain"})
+
+
+def handing_out(type_: str, attributes: dict, custom_roles: tuple) -> dict:
+    """``attributes`` of a management resource, with ``role_permissions`` when it hands
+    out (HANDING_OUT) one of ``custom_roles`` (OrgRef.custom_roles)."""
+    if type_ not in HANDING_OUT or not custom_roles or "role_permissions" in attributes:
+        return attributes
+    handed = attributes.get("to_role") or attributes.get("role")
+    given = dict(custom_roles).get(handed) if isinstance(handed, str) else None
+    if given is None:
+        return attributes
+    return {**attributes, "role_permissions": [list(p) for p in given]}
 
 
 def management_target(
@@ -231,10 +300,12 @@ def management_target(
     """The resource the service builds to ask about its own management actions.
 
     ``type_`` is one of MANAGEMENT_TYPES; ``attributes`` are those the policy files list for
-    it (computed by the service, e.g. ``last_of_role``). ``under``: for a Grant, the resource
+    it (computed by the service, e.g. ``last_of_role``; ``role_permissions`` from the org's
+    own roles, HANDING_OUT). ``under``: for a Grant, the resource
     the role is on, so the policy sees it as the grant's parent. ``standalone``: outside any
     organization (a NewOrganization; ``org`` is then ``OrgRef("", style)``).
     """
+    attributes = handing_out(type_, attributes, org.custom_roles)
     if under is not None:
         chain = under.chain
     else:
@@ -257,20 +328,35 @@ def build_view(
     # nothing to sort (no attributes, at most one role): the common case of every level,
     # and most of the cost of a decision once facts and answers are cached.
     levels: list[Level] = []
-    grants = actor.grants
+    grants, custom = actor.grants, actor.custom
+    given: tuple = ()  # what the org's own roles held so far down the chain give
     for i, node in enumerate(chain):
         roles = actor.org_roles() if i == 0 else grants.get(node.pk, ())
         owned = node.owner is not None and node.owner == actor_id and engine.reads_ownership
-        if not node.attributes and len(roles) <= 1:
+        if custom:
+            roles, given = _custom_given(roles, custom, given)
+        if not node.attributes and len(roles) <= 1 and not given:
             levels.append(Level(node.type, tuple(roles), owned, ()))
             continue
-        levels.append(
-            level(node.type, roles, owned, engine.visible_attributes(node.type, node.attributes))
-        )
+        attributes = engine.visible_attributes(node.type, node.attributes)
+        levels.append(level(node.type, roles, owned, attributes)._replace(custom=given))
     view = collapse(levels)
     if len(view) > WALK_ABOVE:
         view = walk(engine, view)
     return view
+
+
+def _custom_given(roles: Iterable[str], custom: dict, given: tuple) -> tuple[list, tuple]:
+    """``roles`` without the organization's own roles, and ``given`` with the permissions
+    those give: a role an org defines is shown as what it gives, on the resource it is held
+    on and on everything inside it (docs/API.md 1.3, "Custom roles")."""
+    plain, pairs = [], set(given)
+    for role in roles:
+        if role in custom:
+            pairs.update(custom[role])
+        else:
+            plain.append(role)
+    return plain, tuple(sorted(pairs)) if len(pairs) != len(given) else given
 
 
 # ---------------------------------------------------------------- deep chains

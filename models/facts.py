@@ -47,7 +47,8 @@ _GRANTS = (
 )
 
 _SQL = {
-    "org": 'SELECT id, style, closed_at, admin_ip_allowlist FROM "{org}" WHERE id = {p}',
+    "org": 'SELECT id, style, closed_at, admin_ip_allowlist, custom_roles FROM "{org}"'
+    " WHERE id = {p}",
     # The resource and its ancestors, deepest first, with its organization: one round trip.
     # A resource is named by (organization, type, id): the org's own registration only.
     "chain": "WITH RECURSIVE c(id, type, rid, owner, attributes, parent_id, org_id, depth) AS ("
@@ -57,7 +58,8 @@ _SQL = {
     " SELECT a.id, a.type, a.rid, a.owner, a.attributes, a.parent_id, a.org_id, c.depth + 1"
     f' FROM "{{res}}" a JOIN c ON a.id = c.parent_id WHERE c.depth < {MAX_DEPTH})'
     " SELECT c.id, c.type, c.rid, c.owner, c.attributes, o.id, o.style, o.closed_at,"
-    ' o.admin_ip_allowlist FROM c JOIN "{org}" o ON o.id = c.org_id ORDER BY c.depth DESC',
+    ' o.admin_ip_allowlist, o.custom_roles FROM c JOIN "{org}" o ON o.id = c.org_id'
+    " ORDER BY c.depth DESC",
     # A check that names no org: every org's registration of (type, id), at most two (one
     # is the answer, two are a 422 asking for the org), each chain tagged with its leaf.
     "chains": "WITH RECURSIVE c(leaf, id, type, rid, owner, attributes, parent_id, org_id, depth)"
@@ -67,7 +69,7 @@ _SQL = {
     " SELECT c.leaf, a.id, a.type, a.rid, a.owner, a.attributes, a.parent_id, a.org_id,"
     f' c.depth + 1 FROM "{{res}}" a JOIN c ON a.id = c.parent_id WHERE c.depth < {MAX_DEPTH})'
     " SELECT c.id, c.type, c.rid, c.owner, c.attributes, o.id, o.style, o.closed_at,"
-    " o.admin_ip_allowlist, c.leaf"
+    " o.admin_ip_allowlist, o.custom_roles, c.leaf"
     ' FROM c JOIN "{org}" o ON o.id = c.org_id ORDER BY c.leaf, c.depth DESC',
     # Whether the user exists and its live role in the org (kind 0), the org roles of its
     # live teams (kind 1): one round trip. A lapsed membership holds nothing, nor do its

@@ -24,6 +24,9 @@ class Organization(BaseModel):
     closed_at = peewee.DateTimeField(null=True)
     # CIDR ranges the org's settings may be changed from (a check's context.ip; None: any).
     admin_ip_allowlist = JSONField(null=True)
+    # The roles it defines itself: key -> {name, permissions, created_at, updated_at,
+    # created_by} (access/custom_roles.py; None: none).
+    custom_roles = JSONField(null=True)
 
     @property
     def is_closed(self) -> bool:

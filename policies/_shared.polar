@@ -43,12 +43,21 @@ attribute("Membership", "last_of_role");
 attribute("Grant", "role");
 attribute("Team", "role");
 attribute("Team", "to_role");
+# The permissions of a role the organization defined itself that the action hands out
+# (nil for a built-in role): see "roles an organization defines" below.
+attribute("Invitation", "role_permissions");
+attribute("RoleChange", "role_permissions");
+attribute("Grant", "role_permissions");
+attribute("Team", "role_permissions");
+attribute("Domain", "role_permissions");
+attribute("CustomRole", "role_permissions");
 
 actor User {}
 
 allow(actor, action, resource) if
   has_permission(actor, action, resource) and
-  not context_refuses(actor, action, resource);
+  not context_refuses(actor, action, resource) and
+  not hands_out_more(actor, action, resource);
 
 # ---------------------------------------------------------------- request context
 # A check may carry a `context` object (docs/API.md 1.3, "Request context"): facts about the
@@ -96,3 +105,37 @@ reason(_actor, _action, _resource, _text) if false;
 # that role is (invite, by whoever configured or approves; accept, by the user who joins).
 attribute("Domain", "join_mode");
 attribute("Domain", "role");
+
+# ---------------------------------------------------------------- roles an organization defines
+# An organization may define roles of its own (docs/API.md 1.3, "Custom roles"): a key
+# "custom:<name>" and a list of [type, permission] pairs, each one its style declares
+# delegable with delegable(resource: Type, permission). Such a role is held as a built-in
+# one is: as a membership's role, a team's role, or a grant on a resource. The policy is
+# shown what it gives, not its key: on each resource, the permissions of that resource's
+# type listed by the org's roles that the actor holds on it or on a resource it sits in
+# (actor.custom_on(resource)). A pair counts only while the style declares it delegable.
+# A style that lets organizations define roles states, beside its delegable facts,
+#   has_permission(actor: User, action: String, resource: Resource) if
+#     action in actor.custom_on(resource) and delegable(resource, action);
+# and the rank such a role takes: rank(role: String, n) if role.startswith("custom:") (of a
+# text, a rule may ask only whether it starts with another).
+delegable(_resource, _permission) if false;
+
+# Never more than you hold. Defining such a role (a CustomRole: define, redefine, delete)
+# and handing one out (an Invitation, a RoleChange, a Grant, a Team's role, a Domain's
+# automatic-join role) show the role's permissions as role_permissions (nil for a built-in
+# role), and are allowed only to an actor who holds every one of them on every resource of
+# its type in the organization, from what the actor holds on the organization (a grant of
+# such a role on one folder too: holding a permission in that folder alone is not enough). This is the rule "grant only
+# up to your own role" for roles that have no place in a style's ranks: each style says
+# beside its rank facts which built-in rank such a role takes for everything else.
+# Taking a role away (cancel, revoke, remove) and accepting one hand nothing out. Each
+# style words the refusal for the actions it allows (reason ... if hands_out_more).
+hands_out_more(actor: User, action: String, resource) if
+  action in ["invite", "change_role", "grant", "manage", "assign_role", "configure", "define"] and
+  resource.role_permissions != nil and
+  not holds_all(actor, resource.role_permissions, resource.organization);
+holds_all(actor: User, permissions, place) if
+  forall(p in permissions, holds_one(actor, p, place));
+holds_one(actor: User, [kind, action], place) if
+  resource = place.inside(kind) and resource != nil and has_permission(actor, action, resource);

@@ -275,6 +275,10 @@ rank("reader", 2);
 rank("editor", 3);
 rank("manager", 4);
 rank("owner", 5);
+# A role the organization defines (see _shared.polar) ranks as a Member: whoever may
+# assign roles hands it out, changes it and removes its holders, as for a Member, and
+# hands it out only if they hold everything it gives (hands_out_more).
+rank(role: String, 1) if role.startswith("custom:");
 
 # [P1] Manager: "Invite, remove, and assign roles up to Manager." Read as: whoever may
 # assign roles may hand out, take away or change any role up to their own rank (a Manager
@@ -525,3 +529,60 @@ reason(actor: User, "configure", domain: Domain,
     has_permission(actor, "invite_members", domain.organization) and
     domain.join_mode = "auto" and
     not may_handle_role(actor, domain.role, domain.organization);
+
+# ---------------------------------------------------------------- roles an organization defines
+# The pages name no custom roles. Reading chosen: an organization's own role is a set of
+# the permissions its roles give on content, licenses and settings, so it is defined as
+# roles are handed out ([P1] Manager: "Invite, remove, and assign roles up to Manager."):
+# by whoever may assign roles, never with a permission they do not hold themselves
+# (hands_out_more in _shared.polar). What may go in one (delegable): the content actions
+# of folders, sites and datasets, using a license, and the organization's views and
+# settings; never inviting, removing or assigning roles, which the rules above keep to
+# the ladder's roles.
+delegable(_: Organization, action) if action in
+    ["view", "view_credits", "view_members", "edit_details", "edit_legal", "edit_billing",
+     "buy_credits"];
+delegable(_: License, "use");
+delegable(_: Folder, action) if content_action(action);
+delegable(_: Site, action) if content_action(action);
+delegable(_: Dataset, action) if content_action(action);
+content_action(action) if action in
+    ["view", "annotate", "save_annotations", "download_report", "create", "edit", "delete",
+     "upload"];
+# What such a role gives: what it lists, of the permissions above (see _shared.polar).
+has_permission(actor: User, action: String, resource: Resource) if
+    action in actor.custom_on(resource) and delegable(resource, action);
+resource CustomRole {
+  permissions = ["define"];
+}
+has_permission(actor: User, "define", role: CustomRole) if
+    has_permission(actor, "assign_roles", role.organization);
+reason(actor: User, "define", role: CustomRole,
+       "{a actor_role} may not define roles; Owners and Managers do") if
+    not has_permission(actor, "assign_roles", role.organization);
+# A Manager holds less than an Owner (settings, billing, credits): a role the organization
+# defines that gives more is refused them, whatever the action that hands it out.
+reason(actor: User, "invite", invitation: Invitation,
+       "{a actor_role} may hand out only what they hold, and this role gives more") if
+    has_permission(actor, "invite", invitation) and hands_out_more(actor, "invite", invitation);
+reason(actor: User, "change_role", invitation: Invitation,
+       "{a actor_role} may hand out only what they hold, and this role gives more") if
+    has_permission(actor, "change_role", invitation) and hands_out_more(actor, "change_role", invitation);
+reason(actor: User, "change_role", change: RoleChange,
+       "{a actor_role} may hand out only what they hold, and this role gives more") if
+    has_permission(actor, "change_role", change) and hands_out_more(actor, "change_role", change);
+reason(actor: User, "grant", grant: Grant,
+       "{a actor_role} may hand out only what they hold, and this role gives more") if
+    has_permission(actor, "grant", grant) and hands_out_more(actor, "grant", grant);
+reason(actor: User, "manage", team: Team,
+       "{a actor_role} may hand out only what they hold, and this role gives more") if
+    has_permission(actor, "manage", team) and hands_out_more(actor, "manage", team);
+reason(actor: User, "assign_role", team: Team,
+       "{a actor_role} may hand out only what they hold, and this role gives more") if
+    has_permission(actor, "assign_role", team) and hands_out_more(actor, "assign_role", team);
+reason(actor: User, "configure", domain: Domain,
+       "{a actor_role} may hand out only what they hold, and this role gives more") if
+    has_permission(actor, "configure", domain) and hands_out_more(actor, "configure", domain);
+reason(actor: User, "define", role: CustomRole,
+       "{a actor_role} may hand out only what they hold, and this role gives more") if
+    has_permission(actor, "define", role) and hands_out_more(actor, "define", role);

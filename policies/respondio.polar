@@ -186,6 +186,10 @@ rank("org_admin", 1);
 rank("billing_admin", 1);
 rank("user_admin", 1);
 rank("member", 1);
+# A role the organization defines (see _shared.polar) has rank 1 too: an Organization Admin
+# hands it out, changes it and removes its holders, and hands it out only if they hold
+# everything it gives (hands_out_more). User Admins, limited to Members, do not.
+rank(role: String, 1) if role.startswith("custom:");
 # How the pages name the roles ([R1]).
 role_label("org_admin", "Organization Admin");
 role_label("billing_admin", "Billing Admin");
@@ -423,3 +427,26 @@ reason(actor: User, "configure", domain: Domain,
     has_role(actor, "user_admin", domain.organization) and
     not has_role(actor, "org_admin", domain.organization) and
     not domain.role = "member";
+
+# ---------------------------------------------------------------- roles an organization defines
+# The pages name no custom roles. Reading chosen: an organization's own role is a set of
+# the views and the billing and space actions of the built-in roles, defined by an
+# Organization Admin ([R1] "Manage all organization users"), never with one they do not
+# hold (hands_out_more in _shared.polar). Managing users stays with the admin roles. An
+# Organization Admin holds every delegable permission, so that rule never refuses here, and
+# has no reason.
+delegable(_: Organization, action) if action in
+    ["view", "view_billing", "manage_billing", "view_users", "view_members", "view_spaces",
+     "edit_details"];
+delegable(_: Space, action) if action in ["view", "use"];
+# What such a role gives: what it lists, of the permissions above (see _shared.polar).
+has_permission(actor: User, action: String, resource: Resource) if
+    action in actor.custom_on(resource) and delegable(resource, action);
+resource CustomRole {
+  permissions = ["define"];
+}
+has_permission(actor: User, "define", role: CustomRole) if
+    has_role(actor, "org_admin", role.organization);
+reason(actor: User, "define", role: CustomRole,
+       "only an Organization Admin defines roles") if
+    not has_role(actor, "org_admin", role.organization);

@@ -165,6 +165,11 @@ resource Team {
 resource Domain {
   permissions = ["manage", "configure"];
 }
+# Nor roles of an organization's own: nothing is delegable and no rule allows defining one.
+resource CustomRole {
+  permissions = ["define"];
+}
+reason(_actor: User, "define", _role: CustomRole, "the todo scenario has no custom roles");
 reason(_actor: User, "manage", _team: Team, "the todo scenario has no teams");
 reason(_actor: User, "assign_role", _team: Team, "the todo scenario has no teams");
 reason(_actor: User, "manage", _domain: Domain, "the todo scenario has no verified domains");

@@ -182,6 +182,10 @@ has_relation(org: Organization, "organization", asset: Asset) if org = asset.org
 # above a member. A new role of the Organization block needs its line here.
 rank("admin", 2);
 rank("member", 1);
+# A role the account defines (see _shared.polar) ranks as a Member: an Admin hands it out,
+# changes it and removes its holders ([U] "To remove a user, their role must be Member"),
+# and hands it out only if they hold everything it gives (hands_out_more).
+rank(role: String, 1) if role.startswith("custom:");
 
 resource NewOrganization {
   permissions = ["create"];
@@ -233,7 +237,7 @@ resource Membership {
 # members no way to leave by themselves, so none is allowed: an admin removes them.
 has_permission(actor: User, "remove", membership: Membership) if
     has_permission(actor, "remove_members", membership.organization) and
-    membership.role = "member";
+    rank(membership.role, 1);
 
 resource Grant {
   permissions = ["grant", "revoke"];
@@ -314,7 +318,7 @@ reason(actor: User, "remove", membership: Membership,
 reason(actor: User, "remove", membership: Membership,
        "to remove a user, their role must be Member, and this user is {a role}: admins must first be demoted to Member") if
     has_permission(actor, "remove_members", membership.organization) and
-    not membership.role = "member";
+    not rank(membership.role, 1);
 
 reason(_actor: User, "grant", _grant: Grant,
        "UP42 has no roles on resources: access comes from the account role alone");
@@ -361,3 +365,27 @@ reason(actor: User, "manage", domain: Domain,
 reason(actor: User, "configure", domain: Domain,
        "{a actor_role} may not manage verified domains; Admins do") if
     not has_permission(actor, "invite_members", domain.organization);
+
+# ---------------------------------------------------------------- roles an account defines
+# The page names no custom roles. Reading chosen: an account's own role is a set of the
+# permissions of its table's "Ordering and asset management" and "Finance and compliance"
+# rows, defined by Admins (they "Change user roles"), never with one they do not hold
+# (hands_out_more in _shared.polar). "User management" stays with the Admin role. An Admin
+# holds every delegable permission, so that rule never refuses here, and has no reason.
+delegable(_: Organization, action) if action in
+    ["view", "view_members", "create_catalog_order", "create_tasking_order",
+     "accept_tasking_quotation", "create_processing_job", "buy_credits", "view_transactions",
+     "edit_details", "edit_legal", "edit_billing"];
+delegable(_: Workspace, action) if action in ["view", "switch_to"];
+delegable(_: Asset, action) if action in ["view", "download", "create", "edit", "delete"];
+# What such a role gives: what it lists, of the permissions above (see _shared.polar).
+has_permission(actor: User, action: String, resource: Resource) if
+    action in actor.custom_on(resource) and delegable(resource, action);
+resource CustomRole {
+  permissions = ["define"];
+}
+has_permission(actor: User, "define", role: CustomRole) if
+    has_permission(actor, "change_roles", role.organization);
+reason(actor: User, "define", role: CustomRole,
+       "{a actor_role} may not define roles; Admins do") if
+    not has_permission(actor, "change_roles", role.organization);

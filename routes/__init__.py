@@ -14,6 +14,7 @@ from routes import (
     authzen,
     console,
     core,
+    custom_roles,
     decisions,
     domains,
     edge,
@@ -51,6 +52,7 @@ BLUEPRINTS = [
     users.bp,
     resources.bp,
     teams.bp,
+    custom_roles.bp,  # an organization's own roles (issue 27)
     events.bp,
     webhooks.bp,
     keys.bp,

@@ -7,17 +7,13 @@
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from polar import Variable
 
 from authz.engine import POLICY_DIR, PolicySet
 from authz.view import MANAGEMENT_TYPES, level
 
 POLICY = PolicySet(POLICY_DIR)
 PIX4D = POLICY.engine("pix4d")
-RANK = {
-    r["bindings"]["role"]: r["bindings"]["rank"]
-    for r in PIX4D.oso.query_rule("rank", Variable("role"), Variable("rank"))
-}
+RANK = PIX4D.role_ranks
 
 
 def resource_types(engine):
