@@ -247,7 +247,7 @@ def policy_matrix(
             raise click.ClickException(f"no organization {org_id!r}")
         style, custom = row.style, custom_permissions(row.custom_roles)
     policy = PolicySet(Path(directory or current_app.config["POLICY_DIR"]))
-    if style not in policy.engines:
+    if style is None or style not in policy.engines:
         raise click.ClickException(f"no style {style!r}; styles: {', '.join(policy.styles)}")
     engine = policy.engine(style)
     if management:
