@@ -38,7 +38,7 @@ from authz.view import OrgRef
 from models import Organization
 from models.custom_roles import uses
 
-KEY = re.compile(r"^custom:[a-z][a-z0-9_]{0,56}$")  # fits every role column (64)
+KEY = re.compile(r"\Acustom:[a-z][a-z0-9_]{0,56}\Z")  # fits every role column (64)
 MAX_ROLES = 50
 MAX_PERMISSIONS = 100
 
@@ -202,9 +202,9 @@ def update(
         attrs = {"role_permissions": [list(p) for p in both]}
         uow.require_management(actor, "define", "CustomRole", attrs, f"redefine the role {key}")
         before = {"name": role["name"], "permissions": role["permissions"]}
-        role.update(name=name or role["name"], permissions=pairs, updated_at=iso(ctx.now()))
-        after = {"name": role["name"], "permissions": pairs}
+        after = {"name": name or role["name"], "permissions": pairs}
         if after != before:
+            role.update(after, updated_at=iso(ctx.now()))
             roles[key] = role
             _save(org_id, roles)
             uow.audit(org_id, "role.update", target_role(key), before, after, actor)

@@ -275,8 +275,9 @@ def page(
 
 # ---------------------------------------------------------------- words
 def role_label(role: str | None) -> str:
-    """A role id as a person reads it: ``org_admin`` -> ``Org Admin``."""
-    return str(role).replace("_", " ").title() if role else "no role"
+    """A role id as a person reads it: ``org_admin`` -> ``Org Admin`` (an organization's
+    own ``custom:field_crew`` -> ``Field Crew``)."""
+    return str(role).removeprefix("custom:").replace("_", " ").title() if role else "no role"
 
 
 def _who(user_id: str | None) -> str:

@@ -147,8 +147,7 @@ def list_resources(
     if not member.known:
         return _page([], False)
     grants, specials = _specials(read, engine, org_id, actor_id, facts.now())
-    if not member.org_roles():  # no live membership: its grants give nothing
-        grants = {}
+    grants = grants if member.org_roles() else {}  # no live membership: its grants: nothing
     held = member._replace(grants={pk: tuple(sorted(set(r))) for pk, r in grants.items()})
     held = held.holding(org.custom_roles)  # the org's own roles among those grants too
 

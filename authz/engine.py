@@ -298,28 +298,23 @@ class StyleEngine:
             for r in self.oso.query_rule("setting", Variable("name"), Variable("value"))
         }
         self.attributes: dict[str, set[str]] = {}
-        for r in self.oso.query_rule("attribute", Variable("type"), Variable("name")):
-            b = r["bindings"]
-            self.attributes.setdefault(b["type"], set()).add(b["name"])
+        for type_, name in self._declared("attribute", 2):
+            self.attributes.setdefault(type_, set()).add(name)
         self.attribute_values: dict[str, dict[str, list[Any]]] = {}
-        for r in self.oso.query_rule(
-            "attribute_value", Variable("t"), Variable("n"), Variable("v")
-        ):
-            b = r["bindings"]
-            self.attribute_values.setdefault(b["t"], {}).setdefault(b["n"], []).append(b["v"])
+        for type_, name, value in self._declared("attribute_value", 3):
+            self.attribute_values.setdefault(type_, {}).setdefault(name, []).append(value)
         # Whether any rule can see ownership: only ``actor.owns(...)`` shows it. When none
         # can, views leave ownership out (fewer memo keys; long chains collapse) and list
         # queries need not split rows on it.
         self.reads_ownership = bool(re.search(r"\.owns\s*\(", strip_comments(source)))
         # rank(role, n): each organization role's place in the order the management rules
-        # read ("up to their own rank"); declared once, beside the rules that read it.
-        # Asked per declared role: a rule may rank the roles an org defines by their key.
+        # read ("up to their own rank"), asked per declared role (a rule may rank the roles
+        # an org defines by their key: it needs the role bound).
         self.role_ranks: dict[str, int | float] = {}
         for role in self.roles("Organization"):
-            for r in self.oso.query_rule("rank", role, Variable("n")):
-                if isinstance(r["bindings"]["n"], (int, float)):
-                    self.role_ranks.setdefault(role, r["bindings"]["n"])
-                    break
+            ranks = [r["bindings"]["n"] for r in self.oso.query_rule("rank", role, Variable("n"))]
+            if ranks and isinstance(ranks[0], (int, float)):
+                self.role_ranks[role] = ranks[0]
         # role_label(role, label): how a role is named in sentences (default: "Org Admin").
         labels = reversed(self._declared("role_label", 2))  # the first one wins: written last
         self.role_labels: dict[str, str] = {str(r): str(label) for r, label in labels}
@@ -395,19 +390,11 @@ class StyleEngine:
         permissions in declaration order: each type's permissions asked of the policy on a
         resource of that type in an organization."""
         found: dict[str, list] = {}
-        for type_ in self.types:
-            if type_ in MANAGEMENT_TYPES:
-                continue
-            chain = (
-                (Level("Organization"),)
-                if type_ == "Organization"
-                else (Level("Organization"), Level(type_))
-            )
-            obj = to_polar(chain, self.classes)
-            allowed = [
-                p for p in self.permissions(type_) if self.oso.query_rule_once("delegable", obj, p)
-            ]
-            if allowed:
+        query = self.oso.query_rule_once
+        for type_ in (t for t in self.types if t not in MANAGEMENT_TYPES):
+            levels = (Level("Organization"), Level(type_))[: 1 if type_ == "Organization" else 2]
+            obj = to_polar(levels, self.classes)
+            if allowed := [p for p in self.permissions(type_) if query("delegable", obj, p)]:
                 found[type_] = allowed
         return found
 

@@ -222,3 +222,9 @@ def test_a_preview_asks_what_defining_would_ask(api, demo):
     answer = api.post("/v1/authorize", body).get_json()
     assert answer["allowed"] is False
     assert "attributes.permissions.0" in answer["explanation"]["reason"]
+
+
+def test_a_key_is_exactly_custom_and_a_name(api, demo):
+    for key in ("custom:abc\n", "custom:", "custom:Abc", "Custom:abc", "custom:a-b"):
+        bad = api.post(ROLES, {**CREW, "key": key}, actor="pix4d-owner")
+        assert "key" in problem(bad, 422)["errors"], key
