@@ -29,10 +29,12 @@ from access.decisions import require
 from access.errors import Conflict, Invalid, NotFound
 from access.events import target_role
 from access.orgs import engine_for, org_target
+from access.refusals import Question
 from access.shapes import iso
 from access.targets import TargetBuilder
 from access.uow import UnitOfWork
 from authz.engine import StyleEngine
+from authz.view import OrgRef
 from models import Organization
 from models.custom_roles import uses
 
@@ -58,11 +60,11 @@ def delegable_list(engine: StyleEngine) -> list[dict]:
     return [{"type": t, "permission": p} for t, perms in engine.delegable.items() for p in perms]
 
 
-def checked(engine: StyleEngine, permissions: list[dict], field: str = "permissions") -> list:
+def checked(engine: StyleEngine, permissions: object, field: str = "permissions") -> list:
     """``permissions`` ({type, permission} each) as sorted [type, permission] pairs, each
     once. Raises Invalid naming ``<field>.<i>`` for one the style does not declare
     delegable, and ``field`` for an empty or too long list."""
-    if not permissions or len(permissions) > MAX_PERMISSIONS:
+    if not isinstance(permissions, list) or not permissions or len(permissions) > MAX_PERMISSIONS:
         raise Invalid(
             f"a role lists 1 to {MAX_PERMISSIONS} permissions",
             {field: [f"1 to {MAX_PERMISSIONS} permissions"]},
@@ -70,8 +72,10 @@ def checked(engine: StyleEngine, permissions: list[dict], field: str = "permissi
     errors, pairs = {}, set()
     allowed = engine.delegable
     for i, item in enumerate(permissions):
-        type_, perm = item["type"], item["permission"]
-        if perm not in allowed.get(type_, ()):
+        type_, perm = (
+            (item.get("type"), item.get("permission")) if isinstance(item, dict) else ("", "")
+        )
+        if not isinstance(type_, str) or perm not in allowed.get(type_, ()):
             errors[f"{field}.{i}"] = [
                 f"the {engine.style} policy does not let {type_}.{perm} be delegated: one of "
                 + ", ".join(f"{t}.{p}" for t, ps in allowed.items() for p in ps)
@@ -124,6 +128,25 @@ def get(ctx: Context, actor: str, org_id: str, key: str) -> dict:
     """One of the org's roles with where it is held (``uses``); action ``view_members``."""
     _viewer(ctx, actor, org_id)
     return {**_shown(key, _role(_stored(org_id), org_id, key)), "uses": uses(org_id, key)}
+
+
+def define_plan(ctx: Context, targets: TargetBuilder, org: OrgRef, key: str, attrs: dict) -> list:
+    """What defining, redefining or deleting the role ``key`` asks the policy, on the facts
+    read now (a preview on /v1/authorize, access/previews.py): ``define`` on a CustomRole
+    giving what the role gives now (stored) and ``attributes.permissions`` (what it would
+    give), as the writes below ask it. Raises Invalid (a new role that lists nothing, a
+    permission not delegable)."""
+    stored = dict(org.custom_roles).get(key, ())
+    given = attrs.get("permissions")
+    if not stored and not given:
+        raise Invalid(
+            f"organization {org.id!r} defines no role {key!r}: a new one lists its permissions",
+            {"attributes.permissions": ["required for a new role"]},
+        )
+    pairs = checked(engine_for(ctx, org), given, "attributes.permissions") if given else []
+    both = sorted({tuple(p) for p in [*stored, *pairs]})
+    target = targets.management(org, "CustomRole", {"role_permissions": [list(p) for p in both]})
+    return [Question("define", target, f"define the role {key}")]
 
 
 # ---------------------------------------------------------------- writing

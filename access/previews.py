@@ -40,7 +40,7 @@ asks (``is_self``).
 
 import logging
 
-from access import domains, invitations, members, resources, teams
+from access import custom_roles, domains, invitations, members, resources, teams
 from access.context import Context
 from access.decisions import Decision, Tally, count, decide, new_decision_id
 from access.errors import Conflict, DomainError, FactsUnavailable, Invalid, NotFound
@@ -65,6 +65,7 @@ ACTIONS = {
     "Grant": ("grant", "revoke"),
     "Team": ("manage", "assign_role"),
     "Domain": ("manage", "configure"),  # issue 28: access/domains.py
+    "CustomRole": ("define",),  # issue 27: access/custom_roles.py
 }
 
 
@@ -119,6 +120,8 @@ def plan(ctx: Context, targets: TargetBuilder, actor: str, action: str, ref: dic
         return resources.grant_plan(ctx, targets, org, on["type"], on["id"], user, role)[2]
     if type_ == "Domain":
         return domains.preview_plan(ctx, targets, org, action, ref.get("attributes") or {})
+    if type_ == "CustomRole":
+        return custom_roles.define_plan(ctx, targets, org, ref.get("id") or "", attrs_of(ref))
     return _invitation(ctx, targets, org, actor, action, ref)
 
 

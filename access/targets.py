@@ -60,7 +60,7 @@ def custom_permissions(stored: object) -> tuple:
     """The stored ``custom_roles`` of an organization (JSON text or its value) as OrgRef
     holds them: sorted (key, ((type, permission), ...)) pairs."""
     roles = json.loads(stored) if isinstance(stored, str) else stored
-    if not roles:
+    if not isinstance(roles, dict) or not roles:
         return ()
     return tuple(
         sorted(
@@ -270,8 +270,8 @@ class TargetBuilder:
             grants[pk] = entry[0]
             until = _first(until, entry[1])
         self.last_until = until
-        held = ActorFacts(known, role, grants, team_roles, in_teams)
-        return held.holding(target.org.custom_roles) if target.org.custom_roles else held
+        facts_ = ActorFacts(known, role, grants, team_roles, in_teams)
+        return facts_.holding(target.org.custom_roles) if target.org.custom_roles else facts_
 
     def _put_grants(
         self, user_id: str, org: str, pks: list[int], rows: list, actor: ActorEntry, held: dict

@@ -430,8 +430,10 @@ class StyleEngine:
         return [r for r in self.roles("Organization") if r not in self.role_ranks]
 
     def role_label(self, role: str) -> str:
-        """A role as sentences name it: ``role_label(role, label)``, else "Org Admin"."""
-        return self.role_labels.get(role) or role.replace("_", " ").title()
+        """A role as sentences name it: ``role_label(role, label)``, else "Org Admin" (an
+        organization's own ``custom:field_crew``: "Field Crew")."""
+        found = self.role_labels.get(role)
+        return found or role.removeprefix("custom:").replace("_", " ").title()
 
     def reasons(self, action: str, view: View) -> list:
         """The texts of the policy's ``reason(actor, action, resource, text)`` rules that hold

@@ -64,7 +64,7 @@ def compute(engine: StyleEngine, version: str = "", custom: tuple = ()) -> dict:
             for action in decl.permissions:
                 allowed = []
                 for role in roles:
-                    chain = (Node("Organization", "org"),)
+                    chain: tuple[Node, ...] = (Node("Organization", "org"),)
                     if type_ != "Organization":
                         chain += (Node(type_, "resource", None, None, variant),)
                     actor = ActorFacts(True, role, {}).holding(custom)

@@ -2,6 +2,8 @@
 what deleting it would leave without a role. The definitions themselves are a column of the
 organization (``Organization.custom_roles``)."""
 
+from typing import Any
+
 from models.domains import Domain
 from models.join_requests import JoinRequest
 from models.orgs import Invitation, Membership
@@ -14,7 +16,7 @@ def uses(org_id: str, key: str) -> dict[str, int]:
     pending invitations and requests to join, grants, teams, team grants, and verified
     domains that give it on joining. Lapsed rows count too: until the expiry job removes
     them they are still rows that name the role."""
-    counts = {
+    counts: dict[str, Any] = {
         "memberships": Membership.select().where(
             (Membership.org == org_id) & (Membership.role == key)
         ),

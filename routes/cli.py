@@ -220,23 +220,72 @@ def policy_check(
     sys.exit(1 if problems else 0)
 
 
-@policy_group.command("matrix", help="The effective role x action matrix of STYLE.")
-@click.argument("style")
+@policy_group.command(
+    "matrix",
+    help="The effective role x action matrix of STYLE (or of the style of --org, with the "
+    "roles that organization defines itself); --management: the management matrix.",
+)
+@click.argument("style", required=False)
+@click.option("--org", "org_id", default=None, help="An organization: its style, its own roles.")
+@click.option("--management", is_flag=True, help="Who may invite, change, remove, grant what.")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "csv", "json"]), default="markdown")
 @click.option("--dir", "directory", default=None, help="Policy folder (default: the live one).")
-def policy_matrix(style: str, fmt: str, directory: str | None) -> None:
+def policy_matrix(
+    style: str | None, org_id: str | None, management: bool, fmt: str, directory: str | None
+) -> None:
     import json
 
+    from access.targets import custom_permissions
     from authz import matrix as effective
+    from models import Organization
 
+    custom: tuple = ()
+    if org_id:
+        with db.connection_context():
+            row = Organization.find(org_id)
+        if row is None:
+            raise click.ClickException(f"no organization {org_id!r}")
+        style, custom = row.style, custom_permissions(row.custom_roles)
     policy = PolicySet(Path(directory or current_app.config["POLICY_DIR"]))
-    if style not in policy.engines:
+    if style is None or style not in policy.engines:
         raise click.ClickException(f"no style {style!r}; styles: {', '.join(policy.styles)}")
-    m = effective.compute(policy.engine(style), policy.version)
-    if fmt == "json":
-        click.echo(json.dumps(m, indent=2))
+    engine = policy.engine(style)
+    if management:
+        m = effective.management(engine, policy.version, custom)
+        shown = (
+            effective.management_markdown(m) if fmt == "markdown" else effective.management_csv(m)
+        )
     else:
-        click.echo(effective.to_markdown(m) if fmt == "markdown" else effective.to_csv(m), nl=False)
+        m = effective.compute(engine, policy.version, custom)
+        shown = effective.to_markdown(m) if fmt == "markdown" else effective.to_csv(m)
+    click.echo(json.dumps(m, indent=2) if fmt == "json" else shown, nl=fmt == "json")
+
+
+@policy_group.command(
+    "roles", help="Every role the organizations define themselves, with what each gives."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print them as JSON.")
+def policy_roles(as_json: bool) -> None:
+    import json
+
+    from models import Organization
+
+    found = []
+    with db.connection_context():
+        query = Organization.select().where(Organization.custom_roles.is_null(False))
+        for org in query.order_by(Organization.id):
+            for key, role in sorted((org.custom_roles or {}).items()):
+                perms = [f"{t}.{p}" for t, p in role["permissions"]]
+                found.append({"org": org.id, "style": org.style, "key": key, **role})
+                found[-1]["permissions"] = perms
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+        return
+    for r in found:
+        click.echo(
+            f"{r['org']}\t{r['style']}\t{r['key']}\t{r['name']}\t{', '.join(r['permissions'])}"
+        )
+    click.echo(f"{len(found)} roles defined by organizations")
 
 
 @policy_group.command(

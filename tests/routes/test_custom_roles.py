@@ -3,6 +3,13 @@
 less than the role gives, held as a membership role, a grant or a team's role, redefined
 with effect at once, and deleted only when nothing holds or offers it."""
 
+import json
+import shutil
+
+from access.review import live_worlds
+from authz.diff import diff, widens
+from authz.engine import POLICY_DIR, PolicySet
+from models import db
 from tests.support import invite, list_actors, list_resources, problem
 
 ORG = "org-pix4d"
@@ -147,3 +154,71 @@ def test_the_other_styles_define_within_their_own_lists(api, demo):
     assert "may not define roles; Admins do" in problem(refused, 403)["detail"]
     todo = api.post("/v1/orgs/org-todo/roles", up42, actor="todo-admin")
     assert problem(todo, 422)["errors"]["permissions.0"]  # todo delegates nothing
+
+
+def test_reviewers_list_every_org_role_and_see_it_in_the_matrices(app, api, demo):
+    define(api, BILLING)
+    runner = app.test_cli_runner()
+    listed = runner.invoke(args=["policy", "roles", "--json"])
+    assert listed.exit_code == 0, listed.output
+    (role,) = [r for r in json.loads(listed.output) if r["org"] == ORG]
+    assert role["key"] == "custom:billing"
+    assert role["permissions"] == ["Organization.edit_billing"]
+    shown = runner.invoke(
+        args=["policy", "matrix", "--org", ORG, "--management", "--format", "json"]
+    )
+    assert shown.exit_code == 0, shown.output
+    m = json.loads(shown.output)
+    assert m["roles"][-1] == "custom:billing"
+    invite_as = next(t for t in m["tables"] if t["id"] == "invite")
+    row = next(r for r in invite_as["rows"] if r["case"] == "custom:billing")
+    allowed = dict(zip(m["roles"], row["allowed"]))
+    assert allowed["owner"] is True and allowed["manager"] is False  # holds no edit_billing
+    resources = runner.invoke(args=["policy", "matrix", "--org", ORG, "--format", "json"])
+    org_table = next(
+        t for t in json.loads(resources.output)["tables"] if t["type"] == "Organization"
+    )
+    billing = next(r for r in org_table["rows"] if r["action"] == "edit_billing")
+    assert dict(zip(m["roles"], billing["allowed"]))["custom:billing"] is True
+
+
+def test_a_policy_diff_counts_what_org_roles_give(app, api, demo, tmp_path):
+    """A policy change that stops a permission being delegable is a loss for whoever holds
+    it through an organization's own role, in the live data and in its management cells."""
+    define(api)
+    assert set_role(api, "pix4d-reader", "custom:field_crew").status_code == 200
+    folder = tmp_path / "narrowed"
+    shutil.copytree(POLICY_DIR, folder)
+    polar = folder / "pix4d.polar"
+    text = polar.read_text()
+    assert text.count('"create", "edit", "delete",\n     "upload"]') == 1
+    polar.write_text(text.replace('"create", "edit", "delete",\n     "upload"]', '"create"]'))
+    old = app.extensions["orgauthz.policy"].current
+    with db.connection_context():
+        report = diff(old, PolicySet(folder), live_worlds())
+    lost = {(c["user"], c["action"], c["resource_id"]) for c in report["data"]}
+    assert ("pix4d-reader", "upload", "pix4d-bridge-scan") in lost
+    assert not widens(report)
+
+
+def test_a_preview_asks_what_defining_would_ask(api, demo):
+    """/v1/authorize on a CustomRole answers as the write would, on the stored role."""
+    billing = {"permissions": BILLING["permissions"]}
+    resource = {"type": "CustomRole", "id": "custom:billing", "org": ORG, "attributes": billing}
+    body = {"actor": {"id": "pix4d-manager"}, "action": "define", "resource": resource}
+    body["explain"] = True
+    answer = api.post("/v1/authorize", body).get_json()
+    assert answer["allowed"] is False  # a Manager holds no edit_billing
+    shown = answer["explanation"]["facts_shown"][-1]["attributes"]
+    assert shown == [["role_permissions", [["Organization", "edit_billing"]]]]
+    body["actor"] = {"id": "pix4d-owner"}
+    assert api.post("/v1/authorize", body).get_json()["allowed"] is True
+    define(api, BILLING)
+    # deleting or renaming the stored role: what it gives now, whatever the caller says
+    resource["attributes"] = {}
+    body["actor"] = {"id": "pix4d-manager"}
+    assert api.post("/v1/authorize", body).get_json()["allowed"] is False
+    resource["attributes"] = {"permissions": [{"type": "Organization"}]}
+    answer = api.post("/v1/authorize", body).get_json()
+    assert answer["allowed"] is False
+    assert "attributes.permissions.0" in answer["explanation"]["reason"]
