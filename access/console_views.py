@@ -5,15 +5,13 @@ invitation) is shown enabled when the write would be allowed, else disabled with
 The reason is the preview of that write (access/previews.py ``plan``: the write's own checks
 and the questions its plan asks the policy, on the facts read now by the same functions
 the write calls under its locks), worded as the write's refusal is (access/refusals.py).
-No fact of a management resource is built here: a screen cannot drift from the write
-(a role's definition is asked through ``refusals.management_denial``, as its write asks).
+No fact of a management resource is built here: a screen cannot drift from the write.
 Each question asked is a decision, logged like one; the write decides again on submit.
 """
 
 from access import previews, refusals
 from access.context import Context
 from access.errors import DomainError, FactsUnavailable
-from access.orgs import org_ref
 from access.targets import TargetBuilder
 
 
@@ -90,14 +88,16 @@ def team_refusal(
 
 
 def define_refusal(
-    ctx: Context, targets: TargetBuilder, actor: str, org_id: str, pairs: list
+    ctx: Context,
+    targets: TargetBuilder,
+    actor: str,
+    org_id: str,
+    key: str = "",
+    permissions: list | None = None,
 ) -> str | None:
-    """Why ``actor`` may not define, redefine or delete a role of ``org_id`` giving
-    ``pairs`` ([type, permission] each), None when they may: ``define`` on a CustomRole, as
-    access/custom_roles.py asks it (``UnitOfWork.require_management``: the same
-    ``refusals.management_denial``). Raises NotFound."""
-    org = org_ref(targets, org_id)
-    attributes = {"role_permissions": [list(p) for p in pairs]}
-    return refusals.management_denial(
-        ctx.policy, targets, actor, "define", org, "CustomRole", attributes
-    )
+    """``refusal_preview`` of ``define`` on the CustomRole ``key``: a new role giving
+    ``permissions`` ({type, permission} each), or the stored role ``key`` redefined to give
+    them too, or (none given) renamed or deleted."""
+    attributes = {"permissions": permissions} if permissions else {}
+    ref = {"type": "CustomRole", "org": org_id, "id": key, "attributes": attributes}
+    return refusal_preview(ctx, targets, actor, "define", ref)

@@ -6,7 +6,8 @@ Every read and change goes through the domain core (access/custom_roles.py), whi
 policy as the API does; a refused change (403 with the policy's reason, 409 naming where a
 role is in use, 422 naming the field) comes back as the result box. A permission the acting
 user may not hand out, and a role they may not redefine or delete, are shown disabled with
-the policy's reason, asked as the write asks (access/console_views.py ``define_refusal``).
+the policy's reason, asked as the write asks (access/console_views.py ``define_refusal``:
+the preview of ``define`` on a CustomRole).
 """
 
 from flask import request, url_for
@@ -51,10 +52,6 @@ def _gives(engine: StyleEngine) -> dict:
     return gives
 
 
-def _pairs_of(item: dict) -> list:
-    return [[p["type"], p["permission"]] for p in item["permissions"]]
-
-
 def _page(frame: Frame) -> dict:
     """The roles, each of the org's own with why it may not be changed (None: it may), and
     the delegable permissions, each with why it may not be given (None: it may)."""
@@ -64,17 +61,15 @@ def _page(frame: Frame) -> dict:
     own = [
         {
             **item,
-            "held": {f"{t}.{p}" for t, p in _pairs_of(item)},
-            "reason": define_refusal(context, targets, actor, org_id, _pairs_of(item)),
+            "held": {f"{p['type']}.{p['permission']}" for p in item["permissions"]},
+            "reason": define_refusal(context, targets, actor, org_id, item["key"]),
         }
         for item in listed["items"]
     ]
     delegable = [
         {
             "value": f"{d['type']}.{d['permission']}",
-            "reason": define_refusal(
-                context, targets, actor, org_id, [[d["type"], d["permission"]]]
-            ),
+            "reason": define_refusal(context, targets, actor, org_id, permissions=[d]),
         }
         for d in listed["delegable"]
     ]
