@@ -228,16 +228,23 @@ def test_a_write_sent_again_with_its_key_gets_the_first_answer(client):
     owner.cancel_invitation("org-pix4d", first.id)
 
 
-def test_teams_and_expiring_grants_through_the_client(client):
+def founded(client, name: str):
+    """A new pix4d organization: (its founder, it, the client acting as the founder, a
+    Folder in it, a Member who accepted an invitation)."""
     founder = unique("founder")
     client.put_user(founder, f"{founder}@example.com", "Founder")
-    org = client.create_org("Teams", "pix4d", actor=founder)
+    org = client.create_org(name, "pix4d", actor=founder)
     me = client.as_actor(founder)
     folder = me.put_resource(org.id, "Folder", unique("f"))
     member = unique("m")
     client.put_user(member, f"{member}@example.com")
     [inv] = me.invite(org.id, [(f"{member}@example.com", "member")])
     client.accept_invitation(inv.token, member, f"{member}@example.com")
+    return founder, org, me, folder, member
+
+
+def test_teams_and_expiring_grants_through_the_client(client):
+    _founder, org, me, folder, member = founded(client, "Teams")
 
     team = me.create_team(org.id, "crew", "Crew", role="editor")
     assert (team.id, team.role) == ("crew", "editor")
@@ -263,15 +270,7 @@ def test_teams_and_expiring_grants_through_the_client(client):
 
 
 def test_custom_roles_through_the_client(client):
-    founder = unique("founder")
-    client.put_user(founder, f"{founder}@example.com", "Founder")
-    org = client.create_org("Roles", "pix4d", actor=founder)
-    me = client.as_actor(founder)
-    folder = me.put_resource(org.id, "Folder", unique("f"))
-    member = unique("m")
-    client.put_user(member, f"{member}@example.com")
-    [inv] = me.invite(org.id, [(f"{member}@example.com", "member")])
-    client.accept_invitation(inv.token, member, f"{member}@example.com")
+    founder, org, me, folder, member = founded(client, "Roles")
 
     listed = me.list_roles(org.id)
     assert "owner" in listed.builtin and listed.items == []

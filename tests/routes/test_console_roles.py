@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.routes.console_helpers import console_table, login, set_actor
+from tests.routes.console_helpers import console_table, logged_in
 from tests.support import add_user
 
 ORG = "org-pix4d"
@@ -16,14 +16,6 @@ PAGE = f"/console/orgs/{ORG}/roles"
 KEY = "custom:field_crew"
 OWNER = "pix4d-owner"
 pytestmark = [pytest.mark.usefixtures(console_table.__name__)]
-
-
-def logged_in(app, api, actor: str):
-    """A test client logged in to the console with the tests' key, acting as ``actor``;
-    (the client, the session's CSRF token)."""
-    client = app.test_client()
-    login(client, api.key)
-    return client, set_actor(client, actor)
 
 
 def result_of(page) -> str:
