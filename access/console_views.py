@@ -85,3 +85,19 @@ def team_refusal(
     attributes = {name: role} if role else {}
     ref = {"type": "Team", "org": org_id, "id": tid, "attributes": attributes}
     return refusal_preview(ctx, targets, actor, action, ref)
+
+
+def define_refusal(
+    ctx: Context,
+    targets: TargetBuilder,
+    actor: str,
+    org_id: str,
+    key: str = "",
+    permissions: list | None = None,
+) -> str | None:
+    """``refusal_preview`` of ``define`` on the CustomRole ``key``: a new role giving
+    ``permissions`` ({type, permission} each), or the stored role ``key`` redefined to give
+    them too, or (none given) renamed or deleted."""
+    attributes = {"permissions": permissions} if permissions else {}
+    ref = {"type": "CustomRole", "org": org_id, "id": key, "attributes": attributes}
+    return refusal_preview(ctx, targets, actor, "define", ref)

@@ -13,6 +13,7 @@ from access.orgs import engine_for, org_ref
 from access.registry import (
     as_dict,
     callers_types,
+    grantable,
     held_dict,
     org_target_of,
     require_seen,
@@ -212,7 +213,7 @@ def abilities(
     def on_grant(action: str, role: str) -> str | None:
         return reason(action, targets.management(org, "Grant", {"role": role}, under=on))
 
-    roles = engine.roles(type_)
+    roles = grantable(engine, type_, org)  # the style's and the org's own
     return {
         "edit": reason("edit", on),
         "delete": reason("delete", on),

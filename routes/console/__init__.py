@@ -13,7 +13,8 @@ One blueprint (``bp``, routes/console/base.py), its pages in rooms by family:
   organization's page and a member's), ``invitations``, ``resources``, ``settings``,
   ``audit``, ``policies`` (matrices, diff and replay against the versions
   ops/snapshots.py lists), ``playground``, ``directory`` (SCIM provisioning), ``teams``,
-  ``domains`` (verified domains, requests to join).
+  ``roles`` (an organization's own roles), ``domains`` (verified domains, requests to
+  join).
 
 Every read and change calls the domain core (``access/``) with a Context like the API's,
 after the same input checks as the API (its marshmallow schemas): the console can do
@@ -35,6 +36,7 @@ from routes.console import (  # noqa: F401  (each registers its pages on bp)
     policies,
     resources,
     results,
+    roles,
     sessions,
     settings,
     teams,

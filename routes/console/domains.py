@@ -14,14 +14,10 @@ from access.events import role_label
 from access.targets import TargetBuilder
 from models.join_requests import JOIN_REQUEST_STATUSES
 from routes.console.base import HTML, PAGE, bp, cursor, first_link, next_link
-from routes.console.frame import Frame, change, closed_page, confirmed, open_frame, render
+from routes.console.frame import Frame, change, closed_page, confirmed, open_frame, render, roles_on
 from routes.context import load
 from routes.domains import DomainPatch, DomainRequest, JoinRequestApprove
 from routes.openapi import doc
-
-
-def _roles(frame: Frame) -> list:
-    return frame.engine.roles("Organization") if frame.engine else []
 
 
 @bp.get("/orgs/<org_id>/domains")
@@ -34,7 +30,7 @@ def domains_page(org_id: str) -> ResponseReturnValue:
         return frame
     if frame.closed:
         return closed_page(frame)
-    targets, roles = TargetBuilder(), _roles(frame)
+    targets, roles = TargetBuilder(), roles_on(frame)
     can = domains.screen_refusals(frame.context, targets, frame.actor, org_id, roles)
     items, nxt, reason = [], None, can["manage"]
     if reason is None:
@@ -146,7 +142,7 @@ def requests_page(org_id: str) -> ResponseReturnValue:
         items, nxt = page["items"], page["next"]
     except DomainError as exc:
         reason = exc.detail
-    targets, roles = TargetBuilder(), _roles(frame)
+    targets, roles = TargetBuilder(), roles_on(frame)
     rows = []
     for jr in items:
         if jr["status"] == "pending":

@@ -14,6 +14,7 @@ from marshmallow import ValidationError
 from access import domains, mail, orgs, users
 from access.context import Context
 from access.errors import DomainError, Invalid
+from access.registry import grantable
 from access.targets import TargetBuilder
 from authz.engine import StyleEngine
 from authz.view import OrgRef
@@ -42,6 +43,7 @@ TITLES = {
     "resource": "Resource",
     "directory": "Directory",
     "teams": "Teams",
+    "roles": "Roles",
     "domains": "Domains",
     "requests": "Requests to join",
 }
@@ -100,8 +102,9 @@ def _tabs(org_id: str, closed: bool, can: dict) -> list:
         tabs.append(("resources", "Resources", url_for("console.resources_page", org_id=org_id)))
         if can["view"] is None:
             tabs.append(("settings", "Settings", url_for("console.settings", org_id=org_id)))
-        if can["view_members"] is None:  # routes/console/teams.py, directory.py (SCIM)
+        if can["view_members"] is None:  # routes/console/teams.py, roles.py, directory.py
             tabs.append(("teams", "Teams", url_for("console.teams_page", org_id=org_id)))
+            tabs.append(("roles", "Roles", url_for("console.roles_page", org_id=org_id)))
             tabs.append(("directory", "Directory", url_for("console.directory", org_id=org_id)))
     if closed or can["view_audit"] is None:
         tabs.append(("audit", "Audit trail", url_for("console.audit", org_id=org_id)))
@@ -159,6 +162,12 @@ def open_frame(org_id: str, tab: str) -> Frame | ResponseReturnValue:
         tabs=_tabs(org_id, ref.is_closed, can),
         switch=_switch(actor),
     )
+
+
+def roles_on(frame: Frame, type_: str = "Organization") -> list:
+    """The roles a picker offers on ``type_``: the style's, then the organization's own
+    (access/registry.py ``grantable``); none without a loaded policy."""
+    return grantable(frame.engine, type_, frame.ref) if frame.engine else []
 
 
 def render(template: str, frame: Frame, status: int = 200, **extra: Any) -> ResponseReturnValue:

@@ -26,6 +26,7 @@ from routes.console.frame import (
     invalid,
     open_frame,
     render,
+    roles_on,
 )
 from routes.console.invitations import invite_roles, pending
 from routes.context import load
@@ -110,7 +111,7 @@ def org(org_id: str) -> ResponseReturnValue:
     targets = TargetBuilder()
     search = request.args.get("q", "").strip()
     rows, members_next, search_note = _member_rows(frame, search)
-    roles = frame.engine.roles("Organization") if frame.engine else []
+    roles = roles_on(frame)
     shown, leave = _buttons(frame, targets, rows, roles), _leave(frame, targets)
     invitations, invitations_next = pending(frame, targets)
     inviting = invite_roles(frame, targets, roles)
@@ -138,7 +139,7 @@ def _assign_form(frame: Frame, person: dict) -> dict:
     """The form giving the member one role on several resources: one type at a time, its
     resources by search (``?type=&q=``), each with why it may not be given (None: it may)."""
     engine, context, actor, org_id = frame.engine, frame.context, frame.actor, frame.org_id
-    types = [t for t in resources.callers_types(engine) if engine.roles(t)] if engine else []
+    types = [t for t in resources.callers_types(engine) if roles_on(frame, t)] if engine else []
     type_ = request.args.get("type") or (types[0] if types else "")
     if type_ not in types:
         type_ = types[0] if types else ""
@@ -149,7 +150,7 @@ def _assign_form(frame: Frame, person: dict) -> dict:
         found = resources.search(
             context, actor, org_id, q or None, type_, PAGE, cursor("cursor", "int")
         )
-        options_next, roles = found["next"], engine.roles(type_)
+        options_next, roles = found["next"], roles_on(frame, type_)
         asks = [
             {"type": r["type"], "id": r["id"], "role": role}
             for r in found["items"]

@@ -17,7 +17,7 @@ from access.errors import DomainError
 from access.events import role_label
 from access.targets import TargetBuilder
 from routes.console.base import HTML, PAGE, bp, cursor, first_link, next_link
-from routes.console.frame import Frame, change, confirmed, form_field, open_frame, render
+from routes.console.frame import Frame, change, confirmed, form_field, open_frame, render, roles_on
 from routes.context import load
 from routes.openapi import doc
 from routes.schemas.teams import TeamCreate, TeamMemberPut
@@ -58,7 +58,7 @@ def teams_page(org_id: str) -> ResponseReturnValue:
     except DomainError as exc:
         reason = exc.detail
     if reason is None and frame.engine is not None:
-        for r in [None, *frame.engine.roles("Organization")]:
+        for r in [None, *roles_on(frame)]:
             # the form makes a new team: creating one holding r, as the write asks it
             why = team_refusal(frame.context, targets, frame.actor, org_id, "manage", NEW, r)
             roles.append(

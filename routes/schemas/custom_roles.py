@@ -30,7 +30,7 @@ def permissions(**options: object) -> fields.List:
 class CustomRoleCreate(Schema):
     """``POST /v1/orgs/{org_id}/roles``."""
 
-    key = Text(required=True, validate=ROLE_KEY)
+    key = Text(required=True, validate=[validate.Length(min=1, max=64), ROLE_KEY])
     name = Text(required=True, validate=validate.Length(min=1, max=200))
     permissions = permissions(required=True)
 

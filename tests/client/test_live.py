@@ -17,6 +17,7 @@ from orgauthz_client import (
     NotFound,
     Organization,
     ResourceRef,
+    RolePermission,
     Unauthorized,
 )
 
@@ -227,16 +228,23 @@ def test_a_write_sent_again_with_its_key_gets_the_first_answer(client):
     owner.cancel_invitation("org-pix4d", first.id)
 
 
-def test_teams_and_expiring_grants_through_the_client(client):
+def founded(client, name: str):
+    """A new pix4d organization: (its founder, it, the client acting as the founder, a
+    Folder in it, a Member who accepted an invitation)."""
     founder = unique("founder")
     client.put_user(founder, f"{founder}@example.com", "Founder")
-    org = client.create_org("Teams", "pix4d", actor=founder)
+    org = client.create_org(name, "pix4d", actor=founder)
     me = client.as_actor(founder)
     folder = me.put_resource(org.id, "Folder", unique("f"))
     member = unique("m")
     client.put_user(member, f"{member}@example.com")
     [inv] = me.invite(org.id, [(f"{member}@example.com", "member")])
     client.accept_invitation(inv.token, member, f"{member}@example.com")
+    return founder, org, me, folder, member
+
+
+def test_teams_and_expiring_grants_through_the_client(client):
+    _founder, org, me, folder, member = founded(client, "Teams")
 
     team = me.create_team(org.id, "crew", "Crew", role="editor")
     assert (team.id, team.role) == ("crew", "editor")
@@ -259,3 +267,36 @@ def test_teams_and_expiring_grants_through_the_client(client):
         org.id, "Folder", folder.id, member, "reader", expires_at="2099-01-01T00:00:00Z"
     )
     assert grant.expires_at.startswith("2099-01-01")
+
+
+def test_custom_roles_through_the_client(client):
+    founder, org, me, folder, member = founded(client, "Roles")
+
+    listed = me.list_roles(org.id)
+    assert "owner" in listed.builtin and listed.items == []
+    assert RolePermission("Folder", "upload") in listed.delegable
+    role = me.define_role(org.id, "custom:crew", "Crew", [("Folder", "view"), ("Folder", "upload")])
+    assert role.key == "custom:crew" and role.created_by == founder
+    assert [(p.type, p.permission) for p in role.permissions] == [
+        ("Folder", "upload"),
+        ("Folder", "view"),
+    ]
+    me.change_role(org.id, member, "custom:crew")
+    assert client.allowed(member, "upload", ("Folder", folder.id, org.id))
+    renamed = me.update_role(org.id, "custom:crew", name="Crew B", permissions=[("Folder", "view")])
+    assert renamed.name == "Crew B" and not client.allowed(
+        member, "upload", ("Folder", folder.id, org.id)
+    )
+    detail = me.get_role(org.id, "custom:crew")
+    assert detail.uses.memberships == 1 and detail.permissions[0].permission == "view"
+    with pytest.raises(Conflict) as in_use:
+        me.delete_role(org.id, "custom:crew")
+    assert "1 memberships" in str(in_use.value)
+    with pytest.raises(Invalid) as bad:
+        me.define_role(org.id, "custom:x", "X", [("Organization", "close")])
+    assert "permissions.0" in bad.value.errors
+    with pytest.raises(Forbidden):
+        client.as_actor(member).define_role(org.id, "custom:mine", "Mine", [("Folder", "view")])
+    me.change_role(org.id, member, "member")
+    me.delete_role(org.id, "custom:crew")
+    assert me.list_roles(org.id).items == []

@@ -14,7 +14,7 @@ import typing
 import httpx
 import pytest
 from orgauthz_client import Client
-from orgauthz_client.types import MODELS, Check, Organization, ResourceRef
+from orgauthz_client.types import MODELS, Check, Organization, ResourceRef, RolePermission
 
 # Calls of contract 1.1 (shared/API.md) a service may not serve yet.
 CONTRACT_1_1 = {
@@ -214,6 +214,15 @@ CALLS = {
     "remove_team_member": lambda c: c.remove_team_member("o", "t", "u"),
     "grant_team": lambda c: c.grant_team("o", "t", "Folder", "f", "reader"),
     "revoke_team": lambda c: c.revoke_team("o", "t", "Folder", "f"),
+    "list_roles": lambda c: c.list_roles("o"),
+    "define_role": lambda c: c.define_role(
+        "o", "custom:crew", "Crew", [("Dataset", "view"), RolePermission("Dataset", "upload")]
+    ),
+    "get_role": lambda c: c.get_role("o", "custom:crew"),
+    "update_role": lambda c: c.update_role(
+        "o", "custom:crew", name="N", permissions=[("Dataset", "view")]
+    ),
+    "delete_role": lambda c: c.delete_role("o", "custom:crew"),
     "events": lambda c: list(c.events(org="o", types=["member.role_changed"], page_size=5)),
     "events_page": lambda c: c.events_page(after="x"),
     "policies": lambda c: c.policies(),
@@ -284,6 +293,7 @@ def _path_template(path: str) -> str:
         "resources",
         "grants",
         "teams",
+        "roles",
         "authorize",
         "batch",
         "actions",

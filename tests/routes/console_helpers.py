@@ -50,6 +50,14 @@ def set_actor(client, actor: str) -> str:
     return csrf
 
 
+def logged_in(app, api, actor: str):
+    """A test client logged in to the console with the tests' key, acting as ``actor``;
+    (the client, the session's CSRF token)."""
+    client = app.test_client()
+    login(client, api.key)
+    return client, set_actor(client, actor)
+
+
 def session_cookie(client) -> str | None:
     cookie = client.get_cookie(SESSION_COOKIE, path="/console")
     return cookie.value if cookie else None

@@ -80,6 +80,16 @@ def test_every_page_at_both_widths(browser, live, tmp_path, monkeypatch, api):
     api.post("/v1/orgs/org-pix4d/teams", team, actor="pix4d-owner")
     api.put("/v1/orgs/org-pix4d/teams/crew/members/pix4d-member", {}, actor="pix4d-owner")
     look(browser, "teams", "/console/orgs/org-pix4d/teams")
+    crew = {
+        "key": "custom:field_crew",
+        "name": "Field crew",
+        "permissions": [{"type": "Dataset", "permission": "upload"}],
+    }
+    api.post("/v1/orgs/org-pix4d/roles", crew, actor="pix4d-owner")
+    look(browser, "roles", "/console/orgs/org-pix4d/roles")
+    # A role's redefinition form, open.
+    page.locator("article[data-role='custom:field_crew'] details > summary").first.click()
+    look(browser, "roles-redefine")
     look(browser, "audit", "/console/orgs/org-pix4d/audit")
     look(browser, "audit-filtered", "/console/orgs/org-pix4d/audit?action=invitation.create")
     look(
@@ -124,4 +134,4 @@ def test_every_page_at_both_widths(browser, live, tmp_path, monkeypatch, api):
     assert closed.status_code == 200, closed.get_json()
     look(browser, "closed-audit", "/console/orgs/org-up42/audit")
     look(browser, "closed-members", "/console/orgs/org-up42")
-    assert len(browser.shots) == len(browser.axe_checked) == 2 * 23
+    assert len(browser.shots) == len(browser.axe_checked) == 2 * 25

@@ -6,18 +6,10 @@ import re
 
 import pytest
 
-from tests.routes.console_helpers import console_table, login, set_actor
+from tests.routes.console_helpers import console_table, logged_in
 
 ORG = "org-pix4d"
 pytestmark = [pytest.mark.usefixtures(console_table.__name__)]
-
-
-def logged_in(app, api, actor: str):
-    """A test client logged in to the console with the tests' key, acting as ``actor``;
-    (the client, the session's CSRF token)."""
-    client = app.test_client()
-    login(client, api.key)
-    return client, set_actor(client, actor)
 
 
 def test_teams_page_makes_and_fills_a_team(app, api, demo):

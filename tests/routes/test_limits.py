@@ -32,6 +32,7 @@ from models import (
 from models.domains import Domain
 from models.join_requests import JoinRequest
 from routes import schemas
+from routes.schemas.custom_roles import CustomRoleCreate, CustomRoleUpdate, Permission
 from routes.schemas.teams import TeamCreate, TeamGrantPut, TeamUpdate
 from tests.support import accept, invite
 
@@ -115,6 +116,14 @@ COLUMNS = {
     (domains.JoinRequestCreate, "message"): JoinRequest.message,
     (domains.JoinRequestApprove, "role"): JoinRequest.role,
     (domains.JoinRequestListArgs, "status"): NOT_STORED,
+    # 1.3 custom roles: the definition is JSON text of the organization's row
+    # (Organization.custom_roles: names of 200, pairs checked against the style's delegable
+    # list); the key is then a role every role column holds (test below)
+    (CustomRoleCreate, "key"): Membership.role,
+    (CustomRoleCreate, "name"): NOT_STORED,
+    (CustomRoleUpdate, "name"): NOT_STORED,
+    (Permission, "type"): NOT_STORED,
+    (Permission, "permission"): NOT_STORED,
     # AuthZEN requests are decisions and list queries: nothing of them is written
     **{
         (cls, name): NOT_STORED
@@ -266,7 +275,23 @@ def audit_targets() -> dict:
         "invitation:{id}": len("invitation:") + Invitation.id.max_length,
         "resource:{type}/{rid}": len("resource:") + type_ + 1 + rid,
         "grant:{type}/{rid}/{user_id}": len("grant:") + type_ + 1 + rid + 1 + user,
+        "role:{key}": len("role:") + _max(CustomRoleCreate, "key"),
     }
+
+
+def test_a_custom_role_key_fits_every_role_column():
+    key = _max(CustomRoleCreate, "key")
+    columns = [
+        Membership.role,
+        Invitation.role,
+        Grant.role,
+        Team.role,
+        TeamGrant.role,
+        Domain.join_role,
+        JoinRequest.role,
+    ]
+    too_short = [f"{c.model.__name__}.{c.name}" for c in columns if c.max_length < key]
+    assert not too_short, f"a custom role key is up to {key} characters: {too_short}"
 
 
 def test_every_audit_target_fits_its_column():

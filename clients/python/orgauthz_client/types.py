@@ -548,8 +548,10 @@ class TeamDetail(_Model):
     extra: dict[str, Any] = _extra()
 
 
-# Contract 1.3's verified domains and requests to join live in their own module (length).
+# Contract 1.3's verified domains, requests to join and custom roles live in their own
+# modules (length).
 from .domain_types import Domain, JoinRequest, Suggestion  # noqa: E402
+from .role_types import CustomRole, CustomRoleDetail, CustomRoleUses, RolePermission, Roles  # noqa: E402
 
 MODELS: tuple[type[_Model], ...] = (
     Ref,
@@ -581,5 +583,10 @@ MODELS: tuple[type[_Model], ...] = (
     Domain,
     Suggestion,
     JoinRequest,
+    Roles,
+    RolePermission,
+    CustomRole,
+    CustomRoleDetail,
+    CustomRoleUses,
 )
 """Every class that mirrors a schema of the service's OpenAPI document."""

@@ -72,6 +72,13 @@ from .resources import (
     ready,
     revoke,
 )
+from .roles import (
+    define_role,
+    delete_role,
+    get_role,
+    list_roles,
+    update_role,
+)
 from .teams import (
     add_team_member,
     create_team,
@@ -85,6 +92,11 @@ from .teams import (
 )
 
 __all__ = [
+    "list_roles",
+    "define_role",
+    "get_role",
+    "update_role",
+    "delete_role",
     "add_team_member",
     "create_team",
     "delete_team",
