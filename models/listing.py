@@ -445,33 +445,82 @@ def users_of_groups(
 ) -> list[str]:
     """The ids of the users in ``groups`` (live membership role, live grant role on each
     level ``pks``; None: none), but ``owners``, in id order after ``after``, ``limit`` + 1
-    at most."""
+    at most.
+
+    One select per kind of group, each from the rows that can be in it, in id order up to
+    the page, merged: groups with a grant from the live grants on ``pks`` (few); groups of
+    a membership role alone from the org's memberships of those roles (the (org, role)
+    index), less anyone with such a grant; the group "no role, no grant" (users outside the
+    org) from the users. So a page does not walk every member to find a rare group."""
     sig, sig_params = _signature(pks, now)
+    no_grant, no_grant_params = "", []
+    if pks:
+        no_grant = (
+            f' AND NOT EXISTS (SELECT 1 FROM "{{grant}}" g WHERE g.user_id = {{col}}'
+            f" AND g.resource_id IN ({_marks(len(pks))}) AND {_live('g')})"
+        )
+        no_grant_params = [*pks, now]
+    branches: list[tuple[str, str, Params]] = []  # (select, its id column, parameters)
+    granted = [g for g in groups if any(g[1:])]
+    if granted and sig:
+        terms, term_params = _group_terms(granted)
+        branches.append(
+            (
+                f'SELECT s.user_id AS id FROM {sig} s LEFT JOIN "{{mem}}" m'
+                f" ON m.user_id = s.user_id AND m.org_id = {{p}} AND {_live('m')}"
+                f" WHERE {terms}",
+                "s.user_id",
+                [*sig_params, org_id, now, *term_params],
+            )
+        )
+    roles = sorted({g[0] for g in groups if g[0] is not None and not any(g[1:])})
+    if roles:
+        branches.append(
+            (
+                f'SELECT m.user_id AS id FROM "{{mem}}" m WHERE m.org_id = {{p}}'
+                f" AND m.role IN ({_marks(len(roles))}) AND {_live('m')}"
+                + no_grant.replace("{col}", "m.user_id"),
+                "m.user_id",
+                [org_id, *roles, now, *no_grant_params],
+            )
+        )
+    if any(g[0] is None and not any(g[1:]) for g in groups):
+        branches.append(
+            (
+                f'SELECT u.id AS id FROM "{{user}}" u WHERE NOT EXISTS (SELECT 1 FROM "{{mem}}"'
+                f" m WHERE m.user_id = u.id AND m.org_id = {{p}} AND {_live('m')})"
+                + no_grant.replace("{col}", "u.id"),
+                "u.id",
+                [org_id, now, *no_grant_params],
+            )
+        )
+    sqls: list[str] = []
+    params: Params = []
+    for sql, col, branch_params in branches:
+        if owners:
+            sql += f" AND {col} NOT IN ({_marks(len(owners))})"
+            branch_params = [*branch_params, *owners]
+        if after is not None:
+            sql += f" AND {col} > {{p}}"
+            branch_params = [*branch_params, after]
+        sqls.append(f"{sql} ORDER BY {col} LIMIT {{p}}")
+        params += [*branch_params, limit + 1]
+    if len(sqls) == 1:
+        return [r[0] for r in _run(read, sqls[0], params)]
+    sql = " UNION ALL ".join(f"SELECT id FROM ({q}) b{i}" for i, q in enumerate(sqls))
+    return [r[0] for r in _run(read, sql + " ORDER BY id LIMIT {p}", [*params, limit + 1])]
+
+
+def _group_terms(groups: list[tuple[str | None, ...]]) -> tuple[str, Params]:
+    """The condition that the row's (``m.role``, ``s.g0``, ``s.g1``...) is one of
+    ``groups``, and its parameters."""
     terms: list[str] = []
-    term_params: list[str] = []
+    params: Params = []
     for role, *grant_roles in groups:
         parts = ["m.role IS NULL" if role is None else "m.role = {p}"]
-        term_params += [] if role is None else [role]
+        params += [] if role is None else [role]
         for i, r in enumerate(grant_roles):
             parts.append(f"s.g{i} IS NULL" if r is None else f"s.g{i} = {{p}}")
-            term_params += [] if r is None else [r]
+            params += [] if r is None else [r]
         terms.append("(" + " AND ".join(parts) + ")")
-    sql = (
-        'SELECT u.id FROM "{user}" u LEFT JOIN "{mem}" m ON m.user_id = u.id AND m.org_id = {p}'
-        f" AND {_live('m')}"
-    )
-    params: Params = [org_id, now]  # type: ignore[list-item]
-    if sig:
-        sql += f" LEFT JOIN {sig} s ON s.user_id = u.id"
-        params += sig_params
-    sql += " WHERE (" + " OR ".join(terms) + ")"
-    params += term_params
-    if owners:
-        sql += f" AND u.id NOT IN ({_marks(len(owners))})"
-        params += owners
-    if after is not None:
-        sql += " AND u.id > {p}"
-        params.append(after)
-    sql += " ORDER BY u.id LIMIT {p}"
-    params.append(limit + 1)
-    return [r[0] for r in _run(read, sql, params)]
+    return "(" + " OR ".join(terms) + ")", params
