@@ -299,14 +299,10 @@ def _team_members(
     ).items():
         if uid in owners or role is None:  # no live membership: grouped with the rest
             continue
-        held = ActorFacts(
-            True,
-            role,
-            {pk: tuple(sorted(r)) for pk, r in sorted(grants.items())},
-            tuple(sorted(team_roles)),
-        )
-        key = (held.role, held.team_roles, tuple(held.grants.items()))
+        on = tuple((pk, tuple(sorted(roles))) for pk, roles in sorted(grants.items()))
+        key = (role, tuple(sorted(team_roles)), on)
         if key not in decided:
+            held = ActorFacts(True, role, dict(on), key[1])
             view = build_view(engine, None, target.chain, held)
             decided[key] = engine.is_allowed(action, view)
         if decided[key]:

@@ -452,15 +452,37 @@ def users_of_groups(
     a membership role alone from the org's memberships of those roles (the (org, role)
     index), less anyone with such a grant; the group "no role, no grant" (users outside the
     org) from the users. So a page does not walk every member to find a rare group."""
+    sqls: list[str] = []
+    params: Params = []
+    for sql, col, branch_params in _group_selects(org_id, pks, groups, now):
+        if owners:
+            sql += f" AND {col} NOT IN ({_marks(len(owners))})"
+            branch_params = [*branch_params, *owners]
+        if after is not None:
+            sql += f" AND {col} > {{p}}"
+            branch_params = [*branch_params, after]
+        sqls.append(f"{sql} ORDER BY {col} LIMIT {{p}}")
+        params += [*branch_params, limit + 1]
+    if len(sqls) == 1:
+        return [r[0] for r in _run(read, sqls[0], params)]
+    sql = " UNION ALL ".join(f"SELECT id FROM ({q}) b{i}" for i, q in enumerate(sqls))
+    return [r[0] for r in _run(read, sql + " ORDER BY id LIMIT {p}", [*params, limit + 1])]
+
+
+def _group_selects(
+    org_id: str, pks: list[int], groups: list[tuple[str | None, ...]], now: object
+) -> list[tuple[str, str, list]]:
+    """The selects of ``users_of_groups``, one per kind of group: (select, its id column,
+    parameters)."""
     sig, sig_params = _signature(pks, now)
-    no_grant, no_grant_params = "", []
+    no_grant, no_grant_params = "", []  # type: tuple[str, list]
     if pks:
         no_grant = (
             f' AND NOT EXISTS (SELECT 1 FROM "{{grant}}" g WHERE g.user_id = {{col}}'
             f" AND g.resource_id IN ({_marks(len(pks))}) AND {_live('g')})"
         )
         no_grant_params = [*pks, now]
-    branches: list[tuple[str, str, Params]] = []  # (select, its id column, parameters)
+    branches: list[tuple[str, str, list]] = []  # the parameters: ids, roles, times
     granted = [g for g in groups if any(g[1:])]
     if granted and sig:
         terms, term_params = _group_terms(granted)
@@ -494,21 +516,7 @@ def users_of_groups(
                 [org_id, now, *no_grant_params],
             )
         )
-    sqls: list[str] = []
-    params: Params = []
-    for sql, col, branch_params in branches:
-        if owners:
-            sql += f" AND {col} NOT IN ({_marks(len(owners))})"
-            branch_params = [*branch_params, *owners]
-        if after is not None:
-            sql += f" AND {col} > {{p}}"
-            branch_params = [*branch_params, after]
-        sqls.append(f"{sql} ORDER BY {col} LIMIT {{p}}")
-        params += [*branch_params, limit + 1]
-    if len(sqls) == 1:
-        return [r[0] for r in _run(read, sqls[0], params)]
-    sql = " UNION ALL ".join(f"SELECT id FROM ({q}) b{i}" for i, q in enumerate(sqls))
-    return [r[0] for r in _run(read, sql + " ORDER BY id LIMIT {p}", [*params, limit + 1])]
+    return branches
 
 
 def _group_terms(groups: list[tuple[str | None, ...]]) -> tuple[str, Params]:
