@@ -39,7 +39,11 @@ owns. The owners of the chain (at most one per level) are decided one by one, ex
 ``decide`` would. Everyone else is grouped in SQL by (membership role, grant role on each
 level): one ``GROUP BY`` lists the groups that exist, the engine is asked once per group (plus
 the group "no role, no grant", which decides whether users outside the org qualify), and
-one query selects the users of the allowed groups, in id order with a keyset cursor.
+one query selects the users of the allowed groups, in id order with a keyset cursor. When
+a team holds an org role or a role on the chain, the members it gives one are read apart,
+found from the team side: all they hold (their own roles and their teams') in one
+statement, the engine asked once per distinct view. The grouped query leaves out those it
+would wrongly count (their own roles allowed, all they hold not), and the two are merged by id.
 
 This module asks the policy; the statements that read the groups and the rows are
 models/listing.py, run through the request's ``Facts.read`` (a replica or the primary).
@@ -255,63 +259,57 @@ def list_actors(
             if after is None or owner > after:
                 chosen.append(owner)
 
+    # Everyone else, grouped by (membership role, grant role on each registered level),
+    # but the members a team gives something here: those are decided on all they hold.
     now = facts.now()
-    if stored.teams_hold(read, target.org.id, pks, now):  # roles through teams: one by one
-        scanned, stop = _members_allowed(facts, engine, action, target, owners, after, limit)
-        merged = sorted(set(scanned) | {c for c in chosen if stop is None or c <= stop})
-        if stop is not None and len(merged) <= limit:  # the scan's budget: go on from there
-            return {"items": [{"id": uid} for uid in merged], "next": stop}
-        return _page([{"id": uid} for uid in merged[:limit]], len(merged) > limit)
-    # Everyone else, grouped by (membership role, grant role on each registered level).
     allowed = _allowed_groups(read, engine, action, target, pks, now)
+    found, left_out = _team_members(engine, action, target, owners, allowed, after, now, read)
     rows: list[str] = []
     if allowed:
-        rows = stored.users_of_groups(read, target.org.id, pks, allowed, owners, after, limit, now)
-    merged = sorted(set(rows) | set(chosen))[: limit + 1]
+        rows = stored.users_of_groups(
+            read, target.org.id, pks, allowed, owners + left_out, after, limit, now
+        )
+    merged = sorted(set(rows) | set(chosen) | set(found))[: limit + 1]
     items = [{"id": uid} for uid in merged[:limit]]
     return _page(items, len(merged) > limit)
 
 
-def _members_allowed(
-    facts: TargetBuilder,
+def _team_members(
     engine: StyleEngine,
     action: str,
     target: Target,
     owners: list[str],
+    allowed: list[tuple[str | None, ...]],
     after: str | None,
-    limit: int,
-) -> tuple[list[str], str | None]:
-    """The members (not ``owners``) the policy lets do ``action`` on ``target``, in id
-    order after ``after``, ``limit`` + 1 at most, each decided on their own facts (their
-    teams' roles included), as ``decide`` does; and the id the read stopped at when it
-    read ``MEMBER_SCAN`` members first (None: it did not), where the next page goes on."""
-    read, now, seen, org = facts.facts.read, facts.now(), 0, target.org.id
+    now: object,
+    read: Read,
+) -> tuple[list[str], list[str]]:
+    """The members (not ``owners``, after ``after``) a team gives an org role or a role on
+    the chain, read in one statement, the policy asked once per distinct view (their own
+    roles and their teams' together, as ``decide`` shows them): (those it lets do
+    ``action`` on ``target``, those it does not though their own roles alone are in an
+    ``allowed`` group, which the grouped read must leave out)."""
     pks = [n.pk for n in target.chain if n.pk is not None]
+    groups = set(allowed)
+    decided: dict[tuple, bool] = {}
     found: list[str] = []
-    while len(found) <= limit:
-        if seen >= MEMBER_SCAN:
-            return found, after
-        batch = stored.members_after(read, org, after, 200, now)
-        held_by = stored.facts_of_members(read, org, batch, pks, now) if batch else {}
-        for uid in batch:
-            seen, after = seen + 1, uid
-            if uid in owners or uid not in held_by:
-                continue
-            role, team_roles, grants = held_by[uid]
-            held = ActorFacts(
-                True,
-                role,
-                {pk: tuple(sorted(r)) for pk, r in grants.items()},
-                tuple(sorted(team_roles)),
-            ).holding(target.org.custom_roles)
-            if engine.is_allowed(action, build_view(engine, None, target.chain, held)):
-                found.append(uid)
-        if len(batch) < 200:
-            break
-    return found, None
-
-
-MEMBER_SCAN = 5000  # members read per page of list-actors when teams hold roles
+    left_out: list[str] = []
+    for uid, (role, team_roles, grants, own) in stored.team_members(
+        read, target.org.id, pks, after, now
+    ).items():
+        if uid in owners or role is None:  # no live membership: grouped with the rest
+            continue
+        on = tuple((pk, tuple(sorted(roles))) for pk, roles in sorted(grants.items()))
+        key = (role, tuple(sorted(team_roles)), on)
+        if key not in decided:
+            held = ActorFacts(True, role, dict(on), key[1]).holding(target.org.custom_roles)
+            view = build_view(engine, None, target.chain, held)
+            decided[key] = engine.is_allowed(action, view)
+        if decided[key]:
+            found.append(uid)
+        elif (role, *(own.get(pk) for pk in pks)) in groups:
+            left_out.append(uid)
+    return found, left_out
 
 
 def _allowed_groups(

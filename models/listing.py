@@ -371,75 +371,66 @@ def grant_groups(
     return [tuple(row) for row in rows]
 
 
-def teams_hold(read: Read, org_id: str, pks: list[int], now: object) -> bool:
-    """Whether a team of the org with a live member holds an org role, or a live role on
-    one of ``pks``: then who may do what is read member by member (access/listing.py)."""
-    sql = (
-        'SELECT 1 FROM "{team}" t JOIN "{tmem}" tm ON tm.team_id = t.id'
-        f" WHERE t.org_id = {{p}} AND t.role IS NOT NULL AND {_live('tm')}"
+# What a member a team gives something holds (``team_members``): (membership role, its teams'
+# org roles, {pk: roles on it, its own and its teams'}, {pk: its own grant's role}).
+TeamHeld = tuple[str | None, set[str], dict[int, set[str]], dict[int, str]]
+
+
+def team_members(
+    read: Read, org_id: str, pks: list[int], after: str | None, now: object
+) -> dict[str, TeamHeld]:
+    """The users (after ``after``) in a live team of the org that holds an org role or a
+    live role on one of ``pks``, and what each holds in the org, none of it lapsed, in one
+    read (``TeamHeld``; membership role None: no live membership, so its teams give it
+    nothing). The teams are found from the team side (an org's teams with a role, the
+    grants on ``pks``), so the read grows with those teams' places, not with the org."""
+    later = " AND tm.user_id > {p}" if after is not None else ""
+    held = (
+        'SELECT tm.user_id FROM "{team}" t JOIN "{tmem}" tm ON tm.team_id = t.id'
+        f" WHERE t.org_id = {{p}} AND t.role IS NOT NULL AND {_live('tm')}{later}"
     )
-    params: Params = [org_id, now]  # type: ignore[list-item]
+    params: list = [org_id, now] + ([after] if after is not None else [])
     if pks:
-        sql += (
-            ' UNION ALL SELECT 1 FROM "{tgrant}" tg JOIN "{tmem}" tm ON tm.team_id = tg.team_id'
-            f" WHERE tg.org_id = {{p}} AND tg.resource_id IN ({_marks(len(pks))})"
-            f" AND {_live('tg')} AND {_live('tm')}"
+        held += (
+            ' UNION SELECT tm.user_id FROM "{tgrant}" tg JOIN "{tmem}" tm'
+            f" ON tm.team_id = tg.team_id WHERE tg.resource_id IN ({_marks(len(pks))})"
+            f" AND tg.org_id = {{p}} AND {_live('tg')} AND {_live('tm')}{later}"
         )
-        params += [org_id, *pks, now, now]  # type: ignore[list-item]
-    return bool(_run(read, f"SELECT EXISTS ({sql})", params)[0][0])
-
-
-def facts_of_members(
-    read: Read, org_id: str, user_ids: list[str], pks: list[int], now: object
-) -> dict[str, tuple[str | None, set[str], dict[int, set[str]]]]:
-    """What each of ``user_ids`` holds in the org, none of it lapsed, in one read: {user:
-    (membership role, its teams' org roles, {pk of ``pks``: roles, its own and its
-    teams'})}; a user with no live membership is absent."""
-    users = _marks(len(user_ids))
+        params += [*pks, org_id, now, now] + ([after] if after is not None else [])
     sql = (
-        f'SELECT m.user_id, m.role, 0, 0 FROM "{{mem}}" m WHERE m.org_id = {{p}}'
-        f" AND m.user_id IN ({users}) AND {_live('m')}"
+        f"WITH held AS ({held})"
+        ' SELECT m.user_id, m.role, 0, 0 FROM "{mem}" m WHERE m.org_id = {p}'
+        f" AND m.user_id IN (SELECT user_id FROM held) AND {_live('m')}"
         ' UNION ALL SELECT tm.user_id, t.role, 1, 0 FROM "{tmem}" tm'
         ' JOIN "{team}" t ON t.id = tm.team_id WHERE tm.org_id = {p}'
-        f" AND tm.user_id IN ({users}) AND t.role IS NOT NULL AND {_live('tm')}"
+        " AND tm.user_id IN (SELECT user_id FROM held) AND t.role IS NOT NULL"
+        f" AND {_live('tm')}"
     )
-    params: list = [org_id, *user_ids, now, org_id, *user_ids, now]
+    params += [org_id, now, org_id, now]
     if pks:
         on = _marks(len(pks))
         sql += (
             ' UNION ALL SELECT g.user_id, g.role, 2, g.resource_id FROM "{grant}" g'
-            f" WHERE g.user_id IN ({users}) AND g.resource_id IN ({on}) AND {_live('g')}"
-            ' UNION ALL SELECT tm.user_id, tg.role, 2, tg.resource_id FROM "{tgrant}" tg'
+            " WHERE g.user_id IN (SELECT user_id FROM held)"
+            f" AND g.resource_id IN ({on}) AND {_live('g')}"
+            ' UNION ALL SELECT tm.user_id, tg.role, 3, tg.resource_id FROM "{tgrant}" tg'
             ' JOIN "{tmem}" tm ON tm.team_id = tg.team_id WHERE tm.org_id = {p}'
-            f" AND tm.user_id IN ({users}) AND tg.resource_id IN ({on})"
+            f" AND tm.user_id IN (SELECT user_id FROM held) AND tg.resource_id IN ({on})"
             f" AND {_live('tg')} AND {_live('tm')}"
         )
-        params += [*user_ids, *pks, now, org_id, *user_ids, *pks, now, now]
-    found: dict[str, tuple[str | None, set[str], dict[int, set[str]]]] = {}
-    rows = _run(read, sql, params)
-    for user, role, kind, _pk in rows:
+        params += [*pks, now, org_id, *pks, now, now]
+    found: dict[str, TeamHeld] = {}
+    for user, role, kind, pk in _run(read, sql, params):
+        entry = found.setdefault(user, (None, set(), {}, {}))
         if kind == 0:
-            found[user] = (role, set(), {})
-    for user, role, kind, pk in rows:
-        held = found.get(user)
-        if held is None or kind == 0:
-            continue  # no live membership: nothing through teams or grants
-        if kind == 1:
-            held[1].add(role)
+            found[user] = (role, *entry[1:])
+        elif kind == 1:
+            entry[1].add(role)
         else:
-            held[2].setdefault(pk, set()).add(role)
+            entry[2].setdefault(pk, set()).add(role)
+            if kind == 2:
+                entry[3][pk] = role
     return found
-
-
-def members_after(read: Read, org_id: str, after: str | None, n: int, now: object) -> list[str]:
-    """The ids of the org's live members in id order after ``after``, ``n`` at most."""
-    sql = f'SELECT user_id FROM "{{mem}}" m WHERE org_id = {{p}} AND {_live("m")}'
-    params: list = [org_id, now]
-    if after is not None:
-        sql += " AND user_id > {p}"
-        params.append(after)
-    params.append(n)
-    return [r[0] for r in _run(read, sql + " ORDER BY user_id LIMIT {p}", params)]
 
 
 def users_of_groups(
@@ -454,33 +445,90 @@ def users_of_groups(
 ) -> list[str]:
     """The ids of the users in ``groups`` (live membership role, live grant role on each
     level ``pks``; None: none), but ``owners``, in id order after ``after``, ``limit`` + 1
-    at most."""
+    at most.
+
+    One select per kind of group, each from the rows that can be in it, in id order up to
+    the page, merged: groups with a grant from the live grants on ``pks`` (few); groups of
+    a membership role alone from the org's memberships of those roles (the (org, role)
+    index), less anyone with such a grant; the group "no role, no grant" (users outside the
+    org) from the users. So a page does not walk every member to find a rare group."""
+    sqls: list[str] = []
+    params: Params = []
+    for sql, col, branch_params in _group_selects(org_id, pks, groups, now):
+        if owners:
+            sql += f" AND {col} NOT IN ({_marks(len(owners))})"
+            branch_params = [*branch_params, *owners]
+        if after is not None:
+            sql += f" AND {col} > {{p}}"
+            branch_params = [*branch_params, after]
+        sqls.append(f"{sql} ORDER BY {col} LIMIT {{p}}")
+        params += [*branch_params, limit + 1]
+    if len(sqls) == 1:
+        return [r[0] for r in _run(read, sqls[0], params)]
+    sql = " UNION ALL ".join(f"SELECT id FROM ({q}) b{i}" for i, q in enumerate(sqls))
+    return [r[0] for r in _run(read, sql + " ORDER BY id LIMIT {p}", [*params, limit + 1])]
+
+
+def _group_selects(
+    org_id: str, pks: list[int], groups: list[tuple[str | None, ...]], now: object
+) -> list[tuple[str, str, list]]:
+    """The selects of ``users_of_groups``, one per kind of group: (select, its id column,
+    parameters)."""
     sig, sig_params = _signature(pks, now)
+    no_grant, no_grant_params = "", []  # type: tuple[str, list]
+    if pks:
+        no_grant = (
+            f' AND NOT EXISTS (SELECT 1 FROM "{{grant}}" g WHERE g.user_id = {{col}}'
+            f" AND g.resource_id IN ({_marks(len(pks))}) AND {_live('g')})"
+        )
+        no_grant_params = [*pks, now]
+    branches: list[tuple[str, str, list]] = []  # the parameters: ids, roles, times
+    granted = [g for g in groups if any(g[1:])]
+    if granted and sig:
+        terms, term_params = _group_terms(granted)
+        branches.append(
+            (
+                f'SELECT s.user_id AS id FROM {sig} s LEFT JOIN "{{mem}}" m'
+                f" ON m.user_id = s.user_id AND m.org_id = {{p}} AND {_live('m')}"
+                f" WHERE {terms}",
+                "s.user_id",
+                [*sig_params, org_id, now, *term_params],
+            )
+        )
+    roles = sorted({g[0] for g in groups if g[0] is not None and not any(g[1:])})
+    if roles:
+        branches.append(
+            (
+                f'SELECT m.user_id AS id FROM "{{mem}}" m WHERE m.org_id = {{p}}'
+                f" AND m.role IN ({_marks(len(roles))}) AND {_live('m')}"
+                + no_grant.replace("{col}", "m.user_id"),
+                "m.user_id",
+                [org_id, *roles, now, *no_grant_params],
+            )
+        )
+    if any(g[0] is None and not any(g[1:]) for g in groups):
+        branches.append(
+            (
+                f'SELECT u.id AS id FROM "{{user}}" u WHERE NOT EXISTS (SELECT 1 FROM "{{mem}}"'
+                f" m WHERE m.user_id = u.id AND m.org_id = {{p}} AND {_live('m')})"
+                + no_grant.replace("{col}", "u.id"),
+                "u.id",
+                [org_id, now, *no_grant_params],
+            )
+        )
+    return branches
+
+
+def _group_terms(groups: list[tuple[str | None, ...]]) -> tuple[str, Params]:
+    """The condition that the row's (``m.role``, ``s.g0``, ``s.g1``...) is one of
+    ``groups``, and its parameters."""
     terms: list[str] = []
-    term_params: list[str] = []
+    params: Params = []
     for role, *grant_roles in groups:
         parts = ["m.role IS NULL" if role is None else "m.role = {p}"]
-        term_params += [] if role is None else [role]
+        params += [] if role is None else [role]
         for i, r in enumerate(grant_roles):
             parts.append(f"s.g{i} IS NULL" if r is None else f"s.g{i} = {{p}}")
-            term_params += [] if r is None else [r]
+            params += [] if r is None else [r]
         terms.append("(" + " AND ".join(parts) + ")")
-    sql = (
-        'SELECT u.id FROM "{user}" u LEFT JOIN "{mem}" m ON m.user_id = u.id AND m.org_id = {p}'
-        f" AND {_live('m')}"
-    )
-    params: Params = [org_id, now]  # type: ignore[list-item]
-    if sig:
-        sql += f" LEFT JOIN {sig} s ON s.user_id = u.id"
-        params += sig_params
-    sql += " WHERE (" + " OR ".join(terms) + ")"
-    params += term_params
-    if owners:
-        sql += f" AND u.id NOT IN ({_marks(len(owners))})"
-        params += owners
-    if after is not None:
-        sql += " AND u.id > {p}"
-        params.append(after)
-    sql += " ORDER BY u.id LIMIT {p}"
-    params.append(limit + 1)
-    return [r[0] for r in _run(read, sql, params)]
+    return "(" + " OR ".join(terms) + ")", params

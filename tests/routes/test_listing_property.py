@@ -3,14 +3,17 @@
 A seeded generator (stdlib ``random``; hypothesis is not a dependency) builds random worlds:
 trees of Folders, Sites, Datasets and Licenses (pix4d), Workspaces and Assets with owners
 (up42), Spaces (respondio); random memberships (or none), random grants (some left without
-a membership), resources registered and moved through the API. Then, for random actors,
-actions and types, every page of ``/v1/authorize/resources`` must be exactly the rows for
-which ``decide`` allows, and ``/v1/authorize/actors`` exactly the users for whom it does.
+a membership), resources registered and moved through the API, and teams (with or without an
+org role, places and team grants, some of them lapsed; a random source of their own, so the
+rest of each world is as it was). Then, for random actors, actions and types, every page
+of ``/v1/authorize/resources`` must be exactly the rows for which ``decide`` allows, and
+``/v1/authorize/actors`` exactly the users for whom it does.
 
 ``PROPERTY_SEED`` and ``PROPERTY_WORLDS`` in the environment change the seed and the size;
 a failure prints the seed and the case.
 """
 
+import datetime
 import os
 import random
 
@@ -18,6 +21,8 @@ import models
 from access.decisions import decide
 from access.targets import TargetBuilder
 from models import ApiKey, Grant, Membership, Organization, Resource, User, db
+from models.base import utcnow
+from models.teams import Team, TeamGrant, TeamMember
 from tests.support import list_actors, list_resources
 
 SEED = int(os.environ.get("PROPERTY_SEED", "20261123"))
@@ -84,6 +89,8 @@ def build_world(api, app, rnd: random.Random, n: int) -> dict:
         made.append((type_, rid))
     # random moves (some refused as cycles; that is fine)
     for _ in range(rnd.randint(0, 3)):
+        if not made:  # nothing was registered (a type whose parents never came)
+            break
         type_, rid = rnd.choice(made)
         ptypes = [p for p in tree[type_] if p is not None]
         if not ptypes:
@@ -120,6 +127,29 @@ def build_world(api, app, rnd: random.Random, n: int) -> dict:
     }
 
 
+def add_teams(world: dict, rnd: random.Random) -> None:
+    """Up to three teams in the world's org: an org role or none, some of its users (members
+    or not) as places, grants on its resources; a third of places and grants lapsed."""
+    engine, org = world["engine"], world["org"]
+    lapsed = utcnow() - datetime.timedelta(days=1)
+    with db.connection_context():
+        for t in range(rnd.randint(0, 3)):
+            role = rnd.choice([None, None, *engine.roles("Organization")])
+            team = Team.create(org=org, tid=f"t{t}", name=f"t{t}", role=role)
+            for uid in rnd.sample(world["users"], rnd.randint(0, len(world["users"]))):
+                expires = lapsed if rnd.random() < 0.3 else None
+                TeamMember.create(team=team, user=uid, org=org, expires_at=expires)
+            for type_, rid in rnd.sample(world["made"], min(len(world["made"]), 2)):
+                if engine.roles(type_):
+                    TeamGrant.create(
+                        team=team,
+                        resource=Resource.get(type=type_, rid=rid),
+                        org=org,
+                        role=rnd.choice(engine.roles(type_)),
+                        expires_at=lapsed if rnd.random() < 0.3 else None,
+                    )
+
+
 def truth_resources(app, world, actor, action, type_) -> list:
     policy = app.extensions["orgauthz.policy"].current
     with db.connection_context():
@@ -152,6 +182,7 @@ def test_list_queries_agree_with_single_decisions(api, app):
     for n in range(WORLDS):
         clear()
         world = build_world(api, app, rnd, n)
+        add_teams(world, random.Random(f"{SEED}-{n}"))
         engine = world["engine"]
         types = sorted(TREES[world["style"]])
         for _ in range(CHECKS_PER_WORLD):
