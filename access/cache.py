@@ -42,7 +42,8 @@ change committed can never be kept past the notice of that change.
   waits (at most ``WAIT_SECONDS``) for the listener to apply it, else reads the database
   without the cache; a token past the database's position is not one this database gave
   (``UnknownToken``, a 422).
-- ``fully_consistent``: reads the position now (one round trip), then as above.
+- ``fully_consistent``: reads the position now (one round trip, shared by the worker's
+  requests that arrived before it began: access/sharedread.py), then as above.
 Every answer names the position it was decided at (``Facts.position``).
 
 Memory: every store counts; past ``MAX_ENTRIES`` stores everything starts over (drops do
@@ -69,6 +70,7 @@ from access.facts import (
     Roles,
     TargetKey,
 )
+from access.sharedread import SharedRead
 from authz.view import OrgRef, Target
 from models import db
 from models.facts import POSITION_SQL, on_postgres
@@ -131,6 +133,7 @@ class FactCache:
         self.listen_params: dict | None = None  # a direct connection for LISTEN
         self.max_staleness = MAX_STALENESS_SECONDS  # see the module docstring
         self._turn = itertools.count()
+        self.now = SharedRead(lambda: current(db))  # the position, read after the call began
         # (position, monotonic time) of each notice that arrived, ascending; appended to, or
         # replaced, never shortened in place: a reader without the lock sees a whole list
         self._seen: list[tuple[int, float]] = []
@@ -215,7 +218,7 @@ class FactCache:
         """The facts one request decides on, as fresh as ``mode`` asks (``position``: the
         token's, for ``at_least_as_fresh``). Raises UnknownToken."""
         if not self.listening():  # SQLite, or no notices: read the position
-            now = current(db)
+            now = self.now()
             if position is not None and position > now:
                 raise UnknownToken(position)
             self._poll(now)
@@ -225,7 +228,7 @@ class FactCache:
             return facts
         need = self.own
         if mode == "fully_consistent":
-            need = max(need, current(db))
+            need = max(need, self.now())
         elif position is not None:
             need = max(need, position)
         if self.position >= need or self._wait(need):
@@ -233,7 +236,7 @@ class FactCache:
             if self.replicas and mode != "fully_consistent":
                 facts.need = need  # a replica that has replayed ``need`` may serve its reads
             return facts
-        now = current(db)  # the listener is behind: read around the cache
+        now = self.now()  # the listener is behind: read around the cache
         if position is not None and position > now:
             raise UnknownToken(position)
         if self.own > now:  # an own write that never committed (rolled back): forget it
