@@ -40,10 +40,8 @@ change committed can never be kept past the notice of that change.
   (a proxy that drops LISTEN) are caught at the next heartbeat: the cache starts over.
 - ``at_least_as_fresh`` with a token: never older than the token's position. The request
   waits (at most ``WAIT_SECONDS``) for the listener to apply it, else reads the database
-  without the cache; a token past the database's position is not one this database gave
-  (``UnknownToken``, a 422).
-- ``fully_consistent``: reads the position now (one round trip, shared by the worker's
-  requests that arrived before it began: access/sharedread.py), then as above.
+  without the cache; a token past the database's position is a 422 (``UnknownToken``).
+- ``fully_consistent``: the position read now (access/sharedread.py), then as above.
 Every answer names the position it was decided at (``Facts.position``).
 
 Memory: every store counts; past ``MAX_ENTRIES`` stores everything starts over (drops do
@@ -243,17 +241,22 @@ class FactCache:
             self.own = now
         return PrivateFacts(now, "primary")
 
+    def fresh(self) -> "Facts | None":
+        """The cached facts when notices keep them fresh and this worker's own writes are
+        applied, else None: no read, no wait (a management call's key: routes/)."""
+        fresh = self.listening() and self.position >= self.own
+        return SharedFacts(self, self.epoch, self.position) if fresh else None
+
     # ------------------------------------------------------------ replicas
     def choose(self, facts: "SharedFacts") -> Replica | None:
         """The replica that serves a request's reads (its first read asks), or None for the
         primary. Replicas take turns; each is asked the position it has replayed (one
-        primary-key read, on the connection the request's reads then use; not when that
-        same connection already showed the cache's position: on one standby what is replayed
-        only grows). One that has
-        replayed the cache's position serves, and what is read there is shared; one only
-        past what the request needs (``need``: its token, this worker's own writes) serves
-        if it lags by at most ``max_lag`` seconds, deciding at its own position and sharing
-        nothing. One down, or too far behind, is skipped."""
+        primary-key read, on the connection the request's reads then use; not when that same
+        connection already showed the cache's position: on one standby what is replayed only
+        grows). One that has replayed the cache's position serves, and what is read there is
+        shared; one only past what the request needs (``need``: its token, this worker's own
+        writes) serves if it lags by at most ``max_lag`` seconds, deciding at its own position
+        and sharing nothing. One down, or too far behind, is skipped."""
         replicas, now = self.replicas, time.monotonic()
         first = next(self._turn)
         for i in range(len(replicas)):
@@ -322,8 +325,7 @@ class FactCache:
             self.apply({"g": now, "all": True}, exact=True)
 
     def heartbeat(self) -> float:
-        """How often the listener reads the position: a quarter of the bound, at most
-        LISTEN_PING_SECONDS."""
+        """How often the listener reads the position: a quarter of the bound, at most 2 s."""
         return min(LISTEN_PING_SECONDS, self.max_staleness / 4)
 
     def resync(self, position: int) -> None:
