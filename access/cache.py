@@ -40,9 +40,8 @@ change committed can never be kept past the notice of that change.
   (a proxy that drops LISTEN) are caught at the next heartbeat: the cache starts over.
 - ``at_least_as_fresh`` with a token: never older than the token's position. The request
   waits (at most ``WAIT_SECONDS``) for the listener to apply it, else reads the database
-  without the cache; a token past the database's position is not one this database gave
-  (``UnknownToken``, a 422).
-- ``fully_consistent``: reads the position now (one round trip), then as above.
+  without the cache; a token past the database's position is a 422 (``UnknownToken``).
+- ``fully_consistent``: the position read now (access/sharedread.py), then as above.
 Every answer names the position it was decided at (``Facts.position``).
 
 Memory: every store counts; past ``MAX_ENTRIES`` stores everything starts over (drops do
@@ -69,6 +68,7 @@ from access.facts import (
     Roles,
     TargetKey,
 )
+from access.sharedread import SharedRead
 from authz.view import OrgRef, Target
 from models import db
 from models.facts import POSITION_SQL, on_postgres
@@ -131,6 +131,7 @@ class FactCache:
         self.listen_params: dict | None = None  # a direct connection for LISTEN
         self.max_staleness = MAX_STALENESS_SECONDS  # see the module docstring
         self._turn = itertools.count()
+        self.now = SharedRead(lambda: current(db))  # the position, read after the call began
         # (position, monotonic time) of each notice that arrived, ascending; appended to, or
         # replaced, never shortened in place: a reader without the lock sees a whole list
         self._seen: list[tuple[int, float]] = []
@@ -215,7 +216,7 @@ class FactCache:
         """The facts one request decides on, as fresh as ``mode`` asks (``position``: the
         token's, for ``at_least_as_fresh``). Raises UnknownToken."""
         if not self.listening():  # SQLite, or no notices: read the position
-            now = current(db)
+            now = self.now()
             if position is not None and position > now:
                 raise UnknownToken(position)
             self._poll(now)
@@ -225,7 +226,7 @@ class FactCache:
             return facts
         need = self.own
         if mode == "fully_consistent":
-            need = max(need, current(db))
+            need = max(need, self.now())
         elif position is not None:
             need = max(need, position)
         if self.position >= need or self._wait(need):
@@ -233,24 +234,29 @@ class FactCache:
             if self.replicas and mode != "fully_consistent":
                 facts.need = need  # a replica that has replayed ``need`` may serve its reads
             return facts
-        now = current(db)  # the listener is behind: read around the cache
+        now = self.now()  # the listener is behind: read around the cache
         if position is not None and position > now:
             raise UnknownToken(position)
         if self.own > now:  # an own write that never committed (rolled back): forget it
             self.own = now
         return PrivateFacts(now, "primary")
 
+    def fresh(self) -> "Facts | None":
+        """The cached facts when notices keep them fresh and this worker's own writes are
+        applied, else None: no read, no wait (a management call's key: routes/)."""
+        fresh = self.listening() and self.position >= self.own
+        return SharedFacts(self, self.epoch, self.position) if fresh else None
+
     # ------------------------------------------------------------ replicas
     def choose(self, facts: "SharedFacts") -> Replica | None:
         """The replica that serves a request's reads (its first read asks), or None for the
         primary. Replicas take turns; each is asked the position it has replayed (one
-        primary-key read, on the connection the request's reads then use; not when that
-        same connection already showed the cache's position: on one standby what is replayed
-        only grows). One that has
-        replayed the cache's position serves, and what is read there is shared; one only
-        past what the request needs (``need``: its token, this worker's own writes) serves
-        if it lags by at most ``max_lag`` seconds, deciding at its own position and sharing
-        nothing. One down, or too far behind, is skipped."""
+        primary-key read, on the connection the request's reads then use; not when that same
+        connection already showed the cache's position: on one standby what is replayed only
+        grows). One that has replayed the cache's position serves, and what is read there is
+        shared; one only past what the request needs (``need``: its token, this worker's own
+        writes) serves if it lags by at most ``max_lag`` seconds, deciding at its own position
+        and sharing nothing. One down, or too far behind, is skipped."""
         replicas, now = self.replicas, time.monotonic()
         first = next(self._turn)
         for i in range(len(replicas)):
@@ -319,8 +325,7 @@ class FactCache:
             self.apply({"g": now, "all": True}, exact=True)
 
     def heartbeat(self) -> float:
-        """How often the listener reads the position: a quarter of the bound, at most
-        LISTEN_PING_SECONDS."""
+        """How often the listener reads the position: a quarter of the bound, at most 2 s."""
         return min(LISTEN_PING_SECONDS, self.max_staleness / 4)
 
     def resync(self, position: int) -> None:

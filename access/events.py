@@ -24,7 +24,7 @@ from collections.abc import Callable
 from marshmallow import fields
 
 from access.shapes import Given, Shape, Time
-from models import AuditEvent, Event
+from models import Event
 
 log = logging.getLogger("orgauthz.events")
 
@@ -205,18 +205,21 @@ def parse_subject_filter(text: str) -> str | None:
 
 
 # ---------------------------------------------------------------- writing
-def record(row: AuditEvent) -> Event:
-    """Write the event of the audit row ``row``, in the caller's transaction."""
-    return Event.create(
-        position=Event.next_position(),
-        type=event_type(row.action),
-        time=row.created_at,
-        org=row.org,
-        actor=row.actor,
-        subject=subject_of(row.target),  # the Target's own structure when it is one
-        before=row.before,
-        after=row.after,
-        request_id=row.request_id,
+def record(audit: dict) -> int:
+    """Write the audit row of ``audit`` (``AuditEvent``'s fields) and its event, in the
+    caller's transaction (one statement on PostgreSQL); the event's position."""
+    return Event.audited(
+        audit,
+        {
+            "type": event_type(audit["action"]),
+            "time": audit["created_at"],
+            "org": audit["org"],
+            "actor": audit["actor"],
+            "subject": subject_of(audit["target"]),  # the Target's own structure when it is one
+            "before": audit["before"],
+            "after": audit["after"],
+            "request_id": audit["request_id"],
+        },
     )
 
 

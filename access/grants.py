@@ -34,14 +34,16 @@ from models import Grant, Membership, Resource, User
 
 
 def _member_or_error(org_id: str, user_id: str) -> None:
-    """Raises NotFound for an unknown user, Invalid naming user_id for a non-member."""
+    """Raises NotFound for an unknown user, Invalid naming user_id for a non-member. A
+    member is a user (the membership's foreign key): one read when the user is a member."""
+    if Membership.get_or_none(org=org_id, user=user_id) is not None:
+        return
     if User.get_or_none(id=user_id) is None:
         raise NotFound(f"no user {user_id!r}")
-    if Membership.get_or_none(org=org_id, user=user_id) is None:
-        raise Invalid(
-            f"{user_id!r} is not a member of organization {org_id!r}",
-            {"user_id": ["not a member of the organization"]},
-        )
+    raise Invalid(
+        f"{user_id!r} is not a member of organization {org_id!r}",
+        {"user_id": ["not a member of the organization"]},
+    )
 
 
 def grant_questions(

@@ -26,7 +26,6 @@ from access.orgs import (
     declared_role,
     engine_for,
     iso,
-    org_ref,
     org_target,
     setting,
 )
@@ -135,14 +134,12 @@ def invite(ctx: Context, actor: str, org_id: str, items: list) -> list:
     policy's ``invite`` refuses, per item), Conflict (already a member or invited, per item),
     NotFound.
     """
-    named = org_ref(TargetBuilder(), org_id)
-    engine = engine_for(ctx, named)
-    keys = _checked_batch(engine, items, named)
-    lifetime = datetime.timedelta(hours=float(setting(engine, "invitation_lifetime_hours")))
     created = []
     with conflict_is_409(), UnitOfWork(ctx, org_id) as uow:
-        org = uow.org()
-        _checked_batch(engine, items, org)  # its own roles as they are under the lock
+        org = uow.org()  # the locked row: its style names the engine, no read before the lock
+        engine = engine_for(ctx, org)
+        keys = _checked_batch(engine, items, org)  # its own roles as they are under the lock
+        lifetime = datetime.timedelta(hours=float(setting(engine, "invitation_lifetime_hours")))
         now = ctx.now()
         denied = {}
         for i, item in enumerate(items):
@@ -161,7 +158,9 @@ def invite(ctx: Context, actor: str, org_id: str, items: list) -> list:
         assert uow.org_row is not None  # locked on entering; uow.org() found it
         for item in items:
             inv, token = _new_invitation(org_id, item, actor, now, lifetime)
-            mail.queue_invitation(inv, token[1], _mail_data(uow.org_row, inv, inviter), now)
+            mail.queue_invitation(
+                inv, token[1], _mail_data(uow.org_row, inv, inviter), now, new=True
+            )
             uow.audit(
                 org_id,
                 "invitation.create",

@@ -106,11 +106,13 @@ def new_token(invitation_id: str) -> tuple:
 
 
 def queue_invitation(
-    inv: Invitation, nonce: str | None, data: dict, now: datetime.datetime
+    inv: Invitation, nonce: str | None, data: dict, now: datetime.datetime, new: bool = False
 ) -> None:
     """Queue the mail of ``inv`` in the caller's transaction (nothing when not mailing).
-    Earlier mails of the same invitation still waiting are dropped: their token is dead."""
-    drop_pending(inv.id, "superseded by a newer mail")
+    Earlier mails of the same invitation still waiting are dropped: their token is dead
+    (``new``: an invitation created in this transaction has none; nothing to drop)."""
+    if not new:
+        drop_pending(inv.id, "superseded by a newer mail")
     if nonce is None:
         return
     OutboxMail.create(

@@ -79,9 +79,9 @@ def list_page(
     return {"items": items, "next": found.next}
 
 
-def _membership(org_id: str, user_id: str) -> Membership:
-    """The membership of ``user_id`` in ``org_id``. Raises NotFound."""
-    row = Membership.find(org_id, user_id)
+def _membership(org_id: str, user_id: str, last_of_role: bool = False) -> Membership:
+    """The membership of ``user_id`` in ``org_id`` (``Membership.find``). Raises NotFound."""
+    row = Membership.find(org_id, user_id, last_of_role)
     if row is None:
         raise NotFound(f"{user_id!r} is not a member of {org_id!r}")
     return row
@@ -95,7 +95,7 @@ def change_plan(
     unit's locks, a preview of a RoleChange (access/previews.py) as is. Returns the
     membership and the questions. Raises Invalid (undeclared role), NotFound."""
     to_role = declared_role(engine_for(ctx, org), role, org=org)
-    membership = _membership(org.id, user_id)
+    membership = _membership(org.id, user_id, last_of_role=True)  # one read for both
     from_role = membership.role
     if from_role == to_role:  # nothing to change; still only for those who see members
         what = f"view the members of {org.id}"
@@ -104,7 +104,7 @@ def change_plan(
         "from_role": from_role,
         "to_role": to_role,
         "is_self": user_id == actor,
-        "last_of_role": Membership.is_last_of_role(org.id, user_id, from_role),
+        "last_of_role": bool(membership.last_of_role),  # type: ignore[attr-defined]
     }
     target = targets.management(org, "RoleChange", attrs)
     what = f"change the role of {user_id} from {from_role} to {to_role}"

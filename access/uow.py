@@ -35,9 +35,9 @@ from access import events, refusals
 from access.context import Context
 from access.decisions import require
 from access.errors import Forbidden, NotFound
-from access.targets import TargetBuilder
+from access.targets import TargetBuilder, org_of
 from authz.view import OrgRef, Target
-from models import AuditEvent, Organization, User, db, transaction
+from models import Organization, User, db, transaction
 from models.generation import current as change_position
 from ops import tracing
 
@@ -93,6 +93,14 @@ class UnitOfWork:
             tracing.leave(self._span, exc)
             raise
         self._targets = TargetBuilder()  # fresh: read after the locks
+        if self.org_id is not None:  # the locked row is the org's fact: not read again
+            row = self.org_row
+            found = (
+                org_of(row.id, row.style, row.closed_at, row.admin_ip_allowlist, row.custom_roles)
+                if row
+                else None
+            )
+            self._targets.facts.put_org(self.org_id, found)
         _local.uow = self
         return self
 
@@ -180,20 +188,21 @@ class UnitOfWork:
         """Write an audit event in this unit's transaction, and the event it makes
         (access/events.py: every audited change is an event, so none can be forgotten)."""
         self._open()
-        row = AuditEvent.create(
-            org=org_id,
-            actor=actor or self.ctx.actor,
-            action=action,
-            target=target,
-            before=before,
-            after=after,
-            request_id=self.ctx.request_id,
-            api_key=self.ctx.api_key,
-            created_at=self.ctx.now(),
+        position = events.record(
+            {
+                "org": org_id,
+                "actor": actor or self.ctx.actor,
+                "action": action,
+                "target": target,
+                "before": before,
+                "after": after,
+                "request_id": self.ctx.request_id,
+                "api_key": self.ctx.api_key,
+                "created_at": self.ctx.now(),
+            }
         )
-        event = events.record(row)
         if tracing.ON:  # its webhook deliveries continue this trace (ops/tracing.py)
-            tracing.remember(event.position)
+            tracing.remember(position)
 
 
 def _position() -> int | None:

@@ -8,9 +8,8 @@ Builds the data set (bench/data.py), starts orgauthz behind gunicorn.conf.py, wa
 the table does, then for each row: wrk for ``--seconds`` while ``py-spy record`` samples
 every worker (wall-clock by default: waiting counts, which is what a caller waits for;
 ``--gil`` for CPU under the GIL). Prints each row's top frames: the share of samples a
-function is on the stack (inclusive) and at the top (self). py-spy is not in the project's
-locks: install it into a venv of its own (python -m venv /tmp/pyspy-venv &&
-/tmp/pyspy-venv/bin/pip install py-spy) and pass ``--py-spy`` or put it on PATH.
+function is on the stack (inclusive) and at the top (self). py-spy is in the bench lock
+(requirements-bench.txt, ``make setup-dev``); ``--py-spy`` names another binary.
 """
 
 import argparse
@@ -96,7 +95,9 @@ def main(argv=None) -> int:
     parser.add_argument("--gil", action="store_true", help="only samples holding the GIL")
     parser.add_argument(
         "--py-spy",
-        default=shutil.which("py-spy") or "/tmp/pyspy-venv/bin/py-spy",
+        default=shutil.which("py-spy", path=str(Path(sys.executable).parent))
+        or shutil.which("py-spy")
+        or "py-spy",
         help="the py-spy binary",
     )
     parser.add_argument("--out", default=None, help="keep the raw profiles in this folder")

@@ -370,6 +370,7 @@ def run(ds, cases, seconds: float, rounds: int, log=print) -> dict:
                 seconds,
                 rounds,
                 log,
+                warm=lambda: warm(servers["orgauthz"], bodies, key),
             )
         }
         results: dict = dict(out["ratios"].pop("runs"))

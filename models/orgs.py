@@ -98,19 +98,25 @@ class Membership(BaseModel):
 
         Call it under ``Organization.lock`` so the answer holds until commit.
         """
-        others = cls.select().where(
-            (cls.org == org_id)
-            & (cls.role == role)
-            & (cls.user != user_id)
-            & cls.expires_at.is_null()
-        )
-        return not others.exists()
+        return not cls.select().where(cls._holding_for_good(cls, org_id, role, user_id)).exists()
+
+    @staticmethod
+    def _holding_for_good(m: Any, org_id: Any, role: Any, user_id: Any) -> peewee.Expression:
+        """Memberships ``m`` of ``org_id`` of another user than ``user_id`` holding ``role``
+        for good (the values may be columns: a correlated subquery)."""
+        return (m.org == org_id) & (m.role == role) & (m.user != user_id) & m.expires_at.is_null()
 
     @classmethod
-    def find(cls, org_id: str, user_id: str) -> "Membership | None":
-        """The membership of ``user_id`` in ``org_id`` with its user, or None."""
+    def find(cls, org_id: str, user_id: str, last_of_role: bool = False) -> "Membership | None":
+        """The membership of ``user_id`` in ``org_id`` with its user, or None. ``last_of_role``:
+        also ``is_last_of_role`` of its role, in the same statement (``.last_of_role``)."""
         mine = (cls.org == org_id) & (cls.user == user_id)
-        return cls.select(cls, User).join(User).where(mine).first()
+        columns: list = [cls, User]
+        if last_of_role:
+            m = cls.alias()
+            others = m.select(m.id).where(cls._holding_for_good(m, cls.org, cls.role, cls.user))
+            columns.append((~peewee.fn.EXISTS(others)).alias("last_of_role"))
+        return cls.select(*columns).join(User).where(mine).first()
 
     @classmethod
     def holds(cls, user_id: str, org_id: str) -> bool:

@@ -19,7 +19,9 @@ from typing import Any
 
 import peewee
 
+from models.audit import AuditEvent
 from models.base import BaseModel, JSONField, db, utcnow
+from models.facts import on_postgres
 from models.paging import Page, keyset
 
 
@@ -55,6 +57,22 @@ class Event(BaseModel):
             EventCounter.insert(id=1, value=top).on_conflict_ignore().execute()
             rows = db.execute_sql(bump).fetchall()
         return int(rows[0][0])
+
+    @classmethod
+    def audited(cls, audit: dict, event: dict) -> int:
+        """Write an audit row (``AuditEvent``'s fields) and its event (``Event``'s, but
+        ``position``) in the caller's transaction; the event's position. On PostgreSQL in
+        one statement, one round trip: the audit row, the counter's bump and the event,
+        chained in a WITH (the bump holds the counter's row lock as ``next_position``
+        does); on SQLite, or when the counter's row is gone, statement by statement."""
+        if on_postgres(db.obj):
+            sql, params = _audited_sql(audit, event)
+            rows = db.execute_sql(sql, params).fetchall()
+            if rows:
+                return int(rows[0][0])
+        else:  # (on PostgreSQL the statement wrote the audit row even without a counter)
+            AuditEvent.insert(**audit).execute()
+        return int(cls.create(position=cls.next_position(), **event).position)
 
     @classmethod
     def head(cls) -> int:
@@ -179,6 +197,27 @@ class OutboxMail(BaseModel):
 
     class Meta:
         indexes = ((("status", "next_attempt_at"), False),)
+
+
+def _columns(model: type[BaseModel], values: dict) -> tuple[str, list]:
+    """(quoted column names, their values as the database takes them) of ``values``."""
+    fields = [model._meta.fields[name] for name in values]
+    names = ", ".join(f'"{f.column_name}"' for f in fields)
+    return names, [f.db_value(values[f.name]) for f in fields]
+
+
+def _audited_sql(audit: dict, event: dict) -> tuple[str, list]:
+    """``Event.audited``'s statement on PostgreSQL and its parameters."""
+    a_cols, a_vals = _columns(AuditEvent, audit)
+    e_cols, e_vals = _columns(Event, event)
+    sql = (
+        f'WITH a AS (INSERT INTO "{AuditEvent._meta.table_name}" ({a_cols}) '
+        f"VALUES ({', '.join(['%s'] * len(a_vals))})), "
+        f'c AS (UPDATE "{EventCounter._meta.table_name}" SET value = value + 1 WHERE id = 1 '
+        f'RETURNING value) INSERT INTO "{Event._meta.table_name}" ("position", {e_cols}) '
+        f'SELECT c.value, {", ".join(["%s"] * len(e_vals))} FROM c RETURNING "position"'
+    )
+    return sql, a_vals + e_vals
 
 
 class Webhook(BaseModel):

@@ -99,8 +99,8 @@ def _opener(rate_limit: limiter.RateLimiter) -> Callable[[], None]:
         if path.startswith("/v1/"):
             if path.startswith("/v1/authorize"):
                 decisions.begin()  # body, freshness, then the key, from the same facts
-            else:
-                authenticate()
+            else:  # the key from the worker's cached facts when fresh, else read
+                authenticate(CACHE.fresh())
             limiter.check(rate_limit)
             org_id = (request.view_args or {}).get("org_id")
             if org_id is not None:  # a key bound to other orgs: 404, as for no such org
