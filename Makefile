@@ -68,8 +68,9 @@ axe:
 # mypy over the packages listed in pyproject.toml ([tool.mypy] files), then the suite.
 # The suite runs on every core (pytest-xdist): each worker has its own SQLite files and its own
 # PostgreSQL schema (tests/conftest.py), and a test file stays on one worker. TEST_JOBS=0 runs
-# it in one process.
-TEST_JOBS ?= auto
+# it in one process. Three workers on two cores: much of the suite waits (gunicorn nodes,
+# PostgreSQL, deadlines), and with two the suite took 18.5 minutes on a quiet machine.
+TEST_JOBS ?= 3
 test: setup-dev axe
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile

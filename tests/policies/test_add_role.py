@@ -83,12 +83,13 @@ def test_new_role_is_usable_through_the_api_after_the_readme_steps(tmp_path, app
     shutil.copytree(POLICY_DIR, folder)
     follow_the_readme(folder)
 
-    # Step 4: the tables pass and the lint is clean.
-    tested = flask(folder, tmp_path, "test")
-    assert tested.returncode == 0, tested.stdout + tested.stderr
-    checked = flask(folder, tmp_path, "check")
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "policies are clean" in checked.stdout
+    # Step 4: the tables pass and the lint is clean (no database: once, on the SQLite run).
+    if app.config["DATABASE_URL"].startswith("sqlite"):
+        tested = flask(folder, tmp_path, "test")
+        assert tested.returncode == 0, tested.stdout + tested.stderr
+        checked = flask(folder, tmp_path, "check")
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert "policies are clean" in checked.stdout
 
     edited = create_app({**app.config, "POLICY_DIR": str(folder)})
     engine = edited.extensions["orgauthz.policy"].current.engine("pix4d")
