@@ -86,6 +86,12 @@ def checked(engine: StyleEngine, permissions: object, field: str = "permissions"
     return [list(p) for p in sorted(pairs)]
 
 
+def giving(before: object, after: list) -> list:
+    """What a (re)definition gives, as ``define`` is asked it: what the role gave and what it
+    will give, each (type, permission) once, sorted."""
+    return [list(p) for p in sorted({tuple(p) for p in [*before, *after]})]  # type: ignore[misc]
+
+
 def _stored(org_id: str) -> dict:
     """The organization's custom roles as stored (read under the unit's lock)."""
     row = Organization.find(org_id)
@@ -144,8 +150,7 @@ def define_plan(ctx: Context, targets: TargetBuilder, org: OrgRef, key: str, att
             {"attributes.permissions": ["required for a new role"]},
         )
     pairs = checked(engine_for(ctx, org), given, "attributes.permissions") if given else []
-    both = sorted({tuple(p) for p in [*stored, *pairs]})
-    target = targets.management(org, "CustomRole", {"role_permissions": [list(p) for p in both]})
+    target = targets.management(org, "CustomRole", {"role_permissions": giving(stored, pairs)})
     return [Question("define", target, f"define the role {key}")]
 
 
@@ -198,8 +203,7 @@ def update(
         roles = _stored(org_id)
         role = dict(_role(roles, org_id, key))
         pairs = role["permissions"] if permissions is None else checked(engine, permissions)
-        both = sorted({tuple(p) for p in [*role["permissions"], *pairs]})
-        attrs = {"role_permissions": [list(p) for p in both]}
+        attrs = {"role_permissions": giving(role["permissions"], pairs)}
         uow.require_management(actor, "define", "CustomRole", attrs, f"redefine the role {key}")
         before = {"name": role["name"], "permissions": role["permissions"]}
         after = {"name": name or role["name"], "permissions": pairs}

@@ -35,6 +35,7 @@ from access.shapes import INVITATION, Given
 from access.targets import TargetBuilder
 from access.uow import UnitOfWork
 from authz.engine import StyleEngine
+from authz.matrix import org_roles
 from authz.view import OrgRef
 from models import Invitation, Membership, Organization, User, UserEmail, hash_secret
 
@@ -186,7 +187,7 @@ def _checked_batch(engine: StyleEngine, items: list, org: OrgRef) -> list:
             {"invitations": [f"at most {limit} at a time"]},
             policy=True,
         )
-    roles = engine.roles("Organization") + [key for key, _ in org.custom_roles]
+    roles = org_roles(engine, org.custom_roles)
     seen: dict[str, int]  # email key -> the first item with it
     errors, seen = {}, {}
     for i, item in enumerate(items):

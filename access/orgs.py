@@ -21,6 +21,7 @@ from access.shapes import Given, iso
 from access.targets import TargetBuilder
 from access.uow import UnitOfWork
 from authz.engine import StyleEngine
+from authz.matrix import org_roles
 from authz.view import OrgRef, Target
 from models import AuditEvent, Membership, Organization, Resource, User
 from models.base import IntegrityError
@@ -49,13 +50,12 @@ def declared_role(
 ) -> str:
     """``role`` if the style's policy declares it on Organization, or ``org`` defines it
     itself (access/custom_roles.py). Raises Invalid."""
-    roles = engine.roles("Organization")
-    own = [key for key, _ in org.custom_roles] if org is not None else []
-    if role not in roles and role not in own:
+    roles = org_roles(engine, org.custom_roles if org is not None else ())
+    if role not in roles:
         raise Invalid(
             f"the {engine.style} policy declares no role {role!r}"
             + (f" and organization {org.id!r} defines none" if org is not None else ""),
-            {field: [f"one of: {', '.join(roles + own)}"]},
+            {field: [f"one of: {', '.join(roles)}"]},
         )
     return role
 
