@@ -32,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from authz.engine import POLICY_DIR, PolicySet  # noqa: E402
-from bench import data, depth, inproc, ratios  # noqa: E402
+from bench import breadth, data, depth, inproc, ratios  # noqa: E402
 
 BASELINE = HERE / "baseline.json"
 PROJECT = "project: decide, shared facts"
@@ -142,8 +142,6 @@ def run_backend(backend: str, args, log) -> dict:
     finally:
         data.drop(ds)
     if not args.quick and backend == "postgres" and not args.no_breadth:
-        from bench import breadth
-
         log(f"[{backend}] breadth: list-resources at {args.breadth[0]:,} and {args.breadth[1]:,}")
         out["breadth"] = breadth.run(url, PolicySet(POLICY_DIR), sizes=tuple(args.breadth), log=log)
     if not args.quick and backend == "postgres" and not args.no_teams:
@@ -303,7 +301,7 @@ def print_report(results: list, log) -> str:
         if "breadth" in res:
             b = res["breadth"]
             lines.append(
-                f"\nList-resources, first page (100), in process, memo warm, at "
+                f"\nList-resources, first page ({breadth.PAGE}), in process, memo warm, at "
                 f"{b['sizes'][0]:,} and {b['sizes'][1]:,} resources (bench/breadth.py):\n"
             )
             lines.append(
