@@ -84,6 +84,7 @@ class _LeanPool(PooledDatabase):
 PREPARED: dict[str, str] = {}
 _PARAM = re.compile(r"%%|%s")
 _UNKNOWN_NAME, _DUPLICATE_NAME = "26000", "42P05"  # SQLSTATEs of EXECUTE and PREPARE
+_NOT_RUN = ("25", "42")  # errors before a PREPARE runs: its transaction failed, its text
 
 
 def _numbered(sql: str) -> str:
@@ -186,15 +187,15 @@ class LeanPooledPostgresqlDatabase(_LeanPool, PooledPostgresqlExtDatabase):
         return name, True, f"PREPARE {name} AS {_numbered(sql)}; {run}"
 
     def _after_failure(self, name: str, fresh: bool, exc: Exception) -> None:
-        """After a failed statement: names the server does not know are prepared again next
-        time (one failed statement, as after a lost connection), one it knows is kept."""
-        code = getattr(getattr(exc, "orig", None), "pgcode", None)
+        """After a failed statement, what the server holds: a ``PREPARE`` refused (in a
+        transaction already failed, or by its text) did not run; one that ran stays, whatever
+        ``EXECUTE`` then met; a name the server does not know (after ``DEALLOCATE ALL`` or a
+        pooler's reset) is prepared again next time."""
+        code = getattr(getattr(exc, "orig", None), "pgcode", None) or ""
         done = self._names.setdefault(id(self._state.conn), set())
-        if code == _UNKNOWN_NAME:
-            done.clear()  # the connection lost them all (DISCARD ALL, DEALLOCATE ALL)
-        elif code == _DUPLICATE_NAME:
+        if code == _DUPLICATE_NAME:
             done.add(name)
-        elif fresh and (code or "").startswith("42"):  # PREPARE itself failed
+        elif code == _UNKNOWN_NAME or (fresh and code[:2] in _NOT_RUN):
             done.discard(name)
 
     def _close_raw(self, conn: Any) -> Any:
