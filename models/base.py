@@ -178,7 +178,7 @@ class LeanPooledPostgresqlDatabase(_LeanPool, PooledPostgresqlExtDatabase):
         """The name ``sql`` is prepared under, whether it is prepared now, and what to send
         for it on this connection."""
         name = "oa_" + hashlib.sha1(sql.encode()).hexdigest()[:16]
-        done = self._names.setdefault(id(self._state.conn), set())
+        done = self._names.setdefault(id(self.connection()), set())  # (opened if it was not)
         run = f"EXECUTE {name}({', '.join(['%s'] * count)})"
         if name in done:
             return name, False, run
@@ -192,7 +192,7 @@ class LeanPooledPostgresqlDatabase(_LeanPool, PooledPostgresqlExtDatabase):
         ``EXECUTE`` then met; a name the server does not know (after ``DEALLOCATE ALL`` or a
         pooler's reset) is prepared again next time."""
         code = getattr(getattr(exc, "orig", None), "pgcode", None) or ""
-        done = self._names.setdefault(id(self._state.conn), set())
+        done = self._names.setdefault(id(self.connection()), set())  # (opened if it was not)
         if code == _DUPLICATE_NAME:
             done.add(name)
         elif code == _UNKNOWN_NAME or (fresh and code[:2] in _NOT_RUN):

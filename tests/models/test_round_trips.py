@@ -6,7 +6,7 @@ prepared once per connection."""
 import peewee
 import pytest
 
-from models import Organization, base, db
+from models import Membership, Organization, base, db
 
 
 @pytest.fixture
@@ -138,3 +138,13 @@ def test_the_placeholders_are_numbered_for_prepare():
     assert base._numbered("a = %s AND b LIKE '%%x' AND c IN (%s, %s)") == (
         "a = $1 AND b LIKE '%%x' AND c IN ($2, $3)"
     )
+
+
+
+def test_a_statement_that_opens_the_connection_is_prepared_on_it(demo, backend):
+    if backend != "postgres":
+        pytest.skip("PostgreSQL only")
+    for _ in range(3):  # each time on a new connection, opened by the read itself
+        db.obj.close_all()
+        assert Membership.find("org-pix4d", "pix4d-owner") is not None
+        db.close()
