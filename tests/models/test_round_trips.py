@@ -140,7 +140,6 @@ def test_the_placeholders_are_numbered_for_prepare():
     )
 
 
-
 def test_a_statement_that_opens_the_connection_is_prepared_on_it(demo, backend):
     if backend != "postgres":
         pytest.skip("PostgreSQL only")
