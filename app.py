@@ -43,7 +43,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         raise SystemExit(f"configuration error: {exc}") from exc
 
     if not app.config.get("DATABASE_BOUND"):  # the tests bind the database themselves
-        models.init_db(app.config["DATABASE_URL"])
+        models.init_db(
+            app.config["DATABASE_URL"],
+            prepare_statements=app.config["DATABASE_PREPARED_STATEMENTS"],
+        )
     staged = staging.STAGED  # set by the gunicorn master this worker was forked from
     if staged.live is not None:
         app.config["POLICY_DIR"] = str(staged.live)

@@ -19,8 +19,9 @@ serialises every unit that could add them to an organization.
 ``RuntimeError`` outside an entered unit (tests/routes/test_unit_of_work.py also checks that
 every write route decides only inside one).
 
-Once committed, ``position`` is the change position the unit committed at (read inside its
-transaction, after its writes: models/generation.py), and ``take_committed()`` hands the
+Once committed, ``position`` is the change position the unit committed at (models/generation.py:
+on SQLite read inside its transaction after its writes, on PostgreSQL in the round trip of its
+``COMMIT``, just after it: ``commit_then``), and ``take_committed()`` hands the
 highest one of the thread's units to whoever answers the request (routes/__init__.py turns
 it into the ``X-Consistency-Token`` header).
 """
@@ -38,6 +39,7 @@ from access.errors import Forbidden, NotFound
 from access.targets import TargetBuilder, org_of
 from authz.view import OrgRef, Target
 from models import Organization, User, db, transaction
+from models.facts import POSITION_SQL
 from models.generation import current as change_position
 from ops import tracing
 
@@ -69,6 +71,7 @@ class UnitOfWork:
         self._targets: TargetBuilder | None = None
         self.org_row: Organization | None = None
         self._tx: AbstractContextManager[Any] | None = None
+        self._top = True  # its transaction is the thread's top one (not a savepoint)
         self.position: int | None = None  # the change position it committed at
         self._span: object = None  # its span while entered, when tracing (ops/tracing.py)
 
@@ -78,6 +81,7 @@ class UnitOfWork:
         if tracing.ON:
             self._span = tracing.enter("orgauthz.unit_of_work", {"orgauthz.org": self.org_id or ""})
         try:
+            self._top = not db.in_transaction()  # else its exit releases a savepoint
             self._tx = transaction()
             self._tx.__enter__()
         except BaseException as exc:
@@ -110,13 +114,17 @@ class UnitOfWork:
         _local.uow = None
         self._targets = None
         assert self._tx is not None  # entered: __enter__ set it
-        position = _position() if exc[0] is None else None
+        with_commit = exc[0] is None and self._top and commit_then(POSITION_SQL)
+        position = _position() if exc[0] is None and not with_commit else None
         try:
             self._tx.__exit__(*exc)
         finally:
             if self._span is not None:
                 tracing.leave(self._span, exc[1])
                 self._span = None
+        if with_commit:
+            rows = db.obj.committed_rows()
+            position = rows[0][0] if rows else None
         if position is not None:  # committed
             self.position = position
             if position > (getattr(_local, "committed", None) or -1):
@@ -203,6 +211,20 @@ class UnitOfWork:
         )
         if tracing.ON:  # its webhook deliveries continue this trace (ops/tracing.py)
             tracing.remember(position)
+
+
+def commit_then(sql: str) -> bool:
+    """PostgreSQL: read ``sql`` in the round trip of the unit's ``COMMIT`` (models/base.py).
+
+    The change position is then read just after the commit instead of just before it: the
+    unit's own bump is committed by then, and positions only grow in commit order, so the
+    value read is at least the one the unit committed at, and any state at that position
+    holds the unit's write: what a token promises (docs/consistency.md). It may also count
+    changes committed in between, so a token can name a later position, never an earlier
+    one. A read that fails after a successful ``COMMIT`` fails the request (a 503), as a
+    lost answer to the ``COMMIT`` itself always could."""
+    then = getattr(db.obj, "commit_then", None)
+    return bool(then and then(sql))
 
 
 def _position() -> int | None:

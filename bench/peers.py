@@ -6,6 +6,8 @@
     casbin        minimal Flask + casbin (RBAC with domains), POST /check
     cedar         minimal Flask + cedarpy (policies and entities parsed once), POST /check
     oso           minimal Flask + oso 0.27.3 on the project's own policy (no memo), POST /check
+    commit        minimal Flask, POST /write: one ``INSERT ... COMMIT`` on ``DATABASE_URL``
+                  (what any HTTP write pays before it does anything: the writes' floor)
 
 ``/check`` takes an orgauthz authorize body and answers ``{"allowed": ...}``. The dict app
 holds the whole data set (every membership, resource and grant, read at worker start from
@@ -82,6 +84,53 @@ class Everything:
         return best >= (1 if action == "view" else 2)
 
 
+class Committer:
+    """One ``INSERT ... COMMIT`` per call on a connection of the calling thread, as
+    bench/table.py ``bare_commit_ms`` times it (a logged table, ``BEGIN``, ``INSERT``,
+    ``COMMIT``)."""
+
+    TABLE = "bench_http_commit"
+
+    def __init__(self):
+        import threading
+
+        self.url = os.environ["DATABASE_URL"]
+        self.local = threading.local()
+        try:
+            self.send(f"CREATE TABLE IF NOT EXISTS {self.TABLE} (x int)", ())
+        except Exception:  # noqa: BLE001 -- the other worker made it at the same moment
+            self.local.conn = None
+
+    def _conn(self):
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            if self.url.startswith("sqlite"):
+                import sqlite3
+
+                path = self.url.replace("sqlite:///", "/", 1)
+                conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+                conn.execute("PRAGMA journal_mode=wal")
+                conn.execute("PRAGMA synchronous=normal")
+                conn.execute("PRAGMA busy_timeout=10000")
+            else:
+                import psycopg2
+
+                conn = psycopg2.connect(self.url, options=os.environ.get("PGOPTIONS", ""))
+            self.local.conn = conn
+        return conn
+
+    def send(self, sql: str, params: tuple) -> None:
+        conn = self._conn()
+        if self.url.startswith("sqlite"):
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(sql.replace("%s", "?"), params)
+            conn.execute("COMMIT")
+        else:
+            with conn.cursor() as cur:
+                cur.execute(sql, params)
+            conn.commit()
+
+
 def app(kind: str):
     """The WSGI app of ``kind`` (see the module docstring)."""
     if kind == "bare":
@@ -93,6 +142,17 @@ def app(kind: str):
     @flask_app.get("/healthz")
     def healthz():
         return {"status": "ok"}
+
+    if kind == "commit":
+        committer = Committer()
+
+        @flask_app.post("/write")
+        def write():
+            body = request.get_json(force=True)
+            committer.send(f"INSERT INTO {Committer.TABLE} VALUES (%s)", (len(body),))
+            return {"written": True}, 201
+
+        return flask_app
 
     if kind == "flask":
         facts = Everything()

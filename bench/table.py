@@ -325,7 +325,7 @@ def bare_commit_ms(url: str, schema: str | None, n: int = 500) -> float:
 
 
 # ---------------------------------------------------------------- the table
-PEERS = ["bare", "flask", "casbin", "cedar", "oso"]
+PEERS = ["bare", "flask", "casbin", "cedar", "oso", "commit"]
 
 
 def run(ds, cases, seconds: float, rounds: int, log=print) -> dict:
@@ -475,6 +475,7 @@ def _rows(servers, bodies, key) -> list:
             1,
             lua,
         ),
+        (ratios.FLOOR_WRITE, s["commit"] + "/write", bodies.single, 1, lua),
         ("orgauthz invite one user", s["orgauthz"], bodies.invites, 8, calls),
         ("orgauthz change a role", s["orgauthz"], bodies.role_changes, 8, calls),
         ("orgauthz invite one user, 1 connection", s["orgauthz"], bodies.invites, 1, calls),

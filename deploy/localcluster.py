@@ -319,6 +319,8 @@ class LocalCluster:
         env = {
             "DATABASE_URL": self.bouncer.url if self.bouncer else self.primary.url,
             "ORGAUTHZ_DATABASE_LISTEN_URL": self.primary.url,
+            # PgBouncer in transaction mode does not keep a connection's prepared statements.
+            "ORGAUTHZ_DATABASE_PREPARED_STATEMENTS": "off" if self.bouncer else "on",
             "ORGAUTHZ_DATABASE_REPLICA_URLS": ",".join(r.url for r in self.replicas),
             "ORGAUTHZ_TOKEN_KEY": self.token_key,
             "ORGAUTHZ_DECISION_LOG": str(folder / "decisions.log"),

@@ -1,8 +1,12 @@
 """The database handle, the clock and the field types every model shares."""
 
+import contextlib
 import datetime
+import hashlib
 import json
+import re
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import peewee
@@ -76,8 +80,127 @@ class _LeanPool(PooledDatabase):
         return returned is None or time.monotonic() - returned > self.PING_IDLE_SECONDS
 
 
+# Statements prepared per connection (``prepared``): name -> the text it was prepared from.
+PREPARED: dict[str, str] = {}
+_PARAM = re.compile(r"%%|%s")
+_UNKNOWN_NAME, _DUPLICATE_NAME = "26000", "42P05"  # SQLSTATEs of EXECUTE and PREPARE
+_NOT_RUN = ("25", "42")  # errors before a PREPARE runs: its transaction failed, its text
+
+
+def _numbered(sql: str) -> str:
+    """``sql`` with its ``%s`` placeholders as ``$1, $2, ...`` (PREPARE's form)."""
+    count = iter(range(1, 10_000))
+    return _PARAM.sub(lambda m: m.group() if m.group() == "%%" else f"${next(count)}", sql)
+
+
 class LeanPooledPostgresqlDatabase(_LeanPool, PooledPostgresqlExtDatabase):
-    """PostgreSQL, pooled (see ``_LeanPool``)."""
+    """PostgreSQL, pooled (see ``_LeanPool``), in fewer round trips:
+
+    - ``BEGIN`` is deferred: it goes out with the transaction's first statement, as
+      ``BEGIN; <statement>`` in one round trip, and a transaction that sent nothing commits
+      or rolls back by sending nothing. Peewee's ``atomic()`` and savepoints work as before
+      (a savepoint is a statement: it carries the ``BEGIN``).
+    - ``commit_then(sql)``: the top transaction's ``COMMIT`` carries one more read, sent as
+      ``COMMIT; <sql>`` (the unit of work's change position, access/uow.py).
+    - ``prepared()``: the statements run inside it are prepared once per connection and then
+      sent as ``EXECUTE`` (PostgreSQL plans a statement each time its text comes, which
+      cost the hot reads more than running them); off when ``prepare_statements`` is False
+      (``DATABASE_PREPARED_STATEMENTS``: PgBouncer in transaction mode lends a transaction
+      any server connection, where the statement was never prepared).
+    """
+
+    prepare_statements = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._names: dict[int, set[str]] = {}  # id(conn) -> the names prepared on it
+
+    def begin(self, isolation_level: Any = None) -> None:
+        level = isolation_level or self._isolation_level
+        text = "BEGIN"
+        if level:
+            text = f"BEGIN TRANSACTION ISOLATION LEVEL {self._adapter.isolation_level_str(level)}"
+        self._state.deferred = (self.connection(), text)
+
+    def _take_begin(self) -> str:
+        """The deferred ``BEGIN`` of this thread's connection ("" when none), now sent."""
+        deferred, self._state.deferred = getattr(self._state, "deferred", None), None
+        return deferred[1] if deferred and deferred[0] is self._state.conn else ""
+
+    def commit_then(self, sql: str) -> bool:
+        """Send ``sql`` with the top transaction's ``COMMIT`` (its rows: ``committed_rows``);
+        False, and nothing arranged, outside a transaction. Peewee does not count savepoints:
+        the caller knows whether its block is the top transaction."""
+        if self.transaction_depth() != 1:
+            return False
+        self._state.then, self._state.then_rows = sql, None
+        return True
+
+    def committed_rows(self) -> list | None:
+        """The rows of the ``commit_then`` read of the last commit (None: not read)."""
+        rows, self._state.then_rows = getattr(self._state, "then_rows", None), None
+        return rows
+
+    def commit(self) -> None:
+        then, self._state.then = getattr(self._state, "then", None), None
+        if self._take_begin():  # nothing was sent: nothing to commit
+            if then:
+                self._state.then_rows = self.execute_sql(then).fetchall()
+            return
+        with peewee.__exception_wrapper__:
+            cursor = self.cursor()
+            cursor.execute(f"COMMIT; {then}" if then else "COMMIT")
+            if then:
+                self._state.then_rows = cursor.fetchall()
+
+    def rollback(self) -> None:
+        self._state.then = None
+        if not self._take_begin():  # else nothing was sent: nothing to roll back
+            super().rollback()
+
+    def _execute_cursor(self, sql: str, params: Any, **cursor_options: Any) -> Any:
+        begin = self._take_begin()
+        if cursor_options and begin:  # a cursor of its own: BEGIN first, alone
+            super()._execute_cursor(begin, None)
+            begin = ""
+        name, fresh = "", False
+        if getattr(self._state, "prepare", False) and params and not cursor_options:
+            name, fresh, sql = self._as_prepared(sql, len(params))
+        try:
+            sent = f"{begin}; {sql}" if begin else sql
+            return super()._execute_cursor(sent, params, **cursor_options)
+        except peewee.DatabaseError as exc:
+            if name:
+                self._after_failure(name, fresh, exc)
+            raise
+
+    def _as_prepared(self, sql: str, count: int) -> tuple[str, bool, str]:
+        """The name ``sql`` is prepared under, whether it is prepared now, and what to send
+        for it on this connection."""
+        name = "oa_" + hashlib.sha1(sql.encode()).hexdigest()[:16]
+        done = self._names.setdefault(id(self.connection()), set())  # (opened if it was not)
+        run = f"EXECUTE {name}({', '.join(['%s'] * count)})"
+        if name in done:
+            return name, False, run
+        PREPARED[name] = sql
+        done.add(name)  # a rollback does not undo PREPARE: kept even if EXECUTE fails
+        return name, True, f"PREPARE {name} AS {_numbered(sql)}; {run}"
+
+    def _after_failure(self, name: str, fresh: bool, exc: Exception) -> None:
+        """After a failed statement, what the server holds: a ``PREPARE`` refused (in a
+        transaction already failed, or by its text) did not run; one that ran stays, whatever
+        ``EXECUTE`` then met; a name the server does not know (after ``DEALLOCATE ALL`` or a
+        pooler's reset) is prepared again next time."""
+        code = getattr(getattr(exc, "orig", None), "pgcode", None) or ""
+        done = self._names.setdefault(id(self.connection()), set())  # (opened if it was not)
+        if code == _DUPLICATE_NAME:
+            done.add(name)
+        elif code == _UNKNOWN_NAME or (fresh and code[:2] in _NOT_RUN):
+            done.discard(name)
+
+    def _close_raw(self, conn: Any) -> Any:
+        self._names.pop(id(conn), None)
+        return super()._close_raw(conn)
 
     def _is_closed(self, conn: Any) -> bool:
         if conn.closed:
@@ -98,12 +221,30 @@ register_database(LeanPooledPostgresqlDatabase, "postgresqllean+pool")
 register_database(LeanPooledSqliteDatabase, "sqlitelean+pool")
 
 
-def open_database(url: str, **options: Any) -> peewee.Database:
+@contextlib.contextmanager
+def prepared() -> Iterator[None]:
+    """Statements run inside are prepared once per connection and then only executed (on
+    PostgreSQL unless ``DATABASE_PREPARED_STATEMENTS`` is off; elsewhere nothing changes).
+    For reads of fixed text run on every request or write: the facts, the locks."""
+    state = getattr(db.obj, "_state", None)
+    if not getattr(db.obj, "prepare_statements", False) or state is None:
+        yield
+        return
+    before, state.prepare = getattr(state, "prepare", False), True
+    try:
+        yield
+    finally:
+        state.prepare = before
+
+
+def open_database(url: str, prepare_statements: bool = True, **options: Any) -> peewee.Database:
     """Open the database named by ``url`` (``sqlite:///path`` or ``postgresql://...``).
 
     SQLite gets WAL, a busy timeout and foreign keys, so several gunicorn workers can share
-    the file; connections to either are pooled per worker. ``options`` go to the driver
-    (the tests pass a PostgreSQL ``search_path`` to get a schema of their own).
+    the file; connections to either are pooled per worker. ``prepare_statements``: whether
+    ``prepared()`` prepares on PostgreSQL (off behind PgBouncer in transaction mode).
+    ``options`` go to the driver (the tests pass a PostgreSQL ``search_path`` to get a schema
+    of their own).
     """
     if url.startswith("sqlite"):
         # Pooled, so the PRAGMAs run once per connection, not once per request. The pool lends
@@ -127,6 +268,7 @@ def open_database(url: str, **options: Any) -> peewee.Database:
             "postgres://", "postgresqllean+pool://", 1
         )
         database = connect(url, max_connections=8, stale_timeout=300, **options)
+        database.prepare_statements = prepare_statements
     return database
 
 

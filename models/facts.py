@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import peewee
 
-from models.base import db, utcnow
+from models.base import db, prepared, utcnow
 from models.generation import Generation
 from models.orgs import Membership, Organization
 from models.resources import Grant, Resource
@@ -107,8 +107,10 @@ def statement(name: str, many: int = 0) -> str:
 
 
 def read(sql: str, params: tuple | list = ()) -> list:
-    """The rows of one read on the primary."""
-    return db.execute_sql(sql, params).fetchall()
+    """The rows of one read on the primary (prepared once per connection: its text is one of
+    a few fixed ones)."""
+    with prepared():
+        return db.execute_sql(sql, params).fetchall()
 
 
 def on_postgres(database: peewee.Database | None) -> bool:

@@ -6,7 +6,7 @@ from typing import Any
 
 import peewee
 
-from models.base import BaseModel, JSONField, utcnow
+from models.base import BaseModel, JSONField, prepared, utcnow
 from models.paging import Page, keyset
 from models.users import User
 
@@ -45,7 +45,8 @@ class Organization(BaseModel):
         query = cls.select().where(cls.id == org_id)
         if not isinstance(cls._meta.database.obj, peewee.SqliteDatabase):
             query = query.for_update()
-        return query.first()
+        with prepared():  # the first statement of every write
+            return query.first()
 
     @classmethod
     def find(cls, org_id: str) -> "Organization | None":
@@ -116,7 +117,8 @@ class Membership(BaseModel):
             m = cls.alias()
             others = m.select(m.id).where(cls._holding_for_good(m, cls.org, cls.role, cls.user))
             columns.append((~peewee.fn.EXISTS(others)).alias("last_of_role"))
-        return cls.select(*columns).join(User).where(mine).first()
+        with prepared():  # of fixed text (two forms)
+            return cls.select(*columns).join(User).where(mine).first()
 
     @classmethod
     def holds(cls, user_id: str, org_id: str) -> bool:

@@ -4,7 +4,7 @@ from collections.abc import Iterable
 
 import peewee
 
-from models.base import BaseModel, utcnow
+from models.base import BaseModel, prepared, utcnow
 
 
 class User(BaseModel):
@@ -35,7 +35,8 @@ class User(BaseModel):
         query = cls.select().where(cls.id == user_id)
         if not isinstance(cls._meta.database.obj, peewee.SqliteDatabase):
             query = query.for_update()
-        return query.first()
+        with prepared():
+            return query.first()
 
     @classmethod
     def find(cls, user_id: str) -> "User | None":

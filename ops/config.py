@@ -65,6 +65,9 @@ SETTINGS: dict[str, tuple[Callable[[str], Any], Any, bool]] = {
     # DATABASE_URL goes through PgBouncer in transaction mode (docs/operations.md: several nodes).
     "DATABASE_REPLICA_URLS": (str, "", True),
     "DATABASE_LISTEN_URL": (str, None, True),
+    # Hot reads are prepared once per connection on PostgreSQL (models/base.py ``prepared``).
+    # Off behind PgBouncer in transaction mode, which does not keep a connection's statements.
+    "DATABASE_PREPARED_STATEMENTS": (_bool, True, False),
     "REPLICA_MAX_LAG_SECONDS": (float, 1.0, False),  # a replica further behind is skipped
     "REPLICA_RETRY_SECONDS": (float, 2.0, False),  # a failed replica is skipped this long
     # A replica read that has not answered by then is abandoned (statement_timeout on the

@@ -1,0 +1,149 @@
+"""PostgreSQL in fewer round trips (models/base.py ``LeanPooledPostgresqlDatabase``): BEGIN
+goes out with a transaction's first statement, a transaction that sent nothing sends
+nothing to end, ``commit_then`` reads with the COMMIT, and ``prepared()`` statements are
+prepared once per connection."""
+
+import peewee
+import pytest
+
+from models import Membership, Organization, base, db
+
+
+@pytest.fixture
+def pg(app, backend, monkeypatch):
+    """The bound PostgreSQL database, with the list of what each round trip sent."""
+    if backend != "postgres":
+        pytest.skip("SQLite has no round trips to save")
+    database = db.obj
+    sent: list[str] = []
+    real_cursor, real_log = database.cursor, database._log_query
+    logged: list[str] = []
+    monkeypatch.setattr(
+        database, "_log_query", lambda sql, p: logged.append(sql) or real_log(sql, p)
+    )
+
+    def cursor(*args, **kwargs):  # one per round trip: a statement, COMMIT or ROLLBACK
+        sent.append(logged.pop() if logged else "COMMIT or ROLLBACK")
+        return real_cursor(*args, **kwargs)
+
+    monkeypatch.setattr(database, "cursor", cursor)
+    with db.connection_context():
+        db.execute_sql("CREATE TEMP TABLE IF NOT EXISTS rt (v int)")
+        sent.clear()
+        yield sent
+
+
+def status() -> int:
+    return db.connection().get_transaction_status()  # 0 idle, 2 in a failed transaction...
+
+
+def rows() -> list:
+    return [r[0] for r in db.execute_sql("SELECT v FROM rt ORDER BY v").fetchall()]
+
+
+def test_begin_goes_with_the_first_statement(pg):
+    with db.atomic():
+        db.execute_sql("INSERT INTO rt VALUES (%s)", (1,))
+        assert status() != 0  # in the transaction
+        db.execute_sql("INSERT INTO rt VALUES (%s)", (2,))
+    assert pg == [
+        "BEGIN; INSERT INTO rt VALUES (%s)",
+        "INSERT INTO rt VALUES (%s)",
+        "COMMIT or ROLLBACK",
+    ]
+    assert rows() == [1, 2]
+
+
+def test_a_transaction_that_sent_nothing_sends_nothing(pg):
+    with db.atomic():
+        pass
+    with pytest.raises(RuntimeError):
+        with db.atomic():
+            raise RuntimeError("before any statement")
+    assert pg == []
+    assert status() == 0
+
+
+def test_a_failed_first_statement_rolls_back_cleanly(pg):
+    with pytest.raises(peewee.DatabaseError):
+        with db.atomic():
+            db.execute_sql("INSERT INTO rt VALUES (1 / %s)", (0,))
+    assert status() == 0
+    with pytest.raises(RuntimeError):
+        with db.atomic():
+            db.execute_sql("INSERT INTO rt VALUES (%s)", (3,))
+            raise RuntimeError("after the first statement")
+    assert status() == 0 and rows() == []
+    with db.atomic():  # the connection goes on
+        db.execute_sql("INSERT INTO rt VALUES (%s)", (4,))
+    assert rows() == [4]
+
+
+def test_a_savepoint_carries_the_begin_and_rolls_back_alone(pg):
+    with db.atomic():
+        with pytest.raises(peewee.IntegrityError):
+            with db.atomic():  # a savepoint, the transaction's first statement
+                db.execute_sql("INSERT INTO rt VALUES (%s)", (5,))
+                raise peewee.IntegrityError("refused")
+        db.execute_sql("INSERT INTO rt VALUES (%s)", (6,))
+    assert pg[0].startswith("BEGIN; SAVEPOINT"), pg
+    assert rows() == [6]
+
+
+def test_commit_then_reads_in_the_commit_round_trip(pg):
+    with db.atomic():
+        db.execute_sql("INSERT INTO rt VALUES (%s)", (7,))
+        assert db.obj.commit_then("SELECT count(*) FROM rt")
+    assert db.obj.committed_rows() == [(1,)]  # read after the commit: sees the write
+    assert len(pg) == 2
+    with db.atomic():  # nothing sent: the read alone
+        assert db.obj.commit_then("SELECT 8")
+    assert db.obj.committed_rows() == [(8,)]
+    assert not db.obj.commit_then("SELECT 9")  # outside a transaction: nothing arranged
+    with pytest.raises(RuntimeError), db.atomic():
+        db.obj.commit_then("SELECT 10")
+        raise RuntimeError("rolled back: not read")
+    assert db.obj.committed_rows() is None
+
+
+def test_prepared_statements_survive_a_schema_change_and_a_lost_name(demo, pg):
+    def lock():
+        with db.atomic():
+            return Organization.lock("org-pix4d")
+
+    assert lock() is not None
+    assert pg[0].startswith("BEGIN; PREPARE oa_"), pg
+    pg.clear()
+    assert lock() is not None
+    assert pg[0].startswith("BEGIN; EXECUTE oa_"), pg
+    db.execute_sql('ALTER TABLE "organization" ADD COLUMN extra int')  # replanned by the server
+    assert lock().id == "org-pix4d"
+    db.execute_sql("DEALLOCATE ALL")  # the server forgot them (as a pooler's reset would)
+    with pytest.raises(peewee.DatabaseError):  # one statement fails (a 503 for a request)
+        lock()
+    pg.clear()
+    assert lock().id == "org-pix4d"  # prepared again
+    assert "PREPARE oa_" in pg[0], pg
+
+
+def test_prepared_statements_off_sends_the_text(demo, pg, monkeypatch):
+    monkeypatch.setattr(db.obj, "prepare_statements", False)  # DATABASE_PREPARED_STATEMENTS=off
+    with db.atomic():
+        Organization.lock("org-pix4d")
+    assert pg[0].startswith('BEGIN; SELECT "t1"."id"'), pg
+    assert "PREPARE" not in " ".join(pg)
+
+
+def test_the_placeholders_are_numbered_for_prepare():
+    assert base._numbered("a = %s AND b LIKE '%%x' AND c IN (%s, %s)") == (
+        "a = $1 AND b LIKE '%%x' AND c IN ($2, $3)"
+    )
+
+
+def test_a_statement_that_opens_the_connection_is_prepared_on_it(demo, backend):
+    if backend != "postgres":
+        pytest.skip("PostgreSQL only")
+    for _ in range(3):  # each time on a new connection, opened by the read itself
+        db.obj.close_all()
+        assert Membership.find("org-pix4d", "pix4d-owner") is not None
+        db.close()
