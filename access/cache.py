@@ -561,8 +561,8 @@ class SharedFacts(PrivateFacts):
     def answer(self, user: str, key: tuple) -> Answer | None:
         cache = self.cache
         version, action, org, type_, rid = key
-        if org is None:  # the check named no org: the one that registered it, if known
-            org = cache.anyorg.get((type_, rid))
+        if org is None:  # named none: the one that registered it (an Organization is its own)
+            org = rid if type_ == "Organization" else cache.anyorg.get((type_, rid))
             if org is None:
                 return None
         facts = cache.orgs.get(org)

@@ -18,6 +18,7 @@ A **consistency token** is that position, as an opaque string: ``"ct" + decimal 
 a silent wait.
 """
 
+import functools
 import re
 import zlib
 
@@ -46,6 +47,7 @@ def _check(position: int) -> str:
     return f"{zlib.crc32(b'orgauthz:%d' % position) & 0xFFFF:04x}"
 
 
+@functools.lru_cache(maxsize=256)  # every answer carries one; the position rarely moves
 def token(position: int) -> str:
     """The consistency token of a change position."""
     return f"ct{max(position, 0)}.{_check(max(position, 0))}"

@@ -32,6 +32,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 
 import peewee
 
@@ -93,8 +94,11 @@ class Activity:
         self.failing = False  # the last flush failed (logged once when it starts)
         self.dropped = 0  # marks not kept because the pending writes were full
 
-    def mark(self, user_id: str, when: datetime.datetime, flush_seconds: float) -> None:
-        """Remember that ``user_id`` was active at ``when``; write now or soon. Never raises."""
+    def mark(
+        self, user_id: str, now: Callable[[], datetime.datetime], flush_seconds: float
+    ) -> None:
+        """Remember that ``user_id`` was active now (``now``: the service's clock, read only
+        when the mark is kept: most are not); write now or soon. Never raises."""
         clock = _clock()
         last = self._marked.get(user_id)
         if last is not None and clock - last < EVERY:
@@ -105,7 +109,7 @@ class Activity:
             if user_id not in self._pending and len(self._pending) >= self.max_marks:
                 self.dropped += 1  # written at its next mark after the next flush
                 return
-            self._pending[user_id] = when
+            self._pending[user_id] = now()
             self._remember(user_id, clock)
         if flush_seconds <= 0:
             self.flush()

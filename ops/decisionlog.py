@@ -62,7 +62,7 @@ RETRY_SECONDS = (0.2, 5.0)  # first retry after a write error, and the longest w
 
 _writers: dict = {}
 _sink = None  # (writer, sample, context provider) of this process, or None when off
-_local = threading.local()  # .records: the list of the request() open on this thread
+_local = type("Local", (threading.local,), {"records": None})()  # .records: request()'s list
 
 
 class _Request:

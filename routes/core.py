@@ -34,7 +34,7 @@ from authz.view import build_view
 from models.generation import parse_token, token
 from ops import decisionlog, tracing
 from ops.activity import ACTIVITY
-from ops.metrics import FACT_CACHE
+from ops.metrics import FACT_CACHE, TALLY
 from routes.context import MAX_DEPTH, depth, load, too_deep
 from routes.schemas import (
     CONSISTENCY_MODES,
@@ -75,9 +75,9 @@ class Call:
 
     def mark(self, actors: Iterable[str]) -> None:
         """Record the actors as active (written in the background: ops/activity.py)."""
-        now, flush = self.clock(), SETTINGS["flush"]
+        flush = SETTINGS["flush"]
         for actor in actors:
-            ACTIVITY.mark(actor, now, flush)
+            ACTIVITY.mark(actor, self.clock, flush)
 
 
 # ---------------------------------------------------------------- parse: freshness
@@ -378,7 +378,7 @@ def preview_context(call: Call) -> Context:
 
 def counted(facts: Facts) -> None:
     """Count where the request's facts came from (call once its facts are all read)."""
-    (_HIT if facts.loads == 0 else _MISS).inc()
+    TALLY.inc(_HIT if facts.loads == 0 else _MISS)
 
 
 _HIT, _MISS = FACT_CACHE.labels("hit"), FACT_CACHE.labels("miss")

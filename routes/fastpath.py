@@ -107,8 +107,9 @@ class FastPath:
             text = decide(body, core.Call(self.holder.current, builder, self.config["CLOCK"]))
         finally:
             fast_context(None)
-            if not db.is_closed():
-                db.close()
+            database = db.obj  # (not through the proxy: twice per request)
+            if not database.is_closed():
+                database.close()
         payload = text.encode()
         headers = [
             ("Content-Type", "application/json"),

@@ -125,7 +125,7 @@ def _marks_of(ids, clock=None, monkeypatch=None):
     act.flush = lambda: None  # the bound is what is tested here, not the writes
     when = datetime.datetime(2026, 11, 23, 12, 0, 0)
     for user_id in ids:
-        act.mark(user_id, when, 0)
+        act.mark(user_id, lambda: when, 0)
     return act
 
 

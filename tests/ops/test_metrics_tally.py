@@ -65,3 +65,21 @@ def test_threads_lose_no_request():
     assert 'req_seconds_count{route="/a"} 20000.0' in text
     assert 'req_seconds_bucket{le="0.001",route="/a"} 0.0' in text
     assert 'req_seconds_bucket{le="0.0025",route="/a"} 20000.0' in text
+
+
+def test_a_counter_alone_is_counted_as_its_incs():
+    """``inc`` (a request's decisions, where its facts came from): nothing in the files
+    before a flush, after it what each ``inc`` would have given."""
+    registry = CollectorRegistry()
+    direct = Counter("dec_total", "d", ["style"], registry=registry)
+    tallied = Counter("tal_total", "d", ["style"], registry=registry)
+    tally = Tally(multiprocess=True)
+    tally._start = lambda: None  # flushed by the test, not a thread
+    for i in range(1000):
+        style, n = ("a", "b")[i % 2], i % 3 + 1
+        direct.labels(style).inc(n)
+        tally.inc(tallied.labels(style), n)
+    assert tallied.labels("a")._value.get() == 0
+    tally.flush()
+    for style in ("a", "b"):
+        assert tallied.labels(style)._value.get() == direct.labels(style)._value.get() > 0

@@ -62,6 +62,25 @@ def test_the_fast_path_answers_as_the_route(api, demo, check):
     assert fast.get_json() == flask_route(api, "/v1/authorize/actions", body).get_json()
 
 
+def test_an_org_level_check_naming_no_org_is_a_known_answer(api, demo, monkeypatch):
+    """An Organization is its own org: asked again, its answer is the worker's known one
+    (no actor facts read, no policy asked), logged and counted as before."""
+    from access.targets import TargetBuilder
+
+    asked = []
+    real = TargetBuilder.actor
+    monkeypatch.setattr(
+        TargetBuilder, "actor", lambda self, *a, **k: asked.append(a) or real(self, *a, **k)
+    )
+    first = api.post("/v1/authorize", CHECKS[2])
+    assert len(asked) == 1
+    again = api.post("/v1/authorize", CHECKS[2])
+    assert len(asked) == 1  # the known answer
+    assert without_ids(again.get_json()) == without_ids(first.get_json())
+    assert again.get_json()["allowed"] is True
+    assert again.get_json()["decision_id"] != first.get_json()["decision_id"]
+
+
 def test_the_same_headers_as_the_route(api, demo):
     check = CHECKS[0]
     fast = api.post("/v1/authorize", check, headers={"X-Request-Id": "req-123"})
