@@ -153,7 +153,7 @@ def key_of(authorization: str, facts: Facts | None = None) -> str:
     key = key.strip()
     if scheme.lower() != "bearer" or not key:
         raise Unauthenticated("send Authorization: Bearer <api key>")
-    digest = _DIGESTS.get(key) or hash_secret(key)
+    digest = hash_secret(key)
     name = facts.key(digest) if facts is not None else MISSING
     if name is MISSING:
         row = ApiKey.find_active(key)
@@ -162,18 +162,7 @@ def key_of(authorization: str, facts: Facts | None = None) -> str:
             facts.put_key(digest, name)
     if name is None:
         raise Unauthenticated("the API key is unknown or revoked")
-    if len(_DIGESTS) >= MAX_DIGESTS:
-        _DIGESTS.clear()
-    _DIGESTS[key] = digest
     return name
-
-
-# The digest of each key that authenticated, so a caller's key is hashed once per worker
-# (SHA-256 was 4% of a lean check in process); whether it still works is the facts'
-# (a revoked key's name goes with its notice). Only keys that worked: made-up ones are not
-# kept, and the map is bounded.
-_DIGESTS: dict[str, str] = {}
-MAX_DIGESTS = 1024
 
 
 def key_scope(name: str) -> Scope:
