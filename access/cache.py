@@ -562,8 +562,8 @@ class SharedFacts(PrivateFacts):
         cache = self.cache
         version, action, org, type_, rid = key
         if org is None:  # the check named no org: the one that registered it, if known
-            org = cache.anyorg.get((type_, rid))
-            if org is None:
+            org = rid if type_ == "Organization" else cache.anyorg.get((type_, rid))
+            if org is None:  # (an organization is its own: TargetBuilder.find)
                 return None
         facts = cache.orgs.get(org)
         if facts is None or (org, type_, rid) not in facts.targets:
