@@ -466,26 +466,40 @@ def _batch(checks: list, call: Call) -> str | None:
     if known is None:
         return None
     tally: dict = {}
-    decided, actors = [], set()
+    decided, actors, version = [], set(), call.snapshot.version
     with decisionlog.request():  # the batch's decisions: one queued log item, one time
         for index, (quick, found) in enumerate(known):
             if found is not None:  # (actor, action, org, type, id), and what was decided then
-                actor, explain = quick[0], False
-                decision = _remembered(quick, found, call.snapshot.version, tally)
-            else:  # a loaded check
-                actor, explain = quick["actor"]["id"], quick["explain"]
-                decision = answer(quick, call, tally, f"checks.{index}.resource")
+                actors.add(quick[0])
+                decided.append((_remembered(quick, found, version, tally), False))
+                continue  # a known answer asks no policy query: within the budget as it was
+            actors.add(quick["actor"]["id"])  # a loaded check
+            decided.append(
+                (answer(quick, call, tally, f"checks.{index}.resource"), quick["explain"])
+            )
             _within_budget()
-            actors.add(actor)
-            decided.append((decision, explain))
     # After deciding: a replica behind the cache lowers the position at the batch's first read.
     facts = call.builder.facts
     position = token(facts.position)
-    parts = [_answer_text(decision, explain, position) for decision, explain in decided]
     count(tally)
     counted(facts)
     call.mark(actors)
-    return f'{{"results":[{",".join(parts)}],"consistency_token":"{position}"}}'
+    return (
+        f'{{"results":[{_results(decided, version, position)}],"consistency_token":"{position}"}}'
+    )
+
+
+def _results(decided: list, version: str, position: str) -> str:
+    """The batch's answers, comma-joined: ``_answer_text`` of each, with what they share
+    (the policy version, the token) written once."""
+    tail = f'","policy_version":"{version}","consistency_token":"{position}"}}'
+    yes, no = '{"allowed":true,"decision_id":"', '{"allowed":false,"decision_id":"'
+    return ",".join(
+        (yes if decision.allowed else no) + decision.decision_id + tail
+        if not explain and decision.policy_version == version
+        else _answer_text(decision, explain, position)
+        for decision, explain in decided
+    )
 
 
 def actions(body: dict, call: Call) -> str:
