@@ -4,9 +4,9 @@ decision, formatted on the writer thread.
 ``line`` is the definition: a dict of the decision's fields encoded. ``Lines`` makes the
 same text faster, for every item the writer takes (a decision recorded alone, or a
 request's many): what the item's lines share (the time, the request context) is formatted
-once, each line is its fields' JSON joined, and a resource's JSON is made once per resolved
-resource the writer sees (``Resources``: a known answer hands the writer the same Target
-object every time it is asked, so a batch of repeated questions formats no resource at all).
+once, each line is its fields' JSON joined, and what a repeated question's lines share is
+made once (``Fragments``: a known answer hands the writer the same Target object every time
+it is asked, so its line is its id and time joined to the text kept for it).
 """
 
 import datetime
@@ -89,32 +89,59 @@ def _json(value: Any) -> str:
     return _ASCII(value) if type(value) is str else _ENCODE(value)
 
 
-class Resources:
-    """A writer's resource texts, by Target object (each kept with its text, so its id
-    is not reused while here); cleared when full. Writer thread only."""
+class Fragments:
+    """A writer's line fragments (from ``"actor"`` to ``"reason"``) of decisions on resolved
+    resources, by what makes them: a repeated question (a known answer: the same Target
+    object) is joined, not formatted. Each kept with its Target, so its id is not reused
+    while here; cleared when full. Writer thread only."""
 
-    MOST = 4096
+    MOST = 8192
 
     def __init__(self) -> None:
-        self.texts: dict[int, tuple] = {}
+        self.texts: dict[tuple, tuple] = {}
 
-    def text(self, target: "Target") -> str:
-        found = self.texts.get(id(target))
+    def text(self, target: "Target", actor_id: str, action: str, decision: Any) -> str:
+        allowed, reason, version = decision.allowed, decision.reason, decision.policy_version
+        key = (id(target), actor_id, action, allowed, reason, version)
+        found = self.texts.get(key)
         if found is None or found[0] is not target:
             if len(self.texts) >= self.MOST:
                 self.texts.clear()
-            found = self.texts[id(target)] = (target, _ENCODE(resource_record(target)))
+            found = self.texts[key] = (
+                target,
+                _fragment(actor_id, action, _ENCODE(resource_record(target)), decision),
+            )
         return found[1]
+
+
+def _fragment(actor_id: str, action: str, resource: str, decision: Any) -> str:
+    allowed = decision.allowed
+    return "".join(
+        (
+            ',"actor":',
+            _json(actor_id),
+            ',"action":',
+            _json(action),
+            ',"resource":',
+            resource,
+            ',"allowed":',
+            "true" if allowed is True else "false" if allowed is False else _json(allowed),
+            ',"policy_version":',
+            _json(decision.policy_version),
+            ',"reason":',
+            _json(decision.reason),
+        )
+    )
 
 
 class Lines:
     """The lines of one queued item's decisions, the same text ``line`` makes, with what
     they share (the time, the request context) formatted once."""
 
-    def __init__(self, extra: dict | None, when: float, resources: Resources | None = None):
+    def __init__(self, extra: dict | None, when: float, fragments: Fragments | None = None):
         self.extra, self.when = extra, when
-        self.resources = Resources() if resources is None else resources
-        self.time = _ASCII(stamp(when))
+        self.fragments = Fragments() if fragments is None else fragments
+        self.head = ',"time":' + _ASCII(stamp(when))
         self.tail: str | None = "}"
         if extra:  # a context naming a decision's own field replaces it in place: line()
             self.tail = None if _FIELDS & extra.keys() else "," + _ENCODE(extra)[1:]
@@ -130,25 +157,8 @@ class Lines:
     ) -> str:
         if self.tail is None or asked:
             return line(decision, actor_id, action, target, requested, asked, self.extra, self.when)
-        allowed = decision.allowed
-        return "".join(
-            (
-                '{"decision_id":',
-                _json(decision.decision_id),
-                ',"time":',
-                self.time,
-                ',"actor":',
-                _json(actor_id),
-                ',"action":',
-                _json(action),
-                ',"resource":',
-                _ENCODE(requested) if target is None else self.resources.text(target),
-                ',"allowed":',
-                "true" if allowed is True else "false" if allowed is False else _json(allowed),
-                ',"policy_version":',
-                _json(decision.policy_version),
-                ',"reason":',
-                _json(decision.reason),
-                self.tail,
-            )
-        )
+        if target is None:
+            middle = _fragment(actor_id, action, _ENCODE(requested), decision)
+        else:
+            middle = self.fragments.text(target, actor_id, action, decision)
+        return '{"decision_id":' + _json(decision.decision_id) + self.head + middle + self.tail

@@ -4,7 +4,7 @@ A request thread appends a tuple to a deque (no lock; no wake while the writer i
 a wake per request was the largest item of a repeated check's profile). One writer thread
 per process drains it every ``DRAIN_SECONDS`` while busy, sleeps untimed when idle (a put,
 ``flush`` or ``close`` wakes it) and appends compact JSON lines in batches (formatted by
-ops/decisionlines.py, each resolved resource's JSON made once). A request that decides many
+ops/decisionlines.py, a repeated question's text made once). A request that decides many
 times (a batch, the actions) opens ``request()``: its decisions go as ONE item with one time
 and request context; still one line per decision, as if alone.
 Sampling (``DECISION_LOG_SAMPLE``, 0..1) and switching it off (``DECISION_LOG=off``) are
@@ -47,7 +47,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ops.decisionlines import Lines, Resources
+from ops.decisionlines import Fragments, Lines
 from ops.metrics import DECISION_LOG_DROPPED, DECISION_LOG_WRITE_ERRORS
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ class _Writer(threading.Thread):
         self.dropped = 0  # records dropped since the process started
         self._fd: int | None = None
         self._carry = b""  # formatted, not yet written (one batch at most)
-        self._resources = Resources()  # each resolved resource's JSON, made once
+        self._fragments = Fragments()  # what a repeated question's lines share
         self._closing = threading.Event()
         # Records queued (request threads add, under the lock) and taken (the writer only):
         # the cap counts decisions, a request's item holding many.
@@ -180,7 +180,7 @@ class _Writer(threading.Thread):
             records, extra, when = (item[:6],), item[6], item[7]
         self._taken += len(records)
         try:
-            line = Lines(extra, when, self._resources).line
+            line = Lines(extra, when, self._fragments).line
         except Exception:  # the request's context cannot be formatted: none of its lines
             self.dropped += len(records)
             DECISION_LOG_DROPPED.inc(len(records))

@@ -63,15 +63,25 @@ def test_a_request_s_lines_are_the_lines_of_its_decisions_alone(extra):
                         assert ('"context":' in made) == bool(asked)
 
 
-def test_a_resource_s_text_is_kept_by_the_target_object_and_bounded(monkeypatch):
-    monkeypatch.setattr(decisionlines.Resources, "MOST", 2)
-    resources = decisionlines.Resources()
+def test_a_repeated_question_s_text_is_kept_by_what_makes_it_and_bounded(monkeypatch):
+    monkeypatch.setattr(decisionlines.Fragments, "MOST", 3)
+    fragments = decisionlines.Fragments()
     one, two, three, four = TARGETS[1:]
-    for target in (one, two, one, three, four, two, three):
-        assert json.loads(resources.text(target)) == decisionlines.resource_record(target)
-        assert len(resources.texts) <= 2
-    same = Target(ORG, one.chain)  # another object with the same facts: the same text
-    assert resources.text(same) == resources.text(one)
+    yes, no = decision(True, "ok"), decision(False, "no")
+    asked = [(one, "a", "view", yes), (two, "a", "view", yes), (one, "b", "view", yes)]
+    asked += [(one, "a", "edit", yes), (one, "a", "view", no), (three, "a", "view", yes)]
+    asked += [(four, "a", "view", yes), (Target(ORG, one.chain), "a", "view", yes)]
+    for target, actor, action, made in asked * 2:
+        text = fragments.text(target, actor, action, made)
+        fields = json.loads('{"decision_id":""' + text + "}")
+        assert (fields["actor"], fields["action"], fields["allowed"]) == (
+            actor,
+            action,
+            made.allowed,
+        )
+        assert fields["resource"] == decisionlines.resource_record(target)
+        assert fields["reason"] == made.reason
+        assert len(fragments.texts) <= 3
 
 
 def test_a_batch_is_one_queued_item_and_one_line_per_check(api, tmp_path, monkeypatch):
