@@ -14,6 +14,7 @@ from typing import NamedTuple
 from prometheus_client import Counter
 
 from access.errors import FactsUnavailable, Forbidden, NotFound
+from access.facts import Answer
 from access.keys import OUTSIDE
 from access.targets import TargetBuilder
 from authz.engine import PolicySet, StyleEngine
@@ -146,16 +147,9 @@ def decide_ref(
     is logged and counted as any decision."""
     facts = builder.facts
     key = (policy.version, action, ref.get("org"), ref["type"], ref["id"])
-    known = facts.answer(actor_id, key)
-    if known is not None and not builder.outside(known[2]):  # another org's: decided below
-        allowed, reason, decided_on, style = known
-        decision = Decision(allowed, new_decision_id(), policy.version, reason)
-        decisionlog.record(decision, actor_id, action, decided_on)
-        if tracing.ON:
-            tracing.decision(action, decided_on, decision, cached=True)
-        if style is not None:
-            tally[(style, allowed)] = tally.get((style, allowed), 0) + 1
-        return decision
+    found = facts.answer(actor_id, key)
+    if found is not None and not builder.outside(found[2]):  # another org's: decided below
+        return known(policy.version, actor_id, action, found, tally)
     target = builder.target(ref, field)  # AmbiguousResource (a 422) when it needs the org
     before = sum(tally.values())
     builder.last_until = None
@@ -181,6 +175,20 @@ def decide_ref(
 
 
 _ERROR = "error while deciding; denied (see the service log)"
+_tuple = tuple.__new__  # a Decision made without its Python-level __new__ (its defaults)
+
+
+def known(version: str, actor_id: str, action: str, found: Answer, tally: Tally) -> Decision:
+    """The decision of a known answer ``found`` (allowed, reason, target, style: what
+    ``decide_ref`` keeps), logged, traced and counted as every decision."""
+    allowed, reason, decided_on, style = found
+    decision = _tuple(Decision, (allowed, new_decision_id(), version, reason, None))
+    decisionlog.record(decision, actor_id, action, decided_on)
+    if tracing.ON:
+        tracing.decision(action, decided_on, decision, cached=True)
+    if style is not None:
+        tally[(style, allowed)] = tally.get((style, allowed), 0) + 1
+    return decision
 
 
 def _decide(

@@ -3,9 +3,10 @@
 A request thread appends a tuple to a deque (no lock; no wake while the writer is busy:
 a wake per request was the largest item of a repeated check's profile). One writer thread
 per process drains it every ``DRAIN_SECONDS`` while busy, sleeps untimed when idle (a put,
-``flush`` or ``close`` wakes it) and appends compact JSON lines in batches. A request that
-decides many times (a batch, the actions) opens ``request()``: its decisions go as ONE
-item with one time and request context; still one line per decision, as if alone.
+``flush`` or ``close`` wakes it) and appends compact JSON lines in batches (formatted by
+ops/decisionlines.py, a repeated question's text made once). A request that decides many
+times (a batch, the actions) opens ``request()``: its decisions go as ONE item with one time
+and request context; still one line per decision, as if alone.
 Sampling (``DECISION_LOG_SAMPLE``, 0..1) and switching it off (``DECISION_LOG=off``) are
 config. ``flask decisions replay`` reads the file back, rotated files included.
 
@@ -33,7 +34,6 @@ It is bounded and it survives a failing disk:
 import atexit
 import collections
 import contextlib
-import datetime
 import errno
 import fcntl
 import json
@@ -47,6 +47,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ops.decisionlines import Fragments, Lines
 from ops.metrics import DECISION_LOG_DROPPED, DECISION_LOG_WRITE_ERRORS
 
 if TYPE_CHECKING:
@@ -96,6 +97,7 @@ class _Writer(threading.Thread):
         self.dropped = 0  # records dropped since the process started
         self._fd: int | None = None
         self._carry = b""  # formatted, not yet written (one batch at most)
+        self._fragments = Fragments()  # what a repeated question's lines share
         self._closing = threading.Event()
         # Records queued (request threads add, under the lock) and taken (the writer only):
         # the cap counts decisions, a request's item holding many.
@@ -172,17 +174,18 @@ class _Writer(threading.Thread):
     def _format(self, item: "tuple | _Request", lines: list[str]) -> None:
         """Append the lines of ``item`` (one record, or a request's) to ``lines``; a record
         that cannot be formatted is dropped and counted."""
-        if type(item) is not _Request:
-            self._taken += 1
-            item = _Request([item], None, 0.0)
-            line: Callable[..., str] = _line
-        else:
-            self._taken += len(item.records)
-            try:
-                line = _Lines(item.extra, item.when).line
-            except Exception:
-                line = _unformattable
-        for one in item.records:
+        if type(item) is _Request:
+            records, extra, when = item.records, item.extra, item.when
+        else:  # (decision, actor, action, target, requested, asked, extra, time)
+            records, extra, when = (item[:6],), item[6], item[7]
+        self._taken += len(records)
+        try:
+            line = Lines(extra, when, self._fragments).line
+        except Exception:  # the request's context cannot be formatted: none of its lines
+            self.dropped += len(records)
+            DECISION_LOG_DROPPED.inc(len(records))
+            return
+        for one in records:
             try:
                 lines.append(line(*one))
             except Exception:
@@ -392,28 +395,6 @@ def flush() -> None:
             writer.flush()
 
 
-def resource_record(target: "Target | None") -> dict | None:
-    """How a decision's resource is written, enough to resolve it again on replay."""
-    if target is None:
-        return None
-    node = target.node
-    record: dict[str, Any] = {
-        "type": node.type,
-        "id": node.id,
-        "org": target.org.id,
-        "style": target.org.style,
-    }
-    if len(target.chain) > 1 and target.chain[-2].type != "Organization":
-        above = target.chain[-2]
-        record["parent"] = {"type": above.type, "id": above.id}
-    if node.owner is not None:
-        record["owner"] = node.owner
-    if node.attributes:
-        record["attributes"] = node.attributes
-    return record
-
-
-# ``decision``: an access.decisions.Decision (ops cannot import access, a layer below it).
 def asked_context() -> dict | None:
     """The recorded decision's request context: app.py sets the engine's (``asking``)."""
     return None
@@ -465,109 +446,6 @@ def request() -> Iterator[None]:
             writer, _, context = _sink
             extra = context() if context is not None else None
             writer.put(_Request(records, extra, time.time()))
-
-
-_ENCODE = json.JSONEncoder(default=str, separators=(",", ":")).encode  # made once, not per line
-_ASCII = json.encoder.encode_basestring_ascii  # what _ENCODE does with a str, minus its checks
-_stamp: list = [None, ""]  # the last millisecond formatted, and its text (writer thread only)
-_FIELDS = frozenset(
-    ("decision_id", "time", "actor", "action", "resource", "allowed", "policy_version", "reason")
-)
-
-
-def _time(when: float) -> str:
-    """``when`` as ISO 8601 to the millisecond; a batch's lines share one formatting."""
-    ms = int(when * 1000)
-    if _stamp[0] != ms:
-        _stamp[0] = ms
-        _stamp[1] = datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC).isoformat(
-            timespec="milliseconds"
-        )
-    return _stamp[1]
-
-
-def _line(
-    decision: Any,
-    actor_id: str,
-    action: str,
-    target: "Target | None",
-    requested: dict | None,
-    asked: dict | None,
-    extra: dict | None,
-    when: float,
-) -> str:
-    line = {
-        "decision_id": decision.decision_id,
-        "time": _time(when),
-        "actor": actor_id,
-        "action": action,
-        "resource": resource_record(target) or requested,
-        "allowed": decision.allowed,
-        "policy_version": decision.policy_version,
-        "reason": decision.reason,
-    }
-    if asked:  # the check's request context: a replay asks with it
-        line["context"] = asked
-    if extra:
-        line.update(extra)
-    return _ENCODE(line)
-
-
-def _unformattable(*record: Any) -> str:
-    raise ValueError("the request's context cannot be formatted")
-
-
-def _json(value: Any) -> str:
-    return _ASCII(value) if type(value) is str else _ENCODE(value)
-
-
-class _Lines:
-    """The lines of one request's decisions, the same text ``_line`` makes, with what they
-    share (the time, the request context) formatted once: each line is its fields' JSON
-    joined, not a dict encoded."""
-
-    def __init__(self, extra: dict | None, when: float):
-        self.extra, self.when = extra, when
-        self.time = _ASCII(_time(when))
-        self.tail: str | None = "}"
-        if extra:  # a context naming a decision's own field replaces it in place: _line
-            self.tail = None if _FIELDS & extra.keys() else "," + _ENCODE(extra)[1:]
-
-    def line(
-        self,
-        decision: Any,
-        actor_id: str,
-        action: str,
-        target: "Target | None",
-        requested: dict | None,
-        asked: dict | None = None,
-    ) -> str:
-        if self.tail is None or asked:
-            return _line(
-                decision, actor_id, action, target, requested, asked, self.extra, self.when
-            )
-        allowed = decision.allowed
-        return "".join(
-            (
-                '{"decision_id":',
-                _json(decision.decision_id),
-                ',"time":',
-                self.time,
-                ',"actor":',
-                _json(actor_id),
-                ',"action":',
-                _json(action),
-                ',"resource":',
-                _ENCODE(resource_record(target) or requested),
-                ',"allowed":',
-                "true" if allowed is True else "false" if allowed is False else _json(allowed),
-                ',"policy_version":',
-                _json(decision.policy_version),
-                ',"reason":',
-                _json(decision.reason),
-                self.tail,
-            )
-        )
 
 
 def files(path: str) -> list:

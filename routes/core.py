@@ -26,13 +26,14 @@ from typing import Any
 from access import previews
 from access.cache import CACHE, Facts, UnknownToken
 from access.context import Context
-from access.decisions import Decision, allowed_actions, count, decide, decide_ref, new_decision_id
+from access.decisions import Decision, allowed_actions, count, decide, decide_ref
+from access.decisions import known as known_answer
 from access.errors import Invalid
 from access.targets import TargetBuilder
 from authz.engine import PolicySet, asking, evaluations
 from authz.view import build_view
 from models.generation import parse_token, token
-from ops import decisionlog, tracing
+from ops import decisionlog
 from ops.activity import ACTIVITY
 from ops.metrics import FACT_CACHE, TALLY
 from routes.context import MAX_DEPTH, depth, load, too_deep
@@ -262,18 +263,18 @@ def checked_context(check: dict, call: Call, field: str = "context") -> dict:
     return check["context"]
 
 
-def _quick(check: Any) -> tuple | None:
-    """(actor, action, org, type, id) of a check shaped exactly ``{"actor": {"id"},
-    "action", "resource": {"type", "id"[, "org"]}}`` (org None when not named), unchecked:
-    only a key to look a known answer up with (a known answer's strings were checked when it
-    was decided), else None."""
+def _quick(check: Any, version: str) -> tuple | None:
+    """(actor, (version, action, org, type, id)) of a check shaped exactly ``{"actor":
+    {"id"}, "action", "resource": {"type", "id"[, "org"]}}`` (org None when not named),
+    unchecked: only a key to look a known answer up with (a known answer's strings were
+    checked when it was decided), else None."""
     if type(check) is dict and len(check) == 3:
         actor, resource = check.get("actor"), check.get("resource")
         if type(actor) is dict and type(resource) is dict and len(actor) == 1:
             size = len(resource)
             if size == 2 or (size == 3 and "org" in resource):
-                return (
-                    actor.get("id"),
+                return actor.get("id"), (
+                    version,
                     check.get("action"),
                     resource.get("org"),
                     resource.get("type"),
@@ -427,17 +428,18 @@ def batch(body: dict, call: Call) -> str:
 
 
 def _known(checks: list, call: Call) -> list | None:
-    """Each check as (key, known answer) when a worker's known answer fits its quick key,
-    else as (loaded check, None); None when one is not in the canonical form. Nothing is
-    decided before every check is known to be valid."""
+    """Each check as ((actor, key), known answer) when a worker's known answer fits its
+    quick key, else as (loaded check, None); None when one is not in the canonical form.
+    Nothing is decided before every check is known to be valid."""
     facts, version, builder = call.builder.facts, call.snapshot.version, call.builder
+    scoped = builder.scope is not None
     known = []
     for index, check in enumerate(checks):
-        quick: Any = _quick(check)
+        quick: Any = _quick(check, version)
         found = None
         if quick is not None:
-            found = facts.answer(quick[0], (version, *quick[1:]))
-            if found is not None and builder.outside(found[2]):
+            found = facts.answer(*quick)
+            if found is not None and scoped and builder.outside(found[2]):
                 found = None  # another org's answer: the key's scope decides it below
         if found is None:
             quick = _check(check, 3)
@@ -448,44 +450,45 @@ def _known(checks: list, call: Call) -> list | None:
     return known
 
 
-def _remembered(quick: tuple, found: tuple, version: str, tally: dict) -> Decision:
-    """The decision of a known answer (logged and traced as every decision)."""
-    actor, action = quick[0], quick[1]
-    allowed, reason, target, style = found
-    decision = Decision(allowed, new_decision_id(), version, reason)
-    decisionlog.record(decision, actor, action, target)
-    if tracing.ON:
-        tracing.decision(action, target, decision, cached=True)
-    if style is not None:
-        tally[(style, allowed)] = tally.get((style, allowed), 0) + 1
-    return decision
-
-
 def _batch(checks: list, call: Call) -> str | None:
-    known = _known(checks, call)
-    if known is None:
+    valid = _known(checks, call)
+    if valid is None:
         return None
     tally: dict = {}
-    decided, actors = [], set()
+    decided, actors, version = [], set(), call.snapshot.version
     with decisionlog.request():  # the batch's decisions: one queued log item, one time
-        for index, (quick, found) in enumerate(known):
-            if found is not None:  # (actor, action, org, type, id), and what was decided then
-                actor, explain = quick[0], False
-                decision = _remembered(quick, found, call.snapshot.version, tally)
-            else:  # a loaded check
-                actor, explain = quick["actor"]["id"], quick["explain"]
-                decision = answer(quick, call, tally, f"checks.{index}.resource")
+        for index, (quick, found) in enumerate(valid):
+            if found is not None:  # (actor, key), and what was decided then
+                actors.add(quick[0])
+                decided.append((known_answer(version, quick[0], quick[1][1], found, tally), False))
+                continue  # a known answer asks no policy query: within the budget as it was
+            actors.add(quick["actor"]["id"])  # a loaded check
+            decided.append(
+                (answer(quick, call, tally, f"checks.{index}.resource"), quick["explain"])
+            )
             _within_budget()
-            actors.add(actor)
-            decided.append((decision, explain))
     # After deciding: a replica behind the cache lowers the position at the batch's first read.
     facts = call.builder.facts
     position = token(facts.position)
-    parts = [_answer_text(decision, explain, position) for decision, explain in decided]
     count(tally)
     counted(facts)
     call.mark(actors)
-    return f'{{"results":[{",".join(parts)}],"consistency_token":"{position}"}}'
+    return (
+        f'{{"results":[{_results(decided, version, position)}],"consistency_token":"{position}"}}'
+    )
+
+
+def _results(decided: list, version: str, position: str) -> str:
+    """The batch's answers, comma-joined: ``_answer_text`` of each, with what they share
+    (the policy version, the token) written once."""
+    tail = f'","policy_version":"{version}","consistency_token":"{position}"}}'
+    yes, no = '{"allowed":true,"decision_id":"', '{"allowed":false,"decision_id":"'
+    return ",".join(
+        (yes if decision.allowed else no) + decision.decision_id + tail
+        if not explain and decision.policy_version == version
+        else _answer_text(decision, explain, position)
+        for decision, explain in decided
+    )
 
 
 def actions(body: dict, call: Call) -> str:

@@ -6,14 +6,27 @@ import json
 import time
 import types
 import uuid
+from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
 
-from ops import decisionlog
+from authz.view import Node, OrgRef, Target
+from ops import decisionlines, decisionlog
 from routes.context import decision_context
 
 DATASET = {"type": "Dataset", "id": "pix4d-bridge-scan"}
+ORG_PIX4D = {"type": "Organization", "id": "org-pix4d"}
+ORG = OrgRef("org-x", "pix4d")
+TARGETS = [
+    None,
+    Target(ORG, (Node("Organization", "org-x"),)),
+    Target(ORG, (Node("Organization", "org-x"), Node("Folder", "f", 1), Node("Dataset", "d", 2))),
+    Target(
+        ORG, (Node("Organization", "org-x"), Node("Dataset", "é", 3, "o", {"k": [1, "\u2603"]}))
+    ),
+    Target(ORG, (Node("Organization", "org-x"), Node("Dataset", "e", 4))),
+]
 
 
 def decision(allowed=False, reason="test"):
@@ -32,15 +45,43 @@ def dropped_total() -> float:
 )
 def test_a_request_s_lines_are_the_lines_of_its_decisions_alone(extra):
     when = time.time()
-    lines = decisionlog._Lines(extra, when)
+    lines = decisionlines.Lines(extra, when)
     for allowed in (True, False, None):
         for reason in ("ok", None, 'é"\n\t\u2603'):
             for requested in (None, {"type": "X", "id": "y", "n": 1.5, "o": object()}):
                 for asked in (None, {"ip": "203.0.113.7"}):
-                    record = (decision(allowed, reason), "actor\u2603", "view", None, requested)
-                    made = decisionlog._line(*record, asked, extra, when)
-                    assert lines.line(*record, asked) == made
-                    assert ('"context":' in made) == bool(asked)
+                    for target in TARGETS * 2:  # the second time, the resource's text is kept
+                        record = (
+                            decision(allowed, reason),
+                            "actor\u2603",
+                            "view",
+                            target,
+                            requested,
+                        )
+                        made = decisionlines.line(*record, asked, extra, when)
+                        assert lines.line(*record, asked) == made
+                        assert ('"context":' in made) == bool(asked)
+
+
+def test_a_repeated_question_s_text_is_kept_by_what_makes_it_and_bounded(monkeypatch):
+    monkeypatch.setattr(decisionlines.Fragments, "MOST", 3)
+    fragments = decisionlines.Fragments()
+    one, two, three, four = TARGETS[1:]
+    yes, no = decision(True, "ok"), decision(False, "no")
+    asked = [(one, "a", "view", yes), (two, "a", "view", yes), (one, "b", "view", yes)]
+    asked += [(one, "a", "edit", yes), (one, "a", "view", no), (three, "a", "view", yes)]
+    asked += [(four, "a", "view", yes), (Target(ORG, one.chain), "a", "view", yes)]
+    for target, actor, action, made in asked * 2:
+        text = fragments.text(target, actor, action, made)
+        fields = json.loads('{"decision_id":""' + text + "}")
+        assert (fields["actor"], fields["action"], fields["allowed"]) == (
+            actor,
+            action,
+            made.allowed,
+        )
+        assert fields["resource"] == decisionlines.resource_record(target)
+        assert fields["reason"] == made.reason
+        assert len(fragments.texts) <= 3
 
 
 def test_a_batch_is_one_queued_item_and_one_line_per_check(api, tmp_path, monkeypatch):
@@ -68,6 +109,45 @@ def test_a_batch_is_one_queued_item_and_one_line_per_check(api, tmp_path, monkey
         assert lines[0]["request_id"] and "api_key" in lines[0]
     finally:
         decisionlog.close(str(path))
+
+
+def test_a_batch_logs_the_lines_its_checks_log_alone(api, app, demo):
+    """Decided or known answers, alone or in a batch: the same line but for the ids and
+    the time (a known answer's resource text is kept by the writer)."""
+    checks = [
+        {"actor": {"id": "pix4d-member"}, "action": "view", "resource": DATASET},
+        {"actor": {"id": "pix4d-member"}, "action": "upload", "resource": DATASET},
+        {"actor": {"id": "pix4d-owner"}, "action": "edit_billing", "resource": ORG_PIX4D},
+        {"actor": {"id": "ghost"}, "action": "view", "resource": ORG_PIX4D},
+        {
+            "actor": {"id": "pix4d-reader"},
+            "action": "view",
+            "resource": {"type": "Dataset", "id": "no"},
+        },
+        {
+            "actor": {"id": "pix4d-reader"},
+            "action": "use",
+            "resource": {"type": "License", "id": "l", "org": "org-pix4d", "attributes": {"k": 1}},
+        },
+    ]
+    path = Path(app.config["DECISION_LOG"])
+
+    def logged(send) -> list:
+        decisionlog.flush()
+        start = len(path.read_text().splitlines()) if path.exists() else 0
+        send()
+        decisionlog.flush()
+        lines = [json.loads(t) for t in path.read_text().splitlines()[start:]]
+        for line in lines:
+            for field in ("decision_id", "time", "request_id"):
+                assert line.pop(field)
+        return lines
+
+    for _ in range(2):  # decided, then from the worker's known answers
+        alone = logged(lambda: [api.post("/v1/authorize", check) for check in checks])
+        assert len(alone) == len(checks)
+        batch = logged(lambda: api.post("/v1/authorize/batch", {"checks": checks}))
+        assert batch == alone
 
 
 def test_a_request_that_does_not_fit_is_dropped_whole_and_counted(tmp_path):

@@ -40,6 +40,23 @@ def test_a_repeated_decision_reads_no_facts_from_the_database(api, demo, monkeyp
     assert len(calls) == first  # served from the worker's cache
 
 
+def test_a_repeated_check_on_an_organization_is_a_known_answer(api, demo, monkeypatch):
+    """An organization is its own: a check on one, naming no org, is answered from the
+    worker's known answers once decided, alone and in a batch."""
+    from access import decisions
+
+    asked = []
+    real = decisions.decide
+    monkeypatch.setattr(decisions, "decide", lambda *a, **k: asked.append(a[2]) or real(*a, **k))
+    org = {"type": "Organization", "id": "org-pix4d"}
+    for _ in range(3):
+        assert api.allowed("pix4d-owner", "edit_billing", org) is True
+    check = {"actor": {"id": "pix4d-owner"}, "action": "edit_billing", "resource": org}
+    answered = api.post("/v1/authorize/batch", {"checks": [check, check]}).get_json()
+    assert [r["allowed"] for r in answered["results"]] == [True, True]
+    assert asked == ["pix4d-owner"]
+
+
 def test_every_kind_of_change_is_seen_on_the_very_next_request(api, demo):
     assert api.allowed("pix4d-member", "view", DATASET) is True
     with db.connection_context():  # a grant revoked by any code path
