@@ -205,9 +205,10 @@ def parse_subject_filter(text: str) -> str | None:
 
 
 # ---------------------------------------------------------------- writing
-def record(audit: dict) -> int:
+def record(audit: dict, with_commit: bool = False) -> int | None:
     """Write the audit row of ``audit`` (``AuditEvent``'s fields) and its event, in the
-    caller's transaction (one statement on PostgreSQL); the event's position."""
+    caller's transaction (one statement on PostgreSQL); the event's position, or None when
+    ``with_commit`` sent it with the transaction's ``COMMIT`` (``Event.audited``)."""
     return Event.audited(
         audit,
         {
@@ -220,6 +221,7 @@ def record(audit: dict) -> int:
             "after": audit["after"],
             "request_id": audit["request_id"],
         },
+        with_commit,
     )
 
 

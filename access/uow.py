@@ -194,7 +194,10 @@ class UnitOfWork:
         actor: str | None = None,
     ) -> None:
         """Write an audit event in this unit's transaction, and the event it makes
-        (access/events.py: every audited change is an event, so none can be forgotten)."""
+        (access/events.py: every audited change is an event, so none can be forgotten).
+        Nothing in a unit reads them back, so on PostgreSQL they go out with its ``COMMIT``,
+        in one round trip (models/base.py ``send_with_commit``), unless tracing wants the
+        event's position now."""
         self._open()
         position = events.record(
             {
@@ -207,9 +210,10 @@ class UnitOfWork:
                 "request_id": self.ctx.request_id,
                 "api_key": self.ctx.api_key,
                 "created_at": self.ctx.now(),
-            }
+            },
+            with_commit=self._top and not tracing.ON,
         )
-        if tracing.ON:  # its webhook deliveries continue this trace (ops/tracing.py)
+        if tracing.ON and position is not None:  # its deliveries continue this trace
             tracing.remember(position)
 
 

@@ -14,8 +14,17 @@ from playhouse.db_url import connect, register_database
 from playhouse.pool import PooledDatabase, PooledSqliteDatabase
 from playhouse.postgres_ext import PooledPostgresqlExtDatabase
 
+
+class _Proxy(peewee.DatabaseProxy):
+    """peewee's proxy, but a savepoint is the bound database's own (its ``savepoint``, which
+    PostgreSQL's counts: ``LeanPooledPostgresqlDatabase.send_with_commit``)."""
+
+    def savepoint(self) -> Any:
+        return self.obj.savepoint()
+
+
 # Bound to a real database by ``init_db`` (in the app factory, the CLI and the tests).
-db = peewee.DatabaseProxy()
+db = _Proxy()
 # A unique index refused a write (the domain core turns it into a conflict); the transaction
 # it broke is rolled back.
 IntegrityError = peewee.IntegrityError
@@ -87,6 +96,25 @@ _UNKNOWN_NAME, _DUPLICATE_NAME = "26000", "42P05"  # SQLSTATEs of EXECUTE and PR
 _NOT_RUN = ("25", "42")  # errors before a PREPARE runs: its transaction failed, its text
 
 
+class _CountedSavepoint(peewee._savepoint):
+    """A savepoint the database counts while it is open (``send_with_commit``)."""
+
+    def __enter__(self) -> "_CountedSavepoint":
+        state = self.db._state
+        state.savepoints = getattr(state, "savepoints", 0) + 1
+        try:
+            return super().__enter__()
+        except BaseException:
+            state.savepoints -= 1
+            raise
+
+    def __exit__(self, *exc: Any) -> Any:
+        try:
+            return super().__exit__(*exc)
+        finally:
+            self.db._state.savepoints -= 1
+
+
 def _numbered(sql: str) -> str:
     """``sql`` with its ``%s`` placeholders as ``$1, $2, ...`` (PREPARE's form)."""
     count = iter(range(1, 10_000))
@@ -102,6 +130,11 @@ class LeanPooledPostgresqlDatabase(_LeanPool, PooledPostgresqlExtDatabase):
       (a savepoint is a statement: it carries the ``BEGIN``).
     - ``commit_then(sql)``: the top transaction's ``COMMIT`` carries one more read, sent as
       ``COMMIT; <sql>`` (the unit of work's change position, access/uow.py).
+    - ``send_with_commit(sql, params)``: a write whose answer nobody reads (the audit row and
+      its event) goes out in the ``COMMIT``'s round trip, just before it: ``<sql>; COMMIT``.
+      Only in the top transaction with no savepoint open (a savepoint rolled back must take
+      its writes with it: peewee does not count savepoints, so ``savepoint`` does here); a
+      rollback drops it unsent.
     - ``prepared()``: the statements run inside it are prepared once per connection and then
       sent as ``EXECUTE`` (PostgreSQL plans a statement each time its text comes, which
       cost the hot reads more than running them); off when ``prepare_statements`` is False
@@ -136,6 +169,21 @@ class LeanPooledPostgresqlDatabase(_LeanPool, PooledPostgresqlExtDatabase):
         self._state.then, self._state.then_rows = sql, None
         return True
 
+    def savepoint(self, sid: str | None = None) -> "peewee._savepoint":
+        return _CountedSavepoint(self, sid)
+
+    def send_with_commit(self, sql: str, params: list) -> bool:
+        """Send ``sql`` (a write; its rows are not read) with the top transaction's
+        ``COMMIT``; False, and nothing kept, when that is not where it belongs (no
+        transaction, or a savepoint open): then the caller runs it now."""
+        if self.transaction_depth() != 1 or getattr(self._state, "savepoints", 0):
+            return False
+        later = getattr(self._state, "later", None)
+        if later is None:
+            later = self._state.later = []
+        later.append((sql, params))
+        return True
+
     def committed_rows(self) -> list | None:
         """The rows of the ``commit_then`` read of the last commit (None: not read)."""
         rows, self._state.then_rows = getattr(self._state, "then_rows", None), None
@@ -143,18 +191,25 @@ class LeanPooledPostgresqlDatabase(_LeanPool, PooledPostgresqlExtDatabase):
 
     def commit(self) -> None:
         then, self._state.then = getattr(self._state, "then", None), None
-        if self._take_begin():  # nothing was sent: nothing to commit
+        later, self._state.later = getattr(self._state, "later", None) or [], None
+        begin = self._take_begin()
+        if begin and not later:  # nothing was sent: nothing to commit
             if then:
                 self._state.then_rows = self.execute_sql(then).fetchall()
             return
+        parts = [begin] if begin else []
+        parts += [sql for sql, _ in later] + ["COMMIT"] + ([then] if then else [])
+        params = [value for _, values in later for value in values]
+        text = "; ".join(parts)
+        peewee.logger.debug((text, params))  # as peewee logs the statements it sends
         with peewee.__exception_wrapper__:
             cursor = self.cursor()
-            cursor.execute(f"COMMIT; {then}" if then else "COMMIT")
+            cursor.execute(text, params or None)
             if then:
                 self._state.then_rows = cursor.fetchall()
 
     def rollback(self) -> None:
-        self._state.then = None
+        self._state.then = self._state.later = None
         if not self._take_begin():  # else nothing was sent: nothing to roll back
             super().rollback()
 

@@ -59,19 +59,22 @@ class Event(BaseModel):
         return int(rows[0][0])
 
     @classmethod
-    def audited(cls, audit: dict, event: dict) -> int:
+    def audited(cls, audit: dict, event: dict, with_commit: bool = False) -> int | None:
         """Write an audit row (``AuditEvent``'s fields) and its event (``Event``'s, but
         ``position``) in the caller's transaction; the event's position. On PostgreSQL in
-        one statement, one round trip: the audit row, the counter's bump and the event,
-        chained in a WITH (the bump holds the counter's row lock as ``next_position``
-        does); on SQLite, or when the counter's row is gone, statement by statement."""
+        one statement: the audit row, the counter's bump (an upsert: its row is made again,
+        after the last event, when it was deleted by hand) and the event, chained in a WITH
+        (the bump holds the counter's row lock until commit, as ``next_position`` does); on
+        SQLite statement by statement. ``with_commit``: on PostgreSQL the statement goes out
+        in the round trip of the transaction's ``COMMIT`` when it can
+        (models/base.py ``send_with_commit``), and the position is None."""
         if on_postgres(db.obj):
             sql, params = _audited_sql(audit, event)
-            rows = db.execute_sql(sql, params).fetchall()
-            if rows:
-                return int(rows[0][0])
-        else:  # (on PostgreSQL the statement wrote the audit row even without a counter)
-            AuditEvent.insert(**audit).execute()
+            later = getattr(db.obj, "send_with_commit", None) if with_commit else None
+            if later is not None and later(sql, params):
+                return None
+            return int(db.execute_sql(sql, params).fetchall()[0][0])
+        AuditEvent.insert(**audit).execute()
         return int(cls.create(position=cls.next_position(), **event).position)
 
     @classmethod
@@ -210,11 +213,13 @@ def _audited_sql(audit: dict, event: dict) -> tuple[str, list]:
     """``Event.audited``'s statement on PostgreSQL and its parameters."""
     a_cols, a_vals = _columns(AuditEvent, audit)
     e_cols, e_vals = _columns(Event, event)
+    counter, events = EventCounter._meta.table_name, Event._meta.table_name
     sql = (
         f'WITH a AS (INSERT INTO "{AuditEvent._meta.table_name}" ({a_cols}) '
         f"VALUES ({', '.join(['%s'] * len(a_vals))})), "
-        f'c AS (UPDATE "{EventCounter._meta.table_name}" SET value = value + 1 WHERE id = 1 '
-        f'RETURNING value) INSERT INTO "{Event._meta.table_name}" ("position", {e_cols}) '
+        f'c AS (INSERT INTO "{counter}" (id, value) VALUES (1, 1 + COALESCE((SELECT '
+        f'MAX("position") FROM "{events}"), 0)) ON CONFLICT (id) DO UPDATE SET value = '
+        f'"{counter}".value + 1 RETURNING value) INSERT INTO "{events}" ("position", {e_cols}) '
         f'SELECT c.value, {", ".join(["%s"] * len(e_vals))} FROM c RETURNING "position"'
     )
     return sql, a_vals + e_vals

@@ -147,3 +147,55 @@ def test_a_statement_that_opens_the_connection_is_prepared_on_it(demo, backend):
         db.obj.close_all()
         assert Membership.find("org-pix4d", "pix4d-owner") is not None
         db.close()
+
+
+def test_a_write_sent_with_the_commit_commits_with_it(pg):
+    with db.atomic():
+        db.execute_sql("INSERT INTO rt VALUES (%s)", (1,))
+        assert db.obj.send_with_commit("INSERT INTO rt VALUES (%s)", [2])
+        assert rows() == [1]  # not sent yet
+    assert pg[-1] == "COMMIT or ROLLBACK"  # one round trip: the write, COMMIT
+    assert len(pg) == 3  # BEGIN with the first insert, the read, then the commit's
+    assert rows() == [1, 2]
+
+
+def test_a_write_sent_with_the_commit_that_fails_takes_the_transaction_with_it(pg):
+    with pytest.raises(peewee.DatabaseError), db.atomic():
+        db.execute_sql("INSERT INTO rt VALUES (%s)", (1,))
+        assert db.obj.send_with_commit("INSERT INTO no_such_table VALUES (%s)", [2])
+    assert status() == 0  # rolled back, the connection idle again
+    assert rows() == []  # nothing half-written
+
+
+def test_a_rollback_drops_what_waited_for_the_commit(pg):
+    with pytest.raises(LookupError), db.atomic():
+        db.execute_sql("INSERT INTO rt VALUES (%s)", (1,))
+        db.obj.send_with_commit("INSERT INTO rt VALUES (%s)", [2])
+        raise LookupError
+    with db.atomic():
+        db.execute_sql("INSERT INTO rt VALUES (%s)", (3,))
+    assert rows() == [3]
+
+
+def test_nothing_waits_for_the_commit_in_a_savepoint_or_outside_a_transaction(pg):
+    assert not db.obj.send_with_commit("INSERT INTO rt VALUES (%s)", [1])
+    with db.atomic():
+        db.execute_sql("INSERT INTO rt VALUES (%s)", (1,))
+        with db.atomic():  # a savepoint: rolled back alone, so its writes go now
+            assert not db.obj.send_with_commit("INSERT INTO rt VALUES (%s)", [2])
+        assert db.obj.send_with_commit("INSERT INTO rt VALUES (%s)", [3])
+    assert rows() == [1, 3]
+
+
+def test_an_audited_write_remakes_a_deleted_event_counter_after_the_last_event(api, demo):
+    from models.outbox import Event, EventCounter
+
+    change = "/v1/orgs/org-pix4d/members/pix4d-reader"
+    assert api.put(change, {"role": "member"}, actor="pix4d-owner").status_code == 200
+    with db.connection_context():
+        last = Event.select(peewee.fn.MAX(Event.position)).scalar()
+        EventCounter.delete().execute()  # emptied by hand
+    assert api.put(change, {"role": "reader"}, actor="pix4d-owner").status_code == 200
+    with db.connection_context():
+        assert Event.select(peewee.fn.MAX(Event.position)).scalar() == last + 1
+        assert EventCounter.get_by_id(1).value == last + 1
