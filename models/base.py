@@ -4,6 +4,7 @@ import contextlib
 import datetime
 import hashlib
 import json
+import logging
 import re
 import time
 from collections.abc import Iterator
@@ -88,6 +89,11 @@ class _LeanPool(PooledDatabase):
         returned = self._returned.get(id(conn))
         return returned is None or time.monotonic() - returned > self.PING_IDLE_SECONDS
 
+
+# peewee's log of the statements it sends, and its wrapper turning a driver's errors into
+# peewee's (a module-private name, as peewee's own ``commit`` uses it).
+_PEEWEE_LOG = logging.getLogger("peewee")
+_DRIVER_ERRORS = vars(peewee)["__exception_wrapper__"]
 
 # Statements prepared per connection (``prepared``): name -> the text it was prepared from.
 PREPARED: dict[str, str] = {}
@@ -201,8 +207,8 @@ class LeanPooledPostgresqlDatabase(_LeanPool, PooledPostgresqlExtDatabase):
         parts += [sql for sql, _ in later] + ["COMMIT"] + ([then] if then else [])
         params = [value for _, values in later for value in values]
         text = "; ".join(parts)
-        peewee.logger.debug((text, params))  # as peewee logs the statements it sends
-        with peewee.__exception_wrapper__:
+        _PEEWEE_LOG.debug((text, params))  # as peewee logs the statements it sends
+        with _DRIVER_ERRORS:
             cursor = self.cursor()
             cursor.execute(text, params or None)
             if then:

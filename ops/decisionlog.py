@@ -174,7 +174,8 @@ class _Writer(threading.Thread):
     def _format(self, item: "tuple | _Request", lines: list[str]) -> None:
         """Append the lines of ``item`` (one record, or a request's) to ``lines``; a record
         that cannot be formatted is dropped and counted."""
-        if type(item) is _Request:
+        records: list | tuple
+        if isinstance(item, _Request):
             records, extra, when = item.records, item.extra, item.when
         else:  # (decision, actor, action, target, requested, asked, extra, time)
             records, extra, when = (item[:6],), item[6], item[7]
