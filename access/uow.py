@@ -71,7 +71,6 @@ class UnitOfWork:
         self._targets: TargetBuilder | None = None
         self.org_row: Organization | None = None
         self._tx: AbstractContextManager[Any] | None = None
-        self._top = True  # its transaction is the thread's top one (not a savepoint)
         self.position: int | None = None  # the change position it committed at
         self._span: object = None  # its span while entered, when tracing (ops/tracing.py)
 
@@ -81,7 +80,6 @@ class UnitOfWork:
         if tracing.ON:
             self._span = tracing.enter("orgauthz.unit_of_work", {"orgauthz.org": self.org_id or ""})
         try:
-            self._top = not db.in_transaction()  # else its exit releases a savepoint
             self._tx = transaction()
             self._tx.__enter__()
         except BaseException as exc:
@@ -114,7 +112,7 @@ class UnitOfWork:
         _local.uow = None
         self._targets = None
         assert self._tx is not None  # entered: __enter__ set it
-        with_commit = exc[0] is None and self._top and commit_then(POSITION_SQL)
+        with_commit = exc[0] is None and commit_then(POSITION_SQL)  # (not in a savepoint)
         position = _position() if exc[0] is None and not with_commit else None
         try:
             self._tx.__exit__(*exc)
@@ -211,7 +209,7 @@ class UnitOfWork:
                 "api_key": self.ctx.api_key,
                 "created_at": self.ctx.now(),
             },
-            with_commit=self._top and not tracing.ON,
+            with_commit=not tracing.ON,
         )
         if tracing.ON and position is not None:  # its deliveries continue this trace
             tracing.remember(position)

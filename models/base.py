@@ -166,11 +166,15 @@ class LeanPooledPostgresqlDatabase(_LeanPool, PooledPostgresqlExtDatabase):
         deferred, self._state.deferred = getattr(self._state, "deferred", None), None
         return deferred[1] if deferred and deferred[0] is self._state.conn else ""
 
+    def _at_top(self) -> bool:
+        """Whether this thread is in a transaction with no savepoint open (peewee counts
+        only transactions; ``savepoint`` counts the rest)."""
+        return self.transaction_depth() == 1 and not getattr(self._state, "savepoints", 0)
+
     def commit_then(self, sql: str) -> bool:
         """Send ``sql`` with the top transaction's ``COMMIT`` (its rows: ``committed_rows``);
-        False, and nothing arranged, outside a transaction. Peewee does not count savepoints:
-        the caller knows whether its block is the top transaction."""
-        if self.transaction_depth() != 1:
+        False, and nothing arranged, outside a transaction or in a savepoint."""
+        if not self._at_top():
             return False
         self._state.then, self._state.then_rows = sql, None
         return True
@@ -182,7 +186,7 @@ class LeanPooledPostgresqlDatabase(_LeanPool, PooledPostgresqlExtDatabase):
         """Send ``sql`` (a write; its rows are not read) with the top transaction's
         ``COMMIT``; False, and nothing kept, when that is not where it belongs (no
         transaction, or a savepoint open): then the caller runs it now."""
-        if self.transaction_depth() != 1 or getattr(self._state, "savepoints", 0):
+        if not self._at_top():
             return False
         later = getattr(self._state, "later", None)
         if later is None:

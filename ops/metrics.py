@@ -80,20 +80,17 @@ class Tally:
     def add(self, counter: Any, histogram: Any, seconds: float) -> None:
         """One request: ``counter`` (a child) plus one, ``seconds`` observed by
         ``histogram`` (a child)."""
+        self.inc(counter)
         if not self.multiprocess:
-            counter.inc()
             histogram.observe(seconds)
             return
         bucket = bisect.bisect_left(histogram._upper_bounds, seconds)  # first bound >= it
         with self._lock:
-            self._counts[counter] = self._counts.get(counter, 0) + 1
             got = self._latency.get(histogram)
             if got is None:
                 got = self._latency[histogram] = [0.0] + [0] * len(histogram._upper_bounds)
             got[0] += seconds
             got[bucket + 1] += 1
-        if self._thread is None:
-            self._start()
 
     def inc(self, counter: Any, n: int = 1) -> None:
         """``counter`` (a child) plus ``n``."""

@@ -386,14 +386,23 @@ _HIT, _MISS = FACT_CACHE.labels("hit"), FACT_CACHE.labels("miss")
 
 
 # ---------------------------------------------------------------- answer
-def _answer_text(decision: Decision, explain: bool, consistency_token: str) -> str:
+def _answer_text(
+    decision: Decision, explain: bool, consistency_token: str, tail: str | None = None
+) -> str:
+    """One answer's JSON; ``tail`` is ``_tail`` of its policy version and token when the
+    caller made it once for many answers."""
     if explain:
         return json.dumps(decision.as_json(True, consistency_token), default=str)
-    return (
-        f'{{"allowed":{"true" if decision.allowed else "false"},'
-        f'"decision_id":"{decision.decision_id}","policy_version":"{decision.policy_version}",'
-        f'"consistency_token":"{consistency_token}"}}'
-    )
+    if tail is None:
+        tail = _tail(decision.policy_version, consistency_token)
+    return _OPEN[decision.allowed] + decision.decision_id + tail
+
+
+_OPEN = {True: '{"allowed":true,"decision_id":"', False: '{"allowed":false,"decision_id":"'}
+
+
+def _tail(version: str, consistency_token: str) -> str:
+    return f'","policy_version":"{version}","consistency_token":"{consistency_token}"}}'
 
 
 def single(body: dict, call: Call) -> str:
@@ -432,14 +441,13 @@ def _known(checks: list, call: Call) -> list | None:
     quick key, else as (loaded check, None); None when one is not in the canonical form.
     Nothing is decided before every check is known to be valid."""
     facts, version, builder = call.builder.facts, call.snapshot.version, call.builder
-    scoped = builder.scope is not None
     known = []
     for index, check in enumerate(checks):
         quick: Any = _quick(check, version)
         found = None
         if quick is not None:
             found = facts.answer(*quick)
-            if found is not None and scoped and builder.outside(found[2]):
+            if found is not None and builder.outside(found[2]):
                 found = None  # another org's answer: the key's scope decides it below
         if found is None:
             quick = _check(check, 3)
@@ -481,12 +489,11 @@ def _batch(checks: list, call: Call) -> str | None:
 def _results(decided: list, version: str, position: str) -> str:
     """The batch's answers, comma-joined: ``_answer_text`` of each, with what they share
     (the policy version, the token) written once."""
-    tail = f'","policy_version":"{version}","consistency_token":"{position}"}}'
-    yes, no = '{"allowed":true,"decision_id":"', '{"allowed":false,"decision_id":"'
+    tail = _tail(version, position)
     return ",".join(
-        (yes if decision.allowed else no) + decision.decision_id + tail
-        if not explain and decision.policy_version == version
-        else _answer_text(decision, explain, position)
+        _answer_text(
+            decision, explain, position, tail if decision.policy_version == version else None
+        )
         for decision, explain in decided
     )
 
