@@ -317,8 +317,9 @@ def markdown(doc: dict) -> str:
         load = http.get("loadavg") or {}
         out.append(
             f"`make bench` ({doc['when']}), {c['Membership']:,} memberships on {res['backend']}, "
-            f"{doc['machine']['cpus']} cores shared with other work: 2 gunicorn gthread "
-            f"workers x 4 threads per server, wrk 1 thread, 8 connections unless said, "
+            f"{doc['machine']['cpus']} cores shared with other work: "
+            f"{http.get('workers', 2)} gunicorn gthread worker(s) x 4 threads per server, "
+            "wrk 1 thread, 8 connections unless said, "
             f"{http.get('seconds_per_run', 0):.0f} s per run, {http.get('rounds', 0)} rounds, "
             f"each row's two runs back to back (A B, then B A). Load average (1 min) "
             + (

@@ -131,7 +131,7 @@ def run_backend(backend: str, args, log) -> dict:
             out["loadavg"]["before HTTP"] = os.getloadavg()
             try:
                 out["http"] = http_table.run(
-                    ds, inproc.CASES, args.http_seconds, args.rounds, log=log
+                    ds, inproc.CASES, args.http_seconds, args.rounds, log=log, workers=args.workers
                 )
             except Exception as exc:  # the report of what was measured is still printed
                 log(f"[{backend}] HTTP table failed: {exc!r}"[:3000])
@@ -242,7 +242,8 @@ def print_report(results: list, log) -> str:
         http = res.get("http")
         if http and "rows" in http:
             lines.append(
-                "\nHTTP (bench/table.py): gunicorn with gunicorn.conf.py (gthread, 2 workers x 4 "
+                "\nHTTP (bench/table.py): gunicorn with gunicorn.conf.py (gthread, "
+                f"{http.get('ratios', {}).get('workers', 2)} worker(s) x 4 "
                 "threads) for every server, wrk 1 thread, 8 connections unless said, keep-alive, "
                 f"median of {len(next(iter(http['runs'].values())))} rounds:\n"
             )
@@ -504,6 +505,12 @@ def main(argv=None) -> int:
         default="10000,1000000",
         help="the two sizes of bench/breadth.py (PostgreSQL, not --quick)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="gunicorn workers per server in the HTTP table (default bench/table.py WORKERS)",
+    )
     parser.add_argument("--sweep", action="store_true", help="also measure gunicorn settings")
     parser.add_argument(
         "--max-depth", type=int, default=10**6, help="deepest chain timed (default: every depth)"
@@ -537,6 +544,10 @@ def main(argv=None) -> int:
         args.rss_decisions = 0 if args.quick else 1_000_000
     if args.rounds is None:
         args.rounds = 3 if large else 1
+    if args.workers is None:
+        from bench.table import WORKERS
+
+        args.workers = WORKERS
     args.breadth = [int(x) for x in args.breadth.split(",")]
     log = lambda *a: print(*a, flush=True)  # noqa: E731
     started = time.time()

@@ -47,10 +47,12 @@ def free_port() -> int:
 
 
 class Served:
-    """``gunicorn -c gunicorn.conf.py APP`` on a free loopback port (2 workers unless
-    ``WEB_CONCURRENCY`` says otherwise); stopped by ``stop``."""
+    """``gunicorn -c gunicorn.conf.py APP`` on a free loopback port, ``workers`` gunicorn
+    workers (``env`` may say otherwise); stopped by ``stop``."""
 
-    def __init__(self, app: str, url: str, schema: str | None, env: dict | None = None):
+    def __init__(
+        self, app: str, url: str, schema: str | None, env: dict | None = None, workers: int = 2
+    ):
         self.port = free_port()
         self.tmp = tempfile.mkdtemp(prefix="orgauthz-bench-served-")
         full = dict(os.environ)
@@ -59,7 +61,7 @@ class Served:
                 "DATABASE_URL": url,
                 "BIND": f"127.0.0.1:{self.port}",
                 "LOG_LEVEL": "WARNING",
-                "WEB_CONCURRENCY": "2",
+                "WEB_CONCURRENCY": str(workers),
                 "ORGAUTHZ_DECISION_LOG": os.path.join(self.tmp, "decisions.log"),
                 "ORGAUTHZ_SNAPSHOT_DIR": os.path.join(self.tmp, "snapshots"),
                 "PROMETHEUS_MULTIPROC_DIR": os.path.join(self.tmp, "metrics"),
@@ -325,11 +327,20 @@ def bare_commit_ms(url: str, schema: str | None, n: int = 500) -> float:
 
 
 # ---------------------------------------------------------------- the table
+# Gunicorn workers per server in the table. One: with two, the kernel hands wrk's
+# kept-alive connections to whichever worker wakes first, and the first one awake takes
+# most of a burst (8/0 in four and 7/1 or 6/2 in three of 8 runs of the demo's /healthz
+# here, each split counted with ``ss``). A run then measured how its connections were
+# accepted (2,680 to 5,683 req/s in six runs of the same server) more than the server.
+# With one worker per server, wrk has the other core, and six runs beside those gave 2,698
+# to 3,418 req/s.
+WORKERS = 1
 PEERS = ["bare", "flask", "casbin", "cedar", "oso", "commit"]
 
 
-def run(ds, cases, seconds: float, rounds: int, log=print) -> dict:
-    """Every row, ``rounds`` times over. Returns {"rows": {name: [runs]}, ...}."""
+def run(ds, cases, seconds: float, rounds: int, log=print, workers: int = WORKERS) -> dict:
+    """Every row, ``rounds`` times over, each server with ``workers`` gunicorn workers.
+    Returns {"rows": {name: [runs]}, ...}."""
     if shutil.which("wrk") is None:
         log("wrk not found (apt-get install -y wrk): HTTP rows skipped")
         return {"skipped": "wrk not installed"}
@@ -337,14 +348,14 @@ def run(ds, cases, seconds: float, rounds: int, log=print) -> dict:
     bodies = Bodies(ds, cases, tmp)
     servers = {}
     try:
-        log("  starting the servers (orgauthz, and each peer: 2 gunicorn workers each)")
-        servers["orgauthz"] = Served("app:create_app()", ds.url, ds.schema)
+        log(f"  starting the servers (orgauthz, and each peer: {workers} gunicorn workers each)")
+        servers["orgauthz"] = Served("app:create_app()", ds.url, ds.schema, workers=workers)
         # the same at the default LOG_LEVEL (INFO: an access-log line per request)
         servers["orgauthz-info"] = Served(
-            "app:create_app()", ds.url, ds.schema, {"LOG_LEVEL": "INFO"}
+            "app:create_app()", ds.url, ds.schema, {"LOG_LEVEL": "INFO"}, workers
         )
         for kind in PEERS:
-            servers[kind] = Served(f"bench.peers:app('{kind}')", ds.url, ds.schema)
+            servers[kind] = Served(f"bench.peers:app('{kind}')", ds.url, ds.schema, None, workers)
         port = servers["orgauthz"].port
         base = servers["orgauthz"].base
         key = ds.api_key
@@ -373,6 +384,7 @@ def run(ds, cases, seconds: float, rounds: int, log=print) -> dict:
                 warm=lambda: warm(servers["orgauthz"], bodies, key),
             )
         }
+        out["ratios"]["workers"] = workers
         results: dict = dict(out["ratios"].pop("runs"))
         used = set(results)
         extra = [r for r in rows if r[0] not in used]  # rows of no ratio: once a round
