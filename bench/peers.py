@@ -6,6 +6,8 @@
     casbin        minimal Flask + casbin (RBAC with domains), POST /check
     cedar         minimal Flask + cedarpy (policies and entities parsed once), POST /check
     oso           minimal Flask + oso 0.27.3 on the project's own policy (no memo), POST /check
+    flask-read    the dict app, reading one row by primary key per check on ``DATABASE_URL``
+                  (what a check pays that must ask the primary: ``fully_consistent``'s floor)
     commit        minimal Flask, POST /write: one ``INSERT ... COMMIT`` on ``DATABASE_URL``
                   (what any HTTP write pays before it does anything: the writes' floor)
 
@@ -84,22 +86,14 @@ class Everything:
         return best >= (1 if action == "view" else 2)
 
 
-class Committer:
-    """One ``INSERT ... COMMIT`` per call on a connection of the calling thread, as
-    bench/table.py ``bare_commit_ms`` times it (a logged table, ``BEGIN``, ``INSERT``,
-    ``COMMIT``)."""
-
-    TABLE = "bench_http_commit"
+class PerThread:
+    """A connection to ``DATABASE_URL`` per calling thread, opened on first use."""
 
     def __init__(self):
         import threading
 
         self.url = os.environ["DATABASE_URL"]
         self.local = threading.local()
-        try:
-            self.send(f"CREATE TABLE IF NOT EXISTS {self.TABLE} (x int)", ())
-        except Exception:  # noqa: BLE001 -- the other worker made it at the same moment
-            self.local.conn = None
 
     def _conn(self):
         conn = getattr(self.local, "conn", None)
@@ -118,6 +112,31 @@ class Committer:
                 conn = psycopg2.connect(self.url, options=os.environ.get("PGOPTIONS", ""))
             self.local.conn = conn
         return conn
+
+    def read(self, sql: str) -> list:
+        """``sql``'s rows, read outside any transaction (autocommit, as a position read)."""
+        conn = self._conn()
+        if self.url.startswith("sqlite"):
+            return conn.execute(sql).fetchall()
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall()
+
+
+class Committer(PerThread):
+    """One ``INSERT ... COMMIT`` per call on a connection of the calling thread, as
+    bench/table.py ``bare_commit_ms`` times it (a logged table, ``BEGIN``, ``INSERT``,
+    ``COMMIT``)."""
+
+    TABLE = "bench_http_commit"
+
+    def __init__(self):
+        super().__init__()
+        try:
+            self.send(f"CREATE TABLE IF NOT EXISTS {self.TABLE} (x int)", ())
+        except Exception:  # noqa: BLE001 -- the other worker made it at the same moment
+            self.local.conn = None
 
     def send(self, sql: str, params: tuple) -> None:
         conn = self._conn()
@@ -154,9 +173,17 @@ def app(kind: str):
 
         return flask_app
 
-    if kind == "flask":
+    if kind in ("flask", "flask-read"):
         facts = Everything()
         allow = facts.allow
+        if kind == "flask-read":
+            from models.facts import POSITION_SQL  # the row fully_consistent reads
+
+            reader, dict_allow = PerThread(), allow
+
+            def allow(actor, action, type_, id_):  # type: ignore[misc]
+                reader.read(POSITION_SQL)
+                return dict_allow(actor, action, type_, id_)
     else:
         import models
         from bench import engines

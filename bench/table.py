@@ -335,7 +335,7 @@ def bare_commit_ms(url: str, schema: str | None, n: int = 500) -> float:
 # With one worker per server, wrk has the other core, and six runs beside those gave 2,698
 # to 3,418 req/s.
 WORKERS = 1
-PEERS = ["bare", "flask", "casbin", "cedar", "oso", "commit"]
+PEERS = ["bare", "flask", "flask-read", "casbin", "cedar", "oso", "commit"]
 
 
 def run(ds, cases, seconds: float, rounds: int, log=print, workers: int = WORKERS) -> dict:
@@ -367,7 +367,7 @@ def run(ds, cases, seconds: float, rounds: int, log=print, workers: int = WORKER
         log("  warming: every worker loads the facts of the whole sample")
         warm(servers["orgauthz"], bodies, key)
         wrk(base + "/v1/authorize/resources", bodies.lists, 2, key)
-        for kind in ("flask",):
+        for kind in ("flask", "flask-read"):
             wrk(servers[kind].base + "/check", bodies.varied, 2, key)
         if "orgauthz-info" in servers:
             wrk(servers["orgauthz-info"].base + "/v1/authorize", bodies.single, 1, key)
@@ -447,6 +447,7 @@ def _rows(servers, bodies, key) -> list:
         ("minimal Flask /healthz", s["flask"] + "/healthz", "-", 8, lua),
         ("minimal Flask + dict, same check", s["flask"] + "/check", bodies.single, 8, lua),
         ("minimal Flask + dict, varied checks", s["flask"] + "/check", bodies.varied, 8, lua),
+        (ratios.FLOOR_READ, s["flask-read"] + "/check", bodies.varied, 8, lua),
         ("minimal Flask + casbin, same check", s["casbin"] + "/check", bodies.single, 8, lua),
         ("minimal Flask + cedarpy, same check", s["cedar"] + "/check", bodies.single, 8, lua),
         ("minimal Flask + raw oso 0.27.3, same check", s["oso"] + "/check", bodies.single, 8, lua),
