@@ -30,14 +30,38 @@ from access.shapes import iso
 from access.targets import TargetBuilder
 from access.uow import UnitOfWork
 from authz.view import OrgRef
-from models import Grant, Membership, Resource, User
+from models import Grant, Membership, Resource, User, create_later, write_later
+from models.members import member_and_grant
 
 
-def _member_or_error(org_id: str, user_id: str) -> None:
-    """Raises NotFound for an unknown user, Invalid naming user_id for a non-member. A
-    member is a user (the membership's foreign key): one read when the user is a member."""
-    if Membership.get_or_none(org=org_id, user=user_id) is not None:
-        return
+def _registered(targets: TargetBuilder, org: OrgRef, type_: str, rid: str) -> Resource:
+    """The registered resource as the chain the policy is shown has it (one read for both:
+    ``targets.registered``; its id, type, rid, owner and attributes). Raises NotFound."""
+    found = targets.registered(org.id, type_, rid) if type_ != "Organization" else None
+    if found is None:
+        return resource_or_404(org.id, type_, rid)  # (raises NotFound)
+    leaf = found.chain[-1]
+    return Resource(
+        id=leaf.pk,
+        org=org.id,
+        type=leaf.type,
+        rid=leaf.id,
+        owner=leaf.owner,
+        attributes=leaf.attributes,
+    )
+
+
+def _member_or_error(org_id: str, user_id: str, resource_pk: int | None = None) -> Grant | None:
+    """The grant ``user_id`` holds on the resource ``resource_pk`` when given (None: none),
+    read with whether they are a member (one statement). Raises NotFound for an unknown
+    user, Invalid naming user_id for a non-member (a member is a user: the membership's
+    foreign key)."""
+    if resource_pk is None:
+        member, held = Membership.holds(user_id, org_id), None
+    else:
+        member, held = member_and_grant(org_id, user_id, resource_pk)
+    if member:
+        return held
     if User.get_or_none(id=user_id) is None:
         raise NotFound(f"no user {user_id!r}")
     raise Invalid(
@@ -47,15 +71,20 @@ def _member_or_error(org_id: str, user_id: str) -> None:
 
 
 def grant_questions(
-    targets: TargetBuilder, org: OrgRef, row: Resource, user_id: str, role: str
+    targets: TargetBuilder,
+    org: OrgRef,
+    row: Resource,
+    user_id: str,
+    role: str,
+    held: tuple[Grant | None] | None = None,
 ) -> tuple[Grant | None, list[Question]]:
     """What giving ``user_id`` the role ``role`` on ``row`` asks the policy, on the facts
     read now: ``grant`` of ``role`` on a Grant under it, after ``revoke`` of the different
-    role the user holds there (read from the database). Returns (the grant held, or None;
-    the questions)."""
+    role the user holds there (read from the database, unless ``held`` gives it, as
+    ``(grant or None,)``). Returns (the grant held, or None; the questions)."""
     on = targets.registered(org.id, row.type, row.rid)
     what = f"on {row.type} {row.rid}"
-    existing = Grant.held(user_id, row.id)
+    existing = held[0] if held is not None else Grant.held(user_id, row.id)
     questions = []
     if existing is not None and existing.role != role:
         target = targets.management(org, "Grant", {"role": existing.role}, under=on)
@@ -73,10 +102,10 @@ def grant_plan(
     calls it under its unit's locks, a preview of a Grant, access/previews.py, as is):
     (the resource, the grant held, ``grant_questions``). Raises NotFound (resource,
     user), Invalid (role not declared on the type, user not a member)."""
-    row = resource_or_404(org.id, type_, rid)
+    row = _registered(targets, org, type_, rid)
     check_role(engine_for(ctx, org), type_, role, org)
-    _member_or_error(org.id, user_id)
-    existing, questions = grant_questions(targets, org, row, user_id, role)
+    held = _member_or_error(org.id, user_id, row.id)
+    existing, questions = grant_questions(targets, org, row, user_id, role, (held,))
     return row, existing, questions
 
 
@@ -123,8 +152,9 @@ def _write_grant(
     after: dict = {"role": role}
     if expires_at is not None:
         after["expires_at"] = iso(expires_at)
-    if existing is None:
-        grant = Grant.create(
+    if existing is None:  # its key is never read: written with the next round trip
+        grant = create_later(
+            Grant,
             user=user_id,
             resource=row.id,
             org=org.id,
@@ -139,7 +169,8 @@ def _write_grant(
         if existing.expires_at is not None:
             before["expires_at"] = iso(existing.expires_at)
         existing.role, existing.expires_at = role, expires_at
-        existing.save()
+        changed = Grant.update(role=role, expires_at=expires_at).where(Grant.id == existing.id)
+        write_later(changed)  # the row read under the organization's lock: one row
         uow.audit(org.id, "grant.update", audit_target, before, after, actor)
     return existing, False
 

@@ -37,7 +37,16 @@ from access.uow import UnitOfWork
 from authz.engine import StyleEngine
 from authz.matrix import org_roles
 from authz.view import OrgRef
-from models import Invitation, Membership, Organization, User, UserEmail, hash_secret
+from models import (
+    Invitation,
+    Membership,
+    Organization,
+    User,
+    UserEmail,
+    create_later,
+    hash_secret,
+)
+from models.members import emails_taken
 
 
 def as_dict(inv: Invitation, now: datetime.datetime, token: str | None = None) -> dict:
@@ -82,14 +91,14 @@ def invite_question(targets: TargetBuilder, org: OrgRef, role: str) -> Question:
     return Question("invite", target, f"invite someone as {role} to {org.id}")
 
 
+PENDING = "already has a pending invitation"
+
+
 def taken(org_id: str, keys: list, now: datetime.datetime) -> dict:
     """``{email key: why it cannot be invited}`` for those of ``keys`` that already are a
     member of the org or have a pending invitation there (a 409 for ``invite``)."""
-    members = Membership.email_keys_in(org_id, keys)
-    pending = Invitation.pending_keys(org_id, keys, now)
-    found = {k: "already has a pending invitation" for k in pending}
-    found.update({k: "already a member of the organization" for k in members})
-    return found
+    why = {"member": "already a member of the organization", "pending": PENDING}
+    return {key: why[kind] for key, kind in emails_taken(org_id, keys, now).items()}
 
 
 def stored(org_id: str, invitation_id: str) -> Invitation:
@@ -224,7 +233,8 @@ def _new_invitation(
     """Write one invitation of a batch. Returns it and (its token, the mail's nonce)."""
     inv_id = f"inv-{uuid.uuid4().hex[:20]}"
     token, nonce = mail.new_token(inv_id)
-    inv = Invitation.create(
+    inv = create_later(  # written with the unit's next round trip (nothing reads it back)
+        Invitation,
         id=inv_id,
         org=org_id,
         email=item["email"],

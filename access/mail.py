@@ -47,7 +47,7 @@ import jinja2
 
 from access import derived
 from access.events import role_label
-from models import Invitation, OutboxMail, hash_secret, transaction
+from models import Invitation, OutboxMail, create_later, hash_secret, transaction
 
 log = logging.getLogger("orgauthz.mail")
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "mail"
@@ -115,7 +115,8 @@ def queue_invitation(
         drop_pending(inv.id, "superseded by a newer mail")
     if nonce is None:
         return
-    OutboxMail.create(
+    create_later(  # with the unit's next round trip: nothing reads it back
+        OutboxMail,
         invitation_id=inv.id,
         recipient=inv.email,
         template="invitation",

@@ -6,7 +6,15 @@ from typing import Any
 import peewee
 
 from models.audit import AuditEvent
-from models.base import JSONField, db, open_database, transaction, utcnow
+from models.base import (
+    JSONField,
+    create_later,
+    db,
+    open_database,
+    transaction,
+    utcnow,
+    write_later,
+)
 from models.console import ConsoleSession
 from models.domains import Domain
 from models.generation import Generation
@@ -97,6 +105,7 @@ __all__ = [
     "UserEmail",
     "Domain",
     "JoinRequest",
+    "create_later",
     "create_tables",
     "db",
     "drop_tables",
@@ -105,4 +114,5 @@ __all__ = [
     "open_database",
     "transaction",
     "utcnow",
+    "write_later",
 ]

@@ -121,6 +121,11 @@ class _CountedSavepoint(peewee._savepoint):
             self.db._state.savepoints -= 1
 
 
+def _joined(*parts: str) -> str:
+    """Statements as one text (one round trip), leaving out the empty ones."""
+    return "; ".join(p for p in parts if p)
+
+
 def _numbered(sql: str) -> str:
     """``sql`` with its ``%s`` placeholders as ``$1, $2, ...`` (PREPARE's form)."""
     count = iter(range(1, 10_000))
@@ -137,10 +142,13 @@ class LeanPooledPostgresqlDatabase(_LeanPool, PooledPostgresqlExtDatabase):
     - ``commit_then(sql)``: the top transaction's ``COMMIT`` carries one more read, sent as
       ``COMMIT; <sql>`` (the unit of work's change position, access/uow.py).
     - ``send_with_commit(sql, params)``: a write whose answer nobody reads (the audit row and
-      its event) goes out in the ``COMMIT``'s round trip, just before it: ``<sql>; COMMIT``.
-      Only in the top transaction with no savepoint open (a savepoint rolled back must take
-      its writes with it: peewee does not count savepoints, so ``savepoint`` does here); a
-      rollback drops it unsent.
+      its event, a unit's writes: ``write_later``) waits for the transaction's next round
+      trip: the ``COMMIT``'s (``<sql>; COMMIT``), or the next statement's when one comes first
+      (``<sql>; <statement>``, so whatever runs after it sees it, as if sent at once). Only
+      in the top transaction with no savepoint open (a savepoint rolled back must take its
+      writes with it: peewee does not count savepoints, so ``savepoint`` does here); a
+      rollback drops it unsent. Its error surfaces with the statement it rode with (a 503,
+      the transaction rolled back whole).
     - ``prepared()``: the statements run inside it are prepared once per connection and then
       sent as ``EXECUTE`` (PostgreSQL plans a statement each time its text comes, which
       cost the hot reads more than running them); off when ``prepare_statements`` is False
@@ -166,6 +174,14 @@ class LeanPooledPostgresqlDatabase(_LeanPool, PooledPostgresqlExtDatabase):
         deferred, self._state.deferred = getattr(self._state, "deferred", None), None
         return deferred[1] if deferred and deferred[0] is self._state.conn else ""
 
+    def _take_waiting(self) -> tuple[str, str, list]:
+        """What waits to go out with the next round trip, now sent: the deferred ``BEGIN``,
+        the writes of ``send_with_commit`` as one text ("" for either when none) and their
+        values."""
+        later, self._state.later = getattr(self._state, "later", None) or [], None
+        writes = _joined(*(sql for sql, _ in later))
+        return self._take_begin(), writes, [v for _, values in later for v in values]
+
     def _at_top(self) -> bool:
         """Whether this thread is in a transaction with no savepoint open (peewee counts
         only transactions; ``savepoint`` counts the rest)."""
@@ -184,8 +200,9 @@ class LeanPooledPostgresqlDatabase(_LeanPool, PooledPostgresqlExtDatabase):
 
     def send_with_commit(self, sql: str, params: list) -> bool:
         """Send ``sql`` (a write; its rows are not read) with the top transaction's
-        ``COMMIT``; False, and nothing kept, when that is not where it belongs (no
-        transaction, or a savepoint open): then the caller runs it now."""
+        ``COMMIT``, or with its next statement when one comes first; False, and nothing
+        kept, when that is not where it belongs (no transaction, or a savepoint open): then
+        the caller runs it now."""
         if not self._at_top():
             return False
         later = getattr(self._state, "later", None)
@@ -201,16 +218,12 @@ class LeanPooledPostgresqlDatabase(_LeanPool, PooledPostgresqlExtDatabase):
 
     def commit(self) -> None:
         then, self._state.then = getattr(self._state, "then", None), None
-        later, self._state.later = getattr(self._state, "later", None) or [], None
-        begin = self._take_begin()
-        if begin and not later:  # nothing was sent: nothing to commit
+        begin, writes, params = self._take_waiting()
+        if begin and not writes:  # nothing was sent: nothing to commit
             if then:
                 self._state.then_rows = self.execute_sql(then).fetchall()
             return
-        parts = [begin] if begin else []
-        parts += [sql for sql, _ in later] + ["COMMIT"] + ([then] if then else [])
-        params = [value for _, values in later for value in values]
-        text = "; ".join(parts)
+        text = _joined(begin, writes, "COMMIT", then or "")
         _PEEWEE_LOG.debug((text, params))  # as peewee logs the statements it sends
         with _DRIVER_ERRORS:
             cursor = self.cursor()
@@ -224,32 +237,35 @@ class LeanPooledPostgresqlDatabase(_LeanPool, PooledPostgresqlExtDatabase):
             super().rollback()
 
     def _execute_cursor(self, sql: str, params: Any, **cursor_options: Any) -> Any:
-        begin = self._take_begin()
-        if cursor_options and begin:  # a cursor of its own: BEGIN first, alone
-            super()._execute_cursor(begin, None)
-            begin = ""
-        name, fresh = "", False
+        begin, writes, values = self._take_waiting()
+        if cursor_options and (begin or writes):  # a cursor of its own: what waits first, alone
+            super()._execute_cursor(_joined(begin, writes), values)
+            begin, writes, values = "", "", []
+        name, prepare = "", ""
         if getattr(self._state, "prepare", False) and params and not cursor_options:
-            name, fresh, sql = self._as_prepared(sql, len(params))
+            name, prepare, sql = self._as_prepared(sql, len(params))
+        # A PREPARE goes before the writes that waited: when one of them fails, it ran.
+        sent = _joined(begin, prepare, writes, sql)
         try:
-            sent = f"{begin}; {sql}" if begin else sql
-            return super()._execute_cursor(sent, params, **cursor_options)
+            return super()._execute_cursor(
+                sent, [*values, *(params or ())] if values else params, **cursor_options
+            )
         except peewee.DatabaseError as exc:
             if name:
-                self._after_failure(name, fresh, exc)
+                self._after_failure(name, bool(prepare), exc)
             raise
 
-    def _as_prepared(self, sql: str, count: int) -> tuple[str, bool, str]:
-        """The name ``sql`` is prepared under, whether it is prepared now, and what to send
-        for it on this connection."""
+    def _as_prepared(self, sql: str, count: int) -> tuple[str, str, str]:
+        """The name ``sql`` is prepared under, its ``PREPARE`` when it is prepared now ("" when
+        it was before), and the ``EXECUTE`` to send for it on this connection."""
         name = "oa_" + hashlib.sha1(sql.encode()).hexdigest()[:16]
         done = self._names.setdefault(id(self.connection()), set())  # (opened if it was not)
         run = f"EXECUTE {name}({', '.join(['%s'] * count)})"
         if name in done:
-            return name, False, run
+            return name, "", run
         PREPARED[name] = sql
         done.add(name)  # a rollback does not undo PREPARE: kept even if EXECUTE fails
-        return name, True, f"PREPARE {name} AS {_numbered(sql)}; {run}"
+        return name, f"PREPARE {name} AS {_numbered(sql)}", run
 
     def _after_failure(self, name: str, fresh: bool, exc: Exception) -> None:
         """After a failed statement, what the server holds: a ``PREPARE`` refused (in a
@@ -300,6 +316,28 @@ def prepared() -> Iterator[None]:
         yield
     finally:
         state.prepare = before
+
+
+def write_later(query: "peewee.Query") -> None:
+    """Run the write ``query``, whose result (row count, new id) nobody reads, on PostgreSQL
+    in the round trip of the transaction's next statement or its ``COMMIT``
+    (``send_with_commit``); now where that cannot be (SQLite, a savepoint open, no
+    transaction). Its error then surfaces with that round trip: a 503, the unit rolled
+    back whole."""
+    send = getattr(db.obj, "send_with_commit", None)
+    if send is not None:
+        sql, params = query.sql()
+        if send(sql, list(params)):
+            return
+    query.execute()
+
+
+def create_later(model: type[peewee.Model], **fields: Any) -> Any:
+    """A new row of ``model`` with ``fields``, written by ``write_later``: for a row whose
+    generated key nobody reads (it is not set on the row returned)."""
+    row = model(**fields)
+    write_later(model.insert(row.__data__))
+    return row
 
 
 def open_database(url: str, prepare_statements: bool = True, **options: Any) -> peewee.Database:

@@ -5,6 +5,8 @@ the resource queries of the resource core)."""
 
 import datetime
 
+import peewee
+
 from models.orgs import Invitation, Membership
 from models.paging import Page, keyset
 from models.resources import Grant, Resource
@@ -39,6 +41,42 @@ def drop_memberships(org_id: str, memberships: list) -> dict:
     Membership.delete().where(Membership.id.in_([m.id for m in memberships])).execute()
     User.clear_default(user_ids, org_id)
     return dropped
+
+
+def member_and_grant(org_id: str, user_id: str, resource_pk: int) -> tuple[bool, Grant | None]:
+    """Whether ``user_id`` is a member of ``org_id``, and the grant they hold on the resource
+    ``resource_pk`` (None: none), in one statement."""
+    on = (Grant.user == Membership.user) & (Grant.resource == resource_pk)
+    query = (
+        Membership.select(Membership.id, Grant)
+        .join(Grant, peewee.JOIN.LEFT_OUTER, on=on, attr="held")
+        .where((Membership.org == org_id) & (Membership.user == user_id))
+    )
+    row = query.first()
+    if row is None:
+        return False, None
+    held = getattr(row, "held", None)
+    return True, held if held is not None and held.id is not None else None
+
+
+def emails_taken(org_id: str, keys: list, now: datetime.datetime) -> dict[str, str]:
+    """``{email key: "member" or "pending"}`` for those of the email keys ``keys`` whose
+    user is a member of ``org_id`` or that have a pending invitation there, in one statement
+    (a member wins over an invitation)."""
+    keys = sorted(set(keys))
+    members = (
+        User.select(User.email_key, peewee.Value("member").alias("why"))
+        .join(Membership)
+        .where((Membership.org == org_id) & User.email_key.in_(keys))
+    )
+    pending = Invitation.select(Invitation.email_key, peewee.Value("pending").alias("why")).where(
+        (Invitation.org == org_id) & Invitation.email_key.in_(keys) & Invitation._pending(now)
+    )
+    found: dict[str, str] = {}
+    for key, why in (members | pending).tuples():  # UNION: each (key, why) once
+        if found.get(key) != "member":
+            found[key] = why
+    return found
 
 
 def user_orgs(user_id: str) -> set[str]:

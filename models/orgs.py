@@ -6,7 +6,7 @@ from typing import Any
 
 import peewee
 
-from models.base import BaseModel, JSONField, prepared, utcnow
+from models.base import BaseModel, JSONField, prepared, utcnow, write_later
 from models.paging import Page, keyset
 from models.users import User
 
@@ -177,8 +177,9 @@ class Membership(BaseModel):
 
     @classmethod
     def set_role(cls, membership_id: int, role: str) -> None:
-        """Give the membership ``membership_id`` the role ``role``."""
-        cls.update(role=role).where(cls.id == membership_id).execute()
+        """Give the membership ``membership_id`` the role ``role`` (with the unit's next round
+        trip: its row was read under the organization's lock, so its count is known)."""
+        write_later(cls.update(role=role).where(cls.id == membership_id))
 
     @classmethod
     def role_counts(cls, org_id: str, roles: set) -> dict[str, int]:
@@ -254,12 +255,6 @@ class Invitation(BaseModel):
     @classmethod
     def _pending(cls, now: datetime.datetime) -> peewee.Expression:
         return (cls.status == "pending") & (cls.expires_at > now)
-
-    @classmethod
-    def pending_keys(cls, org_id: str, keys: Iterable[str], now: datetime.datetime) -> set[str]:
-        """Those of the email keys ``keys`` with a pending invitation to ``org_id``."""
-        mine = (cls.org == org_id) & cls.email_key.in_(sorted(set(keys))) & cls._pending(now)
-        return {inv.email_key for inv in cls.select(cls.email_key).where(mine)}
 
     def invited_again(self, now: datetime.datetime) -> bool:
         """Whether another pending invitation to the org has this one's email."""

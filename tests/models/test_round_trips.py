@@ -153,10 +153,36 @@ def test_a_write_sent_with_the_commit_commits_with_it(pg):
     with db.atomic():
         db.execute_sql("INSERT INTO rt VALUES (%s)", (1,))
         assert db.obj.send_with_commit("INSERT INTO rt VALUES (%s)", [2])
-        assert rows() == [1]  # not sent yet
     assert pg[-1] == "COMMIT or ROLLBACK"  # one round trip: the write, COMMIT
-    assert len(pg) == 3  # BEGIN with the first insert, the read, then the commit's
+    assert len(pg) == 2  # BEGIN with the first insert, then the commit's
     assert rows() == [1, 2]
+
+
+def test_a_statement_after_a_waiting_write_carries_it_and_sees_it(pg):
+    with db.atomic():
+        db.execute_sql("INSERT INTO rt VALUES (%s)", (1,))
+        assert db.obj.send_with_commit("INSERT INTO rt VALUES (%s)", [2])
+        assert len(pg) == 1  # not sent yet
+        assert rows() == [1, 2]  # the read went with it, after it: it sees the write
+        assert pg[-1] == "INSERT INTO rt VALUES (%s); SELECT v FROM rt ORDER BY v", pg
+        assert db.obj.send_with_commit("INSERT INTO rt VALUES (%s)", [3])
+    assert len(pg) == 3 and pg[-1] == "COMMIT or ROLLBACK"  # sent once each
+    assert rows() == [1, 2, 3]
+
+
+def test_a_statement_prepared_beside_a_failing_write_stays_prepared(pg):
+    text = "SELECT v FROM rt WHERE v > %s AND 'beside a failing write' <> ''"
+    with pytest.raises(peewee.DatabaseError), db.atomic():
+        db.execute_sql("INSERT INTO rt VALUES (%s)", (1,))
+        assert db.obj.send_with_commit("INSERT INTO rt VALUES (1 / %s)", [0])
+        with base.prepared():
+            db.execute_sql(text, (0,))
+    sent = pg[-2]  # (the last: the rollback)
+    assert "PREPARE oa_" in sent and sent.index("PREPARE") < sent.index("1 / %s"), pg
+    assert status() == 0 and rows() == []  # rolled back whole
+    with db.atomic(), base.prepared():  # the PREPARE ran before the write failed: kept
+        assert db.execute_sql(text, (0,)).fetchall() == []
+    assert pg[-2].startswith("BEGIN; EXECUTE oa_"), pg  # (the last: the commit)
 
 
 def test_a_write_sent_with_the_commit_that_fails_takes_the_transaction_with_it(pg):

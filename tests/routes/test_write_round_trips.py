@@ -1,12 +1,15 @@
 """A management write makes the round trips its invariants need and no more (issue 24): the
 caller's key comes from the worker's cached facts when notices keep them fresh, the locked
-organization row is its fact, and on PostgreSQL the audit row, the event counter and the
-event are one statement, sent with the COMMIT."""
+organization row is its fact, no read repeats what another read of the unit gave, and on
+PostgreSQL the writes nothing reads back (the change itself, the audit row, the event counter
+and the event) go out with the COMMIT: a failure there rolls the unit back whole, a 503."""
 
 import logging
 import re
 
-from models import ApiKey, db
+import pytest
+
+from models import ApiKey, AuditEvent, Event, Grant, Invitation, Membership, OutboxMail, db
 from models.base import PREPARED
 from models.facts import on_postgres
 from models.generation import current
@@ -70,13 +73,14 @@ def test_a_role_change_reads_what_it_decides_on_and_writes_once(api, demo):
     if on_postgres(db.obj):
         assert 'FROM "api_key"' not in text, text  # the key from the cached facts
         # BEGIN with the lock; the member and whether it is the last of its role; the
-        # actor's facts; the update; the audit row and event with COMMIT and the change
-        # position: 5 round trips (8 before BEGIN, the audit and the position rode along)
-        assert len(seen.sql) == 5, text
+        # actor's facts; the update, the audit row and event with COMMIT and the change
+        # position: 4 round trips (8 before BEGIN, the audit, the position and the update
+        # rode along)
+        assert len(seen.sql) == 4, text
         assert seen.sql[0].startswith("BEGIN; "), text
         assert sum("audit_event" in s for s in seen.sql) == 1, text
         last = seen.sql[-1]
-        assert last.startswith('WITH a AS (INSERT INTO "audit_event"'), text
+        assert last.startswith('UPDATE "membership" SET "role" = %s'), text
         assert last.endswith('; COMMIT; SELECT value FROM "generation" WHERE id = 1'), text
     else:  # no notices: the key is read, the audit row and event are three statements
         assert len(seen.sql) == 9, text
@@ -89,3 +93,118 @@ def test_a_key_revoked_by_hand_stops_management_calls(api, demo):
         ApiKey.update(revoked_at=ApiKey.created_at).execute()
     fresh_cache()  # its notice applied (at once on SQLite)
     assert api.get(members, actor="pix4d-owner").status_code == 401
+
+
+def with_commit(sql: str) -> bool:
+    return sql.endswith('; COMMIT; SELECT value FROM "generation" WHERE id = 1')
+
+
+def test_a_grant_reads_the_resource_once_and_writes_with_the_commit(api, demo):
+    grant = f"{PIX}/resources/Folder/pix4d-survey/grants/pix4d-member"
+    fresh_cache()
+    assert api.put(grant, {"role": "reader"}, actor="pix4d-owner").status_code in (200, 201)
+    fresh_cache()
+    with Statements() as seen:
+        response = api.put(grant, {"role": "editor"}, actor="pix4d-owner")
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["role"] == "editor"
+    text = "\n".join(seen.sql)
+    assert 'FROM "resource" AS' not in text, text  # the resource from its chain's read
+    member = [s for s in seen.sql if 'FROM "membership" AS' in s]  # the actor's facts aside
+    assert len(member) == 1 and 'LEFT OUTER JOIN "grant"' in member[0], text  # with its grant
+    if on_postgres(db.obj):
+        # BEGIN with the lock; the chain; the member and its grant; the actor's facts; the
+        # update, the audit with COMMIT and the change position (8 before)
+        assert len(seen.sql) == 5, text
+        assert seen.sql[-1].startswith('UPDATE "grant" SET'), text
+        assert with_commit(seen.sql[-1]), text
+    with db.connection_context():
+        assert Grant.get(Grant.user == "pix4d-member").role == "editor"
+
+
+def test_an_invitation_reads_the_emails_once_and_writes_with_the_commit(api, demo):
+    fresh_cache()
+    first = {"invitations": [{"email": "first@example.com", "role": "member"}]}
+    assert api.post(f"{PIX}/invitations", first, actor="pix4d-owner").status_code == 201
+    fresh_cache()
+    body = {"invitations": [{"email": "new@example.com", "role": "member"}]}
+    with Statements() as seen:
+        response = api.post(f"{PIX}/invitations", body, actor="pix4d-owner")
+    assert response.status_code == 201, response.get_json()
+    text = "\n".join(seen.sql)
+    emails = [s for s in seen.sql if '"email_key" IN' in s]
+    assert len(emails) == 1 and '"invitation"' in emails[0] and '"membership"' in emails[0], text
+    if on_postgres(db.obj):
+        # BEGIN with the lock; the actor's facts; the emails taken; the inviter; the
+        # invitation, its mail, the audit with COMMIT and the change position (8 before)
+        assert len(seen.sql) == 5, text
+        assert seen.sql[-1].startswith('INSERT INTO "invitation"'), text
+        assert '; INSERT INTO "outbox_mail"' in seen.sql[-1] and with_commit(seen.sql[-1]), text
+    with db.connection_context():
+        assert Invitation.select().where(Invitation.email_key == "new@example.com").count() == 1
+        assert OutboxMail.select().where(OutboxMail.recipient == "new@example.com").count() == 1
+
+
+def refuse_writes_to(table: str) -> None:
+    """A trigger failing every insert or update of ``table`` (PostgreSQL: a plain error, so
+    a driver error, not a conflict)."""
+    db.execute_sql(
+        "CREATE OR REPLACE FUNCTION refuse_write() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$"
+    )
+    db.execute_sql(
+        f'CREATE TRIGGER refuse_write BEFORE INSERT OR UPDATE ON "{table}" '
+        "FOR EACH ROW EXECUTE FUNCTION refuse_write()"
+    )
+
+
+def written() -> tuple:
+    """What a unit of work leaves behind: the rows of every table it writes to."""
+    with db.connection_context():
+        return (
+            [(m.user_id, m.role) for m in Membership.select().order_by(Membership.id)],
+            [(g.user_id, g.role) for g in Grant.select().order_by(Grant.id)],
+            Invitation.select().count(),
+            OutboxMail.select().count(),
+            AuditEvent.select().count(),
+            Event.select().count(),
+        )
+
+
+WRITES = {
+    "role change": ("membership", "PUT", "/members/pix4d-reader", {"role": "member"}),
+    "grant": (
+        "grant",
+        "PUT",
+        "/resources/Folder/pix4d-survey/grants/pix4d-member",
+        {"role": "editor"},
+    ),
+    "invitation": (  # its second write, after the invitation's own in the same round trip
+        "outbox_mail",
+        "POST",
+        "/invitations",
+        {"invitations": [{"email": "new@example.com", "role": "member"}]},
+    ),
+}
+
+
+@pytest.mark.parametrize("write", sorted(WRITES))
+def test_a_write_failing_with_the_commit_rolls_the_unit_back_whole(api, demo, write):
+    if not on_postgres(db.obj):
+        pytest.skip("SQLite sends every write at once")
+    table, method, path, body = WRITES[write]
+    before = written()
+    with db.connection_context():
+        refuse_writes_to(table)
+    with Statements() as seen:
+        response = getattr(api, method.lower())(f"{PIX}{path}", body, actor="pix4d-owner")
+    assert response.status_code == 503, response.get_json()
+    assert response.headers["Retry-After"] == "1"
+    failed = [s for s in seen.sql if f'"{table}"' in s and ("INSERT" in s or "UPDATE" in s)]
+    assert len(failed) == 1 and with_commit(failed[0]), seen.sql  # it went with the COMMIT
+    assert written() == before  # nothing of the unit: not the change, not its audit
+    with db.connection_context():
+        db.execute_sql(f'DROP TRIGGER refuse_write ON "{table}"')
+    again = getattr(api, method.lower())(f"{PIX}{path}", body, actor="pix4d-owner")
+    assert again.status_code in (200, 201), again.get_json()  # the service goes on
+    assert written() != before
