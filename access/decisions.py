@@ -191,6 +191,29 @@ def known(version: str, actor_id: str, action: str, found: Answer, tally: Tally)
     return decision
 
 
+def known_many(version: str, asked: list, tally: Tally) -> list[Decision]:
+    """``known`` of each (actor, action, found) of ``asked``, in order (a batch's known
+    answers): the same decisions, log records and counts, with what they share (the id
+    source, the request's log records, the request context) read once, not per answer."""
+    kept = decisionlog.kept()
+    if tracing.ON or (kept is None and decisionlog.on()):  # traced, or a sampled log
+        return [known(version, actor, action, found, tally) for actor, action, found in asked]
+    prefix, ids = _prefix, _ids
+    made = []
+    append = made.append
+    keep = kept[0].append if kept is not None else None
+    context = kept[1] if kept is not None else None
+    for actor, action, found in asked:
+        allowed, reason, decided_on, style = found
+        decision = _tuple(Decision, (allowed, f"{prefix}{next(ids):016x}", version, reason, None))
+        append(decision)
+        if keep is not None:  # what decisionlog.record keeps in a request
+            keep((decision, actor, action, decided_on, None, context))
+        if style is not None:
+            tally[(style, allowed)] = tally.get((style, allowed), 0) + 1
+    return made
+
+
 def _decide(
     policy: PolicySet,
     facts: TargetBuilder,

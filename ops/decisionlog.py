@@ -429,6 +429,22 @@ def record(
     writer.put((decision, actor_id, action, target, requested, asked, extra, time.time()))
 
 
+def kept() -> tuple[list, dict | None] | None:
+    """Inside ``request()`` with every decision kept (no sampling): (the request's records,
+    the request context ``record`` would read now), so a run of decisions can append its
+    ``(decision, actor, action, target, requested, asked)`` records as ``record`` would,
+    without a call each; else None (then ``record`` each)."""
+    if _sink is None or _sink[1] < 1.0:
+        return None
+    records = getattr(_local, "records", None)
+    return None if records is None else (records, asked_context())
+
+
+def on() -> bool:
+    """Whether decisions are logged at all (``record`` does nothing when not)."""
+    return _sink is not None
+
+
 @contextlib.contextmanager
 def request() -> Iterator[None]:
     """The decisions recorded on this thread until the block ends are queued as one item,
