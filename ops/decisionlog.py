@@ -181,17 +181,20 @@ class _Writer(threading.Thread):
             records, extra, when = (item[:6],), item[6], item[7]
         self._taken += len(records)
         try:
-            line = Lines(extra, when, self._fragments).line
+            made = Lines(extra, when, self._fragments)
         except Exception:  # the request's context cannot be formatted: none of its lines
             self.dropped += len(records)
             DECISION_LOG_DROPPED.inc(len(records))
             return
-        for one in records:
-            try:
-                lines.append(line(*one))
-            except Exception:
-                self.dropped += 1
-                DECISION_LOG_DROPPED.inc()
+        try:  # all at once
+            lines += made.lines(records) if type(records) is list else [made.line(*records[0])]
+        except Exception:  # one cannot be formatted: one by one, and that one dropped
+            for one in records:
+                try:
+                    lines.append(made.line(*one))
+                except Exception:
+                    self.dropped += 1
+                    DECISION_LOG_DROPPED.inc()
 
     def _write_until_done(self) -> None:
         """Write ``_carry``; on an error, say so once and retry (reopening the file) until it

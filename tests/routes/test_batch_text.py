@@ -99,3 +99,17 @@ def test_a_batch_marks_each_of_its_actors_active(api, demo, clock):
         with db.connection_context():
             for actor in ("pix4d-member", "pix4d-owner", "pix4d-reader"):
                 assert User.get_by_id(actor).last_active_at == clock.now, actor
+
+
+def test_a_batch_s_ids_never_meet_other_ids():
+    """A run of known answers takes a block of 4096 ids above 2**63, where no single id
+    reaches: 32 hex digits, the process's prefix first, each id once."""
+    from access import decisions
+
+    head, last = decisions.id_block()
+    ids = [head + t for t in last]
+    assert len(set(ids)) == 4096 and all(re.fullmatch("[0-9a-f]{32}", i) for i in ids)
+    single = decisions.new_decision_id()
+    assert ids[0][:16] == single[:16]
+    assert int(ids[0][16:], 16) >= 1 << 63 > int(single[16:], 16)
+    assert decisions.id_block()[0] not in {i[:29] for i in ids}
