@@ -267,26 +267,6 @@ def checked_context(check: dict, call: Call, field: str = "context") -> dict:
     return check["context"]
 
 
-def _quick(check: Any, version: str) -> tuple | None:
-    """(actor, (version, action, org, type, id)) of a check shaped exactly ``{"actor":
-    {"id"}, "action", "resource": {"type", "id"[, "org"]}}`` (org None when not named),
-    unchecked: only a key to look a known answer up with (a known answer's strings were
-    checked when it was decided), else None."""
-    if type(check) is dict and len(check) == 3:
-        actor, resource = check.get("actor"), check.get("resource")
-        if type(actor) is dict and type(resource) is dict and len(actor) == 1:
-            size = len(resource)
-            if size == 2 or (size == 3 and "org" in resource):
-                return actor.get("id"), (
-                    version,
-                    check.get("action"),
-                    resource.get("org"),
-                    resource.get("type"),
-                    resource.get("id"),
-                )
-    return None
-
-
 # ---------------------------------------------------------------- decide
 def _within_budget() -> None:
     """A 422 naming the limit once the request has run more than its budget of Polar
@@ -443,23 +423,37 @@ def batch(body: dict, call: Call) -> str:
 def _known(checks: list, call: Call) -> list | None:
     """Each check as (actor, action, known answer) when a worker's known answer fits its
     quick key, else as (loaded check, None, None); None when one is not in the canonical
-    form. Nothing is decided before every check is known to be valid."""
+    form. Nothing is decided before every check is known to be valid.
+
+    The quick key of a check shaped exactly ``{"actor": {"id"}, "action", "resource":
+    {"type", "id"[, "org"]}}`` is (version, action, org or None, type, id), its values
+    unchecked: only a key to look a known answer up with (a known answer's strings were
+    checked when it was decided; an unhashable one is no key)."""
     facts, version, builder = call.builder.facts, call.snapshot.version, call.builder
     answer, scoped = facts.answer, builder.scope is not None
-    known = []
+    known: list = []
+    add = known.append
     for index, check in enumerate(checks):
-        quick: Any = _quick(check, version)
-        if quick is not None:
-            found = answer(*quick)
-            # another org's answer: the key's scope decides it below
-            if found is not None and not (scoped and builder.outside(found[2])):
-                known.append((quick[0], quick[1][1], found))
-                continue
+        if type(check) is dict and len(check) == 3:
+            actor, resource = check.get("actor"), check.get("resource")
+            if type(actor) is dict and type(resource) is dict and len(actor) == 1:
+                size = len(resource)
+                try:
+                    if size == 2 or (size == 3 and "org" in resource):
+                        org, kind, rid = resource.get("org"), resource["type"], resource["id"]
+                        actor, action = actor["id"], check["action"]
+                        found = answer(actor, (version, action, org, kind, rid))
+                        # another org's answer: the key's scope decides it below
+                        if found is not None and not (scoped and builder.outside(found[2])):
+                            add((actor, action, found))
+                            continue
+                except (KeyError, TypeError):  # not the canonical form, or unhashable
+                    pass
         loaded = _check(check, 3)
         if loaded is None:
             return None
         checked_context(loaded, call, f"checks.{index}.context")
-        known.append((loaded, None, None))
+        add((loaded, None, None))
     return known
 
 

@@ -113,3 +113,23 @@ def test_a_batch_s_ids_never_meet_other_ids():
     assert ids[0][:16] == single[:16]
     assert int(ids[0][16:], 16) >= 1 << 63 > int(single[16:], 16)
     assert decisions.id_block()[0] not in {i[:29] for i in ids}
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("resource.id", [1]), ("resource.type", {}), ("actor.id", ["pix4d-owner"]), ("action", [])],
+)
+def test_an_unhashable_value_in_a_batch_is_a_422_naming_it(api, demo, field, value):
+    """A value no key can hold (a list, an object) where a check's string goes: the field
+    named, as for any value of the wrong kind (it was a 500: the known answers' lookup)."""
+    check = {"actor": {"id": "pix4d-owner"}, "action": "edit_billing", "resource": ORG_PIX4D}
+    assert api.post("/v1/authorize/batch", {"checks": [check]}).status_code == 200  # known
+    bad = json.loads(json.dumps(check))
+    *path, last = field.split(".")
+    at = bad
+    for name in path:
+        at = at[name]
+    at[last] = value
+    response = api.post("/v1/authorize/batch", {"checks": [check, bad]})
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert list(response.get_json()["errors"]) == [f"checks.1.{field}"]
