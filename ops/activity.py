@@ -32,7 +32,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import peewee
 
@@ -120,6 +120,17 @@ class Activity:
                         target=self._loop, args=(flush_seconds,), name="last-active", daemon=True
                     )
                     self._thread.start()
+
+    def mark_all(
+        self, user_ids: Iterable[str], now: Callable[[], datetime.datetime], flush_seconds: float
+    ) -> None:
+        """``mark`` each of ``user_ids`` (a batch's actors): the clock read once, and only
+        those not marked in the last ``EVERY`` seconds marked one by one."""
+        clock, marked = _clock(), self._marked
+        for user_id in user_ids:
+            last = marked.get(user_id)
+            if last is None or clock - last >= EVERY:
+                self.mark(user_id, now, flush_seconds)
 
     def _remember(self, user_id: str, clock: float) -> None:
         """Under ``_lock``: record the mark, newest last; drop expired and excess entries."""

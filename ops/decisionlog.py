@@ -181,17 +181,20 @@ class _Writer(threading.Thread):
             records, extra, when = (item[:6],), item[6], item[7]
         self._taken += len(records)
         try:
-            line = Lines(extra, when, self._fragments).line
+            made = Lines(extra, when, self._fragments)
         except Exception:  # the request's context cannot be formatted: none of its lines
             self.dropped += len(records)
             DECISION_LOG_DROPPED.inc(len(records))
             return
-        for one in records:
-            try:
-                lines.append(line(*one))
-            except Exception:
-                self.dropped += 1
-                DECISION_LOG_DROPPED.inc()
+        try:  # all at once
+            lines += made.lines(records) if type(records) is list else [made.line(*records[0])]
+        except Exception:  # one cannot be formatted: one by one, and that one dropped
+            for one in records:
+                try:
+                    lines.append(made.line(*one))
+                except Exception:
+                    self.dropped += 1
+                    DECISION_LOG_DROPPED.inc()
 
     def _write_until_done(self) -> None:
         """Write ``_carry``; on an error, say so once and retry (reopening the file) until it
@@ -427,6 +430,22 @@ def record(
         return
     extra = context() if context is not None else None
     writer.put((decision, actor_id, action, target, requested, asked, extra, time.time()))
+
+
+def kept() -> tuple[list, dict | None] | None:
+    """Inside ``request()`` with every decision kept (no sampling): (the request's records,
+    the request context ``record`` would read now), so a run of decisions can append its
+    ``(decision, actor, action, target, requested, asked)`` records as ``record`` would,
+    without a call each; else None (then ``record`` each)."""
+    if _sink is None or _sink[1] < 1.0:
+        return None
+    records = getattr(_local, "records", None)
+    return None if records is None else (records, asked_context())
+
+
+def on() -> bool:
+    """Whether decisions are logged at all (``record`` does nothing when not)."""
+    return _sink is not None
 
 
 @contextlib.contextmanager

@@ -26,8 +26,14 @@ from typing import Any
 from access import previews
 from access.cache import CACHE, Facts, UnknownToken
 from access.context import Context
-from access.decisions import Decision, allowed_actions, count, decide, decide_ref
-from access.decisions import known as known_answer
+from access.decisions import (
+    Decision,
+    allowed_actions,
+    count,
+    decide,
+    decide_ref,
+    known_many,
+)
 from access.errors import Invalid
 from access.targets import TargetBuilder
 from authz.engine import PolicySet, asking, evaluations
@@ -76,9 +82,7 @@ class Call:
 
     def mark(self, actors: Iterable[str]) -> None:
         """Record the actors as active (written in the background: ops/activity.py)."""
-        flush = SETTINGS["flush"]
-        for actor in actors:
-            ACTIVITY.mark(actor, self.clock, flush)
+        ACTIVITY.mark_all(actors, self.clock, SETTINGS["flush"])
 
 
 # ---------------------------------------------------------------- parse: freshness
@@ -263,26 +267,6 @@ def checked_context(check: dict, call: Call, field: str = "context") -> dict:
     return check["context"]
 
 
-def _quick(check: Any, version: str) -> tuple | None:
-    """(actor, (version, action, org, type, id)) of a check shaped exactly ``{"actor":
-    {"id"}, "action", "resource": {"type", "id"[, "org"]}}`` (org None when not named),
-    unchecked: only a key to look a known answer up with (a known answer's strings were
-    checked when it was decided), else None."""
-    if type(check) is dict and len(check) == 3:
-        actor, resource = check.get("actor"), check.get("resource")
-        if type(actor) is dict and type(resource) is dict and len(actor) == 1:
-            size = len(resource)
-            if size == 2 or (size == 3 and "org" in resource):
-                return actor.get("id"), (
-                    version,
-                    check.get("action"),
-                    resource.get("org"),
-                    resource.get("type"),
-                    resource.get("id"),
-                )
-    return None
-
-
 # ---------------------------------------------------------------- decide
 def _within_budget() -> None:
     """A 422 naming the limit once the request has run more than its budget of Polar
@@ -437,24 +421,39 @@ def batch(body: dict, call: Call) -> str:
 
 
 def _known(checks: list, call: Call) -> list | None:
-    """Each check as ((actor, key), known answer) when a worker's known answer fits its
-    quick key, else as (loaded check, None); None when one is not in the canonical form.
-    Nothing is decided before every check is known to be valid."""
+    """Each check as (actor, action, known answer) when a worker's known answer fits its
+    quick key, else as (loaded check, None, None); None when one is not in the canonical
+    form. Nothing is decided before every check is known to be valid.
+
+    The quick key of a check shaped exactly ``{"actor": {"id"}, "action", "resource":
+    {"type", "id"[, "org"]}}`` is (version, action, org or None, type, id), its values
+    unchecked: only a key to look a known answer up with (a known answer's strings were
+    checked when it was decided; an unhashable one is no key)."""
     facts, version, builder = call.builder.facts, call.snapshot.version, call.builder
-    known = []
+    answer, scoped = facts.answer, builder.scope is not None
+    known: list = []
+    add = known.append
     for index, check in enumerate(checks):
-        quick: Any = _quick(check, version)
-        found = None
-        if quick is not None:
-            found = facts.answer(*quick)
-            if found is not None and builder.outside(found[2]):
-                found = None  # another org's answer: the key's scope decides it below
-        if found is None:
-            quick = _check(check, 3)
-            if quick is None:
-                return None
-            checked_context(quick, call, f"checks.{index}.context")
-        known.append((quick, found))
+        if type(check) is dict and len(check) == 3:
+            actor, resource = check.get("actor"), check.get("resource")
+            if type(actor) is dict and type(resource) is dict and len(actor) == 1:
+                size = len(resource)
+                try:
+                    if size == 2 or (size == 3 and "org" in resource):
+                        org, kind, rid = resource.get("org"), resource["type"], resource["id"]
+                        actor, action = actor["id"], check["action"]
+                        found = answer(actor, (version, action, org, kind, rid))
+                        # another org's answer: the key's scope decides it below
+                        if found is not None and not (scoped and builder.outside(found[2])):
+                            add((actor, action, found))
+                            continue
+                except (KeyError, TypeError):  # not the canonical form, or unhashable
+                    pass
+        loaded = _check(check, 3)
+        if loaded is None:
+            return None
+        checked_context(loaded, call, f"checks.{index}.context")
+        add((loaded, None, None))
     return known
 
 
@@ -463,38 +462,47 @@ def _batch(checks: list, call: Call) -> str | None:
     if valid is None:
         return None
     tally: dict = {}
-    decided, actors, version = [], set(), call.snapshot.version
+    decided: list[Decision] = []
+    plain, version = True, call.snapshot.version  # plain: each answer is _OPEN + id + tail
     with decisionlog.request():  # the batch's decisions: one queued log item, one time
-        for index, (quick, found) in enumerate(valid):
-            if found is not None:  # (actor, key), and what was decided then
-                actors.add(quick[0])
-                decided.append((known_answer(version, quick[0], quick[1][1], found, tally), False))
-                continue  # a known answer asks no policy query: within the budget as it was
-            actors.add(quick["actor"]["id"])  # a loaded check
-            decided.append(
-                (answer(quick, call, tally, f"checks.{index}.resource"), quick["explain"])
-            )
+        start = 0  # the known answers from here are made together (known_many), in order
+        for index, (check, _, found) in enumerate(valid):
+            if found is not None:
+                continue
+            if start < index:
+                decided += known_many(version, valid[start:index], tally)
+            start = index + 1
+            decision = answer(check, call, tally, f"checks.{index}.resource")
+            decided.append(decision)
+            plain = plain and not check["explain"] and decision.policy_version == version
             _within_budget()
+        if start < len(valid):  # a known answer asks no policy query: within the budget
+            decided += known_many(version, valid[start:] if start else valid, tally)
     # After deciding: a replica behind the cache lowers the position at the batch's first read.
     facts = call.builder.facts
     position = token(facts.position)
     count(tally)
     counted(facts)
-    call.mark(actors)
-    return (
-        f'{{"results":[{_results(decided, version, position)}],"consistency_token":"{position}"}}'
-    )
+    call.mark({c["actor"]["id"] if f is None else c for c, _, f in valid})
+    tail = _tail(version, position)
+    if plain:  # every answer the same but for allowed and its id: joined, not formatted
+        results = (tail + ",").join([_OPEN[d.allowed] + d.decision_id for d in decided]) + tail
+    else:
+        results = _results(decided, valid, tail, version, position)
+    return f'{{"results":[{results}],"consistency_token":"{position}"}}'
 
 
-def _results(decided: list, version: str, position: str) -> str:
+def _results(decided: list, valid: list, tail: str, version: str, position: str) -> str:
     """The batch's answers, comma-joined: ``_answer_text`` of each, with what they share
     (the policy version, the token) written once."""
-    tail = _tail(version, position)
     return ",".join(
         _answer_text(
-            decision, explain, position, tail if decision.policy_version == version else None
+            decision,
+            found is None and check["explain"],
+            position,
+            tail if decision.policy_version == version else None,
         )
-        for decision, explain in decided
+        for decision, (check, _, found) in zip(decided, valid, strict=True)
     )
 
 

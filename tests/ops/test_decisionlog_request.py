@@ -46,6 +46,7 @@ def dropped_total() -> float:
 def test_a_request_s_lines_are_the_lines_of_its_decisions_alone(extra):
     when = time.time()
     lines = decisionlines.Lines(extra, when)
+    records, made_each = [], []
     for allowed in (True, False, None):
         for reason in ("ok", None, 'é"\n\t\u2603'):
             for requested in (None, {"type": "X", "id": "y", "n": 1.5, "o": object()}):
@@ -61,6 +62,11 @@ def test_a_request_s_lines_are_the_lines_of_its_decisions_alone(extra):
                         made = decisionlines.line(*record, asked, extra, when)
                         assert lines.line(*record, asked) == made
                         assert ('"context":' in made) == bool(asked)
+                        records.append((*record, asked))
+                        made_each.append(made)
+    # a request's many at once: the same lines, with fragments kept or not
+    assert lines.lines(records) == made_each
+    assert decisionlines.Lines(extra, when).lines(records) == made_each
 
 
 def test_a_repeated_question_s_text_is_kept_by_what_makes_it_and_bounded(monkeypatch):
