@@ -36,3 +36,49 @@ def test_an_edit_during_the_check_does_not_reach_the_snapshot(tmp_path, monkeypa
     live = staging.STAGED.live
     assert policy_version(live) == live.name  # the snapshot is what was checked
     PolicySet(live)  # and it loads
+
+
+def _counting(monkeypatch) -> list:
+    runs: list = []
+    checked = staging.check_tables
+
+    def counted(policy):
+        runs.append(policy.directory)
+        return checked(policy)
+
+    monkeypatch.setattr(staging, "check_tables", counted)
+    return runs
+
+
+def test_the_same_files_under_the_same_engine_run_their_tables_once(tmp_path, monkeypatch):
+    monkeypatch.setattr(staging, "STAGED", staging.Staged())
+    source, root = tmp_path / "policies", tmp_path / "snapshots"
+    shutil.copytree(POLICY_DIR, source)
+    runs = _counting(monkeypatch)
+    assert staging.stage(True, source, root)
+    assert staging.stage(True, source, root)  # a restart: the mark says they passed
+    assert len(runs) == 1
+    monkeypatch.setattr(staging, "ENGINE_KEY", "another engine")
+    assert staging.stage(True, source, root)  # another engine's answers may differ
+    assert len(runs) == 2
+    with open(source / "pix4d.polar", "a") as f:  # other files: a version of their own
+        f.write("\n# a comment\n")
+    assert staging.stage(False, source, root)
+    assert len(runs) == 3
+
+
+def test_a_policy_failing_its_tables_is_refused_at_every_stage(tmp_path, monkeypatch):
+    monkeypatch.setattr(staging, "STAGED", staging.Staged())
+    source, root = tmp_path / "policies", tmp_path / "snapshots"
+    shutil.copytree(POLICY_DIR, source)
+    assert staging.stage(True, source, root)
+    live = staging.STAGED.live
+    table = source / "up42.test.yaml"  # a setting the policy does not state: a failing table
+    text = table.read_text()
+    assert "invitation_lifetime_hours: 48" in text
+    table.write_text(text.replace("invitation_lifetime_hours: 48", "invitation_lifetime_hours: 49"))
+    runs = _counting(monkeypatch)
+    for _ in range(2):  # never marked: refused again, its tables run again
+        assert staging.stage(False, source, root) is False
+        assert staging.STAGED.live == live
+    assert len(runs) == 2
