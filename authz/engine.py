@@ -33,12 +33,10 @@ from authz.view import (
     ACTOR,
     CONTEXT_TYPES,
     MANAGEMENT_TYPES,
-    NO_CONTEXT,
     Actor,
     Level,
     PolarObject,
     RequestContext,
-    Requester,
     View,
     level,
     to_polar,
@@ -360,7 +358,7 @@ class StyleEngine:
 
     def _is_allowed(self, action: str, view: View, context: tuple = ()) -> bool:
         _spend()
-        actor = Requester(RequestContext(context)) if context else NO_CONTEXT
+        actor = Actor(RequestContext(context)) if context else ACTOR
         return self.oso.is_allowed(actor, action, to_polar(view, self.classes))
 
     def context_kinds(self) -> dict[str, str]:
@@ -431,7 +429,7 @@ class StyleEngine:
             _spend()
             texts = []
             read = self.context_of(view)
-            actor = Requester(RequestContext(read)) if read else NO_CONTEXT
+            actor = Actor(RequestContext(read)) if read else ACTOR
             for r in self.oso.query_rule("reason", actor, action, obj, Variable("text")):
                 text = r["bindings"]["text"]
                 if isinstance(text, str) and text not in texts:

@@ -132,7 +132,17 @@ class PolarObject:
 
 
 class Actor:
-    """The acting user as the policy sees it: only what it holds on the chain it is asked about."""
+    """The acting user as the policy sees it: only what it holds on the chain it is asked
+    about, and the request's context (``actor.context`` in a rule).
+
+    Registered as the policy's ``User``, and every actor the engine passes is of exactly this
+    class: Polar matches ``actor: User`` itself when the instance's class is the registered
+    one, and asks Python for a subclass, once for every rule it tries (107,136 of the 172,006
+    questions of the pix4d table, a third of its time, when the actor was a subclass).
+    """
+
+    def __init__(self, context: "RequestContext | None" = None) -> None:
+        self.context = context if context is not None else RequestContext()
 
     def roles_on(self, resource: PolarObject) -> tuple[str, ...]:
         """The roles the actor holds directly on ``resource`` (membership or grant)."""
@@ -147,9 +157,6 @@ class Actor:
         actor (held on it or on a resource it sits in)."""
         lvl = resource._level
         return [p for t, p in lvl.custom if t == lvl.type]
-
-
-ACTOR = Actor()
 
 
 def to_polar(view: View, classes: dict[str, type[PolarObject]]) -> PolarObject | None:
@@ -553,11 +560,4 @@ class RequestContext(PolarObject):
         return f"RequestContext({self._items})"
 
 
-class Requester(Actor):
-    """The acting user with the request's context (``actor.context`` in a rule)."""
-
-    def __init__(self, context: RequestContext) -> None:
-        self.context = context
-
-
-NO_CONTEXT = Requester(RequestContext())
+ACTOR = Actor()  # an actor without a request context
