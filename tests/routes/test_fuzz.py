@@ -7,7 +7,7 @@ bodies; on PostgreSQL when TEST_DATABASE_URL is set); the second, over the opera
 JSON body, draws from every code point, lone surrogates included (the codec
 ``unicode_escape`` encodes them; JSON carries them as ``\\ud800``). Half of the path
 parameters are ids of the demo data, so generated bodies and queries reach the organization,
-the resource and the user they name, not only a 404. Both runs take under 90 s together.
+the resource and the user they name, not only a 404. Both runs took 83 s and 30 s with the rest of the suite running beside them.
 """
 
 import contextlib
@@ -105,8 +105,9 @@ def live_server(folder: Path, backend: str):
 
 
 def schemathesis(base: str, tmp_path, *options, phases: str, seconds: int) -> None:
-    """One schemathesis run against the server at ``base``, stopped after ``seconds``; fails
-    on any failure or error."""
+    """One schemathesis run against the server at ``base``; fails on any failure or error.
+    ``seconds`` only guards against a hang (the examples per operation bound the work): a
+    run that takes longer fails, so it is set well above the run's time on a loaded machine."""
     config = tmp_path / "schemathesis.toml"
     config.write_text(CONFIG)
     command = [
@@ -165,7 +166,7 @@ def test_api_conforms_and_never_fails(tmp_path):
             "--exclude-path-regex",
             "^/scim/",
             phases="examples,coverage,fuzzing",
-            seconds=150,  # 132 operations (custom roles added 5): 44 s of coverage at load 3
+            seconds=300,  # 168 operations: 83 s for the whole test with the suite beside it
         )
 
 
@@ -184,5 +185,5 @@ def test_lone_surrogates_in_bodies_never_fail(tmp_path):
             "--exclude-path-regex",
             "^/(console|scim)/",
             phases="fuzzing",  # the coverage phase's boundary values do not depend on the codec
-            seconds=30,
+            seconds=120,  # 30.5 s with the suite beside it (over the old 30 s guard in CI)
         )
