@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from authz.engine import PolicyError, PolicySet, StyleEngine, asking, strip_comments
-from authz.lint import Statement, _about, _callers, _score, statements
+from authz.lint import Statement, _about, _callers, _Scorer, statements
 from authz.tables import (
     Cell,
     TableError,
@@ -337,7 +337,8 @@ def _noticed_by_cells(plan_: _Plan, mutant: Mutant, engine: StyleEngine, views: 
     about = reach(st, plan_.statements, plan_.types)
     callers = _callers(st, plan_.statements, plan_.types)
     relevant = [c for c in plan_.cells if not about or any(n.type in about for n in c.chain)]
-    relevant.sort(key=lambda c: (-_score(st, c, callers, c.expected), len(c.chain)))
+    score = _Scorer(st, callers)
+    relevant.sort(key=lambda c: (-score(c, c.expected), len(c.chain)))
     for cell in relevant:
         if _answer(engine, cell, views) != cell.expected:
             want = "allow" if cell.expected else "deny"
