@@ -79,7 +79,10 @@ def test_a_policy_that_does_not_parse_names_file_line_and_column(tmp_path):
 
 
 def test_policy_test_command_reports_failures_and_exit_code(tmp_path):
-    folder = copy_policies(tmp_path)
+    folder = tmp_path / "policies"  # the shared file and the style edited below
+    folder.mkdir()
+    for name in ("_shared.polar", "up42.polar", "up42.test.yaml"):
+        shutil.copy2(POLICY_DIR / name, folder / name)
     ok = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "app", "policy", "test", "--dir", str(folder)],
         capture_output=True,
@@ -87,7 +90,7 @@ def test_policy_test_command_reports_failures_and_exit_code(tmp_path):
         env=_env(tmp_path),
     )
     assert ok.returncode == 0, ok.stderr
-    assert "pix4d:" in ok.stdout and "FAIL" not in ok.stdout
+    assert "up42:" in ok.stdout and "FAIL" not in ok.stdout
 
     path = folder / "up42.polar"
     path.write_text(
