@@ -54,9 +54,70 @@ def bind_database(backend: str, tmp_path, pg_schema):
         models.create_tables()
         return url
     models.init_db(PG_URL, options=f"-c search_path={pg_schema}")
+    with db.connection_context():
+        fingerprint = db.execute_sql(FINGERPRINT).fetchone()[0]
+        fresh = _FRESH.get(pg_schema)
+        if fresh is not None and fresh[0] == fingerprint:
+            db.execute_sql(fresh[1])  # empty again, as the migrations left it
+            return PG_URL
     models.drop_tables()
     models.create_tables()
+    with db.connection_context():
+        _FRESH[pg_schema] = (db.execute_sql(FINGERPRINT).fetchone()[0], _restoring())
     return PG_URL
+
+
+# PostgreSQL: the migrations run once per worker's schema; between tests the schema is
+# emptied and given back the rows and sequence positions the migrations left (dropping and
+# migrating again took 0.5-0.65 s per test, emptying takes milliseconds). A test that
+# changes the schema itself (the migration tests drop tables) changes its fingerprint, and
+# the next test migrates afresh.
+_FRESH: dict = {}  # schema -> (fingerprint, the SQL that makes it as freshly migrated)
+FINGERPRINT = """
+SELECT md5(
+  coalesce((SELECT string_agg(c.relname || '.' || a.attname || ':'
+                              || format_type(a.atttypid, a.atttypmod), ','
+                              ORDER BY c.relname, a.attname)
+            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+            WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
+              AND a.attnum > 0 AND NOT a.attisdropped), '')
+  || '|' ||
+  coalesce((SELECT string_agg(c.relname || '.' || t.tgname, ',' ORDER BY c.relname, t.tgname)
+            FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+            WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal), ''))
+"""
+
+
+def _restoring() -> str:
+    """SQL that empties every table of the current schema, puts back the rows it holds now
+    and sets its sequences where they are now, with triggers off (no change counted)."""
+    cursor = db.cursor()
+    tables = [
+        r[0]
+        for r in db.execute_sql(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1"
+        ).fetchall()
+    ]
+    sql = ["SET session_replication_role = replica;"]
+    sql += [f'DELETE FROM "{t}";' for t in tables]
+    for t in tables:
+        rows = db.execute_sql(f'SELECT * FROM "{t}"')
+        names = ", ".join(f'"{c.name}"' for c in rows.description)
+        for row in rows.fetchall():
+            values = ", ".join(["%s"] * len(row))
+            sql.append(
+                cursor.mogrify(f'INSERT INTO "{t}" ({names}) VALUES ({values});', row).decode()
+            )
+    for name, last in db.execute_sql(
+        "SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = current_schema()"
+    ).fetchall():
+        sql.append(
+            f'ALTER SEQUENCE "{name}" RESTART;'
+            if last is None
+            else f"SELECT setval('\"{name}\"', {int(last)}, true);"
+        )
+    sql.append("SET session_replication_role = DEFAULT;")
+    return "\n".join(sql)
 
 
 @pytest.fixture(params=BACKENDS)
