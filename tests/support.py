@@ -1,9 +1,23 @@
 """Small helpers shared by test modules (no fixtures here: tests/conftest.py has those)."""
 
+import shutil
 import threading
 import time
+from pathlib import Path
 
+from authz.engine import POLICY_DIR
 from models import ApiKey, Membership, Organization, User, db
+
+
+def policy_folder(folder: Path, *styles: str) -> Path:
+    """``folder``, made: the shipped shared file and ``styles`` (each its policy and table).
+    Everything that loads a folder runs every style's tables (seconds for pix4d), so a test
+    about one style's change copies that style only."""
+    folder.mkdir(parents=True)
+    names = ["_shared.polar"] + [f"{s}{ext}" for s in styles for ext in (".polar", ".test.yaml")]
+    for name in names:
+        shutil.copy2(POLICY_DIR / name, folder / name)
+    return folder
 
 
 def org_with(org_id: str, style: str, members: dict) -> None:

@@ -6,24 +6,14 @@ third of a second), not the shipped four: staging runs every table of the folder
 shipped ones are seconds of Polar each time; what is tested here is the staging, not them.
 """
 
-import shutil
-
-from authz.engine import POLICY_DIR, PolicySet, policy_version
+from authz.engine import PolicySet, policy_version
 from ops import reload as staging
-
-
-def small_policy(tmp_path):
-    """A policy folder with the shared file and the ``todo`` style only."""
-    source = tmp_path / "policies"
-    source.mkdir()
-    for name in ("_shared.polar", "todo.polar", "todo.test.yaml"):
-        shutil.copy2(POLICY_DIR / name, source / name)
-    return source
+from tests.support import policy_folder
 
 
 def test_a_file_that_is_not_utf8_is_refused_and_the_live_one_stays(tmp_path, monkeypatch):
     monkeypatch.setattr(staging, "STAGED", staging.Staged())
-    source, root = small_policy(tmp_path), tmp_path / "snapshots"
+    source, root = policy_folder(tmp_path / "policies", "todo"), tmp_path / "snapshots"
     assert staging.stage(True, source, root)
     live = staging.STAGED.live
     with open(source / "todo.polar", "ab") as f:  # a Latin-1 comment: not UTF-8
@@ -35,7 +25,7 @@ def test_a_file_that_is_not_utf8_is_refused_and_the_live_one_stays(tmp_path, mon
 
 def test_an_edit_during_the_check_does_not_reach_the_snapshot(tmp_path, monkeypatch):
     monkeypatch.setattr(staging, "STAGED", staging.Staged())
-    source, root = small_policy(tmp_path), tmp_path / "snapshots"
+    source, root = policy_folder(tmp_path / "policies", "todo"), tmp_path / "snapshots"
     checked = staging.check_tables
 
     def edit_while_checking(policy):
@@ -64,7 +54,7 @@ def _counting(monkeypatch) -> list:
 
 def test_the_same_files_under_the_same_engine_run_their_tables_once(tmp_path, monkeypatch):
     monkeypatch.setattr(staging, "STAGED", staging.Staged())
-    source, root = small_policy(tmp_path), tmp_path / "snapshots"
+    source, root = policy_folder(tmp_path / "policies", "todo"), tmp_path / "snapshots"
     runs = _counting(monkeypatch)
     assert staging.stage(True, source, root)
     assert staging.stage(True, source, root)  # a restart: the mark says they passed
@@ -80,7 +70,7 @@ def test_the_same_files_under_the_same_engine_run_their_tables_once(tmp_path, mo
 
 def test_a_policy_failing_its_tables_is_refused_at_every_stage(tmp_path, monkeypatch):
     monkeypatch.setattr(staging, "STAGED", staging.Staged())
-    source, root = small_policy(tmp_path), tmp_path / "snapshots"
+    source, root = policy_folder(tmp_path / "policies", "todo"), tmp_path / "snapshots"
     assert staging.stage(True, source, root)
     live = staging.STAGED.live
     table = source / "todo.test.yaml"  # a setting the policy does not state: a failing table

@@ -4,14 +4,13 @@ is usable through the HTTP API alone (invite as it, accept, authorize), no row i
 hand. And when the rank line is left out, `policy check` says so, naming it."""
 
 import os
-import shutil
 import subprocess
 import sys
 
 from app import create_app
-from authz.engine import POLICY_DIR
 from models import ApiKey, db
 from tests.conftest import Api
+from tests.support import policy_folder
 
 # The README's steps, as written there.
 STEP_1_ROLES = 'roles = ["owner", "manager", "editor", "reader", "member", "billing_viewer"];'
@@ -33,16 +32,6 @@ EVERY_MEMBER = {
     "own_membership": ("remove",),
     "own_membership_last_of_role": ("remove",),
 }
-
-
-def pix4d_only(folder):
-    """``folder``: a copy of the shared file and the pix4d style, which the README's steps
-    edit (the other styles' tables and lint would add a minute to each ``policy`` command
-    and test nothing the steps touch)."""
-    folder.mkdir()
-    for name in ("_shared.polar", "pix4d.polar", "pix4d.test.yaml"):
-        shutil.copy2(POLICY_DIR / name, folder / name)
-    return folder
 
 
 def follow_the_readme(folder, rank: bool = True):
@@ -89,7 +78,7 @@ def flask(folder, tmp_path, *args):
 
 
 def test_new_role_is_usable_through_the_api_after_the_readme_steps(tmp_path, app):
-    folder = pix4d_only(tmp_path / "policies")
+    folder = policy_folder(tmp_path / "policies", "pix4d")  # the style the steps edit
     follow_the_readme(folder)
 
     # Step 4: the tables pass and the lint is clean (no database: once, on the SQLite run).
@@ -167,7 +156,7 @@ def test_new_role_is_usable_through_the_api_after_the_readme_steps(tmp_path, app
 
 
 def test_without_the_rank_line_policy_check_fails_naming_it(tmp_path):
-    folder = pix4d_only(tmp_path / "policies")
+    folder = policy_folder(tmp_path / "policies", "pix4d")  # the style the steps edit
     follow_the_readme(folder, rank=False)
     checked = flask(folder, tmp_path, "check")
     assert checked.returncode == 1, checked.stdout + checked.stderr

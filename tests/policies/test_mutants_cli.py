@@ -2,11 +2,9 @@
 style: clean as shipped; with the rows that notice a change cut from its table, the change
 survives, `policy check --mutants` exits 1 naming it and `--max-survivors 1` lets it pass."""
 
-import shutil
-
 import pytest
 
-from authz.engine import POLICY_DIR
+from tests.support import policy_folder
 
 # The commands read policy files only: one backend (the app fixture's CLI runner on SQLite);
 # on both, the file cost a minute more and tested nothing of PostgreSQL.
@@ -16,10 +14,7 @@ SURVIVOR = 'drop "change.from_role = "admin""'
 
 
 def todo_folder(tmp_path, cut: str | None = None):
-    folder = tmp_path / "p"
-    folder.mkdir()
-    for name in ("_shared.polar", "todo.polar", "todo.test.yaml"):
-        shutil.copy(POLICY_DIR / name, folder / name)
+    folder = policy_folder(tmp_path / "p", "todo")
     if cut:  # the resource and its expect entry (its line and the indented lines below)
         table = folder / "todo.test.yaml"
         out, skipping = [], False

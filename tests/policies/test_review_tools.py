@@ -15,18 +15,9 @@ from authz.engine import POLICY_DIR, PolicySet
 from authz.lint import check
 from authz.tables import custom_roles, load_table, table_path
 from models import db
+from tests.support import policy_folder
 
 POLICY = PolicySet(POLICY_DIR)
-
-
-def one_style(folder, style):
-    """``folder``: a policy folder of the shared file and ``style`` alone (its file and
-    table). The lint runs every style's table once per rule: a mistake in one style is
-    caught in that style, and the others would only add minutes."""
-    folder.mkdir()
-    for name in ("_shared.polar", f"{style}.polar", f"{style}.test.yaml"):
-        shutil.copy2(POLICY_DIR / name, folder / name)
-    return folder
 
 
 @pytest.mark.parametrize("style", POLICY.styles)
@@ -197,7 +188,7 @@ def test_diff_command_gates_a_widening_change(app, demo, tmp_path):
 
 def test_lint_is_clean_on_the_shipped_policies_and_catches_mistakes(tmp_path):
     assert check(POLICY_DIR) == []
-    folder = one_style(tmp_path / "p", "respondio")
+    folder = policy_folder(tmp_path / "p", "respondio")
     assert check(folder) == []
     polar = folder / "respondio.polar"
     text = polar.read_text()
@@ -230,7 +221,7 @@ def test_lint_is_clean_on_the_shipped_policies_and_catches_mistakes(tmp_path):
 def test_lint_names_a_rule_no_cell_exercises(tmp_path):
     """A rule the tables would not notice losing: an Organization Admin may view a Space
     (which it already may, as a member of every space)."""
-    folder = one_style(tmp_path / "p", "respondio")
+    folder = policy_folder(tmp_path / "p", "respondio")
     polar = folder / "respondio.polar"
     anchor = '  "use" if "member";\n'
     text = polar.read_text()

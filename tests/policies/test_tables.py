@@ -10,6 +10,7 @@ import pytest
 
 from authz.engine import POLICY_DIR, PolicyError, PolicySet
 from authz.tables import TableError, load_table, run_table, table_path
+from tests.support import policy_folder
 
 POLICY = PolicySet(POLICY_DIR)
 
@@ -79,10 +80,7 @@ def test_a_policy_that_does_not_parse_names_file_line_and_column(tmp_path):
 
 
 def test_policy_test_command_reports_failures_and_exit_code(tmp_path):
-    folder = tmp_path / "policies"  # the shared file and the style edited below
-    folder.mkdir()
-    for name in ("_shared.polar", "up42.polar", "up42.test.yaml"):
-        shutil.copy2(POLICY_DIR / name, folder / name)
+    folder = policy_folder(tmp_path / "policies", "up42")  # the style edited below
     ok = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "app", "policy", "test", "--dir", str(folder)],
         capture_output=True,
