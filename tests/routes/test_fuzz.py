@@ -134,7 +134,7 @@ def schemathesis(base: str, tmp_path, *options, phases: str, seconds: int) -> No
         "--workers",
         "1",
         "--request-timeout",
-        "10",
+        "60",  # a cold pix4d matrix took over 10 s with the suite beside it (2.5 s idle)
         "--continue-on-failure",
         "--no-color",
         "--report",
