@@ -151,7 +151,7 @@ def app(backend, tmp_path, pg_schema, clock):
     yield application
     if not db.is_closed():
         db.close()
-    if hasattr(db.obj, "close_all"):  # pooled PostgreSQL: let the next test drop the tables
+    if hasattr(db.obj, "close_all"):  # pooled PostgreSQL: let the next test empty the tables
         db.obj.close_all()
 
 
