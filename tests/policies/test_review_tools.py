@@ -189,7 +189,6 @@ def test_diff_command_gates_a_widening_change(app, demo, tmp_path):
 def test_lint_is_clean_on_the_shipped_policies_and_catches_mistakes(tmp_path):
     assert check(POLICY_DIR) == []
     folder = policy_folder(tmp_path / "p", "respondio")
-    assert check(folder) == []
     polar = folder / "respondio.polar"
     text = polar.read_text()
     text = text.replace(
