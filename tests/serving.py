@@ -25,16 +25,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def output(command: list, env) -> str:
+    """Run ``command`` in the project's folder with ``env``; its standard output (it must
+    succeed)."""
+    run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    return run.stdout.strip()
+
+
 def flask(*args, env):
     """Run a ``flask --app app`` command; its standard output."""
-    return subprocess.run(
-        [str(BIN / "flask"), "--app", "app", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    return output([str(BIN / "flask"), "--app", "app", *args], env)
 
 
 def start_gunicorn(folder: Path, **env_extra):
@@ -63,14 +63,7 @@ print(result.stdout.strip())
 
 def prepare(env) -> str:
     """A fresh database at ``env``'s DATABASE_URL with the demo data; a new API key."""
-    return subprocess.run(
-        [sys.executable, "-c", PREPARE],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    return output([sys.executable, "-c", PREPARE], env)
 
 
 def gunicorn_env(folder: Path, **env_extra) -> dict:
