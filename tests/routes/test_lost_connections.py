@@ -41,8 +41,8 @@ def send(client, headers: dict, i: int):
     return client.post(INVITE, json=body, headers={**headers, "Idempotency-Key": f"lost-{i}"})
 
 
-def storm(app, name: str, send, count: int) -> dict[int, list]:
-    """``send(client, i)`` for i in range(count), from three threads, while a connection of
+def storm(clients: list, name: str, send, count: int) -> dict[int, list]:
+    """``send(client, i)`` for i in range(count), from a thread per client, while a connection of
     the test's own terminates the app's connections every 40 to 120 ms: {i: [status,
     Retry-After, content type]} (status 500 for an exception out of the app, which gunicorn
     would answer with its own 500 page). Asserts each is a 2xx, 3xx, 4xx or a 503 problem
@@ -72,8 +72,7 @@ def storm(app, name: str, send, count: int) -> dict[int, list]:
     pending = list(range(count))
     lock = threading.Lock()
 
-    def write() -> None:
-        client = app.test_client()
+    def write(client) -> None:
         while time.monotonic() < deadline:
             with lock:
                 if not pending:
@@ -92,7 +91,7 @@ def storm(app, name: str, send, count: int) -> dict[int, list]:
 
     killer = threading.Thread(target=terminate, daemon=True)
     killer.start()
-    writers = [threading.Thread(target=write) for _ in range(3)]
+    writers = [threading.Thread(target=write, args=(client,)) for client in clients]
     for t in writers:
         t.start()
     for t in writers:
@@ -115,7 +114,8 @@ def storm(app, name: str, send, count: int) -> dict[int, list]:
 
 def test_terminated_connections_during_keyed_writes_are_503_and_retries_complete_once(keyed):
     app, headers, name = keyed
-    answers = storm(app, name, lambda client, i: send(client, headers, i), KEYS)
+    clients = [app.test_client() for _ in range(3)]
+    answers = storm(clients, name, lambda client, i: send(client, headers, i), KEYS)
 
     # Every key retried (no terminations now) until it completes: exactly once each.
     client = app.test_client()
@@ -146,23 +146,19 @@ def test_terminated_connections_during_writes_without_a_key_and_console_forms_ar
         body = {"parent": {"type": "Folder", "id": "pix4d-survey"}}
         return client.put(f"{org}/resources/Dataset/lost-{i}", json=body, headers=headers)
 
-    storm(app, name, api_write, 60)
+    storm([app.test_client() for _ in range(3)], name, api_write, 60)
 
+    # Each writer's client logs in before the storm: a login is five requests in a row, and
+    # on a busy machine a termination round (every 40-120 ms) lands among them nearly always.
     key = headers["Authorization"].removeprefix("Bearer ")
     csrf: dict[int, str] = {}
+    clients = [app.test_client() for _ in range(3)]
+    for client in clients:
+        login(client, key)
+        csrf[id(client)] = set_actor(client, "pix4d-owner")
 
     def console_write(client, i):
-        if id(client) not in csrf:  # each writer's client logs in once (retrying a 503)
-            for _ in range(20):
-                try:
-                    login(client, key)
-                    csrf[id(client)] = set_actor(client, "pix4d-owner")
-                    break
-                except (AssertionError, ValueError):  # a 503 page: no form in it
-                    continue
-            else:
-                raise AssertionError("could not log in to the console")
         form = {"emails": f"console-{i}@x.example", "role": "reader", "csrf": csrf[id(client)]}
         return client.post("/console/orgs/org-pix4d/invite", data=form)
 
-    storm(app, name, console_write, 45)
+    storm(clients, name, console_write, 45)
