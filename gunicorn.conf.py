@@ -88,7 +88,6 @@ def post_worker_init(worker):
     from ops.reload import watch
 
     start_outbox_worker(worker.wsgi)
-    _leave_with_master(worker)
     watch(worker.wsgi.extensions["orgauthz.policy"], Path(_config.load(_INSTANCE)["SNAPSHOT_DIR"]))
     gc.freeze()
 
@@ -96,10 +95,17 @@ def post_worker_init(worker):
 MASTER_POLL_SECONDS = 0.1  # how often a worker checks that its master is alive
 
 
+def post_fork(server, worker):
+    """In each worker, right after the fork, before it loads the app: ``_leave_with_master``
+    (a worker still loading holds the listening sockets too, for the seconds a boot takes)."""
+    _leave_with_master(worker)
+
+
 def _leave_with_master(worker):
     """A worker whose master died (``kill -9``, the OOM killer) closes its listening sockets
     within ``MASTER_POLL_SECONDS``, finishes the requests it holds and exits, so a master
-    started right after binds the port at once.
+    started right after binds the port at once. One still loading the app holds no request:
+    it exits at once.
 
     gunicorn's own check (``os.getppid()``, once a second in the worker's loop) kept the
     listening socket open until every request in progress had finished, up to
@@ -115,6 +121,9 @@ def _leave_with_master(worker):
     def watch():
         while os.getppid() == master:
             time.sleep(MASTER_POLL_SECONDS)
+        if not worker.booted:  # loading the app: it has accepted nothing, so it leaves now
+            worker.log.warning("master %s is gone while this worker boots: exiting", master)
+            os._exit(0)
         worker.log.warning("master %s is gone: closing the listening sockets", master)
         queue = getattr(worker, "method_queue", None)  # gthread: runs it on the main loop
         if queue is not None:
@@ -126,10 +135,16 @@ def _leave_with_master(worker):
 
 
 def _stop_listening(worker):
-    """On the worker's main loop: stop accepting, close the listeners, then shut down
-    gracefully (the requests in progress finish)."""
+    """On the worker's main loop: stop accepting and shut down gracefully (the requests in
+    progress finish); the listeners are closed on the loop's next turn. Not now: the turn
+    that runs this may still hold a listener's accept event, which on a closed listener
+    raised and killed the worker with its requests."""
     worker.alive = False
     worker.set_accept_enabled(False)
+    worker.method_queue.defer(_close_listeners, worker)
+
+
+def _close_listeners(worker):
     for listener in worker.sockets:
         listener.close()
 

@@ -1,5 +1,6 @@
 """A gunicorn master killed with SIGKILL (the OOM killer, kill -9) can be replaced at once on
-the same port, even while its orphaned workers still hold requests in progress.
+the same port, even while its orphaned workers still hold requests in progress or are still
+loading the app.
 
 Before the fix an orphaned worker kept the listening socket until every request it held
 had finished (up to ``graceful_timeout``, 30 s), and a master started in that window failed
@@ -11,7 +12,16 @@ import socket
 import time
 from pathlib import Path
 
-from tests.serving import answers, gunicorn_env, spawn_gunicorn, start_gunicorn, stop, workers_of
+from tests.serving import (
+    answers,
+    free_port,
+    gunicorn_env,
+    prepare,
+    spawn_gunicorn,
+    start_gunicorn,
+    stop,
+    workers_of,
+)
 from tests.support import poll, wait_until
 
 
@@ -61,5 +71,31 @@ def test_a_new_master_binds_at_once_after_the_old_one_is_killed(tmp_path):
             stop(new)
         poll(lambda: not any(running(pid) for pid in workers), timeout=40, every=0.1)
         for pid in workers:  # our own orphans, should they outlive the deadline
+            if running(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_a_new_master_binds_at_once_when_the_old_one_is_killed_while_its_workers_boot(tmp_path):
+    """Workers still loading the app hold the listening socket too (forked with it): killed
+    then, they exit at once, not once booted (seconds later on a busy machine)."""
+    env = gunicorn_env(tmp_path)
+    prepare(env)
+    port = free_port()
+    proc = spawn_gunicorn(tmp_path, port, env)
+    log = tmp_path / "gunicorn.log"
+    wait_until(lambda: log.read_text().count("Booting worker") == 2, timeout=60, every=0.005)
+    workers = workers_of(proc.pid)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    new = spawn_gunicorn(tmp_path, port, env, log_name="restart.log")
+    restart_log = tmp_path / "restart.log"
+    try:
+        wait_until(lambda: "Listening at" in restart_log.read_text(), timeout=60, every=0.05)
+        assert "Connection in use" not in restart_log.read_text()  # bound at the first try
+        assert "while this worker boots: exiting" in log.read_text()
+    finally:
+        stop(new)
+        poll(lambda: not any(running(pid) for pid in workers), timeout=40, every=0.1)
+        for pid in workers:
             if running(pid):
                 os.kill(pid, signal.SIGKILL)
