@@ -137,7 +137,10 @@ resource Organization {
   "resume_license" if "owner";
 }
 
-has_role(actor: User, role: String, org: Organization) if role in actor.roles_on(org);
+# The roles the service stores for a user on a resource: a membership's on the organization,
+# a grant's on a resource below it. One rule for every resource type of this policy (one per
+# type gave the same answers, with more for Polar to try on every question).
+has_role(actor: User, role: String, resource: Resource) if role in actor.roles_on(resource);
 
 # ---------------------------------------------------------------- cloud resources
 # [P1] "Resource: A dataset, site, or folder in PIX4Dcloud." Roles apply to the whole
@@ -218,10 +221,6 @@ resource Dataset {
   "upload" if "editor";
 }
 
-has_role(actor: User, role: String, folder: Folder) if role in actor.roles_on(folder);
-has_role(actor: User, role: String, site: Site) if role in actor.roles_on(site);
-has_role(actor: User, role: String, dataset: Dataset) if role in actor.roles_on(dataset);
-
 has_relation(org: Organization, "organization", folder: Folder) if org = folder.organization;
 has_relation(org: Organization, "organization", site: Site) if org = site.organization;
 has_relation(org: Organization, "organization", dataset: Dataset) if org = dataset.organization;
@@ -246,7 +245,6 @@ resource License {
   # "use": by the has_permission rules below (it depends on the kind and the org role).
 }
 
-has_role(actor: User, role: String, license: License) if role in actor.roles_on(license);
 has_relation(org: Organization, "organization", license: License) if org = license.organization;
 
 # [P1] Reader: "Cannot use desktop licenses." [P0] Reader: "can only access cloud licenses."

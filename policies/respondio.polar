@@ -144,7 +144,10 @@ resource Organization {
   "close" if "org_admin";
 }
 
-has_role(actor: User, role: String, org: Organization) if role in actor.roles_on(org);
+# The roles the service stores for a user on a resource: a membership's on the organization,
+# a grant's on a resource below it. One rule for every resource type of this policy (one per
+# type gave the same answers, with more for Polar to try on every question).
+has_role(actor: User, role: String, resource: Resource) if role in actor.roles_on(resource);
 
 # ---------------------------------------------------------------- spaces
 # A Space is a workspace users are assigned to; an assignment is a grant of "member" on it.
@@ -175,7 +178,6 @@ resource Space {
   "view" if "billing_admin" on "organization";
 }
 
-has_role(actor: User, role: String, space: Space) if role in actor.roles_on(space);
 has_relation(org: Organization, "organization", space: Space) if org = space.organization;
 
 # ---------------------------------------------------------------- management
