@@ -69,8 +69,9 @@ axe:
 # The suite runs on every core (pytest-xdist): each worker has its own SQLite files and its own
 # PostgreSQL schema (tests/conftest.py), and a test file stays on one worker. TEST_JOBS=0 runs
 # it in one process. Three workers on two cores: much of the suite waits (gunicorn nodes,
-# PostgreSQL, deadlines). With both databases, three workers took 18 min 44 s on a 2-core
-# machine (2,293 tests; .ci/run in all 20 min 50 s, the environment built from scratch).
+# PostgreSQL, deadlines). With both databases, three workers took 10.5 to 12 minutes on one
+# 2-core machine (2,294 tests; .ci/run in all 12 to 13.5 minutes, the environment built from
+# scratch) and 19 to 22 minutes on a slower one.
 TEST_JOBS ?= 3
 test: setup-dev axe
 	$(BIN)/mypy

@@ -20,6 +20,7 @@ from tests.support import demo_app_on_postgres
 pytestmark = pytest.mark.skipif(not PG_URL, reason="terminates PostgreSQL connections")
 
 INVITE = "/v1/orgs/org-pix4d/invitations"
+WRITERS = 3  # threads writing at once, a test client each
 KEYS = 90  # keyed writes under terminations (bounded in count...)
 SECONDS = 40  # ...and in time
 
@@ -34,6 +35,11 @@ def keyed(pg_schema, tmp_path):
     yield app, {"Authorization": f"Bearer {key}", "X-Actor-Id": "pix4d-owner"}, name
     if hasattr(db.obj, "close_all"):
         db.obj.close_all()
+
+
+def writer_clients(app) -> list:
+    """A test client per writer thread."""
+    return [app.test_client() for _ in range(WRITERS)]
 
 
 def send(client, headers: dict, i: int):
@@ -114,8 +120,7 @@ def storm(clients: list, name: str, send, count: int) -> dict[int, list]:
 
 def test_terminated_connections_during_keyed_writes_are_503_and_retries_complete_once(keyed):
     app, headers, name = keyed
-    clients = [app.test_client() for _ in range(3)]
-    answers = storm(clients, name, lambda client, i: send(client, headers, i), KEYS)
+    answers = storm(writer_clients(app), name, lambda client, i: send(client, headers, i), KEYS)
 
     # Every key retried (no terminations now) until it completes: exactly once each.
     client = app.test_client()
@@ -146,7 +151,7 @@ def test_terminated_connections_during_writes_without_a_key_and_console_forms_ar
         body = {"parent": {"type": "Folder", "id": "pix4d-survey"}}
         return client.put(f"{org}/resources/Dataset/lost-{i}", json=body, headers=headers)
 
-    storm([app.test_client() for _ in range(3)], name, api_write, 60)
+    storm(writer_clients(app), name, api_write, 60)
 
     # Each writer's client logs in before the storm: a login is five requests in a row, and
     # on a busy machine a termination round (every 40-120 ms) lands among them nearly always.
@@ -155,8 +160,8 @@ def test_terminated_connections_during_writes_without_a_key_and_console_forms_ar
     db.obj.close_all()
     key = headers["Authorization"].removeprefix("Bearer ")
     csrf: dict[int, str] = {}
-    clients = [app.test_client() for _ in range(3)]
-    for client in clients:
+    writers = writer_clients(app)
+    for client in writers:
         login(client, key)
         csrf[id(client)] = set_actor(client, "pix4d-owner")
 
@@ -164,4 +169,4 @@ def test_terminated_connections_during_writes_without_a_key_and_console_forms_ar
         form = {"emails": f"console-{i}@x.example", "role": "reader", "csrf": csrf[id(client)]}
         return client.post("/console/orgs/org-pix4d/invite", data=form)
 
-    storm(clients, name, console_write, 45)
+    storm(writers, name, console_write, 45)

@@ -33,6 +33,15 @@ def running(pid: int) -> bool:
     return state != "Z"
 
 
+def reap(workers: set) -> None:
+    """Wait for the old master's orphaned ``workers`` to exit; kill those that outlive the
+    deadline (our own orphans)."""
+    poll(lambda: not any(running(pid) for pid in workers), timeout=40, every=0.1)
+    for pid in workers:
+        if running(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
 def test_a_new_master_binds_at_once_after_the_old_one_is_killed(tmp_path):
     proc, port, key = start_gunicorn(tmp_path)
     workers = workers_of(proc.pid)
@@ -69,10 +78,7 @@ def test_a_new_master_binds_at_once_after_the_old_one_is_killed(tmp_path):
             s.close()
         if new is not None:
             stop(new)
-        poll(lambda: not any(running(pid) for pid in workers), timeout=40, every=0.1)
-        for pid in workers:  # our own orphans, should they outlive the deadline
-            if running(pid):
-                os.kill(pid, signal.SIGKILL)
+        reap(workers)
 
 
 def test_a_new_master_binds_at_once_when_the_old_one_is_killed_while_its_workers_boot(tmp_path):
@@ -95,7 +101,4 @@ def test_a_new_master_binds_at_once_when_the_old_one_is_killed_while_its_workers
         assert "while this worker boots: exiting" in log.read_text()
     finally:
         stop(new)
-        poll(lambda: not any(running(pid) for pid in workers), timeout=40, every=0.1)
-        for pid in workers:
-            if running(pid):
-                os.kill(pid, signal.SIGKILL)
+        reap(workers)
