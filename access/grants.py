@@ -30,7 +30,7 @@ from access.shapes import iso
 from access.targets import TargetBuilder
 from access.uow import UnitOfWork
 from authz.view import OrgRef
-from models import Grant, Membership, Resource, User, create_later, write_later
+from models import Grant, Membership, Resource, User, create_later
 from models.members import member_and_grant
 
 
@@ -169,8 +169,7 @@ def _write_grant(
         if existing.expires_at is not None:
             before["expires_at"] = iso(existing.expires_at)
         existing.role, existing.expires_at = role, expires_at
-        changed = Grant.update(role=role, expires_at=expires_at).where(Grant.id == existing.id)
-        write_later(changed)  # the row read under the organization's lock: one row
+        Grant.change(existing.id, role, expires_at)
         uow.audit(org.id, "grant.update", audit_target, before, after, actor)
     return existing, False
 

@@ -4,9 +4,11 @@ the directory of users, and whether a resource id is registered (models/resource
 the resource queries of the resource core)."""
 
 import datetime
+import functools
 
 import peewee
 
+from models.base import Fixed
 from models.orgs import Invitation, Membership
 from models.paging import Page, keyset
 from models.resources import Grant, Resource
@@ -46,17 +48,21 @@ def drop_memberships(org_id: str, memberships: list) -> dict:
 def member_and_grant(org_id: str, user_id: str, resource_pk: int) -> tuple[bool, Grant | None]:
     """Whether ``user_id`` is a member of ``org_id``, and the grant they hold on the resource
     ``resource_pk`` (None: none), in one statement."""
-    on = (Grant.user == Membership.user) & (Grant.resource == resource_pk)
-    query = (
-        Membership.select(Membership.id, Grant)
-        .join(Grant, peewee.JOIN.LEFT_OUTER, on=on, attr="held")
-        .where((Membership.org == org_id) & (Membership.user == user_id))
-    )
-    row = query.first()
+    row = _MEMBER_AND_GRANT.first(org_id, user_id, resource_pk)
     if row is None:
         return False, None
     held = getattr(row, "held", None)
     return True, held if held is not None and held.id is not None else None
+
+
+def _member_and_grant(org_id: str, user_id: str, resource_pk: int) -> peewee.Query:
+    on = (Grant.user == Membership.user) & (Grant.resource == resource_pk)
+    return (
+        Membership.select(Membership.id, Grant)
+        .join(Grant, peewee.JOIN.LEFT_OUTER, on=on, attr="held")
+        .where((Membership.org == org_id) & (Membership.user == user_id))
+        .limit(1)
+    )
 
 
 def emails_taken(org_id: str, keys: list, now: datetime.datetime) -> dict[str, str]:
@@ -64,19 +70,35 @@ def emails_taken(org_id: str, keys: list, now: datetime.datetime) -> dict[str, s
     user is a member of ``org_id`` or that have a pending invitation there, in one statement
     (a member wins over an invitation)."""
     keys = sorted(set(keys))
-    members = (
-        User.select(User.email_key, peewee.Value("member").alias("why"))
-        .join(Membership)
-        .where((Membership.org == org_id) & User.email_key.in_(keys))
-    )
-    pending = Invitation.select(Invitation.email_key, peewee.Value("pending").alias("why")).where(
-        (Invitation.org == org_id) & Invitation.email_key.in_(keys) & Invitation._pending(now)
-    )
     found: dict[str, str] = {}
-    for key, why in (members | pending).tuples():  # UNION: each (key, why) once
+    for key, why in _taken(len(keys)).all(org_id, now, *keys):  # UNION: each (key, why) once
         if found.get(key) != "member":
             found[key] = why
     return found
+
+
+@functools.lru_cache(maxsize=64)  # one per batch size; prepared for the small ones
+def _taken(count: int) -> Fixed:
+    def build(org_id: str, now: datetime.datetime, *keys: str) -> peewee.Query:
+        members = (
+            User.select(User.email_key, peewee.Value("member").alias("why"))
+            .join(Membership)
+            .where((Membership.org == org_id) & User.email_key.in_(list(keys)))
+        )
+        pending = Invitation.select(
+            Invitation.email_key, peewee.Value("pending").alias("why")
+        ).where(
+            (Invitation.org == org_id)
+            & Invitation.email_key.in_(list(keys))
+            & Invitation._pending(now)
+        )
+        return (members | pending).tuples()
+
+    return Fixed(build, 2 + count, prepare=count <= 8)
+
+
+# Their SQL built once (models.base.Fixed).
+_MEMBER_AND_GRANT = Fixed(_member_and_grant)
 
 
 def user_orgs(user_id: str) -> set[str]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import peewee
 
-from models.base import BaseModel, JSONField, prepared, utcnow, write_later
+from models.base import BaseModel, Fixed, JSONField, db, utcnow
 from models.paging import Page, keyset
 from models.users import User
 
@@ -42,11 +42,7 @@ class Organization(BaseModel):
         owners demoting each other at once are serialised, and the second is refused. On
         SQLite the transaction's write lock (BEGIN IMMEDIATE) already serialises writers.
         """
-        query = cls.select().where(cls.id == org_id)
-        if not isinstance(cls._meta.database.obj, peewee.SqliteDatabase):
-            query = query.for_update()
-        with prepared():  # the first statement of every write
-            return query.first()
+        return _LOCK_ORG.first(org_id)  # the first statement of every write
 
     @classmethod
     def find(cls, org_id: str) -> "Organization | None":
@@ -111,14 +107,7 @@ class Membership(BaseModel):
     def find(cls, org_id: str, user_id: str, last_of_role: bool = False) -> "Membership | None":
         """The membership of ``user_id`` in ``org_id`` with its user, or None. ``last_of_role``:
         also ``is_last_of_role`` of its role, in the same statement (``.last_of_role``)."""
-        mine = (cls.org == org_id) & (cls.user == user_id)
-        columns: list = [cls, User]
-        if last_of_role:
-            m = cls.alias()
-            others = m.select(m.id).where(cls._holding_for_good(m, cls.org, cls.role, cls.user))
-            columns.append((~peewee.fn.EXISTS(others)).alias("last_of_role"))
-        with prepared():  # of fixed text (two forms)
-            return cls.select(*columns).join(User).where(mine).first()
+        return (_MEMBER_LAST if last_of_role else _MEMBER).first(org_id, user_id)
 
     @classmethod
     def holds(cls, user_id: str, org_id: str) -> bool:
@@ -179,7 +168,7 @@ class Membership(BaseModel):
     def set_role(cls, membership_id: int, role: str) -> None:
         """Give the membership ``membership_id`` the role ``role`` (with the unit's next round
         trip: its row was read under the organization's lock, so its count is known)."""
-        write_later(cls.update(role=role).where(cls.id == membership_id))
+        _SET_ROLE.later(role, membership_id)
 
     @classmethod
     def role_counts(cls, org_id: str, roles: set) -> dict[str, int]:
@@ -216,6 +205,35 @@ class Membership(BaseModel):
             (("user", "org"), True),  # one membership per user and org; the decision lookup
             (("org", "role"), False),  # "is this the last owner", members by role
         )
+
+
+def _lock_org(org_id: str) -> peewee.Query:
+    query = Organization.select().where(Organization.id == org_id).limit(1)
+    if not isinstance(db.obj, peewee.SqliteDatabase):  # its BEGIN IMMEDIATE locks already
+        query = query.for_update()
+    return query
+
+
+def _member(org_id: str, user_id: str, last_of_role: bool) -> peewee.Query:
+    m = Membership
+    columns: list = [m, User]
+    if last_of_role:
+        o = m.alias()
+        others = o.select(o.id).where(m._holding_for_good(o, m.org, m.role, m.user))
+        columns.append((~peewee.fn.EXISTS(others)).alias("last_of_role"))
+    mine = (m.org == org_id) & (m.user == user_id)
+    return m.select(*columns).join(User).where(mine).limit(1)
+
+
+def _set_role(role: str, membership_id: int) -> peewee.Query:
+    return Membership.update(role=role).where(Membership.id == membership_id)
+
+
+# The statements of every write, their SQL built once (models.base.Fixed).
+_LOCK_ORG = Fixed(_lock_org)
+_MEMBER = Fixed(lambda org_id, user_id: _member(org_id, user_id, False))
+_MEMBER_LAST = Fixed(lambda org_id, user_id: _member(org_id, user_id, True))
+_SET_ROLE = Fixed(_set_role)
 
 
 class Invitation(BaseModel):

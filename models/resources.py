@@ -1,12 +1,13 @@
 """Resources registered by callers, and grants of a role on one of them to one user."""
 
+import datetime
 import json
 from collections.abc import Callable
 from typing import Any
 
 import peewee
 
-from models.base import BaseModel, JSONField, db, utcnow
+from models.base import BaseModel, Fixed, JSONField, db, utcnow
 from models.orgs import Organization
 from models.paging import Page, keyset
 from models.users import User
@@ -244,6 +245,12 @@ class Grant(BaseModel):
         )
 
     @classmethod
+    def change(cls, grant_id: int, role: str, expires_at: datetime.datetime | None) -> None:
+        """Give the grant ``grant_id`` ``role`` until ``expires_at``, with the unit's next
+        round trip (its row was read under the organization's lock: one row)."""
+        _CHANGE_GRANT.later(role, expires_at, grant_id)
+
+    @classmethod
     def held(cls, user_id: str, resource_pk: int) -> "Grant | None":
         """The user's grant on the resource, or None."""
         return cls.get_or_none((cls.user == user_id) & (cls.resource == resource_pk))
@@ -266,3 +273,10 @@ class Grant(BaseModel):
             for g in rows:
                 found.setdefault(g.resource_id, []).append(g)
         return found
+
+
+def _change_grant(role: str, expires_at: Any, grant_id: int) -> peewee.Query:
+    return Grant.update(role=role, expires_at=expires_at).where(Grant.id == grant_id)
+
+
+_CHANGE_GRANT = Fixed(_change_grant)  # its SQL built once (models.base.Fixed)

@@ -4,7 +4,7 @@ from collections.abc import Iterable
 
 import peewee
 
-from models.base import BaseModel, prepared, utcnow
+from models.base import BaseModel, Fixed, db, utcnow
 
 
 class User(BaseModel):
@@ -32,16 +32,12 @@ class User(BaseModel):
         no concurrent creation by the same user can change before commit. On SQLite the
         transaction's write lock (BEGIN IMMEDIATE) already serialises writers.
         """
-        query = cls.select().where(cls.id == user_id)
-        if not isinstance(cls._meta.database.obj, peewee.SqliteDatabase):
-            query = query.for_update()
-        with prepared():
-            return query.first()
+        return _LOCK_USER.first(user_id)
 
     @classmethod
     def find(cls, user_id: str) -> "User | None":
         """The user ``user_id``, or None."""
-        return cls.get_or_none(cls.id == user_id)
+        return _BY_ID.first(user_id)
 
     @classmethod
     def by_email_key(cls, email_key: str) -> "User | None":
@@ -98,3 +94,15 @@ class UserEmail(BaseModel):
     def of(cls, user_id: str) -> set:
         """Every address recorded for the user."""
         return {r.email_key for r in cls.select(cls.email_key).where(cls.user_id == user_id)}
+
+
+def _lock_user(user_id: str) -> peewee.Query:
+    query = User.select().where(User.id == user_id).limit(1)
+    if not isinstance(db.obj, peewee.SqliteDatabase):  # its BEGIN IMMEDIATE locks already
+        query = query.for_update()
+    return query
+
+
+# Their SQL built once (models.base.Fixed).
+_LOCK_USER = Fixed(_lock_user)
+_BY_ID = Fixed(lambda user_id: User.select().where(User.id == user_id).limit(1))
