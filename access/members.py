@@ -88,14 +88,22 @@ def _membership(org_id: str, user_id: str, last_of_role: bool = False) -> Member
 
 
 def change_plan(
-    ctx: Context, targets: TargetBuilder, org: OrgRef, actor: str, user_id: str, role: str
+    ctx: Context,
+    targets: TargetBuilder,
+    org: OrgRef,
+    actor: str,
+    user_id: str,
+    role: str,
+    membership: Membership | None = None,
 ) -> tuple[Membership, list[Question]]:
     """What giving ``user_id`` the role ``role`` asks the policy, on the facts read now:
     the member's current role, ``is_self``, ``last_of_role``. The write calls it under its
-    unit's locks, a preview of a RoleChange (access/previews.py) as is. Returns the
+    unit's locks with the membership read with them (``membership``, with its
+    ``last_of_role``), a preview of a RoleChange (access/previews.py) as is. Returns the
     membership and the questions. Raises Invalid (undeclared role), NotFound."""
     to_role = declared_role(engine_for(ctx, org), role, org=org)
-    membership = _membership(org.id, user_id, last_of_role=True)  # one read for both
+    if membership is None:  # one read for both
+        membership = _membership(org.id, user_id, last_of_role=True)
     from_role = membership.role
     if from_role == to_role:  # nothing to change; still only for those who see members
         what = f"view the members of {org.id}"
@@ -115,8 +123,10 @@ def change_role(ctx: Context, actor: str, org_id: str, user_id: str, role: str) 
     """Give a member another role (``change_role`` on a RoleChange, ``change_plan``).
     Returns the member. Raises Invalid (undeclared role), NotFound, Forbidden (the policy's
     reason)."""
-    with UnitOfWork(ctx, org_id) as uow:
-        membership, questions = change_plan(ctx, uow.targets, uow.org(), actor, user_id, role)
+    with UnitOfWork(ctx, org_id, member=user_id) as uow:  # the member read with the lock
+        membership, questions = change_plan(
+            ctx, uow.targets, uow.org(), actor, user_id, role, uow.member
+        )
         uow.ask(actor, questions)
         from_role, to_role = membership.role, role  # change_plan checked it is declared
         if from_role == to_role:

@@ -13,7 +13,10 @@ orders), and only then makes a fresh ``TargetBuilder``: every fact the policy is
 read after the locks, so a role lowered or a grant revoked while this unit waited is the
 role the policy sees. A rule that spans organizations (UP42's one account per user,
 respond.io's one organization per user) names the user in ``lock_users``: their row lock
-serialises every unit that could add them to an organization.
+serialises every unit that could add them to an organization. A unit may name the ``member``
+whose membership its write is about (a role change): that row is read with the organization's
+row in the lock's round trip, as a statement of its own after the lock's, so it too was read
+with the lock held (``Organization.lock_with_member``).
 
 ``require`` and ``denial`` are the only way a write asks the policy; they raise
 ``RuntimeError`` outside an entered unit (tests/routes/test_unit_of_work.py also checks that
@@ -38,7 +41,7 @@ from access.decisions import require
 from access.errors import Forbidden, NotFound
 from access.targets import TargetBuilder, org_of
 from authz.view import OrgRef, Target
-from models import Organization, User, db, transaction
+from models import Membership, Organization, User, db, transaction
 from models.facts import POSITION_SQL
 from models.generation import current as change_position
 from ops import tracing
@@ -63,11 +66,21 @@ class UnitOfWork:
     """One transaction with its locks taken first (see the module docstring)."""
 
     def __init__(
-        self, ctx: Context, org_id: str | None = None, lock_users: Iterable[str | None] = ()
+        self,
+        ctx: Context,
+        org_id: str | None = None,
+        lock_users: Iterable[str | None] = (),
+        member: str | None = None,
     ) -> None:
         self.ctx = ctx
         self.org_id = org_id
         self.lock_users = sorted({u for u in lock_users if u})
+        # ``member``: the membership of this user, read in the org lock's round trip
+        # (``Organization.lock_with_member``), is ``self.member`` (None: not a member).
+        if member is not None and (org_id is None or self.lock_users):
+            raise ValueError("a member is read with the org lock alone")
+        self.member_id = member
+        self.member: Membership | None = None
         self._targets: TargetBuilder | None = None
         self.org_row: Organization | None = None
         self._tx: AbstractContextManager[Any] | None = None
@@ -86,7 +99,11 @@ class UnitOfWork:
             tracing.leave(self._span, exc)
             raise
         try:
-            if self.org_id is not None:
+            if self.member_id is not None:
+                self.org_row, self.member = Organization.lock_with_member(
+                    self.org_id or "", self.member_id
+                )
+            elif self.org_id is not None:
                 self.org_row = Organization.lock(self.org_id)
             for user_id in self.lock_users:
                 User.lock(user_id)

@@ -74,3 +74,19 @@ def test_units_do_not_nest(ctx):
         with pytest.raises(RuntimeError):
             with UnitOfWork(ctx, "org-a"):
                 pass
+
+
+def test_a_member_is_read_with_the_org_lock(ctx):
+    org_with("org-a", "pix4d", {"boss": "owner", "ann": "reader"})
+    with UnitOfWork(ctx, "org-a", member="boss") as unit:
+        assert unit.org().id == "org-a"
+        assert (unit.member.user.id, unit.member.role) == ("boss", "owner")
+        assert unit.member.last_of_role  # the only owner
+    with UnitOfWork(ctx, "org-a", member="cat") as unit:
+        assert unit.member is None and unit.org().id == "org-a"
+    with UnitOfWork(ctx, "org-b", member="boss") as unit:
+        assert unit.member is None
+        with pytest.raises(NotFound):
+            unit.org()
+    with pytest.raises(ValueError):  # a user lock would come after the member read
+        UnitOfWork(ctx, "org-a", lock_users=["ann"], member="boss")

@@ -68,22 +68,27 @@ def test_a_role_change_reads_what_it_decides_on_and_writes_once(api, demo):
         response = api.put(change, {"role": "reader"}, actor="pix4d-owner")
     assert response.status_code == 200, response.get_json()
     text = "\n".join(seen.sql)
-    assert text.count('FROM "organization"') == 1, text  # the lock; its row is the fact
     assert text.count('UPDATE "membership"') == 1, text
     if on_postgres(db.obj):
         assert 'FROM "api_key"' not in text, text  # the key from the cached facts
-        # BEGIN with the lock; the member and whether it is the last of its role; the
+        # BEGIN with the lock, then the org's row with the member and whether it is the
+        # last of its role (a statement of its own: read once the lock is held); the
         # actor's facts; the update, the audit row and event with COMMIT and the change
-        # position: 4 round trips (8 before BEGIN, the audit, the position and the update
-        # rode along)
-        assert len(seen.sql) == 4, text
-        assert seen.sql[0].startswith("BEGIN; "), text
+        # position: 3 round trips (8 before BEGIN, the audit, the position, the update and
+        # the member read rode along)
+        assert len(seen.sql) == 3, text
+        lock, read = seen.sql[0].split(" FOR UPDATE; ")
+        assert lock.startswith("BEGIN; ") and 'FROM "organization"' in lock, text
+        assert 'FROM "organization"' in read and "last_of_role" in read, text
+        assert text.count("FOR UPDATE") == 1, text
         assert sum("audit_event" in s for s in seen.sql) == 1, text
         last = seen.sql[-1]
         assert last.startswith('UPDATE "membership" SET "role" = %s'), text
         assert last.endswith('; COMMIT; SELECT value FROM "generation" WHERE id = 1'), text
-    else:  # no notices: the key is read, the audit row and event are three statements
-        assert len(seen.sql) == 9, text
+    else:  # no notices: the key is read, the audit row and event are three statements;
+        # BEGIN IMMEDIATE is the lock, the org's row is read with the member
+        assert text.count('FROM "organization"') == 1, text
+        assert len(seen.sql) == 8, text
 
 
 def test_a_key_revoked_by_hand_stops_management_calls(api, demo):
@@ -200,7 +205,7 @@ def test_a_write_failing_with_the_commit_rolls_the_unit_back_whole(api, demo, wr
         response = getattr(api, method.lower())(f"{PIX}{path}", body, actor="pix4d-owner")
     assert response.status_code == 503, response.get_json()
     assert response.headers["Retry-After"] == "1"
-    failed = [s for s in seen.sql if f'"{table}"' in s and ("INSERT" in s or "UPDATE" in s)]
+    failed = [s for s in seen.sql if f'INSERT INTO "{table}"' in s or f'UPDATE "{table}"' in s]
     assert len(failed) == 1 and with_commit(failed[0]), seen.sql  # it went with the COMMIT
     assert written() == before  # nothing of the unit: not the change, not its audit
     with db.connection_context():
