@@ -145,7 +145,9 @@ def invite(ctx: Context, actor: str, org_id: str, items: list) -> list:
     NotFound.
     """
     created = []
-    with conflict_is_409(), UnitOfWork(ctx, org_id) as uow:
+    # The inviter's membership and user row are read in the lock's round trip (their name
+    # goes in the mail).
+    with conflict_is_409(), UnitOfWork(ctx, org_id, member=actor) as uow:
         org = uow.org()  # the locked row: its style names the engine, no read before the lock
         engine = engine_for(ctx, org)
         keys = _checked_batch(engine, items, org)  # its own roles as they are under the lock
@@ -164,7 +166,7 @@ def invite(ctx: Context, actor: str, org_id: str, items: list) -> list:
                 policy=True,
             )
         _refuse_taken(org_id, items, keys, now)
-        inviter = User.find(actor)
+        inviter = uow.member.user if uow.member is not None else User.find(actor)
         assert uow.org_row is not None  # locked on entering; uow.org() found it
         for item in items:
             inv, token = _new_invitation(org_id, item, actor, now, lifetime)

@@ -140,9 +140,12 @@ def test_an_invitation_reads_the_emails_once_and_writes_with_the_commit(api, dem
     emails = [s for s in seen.sql if '"email_key" IN' in s]
     assert len(emails) == 1 and '"invitation"' in emails[0] and '"membership"' in emails[0], text
     if on_postgres(db.obj):
-        # BEGIN with the lock; the actor's facts; the emails taken; the inviter; the
-        # invitation, its mail, the audit with COMMIT and the change position (8 before)
-        assert len(seen.sql) == 5, text
+        # BEGIN with the lock and the inviter's membership and user row after it; the
+        # actor's facts; the emails taken; the invitation, its mail, the audit with COMMIT
+        # and the change position (8 before)
+        assert len(seen.sql) == 4, text
+        assert " FOR UPDATE; " in seen.sql[0] and '"user"' in seen.sql[0], text
+        assert 'FROM "user" AS "t1" WHERE ("t1"."id" = %s)' not in text, text  # not again
         assert seen.sql[-1].startswith('INSERT INTO "invitation"'), text
         assert '; INSERT INTO "outbox_mail"' in seen.sql[-1] and with_commit(seen.sql[-1]), text
     with db.connection_context():
