@@ -51,12 +51,20 @@ def _registered(targets: TargetBuilder, org: OrgRef, type_: str, rid: str) -> Re
     )
 
 
-def _member_or_error(org_id: str, user_id: str, resource_pk: int | None = None) -> Grant | None:
+def _member_or_error(
+    org_id: str,
+    user_id: str,
+    resource_pk: int | None = None,
+    read: tuple[Membership | None] | None = None,
+) -> Grant | None:
     """The grant ``user_id`` holds on the resource ``resource_pk`` when given (None: none),
-    read with whether they are a member (one statement). Raises NotFound for an unknown
+    read with whether they are a member (one statement), or as the unit read them with its
+    lock (``read``: ``(membership with .held, or None,)``). Raises NotFound for an unknown
     user, Invalid naming user_id for a non-member (a member is a user: the membership's
     foreign key)."""
-    if resource_pk is None:
+    if read is not None:
+        member, held = read[0] is not None, getattr(read[0], "held", None)
+    elif resource_pk is None:
         member, held = Membership.holds(user_id, org_id), None
     else:
         member, held = member_and_grant(org_id, user_id, resource_pk)
@@ -96,15 +104,23 @@ def grant_questions(
 
 
 def grant_plan(
-    ctx: Context, targets: TargetBuilder, org: OrgRef, type_: str, rid: str, user_id: str, role: str
+    ctx: Context,
+    targets: TargetBuilder,
+    org: OrgRef,
+    type_: str,
+    rid: str,
+    user_id: str,
+    role: str,
+    read: tuple[Membership | None] | None = None,
 ) -> tuple[Resource, Grant | None, list[Question]]:
     """Everything ``put_grant`` checks before it writes, on the facts read now (the write
-    calls it under its unit's locks, a preview of a Grant, access/previews.py, as is):
-    (the resource, the grant held, ``grant_questions``). Raises NotFound (resource,
-    user), Invalid (role not declared on the type, user not a member)."""
+    calls it under its unit's locks with the member and its grant read with them, ``read``;
+    a preview of a Grant, access/previews.py, as is): (the resource, the grant held,
+    ``grant_questions``). Raises NotFound (resource, user), Invalid (role not declared on
+    the type, user not a member)."""
     row = _registered(targets, org, type_, rid)
     check_role(engine_for(ctx, org), type_, role, org)
-    held = _member_or_error(org.id, user_id, row.id)
+    held = _member_or_error(org.id, user_id, row.id, read)
     existing, questions = grant_questions(targets, org, row, user_id, role, (held,))
     return row, existing, questions
 
@@ -188,9 +204,11 @@ def put_grant(
     Returns (the grant, created?). Raises NotFound (org, resource, user), Invalid (role not
     declared on the type, user not a member, an expiry not in the future), Forbidden (the
     policy: ``grant`` on a Grant, ``revoke`` of a role it replaces)."""
-    with UnitOfWork(ctx, org_id) as uow:
+    # The member and its grant on the resource are read in the lock's round trip.
+    with UnitOfWork(ctx, org_id, member=user_id, grant_on=(type_, rid)) as uow:
         org = uow.org()
-        row, existing, questions = grant_plan(ctx, uow.targets, org, type_, rid, user_id, role)
+        plan = grant_plan(ctx, uow.targets, org, type_, rid, user_id, role, (uow.member,))
+        row, existing, questions = plan
         grant, created = _write_grant(
             uow, actor, org, row, user_id, role, existing, questions, expires_at
         )

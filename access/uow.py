@@ -16,7 +16,7 @@ respond.io's one organization per user) names the user in ``lock_users``: their 
 serialises every unit that could add them to an organization. A unit may name the ``member``
 whose membership its write is about (a role change): that row is read with the organization's
 row in the lock's round trip, as a statement of its own after the lock's, so it too was read
-with the lock held (``Organization.lock_with_member``).
+with the lock held (``models.members.lock_with_member``).
 
 ``require`` and ``denial`` are the only way a write asks the policy; they raise
 ``RuntimeError`` outside an entered unit (tests/routes/test_unit_of_work.py also checks that
@@ -44,6 +44,7 @@ from authz.view import OrgRef, Target
 from models import Membership, Organization, User, db, transaction
 from models.facts import POSITION_SQL
 from models.generation import current as change_position
+from models.members import lock_with_member
 from ops import tracing
 
 _local = threading.local()
@@ -71,15 +72,17 @@ class UnitOfWork:
         org_id: str | None = None,
         lock_users: Iterable[str | None] = (),
         member: str | None = None,
+        grant_on: tuple[str, str] | None = None,
     ) -> None:
         self.ctx = ctx
         self.org_id = org_id
         self.lock_users = sorted({u for u in lock_users if u})
         # ``member``: the membership of this user, read in the org lock's round trip
-        # (``Organization.lock_with_member``), is ``self.member`` (None: not a member).
+        # (``models.members.lock_with_member``), is ``self.member`` (None: not a member);
+        # ``grant_on``: a resource's (type, id), the member's grant on it is ``.held``.
         if member is not None and (org_id is None or self.lock_users):
             raise ValueError("a member is read with the org lock alone")
-        self.member_id = member
+        self.member_id, self.grant_on = member, grant_on
         self.member: Membership | None = None
         self._targets: TargetBuilder | None = None
         self.org_row: Organization | None = None
@@ -100,8 +103,8 @@ class UnitOfWork:
             raise
         try:
             if self.member_id is not None:
-                self.org_row, self.member = Organization.lock_with_member(
-                    self.org_id or "", self.member_id
+                self.org_row, self.member = lock_with_member(
+                    self.org_id or "", self.member_id, self.grant_on
                 )
             elif self.org_id is not None:
                 self.org_row = Organization.lock(self.org_id)

@@ -9,7 +9,7 @@ import functools
 import peewee
 
 from models.base import Fixed
-from models.orgs import Invitation, Membership
+from models.orgs import Invitation, Membership, Organization
 from models.paging import Page, keyset
 from models.resources import Grant, Resource
 from models.teams import TeamMember
@@ -99,6 +99,56 @@ def _taken(count: int) -> Fixed:
 
 # Their SQL built once (models.base.Fixed).
 _MEMBER_AND_GRANT = Fixed(_member_and_grant)
+_ORG_AND_MEMBER = Fixed(lambda org_id, user_id: _org_and_member(org_id, user_id))
+_ORG_MEMBER_GRANT = Fixed(
+    lambda org_id, user_id, type_, rid: _org_and_member(org_id, user_id, (type_, rid))
+)
+
+
+def lock_with_member(
+    org_id: str, user_id: str, grant_on: tuple[str, str] | None = None
+) -> tuple[Organization | None, Membership | None]:
+    """``Organization.lock``, then ``Membership.find(org_id, user_id, last_of_role=True)``, in
+    one round trip (``Organization.lock_ahead``: the read runs once the lock is held).
+    ``grant_on``: a resource's (type, id): the member's grant on it is read too
+    (``.held``, None: none). Returns the organization (None: none) and the membership (None:
+    none)."""
+    Organization.lock_ahead(org_id)
+    if grant_on is None:
+        org = _ORG_AND_MEMBER.first(org_id, user_id)
+    else:
+        org = _ORG_MEMBER_GRANT.first(org_id, user_id, *grant_on)
+    if org is None:
+        return None, None
+    member = getattr(org, "member", None)
+    if member is None or member.id is None:  # no such membership (the outer join's)
+        return org, None
+    member.last_of_role = org.last_of_role
+    if grant_on is not None:
+        held = getattr(member, "held", None)
+        member.held = held if held is not None and held.id is not None else None
+    return org, member
+
+
+def _org_and_member(org_id: str, user_id: str, grant_on: tuple | None = None) -> peewee.Query:
+    m, o = Membership, Membership.alias()
+    others = o.select(o.id).where(m._holding_for_good(o, m.org, m.role, m.user))
+    last = (~peewee.fn.EXISTS(others)).alias("last_of_role")
+    on = (m.org == Organization.id) & (m.user == user_id)
+    columns = [Organization, m, User, last] + ([Grant] if grant_on else [])
+    query = (
+        Organization.select(*columns)
+        .join(m, peewee.JOIN.LEFT_OUTER, on=on, attr="member")
+        .join(User, peewee.JOIN.LEFT_OUTER, on=(m.user == User.id))
+    )
+    if grant_on is not None:  # the resource as the org names it: (org, type, id) is unique
+        type_, rid = grant_on
+        resource = Resource.select(Resource.id).where(
+            (Resource.org == org_id) & (Resource.type == type_) & (Resource.rid == rid)
+        )
+        held = (Grant.user == m.user) & (Grant.resource == resource)
+        query = query.switch(m).join(Grant, peewee.JOIN.LEFT_OUTER, on=held, attr="held")
+    return query.where(Organization.id == org_id).limit(1)
 
 
 def user_orgs(user_id: str) -> set[str]:

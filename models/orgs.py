@@ -45,24 +45,14 @@ class Organization(BaseModel):
         return _LOCK_ORG.first(org_id)  # the first statement of every write
 
     @classmethod
-    def lock_with_member(
-        cls, org_id: str, user_id: str
-    ) -> "tuple[Organization | None, Membership | None]":
-        """``lock``, then ``Membership.find(org_id, user_id, last_of_role=True)``, in one round
-        trip: the lock goes ahead of the read in its text (``Fixed.later``), so the read, a
-        statement of its own with its own snapshot, runs once the lock is held, as if sent
-        after it (on SQLite, the transaction's BEGIN IMMEDIATE is the lock). Returns the
-        organization (None: none) and the membership (None: none)."""
+    def lock_ahead(cls, org_id: str) -> None:
+        """``lock``, its row unread, sent ahead of the transaction's next statement in that
+        statement's round trip (``Fixed.later``): PostgreSQL runs the two in order, and the
+        next, a statement of its own with its own snapshot, runs once the lock is held, as
+        if sent after it (``models.members.lock_with_member``). On SQLite nothing: the
+        transaction's BEGIN IMMEDIATE is the lock."""
         if not isinstance(db.obj, peewee.SqliteDatabase):
             _LOCK_ORG.later(org_id)
-        org = _ORG_AND_MEMBER.first(org_id, user_id)
-        if org is None:
-            return None, None
-        member = getattr(org, "member", None)
-        if member is None or member.id is None:  # no such membership (the outer join's)
-            return org, None
-        member.last_of_role = org.last_of_role
-        return org, member
 
     @classmethod
     def find(cls, org_id: str) -> "Organization | None":
@@ -245,20 +235,6 @@ def _member(org_id: str, user_id: str, last_of_role: bool) -> peewee.Query:
     return m.select(*columns).join(User).where(mine).limit(1)
 
 
-def _org_and_member(org_id: str, user_id: str) -> peewee.Query:
-    m, o = Membership, Membership.alias()
-    others = o.select(o.id).where(m._holding_for_good(o, m.org, m.role, m.user))
-    last = (~peewee.fn.EXISTS(others)).alias("last_of_role")
-    on = (m.org == Organization.id) & (m.user == user_id)
-    return (
-        Organization.select(Organization, m, User, last)
-        .join(m, peewee.JOIN.LEFT_OUTER, on=on, attr="member")
-        .join(User, peewee.JOIN.LEFT_OUTER, on=(m.user == User.id))
-        .where(Organization.id == org_id)
-        .limit(1)
-    )
-
-
 def _set_role(role: str, membership_id: int) -> peewee.Query:
     return Membership.update(role=role).where(Membership.id == membership_id)
 
@@ -267,7 +243,6 @@ def _set_role(role: str, membership_id: int) -> peewee.Query:
 _LOCK_ORG = Fixed(_lock_org)
 _MEMBER = Fixed(lambda org_id, user_id: _member(org_id, user_id, False))
 _MEMBER_LAST = Fixed(lambda org_id, user_id: _member(org_id, user_id, True))
-_ORG_AND_MEMBER = Fixed(_org_and_member)
 _SET_ROLE = Fixed(_set_role)
 
 

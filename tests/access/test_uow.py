@@ -7,7 +7,7 @@ import pytest
 from access import uow
 from access.errors import NotFound
 from access.uow import UnitOfWork
-from models import AuditEvent, Event, Membership, User
+from models import AuditEvent, Event, Grant, Membership, Resource, User
 from tests.support import org_with
 
 
@@ -90,3 +90,20 @@ def test_a_member_is_read_with_the_org_lock(ctx):
             unit.org()
     with pytest.raises(ValueError):  # a user lock would come after the member read
         UnitOfWork(ctx, "org-a", lock_users=["ann"], member="boss")
+
+
+def test_a_member_and_its_grant_are_read_with_the_org_lock(ctx):
+    org_with("org-a", "pix4d", {"boss": "owner", "ann": "reader"})
+    org_with("org-b", "pix4d", {"ann": "owner"})
+    folders = {o: Resource.create(org=o, type="Folder", rid="f1") for o in ("org-a", "org-b")}
+    Grant.create(user="ann", resource=folders["org-b"], org="org-b", role="editor")
+    with UnitOfWork(ctx, "org-a", member="ann", grant_on=("Folder", "f1")) as unit:
+        assert unit.member.role == "reader" and unit.member.held is None  # org-b's is not it
+    Grant.create(user="ann", resource=folders["org-a"], org="org-a", role="viewer")
+    with UnitOfWork(ctx, "org-a", member="ann", grant_on=("Folder", "f1")) as unit:
+        assert (unit.member.held.role, unit.member.held.resource_id) == (
+            "viewer",
+            folders["org-a"].id,
+        )
+    with UnitOfWork(ctx, "org-a", member="boss", grant_on=("Folder", "f1")) as unit:
+        assert unit.member.role == "owner" and unit.member.held is None

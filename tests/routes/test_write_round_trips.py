@@ -114,13 +114,15 @@ def test_a_grant_reads_the_resource_once_and_writes_with_the_commit(api, demo):
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["role"] == "editor"
     text = "\n".join(seen.sql)
-    assert 'FROM "resource" AS' not in text, text  # the resource from its chain's read
+    assert 'FROM "resource" AS "t1"' not in text, text  # the resource from its chain's read
     member = [s for s in seen.sql if 'FROM "membership" AS' in s]  # the actor's facts aside
     assert len(member) == 1 and 'LEFT OUTER JOIN "grant"' in member[0], text  # with its grant
     if on_postgres(db.obj):
-        # BEGIN with the lock; the chain; the member and its grant; the actor's facts; the
-        # update, the audit with COMMIT and the change position (8 before)
-        assert len(seen.sql) == 5, text
+        # BEGIN with the lock, then the org's row with the member and its grant (read once
+        # the lock is held); the chain; the actor's facts; the update, the audit with COMMIT
+        # and the change position (8 before)
+        assert len(seen.sql) == 4, text
+        assert " FOR UPDATE; " in seen.sql[0] and 'LEFT OUTER JOIN "grant"' in seen.sql[0], text
         assert seen.sql[-1].startswith('UPDATE "grant" SET'), text
         assert with_commit(seen.sql[-1]), text
     with db.connection_context():
