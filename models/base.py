@@ -175,13 +175,25 @@ class LeanPooledPostgresqlDatabase(_LeanPool, PooledPostgresqlExtDatabase):
         deferred, self._state.deferred = getattr(self._state, "deferred", None), None
         return deferred[1] if deferred and deferred[0] is self._state.conn else ""
 
-    def _take_waiting(self) -> tuple[str, str, list]:
+    def _take_waiting(self, new_ok: bool = True) -> tuple[str, str, str, str, list]:
         """What waits to go out with the next round trip, now sent: the deferred ``BEGIN``,
-        the writes of ``send_with_commit`` as one text ("" for either when none) and their
-        values."""
+        a ``PREPARE`` ("" when none) and the name it prepares, the writes of
+        ``send_with_commit`` as one text ("" for any when none) and their values. A write
+        sent to be prepared goes as ``EXECUTE`` when its name is prepared on the connection;
+        one not yet prepared is prepared now when it is the first such and ``new_ok`` (one
+        ``PREPARE`` a round trip: after a failure, what ran is known), else sent as is."""
         later, self._state.later = getattr(self._state, "later", None) or [], None
-        writes = _joined(*(sql for sql, _ in later))
-        return self._take_begin(), writes, [v for _, values in later for v in values]
+        prepare, name, texts = "", "", []
+        for sql, values, to_prepare in later:
+            if to_prepare and values and self.prepare_statements:
+                known, fresh, run = self._as_prepared(sql, len(values), new_ok and not prepare)
+                if known:
+                    sql = run
+                    if fresh:
+                        prepare, name = fresh, known
+            texts.append(sql)
+        values = [v for _, params, _ in later for v in params]
+        return self._take_begin(), prepare, name, _joined(*texts), values
 
     def _at_top(self) -> bool:
         """Whether this thread is in a transaction with no savepoint open (peewee counts
@@ -199,17 +211,18 @@ class LeanPooledPostgresqlDatabase(_LeanPool, PooledPostgresqlExtDatabase):
     def savepoint(self, sid: str | None = None) -> "peewee._savepoint":
         return _CountedSavepoint(self, sid)
 
-    def send_with_commit(self, sql: str, params: list) -> bool:
+    def send_with_commit(self, sql: str, params: list, prepare: bool = False) -> bool:
         """Send ``sql`` (a write; its rows are not read) with the top transaction's
         ``COMMIT``, or with its next statement when one comes first; False, and nothing
         kept, when that is not where it belongs (no transaction, or a savepoint open): then
-        the caller runs it now."""
+        the caller runs it now. ``prepare``: a text of a fixed few, prepared once per
+        connection (``_take_waiting``)."""
         if not self._at_top():
             return False
         later = getattr(self._state, "later", None)
         if later is None:
             later = self._state.later = []
-        later.append((sql, params))
+        later.append((sql, params, prepare))
         return True
 
     def committed_rows(self) -> list | None:
@@ -219,18 +232,23 @@ class LeanPooledPostgresqlDatabase(_LeanPool, PooledPostgresqlExtDatabase):
 
     def commit(self) -> None:
         then, self._state.then = getattr(self._state, "then", None), None
-        begin, writes, params = self._take_waiting()
+        begin, prepare, name, writes, params = self._take_waiting()
         if begin and not writes:  # nothing was sent: nothing to commit
             if then:
                 self._state.then_rows = self.execute_sql(then).fetchall()
             return
-        text = _joined(begin, writes, "COMMIT", then or "")
+        text = _joined(begin, prepare, writes, "COMMIT", then or "")
         _PEEWEE_LOG.debug((text, params))  # as peewee logs the statements it sends
-        with _DRIVER_ERRORS:
-            cursor = self.cursor()
-            cursor.execute(text, params or None)
-            if then:
-                self._state.then_rows = cursor.fetchall()
+        try:
+            with _DRIVER_ERRORS:
+                cursor = self.cursor()
+                cursor.execute(text, params or None)
+                if then:
+                    self._state.then_rows = cursor.fetchall()
+        except peewee.DatabaseError as exc:
+            if name:
+                self._after_failure(name, True, exc)
+            raise
 
     def rollback(self) -> None:
         self._state.then = self._state.later = None
@@ -238,27 +256,30 @@ class LeanPooledPostgresqlDatabase(_LeanPool, PooledPostgresqlExtDatabase):
             super().rollback()
 
     def _execute_cursor(self, sql: str, params: Any, **cursor_options: Any) -> Any:
-        begin, writes, values = self._take_waiting()
-        if cursor_options and (begin or writes):  # a cursor of its own: what waits first, alone
-            super()._execute_cursor(_joined(begin, writes), values)
-            begin, writes, values = "", "", []
         name, prepare = "", ""
         if getattr(self._state, "prepare", False) and params and not cursor_options:
             name, prepare, sql = self._as_prepared(sql, len(params))
+        new_ok = not prepare and not cursor_options
+        begin, w_prepare, w_name, writes, values = self._take_waiting(new_ok)
+        if cursor_options and (begin or writes):  # a cursor of its own: what waits first, alone
+            super()._execute_cursor(_joined(begin, writes), values)
+            begin, writes, values = "", "", []
         # A PREPARE goes before the writes that waited: when one of them fails, it ran.
-        sent = _joined(begin, prepare, writes, sql)
+        sent = _joined(begin, prepare or w_prepare, writes, sql)
         try:
             return super()._execute_cursor(
                 sent, [*values, *(params or ())] if values else params, **cursor_options
             )
         except peewee.DatabaseError as exc:
-            if name:
-                self._after_failure(name, bool(prepare), exc)
+            for failed, fresh in ((name, prepare), (w_name, w_prepare)):
+                if failed:
+                    self._after_failure(failed, bool(fresh), exc)
             raise
 
-    def _as_prepared(self, sql: str, count: int) -> tuple[str, str, str]:
+    def _as_prepared(self, sql: str, count: int, new_ok: bool = True) -> tuple[str, str, str]:
         """The name ``sql`` is prepared under, its ``PREPARE`` when it is prepared now ("" when
-        it was before), and the ``EXECUTE`` to send for it on this connection."""
+        it was before), and the ``EXECUTE`` to send for it on this connection; ("", "", sql)
+        when it is not prepared yet and may not be now (``new_ok``)."""
         name = _NAME_OF.get(sql)
         if name is None:
             name = _NAME_OF[sql] = "oa_" + hashlib.sha1(sql.encode()).hexdigest()[:16]
@@ -266,6 +287,8 @@ class LeanPooledPostgresqlDatabase(_LeanPool, PooledPostgresqlExtDatabase):
         run = f"EXECUTE {name}({', '.join(['%s'] * count)})"
         if name in done:
             return name, "", run
+        if not new_ok:
+            return "", "", sql
         PREPARED[name] = sql
         done.add(name)  # a rollback does not undo PREPARE: kept even if EXECUTE fails
         return name, f"PREPARE {name} AS {_numbered(sql)}", run
@@ -331,9 +354,11 @@ def write_later(query: "peewee.Query") -> None:
     _write_later(sql, list(params))
 
 
-def _write_later(sql: str, params: list) -> None:
+def _write_later(sql: str, params: list, prepare: bool = False) -> None:
+    """``write_later`` of a text; ``prepare``: one of a fixed few, prepared once per
+    connection when sent with the next round trip (not when run now: a write's own)."""
     send = getattr(db.obj, "send_with_commit", None)
-    if send is None or not send(sql, params):
+    if send is None or not send(sql, params, prepare):
         db.execute_sql(sql, params)
 
 
@@ -341,7 +366,8 @@ def create_later(model: type[peewee.Model], **fields: Any) -> Any:
     """A new row of ``model`` with ``fields``, written by ``write_later``: for a row whose
     generated key nobody reads (it is not set on the row returned)."""
     row = model(**fields)
-    _write_later(*_insert(model, row.__data__))
+    sql, values = _insert(model, row.__data__)
+    _write_later(sql, values, prepare=True)  # one text per model and set of columns
     return row
 
 
@@ -439,7 +465,7 @@ class Fixed:
     def later(self, *values: Any) -> None:
         """Run the query (a write nobody reads back) for ``values`` by ``write_later``."""
         _, sql, params = self._values(values)
-        _write_later(sql, params)
+        _write_later(sql, params, self._prepare)
 
 
 def open_database(url: str, prepare_statements: bool = True, **options: Any) -> peewee.Database:

@@ -71,7 +71,7 @@ class Event(BaseModel):
         if on_postgres(db.obj):
             sql, params = _audited_sql(audit, event)
             later = getattr(db.obj, "send_with_commit", None) if with_commit else None
-            if later is not None and later(sql, params):
+            if later is not None and later(sql, params, True):  # a text per kind of audit
                 return None
             return int(db.execute_sql(sql, params).fetchall()[0][0])
         AuditEvent.insert(**audit).execute()

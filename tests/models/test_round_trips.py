@@ -3,6 +3,8 @@ goes out with a transaction's first statement, a transaction that sent nothing s
 nothing to end, ``commit_then`` reads with the COMMIT, and ``prepared()`` statements are
 prepared once per connection."""
 
+import logging
+
 import peewee
 import pytest
 
@@ -225,3 +227,47 @@ def test_an_audited_write_remakes_a_deleted_event_counter_after_the_last_event(a
     with db.connection_context():
         assert Event.select(peewee.fn.MAX(Event.position)).scalar() == last + 1
         assert EventCounter.get_by_id(1).value == last + 1
+
+
+def test_writes_to_prepare_are_prepared_one_a_round_trip(pg):
+    a, b = "INSERT INTO rt VALUES (%s + 0)", "INSERT INTO rt VALUES (%s + 100)"
+    with db.atomic():
+        for n in range(3):  # each round: both writes, carried by the next read
+            assert db.obj.send_with_commit(a, [2 * n + 1], True)
+            assert db.obj.send_with_commit(b, [2 * n + 2], True)
+            db.execute_sql("SELECT count(*) FROM rt")
+            sent = pg[-1]
+            assert sent.count("PREPARE ") == (1 if n < 2 else 0), sent
+            assert sent.count("EXECUTE oa_") == min(n + 1, 2), sent  # a; then a and b
+            assert (b in sent) == (n == 0), sent  # b as is until its own PREPARE
+    assert rows() == [1, 3, 5, 102, 104, 106]
+
+
+def test_a_read_prepared_now_leaves_a_new_write_unprepared(pg):
+    write = "INSERT INTO rt VALUES (%s + 10)"
+    with db.atomic():
+        db.execute_sql("INSERT INTO rt VALUES (%s)", (0,))
+        assert db.obj.send_with_commit(write, [1], True)
+        with base.prepared():
+            db.execute_sql("SELECT v FROM rt WHERE v >= %s AND 'read' <> ''", (0,))
+    sent = pg[1]
+    assert sent.count("PREPARE ") == 1 and write in sent, pg  # the read's PREPARE alone
+    assert rows() == [0, 11]
+
+
+def test_a_write_prepared_with_the_commit_is_executed_next_time_even_after_failing(pg, caplog):
+    caplog.set_level(logging.DEBUG, logger="peewee")
+    text = "INSERT INTO rt VALUES (10 / %s)"
+    with pytest.raises(peewee.DatabaseError), db.atomic():
+        db.execute_sql("INSERT INTO rt VALUES (%s)", (1,))
+        assert db.obj.send_with_commit(text, [0], True)  # PREPARE, then EXECUTE fails
+    assert status() == 0 and rows() == []
+    with db.atomic():
+        db.execute_sql("INSERT INTO rt VALUES (%s)", (2,))
+        assert db.obj.send_with_commit(text, [5], True)
+    commits = [
+        r.msg[0] for r in caplog.records if isinstance(r.msg, tuple) and "COMMIT" in r.msg[0]
+    ]
+    assert "PREPARE oa_" in commits[0] and "EXECUTE oa_" in commits[0], commits
+    assert "PREPARE" not in commits[-1] and "EXECUTE oa_" in commits[-1], commits  # it ran
+    assert rows() == [2, 2]
