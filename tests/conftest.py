@@ -41,6 +41,11 @@ def pg_schema():
     database.execute_sql(f'CREATE SCHEMA "{schema}"')
     database.close()
     yield schema
+    from access.cache import CACHE
+
+    # The worker's fact-cache listener stops first: left running, it would find its tables
+    # gone and log its reconnects into streams pytest has closed ("--- Logging error ---").
+    CACHE.clear()
     database.connect()
     database.execute_sql(f'DROP SCHEMA "{schema}" CASCADE')
     database.close()
