@@ -371,26 +371,28 @@ def create_later(model: type[peewee.Model], **fields: Any) -> Any:
     return row
 
 
-# The INSERT of a model with a set of columns, built by peewee once: (kind of database,
-# model, columns) -> its text and its fields in the text's order (None: peewee's each time).
-_INSERTS: dict[tuple, tuple[str, list] | None] = {}
+def columns(model: type[peewee.Model], values: dict) -> tuple[str, list]:
+    """(quoted column names, their values as the database takes them) of ``values``
+    (``{field name: value}``)."""
+    fields = [model._meta.fields[name] for name in values]
+    names = ", ".join(f'"{f.column_name}"' for f in fields)
+    return names, [f.db_value(values[f.name]) for f in fields]
+
+
+# The INSERT of a model with a set of columns: (kind of database, model, columns) -> its text.
+_INSERTS: dict[tuple, str] = {}
 
 
 def _insert(model: type[peewee.Model], data: dict) -> tuple[str, list]:
-    """The text and values of ``model``'s INSERT of ``data`` (a row's ``__data__``)."""
-    key = (type(db.obj), model, tuple(data))
-    known = _INSERTS.get(key)
-    if known is not None:
-        sql, fields = known
-        return sql, [f.db_value(data[f.name]) for f in fields]
-    sql, params = model.insert(data).sql()
-    if key not in _INSERTS:  # the first: is it the fields' own order, value for value?
-        fields = [f for f in model._meta.sorted_fields if f.name in data]
-        named = [sql.find(f'"{f.column_name}"') for f in fields]
-        same = [f.db_value(data[f.name]) for f in fields] == list(params)
-        ordered = -1 not in named and named == sorted(named)
-        _INSERTS[key] = (sql, fields) if same and ordered else None
-    return sql, list(params)
+    """The text and values of ``model``'s INSERT of ``data`` (a row's ``__data__``, its
+    defaults applied), the text built once per model and set of columns."""
+    names, values = columns(model, data)
+    key = (type(db.obj), model, names)
+    sql = _INSERTS.get(key)
+    if sql is None:
+        marks = ", ".join([db.param] * len(values))
+        sql = _INSERTS[key] = f'INSERT INTO "{model._meta.table_name}" ({names}) VALUES ({marks})'
+    return sql, values
 
 
 class Fixed:
@@ -447,9 +449,7 @@ class Fixed:
 
     def _cursor(self, values: tuple) -> tuple:
         query, sql, params = self._values(values)
-        if not self._prepare:
-            return query, db.execute_sql(sql, params)
-        with prepared():
+        with prepared() if self._prepare else contextlib.nullcontext():
             return query, db.execute_sql(sql, params)
 
     def first(self, *values: Any) -> Any:
@@ -466,6 +466,17 @@ class Fixed:
         """Run the query (a write nobody reads back) for ``values`` by ``write_later``."""
         _, sql, params = self._values(values)
         _write_later(sql, params, self._prepare)
+
+
+def row_lock(model: type[peewee.Model]) -> Fixed:
+    """A ``Fixed`` locking ``model``'s row by its key until the transaction ends (``FOR
+    UPDATE``; on SQLite a plain read: the transaction's BEGIN IMMEDIATE locks already)."""
+
+    def lock(key: str) -> peewee.Query:
+        query = model.select().where(model._meta.primary_key == key).limit(1)
+        return query if isinstance(db.obj, peewee.SqliteDatabase) else query.for_update()
+
+    return Fixed(lock)
 
 
 def open_database(url: str, prepare_statements: bool = True, **options: Any) -> peewee.Database:

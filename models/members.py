@@ -5,6 +5,7 @@ the resource queries of the resource core)."""
 
 import datetime
 import functools
+from typing import Any
 
 import peewee
 
@@ -51,8 +52,12 @@ def member_and_grant(org_id: str, user_id: str, resource_pk: int) -> tuple[bool,
     row = _MEMBER_AND_GRANT.first(org_id, user_id, resource_pk)
     if row is None:
         return False, None
-    held = getattr(row, "held", None)
-    return True, held if held is not None and held.id is not None else None
+    return True, _present(getattr(row, "held", None))
+
+
+def _present(row: Any) -> Any:
+    """A row an outer join gave, or None for its empty side (a row whose key is None)."""
+    return row if row is not None and row.id is not None else None
 
 
 def _member_and_grant(org_id: str, user_id: str, resource_pk: int) -> peewee.Query:
@@ -120,22 +125,19 @@ def lock_with_member(
         org = _ORG_MEMBER_GRANT.first(org_id, user_id, *grant_on)
     if org is None:
         return None, None
-    member = getattr(org, "member", None)
-    if member is None or member.id is None:  # no such membership (the outer join's)
+    member = _present(getattr(org, "member", None))
+    if member is None:
         return org, None
     member.last_of_role = org.last_of_role
     if grant_on is not None:
-        held = getattr(member, "held", None)
-        member.held = held if held is not None and held.id is not None else None
+        member.held = _present(getattr(member, "held", None))
     return org, member
 
 
 def _org_and_member(org_id: str, user_id: str, grant_on: tuple | None = None) -> peewee.Query:
-    m, o = Membership, Membership.alias()
-    others = o.select(o.id).where(m._holding_for_good(o, m.org, m.role, m.user))
-    last = (~peewee.fn.EXISTS(others)).alias("last_of_role")
+    m = Membership
     on = (m.org == Organization.id) & (m.user == user_id)
-    columns = [Organization, m, User, last] + ([Grant] if grant_on else [])
+    columns = [Organization, m, User, m.last_of_role_column()] + ([Grant] if grant_on else [])
     query = (
         Organization.select(*columns)
         .join(m, peewee.JOIN.LEFT_OUTER, on=on, attr="member")

@@ -6,7 +6,7 @@ from typing import Any
 
 import peewee
 
-from models.base import BaseModel, Fixed, JSONField, db, utcnow
+from models.base import BaseModel, Fixed, JSONField, db, row_lock, utcnow
 from models.paging import Page, keyset
 from models.users import User
 
@@ -106,6 +106,14 @@ class Membership(BaseModel):
         Call it under ``Organization.lock`` so the answer holds until commit.
         """
         return not cls.select().where(cls._holding_for_good(cls, org_id, role, user_id)).exists()
+
+    @classmethod
+    def last_of_role_column(cls) -> peewee.Node:
+        """``is_last_of_role`` of a membership row as a column of a query that selects it
+        (``.last_of_role`` on the row)."""
+        o = cls.alias()
+        others = o.select(o.id).where(cls._holding_for_good(o, cls.org, cls.role, cls.user))
+        return (~peewee.fn.EXISTS(others)).alias("last_of_role")
 
     @staticmethod
     def _holding_for_good(m: Any, org_id: Any, role: Any, user_id: Any) -> peewee.Expression:
@@ -217,20 +225,9 @@ class Membership(BaseModel):
         )
 
 
-def _lock_org(org_id: str) -> peewee.Query:
-    query = Organization.select().where(Organization.id == org_id).limit(1)
-    if not isinstance(db.obj, peewee.SqliteDatabase):  # its BEGIN IMMEDIATE locks already
-        query = query.for_update()
-    return query
-
-
 def _member(org_id: str, user_id: str, last_of_role: bool) -> peewee.Query:
     m = Membership
-    columns: list = [m, User]
-    if last_of_role:
-        o = m.alias()
-        others = o.select(o.id).where(m._holding_for_good(o, m.org, m.role, m.user))
-        columns.append((~peewee.fn.EXISTS(others)).alias("last_of_role"))
+    columns: list = [m, User] + ([m.last_of_role_column()] if last_of_role else [])
     mine = (m.org == org_id) & (m.user == user_id)
     return m.select(*columns).join(User).where(mine).limit(1)
 
@@ -240,7 +237,7 @@ def _set_role(role: str, membership_id: int) -> peewee.Query:
 
 
 # The statements of every write, their SQL built once (models.base.Fixed).
-_LOCK_ORG = Fixed(_lock_org)
+_LOCK_ORG = row_lock(Organization)
 _MEMBER = Fixed(lambda org_id, user_id: _member(org_id, user_id, False))
 _MEMBER_LAST = Fixed(lambda org_id, user_id: _member(org_id, user_id, True))
 _SET_ROLE = Fixed(_set_role)

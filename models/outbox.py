@@ -20,7 +20,7 @@ from typing import Any
 import peewee
 
 from models.audit import AuditEvent
-from models.base import BaseModel, JSONField, db, utcnow
+from models.base import BaseModel, JSONField, columns, db, utcnow
 from models.facts import on_postgres
 from models.paging import Page, keyset
 
@@ -202,17 +202,10 @@ class OutboxMail(BaseModel):
         indexes = ((("status", "next_attempt_at"), False),)
 
 
-def _columns(model: type[BaseModel], values: dict) -> tuple[str, list]:
-    """(quoted column names, their values as the database takes them) of ``values``."""
-    fields = [model._meta.fields[name] for name in values]
-    names = ", ".join(f'"{f.column_name}"' for f in fields)
-    return names, [f.db_value(values[f.name]) for f in fields]
-
-
 def _audited_sql(audit: dict, event: dict) -> tuple[str, list]:
     """``Event.audited``'s statement on PostgreSQL and its parameters."""
-    a_cols, a_vals = _columns(AuditEvent, audit)
-    e_cols, e_vals = _columns(Event, event)
+    a_cols, a_vals = columns(AuditEvent, audit)
+    e_cols, e_vals = columns(Event, event)
     counter, events = EventCounter._meta.table_name, Event._meta.table_name
     sql = (
         f'WITH a AS (INSERT INTO "{AuditEvent._meta.table_name}" ({a_cols}) '

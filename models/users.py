@@ -4,7 +4,7 @@ from collections.abc import Iterable
 
 import peewee
 
-from models.base import BaseModel, Fixed, db, utcnow
+from models.base import BaseModel, Fixed, row_lock, utcnow
 
 
 class User(BaseModel):
@@ -96,13 +96,6 @@ class UserEmail(BaseModel):
         return {r.email_key for r in cls.select(cls.email_key).where(cls.user_id == user_id)}
 
 
-def _lock_user(user_id: str) -> peewee.Query:
-    query = User.select().where(User.id == user_id).limit(1)
-    if not isinstance(db.obj, peewee.SqliteDatabase):  # its BEGIN IMMEDIATE locks already
-        query = query.for_update()
-    return query
-
-
 # Their SQL built once (models.base.Fixed).
-_LOCK_USER = Fixed(_lock_user)
+_LOCK_USER = row_lock(User)
 _BY_ID = Fixed(lambda user_id: User.select().where(User.id == user_id).limit(1))

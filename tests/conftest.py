@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 import models
+from access.cache import CACHE
 from app import create_app
 from authz.engine import POLICY_DIR
 from models import ApiKey, db
@@ -41,8 +42,6 @@ def pg_schema():
     database.execute_sql(f'CREATE SCHEMA "{schema}"')
     database.close()
     yield schema
-    from access.cache import CACHE
-
     # The worker's fact-cache listener stops first: left running, it would find its tables
     # gone and log its reconnects into streams pytest has closed ("--- Logging error ---").
     CACHE.clear()
