@@ -2,11 +2,11 @@
 decision, formatted on the writer thread.
 
 ``line`` is the definition: a dict of the decision's fields encoded. ``Lines`` makes the
-same text faster, for every item the writer takes (a decision recorded alone, or a
-request's many): what the item's lines share (the time, the request context) is formatted
-once, each line is its fields' JSON joined, and what a repeated question's lines share is
-made once (``Fragments``: a known answer hands the writer the same Target object every time
-it is asked, so its line is its id and time joined to the text kept for it).
+same text faster: ``alone`` for a decision recorded alone (a single check), ``Lines`` for a
+request's many, whose lines share the time and the request context, formatted once. Each
+line is its fields' JSON joined, and what a repeated question's lines share is made once
+(``Fragments``: a known answer hands the writer the same Target object every time it is
+asked, so its line is its id, time and request context joined to the text kept for it).
 """
 
 import datetime
@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
 _ENCODE = json.JSONEncoder(default=str, separators=(",", ":")).encode  # made once, not per line
 _ASCII = json.encoder.encode_basestring_ascii  # what _ENCODE does with a str, minus its checks
-_stamp: list = [None, ""]  # the last millisecond formatted, and its text (writer thread only)
+_stamp: list = [None, "", ""]  # the last millisecond formatted, its text, its time field
+# (writer thread only)
 _FIELDS = frozenset(
     ("decision_id", "time", "actor", "action", "resource", "allowed", "policy_version", "reason")
 )
@@ -49,11 +50,36 @@ def stamp(when: float) -> str:
     """``when`` as ISO 8601 to the millisecond; consecutive items share one formatting."""
     ms = int(when * 1000)
     if _stamp[0] != ms:
-        _stamp[0] = ms
-        _stamp[1] = datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC).isoformat(
+        text = datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC).isoformat(
             timespec="milliseconds"
         )
+        _stamp[0], _stamp[1], _stamp[2] = ms, text, ',"time":' + _ASCII(text)
     return _stamp[1]
+
+
+def time_field(when: float) -> str:
+    """``,"time":"<stamp>"``, the text of a line's time field (made once a millisecond)."""
+    if _stamp[0] != int(when * 1000):
+        stamp(when)
+    return _stamp[2]
+
+
+def extra_tail(extra: dict | None) -> str | None:
+    """A line's end from the request context's first field: ``line``'s text of them and the
+    closing brace; None when the context names a decision's own field (``line`` then
+    replaces that field in place). Strings and None are written here, anything else by the
+    encoder."""
+    if not extra:
+        return "}"
+    parts = [""]
+    for key, value in extra.items():
+        if key in _FIELDS:
+            return None
+        text = _ASCII(value) if isinstance(value, str) else "null" if value is None else None
+        if text is None or type(key) is not str:
+            return "," + _ENCODE(extra)[1:]
+        parts.append(_ASCII(key) + ":" + text)
+    return ",".join(parts) + "}"
 
 
 def line(
@@ -87,6 +113,33 @@ def line(
 
 def _json(value: Any) -> str:
     return _ASCII(value) if type(value) is str else _ENCODE(value)
+
+
+def alone(
+    fragments: "Fragments",
+    decision: Any,
+    actor_id: str,
+    action: str,
+    target: "Target | None",
+    requested: dict | None,
+    asked: dict | None,
+    extra: dict | None,
+    when: float,
+) -> str:
+    """``line`` of a decision recorded alone (a queued record: ``decisionlog.record``): the
+    same text, without the ``Lines`` a request's many share (building one per single check
+    cost more than its line)."""
+    tail = extra_tail(extra) if target is not None and not asked else None
+    if tail is None:
+        return line(decision, actor_id, action, target, requested, asked, extra, when)
+    assert target is not None  # (a tail is only made for a resolved resource)
+    return (
+        '{"decision_id":'
+        + _json(decision.decision_id)
+        + time_field(when)
+        + fragments.text(target, actor_id, action, decision)
+        + tail
+    )
 
 
 class Fragments:
@@ -141,10 +194,8 @@ class Lines:
     def __init__(self, extra: dict | None, when: float, fragments: Fragments | None = None):
         self.extra, self.when = extra, when
         self.fragments = Fragments() if fragments is None else fragments
-        self.head = ',"time":' + _ASCII(stamp(when))
-        self.tail: str | None = "}"
-        if extra:  # a context naming a decision's own field replaces it in place: line()
-            self.tail = None if _FIELDS & extra.keys() else "," + _ENCODE(extra)[1:]
+        self.head = time_field(when)
+        self.tail = extra_tail(extra)  # None: the context names a decision's field (line())
 
     def line(
         self,

@@ -47,7 +47,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ops.decisionlines import Fragments, Lines
+from ops.decisionlines import Fragments, Lines, alone
 from ops.metrics import DECISION_LOG_DROPPED, DECISION_LOG_WRITE_ERRORS
 
 if TYPE_CHECKING:
@@ -153,7 +153,9 @@ class _Writer(threading.Thread):
             lines: list[str] = []
             events, stop = [], False
             for item in batch:
-                if item is None:
+                if type(item) is tuple:  # a decision recorded alone
+                    self._alone(item, lines)
+                elif item is None:
                     stop = True
                 elif isinstance(item, threading.Event):
                     events.append(item)
@@ -171,14 +173,20 @@ class _Writer(threading.Thread):
                 self._wake.wait(DRAIN_SECONDS)
                 self._wake.clear()
 
-    def _format(self, item: "tuple | _Request", lines: list[str]) -> None:
-        """Append the lines of ``item`` (one record, or a request's) to ``lines``; a record
-        that cannot be formatted is dropped and counted."""
-        records: list | tuple
-        if isinstance(item, _Request):
-            records, extra, when = item.records, item.extra, item.when
-        else:  # (decision, actor, action, target, requested, asked, extra, time)
-            records, extra, when = (item[:6],), item[6], item[7]
+    def _alone(self, item: tuple, lines: list[str]) -> None:
+        """Append the line of a record queued alone, (decision, actor, action, target,
+        requested, asked, extra, time); one that cannot be formatted is dropped and counted."""
+        self._taken += 1
+        try:
+            lines.append(alone(self._fragments, *item))
+        except Exception:
+            self.dropped += 1
+            DECISION_LOG_DROPPED.inc()
+
+    def _format(self, item: _Request, lines: list[str]) -> None:
+        """Append the lines of a request's item to ``lines``; a record that cannot be
+        formatted is dropped and counted."""
+        records, extra, when = item.records, item.extra, item.when
         self._taken += len(records)
         try:
             made = Lines(extra, when, self._fragments)
@@ -187,7 +195,7 @@ class _Writer(threading.Thread):
             DECISION_LOG_DROPPED.inc(len(records))
             return
         try:  # all at once
-            lines += made.lines(records) if type(records) is list else [made.line(*records[0])]
+            lines += made.lines(records)
         except Exception:  # one cannot be formatted: one by one, and that one dropped
             for one in records:
                 try:

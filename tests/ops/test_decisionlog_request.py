@@ -39,13 +39,27 @@ def dropped_total() -> float:
     return REGISTRY.get_sample_value("orgauthz_decision_log_dropped_total") or 0.0
 
 
-@pytest.mark.parametrize(
-    "extra",
-    [None, {}, {"api_key": "k", "request_id": "r"}, {"api_key": None}, {"reason": "theirs"}],
-)
+class Name(str):
+    """A str subclass, as an API key's name is (models.keys.KeyName)."""
+
+
+EXTRAS = [
+    None,
+    {},
+    {"api_key": "k", "request_id": "r"},
+    {"api_key": Name("k\u2603\n"), "request_id": "r"},
+    {"api_key": None},
+    {"reason": "theirs"},
+    {"api_key": "k", "n": 1.5, "when": object()},
+    {1: "one", "api_key": "k"},
+]
+
+
+@pytest.mark.parametrize("extra", EXTRAS)
 def test_a_request_s_lines_are_the_lines_of_its_decisions_alone(extra):
     when = time.time()
     lines = decisionlines.Lines(extra, when)
+    fragments = decisionlines.Fragments()
     records, made_each = [], []
     for allowed in (True, False, None):
         for reason in ("ok", None, 'é"\n\t\u2603'):
@@ -61,6 +75,9 @@ def test_a_request_s_lines_are_the_lines_of_its_decisions_alone(extra):
                         )
                         made = decisionlines.line(*record, asked, extra, when)
                         assert lines.line(*record, asked) == made
+                        # recorded alone (a single check): the same text
+                        alone = decisionlines.alone(fragments, *record, asked, extra, when)
+                        assert alone == made
                         assert ('"context":' in made) == bool(asked)
                         records.append((*record, asked))
                         made_each.append(made)
@@ -192,5 +209,29 @@ def test_what_was_decided_before_an_error_is_logged(tmp_path):
         lines = path.read_text().splitlines()
         assert len(lines) == 2 and json.loads(lines[0])["decision_id"] == first.decision_id
         assert decisionlog._local.records is None
+    finally:
+        decisionlog.close(str(path))
+
+
+def test_a_record_alone_that_cannot_be_formatted_is_dropped_and_counted(tmp_path):
+    """A single check's line is made without a request's ``Lines``: one whose fields the
+    encoder refuses (a circular resource) is dropped and counted, and the records queued
+    around it are written."""
+    path = tmp_path / "decisions.log"
+    circular: dict = {"type": "X"}
+    circular["self"] = circular
+    decisionlog.install(str(path), 1.0, lambda: {"api_key": "k", "request_id": "r"})
+    try:
+        writer = decisionlog._sink[0]
+        before = dropped_total()
+        first, bad, last = decision(), decision(), decision()
+        decisionlog.record(first, "a", "view", TARGETS[2])
+        decisionlog.record(bad, "a", "view", None, circular)
+        decisionlog.record(last, "a", "view", None, {"type": "X"})
+        writer.flush()
+        lines = [json.loads(t) for t in path.read_text().splitlines()]
+        assert [line["decision_id"] for line in lines] == [first.decision_id, last.decision_id]
+        assert lines[0]["api_key"] == "k" and lines[0]["resource"]["org"] == "org-x"
+        assert dropped_total() - before == 1 and writer.dropped == 1
     finally:
         decisionlog.close(str(path))
