@@ -33,6 +33,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from authz.engine import POLICY_DIR, PolicySet  # noqa: E402
 from bench import breadth, data, depth, inproc, ratios  # noqa: E402
+from ops import decisionlog  # noqa: E402
 
 BASELINE = HERE / "baseline.json"
 PROJECT = "project: decide, shared facts"
@@ -80,11 +81,11 @@ def run_backend(backend: str, args, log) -> dict:
     ds = data.build(url, args.size, log=log, teams=args.teams)
     out = {"backend": backend, "size": args.size, "build_seconds": ds.seconds, "counts": ds.counts}
     out["loadavg"] = {"start": os.getloadavg()}  # other work on the machine, for the reader
+    dlog = os.path.join(tmpdir, "decisions.log")
     try:
         from access.cache import CACHE
         from app import create_app
 
-        dlog = os.path.join(tmpdir, "decisions.log")
         app = create_app(
             {
                 "DATABASE_URL": url,
@@ -140,6 +141,7 @@ def run_backend(backend: str, args, log) -> dict:
             if args.sweep:
                 out["sweep"] = sweep(ds, args.http_seconds, log)
     finally:
+        decisionlog.close(dlog)  # what it holds is written before its folder is removed
         data.drop(ds)
     if not args.quick and backend == "postgres" and not args.no_breadth:
         log(f"[{backend}] breadth: list-resources at {args.breadth[0]:,} and {args.breadth[1]:,}")

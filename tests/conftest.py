@@ -12,6 +12,7 @@ from access.cache import CACHE
 from app import create_app
 from authz.engine import POLICY_DIR
 from models import ApiKey, db
+from ops.activity import ACTIVITY
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
@@ -42,9 +43,12 @@ def pg_schema():
     database.execute_sql(f'CREATE SCHEMA "{schema}"')
     database.close()
     yield schema
-    # The worker's fact-cache listener stops first: left running, it would find its tables
-    # gone and log its reconnects into streams pytest has closed ("--- Logging error ---").
+    # The worker's fact-cache listener and its last_active_at writer stop first: left
+    # running, they would find the tables gone and log it into streams pytest has closed
+    # ("--- Logging error ---").
     CACHE.clear()
+    ACTIVITY.stop()
+    ACTIVITY.forget()
     database.connect()
     database.execute_sql(f'DROP SCHEMA "{schema}" CASCADE')
     database.close()
