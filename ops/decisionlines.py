@@ -115,8 +115,18 @@ def _json(value: Any) -> str:
     return _ASCII(value) if type(value) is str else _ENCODE(value)
 
 
-def alone(
+def alone(fragments: "Fragments", record: tuple) -> str:
+    """``line`` of a decision recorded alone, the record as ``decisionlog.record`` queues it
+    (decision, actor, action, target, requested, asked, extra, time): the same text, without
+    the ``Lines`` a request's many share (building one per single check cost more than its
+    line)."""
+    return _made(fragments, time_field(record[7]), extra_tail(record[6]), *record)
+
+
+def _made(
     fragments: "Fragments",
+    head: str,
+    tail: str | None,
     decision: Any,
     actor_id: str,
     action: str,
@@ -126,20 +136,16 @@ def alone(
     extra: dict | None,
     when: float,
 ) -> str:
-    """``line`` of a decision recorded alone (a queued record: ``decisionlog.record``): the
-    same text, without the ``Lines`` a request's many share (building one per single check
-    cost more than its line)."""
-    tail = extra_tail(extra) if target is not None and not asked else None
-    if tail is None:
+    """``line``'s text from the parts lines share: ``head``, the time field, and ``tail``,
+    ``extra_tail``; by ``line`` itself when the tail is not shared or the check brought its
+    own context."""
+    if tail is None or asked:
         return line(decision, actor_id, action, target, requested, asked, extra, when)
-    assert target is not None  # (a tail is only made for a resolved resource)
-    return (
-        '{"decision_id":'
-        + _json(decision.decision_id)
-        + time_field(when)
-        + fragments.text(target, actor_id, action, decision)
-        + tail
-    )
+    if target is None:
+        middle = _fragment(actor_id, action, _ENCODE(requested), decision)
+    else:
+        middle = fragments.text(target, actor_id, action, decision)
+    return '{"decision_id":' + _json(decision.decision_id) + head + middle + tail
 
 
 class Fragments:
@@ -206,13 +212,19 @@ class Lines:
         requested: dict | None,
         asked: dict | None = None,
     ) -> str:
-        if self.tail is None or asked:
-            return line(decision, actor_id, action, target, requested, asked, self.extra, self.when)
-        if target is None:
-            middle = _fragment(actor_id, action, _ENCODE(requested), decision)
-        else:
-            middle = self.fragments.text(target, actor_id, action, decision)
-        return '{"decision_id":' + _json(decision.decision_id) + self.head + middle + self.tail
+        return _made(
+            self.fragments,
+            self.head,
+            self.tail,
+            decision,
+            actor_id,
+            action,
+            target,
+            requested,
+            asked,
+            self.extra,
+            self.when,
+        )
 
     def lines(self, records: list) -> list[str]:
         """``line`` of each record, in order (a request's many): the same text, with the

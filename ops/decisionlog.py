@@ -178,7 +178,7 @@ class _Writer(threading.Thread):
         requested, asked, extra, time); one that cannot be formatted is dropped and counted."""
         self._taken += 1
         try:
-            lines.append(alone(self._fragments, *item))
+            lines.append(alone(self._fragments, item))
         except Exception:
             self.dropped += 1
             DECISION_LOG_DROPPED.inc()

@@ -76,7 +76,7 @@ def test_a_request_s_lines_are_the_lines_of_its_decisions_alone(extra):
                         made = decisionlines.line(*record, asked, extra, when)
                         assert lines.line(*record, asked) == made
                         # recorded alone (a single check): the same text
-                        alone = decisionlines.alone(fragments, *record, asked, extra, when)
+                        alone = decisionlines.alone(fragments, (*record, asked, extra, when))
                         assert alone == made
                         assert ('"context":' in made) == bool(asked)
                         records.append((*record, asked))
