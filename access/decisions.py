@@ -22,6 +22,7 @@ from authz.view import ActorFacts, Node, Target, View, build_view
 from models.errors import DatabaseError
 from models.teams import Provenance, provenance
 from ops import decisionlog, tracing
+from ops.decisionlines import Known
 from ops.metrics import DECISION_ERRORS, DECISIONS, TALLY
 
 log = logging.getLogger("orgauthz.decisions")
@@ -203,24 +204,25 @@ def known(version: str, actor_id: str, action: str, found: Answer, tally: Tally)
 def known_many(version: str, asked: list, tally: Tally) -> list[Decision]:
     """``known`` of each (actor, action, found) of ``asked``, in order (a batch's known
     answers): the same decisions, log records and counts, with what they share (the id
-    source, the request's log records, the request context) read once, not per answer."""
+    source, the request's log records, the request context) read once, not per answer; the
+    log keeps the run as one ``Known`` record."""
     kept = decisionlog.kept()
     if tracing.ON or (kept is None and decisionlog.on()):  # traced, or a sampled log
         return [known(version, actor, action, found, tally) for actor, action, found in asked]
     made: list[Decision] = []
-    append = made.append
-    keep = kept[0].append if kept is not None else None
-    context = kept[1] if kept is not None else None
+    ids: list[str] = []
+    append, add = made.append, ids.append
     for start in range(0, len(asked), 4096):
         prefix, last = id_block()
-        for i, (actor, action, found) in enumerate(asked[start : start + 4096]):
-            allowed, reason, decided_on, style = found
-            decision = _tuple(Decision, (allowed, prefix + last[i], version, reason, None))
-            append(decision)
-            if keep is not None:  # what decisionlog.record keeps in a request
-                keep((decision, actor, action, decided_on, None, context))
+        for i, (_actor, _action, found) in enumerate(asked[start : start + 4096]):
+            allowed, reason, _decided_on, style = found
+            decision_id = prefix + last[i]
+            append(_tuple(Decision, (allowed, decision_id, version, reason, None)))
+            add(decision_id)
             if style is not None:
                 tally[(style, allowed)] = tally.get((style, allowed), 0) + 1
+    if kept is not None:  # what decisionlog.record keeps of each, as one record
+        kept[0].append(Known(ids, list(itertools.chain.from_iterable(asked)), kept[1], version))
     return made
 
 

@@ -11,7 +11,8 @@ asked, so its line is its id, time and request context joined to the text kept f
 
 import datetime
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from authz.view import Target
@@ -158,6 +159,20 @@ class Fragments:
 
     def __init__(self) -> None:
         self.texts: dict[tuple, tuple] = {}
+        # a known answer's: id(answer) -> (answer, actor, action, version, fragment)
+        self.answers: dict[int, tuple] = {}
+
+    def answer(self, found: tuple, actor_id: str, action: str, version: str) -> tuple:
+        """The kept entry of a known answer ``found`` (allowed, reason, target, style) asked
+        by ``actor_id`` for ``action`` under policy ``version``, made when not kept."""
+        entry = self.answers.get(id(found))
+        if entry is None or entry[0] is not found or entry[1:4] != (actor_id, action, version):
+            if len(self.answers) >= self.MOST:
+                self.answers.clear()
+            decided = _Decided(found[0], "", version, found[1])
+            text = self.text(found[2], actor_id, action, decided)
+            entry = self.answers[id(found)] = (found, actor_id, action, version, text)
+        return entry
 
     def text(self, target: "Target", actor_id: str, action: str, decision: Any) -> str:
         allowed, reason, version = decision.allowed, decision.reason, decision.policy_version
@@ -193,6 +208,46 @@ def _fragment(actor_id: str, action: str, resource: str, decision: Any) -> str:
     )
 
 
+class Known:
+    """A run of a request's known answers, kept for the log as one record: their decision
+    ids, the policy version, and ``asked``, their (actor, action, answer) flattened into one
+    list, ``[actor, action, answer, actor, ...]``, of objects that exist anyway. None of it
+    waits for the writer as a tuple per decision: such tuples are what the collector tracks
+    and moves up its generations (a batch's 100 made it collect every few batches, and the
+    whole heap, the worker's facts, every few hundred)."""
+
+    __slots__ = ("ids", "asked", "context", "version")
+
+    def __init__(self, ids: list, asked: list, context: dict | None, version: str):
+        self.ids, self.asked, self.context, self.version = ids, asked, context, version
+
+    def records(self) -> list[tuple]:
+        """(decision, actor, action, target, requested, asked) of each, as ``record``'s."""
+        flat, context, version = iter(self.asked), self.context, self.version
+        return [
+            (_Decided(found[0], did, version, found[1]), actor_id, action, found[2], None, context)
+            for did, actor_id, action, found in zip(self.ids, flat, flat, flat)
+        ]
+
+
+class _Decided(NamedTuple):
+    """What a line reads of a known answer's decision."""
+
+    allowed: Any
+    decision_id: str
+    policy_version: str
+    reason: str | None
+
+
+def each(records: list) -> Iterator[tuple]:
+    """A request's records, a ``Known`` run's one by one."""
+    for record in records:
+        if type(record) is Known:
+            yield from record.records()
+        else:
+            yield record
+
+
 class Lines:
     """The lines of one queued item's decisions, the same text ``line`` makes, with what
     they share (the time, the request context) formatted once."""
@@ -226,14 +281,39 @@ class Lines:
             self.when,
         )
 
+    def known(self, run: Known) -> list[str]:
+        """``line`` of each decision of a ``Known`` run: its id joined to the fragment kept
+        with the answer it repeats."""
+        head, tail = self.head, self.tail
+        if tail is None or run.context:
+            return [self.line(*one) for one in run.records()]
+        answers, entry_of, version = self.fragments.answers, self.fragments.answer, run.version
+        out, flat = [], iter(run.asked)
+        for did, actor_id, action, found in zip(run.ids, flat, flat, flat):
+            entry = answers.get(id(found))
+            if (
+                entry is None
+                or entry[0] is not found
+                or entry[1] != actor_id
+                or entry[2] != action
+                or entry[3] != version
+            ):
+                entry = entry_of(found, actor_id, action, version)
+            out.append(f'{{"decision_id":{_ASCII(did)}{head}{entry[4]}{tail}')
+        return out
+
     def lines(self, records: list) -> list[str]:
         """``line`` of each record, in order (a request's many): the same text, with the
         lookup of a repeated question's fragment done here, not through two calls each."""
         head, tail, texts = self.head, self.tail, self.fragments.texts
         if tail is None:
-            return [self.line(*one) for one in records]
+            return [self.line(*one) for one in each(records)]
         text, out = self.fragments.text, []
-        for decision, actor_id, action, target, requested, asked in records:
+        for record in records:
+            if type(record) is Known:
+                out += self.known(record)
+                continue
+            decision, actor_id, action, target, requested, asked = record
             if asked or target is None:
                 out.append(self.line(decision, actor_id, action, target, requested, asked))
                 continue

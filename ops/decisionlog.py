@@ -47,7 +47,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ops.decisionlines import Fragments, Lines, alone
+from ops.decisionlines import Fragments, Known, Lines, alone, each
 from ops.metrics import DECISION_LOG_DROPPED, DECISION_LOG_WRITE_ERRORS
 
 if TYPE_CHECKING:
@@ -68,12 +68,14 @@ _local = type("Local", (threading.local,), {"records": None})()  # .records: req
 
 class _Request:
     """One request's decisions, queued as one item: ``records`` of (decision, actor, action,
-    target, requested), with the request's context and time shared by all of them."""
+    target, requested, asked), or ``Known`` runs of them, with the request's context and
+    time shared by all of them; ``n`` decisions in all."""
 
-    __slots__ = ("records", "extra", "when")
+    __slots__ = ("records", "extra", "when", "n")
 
     def __init__(self, records: list, extra: dict | None, when: float):
         self.records, self.extra, self.when = records, extra, when
+        self.n = len(records) + sum(len(r.ids) - 1 for r in records if type(r) is Known)
 
 
 class _Writer(threading.Thread):
@@ -108,7 +110,7 @@ class _Writer(threading.Thread):
     def put(self, item: "tuple | _Request") -> None:
         """Queue ``item`` (one record, or a request's) unless the queue would hold more than
         ``max_queue`` records (then drop and count them). Never blocks."""
-        n = len(item.records) if type(item) is _Request else 1
+        n = item.n if type(item) is _Request else 1
         if self._queued - self._taken + n > self.max_queue:
             self.dropped += n
             DECISION_LOG_DROPPED.inc(n)
@@ -187,17 +189,17 @@ class _Writer(threading.Thread):
         """Append the lines of a request's item to ``lines``; a record that cannot be
         formatted is dropped and counted."""
         records, extra, when = item.records, item.extra, item.when
-        self._taken += len(records)
+        self._taken += item.n
         try:
             made = Lines(extra, when, self._fragments)
         except Exception:  # the request's context cannot be formatted: none of its lines
-            self.dropped += len(records)
-            DECISION_LOG_DROPPED.inc(len(records))
+            self.dropped += item.n
+            DECISION_LOG_DROPPED.inc(item.n)
             return
         try:  # all at once
             lines += made.lines(records)
         except Exception:  # one cannot be formatted: one by one, and that one dropped
-            for one in records:
+            for one in each(records):
                 try:
                     lines.append(made.line(*one))
                 except Exception:
@@ -442,9 +444,9 @@ def record(
 
 def kept() -> tuple[list, dict | None] | None:
     """Inside ``request()`` with every decision kept (no sampling): (the request's records,
-    the request context ``record`` would read now), so a run of decisions can append its
-    ``(decision, actor, action, target, requested, asked)`` records as ``record`` would,
-    without a call each; else None (then ``record`` each)."""
+    the request context ``record`` would read now), so a run of known answers can append
+    its ``Known`` record, what ``record`` would keep of each, without a call each; else None
+    (then ``record`` each)."""
     if _sink is None or _sink[1] < 1.0:
         return None
     records = getattr(_local, "records", None)

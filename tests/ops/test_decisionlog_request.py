@@ -2,6 +2,7 @@
 one request context for all of them, the writer woken once, and still one line per decision,
 the same text as a decision recorded alone."""
 
+import gc
 import json
 import time
 import types
@@ -107,6 +108,108 @@ def test_a_repeated_question_s_text_is_kept_by_what_makes_it_and_bounded(monkeyp
         assert len(fragments.texts) <= 3
 
 
+ANSWERS = [  # known answers as the worker keeps them: (allowed, reason, target, style)
+    (True, "ok", TARGETS[1], "pix4d"),
+    (False, 'é"\n\t\u2603', TARGETS[2], None),
+    (None, None, TARGETS[3], "pix4d"),
+    (True, "ok", TARGETS[4], None),
+]
+ANSWERS.append(tuple(ANSWERS[0]))  # equal to the first, another object
+
+
+def known_run(version: str, context: dict | None = None, times: int = 2) -> decisionlines.Known:
+    """A run of known answers as access.decisions.known_many keeps it: the same answer
+    objects (each run) asked by several actors for two actions (once each: by one)."""
+    asked = []
+    for n, found in enumerate(ANSWERS * times):
+        asked += [f"actor{n % 3}\u2603", ("view", "edit")[n % 2], found]
+    ids = [uuid.uuid4().hex for _ in range(len(asked) // 3)]
+    return decisionlines.Known(ids, asked, context, version)
+
+
+@pytest.mark.parametrize("context", [None, {"ip": "203.0.113.7"}])
+@pytest.mark.parametrize("extra", EXTRAS)
+def test_a_run_of_known_answers_logs_the_lines_of_its_decisions_alone(extra, context):
+    """A batch's known answers go to the writer as one ``Known`` record (no tuple per
+    decision): their lines are the ones ``line`` makes of each, in order among the
+    request's other records, whether each answer's fragment is kept or made, whatever
+    asked it (another actor, action or policy version: not the kept text)."""
+    when = time.time()
+    fragments = decisionlines.Fragments()
+    first, second = known_run("v1", context), known_run("v2", context)
+    alone = (decision(True, "ok"), "other", "view", TARGETS[2], None, None)
+    records = [first, alone, second, first, known_run("v1", context, 1)]
+    records.append(known_run("v2", context, 1))  # the same questions, another policy
+    expected = [decisionlines.line(*one, extra, when) for one in decisionlines.each(records)]
+    ids = [i for run in records for i in (run.ids if run is not alone else [alone[0].decision_id])]
+    assert [json.loads(text)["decision_id"] for text in expected] == ids
+    assert [json.loads(text)["policy_version"] for text in expected[-10:]] == ["v1"] * 5 + [
+        "v2"
+    ] * 5
+    for _ in range(2):  # made, then kept
+        assert decisionlines.Lines(extra, when, fragments).lines(records) == expected
+
+
+def test_an_answer_gone_is_not_taken_for_another_made_where_it_was():
+    """The writer keeps a known answer's text by the answer's identity, with the answer: a
+    new answer at the address of one the worker dropped (as CPython reuses memory) gets its
+    own text, not the one kept for the old."""
+    fragments = decisionlines.Fragments()
+    lines = decisionlines.Lines(None, time.time(), fragments)
+    gone, new = (True, "ok", TARGETS[1], None), (False, "no", TARGETS[2], None)
+    fragments.answers[id(new)] = (gone, "actor", "view", "v", ',"actor":"not this one"')
+    run = decisionlines.Known(["id"], ["actor", "view", new], None, "v")
+    made = types.SimpleNamespace(decision_id="id", allowed=False, policy_version="v", reason="no")
+    expected = decisionlines.line(made, "actor", "view", TARGETS[2], None, None, None, lines.when)
+    assert lines.lines([run]) == [expected]
+    assert fragments.answers[id(new)][0] is new
+
+
+def test_a_known_answer_s_fragment_is_kept_with_the_answer_and_bounded(monkeypatch):
+    monkeypatch.setattr(decisionlines.Fragments, "MOST", 3)
+    fragments = decisionlines.Fragments()
+    lines = decisionlines.Lines(None, time.time(), fragments)
+    run = known_run("v")
+    expected = [decisionlines.line(*one, None, lines.when) for one in run.records()]
+    for _ in range(3):
+        assert lines.lines([run]) == expected
+        assert 0 < len(fragments.answers) <= 3
+
+
+def test_a_batch_of_known_answers_leaves_the_writer_no_object_per_check_to_collect(
+    api, demo, tmp_path, monkeypatch
+):
+    """What waits for the writer is what the collector walks every time it runs: a batch's
+    known answers leave it their ids and a list of what the worker already holds, not a
+    tracked tuple per check (which made a worker collect its whole heap every few hundred
+    batches)."""
+    path = tmp_path / "decisions.log"
+    decisionlog.install(str(path), 1.0, decision_context)
+    try:
+        writer = decisionlog._sink[0]
+        queued: list = []
+        monkeypatch.setattr(writer, "put", queued.append)
+        pairs = [("pix4d-reader", "view"), ("pix4d-member", "upload"), ("pix4d-owner", "delete")]
+        checks = [{"actor": {"id": a}, "action": b, "resource": DATASET} for a, b in pairs] * 34
+        body = {"checks": checks}
+        assert api.post("/v1/authorize/batch", body).status_code == 200  # decided: known
+        held = gc.get_objects()  # alive until the end: their ids are not reused meanwhile
+        before = {id(one) for one in held}
+        response = api.post("/v1/authorize/batch", body)
+        assert response.status_code == 200
+        assert len(response.get_json()["results"]) == len(checks) == queued[-1].n
+        made, todo = set(), [queued[-1]]
+        while todo:  # the tracked objects the batch made that its queued item holds
+            for one in gc.get_referents(todo.pop()):
+                if gc.is_tracked(one) and id(one) not in before and id(one) not in made:
+                    made.add(id(one))
+                    todo.append(one)
+        assert len(made) < 10, f"{len(made)} tracked objects wait for the writer"
+        del held
+    finally:
+        decisionlog.close(str(path))
+
+
 def test_a_batch_is_one_queued_item_and_one_line_per_check(api, tmp_path, monkeypatch):
     path = tmp_path / "decisions.log"
     decisionlog.install(str(path), 1.0, decision_context)
@@ -122,7 +225,7 @@ def test_a_batch_is_one_queued_item_and_one_line_per_check(api, tmp_path, monkey
         response = api.post("/v1/authorize/batch", {"checks": checks})
         assert response.status_code == 200, response.get_json()
         ids = [r["decision_id"] for r in response.get_json()["results"]]
-        assert len(queued) == 1 and len(queued[0].records) == len(checks)
+        assert len(queued) == 1 and queued[0].n == len(checks)
         writer.flush()
         lines = [json.loads(t) for t in path.read_text().splitlines()]
         assert [line["decision_id"] for line in lines] == ids
@@ -191,6 +294,26 @@ def test_a_request_that_does_not_fit_is_dropped_whole_and_counted(tmp_path):
         writer.flush()
         seen = [json.loads(t)["decision_id"] for t in path.read_text().splitlines()]
         assert seen == [one.decision_id for one in kept]
+    finally:
+        decisionlog.close(str(path))
+
+
+def test_a_run_of_known_answers_counts_as_its_decisions_against_the_queue(tmp_path):
+    path = tmp_path / "decisions.log"
+    decisionlog.install(str(path), 1.0, None, max_queue=10)
+    try:
+        writer = decisionlog._sink[0]
+        before = dropped_total()
+        run = known_run("v")  # 10 decisions
+        with decisionlog.request():
+            decisionlog.kept()[0].append(run)
+            decisionlog.record(decision(), "a", "view", None, {"type": "X"})
+        assert dropped_total() - before == 11 and writer.dropped == 11
+        with decisionlog.request():
+            decisionlog.kept()[0].append(run)
+        writer.flush()
+        seen = [json.loads(t)["decision_id"] for t in path.read_text().splitlines()]
+        assert seen == run.ids
     finally:
         decisionlog.close(str(path))
 
