@@ -6,7 +6,8 @@ same text faster: ``alone`` for a decision recorded alone (a single check), ``Li
 request's many, whose lines share the time and the request context, formatted once. Each
 line is its fields' JSON joined, and what a repeated question's lines share is made once
 (``Fragments``: a known answer hands the writer the same Target object every time it is
-asked, so its line is its id, time and request context joined to the text kept for it).
+asked, so its line is its id, time and request context joined to the text kept for it). A
+batch's known answers come as one ``Known`` run, their text kept per answer object.
 """
 
 import datetime
@@ -153,7 +154,9 @@ class Fragments:
     """A writer's line fragments (from ``"actor"`` to ``"reason"``) of decisions on resolved
     resources, by what makes them: a repeated question (a known answer: the same Target
     object) is joined, not formatted. Each kept with its Target, so its id is not reused
-    while here; cleared when full. Writer thread only."""
+    while here; cleared when full. ``answers``: the same text by the known answer that a
+    ``Known`` run repeats (the answer kept too, and checked with who asked what, under
+    which policy). Writer thread only."""
 
     MOST = 8192
 

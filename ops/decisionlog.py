@@ -6,7 +6,9 @@ per process drains it every ``DRAIN_SECONDS`` while busy, sleeps untimed when id
 ``flush`` or ``close`` wakes it) and appends compact JSON lines in batches (formatted by
 ops/decisionlines.py, a repeated question's text made once). A request that decides many
 times (a batch, the actions) opens ``request()``: its decisions go as ONE item with one time
-and request context; still one line per decision, as if alone.
+and request context; still one line per decision, as if alone. A batch's known answers are
+one ``Known`` record in it, not a tuple per decision (what waits for the writer is walked by
+the collector).
 Sampling (``DECISION_LOG_SAMPLE``, 0..1) and switching it off (``DECISION_LOG=off``) are
 config. ``flask decisions replay`` reads the file back, rotated files included.
 
