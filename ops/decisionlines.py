@@ -229,7 +229,7 @@ class Known:
         flat, context, version = iter(self.asked), self.context, self.version
         return [
             (_Decided(found[0], did, version, found[1]), actor_id, action, found[2], None, context)
-            for did, actor_id, action, found in zip(self.ids, flat, flat, flat)
+            for did, actor_id, action, found in zip(self.ids, flat, flat, flat, strict=True)
         ]
 
 
@@ -292,7 +292,7 @@ class Lines:
             return [self.line(*one) for one in run.records()]
         answers, entry_of, version = self.fragments.answers, self.fragments.answer, run.version
         out, flat = [], iter(run.asked)
-        for did, actor_id, action, found in zip(run.ids, flat, flat, flat):
+        for did, actor_id, action, found in zip(run.ids, flat, flat, flat, strict=True):
             entry = answers.get(id(found))
             if (
                 entry is None

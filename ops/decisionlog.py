@@ -49,7 +49,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ops.decisionlines import Fragments, Known, Lines, alone, each
+from ops.decisionlines import Fragments, Known, Lines, alone
 from ops.metrics import DECISION_LOG_DROPPED, DECISION_LOG_WRITE_ERRORS
 
 if TYPE_CHECKING:
@@ -184,8 +184,7 @@ class _Writer(threading.Thread):
         try:
             lines.append(alone(self._fragments, item))
         except Exception:
-            self.dropped += 1
-            DECISION_LOG_DROPPED.inc()
+            self._drop(1)
 
     def _format(self, item: _Request, lines: list[str]) -> None:
         """Append the lines of a request's item to ``lines``; a record that cannot be
@@ -195,18 +194,26 @@ class _Writer(threading.Thread):
         try:
             made = Lines(extra, when, self._fragments)
         except Exception:  # the request's context cannot be formatted: none of its lines
-            self.dropped += item.n
-            DECISION_LOG_DROPPED.inc(item.n)
+            self._drop(item.n)
             return
         try:  # all at once
             lines += made.lines(records)
         except Exception:  # one cannot be formatted: one by one, and that one dropped
-            for one in each(records):
+            for record in records:
                 try:
-                    lines.append(made.line(*one))
-                except Exception:
-                    self.dropped += 1
-                    DECISION_LOG_DROPPED.inc()
+                    ones = record.records() if type(record) is Known else [record]
+                except Exception:  # a run whose records cannot be read: all of it
+                    self._drop(len(record.ids))
+                    continue
+                for one in ones:
+                    try:
+                        lines.append(made.line(*one))
+                    except Exception:
+                        self._drop(1)
+
+    def _drop(self, n: int) -> None:
+        self.dropped += n
+        DECISION_LOG_DROPPED.inc(n)
 
     def _write_until_done(self) -> None:
         """Write ``_carry``; on an error, say so once and retry (reopening the file) until it

@@ -165,6 +165,22 @@ def test_an_answer_gone_is_not_taken_for_another_made_where_it_was():
     assert fragments.answers[id(new)][0] is new
 
 
+def test_one_answer_asked_by_two_actors_or_for_two_actions_logs_each_as_asked():
+    fragments = decisionlines.Fragments()
+    lines = decisionlines.Lines(None, time.time(), fragments)
+    found = ANSWERS[0]
+    asked = ["a", "view", found, "b", "view", found, "b", "edit", found, "b", "edit", found]
+    run = decisionlines.Known(["1", "2", "3", "4"], asked, None, "v")
+    logged = [json.loads(text) for text in lines.lines([run])]
+    assert [(one["actor"], one["action"]) for one in logged] == [
+        ("a", "view"),
+        ("b", "view"),
+        ("b", "edit"),
+        ("b", "edit"),
+    ]
+    assert logged[0]["resource"] == decisionlines.resource_record(found[2])
+
+
 def test_a_known_answer_s_fragment_is_kept_with_the_answer_and_bounded(monkeypatch):
     monkeypatch.setattr(decisionlines.Fragments, "MOST", 3)
     fragments = decisionlines.Fragments()
@@ -309,11 +325,42 @@ def test_a_run_of_known_answers_counts_as_its_decisions_against_the_queue(tmp_pa
             decisionlog.kept()[0].append(run)
             decisionlog.record(decision(), "a", "view", None, {"type": "X"})
         assert dropped_total() - before == 11 and writer.dropped == 11
+        for _ in range(2):  # written, the queue empty again: the next run fits too
+            with decisionlog.request():
+                decisionlog.kept()[0].append(run)
+            writer.flush()
+        seen = [json.loads(t)["decision_id"] for t in path.read_text().splitlines()]
+        assert seen == run.ids * 2 and writer.dropped == 11
+    finally:
+        decisionlog.close(str(path))
+
+
+def test_what_cannot_be_formatted_in_a_request_is_dropped_and_counted_alone(tmp_path):
+    """A request's item with a run of known answers, a record the encoder refuses (a
+    circular resource) and a run that cannot be read: the first and the records after them
+    are written, the others dropped and counted, and the writer goes on."""
+    path = tmp_path / "decisions.log"
+    circular: dict = {"type": "X"}
+    circular["self"] = circular
+    decisionlog.install(str(path), 1.0, lambda: {"api_key": "k", "request_id": "r"})
+    try:
+        writer = decisionlog._sink[0]
+        before = dropped_total()
+        run, broken, last = (
+            known_run("v"),
+            decisionlines.Known(["x", "y"], ["a", "view"], None, "v"),
+            decision(),
+        )
         with decisionlog.request():
-            decisionlog.kept()[0].append(run)
+            records = decisionlog.kept()[0]
+            records.append(run)
+            decisionlog.record(decision(), "a", "view", None, circular)
+            records.append(broken)
+            decisionlog.record(last, "a", "view", None, {"type": "X"})
         writer.flush()
         seen = [json.loads(t)["decision_id"] for t in path.read_text().splitlines()]
-        assert seen == run.ids
+        assert seen == run.ids + [last.decision_id]
+        assert dropped_total() - before == 3 and writer.dropped == 3 and writer.is_alive()
     finally:
         decisionlog.close(str(path))
 
