@@ -210,18 +210,16 @@ def known_many(version: str, asked: list, tally: Tally) -> list[Decision]:
     if tracing.ON or (kept is None and decisionlog.on()):  # traced, or a sampled log
         return [known(version, actor, action, found, tally) for actor, action, found in asked]
     made: list[Decision] = []
-    ids: list[str] = []
-    append, add = made.append, ids.append
+    append = made.append
     for start in range(0, len(asked), 4096):
         prefix, last = id_block()
         for i, (_actor, _action, found) in enumerate(asked[start : start + 4096]):
             allowed, reason, _decided_on, style = found
-            decision_id = prefix + last[i]
-            append(_tuple(Decision, (allowed, decision_id, version, reason, None)))
-            add(decision_id)
+            append(_tuple(Decision, (allowed, prefix + last[i], version, reason, None)))
             if style is not None:
                 tally[(style, allowed)] = tally.get((style, allowed), 0) + 1
     if kept is not None:  # what decisionlog.record keeps of each, as one record
+        ids = [decision.decision_id for decision in made]
         kept[0].append(Known(ids, list(itertools.chain.from_iterable(asked)), kept[1], version))
     return made
 

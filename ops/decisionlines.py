@@ -165,16 +165,15 @@ class Fragments:
         # a known answer's: id(answer) -> (answer, actor, action, version, fragment)
         self.answers: dict[int, tuple] = {}
 
-    def answer(self, found: tuple, actor_id: str, action: str, version: str) -> tuple:
-        """The kept entry of a known answer ``found`` (allowed, reason, target, style) asked
-        by ``actor_id`` for ``action`` under policy ``version``, made when not kept."""
-        entry = self.answers.get(id(found))
-        if entry is None or entry[0] is not found or entry[1:4] != (actor_id, action, version):
-            if len(self.answers) >= self.MOST:
-                self.answers.clear()
-            decided = _Decided(found[0], "", version, found[1])
-            text = self.text(found[2], actor_id, action, decided)
-            entry = self.answers[id(found)] = (found, actor_id, action, version, text)
+    def keep_answer(self, found: tuple, actor_id: str, action: str, version: str) -> tuple:
+        """Make and keep the entry of a known answer ``found`` (allowed, reason, target,
+        style) asked by ``actor_id`` for ``action`` under policy ``version`` (``Lines.known``
+        checks a kept one)."""
+        if len(self.answers) >= self.MOST:
+            self.answers.clear()
+        decided = _Decided(found[0], "", version, found[1])
+        text = self.text(found[2], actor_id, action, decided)
+        entry = self.answers[id(found)] = (found, actor_id, action, version, text)
         return entry
 
     def text(self, target: "Target", actor_id: str, action: str, decision: Any) -> str:
@@ -290,7 +289,7 @@ class Lines:
         head, tail = self.head, self.tail
         if tail is None or run.context:
             return [self.line(*one) for one in run.records()]
-        answers, entry_of, version = self.fragments.answers, self.fragments.answer, run.version
+        answers, keep, version = self.fragments.answers, self.fragments.keep_answer, run.version
         out, flat = [], iter(run.asked)
         for did, actor_id, action, found in zip(run.ids, flat, flat, flat, strict=True):
             entry = answers.get(id(found))
@@ -301,7 +300,7 @@ class Lines:
                 or entry[2] != action
                 or entry[3] != version
             ):
-                entry = entry_of(found, actor_id, action, version)
+                entry = keep(found, actor_id, action, version)
             out.append(f'{{"decision_id":{_ASCII(did)}{head}{entry[4]}{tail}')
         return out
 

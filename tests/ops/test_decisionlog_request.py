@@ -335,34 +335,45 @@ def test_a_run_of_known_answers_counts_as_its_decisions_against_the_queue(tmp_pa
         decisionlog.close(str(path))
 
 
-def test_what_cannot_be_formatted_in_a_request_is_dropped_and_counted_alone(tmp_path):
+@pytest.fixture
+def context_log(tmp_path):
+    """A decision log with a request context: (its path, its writer), closed after."""
+    path = tmp_path / "decisions.log"
+    decisionlog.install(str(path), 1.0, lambda: {"api_key": "k", "request_id": "r"})
+    try:
+        yield path, decisionlog._sink[0]
+    finally:
+        decisionlog.close(str(path))
+
+
+def circular() -> dict:
+    """A resource the encoder refuses."""
+    resource: dict = {"type": "X"}
+    resource["self"] = resource
+    return resource
+
+
+def test_what_cannot_be_formatted_in_a_request_is_dropped_and_counted_alone(context_log):
     """A request's item with a run of known answers, a record the encoder refuses (a
     circular resource) and a run that cannot be read: the first and the records after them
     are written, the others dropped and counted, and the writer goes on."""
-    path = tmp_path / "decisions.log"
-    circular: dict = {"type": "X"}
-    circular["self"] = circular
-    decisionlog.install(str(path), 1.0, lambda: {"api_key": "k", "request_id": "r"})
-    try:
-        writer = decisionlog._sink[0]
-        before = dropped_total()
-        run, broken, last = (
-            known_run("v"),
-            decisionlines.Known(["x", "y"], ["a", "view"], None, "v"),
-            decision(),
-        )
-        with decisionlog.request():
-            records = decisionlog.kept()[0]
-            records.append(run)
-            decisionlog.record(decision(), "a", "view", None, circular)
-            records.append(broken)
-            decisionlog.record(last, "a", "view", None, {"type": "X"})
-        writer.flush()
-        seen = [json.loads(t)["decision_id"] for t in path.read_text().splitlines()]
-        assert seen == run.ids + [last.decision_id]
-        assert dropped_total() - before == 3 and writer.dropped == 3 and writer.is_alive()
-    finally:
-        decisionlog.close(str(path))
+    path, writer = context_log
+    before = dropped_total()
+    run, broken, last = (
+        known_run("v"),
+        decisionlines.Known(["x", "y"], ["a", "view"], None, "v"),
+        decision(),
+    )
+    with decisionlog.request():
+        records = decisionlog.kept()[0]
+        records.append(run)
+        decisionlog.record(decision(), "a", "view", None, circular())
+        records.append(broken)
+        decisionlog.record(last, "a", "view", None, {"type": "X"})
+    writer.flush()
+    seen = [json.loads(t)["decision_id"] for t in path.read_text().splitlines()]
+    assert seen == run.ids + [last.decision_id]
+    assert dropped_total() - before == 3 and writer.dropped == 3 and writer.is_alive()
 
 
 def test_what_was_decided_before_an_error_is_logged(tmp_path):
@@ -383,25 +394,18 @@ def test_what_was_decided_before_an_error_is_logged(tmp_path):
         decisionlog.close(str(path))
 
 
-def test_a_record_alone_that_cannot_be_formatted_is_dropped_and_counted(tmp_path):
+def test_a_record_alone_that_cannot_be_formatted_is_dropped_and_counted(context_log):
     """A single check's line is made without a request's ``Lines``: one whose fields the
     encoder refuses (a circular resource) is dropped and counted, and the records queued
     around it are written."""
-    path = tmp_path / "decisions.log"
-    circular: dict = {"type": "X"}
-    circular["self"] = circular
-    decisionlog.install(str(path), 1.0, lambda: {"api_key": "k", "request_id": "r"})
-    try:
-        writer = decisionlog._sink[0]
-        before = dropped_total()
-        first, bad, last = decision(), decision(), decision()
-        decisionlog.record(first, "a", "view", TARGETS[2])
-        decisionlog.record(bad, "a", "view", None, circular)
-        decisionlog.record(last, "a", "view", None, {"type": "X"})
-        writer.flush()
-        lines = [json.loads(t) for t in path.read_text().splitlines()]
-        assert [line["decision_id"] for line in lines] == [first.decision_id, last.decision_id]
-        assert lines[0]["api_key"] == "k" and lines[0]["resource"]["org"] == "org-x"
-        assert dropped_total() - before == 1 and writer.dropped == 1
-    finally:
-        decisionlog.close(str(path))
+    path, writer = context_log
+    before = dropped_total()
+    first, bad, last = decision(), decision(), decision()
+    decisionlog.record(first, "a", "view", TARGETS[2])
+    decisionlog.record(bad, "a", "view", None, circular())
+    decisionlog.record(last, "a", "view", None, {"type": "X"})
+    writer.flush()
+    lines = [json.loads(t) for t in path.read_text().splitlines()]
+    assert [line["decision_id"] for line in lines] == [first.decision_id, last.decision_id]
+    assert lines[0]["api_key"] == "k" and lines[0]["resource"]["org"] == "org-x"
+    assert dropped_total() - before == 1 and writer.dropped == 1
