@@ -6,7 +6,8 @@ those chains; across organizations: which (organization, type, id) is no registe
 resource, which one organization registered a (type, id) that a check named without its org
 (dropped, with the "no such resource" answers, whenever a resource is created anywhere: a
 second registration makes such a check ambiguous), and API keys. ``TargetBuilder``
-(access/targets.py) reads and fills them through a ``SharedFacts`` view, one per request.
+(access/targets.py) reads and fills them through a ``SharedFacts`` view, one per request
+(access/shared.py).
 
 **How it stays fresh.** Every committed change moves the database's change position
 (models/generation.py). On PostgreSQL the triggers also ``NOTIFY`` which organizations a
@@ -49,13 +50,11 @@ not give room back, so the indexes beside the maps stay bounded too).
 """
 
 import bisect
-import enum
 import itertools
 import logging
 import os
 import threading
 import time
-from typing import Final, Literal
 
 from access.facts import (
     MISSING,
@@ -68,6 +67,7 @@ from access.facts import (
     Roles,
     TargetKey,
 )
+from access.shared import SharedFacts
 from access.sharedread import SharedRead
 from authz.view import OrgRef, Target
 from models import db
@@ -144,6 +144,8 @@ class FactCache:
         self.anyorg: dict[tuple[str, str], str | None] = {}
         self.absent: dict[tuple, bool] = {}  # (org, type, rid) or ("org", id): no such
         self.user_orgs: dict[str, set[str]] = {}  # user -> orgs holding an entry of theirs
+        # user -> {(version, action, org or None, type, rid): known answer} (access/shared.py)
+        self.quick: dict[str, dict[tuple, Answer]] = {}
         self.keys: dict[str, str | None] = {}  # API key digest -> name (None: unknown, revoked)
         self.entries = 0
         self.epoch = 0  # notices applied
@@ -348,9 +350,12 @@ class FactCache:
             else:
                 for org in note.get("o") or ():
                     self.org_epoch[org] = epoch
-                    self.orgs.pop(org, None)
+                    dropped = self.orgs.pop(org, None)
+                    for user in dropped.answers if dropped is not None else ():
+                        self.quick.pop(user, None)
                 for user in note.get("u") or ():
                     self.user_epoch[user] = epoch
+                    self.quick.pop(user, None)
                     for org in self.user_orgs.pop(user, ()):
                         facts = self.orgs.get(org)
                         if facts is not None:
@@ -360,6 +365,7 @@ class FactCache:
                     self.absent_epoch = epoch
                     self.absent = {}
                     self.anyorg = {}
+                    self.quick = {}
                 if note.get("k"):
                     self.keys_epoch = epoch
                     self.keys = {}
@@ -414,187 +420,6 @@ def _lost(reason: str) -> None:
 # so a request does not ask the kernel for its pid.
 _FORKS = [0]
 os.register_at_fork(after_in_child=lambda: _FORKS.__setitem__(0, _FORKS[0] + 1))
-
-
-class _Unchosen(enum.Enum):
-    UNCHOSEN = "UNCHOSEN"
-
-
-_UNCHOSEN: Final = _Unchosen.UNCHOSEN  # no replica chosen for the request yet
-
-
-class SharedFacts(PrivateFacts):
-    """The worker's cache as one request sees it: reads are lock-free dict lookups; stores
-    take the lock and keep only what no notice applied since ``start`` could have changed.
-    What is not stored is still kept for this request (its private maps)."""
-
-    need: int | None = None  # set when a replica may serve: the position it must have replayed
-    replica: Replica | None | Literal[_Unchosen.UNCHOSEN] = _UNCHOSEN
-
-    def __init__(self, cache: FactCache, start: int, position: int) -> None:
-        super().__init__(position, "cache")
-        self.cache, self.start = cache, start
-
-    def _read(self, sql: str, params: tuple | list = ()) -> list:
-        """A read on the replica the cache chose for this request (at its first read), else
-        the primary; a replica that fails is skipped from then on and the read retried on
-        the primary (reads only, so nothing is done twice)."""
-        if self.need is not None:
-            replica = self.replica
-            if replica is _UNCHOSEN:
-                replica = self.replica = self.cache.choose(self)
-            if replica is not None:
-                try:
-                    rows = replica.read(sql, params)
-                except Exception as exc:  # noqa: BLE001 -- the primary answers instead
-                    self.cache.failed(replica, exc)
-                    self.replica = None
-                else:
-                    self.source = replica.label
-                    return rows
-        return super()._read(sql, params)
-
-    def org(self, org_id: str) -> OrgRef | None | Missing:
-        cache = self.cache
-        if ("org", org_id) in cache.absent:
-            return None
-        facts = cache.orgs.get(org_id)
-        if facts is not None and facts.org is not MISSING:
-            return facts.org
-        return super().org(org_id)
-
-    def put_org(self, org_id: str, org: OrgRef | None) -> None:
-        super().put_org(org_id, org)
-        cache = self.cache
-        with cache._lock:
-            if org is None:
-                if cache._fresh(self.start) and self.start >= cache.absent_epoch:
-                    cache.absent[("org", org_id)] = True
-                    cache._room()
-            elif cache._fresh(self.start, org_id):
-                facts = cache._org_facts(org_id)
-                if facts.org is MISSING:
-                    cache._room()
-                facts.org = org
-
-    def target(self, key: TargetKey) -> Target | None | Missing:
-        cache = self.cache
-        facts = cache.orgs.get(key[0])
-        if facts is not None:
-            found = facts.targets.get(key, MISSING)
-            if found is not MISSING:
-                return found
-        if key in cache.absent:
-            return None
-        return super().target(key)
-
-    def put_target(self, key: TargetKey, target: Target | None) -> None:
-        super().put_target(key, target)
-        cache = self.cache
-        with cache._lock:
-            if target is None:
-                if cache._fresh(self.start) and self.start >= cache.absent_epoch:
-                    cache.absent[key] = True
-                    cache._room()
-                return
-            org = target.org.id
-            if org == key[0] and cache._fresh(self.start, org):
-                facts = cache._org_facts(org)
-                if key not in facts.targets:
-                    cache._room()
-                facts.targets[key] = target
-
-    def owner_org(self, type_: str, rid: str) -> str | None | Missing:
-        found = self.cache.anyorg.get((type_, rid), MISSING)
-        return found if found is not MISSING else super().owner_org(type_, rid)
-
-    def put_owner_org(self, type_: str, rid: str, org: str | None) -> None:
-        super().put_owner_org(type_, rid, org)
-        cache = self.cache
-        with cache._lock:  # a registration anywhere since the read ("n") may make it two
-            if cache._fresh(self.start) and self.start >= cache.absent_epoch:
-                if (type_, rid) not in cache.anyorg:
-                    cache._room()
-                cache.anyorg[(type_, rid)] = org
-
-    def actor(self, user: str, org: str) -> ActorEntry | Missing:
-        facts = self.cache.orgs.get(org)
-        if facts is not None:
-            found = facts.actors.get(user, MISSING)
-            if found is not MISSING:
-                return found
-        return super().actor(user, org)
-
-    def put_actor(self, user: str, org: str, value: ActorEntry) -> None:
-        super().put_actor(user, org, value)
-        cache = self.cache
-        with cache._lock:
-            if cache._fresh(self.start, org, user):
-                facts = cache._org_facts(org)
-                if user not in facts.actors:
-                    cache._room()
-                facts.actors[user] = value
-                cache.user_orgs.setdefault(user, set()).add(org)
-
-    def grant(self, user: str, org: str, pk: int) -> GrantEntry | Missing:
-        facts = self.cache.orgs.get(org)
-        if facts is not None:
-            found = facts.grants.get((user, pk), MISSING)
-            if found is not MISSING:
-                return found
-        return super().grant(user, org, pk)
-
-    def put_grant(self, user: str, org: str, pk: int, roles: GrantEntry) -> None:
-        super().put_grant(user, org, pk, roles)
-        cache = self.cache
-        with cache._lock:
-            if cache._fresh(self.start, org, user):
-                facts = cache._org_facts(org)
-                if (user, pk) not in facts.grants:
-                    cache._room()
-                facts.grants[(user, pk)] = roles
-
-    def key(self, digest: str) -> str | None | Missing:
-        found = self.cache.keys.get(digest, MISSING)
-        return found if found is not MISSING else super().key(digest)
-
-    def answer(self, user: str, key: tuple) -> Answer | None:
-        cache = self.cache
-        version, action, org, type_, rid = key
-        if org is None:  # named none: the one that registered it (an Organization is its own)
-            org = rid if type_ == "Organization" else cache.anyorg.get((type_, rid))
-            if org is None:
-                return None
-        facts = cache.orgs.get(org)
-        if facts is None or (org, type_, rid) not in facts.targets:
-            return None
-        mine = facts.answers.get(user)
-        return mine.get((version, action, type_, rid)) if mine is not None else None
-
-    def put_answer(self, user: str, org: str, key: tuple, answer: Answer) -> None:
-        cache = self.cache
-        version, action, _named, type_, rid = key
-        with cache._lock:
-            facts = cache.orgs.get(org)
-            if (
-                facts is not None
-                and (org, type_, rid) in facts.targets
-                and cache._fresh(self.start, org, user)
-            ):
-                facts.answers.setdefault(user, {})[(version, action, type_, rid)] = answer
-                cache.user_orgs.setdefault(user, set()).add(org)
-                cache._room()
-
-    def put_key(self, digest: str, name: str | None) -> None:
-        super().put_key(digest, name)
-        if name is None:  # only keys that work are shared: made-up ones would fill the cache
-            return
-        cache = self.cache
-        with cache._lock:
-            if cache._fresh(self.start) and self.start >= cache.keys_epoch:
-                if digest not in cache.keys:
-                    cache._room()
-                cache.keys[digest] = name
 
 
 CACHE = FactCache()
