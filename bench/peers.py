@@ -11,7 +11,8 @@
     commit        minimal Flask, POST /write: one ``INSERT ... COMMIT`` on ``DATABASE_URL``
                   (what any HTTP write pays before it does anything: the writes' floor)
 
-``/check`` takes an orgauthz authorize body and answers ``{"allowed": ...}``. The dict app
+``/check`` takes an orgauthz authorize body and answers ``{"allowed": ...}``; ``/batch`` an
+orgauthz batch body, ``{"results": [{"allowed": ...}, ...]}`` (the batch row's floor). The dict app
 holds the whole data set (every membership, resource and grant, read at worker start from
 ``DATABASE_URL``), so it answers the same varied checks as orgauthz; the engines hold the
 benchmark org ``bench-pix4d`` (bench/engines.py) and answer the same single check.
@@ -208,6 +209,15 @@ def app(kind: str):
         resource = body["resource"]
         ok = allow(body["actor"]["id"], body["action"], resource["type"], resource["id"])
         return {"allowed": bool(ok)}
+
+    @flask_app.post("/batch")
+    def batch():
+        results = []
+        for one in request.get_json(force=True)["checks"]:
+            resource = one["resource"]
+            ok = allow(one["actor"]["id"], one["action"], resource["type"], resource["id"])
+            results.append({"allowed": bool(ok)})
+        return {"results": results}
 
     return flask_app
 
