@@ -149,6 +149,32 @@ def test_what_it_cannot_answer_goes_to_the_route(api, app, demo):
     assert too_big.status_code == 413
 
 
+# Bodies the standard library's JSON parser reads and orjson (the fast path's) refuses, and
+# the field a 422 names (None: a valid check).
+STDLIB_ONLY = [
+    (b"\xef\xbb\xbf" + json.dumps(CHECKS[0]).encode(), None),  # a UTF-8 byte order mark
+    (json.dumps(CHECKS[0]).encode("utf-16"), None),
+    (json.dumps({**CHECKS[0], "explain": float("nan")}).encode(), "explain"),
+    (json.dumps({**CHECKS[0], "actor": {"id": 10**30}}).encode(), "actor.id"),  # past 64 bits
+    (json.dumps({"checks": [{**CHECKS[0], "explain": float("inf")}]}).encode(), "checks"),
+]
+
+
+@pytest.mark.parametrize(("raw", "field"), STDLIB_ONLY)
+def test_a_body_the_fast_parser_refuses_is_answered_as_by_the_route(api, demo, raw, field):
+    path = "/v1/authorize/batch" if b"checks" in raw else "/v1/authorize"
+    sent = {"data": raw, "headers": {"Content-Type": "application/json"}}
+    fast = api.call("POST", path, **sent)
+    slow = api.call("POST", path, data=raw, headers={**sent["headers"], "X-Actor-Id": "anyone"})
+    assert fast.status_code == slow.status_code
+    assert without_ids(fast.get_json()) == without_ids(slow.get_json())
+    if field is None:
+        assert fast.status_code == 200 and fast.get_json()["allowed"] is True
+    else:
+        assert fast.status_code == 422
+        assert any(name.startswith(field) for name in fast.get_json()["errors"])
+
+
 def test_the_rate_limit_counts_once_and_runs_no_timer_thread(app, demo):
     from app import create_app
     from models import ApiKey, db
