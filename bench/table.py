@@ -448,6 +448,8 @@ def _rows(servers, bodies, key) -> list:
         ("minimal Flask + dict, same check", s["flask"] + "/check", bodies.single, 8, lua),
         ("minimal Flask + dict, varied checks", s["flask"] + "/check", bodies.varied, 8, lua),
         (ratios.FLOOR_READ, s["flask-read"] + "/check", bodies.varied, 8, lua),
+        (ratios.FLASK_ONE_SINGLE, s["flask"] + "/check", bodies.varied, 1, lua),
+        (ratios.FLASK_ONE_BATCH, s["flask"] + "/batch", bodies.batch, 1, lua),
         ("minimal Flask + casbin, same check", s["casbin"] + "/check", bodies.single, 8, lua),
         ("minimal Flask + cedarpy, same check", s["cedar"] + "/check", bodies.single, 8, lua),
         ("minimal Flask + raw oso 0.27.3, same check", s["oso"] + "/check", bodies.single, 8, lua),
