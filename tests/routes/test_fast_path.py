@@ -149,15 +149,31 @@ def test_what_it_cannot_answer_goes_to_the_route(api, app, demo):
     assert too_big.status_code == 413
 
 
-# Bodies the standard library's JSON parser reads and orjson (the fast path's) refuses, and
-# the field a 422 names (None: a valid check).
+# Bodies orjson (the fast path's parser) refuses or reads otherwise than the standard
+# library, and the field a 422 names (None: a valid check). An integer past 64 bits is a float
+# to orjson: near the size limit of ``context`` or ``attributes`` that is another answer.
 STDLIB_ONLY = [
     (b"\xef\xbb\xbf" + json.dumps(CHECKS[0]).encode(), None),  # a UTF-8 byte order mark
     (json.dumps(CHECKS[0]).encode("utf-16"), None),
     (json.dumps({**CHECKS[0], "explain": float("nan")}).encode(), "explain"),
     (json.dumps({**CHECKS[0], "actor": {"id": 10**30}}).encode(), "actor.id"),  # past 64 bits
     (json.dumps({"checks": [{**CHECKS[0], "explain": float("inf")}]}).encode(), "checks"),
+    (json.dumps({**CHECKS[0], "context": {"n": 10**300, "pad": "a" * 3900}}).encode(), "context"),
+    (
+        json.dumps(
+            {
+                **CHECKS[5],
+                "resource": {
+                    **CHECKS[5]["resource"],
+                    "attributes": {"n": 10**300, "pad": "a" * 3900},
+                },
+            }
+        ).encode(),
+        "resource.attributes",
+    ),
 ]
+# The same, its key spelled with an escape: ``"\u0061ttributes"`` is "attributes" to both.
+STDLIB_ONLY.append((STDLIB_ONLY[-1][0].replace(b'"attributes"', b'"\\u0061ttributes"'), "resource"))
 
 
 @pytest.mark.parametrize(("raw", "field"), STDLIB_ONLY)
