@@ -10,7 +10,8 @@ what that search found, by the actor and the question exactly as asked (policy v
 action, org or None, type, id), so a repeated question is two lookups. It holds only what
 the search finds at the moment it is kept (checked again under the lock), and is dropped
 wherever what the search reads is: an organization's facts (its actors' entries), a user's
-entries, a registration anywhere (a check naming no org), the whole cache.
+entries, a registration anywhere (a check naming no org), the whole cache. Each entry counts
+as a store towards the cache's bound (``MAX_ENTRIES``), as every other does.
 """
 
 import enum
@@ -208,6 +209,7 @@ class SharedFacts(PrivateFacts):
         with cache._lock:
             if self._search(user, key) is found:
                 cache.quick.setdefault(user, {})[key] = found
+                cache._room()  # a store as any other: the cache's bound covers it
 
     def put_answer(self, user: str, org: str, key: tuple, answer: Answer) -> None:
         cache = self.cache

@@ -101,3 +101,12 @@ def test_a_resource_found_registered_elsewhere_drops_what_was_found_by_it():
     assert _asked(cache) is not None
     SharedFacts(cache, cache.epoch, cache.position).put_owner_org("Folder", "f-1", "b")
     assert _asked(cache) is None
+
+
+def test_what_it_keeps_counts_towards_the_caches_bound(monkeypatch):
+    import access.cache
+
+    cache, answer = _cache_with_answer()
+    monkeypatch.setattr(access.cache, "MAX_ENTRIES", cache.entries)  # full: one more starts over
+    assert _asked(cache) is answer  # found, and kept: the store past the bound
+    assert _asked(cache) is None  # everything started over
