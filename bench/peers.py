@@ -203,21 +203,18 @@ def app(kind: str):
 
             allow = engines.RawOso(f, PolicySet(POLICY_DIR).engine("pix4d")).allow
 
+    def answer(one: dict) -> dict:
+        resource = one["resource"]
+        ok = allow(one["actor"]["id"], one["action"], resource["type"], resource["id"])
+        return {"allowed": bool(ok)}
+
     @flask_app.post("/check")
     def check():
-        body = request.get_json(force=True)
-        resource = body["resource"]
-        ok = allow(body["actor"]["id"], body["action"], resource["type"], resource["id"])
-        return {"allowed": bool(ok)}
+        return answer(request.get_json(force=True))
 
     @flask_app.post("/batch")
     def batch():
-        results = []
-        for one in request.get_json(force=True)["checks"]:
-            resource = one["resource"]
-            ok = allow(one["actor"]["id"], one["action"], resource["type"], resource["id"])
-            results.append({"allowed": bool(ok)})
-        return {"results": results}
+        return {"results": [answer(one) for one in request.get_json(force=True)["checks"]]}
 
     return flask_app
 

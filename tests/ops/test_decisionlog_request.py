@@ -292,47 +292,48 @@ def test_a_batch_logs_the_lines_its_checks_log_alone(api, app, demo):
         assert batch == alone
 
 
-def test_a_request_that_does_not_fit_is_dropped_whole_and_counted(tmp_path):
+@pytest.fixture
+def short_queue(tmp_path):
+    """A decision log whose queue holds 10 records: (its path, its writer), closed after."""
     path = tmp_path / "decisions.log"
     decisionlog.install(str(path), 1.0, None, max_queue=10)
     try:
-        writer = decisionlog._sink[0]
-        before = dropped_total()
-        held = [decision() for _ in range(11)]
-        with decisionlog.request():
-            for one in held:
-                decisionlog.record(one, "a", "view", None, {"type": "X"})
-        assert dropped_total() - before == 11 and writer.dropped == 11
-        kept = [decision() for _ in range(10)]
-        with decisionlog.request():
-            for one in kept:
-                decisionlog.record(one, "a", "view", None, {"type": "X"})
-        writer.flush()
-        seen = [json.loads(t)["decision_id"] for t in path.read_text().splitlines()]
-        assert seen == [one.decision_id for one in kept]
+        yield path, decisionlog._sink[0]
     finally:
         decisionlog.close(str(path))
 
 
-def test_a_run_of_known_answers_counts_as_its_decisions_against_the_queue(tmp_path):
-    path = tmp_path / "decisions.log"
-    decisionlog.install(str(path), 1.0, None, max_queue=10)
-    try:
-        writer = decisionlog._sink[0]
-        before = dropped_total()
-        run = known_run("v")  # 10 decisions
+def test_a_request_that_does_not_fit_is_dropped_whole_and_counted(short_queue):
+    path, writer = short_queue
+    before = dropped_total()
+    held = [decision() for _ in range(11)]
+    with decisionlog.request():
+        for one in held:
+            decisionlog.record(one, "a", "view", None, {"type": "X"})
+    assert dropped_total() - before == 11 and writer.dropped == 11
+    kept = [decision() for _ in range(10)]
+    with decisionlog.request():
+        for one in kept:
+            decisionlog.record(one, "a", "view", None, {"type": "X"})
+    writer.flush()
+    seen = [json.loads(t)["decision_id"] for t in path.read_text().splitlines()]
+    assert seen == [one.decision_id for one in kept]
+
+
+def test_a_run_of_known_answers_counts_as_its_decisions_against_the_queue(short_queue):
+    path, writer = short_queue
+    before = dropped_total()
+    run = known_run("v")  # 10 decisions
+    with decisionlog.request():
+        decisionlog.kept()[0].append(run)
+        decisionlog.record(decision(), "a", "view", None, {"type": "X"})
+    assert dropped_total() - before == 11 and writer.dropped == 11
+    for _ in range(2):  # written, the queue empty again: the next run fits too
         with decisionlog.request():
             decisionlog.kept()[0].append(run)
-            decisionlog.record(decision(), "a", "view", None, {"type": "X"})
-        assert dropped_total() - before == 11 and writer.dropped == 11
-        for _ in range(2):  # written, the queue empty again: the next run fits too
-            with decisionlog.request():
-                decisionlog.kept()[0].append(run)
-            writer.flush()
-        seen = [json.loads(t)["decision_id"] for t in path.read_text().splitlines()]
-        assert seen == run.ids * 2 and writer.dropped == 11
-    finally:
-        decisionlog.close(str(path))
+        writer.flush()
+    seen = [json.loads(t)["decision_id"] for t in path.read_text().splitlines()]
+    assert seen == run.ids * 2 and writer.dropped == 11
 
 
 @pytest.fixture
