@@ -2,6 +2,8 @@
 (gunicorn.conf.py): what a check costs with nothing but the web stack around it.
 
     bare          a WSGI callable answering /healthz (no framework)
+    wsgi          a WSGI callable answering POST /check and /batch from the dict app's dicts,
+                  with the standard library's json (no framework: the same check's floor)
     flask         minimal Flask: /healthz, and POST /check answered from plain dicts
     casbin        minimal Flask + casbin (RBAC with domains), POST /check
     cedar         minimal Flask + cedarpy (policies and entities parsed once), POST /check
@@ -151,10 +153,37 @@ class Committer(PerThread):
             conn.commit()
 
 
+def plain(allow):
+    """The WSGI callable of ``wsgi``: ``/check`` and ``/batch`` answered by ``allow``."""
+
+    def answer(one: dict) -> dict:
+        resource = one["resource"]
+        ok = allow(one["actor"]["id"], one["action"], resource["type"], resource["id"])
+        return {"allowed": bool(ok)}
+
+    def call(environ, start_response):
+        path = environ.get("PATH_INFO")
+        if environ.get("REQUEST_METHOD") != "POST" or path not in ("/check", "/batch"):
+            return bare(environ, start_response)
+        body = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
+        if path == "/check":
+            out = answer(body)
+        else:
+            out = {"results": [answer(one) for one in body["checks"]]}
+        payload = json.dumps(out).encode()
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
+        start_response("200 OK", headers)
+        return [payload]
+
+    return call
+
+
 def app(kind: str):
     """The WSGI app of ``kind`` (see the module docstring)."""
     if kind == "bare":
         return bare
+    if kind == "wsgi":
+        return plain(Everything().allow)
     from flask import Flask, request
 
     flask_app = Flask("peer")
@@ -219,4 +248,4 @@ def app(kind: str):
     return flask_app
 
 
-__all__ = ["app", "bare", "json"]
+__all__ = ["app", "bare", "json", "plain"]

@@ -41,6 +41,7 @@ BARE_COMMIT = "bare INSERT ... COMMIT"
 SINGLE = "orgauthz /v1/authorize, one check repeated"
 SINGLE_INFO = "orgauthz /v1/authorize, one check repeated, LOG_LEVEL=INFO"
 FLASK_SINGLE = "minimal Flask + dict, same check"
+WSGI_SINGLE = "minimal WSGI callable + dict, same check"
 VARIED = "orgauthz /v1/authorize, varied"
 FLASK_VARIED = "minimal Flask + dict, varied checks"
 ONE_SINGLE = "orgauthz /v1/authorize varied, 1 connection"
@@ -59,6 +60,14 @@ TARGETS = [
         "rps",
         ">=",
         0.0,  # no goal: what a server without any framework can do here
+    ),
+    Target(  # the same check with no framework and nothing else: no key, limit, log, metrics
+        "floor: minimal WSGI callable + dict / minimal Flask + dict, same check, req/s",
+        WSGI_SINGLE,
+        FLASK_SINGLE,
+        "rps",
+        ">=",
+        0.0,
     ),
     Target(
         "same single check / minimal Flask + dict, req/s (p99 beside)",

@@ -10,12 +10,12 @@ A ratio compares two runs of the same round, and states its spread over the roun
     python -m bench.table --markdown bench/results/large.json            # print the table
     python -m bench.table --markdown bench/results/large.json --write bench/README.md
 
-Rows (see ``ROWS``): the floor (a bare WSGI callable, minimal Flask), minimal Flask with a
-dict, casbin, cedarpy and raw oso answering the same check; orgauthz /healthz, one check
-repeated, varied checks over the whole population, batches of 100, a list query, an invite
-and a role change. Then, one connection each: a single check, a batch of 100, the two
-writes and a bare ``INSERT ... COMMIT``; the fact cache under writes in other orgs; the
-staleness of ``minimize_latency`` answers after a write.
+Rows (see ``ROWS``): the floor (a bare WSGI callable, a WSGI callable with the dict, minimal
+Flask), minimal Flask with a dict, casbin, cedarpy and raw oso answering the same check;
+orgauthz /healthz, one check repeated, varied checks over the whole population, batches of
+100, a list query, an invite and a role change. Then, one connection each: a single check, a
+batch of 100, the two writes and a bare ``INSERT ... COMMIT``; the fact cache under writes in
+other orgs; the staleness of ``minimize_latency`` answers after a write.
 """
 
 import http.client
@@ -335,7 +335,7 @@ def bare_commit_ms(url: str, schema: str | None, n: int = 500) -> float:
 # With one worker per server, wrk has the other core, and six runs beside those gave 2,698
 # to 3,418 req/s.
 WORKERS = 1
-PEERS = ["bare", "flask", "flask-read", "casbin", "cedar", "oso", "commit"]
+PEERS = ["bare", "wsgi", "flask", "flask-read", "casbin", "cedar", "oso", "commit"]
 
 
 def run(ds, cases, seconds: float, rounds: int, log=print, workers: int = WORKERS) -> dict:
@@ -367,7 +367,7 @@ def run(ds, cases, seconds: float, rounds: int, log=print, workers: int = WORKER
         log("  warming: every worker loads the facts of the whole sample")
         warm(servers["orgauthz"], bodies, key)
         wrk(base + "/v1/authorize/resources", bodies.lists, 2, key)
-        for kind in ("flask", "flask-read"):
+        for kind in ("flask", "flask-read", "wsgi"):
             wrk(servers[kind].base + "/check", bodies.varied, 2, key)
         if "orgauthz-info" in servers:
             wrk(servers["orgauthz-info"].base + "/v1/authorize", bodies.single, 1, key)
@@ -445,6 +445,7 @@ def _rows(servers, bodies, key) -> list:
     return [
         ("bare WSGI callable /healthz", s["bare"] + "/healthz", "-", 8, lua),
         ("minimal Flask /healthz", s["flask"] + "/healthz", "-", 8, lua),
+        (ratios.WSGI_SINGLE, s["wsgi"] + "/check", bodies.single, 8, lua),
         ("minimal Flask + dict, same check", s["flask"] + "/check", bodies.single, 8, lua),
         ("minimal Flask + dict, varied checks", s["flask"] + "/check", bodies.varied, 8, lua),
         (ratios.FLOOR_READ, s["flask-read"] + "/check", bodies.varied, 8, lua),
