@@ -435,10 +435,12 @@ def demo_load() -> None:
 
 
 # ---------------------------------------------------------------- the outbox (access/worker.py)
-def _worker_context() -> "Context":
+def _worker_context(app: Flask | None = None) -> "Context":
+    """The live policy and the clock of ``app`` (default: the current app)."""
     from access.context import Context
 
-    return Context(current_app.extensions["orgauthz.policy"].current, current_app.config["CLOCK"])
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    return Context(app.extensions["orgauthz.policy"].current, app.config["CLOCK"])
 
 
 @click.group("outbox", cls=AppGroup, help="Invitation mails and webhook deliveries.")
@@ -472,7 +474,9 @@ def outbox_work(seconds: float | None) -> None:
 
     from access import worker
 
-    runner = worker.start(_worker_context, current_app.config)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    # the worker's thread has no app context of its own: its passes read this app's policy
+    runner = worker.start(lambda: _worker_context(app), app.config)
     try:
         deadline = None if seconds is None else time.monotonic() + seconds
         while deadline is None or time.monotonic() < deadline:

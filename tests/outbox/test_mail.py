@@ -376,3 +376,14 @@ def test_a_name_with_no_line_break_in_it_is_kept(api, demo, name):
     assert made.status_code == 201, made.get_json()
     assert made.get_json()["name"] == name
     assert mail.header_text(name) == " ".join(mail._decoded(name).split())
+
+
+def test_flask_outbox_work_sends_the_queued_mails(api, demo, smtp, app):
+    """``flask outbox work``, the sender for web nodes run with OUTBOX_WORKER off: its
+    thread sends what the web nodes queued (its passes read the app outside a request)."""
+    made = invite(api, "pix4d-owner", "org-pix4d", ("by-the-cli@example.com", "editor"))
+    assert made.status_code == 201, made.get_json()
+    result = app.test_cli_runner().invoke(args=["outbox", "work", "--seconds", "3"])
+    assert result.exit_code == 0, result.output
+    assert len(smtp.to("by-the-cli@example.com")) == 1
+    assert [m.status for m in queued(made.get_json()["items"][0]["id"])] == ["sent"]
