@@ -3,7 +3,8 @@
 
     bare          a WSGI callable answering /healthz (no framework)
     wsgi          a WSGI callable answering POST /check and /batch from the dict app's dicts,
-                  with the standard library's json (no framework: the same check's floor)
+                  as the dict app does but without Flask (the same check's floor), and
+                  /healthz as ``bare``
     flask         minimal Flask: /healthz, and POST /check answered from plain dicts
     casbin        minimal Flask + casbin (RBAC with domains), POST /check
     cedar         minimal Flask + cedarpy (policies and entities parsed once), POST /check
@@ -153,23 +154,29 @@ class Committer(PerThread):
             conn.commit()
 
 
-def plain(allow):
-    """The WSGI callable of ``wsgi``: ``/check`` and ``/batch`` answered by ``allow``."""
+def answered(allow, one: dict) -> dict:
+    """``{"allowed": ...}`` of one orgauthz authorize body, by ``allow``."""
+    resource = one["resource"]
+    ok = allow(one["actor"]["id"], one["action"], resource["type"], resource["id"])
+    return {"allowed": bool(ok)}
 
-    def answer(one: dict) -> dict:
-        resource = one["resource"]
-        ok = allow(one["actor"]["id"], one["action"], resource["type"], resource["id"])
-        return {"allowed": bool(ok)}
+
+def plain(allow):
+    """The WSGI callable of ``wsgi``: ``/check`` and ``/batch`` answered by ``allow`` as the
+    Flask peer answers them (the standard library's json, as Flask's), anything else by
+    ``bare``."""
 
     def call(environ, start_response):
         path = environ.get("PATH_INFO")
         if environ.get("REQUEST_METHOD") != "POST" or path not in ("/check", "/batch"):
             return bare(environ, start_response)
-        body = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
+        length = environ.get("CONTENT_LENGTH")
+        stream = environ["wsgi.input"]
+        body = json.loads(stream.read(int(length)) if length else stream.read())
         if path == "/check":
-            out = answer(body)
+            out = answered(allow, body)
         else:
-            out = {"results": [answer(one) for one in body["checks"]]}
+            out = {"results": [answered(allow, one) for one in body["checks"]]}
         payload = json.dumps(out).encode()
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
         start_response("200 OK", headers)
@@ -232,18 +239,14 @@ def app(kind: str):
 
             allow = engines.RawOso(f, PolicySet(POLICY_DIR).engine("pix4d")).allow
 
-    def answer(one: dict) -> dict:
-        resource = one["resource"]
-        ok = allow(one["actor"]["id"], one["action"], resource["type"], resource["id"])
-        return {"allowed": bool(ok)}
-
     @flask_app.post("/check")
     def check():
-        return answer(request.get_json(force=True))
+        return answered(allow, request.get_json(force=True))
 
     @flask_app.post("/batch")
     def batch():
-        return {"results": [answer(one) for one in request.get_json(force=True)["checks"]]}
+        checks = request.get_json(force=True)["checks"]
+        return {"results": [answered(allow, one) for one in checks]}
 
     return flask_app
 

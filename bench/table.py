@@ -373,6 +373,13 @@ def run(ds, cases, seconds: float, rounds: int, log=print, workers: int = WORKER
             wrk(servers["orgauthz-info"].base + "/v1/authorize", bodies.single, 1, key)
         rows = _rows(servers, bodies, key)
         runs = {name: (url, arg, conns, script) for name, url, arg, conns, script in rows}
+        drains: list = []  # what each wait for the outbox found (outbox_drained)
+
+        def between_rounds() -> None:
+            """The round before's mails sent, then the facts its writes dropped loaded."""
+            drains.append(outbox_drained(ds, log))
+            warm(servers["orgauthz"], bodies, key)
+
         out = {
             "ratios": ratios.run(
                 runs,
@@ -381,15 +388,15 @@ def run(ds, cases, seconds: float, rounds: int, log=print, workers: int = WORKER
                 seconds,
                 rounds,
                 log,
-                warm=lambda: (outbox_drained(log), warm(servers["orgauthz"], bodies, key)),
+                warm=between_rounds,
             )
         }
         out["ratios"]["workers"] = workers
         results: dict = dict(out["ratios"].pop("runs"))
         used = set(results)
         extra = [r for r in rows if r[0] not in used]  # rows of no ratio: once a round
-        outbox_drained(log)  # the last round's invitations
         for _ in range(rounds):
+            drains.append(outbox_drained(ds, log))  # the invitations of the run before
             for name, url, arg, conns, script in extra:
                 got = wrk(url, arg, seconds, key, conns, script)
                 results.setdefault(name, []).append(got)
@@ -404,6 +411,8 @@ def run(ds, cases, seconds: float, rounds: int, log=print, workers: int = WORKER
         log(f"    bare INSERT ... COMMIT p50 {out['bare_commit_ms']:.2f} ms")
         for kind in PEERS + ["orgauthz-info"]:  # done: their CPU goes to what follows
             servers.pop(kind).stop()
+        drains.append(outbox_drained(ds, log))
+        out["outbox"] = drains
         out["writes_elsewhere"] = writes_elsewhere(
             servers["orgauthz"], ds, bodies, seconds, log, rounds=max(4, 2 * rounds)
         )
@@ -418,19 +427,20 @@ def run(ds, cases, seconds: float, rounds: int, log=print, workers: int = WORKER
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-# The writes of a round queue an invitation mail each (a few thousand a round), which the
-# server's outbox thread renders and sends in its worker process, about 7 ms of CPU a mail
-# here. At the default poll (20 mails every 2 s) that backlog outlived the next round and
-# its reads were timed beside it: the same check 1,650-1,975 req/s and p99 12-15 ms after 6
-# s of invites, 2,189/s and 7.3 ms before. So the table's servers poll every 50 ms (no cost
-# measured on the same check: 0.999 [0.86-1.10] against the default) and every round after
-# the first starts once the outbox is empty (``outbox_drained``).
-OUTBOX = {"ORGAUTHZ_OUTBOX_POLL_SECONDS": "0.05"}
+# The writes of a round queue an invitation mail each, which a server's outbox thread
+# renders and sends in its worker process, about 7 ms of CPU a mail here (20 mails every
+# OUTBOX_POLL_SECONDS, 2 s). After 6 s of invites at 8 connections the same check ran at
+# 1,650-1,975 req/s with p99 12-15 ms for the next half minute and more, against 2,189/s
+# and 7.3 ms before: the next round's first runs were timed beside that rendering. So the
+# table's servers run no outbox thread (``OUTBOX``, as a node beside a separate ``flask
+# outbox work`` does) and, between rounds, ``outbox_drained`` sends what is queued from a
+# process of its own, before anything is timed.
+OUTBOX = {"ORGAUTHZ_OUTBOX_WORKER": "off"}
 
 
-def outbox_drained(log=print, deadline: float = 300.0) -> None:
-    """Wait until no invitation mail is pending (the servers' outbox threads send them);
-    say how long it took, or that ``deadline`` passed with some left."""
+def outbox_drained(ds, log=print, deadline: float = 300.0) -> dict:
+    """Send every pending invitation mail with ``flask outbox work`` (polling every 50 ms)
+    and stop it once none is pending, or at ``deadline``. Returns what it found and left."""
     from models import db
     from models.outbox import OutboxMail
 
@@ -439,12 +449,31 @@ def outbox_drained(log=print, deadline: float = 300.0) -> None:
             return OutboxMail.select().where(OutboxMail.status == "pending").count()
 
     started, left = time.monotonic(), pending()
-    first = left
-    while left and time.monotonic() - started < deadline:
-        time.sleep(0.5)
-        left = pending()
-    waited = time.monotonic() - started
-    log(f"  outbox: {first} mails pending, {left} left after {waited:.1f} s")
+    got = {"pending": left, "left": left, "seconds": 0.0}
+    if not left:
+        return got
+    env = dict(os.environ, DATABASE_URL=ds.url, PYTHONPATH=str(ROOT), LOG_LEVEL="WARNING")
+    env["ORGAUTHZ_OUTBOX_POLL_SECONDS"] = "0.05"
+    if ds.schema:
+        env["PGOPTIONS"] = f"-c search_path={ds.schema}"
+    cmd = [sys.executable, "-m", "flask", "--app", "app:create_app()", "outbox", "work"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    try:
+        while left and time.monotonic() - started < deadline and proc.poll() is None:
+            time.sleep(0.5)
+            left = pending()
+    finally:
+        proc.send_signal(signal.SIGINT)  # the command stops its worker on an interrupt
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    got.update(left=left, seconds=round(time.monotonic() - started, 1))
+    log(f"  outbox: sent {got['pending'] - left} pending mails in {got['seconds']} s")
+    if left:
+        log(f"  outbox: WARNING {left} mails still pending; the round is timed beside them")
+    return got
 
 
 def warm(server: Served, bodies: Bodies, key: str, most: int = 12) -> None:
