@@ -112,10 +112,7 @@ def start_outbox_worker(app: Flask) -> None:
     by gunicorn in each worker process (gunicorn.conf.py ``post_worker_init``); never by the
     app factory, so tests and ``flask`` commands run none."""
     from access import worker
-    from access.context import Context
 
     if worker.wanted(app.config):
-        policy = app.extensions["orgauthz.policy"]
-        app.extensions["orgauthz.worker"] = worker.start(
-            lambda: Context(policy.current, app.config["CLOCK"]), app.config
-        )
+        contexts = worker.contexts(app.extensions["orgauthz.policy"], app.config)
+        app.extensions["orgauthz.worker"] = worker.start(contexts, app.config)

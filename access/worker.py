@@ -121,6 +121,13 @@ def wanted(config: Mapping[str, Any]) -> bool:
     return bool(value)
 
 
+def contexts(policy: Any, config: Mapping[str, Any]) -> Callable[[], Context]:
+    """The context factory of a worker started from an app: each pass reads the policy live
+    in ``policy`` (the app's ``orgauthz.policy``) and the clock ``config`` names, then, and
+    needs no app context (a worker's thread has none)."""
+    return lambda: Context(policy.current, config["CLOCK"])
+
+
 def start(ctx_factory: Callable[[], Context], config: Mapping[str, Any]) -> Worker:
     """Start the worker thread; ``ctx_factory() -> Context`` gives the live policy."""
     return Worker(

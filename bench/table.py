@@ -46,6 +46,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def app_env(url: str, schema: str | None) -> dict:
+    """The environment of a process of this checkout on the data set (``url``, ``schema``):
+    the repo's own policy (no override from the caller's environment), warnings only."""
+    full = dict(os.environ, DATABASE_URL=url, LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT))
+    full.pop("ORGAUTHZ_POLICY_DIR", None)
+    full.pop("ORGAUTHZ_POLICY_SOURCE", None)
+    if schema:
+        full["PGOPTIONS"] = f"-c search_path={schema}"
+    return full
+
+
 class Served:
     """``gunicorn -c gunicorn.conf.py APP`` on a free loopback port, ``workers`` gunicorn
     workers (``env`` may say otherwise); stopped by ``stop``."""
@@ -55,25 +66,18 @@ class Served:
     ):
         self.port = free_port()
         self.tmp = tempfile.mkdtemp(prefix="orgauthz-bench-served-")
-        full = dict(os.environ)
+        full = app_env(url, schema)
         full.update(
             {
-                "DATABASE_URL": url,
                 "BIND": f"127.0.0.1:{self.port}",
-                "LOG_LEVEL": "WARNING",
                 "WEB_CONCURRENCY": str(workers),
                 "ORGAUTHZ_DECISION_LOG": os.path.join(self.tmp, "decisions.log"),
                 "ORGAUTHZ_SNAPSHOT_DIR": os.path.join(self.tmp, "snapshots"),
                 "PROMETHEUS_MULTIPROC_DIR": os.path.join(self.tmp, "metrics"),
-                "PYTHONPATH": str(ROOT),
             }
         )
-        full.pop("ORGAUTHZ_POLICY_DIR", None)
-        full.pop("ORGAUTHZ_POLICY_SOURCE", None)
         full.update(env or {})
         os.makedirs(full["PROMETHEUS_MULTIPROC_DIR"])
-        if schema:
-            full["PGOPTIONS"] = f"-c search_path={schema}"
         self.log = open(os.path.join(self.tmp, "gunicorn.log"), "w")
         conf = "gunicorn.conf.py" if app.startswith("app:") else "bench/gunicorn_peers.py"
         self.proc = subprocess.Popen(
@@ -452,10 +456,7 @@ def outbox_drained(ds, log=print, deadline: float = 300.0) -> dict:
     got = {"pending": left, "left": left, "seconds": 0.0}
     if not left:
         return got
-    env = dict(os.environ, DATABASE_URL=ds.url, PYTHONPATH=str(ROOT), LOG_LEVEL="WARNING")
-    env["ORGAUTHZ_OUTBOX_POLL_SECONDS"] = "0.05"
-    if ds.schema:
-        env["PGOPTIONS"] = f"-c search_path={ds.schema}"
+    env = dict(app_env(ds.url, ds.schema), ORGAUTHZ_OUTBOX_POLL_SECONDS="0.05")
     cmd = [sys.executable, "-m", "flask", "--app", "app:create_app()", "outbox", "work"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
     try:

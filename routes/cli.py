@@ -1,6 +1,7 @@
 """Command-line tools: ``flask --app app db|keys|policy|demo ...``."""
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -435,12 +436,12 @@ def demo_load() -> None:
 
 
 # ---------------------------------------------------------------- the outbox (access/worker.py)
-def _worker_context(app: Flask | None = None) -> "Context":
-    """The live policy and the clock of ``app`` (default: the current app)."""
-    from access.context import Context
+def _contexts() -> "Callable[[], Context]":
+    """The current app's context factory for the outbox worker (access/worker.py
+    ``contexts``): it holds the app's own objects, so the worker's thread can call it."""
+    from access import worker
 
-    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    return Context(app.extensions["orgauthz.policy"].current, app.config["CLOCK"])
+    return worker.contexts(current_app.extensions["orgauthz.policy"], current_app.config)
 
 
 @click.group("outbox", cls=AppGroup, help="Invitation mails and webhook deliveries.")
@@ -456,7 +457,7 @@ def outbox_group() -> None:
 def outbox_send() -> None:
     from access.worker import Worker
 
-    done = Worker(_worker_context).step()
+    done = Worker(_contexts()).step()
     click.echo(
         f"expired {done['expired']} invitations; mail {done['mail']}; "
         f"{done['dispatched']} deliveries made; webhooks {done['webhooks']}"
@@ -474,9 +475,7 @@ def outbox_work(seconds: float | None) -> None:
 
     from access import worker
 
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    # the worker's thread has no app context of its own: its passes read this app's policy
-    runner = worker.start(lambda: _worker_context(app), app.config)
+    runner = worker.start(_contexts(), current_app.config)
     try:
         deadline = None if seconds is None else time.monotonic() + seconds
         while deadline is None or time.monotonic() < deadline:
@@ -501,7 +500,7 @@ def invitations_expire() -> None:
     from access.invitations import expire_due
 
     with db.connection_context():
-        count = expire_due(_worker_context())
+        count = expire_due(_contexts()())
     click.echo(f"expired {count} invitations")
 
 
@@ -520,7 +519,7 @@ def access_expire() -> None:
     from access.expiry import expire_due
 
     with db.connection_context():
-        count = expire_due(_worker_context())
+        count = expire_due(_contexts()())
     click.echo(f"removed {count} lapsed memberships, grants and team places")
 
 
